@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs every Debian package vigil's build, tests, benchmarks and fuzzers need.
+# Idempotent: exits quickly when everything is already there.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake g++ make pkg-config
+  # libraries (see docs/architecture.md for why each)
+  libcpp-httplib-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev
+  libre2-dev libsystemd-dev libsqlite3-dev libcli11-dev libfmt-dev libzstd-dev
+  # tests, benchmarks, fuzzing
+  libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
+  # real peers used by the tests
+  prometheus prometheus-node-exporter systemd dbus-user-session curl procps python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# Packages that ship services try to start them; there may be no init to talk to. That is fine.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null

@@ -1,0 +1,55 @@
+// Time: wall-clock timestamps in milliseconds, an injectable Clock, and
+// Prometheus-style durations ("500ms", "15s", "1h30m", "7d").
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace vigil {
+
+// Milliseconds since the Unix epoch, as Prometheus stores them.
+using TimestampMs = int64_t;
+using Duration = std::chrono::milliseconds;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual TimestampMs NowMs() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  TimestampMs NowMs() const override;
+};
+
+// A clock that only moves when told to; for deterministic tests.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(TimestampMs start) : now_(start) {}
+  TimestampMs NowMs() const override {
+    std::lock_guard lock(mu_);
+    return now_;
+  }
+  void Advance(Duration d) {
+    std::lock_guard lock(mu_);
+    now_ += d.count();
+  }
+
+ private:
+  mutable std::mutex mu_;
+  TimestampMs now_;
+};
+
+// Parses "1h30m", "500ms", "7d", "2w", "1y"; units ms s m h d w y, as Prometheus.
+Result<Duration> ParseDuration(std::string_view text);
+// Formats the way ParseDuration reads: 90000ms -> "1m30s".
+std::string FormatDuration(Duration d);
+// Parses "512MiB", "20GiB", "1024" (bytes); KB/MB/GB are taken as base 2 like Prometheus.
+Result<uint64_t> ParseByteSize(std::string_view text);
+
+}  // namespace vigil

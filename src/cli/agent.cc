@@ -1,0 +1,216 @@
+#include "cli/agent.h"
+
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "base/log.h"
+#include "cli/build_info.h"
+#include "collect/host/host_collector.h"
+#include "collect/scheduler.h"
+#include "collect/self/self_collector.h"
+#include "config/config.h"
+#include "http/server.h"
+
+namespace vigil::cli {
+namespace {
+
+config::LoadResult Load(const RunOptions& options) {
+  config::LoadResult r = options.config_path ? config::LoadFile(*options.config_path) : config::LoadDefault();
+  if (options.data_dir) r.config.global.data_dir = *options.data_dir;
+  if (options.listen) r.config.global.listen = *options.listen;
+  return r;
+}
+
+LogLevel ParseLevel(const std::string& level) {
+  if (level == "debug") return LogLevel::kDebug;
+  if (level == "warn") return LogLevel::kWarn;
+  if (level == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+// The one place that knows every collector: add new ones here.
+std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c) {
+  std::vector<collect::ScheduledCollector> out;
+  if (c.host.enabled) {
+    collect::HostCollectorOptions o;
+    o.exclude_mountpoints = c.host.exclude_mountpoints;
+    o.exclude_fstypes = c.host.exclude_fstypes;
+    o.exclude_disks = c.host.exclude_disks;
+    o.exclude_network_devices = c.host.exclude_network_devices;
+    out.push_back({collect::NewHostCollector(std::move(o)), c.host.interval, c.host.timeout});
+  }
+  return out;
+}
+
+// Reload bookkeeping exposed like Prometheus's prometheus_config_last_reload_*.
+struct ReloadState {
+  bool last_successful = true;
+  double last_success_seconds = 0;
+};
+
+class Agent {
+ public:
+  Agent(RunOptions options, config::Config config)
+      : options_(std::move(options)), config_(std::move(config)), self_(collect::NewSelfCollector(GetBuildInfo())) {}
+
+  int Run() {
+    std::error_code ec;
+    std::filesystem::create_directories(config_.global.data_dir, ec);
+    if (ec) {
+      std::fprintf(stderr, "data dir %s: %s\n", config_.global.data_dir.c_str(), ec.message().c_str());
+      return 1;
+    }
+    StartScheduler(config_);
+    reload_.last_success_seconds = static_cast<double>(clock_.NowMs()) / 1000.0;
+
+    http::Endpoints endpoints;
+    endpoints.gather_metrics = [this] { return Gather(); };
+    endpoints.ready = [this] {
+      std::lock_guard lock(mu_);
+      return scheduler_->WaitForFirstRound(Duration(0));
+    };
+    auto server = http::StartServer(config_.global.listen, std::move(endpoints));
+    if (!server.ok()) {
+      std::fprintf(stderr, "%s\n", server.status().message().c_str());
+      LogError("cannot start HTTP server", {{"err", server.status().message()}});
+      StopScheduler();
+      return 1;
+    }
+    http::HostPort bound = (*server)->bound();
+    LogInfo("vigil started", {{"version", GetBuildInfo().version},
+                              {"config", config_.source},
+                              {"listen", bound.host + ":" + std::to_string(bound.port)},
+                              {"data_dir", config_.global.data_dir}});
+
+    WaitForSignals();
+
+    LogInfo("shutting down");
+    (*server)->Stop();
+    StopScheduler();
+    LogInfo("shutdown complete");
+    return 0;
+  }
+
+ private:
+  void WaitForSignals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    while (true) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        Reload();
+        continue;
+      }
+      LogInfo("received signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+      return;
+    }
+  }
+
+  void Reload() {
+    LogInfo("reloading configuration", {{"config", options_.config_path.value_or("<built-in>")}});
+    config::LoadResult r = Load(options_);
+    if (!r.ok()) {
+      for (const auto& p : r.problems) {
+        LogError("configuration reload failed; keeping the running configuration", {{"err", p.ToString()}});
+      }
+      std::lock_guard lock(mu_);
+      reload_.last_successful = false;
+      return;
+    }
+    if (r.config.global.listen != config_.global.listen || r.config.global.data_dir != config_.global.data_dir) {
+      LogWarn("global.listen and global.data_dir take effect only after a restart",
+              {{"listen", config_.global.listen}, {"data_dir", config_.global.data_dir}});
+      r.config.global.listen = config_.global.listen;
+      r.config.global.data_dir = config_.global.data_dir;
+    }
+    StopScheduler();
+    config_ = std::move(r.config);
+    StartScheduler(config_);
+    std::lock_guard lock(mu_);
+    reload_.last_successful = true;
+    reload_.last_success_seconds = static_cast<double>(clock_.NowMs()) / 1000.0;
+    LogInfo("configuration reloaded");
+  }
+
+  void StartScheduler(const config::Config& c) {
+    SetLogLevel(ParseLevel(c.global.log_level));
+    auto s = std::make_shared<collect::Scheduler>(clock_, BuildCollectors(c), nullptr);
+    s->Start();
+    std::lock_guard lock(mu_);
+    scheduler_ = std::move(s);
+  }
+
+  void StopScheduler() {
+    std::shared_ptr<collect::Scheduler> s;
+    {
+      std::lock_guard lock(mu_);
+      s = scheduler_;
+    }
+    if (s) s->Stop(Duration(1000));
+  }
+
+  std::vector<std::shared_ptr<const MetricBatch>> Gather() {
+    std::shared_ptr<collect::Scheduler> s;
+    ReloadState reload;
+    {
+      std::lock_guard lock(mu_);
+      s = scheduler_;
+      reload = reload_;
+    }
+    std::vector<std::shared_ptr<const MetricBatch>> out = s->Latest();
+    auto own = std::make_shared<MetricBatch>();
+    {
+      // Process metrics are read at scrape time so they are current.
+      std::lock_guard lock(self_mu_);
+      (void)self_->Collect(collect::CollectContext{clock_.NowMs(), {}}, *own);
+    }
+    s->AppendSelfMetrics(*own);
+    own->AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
+                  {}, reload.last_successful ? 1 : 0);
+    own->AddGauge("vigil_config_last_reload_success_timestamp_seconds",
+                  "Timestamp of the last successful configuration reload.", {}, reload.last_success_seconds);
+    out.push_back(std::move(own));
+    return out;
+  }
+
+  RunOptions options_;
+  config::Config config_;
+  SystemClock clock_;
+  std::mutex mu_;  // guards scheduler_ and reload_
+  std::shared_ptr<collect::Scheduler> scheduler_;
+  ReloadState reload_;
+  std::mutex self_mu_;
+  std::unique_ptr<collect::Collector> self_;
+};
+
+}  // namespace
+
+int RunAgent(const RunOptions& options) {
+  // Signals are taken synchronously by the main thread; block them before any
+  // other thread exists so every thread inherits the mask.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  config::LoadResult r = Load(options);
+  if (!r.ok()) {
+    for (const auto& p : r.problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+    return 1;
+  }
+  Agent agent(options, std::move(r.config));
+  return agent.Run();
+}
+
+}  // namespace vigil::cli

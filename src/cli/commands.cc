@@ -1,0 +1,72 @@
+#include "cli/commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "cli/agent.h"
+#include "cli/build_info.h"
+#include "config/config.h"
+
+namespace vigil::cli {
+namespace {
+
+int CheckConfig(const std::vector<std::string>& files) {
+  int rc = 0;
+  for (const auto& file : files) {
+    config::LoadResult r = config::LoadFile(file);
+    if (r.ok()) {
+      std::printf("%s: valid\n", file.c_str());
+      continue;
+    }
+    rc = 1;
+    for (const auto& p : r.problems) std::printf("%s\n", p.ToString().c_str());
+  }
+  return rc;
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"vigil watches a validator host: collects, stores, alerts and heals."};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+  RunOptions run;
+  std::string config_path, data_dir, listen;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run the agent in the foreground");
+  run_cmd->add_option("--config", config_path, "Configuration file (default: the built-in configuration)");
+  run_cmd->add_option("--data-dir", data_dir, "Data directory (overrides global.data_dir)");
+  run_cmd->add_option("--listen", listen, "HTTP listen address HOST:PORT (overrides global.listen)");
+
+  CLI::App* check = app.add_subcommand("check", "Validate configuration and rule files");
+  check->require_subcommand(1);
+  std::vector<std::string> config_files;
+  CLI::App* check_config = check->add_subcommand("config", "Validate configuration files; print file:line:col: problem");
+  check_config->add_option("FILE", config_files, "Configuration file(s)")->required();
+
+  CLI::App* version = app.add_subcommand("version", "Print version information");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (run_cmd->parsed()) {
+    if (!config_path.empty()) run.config_path = config_path;
+    if (!data_dir.empty()) run.data_dir = data_dir;
+    if (!listen.empty()) run.listen = listen;
+    return RunAgent(run);
+  }
+  if (check_config->parsed()) return CheckConfig(config_files);
+  if (version->parsed()) {
+    collect::BuildInfo b = GetBuildInfo();
+    std::printf("vigil version %s (revision %s)\n  compiler: %s\n", b.version.c_str(), b.revision.c_str(),
+                b.compiler.c_str());
+    return 0;
+  }
+  return 1;
+}
+
+}  // namespace vigil::cli
