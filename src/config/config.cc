@@ -3,6 +3,7 @@
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -71,12 +72,20 @@ struct Decoder {
     return true;
   }
 
+  // Values that came from ${VAR} may be secrets: problems about them quote
+  // the reference as written, never the expanded value.
+  static std::string Explain(const YAML::Node& node, const std::string& expanded, const std::string& message,
+                             const std::string& what) {
+    if (node.Scalar() == expanded) return message;
+    return "the value of " + node.Scalar() + " is not " + what;
+  }
+
   void Duration(const YAML::Node& node, const std::string& field, vigil::Duration* out, bool allow_zero) {
     std::string text;
     if (!String(node, field, &text)) return;
     Result<vigil::Duration> d = ParseDuration(text);
     if (!d.ok()) {
-      Report(node, field, d.status().message());
+      Report(node, field, Explain(node, text, d.status().message(), "a valid duration (e.g. 15s, 1h30m)"));
     } else if (!allow_zero && d->count() <= 0) {
       Report(node, field, "must be greater than zero");
     } else {
@@ -92,7 +101,7 @@ struct Decoder {
     } else if (text == "false" || text == "no" || text == "off") {
       *out = false;
     } else {
-      Report(node, field, "expected true or false, got \"" + text + "\"");
+      Report(node, field, Explain(node, text, "expected true or false, got \"" + text + "\"", "true or false"));
     }
   }
 
@@ -101,7 +110,7 @@ struct Decoder {
     if (!String(node, field, &text)) return;
     RE2 re(text, RE2::Quiet);
     if (!re.ok()) {
-      Report(node, field, "invalid regular expression: " + re.error());
+      Report(node, field, Explain(node, text, "invalid regular expression: " + re.error(), "a valid regular expression"));
       return;
     }
     *out = std::move(text);
@@ -175,7 +184,22 @@ class MapReader {
 
 void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
   MapReader r(d, node, "global");
-  if (auto n = r.Take("listen"); n.IsDefined()) d.String(n, r.Field("listen"), &g->listen);
+  if (auto n = r.Take("listen"); n.IsDefined()) {
+    std::string listen;
+    if (d.String(n, r.Field("listen"), &listen)) {
+      size_t colon = listen.rfind(':');
+      std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+      bool digits = !port.empty() && port.size() <= 5 &&
+                    std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+      if (!digits || std::stoi(port) > 65535) {
+        d.Report(n, r.Field("listen"),
+                 Decoder::Explain(n, listen, "expected HOST:PORT (e.g. 127.0.0.1:9810), got \"" + listen + "\"",
+                                  "a HOST:PORT address"));
+      } else {
+        g->listen = std::move(listen);
+      }
+    }
+  }
   if (auto n = r.Take("data_dir"); n.IsDefined()) d.String(n, r.Field("data_dir"), &g->data_dir);
   if (auto n = r.Take("scrape_interval"); n.IsDefined())
     d.Duration(n, r.Field("scrape_interval"), &g->scrape_interval, false);
@@ -185,7 +209,8 @@ void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
       if (level == "debug" || level == "info" || level == "warn" || level == "error") {
         g->log_level = level;
       } else {
-        d.Report(n, r.Field("log_level"), "expected debug, info, warn or error, got \"" + level + "\"");
+        d.Report(n, r.Field("log_level"), Decoder::Explain(n, level, "expected debug, info, warn or error, got \"" + level + "\"",
+                                                           "one of debug, info, warn, error"));
       }
     }
   }

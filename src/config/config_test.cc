@@ -233,3 +233,27 @@ TEST(ExpandVariables, Errors) {
 
 }  // namespace
 }  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+TEST(Config, ListenMustBeHostPort) {
+  for (const char* bad : {"localhost", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:http"}) {
+    LoadResult r = LoadString(std::string("global: {listen: '") + bad + "'}\n", "c.yml", MapEnv({}));
+    EXPECT_EQ(r.problems.size(), 1u) << bad;
+  }
+  EXPECT_TRUE(LoadString("global: {listen: '[::1]:9810'}\n", "c.yml", MapEnv({})).ok());
+}
+
+TEST(Config, ProblemsNeverShowValuesThatCameFromVariables) {
+  LoadResult r = LoadString("global:\n  listen: ${TOKEN}\n  log_level: ${TOKEN}\nhost:\n  interval: ${TOKEN}\n", "c.yml",
+                            MapEnv({{"TOKEN", "hunter2"}}));
+  ASSERT_EQ(r.problems.size(), 3u);
+  for (const auto& p : r.problems) {
+    EXPECT_EQ(p.message.find("hunter2"), std::string::npos) << p.message;
+    EXPECT_NE(p.message.find("${TOKEN}"), std::string::npos) << p.message;
+  }
+}
+
+}  // namespace
+}  // namespace vigil::config

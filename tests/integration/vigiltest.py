@@ -1,0 +1,153 @@
+"""Shared helpers for vigil's integration tests: start the real binary and
+real peers on loopback, bounded waits, and clean shutdown by PID."""
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SKIP = 77  # CTest's SKIP_RETURN_CODE
+
+
+def args():
+    p = argparse.ArgumentParser()
+    p.add_argument("--vigil", required=True)
+    p.add_argument("--source-dir", required=True)
+    return p.parse_args()
+
+
+def need(binary):
+    """Returns the path of a peer binary, or skips (fails when VIGIL_REQUIRE_PEERS=1)."""
+    path = shutil.which(binary)
+    if path:
+        return path
+    msg = f"SKIP: {binary} is not installed (scripts/setup.sh installs it)"
+    if os.environ.get("VIGIL_REQUIRE_PEERS") == "1":
+        print(msg.replace("SKIP", "FAIL") + " and VIGIL_REQUIRE_PEERS=1")
+        sys.exit(1)
+    print(msg)
+    sys.exit(SKIP)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, timeout=10.0, interval=0.05, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            last = pred()
+            if last:
+                return last
+        except Exception as e:  # the peer may not be up yet
+            last = e
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+def get(url, headers=None, timeout=5):
+    req = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return r.status, dict(r.headers), r.read().decode()
+
+
+class Vigil:
+    """A vigil process with its own temp data dir; stopped by PID."""
+
+    def __init__(self, binary, config_text=None, extra_args=(), listen=None):
+        self.dir = tempfile.mkdtemp(prefix="vigil-it.")
+        self.port = free_port() if listen is None else None
+        self.listen = listen or f"127.0.0.1:{self.port}"
+        cmd = [binary, "run", "--data-dir", os.path.join(self.dir, "data"), "--listen", self.listen]
+        if config_text is not None:
+            self.config = os.path.join(self.dir, "vigil.yml")
+            with open(self.config, "w") as f:
+                f.write(config_text)
+            cmd += ["--config", self.config]
+        cmd += list(extra_args)
+        self.log_path = os.path.join(self.dir, "vigil.log")
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.url = f"http://{self.listen}"
+
+    def wait_ready(self, timeout=10):
+        wait_until(lambda: self.proc.poll() is None and get(self.url + "/-/ready")[0] == 200,
+                   timeout=timeout, what=f"vigil ready at {self.url} (log: {self.log_path})")
+
+    def metrics(self, accept=None):
+        return get(self.url + "/metrics", headers={"Accept": accept} if accept else None)[2]
+
+    def logs(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def write_config(self, text):
+        with open(self.config, "w") as f:
+            f.write(text)
+
+    def stop(self, sig=signal.SIGTERM, timeout=5):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+        return self.proc.returncode
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def parse_exposition(text):
+    """Returns {name: {"type": t, "samples": {frozenset(labels): value}}} for text format 0.0.4."""
+    families = {}
+    types = {}
+    sample_re = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( \d+)?$')
+    label_re = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, t = line.split(" ", 3)
+            types[name] = t
+            continue
+        if not line or line.startswith("#"):
+            continue
+        m = sample_re.match(line)
+        if not m:
+            raise AssertionError(f"unparsable exposition line: {line!r}")
+        name, labels = m.group(1), frozenset(label_re.findall(m.group(3) or ""))
+        fam = families.setdefault(name, {"type": types.get(name, "untyped"), "samples": {}})
+        fam["samples"][labels] = float(m.group(4))
+    return families
+
+
+class Checks:
+    """Collects named pass/fail results and prints 'N passed, N failed'."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"ok   {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name} {detail}")
+
+    def finish(self):
+        print(f"{self.passed} passed, {self.failed} failed")
+        sys.exit(1 if self.failed else 0)
