@@ -4,7 +4,7 @@ namespace vigil {
 
 void MetricBatch::Add(std::string_view name, std::string_view help, MetricType type, Labels labels,
                       double value) {
-  auto it = index_.find(std::string(name));
+  auto it = index_.find(name);
   size_t idx;
   if (it == index_.end()) {
     idx = families_.size();
@@ -23,7 +23,7 @@ size_t MetricBatch::sample_count() const {
 }
 
 const MetricFamily* MetricBatch::Find(std::string_view name) const {
-  auto it = index_.find(std::string(name));
+  auto it = index_.find(name);
   return it == index_.end() ? nullptr : &families_[it->second];
 }
 

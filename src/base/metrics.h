@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -57,7 +58,12 @@ class MetricBatch {
 
  private:
   std::vector<MetricFamily> families_;
-  std::unordered_map<std::string, size_t> index_;
+  // Transparent hashing lets Add() look names up without building a string.
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, size_t, NameHash, std::equal_to<>> index_;
   std::vector<CollectionError> errors_;
 };
 

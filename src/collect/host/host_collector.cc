@@ -9,6 +9,7 @@
 #include <cstring>
 #include <set>
 #include <tuple>
+#include <unordered_map>
 
 #include "base/file.h"
 #include "base/strings.h"
@@ -322,7 +323,10 @@ class HostCollector final : public Collector {
       stats.insert(stats.end(), parsed.begin(), parsed.end());
     }
     for (const auto& [key, value] : stats) {
-      if (!RE2::FullMatch(key, *netstat_fields_)) continue;
+      // The kernel's set of keys is fixed, so each key is matched once.
+      auto [it, inserted] = netstat_keep_.try_emplace(key, false);
+      if (inserted) it->second = RE2::FullMatch(key, *netstat_fields_);
+      if (!it->second) continue;
       out.Add("node_netstat_" + key, "Statistic " + key + ".", MetricType::kUntyped, {}, value);
     }
   }
@@ -344,6 +348,7 @@ class HostCollector final : public Collector {
   }
 
   HostCollectorOptions o_;
+  std::unordered_map<std::string, bool> netstat_keep_;
   std::unique_ptr<RE2> exclude_mountpoints_, exclude_fstypes_, exclude_disks_, exclude_netdevs_, netstat_fields_;
 };
 
