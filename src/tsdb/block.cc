@@ -1,0 +1,305 @@
+#include "tsdb/block.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <nlohmann/json.hpp>
+
+#include "base/file.h"
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/encoding.h"
+
+namespace vigil::tsdb {
+namespace {
+
+constexpr char kMagic[4] = {'V', 'G', 'B', '1'};
+constexpr size_t kFooterBytes = 8 + 8 + 4 + 4;
+constexpr uint8_t kEncXorChunks = 1;
+constexpr uint8_t kEncXorChunksZstd = 2;
+constexpr size_t kMaxDecodedBytes = 1ULL << 30;
+
+uint32_t Crc(std::string_view s) {
+  return static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(s.data()),
+                                     static_cast<uInt>(s.size())));
+}
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
+Status DecodeXorChunks(std::string_view payload, std::vector<TimestampMs>* t, std::vector<double>* v) {
+  Decoder d(payload);
+  uint64_t n = d.Uvarint();
+  if (!d.ok() || n > payload.size()) return Status::Error("series data: bad chunk count");
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string_view chunk = d.String();
+    if (!d.ok()) return Status::Error("series data: truncated chunk");
+    chunkenc::XorDecoder dec(chunk);
+    while (dec.Next()) {
+      if (!t->empty() && dec.t() <= t->back()) return Status::Error("series data: timestamps not increasing");
+      t->push_back(dec.t());
+      v->push_back(dec.v());
+    }
+    if (dec.corrupt()) return Status::Error("series data: corrupt chunk");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vector<double>& v) {
+  std::string raw;
+  PutUvarint(&raw, (t.size() + 119) / 120);
+  for (size_t i = 0; i < t.size(); i += 120) {
+    chunkenc::XorEncoder enc;
+    for (size_t j = i; j < std::min(t.size(), i + 120); ++j) enc.Append(t[j], v[j]);
+    PutString(&raw, enc.bytes());
+  }
+  std::string packed(ZSTD_compressBound(raw.size()), '\0');
+  size_t n = ZSTD_compress(packed.data(), packed.size(), raw.data(), raw.size(), 3);
+  std::string payload;
+  uint8_t enc = kEncXorChunks;
+  if (!ZSTD_isError(n) && n + 10 < raw.size()) {
+    enc = kEncXorChunksZstd;
+    PutUvarint(&payload, raw.size());
+    payload.append(packed.data(), n);
+  } else {
+    payload = std::move(raw);
+  }
+  std::string out;
+  out.push_back(static_cast<char>(enc));
+  PutU32(&out, Crc(payload));
+  out += payload;
+  return out;
+}
+
+Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v) {
+  if (data.size() < 5) return Status::Error("series data: too short");
+  uint8_t enc = static_cast<uint8_t>(data[0]);
+  std::string_view payload = data.substr(5);
+  if (Crc(payload) != GetU32(data.data() + 1)) return Status::Error("series data: checksum mismatch");
+  switch (enc) {
+    case kEncXorChunks: return DecodeXorChunks(payload, t, v);
+    case kEncXorChunksZstd: {
+      Decoder d(payload);
+      uint64_t raw_len = d.Uvarint();
+      if (!d.ok() || raw_len > kMaxDecodedBytes) return Status::Error("series data: bad length");
+      std::string_view frame = payload.substr(payload.size() - d.remaining());
+      std::string raw(raw_len, '\0');
+      size_t n = ZSTD_decompress(raw.data(), raw.size(), frame.data(), frame.size());
+      if (ZSTD_isError(n) || n != raw_len) return Status::Error("series data: zstd frame is corrupt");
+      return DecodeXorChunks(raw, t, v);
+    }
+    default: return Status::Error("series data: unknown encoding " + std::to_string(enc));
+  }
+}
+
+Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
+                             TimestampMs max_time, int level) {
+  series.erase(std::remove_if(series.begin(), series.end(), [](const SeriesSamples& s) { return s.t.empty(); }),
+               series.end());
+  std::sort(series.begin(), series.end(), [](const auto& a, const auto& b) { return a.labels < b.labels; });
+  static std::mt19937 rng{std::random_device{}()};
+  char id[64];
+  std::snprintf(id, sizeof id, "b-%013lld-%013lld-%08x", static_cast<long long>(min_time),
+                static_cast<long long>(max_time), static_cast<unsigned>(rng()));
+  std::string final_dir = parent + "/" + id;
+  std::string tmp_dir = final_dir + ".tmp";
+  std::error_code ec;
+  std::filesystem::create_directories(tmp_dir, ec);
+  if (ec) return Status::Error("create " + tmp_dir + ": " + ec.message());
+
+  BlockInfo info;
+  info.id = id;
+  info.min_time = min_time;
+  info.max_time = max_time;
+  info.level = level;
+  std::string file(kMagic, 4);
+  std::string index;
+  PutUvarint(&index, series.size());
+  for (const SeriesSamples& s : series) {
+    std::string data = EncodeSeriesData(s.t, s.v);
+    PutUvarint(&index, s.labels.size());
+    for (const Label& l : s.labels) {
+      PutString(&index, l.name);
+      PutString(&index, l.value);
+    }
+    PutVarint(&index, s.t.front());
+    PutVarint(&index, s.t.back());
+    PutUvarint(&index, s.t.size());
+    PutUvarint(&index, file.size());
+    PutUvarint(&index, data.size());
+    file += data;
+    ++info.num_series;
+    info.num_samples += s.t.size();
+  }
+  uint64_t index_offset = file.size();
+  file += index;
+  PutFixed64(&file, index_offset);
+  PutFixed64(&file, index.size());
+  PutU32(&file, Crc(index));
+  file.append(kMagic, 4);
+  info.size_bytes = file.size();
+
+  auto write_file = [&](const std::string& path, std::string_view content) -> Status {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Status::Error("create " + path + ": " + std::strerror(errno));
+    size_t done = 0;
+    while (done < content.size()) {
+      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        int e = n < 0 ? errno : ENOSPC;
+        ::close(fd);
+        return Status::Error("write " + path + ": " + std::strerror(e));
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+      int e = errno;
+      ::close(fd);
+      return Status::Error("fsync " + path + ": " + std::strerror(e));
+    }
+    ::close(fd);
+    return Status::Ok();
+  };
+  nlohmann::json meta = {{"version", 1},          {"id", info.id},
+                         {"minTime", min_time},   {"maxTime", max_time},
+                         {"level", level},        {"numSeries", info.num_series},
+                         {"numSamples", info.num_samples}};
+  Status s = write_file(tmp_dir + "/block", file);
+  if (s.ok()) s = write_file(tmp_dir + "/meta.json", meta.dump(2) + "\n");
+  if (s.ok() && ::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
+    s = Status::Error("rename " + tmp_dir + ": " + std::strerror(errno));
+  }
+  if (!s.ok()) {
+    std::filesystem::remove_all(tmp_dir, ec);
+    return s;
+  }
+  int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return info;
+}
+
+Block::~Block() {
+  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+}
+
+Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
+  std::shared_ptr<Block> b(new Block());
+  b->dir_ = dir;
+  std::string path = dir + "/block";
+  Result<std::string> meta_text = ReadFile(dir + "/meta.json", 1 << 20);
+  if (!meta_text.ok()) return meta_text.status();
+  try {
+    nlohmann::json meta = nlohmann::json::parse(*meta_text);
+    b->info_.id = meta.at("id").get<std::string>();
+    b->info_.min_time = meta.at("minTime").get<int64_t>();
+    b->info_.max_time = meta.at("maxTime").get<int64_t>();
+    b->info_.level = meta.at("level").get<int>();
+  } catch (const std::exception& e) {
+    return Status::Error(dir + "/meta.json: " + e.what());
+  }
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Error("open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  ::fstat(fd, &st);
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size < 4 + kFooterBytes) {
+    ::close(fd);
+    return Status::Error(path + ": too short to be a block");
+  }
+  void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) return Status::Error("mmap " + path + ": " + std::strerror(errno));
+  b->data_ = static_cast<const char*>(m);
+  b->size_ = size;
+  const char* footer = b->data_ + size - kFooterBytes;
+  if (std::memcmp(b->data_, kMagic, 4) != 0 || std::memcmp(footer + 20, kMagic, 4) != 0) {
+    return Status::Error(path + ": bad magic (not a vigil block or truncated)");
+  }
+  uint64_t index_offset = GetU64(footer), index_len = GetU64(footer + 8);
+  if (index_offset > size - kFooterBytes || index_len > size - kFooterBytes - index_offset) {
+    return Status::Error(path + ": index out of bounds");
+  }
+  std::string_view index(b->data_ + index_offset, index_len);
+  if (Crc(index) != GetU32(footer + 16)) return Status::Error(path + ": index checksum mismatch");
+  Decoder d(index);
+  uint64_t n = d.Uvarint();
+  if (n > index_len) return Status::Error(path + ": bad series count");
+  b->series_.reserve(n);
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    BlockSeries s;
+    uint64_t nl = d.Uvarint();
+    if (nl > d.remaining()) return Status::Error(path + ": bad label count");
+    std::vector<Label> labels;
+    for (uint64_t j = 0; j < nl; ++j) {
+      std::string name(d.String());
+      std::string value(d.String());
+      labels.push_back({std::move(name), std::move(value)});
+    }
+    s.labels = Labels::FromUnsorted(std::move(labels));
+    s.min_time = d.Varint();
+    s.max_time = d.Varint();
+    s.num_samples = d.Uvarint();
+    s.offset = d.Uvarint();
+    s.length = d.Uvarint();
+    if (s.offset > index_offset || s.length > index_offset - s.offset) {
+      return Status::Error(path + ": series data out of bounds");
+    }
+    b->info_.num_samples += s.num_samples;
+    b->series_.push_back(std::move(s));
+  }
+  if (!d.ok()) return Status::Error(path + ": truncated index");
+  b->info_.num_series = b->series_.size();
+  b->info_.size_bytes = size;
+  return b;
+}
+
+std::vector<size_t> Block::Select(const std::vector<Matcher>& matchers) const {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < series_.size(); ++i) {
+    bool ok = true;
+    for (const Matcher& m : matchers) {
+      if (!m.Matches(series_[i].labels)) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) out.push_back(i);
+  }
+  return out;
+}
+
+Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const {
+  if (i >= series_.size()) return Status::Error("series index out of range");
+  const BlockSeries& s = series_[i];
+  Status st = DecodeSeriesData(std::string_view(data_ + s.offset, s.length), t, v);
+  return st.WithContext(dir_ + "/block");
+}
+
+}  // namespace vigil::tsdb

@@ -1,0 +1,59 @@
+// Immutable blocks: a time range of many series, written once and only
+// read, merged (compaction) or deleted (retention). Format: docs/format/block.md.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tsdb/tsdb.h"
+
+namespace vigil::tsdb {
+
+struct SeriesSamples {
+  Labels labels;
+  std::vector<TimestampMs> t;
+  std::vector<double> v;
+};
+
+struct BlockSeries {
+  Labels labels;
+  TimestampMs min_time = 0, max_time = 0;
+  uint64_t num_samples = 0;
+  uint64_t offset = 0, length = 0;  // of the series' data in the block file
+};
+
+class Block {
+ public:
+  // Maps `dir`/block and reads its index; the error names the file and why.
+  static Result<std::shared_ptr<Block>> Open(const std::string& dir);
+  ~Block();
+
+  const BlockInfo& info() const { return info_; }
+  const std::string& dir() const { return dir_; }
+  const std::vector<BlockSeries>& series() const { return series_; }
+  // Indexes into series() passing every matcher (in label order).
+  std::vector<size_t> Select(const std::vector<Matcher>& matchers) const;
+  // Appends the samples of series `i` to the vectors.
+  Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const;
+  bool Overlaps(TimestampMs mint, TimestampMs maxt) const { return info_.max_time >= mint && info_.min_time <= maxt; }
+
+ private:
+  Block() = default;
+  std::string dir_;
+  BlockInfo info_;
+  std::vector<BlockSeries> series_;
+  const char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+// Writes `series` (any order; empty series are skipped) as a new block under
+// `parent`/<id>, atomically (written to a temp dir, then renamed).
+Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
+                             TimestampMs max_time, int level);
+
+// Series data encoding used inside blocks (exposed for tests and fuzzing).
+std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vector<double>& v);
+Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v);
+
+}  // namespace vigil::tsdb

@@ -1,0 +1,705 @@
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "base/log.h"
+#include "tsdb/block.h"
+#include "tsdb/encoding.h"
+#include "tsdb/head.h"
+#include "tsdb/tsdb.h"
+#include "tsdb/wal.h"
+
+namespace vigil::tsdb {
+namespace {
+
+constexpr TimestampMs kMinTime = std::numeric_limits<TimestampMs>::min();
+constexpr TimestampMs kMaxTime = std::numeric_limits<TimestampMs>::max();
+
+TimestampMs AlignDown(TimestampMs t, int64_t range) {
+  return t >= 0 ? t / range * range : -((-t + range - 1) / range) * range;
+}
+
+Status ValidateLabels(const Labels& labels) {
+  if (labels.empty()) return Status::Error("empty label set");
+  if (labels.Get("__name__").empty()) return Status::Error("missing metric name (__name__)");
+  for (const Label& l : labels) {
+    if (!IsValidLabelName(l.name)) return Status::Error("invalid label name \"" + l.name + "\"");
+    if (l.value.empty()) return Status::Error("empty value for label \"" + l.name + "\"");
+  }
+  return Status::Ok();
+}
+
+std::string EncodeSeriesRecord(const std::vector<std::shared_ptr<MemSeries>>& series) {
+  std::string out;
+  for (const auto& s : series) {
+    PutUvarint(&out, s->ref);
+    PutUvarint(&out, s->labels.size());
+    for (const Label& l : s->labels) {
+      PutString(&out, l.name);
+      PutString(&out, l.value);
+    }
+  }
+  return out;
+}
+
+struct WalSample {
+  SeriesRef ref;
+  TimestampMs t;
+  double v;
+};
+
+void EncodeSamples(const std::vector<WalSample>& samples, std::string* out) {
+  PutUvarint(out, samples.size());
+  SeriesRef prev_ref = 0;
+  TimestampMs prev_t = 0;
+  for (const WalSample& s : samples) {
+    PutVarint(out, static_cast<int64_t>(s.ref - prev_ref));
+    PutVarint(out, static_cast<int64_t>(static_cast<uint64_t>(s.t) - static_cast<uint64_t>(prev_t)));
+    PutDouble(out, s.v);
+    prev_ref = s.ref;
+    prev_t = s.t;
+  }
+}
+
+bool DecodeSamples(std::string_view payload, std::vector<WalSample>* out) {
+  Decoder d(payload);
+  uint64_t n = d.Uvarint();
+  if (n > payload.size()) return false;
+  SeriesRef ref = 0;
+  TimestampMs t = 0;
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    ref += static_cast<uint64_t>(d.Varint());
+    t = static_cast<TimestampMs>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d.Varint()));
+    double v = d.Double();
+    out->push_back({ref, t, v});
+  }
+  return d.ok();
+}
+
+bool DecodeSeriesRecord(std::string_view payload, const std::function<void(SeriesRef, Labels)>& fn) {
+  Decoder d(payload);
+  while (!d.done() && d.ok()) {
+    SeriesRef ref = d.Uvarint();
+    uint64_t n = d.Uvarint();
+    if (n > d.remaining()) return false;
+    std::vector<Label> labels;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string name(d.String());
+      std::string value(d.String());
+      labels.push_back({std::move(name), std::move(value)});
+    }
+    if (d.ok()) fn(ref, Labels::FromUnsorted(std::move(labels)));
+  }
+  return d.ok();
+}
+
+class VectorIterator final : public SampleIterator {
+ public:
+  VectorIterator(std::vector<TimestampMs> t, std::vector<double> v, Status err)
+      : t_(std::move(t)), v_(std::move(v)), err_(std::move(err)) {}
+  bool Next() override { return ++i_ < t_.size(); }
+  TimestampMs t() const override { return t_[i_]; }
+  double v() const override { return v_[i_]; }
+  Status err() const override { return err_; }
+
+ private:
+  std::vector<TimestampMs> t_;
+  std::vector<double> v_;
+  size_t i_ = static_cast<size_t>(-1);
+  Status err_;
+};
+
+// One series seen through several blocks and the head, merged in time order.
+class MergedSeries final : public Series {
+ public:
+  struct BlockSource {
+    std::shared_ptr<Block> block;
+    size_t index;
+  };
+  MergedSeries(Labels labels, TimestampMs mint, TimestampMs maxt) : labels_(std::move(labels)), mint_(mint), maxt_(maxt) {}
+  const Labels& labels() const override { return labels_; }
+
+  std::unique_ptr<SampleIterator> Iterator() const override {
+    std::vector<TimestampMs> t;
+    std::vector<double> v;
+    Status err;
+    auto take = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
+      for (size_t i = 0; i < st.size(); ++i) {
+        if (st[i] < mint_ || st[i] > maxt_) continue;
+        if (!t.empty() && st[i] <= t.back()) continue;  // overlap between sources: keep the first
+        t.push_back(st[i]);
+        v.push_back(sv[i]);
+      }
+    };
+    for (const BlockSource& b : blocks) {
+      std::vector<TimestampMs> st;
+      std::vector<double> sv;
+      Status s = b.block->Read(b.index, &st, &sv);
+      if (!s.ok()) {
+        err = s;
+        continue;
+      }
+      take(st, sv);
+    }
+    for (const auto& chunk : head.chunks) {
+      std::vector<TimestampMs> st;
+      std::vector<double> sv;
+      chunkenc::XorDecoder d(*chunk);
+      while (d.Next()) {
+        st.push_back(d.t());
+        sv.push_back(d.v());
+      }
+      take(st, sv);
+    }
+    return std::make_unique<VectorIterator>(std::move(t), std::move(v), std::move(err));
+  }
+
+  std::vector<BlockSource> blocks;
+  ChunkSnapshot head;
+
+ private:
+  Labels labels_;
+  TimestampMs mint_, maxt_;
+};
+
+class DBImpl;
+
+class DBQuerier final : public Querier {
+ public:
+  DBQuerier(std::vector<std::shared_ptr<Block>> blocks, Head* head, TimestampMs mint, TimestampMs maxt)
+      : blocks_(std::move(blocks)), head_(head), mint_(mint), maxt_(maxt) {}
+
+  Result<std::vector<std::shared_ptr<Series>>> Select(const std::vector<Matcher>& matchers) override {
+    std::map<Labels, std::shared_ptr<MergedSeries>> merged;
+    auto get = [&](const Labels& l) -> MergedSeries& {
+      auto& slot = merged[l];
+      if (!slot) slot = std::make_shared<MergedSeries>(l, mint_, maxt_);
+      return *slot;
+    };
+    for (const auto& b : blocks_) {
+      if (!b->Overlaps(mint_, maxt_)) continue;
+      for (size_t i : b->Select(matchers)) {
+        const BlockSeries& s = b->series()[i];
+        if (s.max_time < mint_ || s.min_time > maxt_) continue;
+        get(s.labels).blocks.push_back({b, i});
+      }
+    }
+    for (const auto& s : head_->Select(matchers)) {
+      ChunkSnapshot snap = Head::Snapshot(*s, mint_, maxt_);
+      if (snap.chunks.empty()) continue;
+      get(s->labels).head = std::move(snap);
+    }
+    std::vector<std::shared_ptr<Series>> out;
+    out.reserve(merged.size());
+    for (auto& [labels, s] : merged) out.push_back(std::move(s));
+    return out;
+  }
+
+  std::vector<std::string> LabelNames(const std::vector<Matcher>& matchers) override {
+    std::set<std::string> names;
+    if (matchers.empty()) {
+      for (auto& n : head_->LabelNames()) names.insert(n);
+      for (const auto& b : blocks_) {
+        if (!b->Overlaps(mint_, maxt_)) continue;
+        for (const auto& s : b->series())
+          for (const Label& l : s.labels) names.insert(l.name);
+      }
+    } else if (auto r = Select(matchers); r.ok()) {
+      for (const auto& s : *r)
+        for (const Label& l : s->labels()) names.insert(l.name);
+    }
+    return {names.begin(), names.end()};
+  }
+
+  std::vector<std::string> LabelValues(const std::string& name, const std::vector<Matcher>& matchers) override {
+    std::set<std::string> values;
+    if (matchers.empty()) {
+      for (auto& v : head_->LabelValues(name)) values.insert(v);
+      for (const auto& b : blocks_) {
+        if (!b->Overlaps(mint_, maxt_)) continue;
+        for (const auto& s : b->series()) {
+          std::string_view v = s.labels.Get(name);
+          if (!v.empty()) values.insert(std::string(v));
+        }
+      }
+    } else if (auto r = Select(matchers); r.ok()) {
+      for (const auto& s : *r) {
+        std::string_view v = s->labels().Get(name);
+        if (!v.empty()) values.insert(std::string(v));
+      }
+    }
+    return {values.begin(), values.end()};
+  }
+
+ private:
+  std::vector<std::shared_ptr<Block>> blocks_;
+  Head* head_;
+  TimestampMs mint_, maxt_;
+};
+
+class DBImpl final : public DB {
+ public:
+  explicit DBImpl(const Options& o) : options_(o), head_(o) {}
+  ~DBImpl() override { (void)Close(); }
+
+  Status Init() {
+    std::error_code ec;
+    std::filesystem::create_directories(BlocksDir(), ec);
+    if (ec) return Status::Error("create " + BlocksDir() + ": " + ec.message());
+    LoadBlocks();
+    if (Status s = Replay(); !s.ok()) return s;
+    Result<std::unique_ptr<Wal>> wal = Wal::Open(WalDir(), options_.wal_segment_bytes);
+    if (!wal.ok()) return wal.status();
+    wal_ = std::move(*wal);
+    background_ = std::thread([this] { BackgroundLoop(); });
+    return Status::Ok();
+  }
+
+  std::unique_ptr<Appender> NewAppender() override;
+
+  std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt) override {
+    std::lock_guard lock(blocks_mu_);
+    return std::make_unique<DBQuerier>(blocks_, &head_, mint, maxt);
+  }
+
+  Status Maintain(TimestampMs now) override {
+    std::lock_guard maintain(maintain_mu_);
+    int64_t range = options_.block_range.count();
+    // Like Prometheus: persist the oldest block range once the head spans 1.5 ranges.
+    while (head_.max_time() != kMinTime && head_.max_time() - head_.min_time() >= range * 3 / 2) {
+      TimestampMs start = AlignDown(head_.min_time(), range);
+      if (Status s = PersistHeadRange(start, start + range); !s.ok()) return s;
+    }
+    if (Status s = Compact(); !s.ok()) LogWarn("compaction failed", {{"err", s.message()}});
+    ApplyRetention(now);
+    return Status::Ok();
+  }
+
+  Status FlushHead() override {
+    std::lock_guard maintain(maintain_mu_);
+    int64_t range = options_.block_range.count();
+    while (head_.max_time() != kMinTime) {
+      TimestampMs start = AlignDown(head_.min_time(), range);
+      if (Status s = PersistHeadRange(start, start + range); !s.ok()) return s;
+    }
+    return Compact();
+  }
+
+  Stats GetStats() override {
+    Stats st;
+    st.head_series = head_.num_series();
+    st.head_samples = head_.num_samples();
+    st.head_chunks = head_.num_chunks();
+    st.head_min_time = head_.min_time();
+    st.head_max_time = head_.max_time();
+    st.wal_bytes = wal_ ? wal_->SizeBytes() : 0;
+    {
+      std::lock_guard lock(blocks_mu_);
+      for (const auto& b : blocks_) {
+        st.blocks.push_back(b->info());
+        st.blocks_bytes += b->info().size_bytes;
+      }
+    }
+    st.out_of_order_total = out_of_order_.load();
+    st.duplicate_total = duplicates_.load();
+    st.write_errors_total = write_errors_.load();
+    std::lock_guard lock(wal_state_mu_);
+    st.writes_failing = writes_failing_;
+    st.last_write_error = last_write_error_;
+    return st;
+  }
+
+  Status Close() override {
+    {
+      std::lock_guard lock(bg_mu_);
+      if (closed_) return Status::Ok();
+      closed_ = true;
+    }
+    bg_cv_.notify_all();
+    if (background_.joinable()) background_.join();
+    Status s = wal_ ? wal_->Sync() : Status::Ok();
+    return s;
+  }
+
+  // Called by appenders at commit.
+  Status CommitSamples(std::vector<std::shared_ptr<MemSeries>>& new_series, const std::vector<WalSample>& samples,
+                       const std::vector<std::shared_ptr<MemSeries>>& targets) {
+    std::string series_rec, samples_rec;
+    Status wal_status;
+    {
+      std::lock_guard lock(wal_state_mu_);
+      // Series whose record could not be written earlier are logged again first.
+      if (!unlogged_series_.empty()) {
+        new_series.insert(new_series.begin(), unlogged_series_.begin(), unlogged_series_.end());
+        unlogged_series_.clear();
+      }
+      if (!new_series.empty()) {
+        series_rec = EncodeSeriesRecord(new_series);
+        wal_status = wal_->Log(WalRecordType::kSeries, series_rec);
+        if (!wal_status.ok()) unlogged_series_ = new_series;
+      }
+      if (wal_status.ok() && !samples.empty()) {
+        EncodeSamples(samples, &samples_rec);
+        wal_status = wal_->Log(WalRecordType::kSamples, samples_rec);
+      }
+      if (!wal_status.ok()) {
+        ++write_errors_;
+        if (!writes_failing_ || last_write_error_ != wal_status.message()) {
+          LogError("cannot write to the WAL; samples are kept in memory only until writes succeed again",
+                   {{"err", wal_status.message()}});
+        }
+        writes_failing_ = true;
+        last_write_error_ = wal_status.message();
+      } else if (writes_failing_) {
+        LogInfo("WAL writes succeed again");
+        writes_failing_ = false;
+      }
+    }
+    if (options_.wal_fsync.count() == 0 && wal_status.ok()) wal_status = wal_->Sync();
+    // Samples stay queryable (and reach a block later) even when the WAL failed.
+    for (size_t i = 0; i < samples.size(); ++i) {
+      Head::AppendResult r = head_.Append(*targets[i], samples[i].t, samples[i].v);
+      if (r == Head::AppendResult::kOutOfOrder) ++out_of_order_;
+      if (r == Head::AppendResult::kDuplicate) ++duplicates_;
+    }
+    return wal_status;
+  }
+
+  Head& head() { return head_; }
+  TimestampMs min_valid_time() const { return min_valid_time_.load(); }
+  std::atomic<uint64_t> out_of_order_{0}, duplicates_{0}, write_errors_{0};
+
+ private:
+  std::string BlocksDir() const { return options_.dir + "/blocks"; }
+  std::string WalDir() const { return options_.dir + "/wal"; }
+
+  void LoadBlocks() {
+    std::vector<std::shared_ptr<Block>> loaded;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(BlocksDir(), ec)) {
+      std::string name = e.path().filename().string();
+      if (!e.is_directory(ec)) continue;
+      if (name.ends_with(".tmp") || name.ends_with(".deleting")) {
+        // Left by a crash during a write or delete: never complete, always safe to remove.
+        std::filesystem::remove_all(e.path(), ec);
+        continue;
+      }
+      Result<std::shared_ptr<Block>> b = Block::Open(e.path().string());
+      if (!b.ok()) {
+        LogError("skipping unreadable block", {{"block", e.path().string()}, {"err", b.status().message()}});
+        continue;
+      }
+      loaded.push_back(*b);
+    }
+    std::sort(loaded.begin(), loaded.end(),
+              [](const auto& a, const auto& b) { return a->info().min_time < b->info().min_time; });
+    TimestampMs max_block = kMinTime;
+    for (const auto& b : loaded) max_block = std::max(max_block, b->info().max_time);
+    if (max_block != kMinTime) min_valid_time_ = max_block + 1;
+    std::lock_guard lock(blocks_mu_);
+    blocks_ = std::move(loaded);
+  }
+
+  Status Replay() {
+    WalReplayStats stats;
+    uint64_t skipped = 0, unknown = 0;
+    TimestampMs min_valid = min_valid_time_.load();
+    std::vector<WalSample> samples;
+    Status s = ReplayWal(WalDir(), [&](WalRecordType type, std::string_view payload) {
+      if (type == WalRecordType::kSeries) {
+        DecodeSeriesRecord(payload, [&](SeriesRef ref, Labels labels) {
+          head_.GetOrCreateWithRef(ref, labels);
+        });
+        return;
+      }
+      samples.clear();
+      DecodeSamples(payload, &samples);
+      for (const WalSample& w : samples) {
+        if (w.t < min_valid) {
+          ++skipped;  // already in a block
+          continue;
+        }
+        auto series = head_.GetByRef(w.ref);
+        if (!series) {
+          ++unknown;
+          continue;
+        }
+        head_.Append(*series, w.t, w.v);
+      }
+    }, &stats);
+    if (!s.ok()) return s;
+    LogInfo("WAL replayed", {{"segments", std::to_string(stats.segments)},
+                             {"records", std::to_string(stats.records)},
+                             {"series", std::to_string(head_.num_series())},
+                             {"samples", std::to_string(head_.num_samples())},
+                             {"corrupt_segments", std::to_string(stats.corrupt_segments)},
+                             {"samples_for_unknown_series", std::to_string(unknown)}});
+    return Status::Ok();
+  }
+
+  // Writes head samples in [start, end) as a block, then drops them from the head and the WAL.
+  Status PersistHeadRange(TimestampMs start, TimestampMs end) {
+    // From here on appenders reject samples older than `end`, so nothing is lost between read and truncate.
+    if (min_valid_time_.load() < end) min_valid_time_ = end;
+    std::vector<SeriesSamples> out;
+    for (const auto& s : head_.Select({})) {
+      ChunkSnapshot snap = Head::Snapshot(*s, start, end - 1);
+      SeriesSamples ss;
+      ss.labels = s->labels;
+      for (const auto& c : snap.chunks) {
+        chunkenc::XorDecoder d(*c);
+        while (d.Next()) {
+          if (d.t() < start || d.t() >= end) continue;
+          ss.t.push_back(d.t());
+          ss.v.push_back(d.v());
+        }
+      }
+      if (!ss.t.empty()) out.push_back(std::move(ss));
+    }
+    if (!out.empty()) {
+      Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(out), start, end - 1, 1);
+      if (!info.ok()) {
+        min_valid_time_ = start;  // nothing was persisted: keep accepting that range
+        LogError("cannot write block; the data stays in the head and the WAL", {{"err", info.status().message()}});
+        return info.status();
+      }
+      Result<std::shared_ptr<Block>> b = Block::Open(BlocksDir() + "/" + info->id);
+      if (!b.ok()) return b.status();
+      std::lock_guard lock(blocks_mu_);
+      blocks_.push_back(*b);
+      std::sort(blocks_.begin(), blocks_.end(),
+                [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
+    }
+    head_.Truncate(end);
+    return CheckpointWal(end);
+  }
+
+  Status CheckpointWal(TimestampMs keep_from) {
+    Result<int> closed = wal_->Cut();
+    if (!closed.ok()) return closed.status();
+    Status s = wal_->Checkpoint(*closed, [&](WalRecordType type, std::string_view payload, std::string* out) {
+      if (type == WalRecordType::kSeries) {
+        std::vector<std::shared_ptr<MemSeries>> live;
+        DecodeSeriesRecord(payload, [&](SeriesRef ref, Labels) {
+          if (auto s = head_.GetByRef(ref)) live.push_back(s);
+        });
+        if (live.empty()) return false;
+        *out = EncodeSeriesRecord(live);
+        return true;
+      }
+      std::vector<WalSample> samples, kept;
+      DecodeSamples(payload, &samples);
+      for (const WalSample& w : samples) {
+        if (w.t >= keep_from && head_.GetByRef(w.ref)) kept.push_back(w);
+      }
+      if (kept.empty()) return false;
+      EncodeSamples(kept, out);
+      return true;
+    });
+    if (!s.ok()) LogWarn("WAL checkpoint failed; old segments are kept", {{"err", s.message()}});
+    return s;
+  }
+
+  // Merges level-N blocks that share an aligned window of 3x their range.
+  Status Compact() {
+    int64_t range = options_.block_range.count();
+    for (int64_t window : {range * 3, range * 12, range * 36}) {
+      if (window > options_.retention.count() / 5 && window > range * 3) break;
+      std::map<TimestampMs, std::vector<std::shared_ptr<Block>>> groups;
+      {
+        std::lock_guard lock(blocks_mu_);
+        for (const auto& b : blocks_) {
+          TimestampMs w = AlignDown(b->info().min_time, window);
+          if (b->info().max_time < w + window && b->info().max_time - b->info().min_time + 1 < window) {
+            groups[w].push_back(b);
+          }
+        }
+      }
+      for (auto& [w, group] : groups) {
+        // Only complete windows the head has moved past, with something to merge.
+        if (group.size() < 2 || w + window > min_valid_time_.load()) continue;
+        if (Status s = Merge(group, w, w + window - 1); !s.ok()) return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status Merge(const std::vector<std::shared_ptr<Block>>& group, TimestampMs mint, TimestampMs maxt) {
+    std::map<Labels, SeriesSamples> merged;
+    int level = 1;
+    for (const auto& b : group) {
+      level = std::max(level, b->info().level + 1);
+      for (size_t i = 0; i < b->series().size(); ++i) {
+        SeriesSamples& s = merged[b->series()[i].labels];
+        s.labels = b->series()[i].labels;
+        std::vector<TimestampMs> t;
+        std::vector<double> v;
+        if (Status st = b->Read(i, &t, &v); !st.ok()) return st;
+        for (size_t j = 0; j < t.size(); ++j) {
+          if (!s.t.empty() && t[j] <= s.t.back()) continue;
+          s.t.push_back(t[j]);
+          s.v.push_back(v[j]);
+        }
+      }
+    }
+    std::vector<SeriesSamples> series;
+    for (auto& [l, s] : merged) series.push_back(std::move(s));
+    Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(series), mint, maxt, level);
+    if (!info.ok()) return info.status();
+    Result<std::shared_ptr<Block>> nb = Block::Open(BlocksDir() + "/" + info->id);
+    if (!nb.ok()) return nb.status();
+    {
+      std::lock_guard lock(blocks_mu_);
+      blocks_.erase(std::remove_if(blocks_.begin(), blocks_.end(),
+                                   [&](const auto& b) { return std::find(group.begin(), group.end(), b) != group.end(); }),
+                    blocks_.end());
+      blocks_.push_back(*nb);
+      std::sort(blocks_.begin(), blocks_.end(),
+                [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
+    }
+    for (const auto& b : group) DeleteBlockDir(b->dir());
+    return Status::Ok();
+  }
+
+  static void DeleteBlockDir(const std::string& dir) {
+    // Rename first so a crash mid-delete leaves something recognisable to finish.
+    std::error_code ec;
+    std::string doomed = dir + ".deleting";
+    std::filesystem::rename(dir, doomed, ec);
+    std::filesystem::remove_all(ec ? dir : doomed, ec);
+  }
+
+  void ApplyRetention(TimestampMs now) {
+    std::vector<std::shared_ptr<Block>> doomed;
+    {
+      std::lock_guard lock(blocks_mu_);
+      TimestampMs cutoff = now - options_.retention.count();
+      uint64_t total = wal_ ? wal_->SizeBytes() : 0;
+      for (const auto& b : blocks_) total += b->info().size_bytes;
+      for (auto it = blocks_.begin(); it != blocks_.end();) {
+        bool too_old = (*it)->info().max_time < cutoff;
+        bool too_big = options_.max_bytes > 0 && total > options_.max_bytes;
+        if (!too_old && !too_big) break;  // blocks are sorted oldest first
+        total -= (*it)->info().size_bytes;
+        LogInfo("deleting block by retention", {{"block", (*it)->info().id}, {"reason", too_old ? "age" : "size"}});
+        doomed.push_back(*it);
+        it = blocks_.erase(it);
+      }
+    }
+    for (const auto& b : doomed) DeleteBlockDir(b->dir());
+  }
+
+  void BackgroundLoop() {
+    auto fsync_every = options_.wal_fsync.count() > 0 ? options_.wal_fsync : Duration(1000);
+    auto next_maintain = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    std::unique_lock lock(bg_mu_);
+    while (!closed_) {
+      bg_cv_.wait_for(lock, fsync_every);
+      if (closed_) break;
+      lock.unlock();
+      if (Status s = wal_->Sync(); !s.ok()) LogWarn("WAL fsync failed", {{"err", s.message()}});
+      if (std::chrono::steady_clock::now() >= next_maintain) {
+        next_maintain = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+        (void)Maintain(SystemClock().NowMs());
+      }
+      lock.lock();
+    }
+  }
+
+  const Options options_;
+  Head head_;
+  std::unique_ptr<Wal> wal_;
+  std::atomic<TimestampMs> min_valid_time_{kMinTime};
+
+  std::mutex blocks_mu_;
+  std::vector<std::shared_ptr<Block>> blocks_;  // sorted by min time
+  std::mutex maintain_mu_;
+
+  std::mutex wal_state_mu_;
+  std::vector<std::shared_ptr<MemSeries>> unlogged_series_;
+  bool writes_failing_ = false;
+  std::string last_write_error_;
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  bool closed_ = false;
+  std::thread background_;
+};
+
+class HeadAppender final : public Appender {
+ public:
+  explicit HeadAppender(DBImpl* db) : db_(db) {}
+  ~HeadAppender() override { Rollback(); }
+
+  Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, TimestampMs t, double v) override {
+    std::shared_ptr<MemSeries> s = ref != 0 ? db_->head().GetByRef(ref) : nullptr;
+    if (!s || (ref != 0 && !labels.empty() && s->labels != labels)) {
+      if (Status st = ValidateLabels(labels); !st.ok()) return st;
+      bool created = false;
+      s = db_->head().GetOrCreate(labels, &created);
+      if (created) new_series_.push_back(s);
+    }
+    if (t < db_->min_valid_time()) {
+      ++db_->out_of_order_;
+      return Status::Error("out of bounds: sample at " + std::to_string(t) + " is older than the head");
+    }
+    auto pending = last_pending_.find(s->ref);
+    Head::AppendResult r = Head::AppendResult::kOk;
+    if (pending != last_pending_.end()) {
+      if (t < pending->second) r = Head::AppendResult::kOutOfOrder;
+      if (t == pending->second) r = Head::AppendResult::kDuplicate;
+    } else {
+      r = db_->head().CanAppend(*s, t);
+    }
+    if (r == Head::AppendResult::kOutOfOrder) {
+      ++db_->out_of_order_;
+      return Status::Error("out of order sample");
+    }
+    if (r == Head::AppendResult::kDuplicate) {
+      ++db_->duplicates_;
+      return Status::Error("duplicate sample for timestamp");
+    }
+    last_pending_[s->ref] = t;
+    samples_.push_back({s->ref, t, v});
+    targets_.push_back(s);
+    return s->ref;
+  }
+
+  Status Commit() override {
+    Status s = db_->CommitSamples(new_series_, samples_, targets_);
+    Clear();
+    return s;
+  }
+
+  void Rollback() override { Clear(); }
+
+ private:
+  void Clear() {
+    samples_.clear();
+    targets_.clear();
+    new_series_.clear();
+    last_pending_.clear();
+  }
+  DBImpl* db_;
+  std::vector<WalSample> samples_;
+  std::vector<std::shared_ptr<MemSeries>> targets_;
+  std::vector<std::shared_ptr<MemSeries>> new_series_;
+  std::unordered_map<SeriesRef, TimestampMs> last_pending_;
+};
+
+std::unique_ptr<Appender> DBImpl::NewAppender() { return std::make_unique<HeadAppender>(this); }
+
+}  // namespace
+
+Result<std::unique_ptr<DB>> DB::Open(const Options& options) {
+  auto db = std::make_unique<DBImpl>(options);
+  if (Status s = db->Init(); !s.ok()) return s;
+  return std::unique_ptr<DB>(std::move(db));
+}
+
+}  // namespace vigil::tsdb

@@ -1,0 +1,297 @@
+#include "tsdb/head.h"
+
+#include <algorithm>
+#include <bit>
+
+namespace vigil::tsdb {
+
+double StaleNaN() { return std::bit_cast<double>(kStaleNaNBits); }
+bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
+
+uint64_t HashLabels(const Labels& labels) {
+  // FNV-1a over name\xff value\xff …; cheap and stable.
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&](std::string_view s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff;
+    h *= 1099511628211ULL;
+  };
+  for (const Label& l : labels) {
+    mix(l.name);
+    mix(l.value);
+  }
+  return h;
+}
+
+Head::Head(const Options& options) : options_(options) {}
+
+std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& labels, bool* created) {
+  uint64_t h = HashLabels(labels);
+  {
+    std::shared_lock lock(mu_);
+    auto [b, e] = by_hash_.equal_range(h);
+    for (auto it = b; it != e; ++it) {
+      if (it->second->labels == labels) {
+        *created = false;
+        return it->second;
+      }
+    }
+  }
+  std::unique_lock lock(mu_);
+  auto [b, e] = by_hash_.equal_range(h);
+  for (auto it = b; it != e; ++it) {
+    if (it->second->labels == labels) {
+      *created = false;
+      return it->second;
+    }
+  }
+  auto s = std::make_shared<MemSeries>(next_ref_.fetch_add(1), labels);
+  Index(s);
+  *created = true;
+  return s;
+}
+
+std::shared_ptr<MemSeries> Head::GetOrCreateWithRef(SeriesRef ref, const Labels& labels) {
+  std::unique_lock lock(mu_);
+  if (auto it = by_ref_.find(ref); it != by_ref_.end()) return it->second;
+  auto s = std::make_shared<MemSeries>(ref, labels);
+  Index(s);
+  SeriesRef next = next_ref_.load();
+  if (ref >= next) next_ref_.store(ref + 1);
+  return s;
+}
+
+void Head::AdvanceRefs(SeriesRef at_least) {
+  SeriesRef next = next_ref_.load();
+  while (next <= at_least && !next_ref_.compare_exchange_weak(next, at_least + 1)) {
+  }
+}
+
+void Head::Index(const std::shared_ptr<MemSeries>& s) {
+  by_ref_.emplace(s->ref, s);
+  by_hash_.emplace(HashLabels(s->labels), s);
+  for (const Label& l : s->labels) {
+    auto& refs = postings_[l.name][l.value];
+    // Refs mostly arrive in increasing order; replay may not.
+    if (refs.empty() || refs.back() < s->ref) {
+      refs.push_back(s->ref);
+    } else {
+      refs.insert(std::lower_bound(refs.begin(), refs.end(), s->ref), s->ref);
+    }
+  }
+}
+
+std::shared_ptr<MemSeries> Head::GetByRef(SeriesRef ref) const {
+  std::shared_lock lock(mu_);
+  auto it = by_ref_.find(ref);
+  return it == by_ref_.end() ? nullptr : it->second;
+}
+
+Head::AppendResult Head::CanAppend(const MemSeries& s, TimestampMs t) const {
+  std::lock_guard lock(s.mu);
+  if (t < s.last_t) return AppendResult::kOutOfOrder;
+  if (t == s.last_t) return AppendResult::kDuplicate;
+  return AppendResult::kOk;
+}
+
+void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
+  if (s.open && s.open->num_samples() < options_.max_chunk_samples && t < s.chunk_end) return;
+  if (s.open && s.open->num_samples() > 0) {
+    s.closed.push_back(HeadChunk{s.open_min_time, s.open_max_time, std::make_shared<const std::string>(s.open->bytes())});
+  }
+  s.open = std::make_unique<chunkenc::XorEncoder>();
+  s.open_min_time = t;
+  // Chunks never straddle a block boundary, so blocks can take whole chunks.
+  int64_t range = options_.block_range.count();
+  int64_t start = t >= 0 ? t / range * range : -((-t + range - 1) / range) * range;
+  s.chunk_end = start + range;
+}
+
+Head::AppendResult Head::Append(MemSeries& s, TimestampMs t, double v) {
+  {
+    std::lock_guard lock(s.mu);
+    if (t < s.last_t) return AppendResult::kOutOfOrder;
+    if (t == s.last_t) return AppendResult::kDuplicate;
+    CutIfNeeded(s, t);
+    s.open->Append(t, v);
+    s.open_max_time = t;
+    s.last_t = t;
+  }
+  num_samples_.fetch_add(1, std::memory_order_relaxed);
+  TimestampMs cur = min_time_.load(std::memory_order_relaxed);
+  while (t < cur && !min_time_.compare_exchange_weak(cur, t)) {
+  }
+  cur = max_time_.load(std::memory_order_relaxed);
+  while (t > cur && !max_time_.compare_exchange_weak(cur, t)) {
+  }
+  return AppendResult::kOk;
+}
+
+namespace {
+
+// Sorted intersection of two ascending ref lists.
+std::vector<SeriesRef> Intersect(const std::vector<SeriesRef>& a, const std::vector<SeriesRef>& b) {
+  std::vector<SeriesRef> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>& matchers) const {
+  std::shared_lock lock(mu_);
+  std::vector<SeriesRef> candidates;
+  bool restricted = false;
+  for (const Matcher& m : matchers) {
+    if (m.MatchesEmpty()) continue;  // cannot narrow through postings
+    std::vector<SeriesRef> refs;
+    auto name_it = postings_.find(m.name());
+    if (name_it != postings_.end()) {
+      if (m.type() == Matcher::Type::kEqual) {
+        if (auto v = name_it->second.find(m.value()); v != name_it->second.end()) refs = v->second;
+      } else {
+        for (const auto& [value, list] : name_it->second) {
+          if (!m.Matches(value)) continue;
+          std::vector<SeriesRef> merged;
+          std::set_union(refs.begin(), refs.end(), list.begin(), list.end(), std::back_inserter(merged));
+          refs.swap(merged);
+        }
+      }
+    }
+    candidates = restricted ? Intersect(candidates, refs) : std::move(refs);
+    restricted = true;
+    if (candidates.empty()) return {};
+  }
+  std::vector<std::shared_ptr<MemSeries>> out;
+  auto consider = [&](const std::shared_ptr<MemSeries>& s) {
+    for (const Matcher& m : matchers) {
+      if (!m.Matches(s->labels)) return;
+    }
+    out.push_back(s);
+  };
+  if (restricted) {
+    for (SeriesRef r : candidates) {
+      if (auto it = by_ref_.find(r); it != by_ref_.end()) consider(it->second);
+    }
+  } else {
+    for (const auto& [ref, s] : by_ref_) consider(s);
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->labels < b->labels; });
+  return out;
+}
+
+std::vector<std::string> Head::LabelNames() const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [name, values] : postings_) out.push_back(name);
+  return out;
+}
+
+std::vector<std::string> Head::LabelValues(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  std::vector<std::string> out;
+  if (auto it = postings_.find(name); it != postings_.end()) {
+    for (const auto& [value, refs] : it->second) out.push_back(value);
+  }
+  return out;
+}
+
+ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs maxt) {
+  ChunkSnapshot snap;
+  std::lock_guard lock(s.mu);
+  for (const HeadChunk& c : s.closed) {
+    if (c.max_time >= mint && c.min_time <= maxt) snap.chunks.push_back(c.data);
+  }
+  if (s.open && s.open->num_samples() > 0 && s.open_max_time >= mint && s.open_min_time <= maxt) {
+    snap.chunks.push_back(std::make_shared<const std::string>(s.open->bytes()));
+  }
+  return snap;
+}
+
+void Head::Truncate(TimestampMs mint) {
+  std::vector<std::shared_ptr<MemSeries>> all;
+  {
+    std::shared_lock lock(mu_);
+    all.reserve(by_ref_.size());
+    for (const auto& [ref, s] : by_ref_) all.push_back(s);
+  }
+  std::vector<SeriesRef> dead;
+  TimestampMs new_min = std::numeric_limits<TimestampMs>::max();
+  uint64_t dropped = 0;
+  for (const auto& s : all) {
+    std::lock_guard lock(s->mu);
+    auto keep = std::remove_if(s->closed.begin(), s->closed.end(), [&](const HeadChunk& c) {
+      if (c.max_time >= mint) return false;
+      chunkenc::XorDecoder d(*c.data);
+      dropped += static_cast<uint64_t>(d.num_samples());
+      return true;
+    });
+    s->closed.erase(keep, s->closed.end());
+    bool open_live = s->open && s->open->num_samples() > 0;
+    if (open_live && s->open_max_time < mint) {
+      dropped += static_cast<uint64_t>(s->open->num_samples());
+      s->open.reset();
+      open_live = false;
+    }
+    if (s->closed.empty() && !open_live) {
+      dead.push_back(s->ref);
+      continue;
+    }
+    TimestampMs first = !s->closed.empty() ? s->closed.front().min_time : s->open_min_time;
+    new_min = std::min(new_min, first);
+  }
+  num_samples_.fetch_sub(std::min(dropped, num_samples_.load()));
+  if (!dead.empty()) {
+    std::unique_lock lock(mu_);
+    for (SeriesRef r : dead) {
+      auto it = by_ref_.find(r);
+      if (it == by_ref_.end()) continue;
+      std::shared_ptr<MemSeries> s = it->second;
+      {
+        // Re-check under the series lock: an appender may have revived it.
+        std::lock_guard slock(s->mu);
+        if (!s->closed.empty() || (s->open && s->open->num_samples() > 0)) continue;
+      }
+      by_ref_.erase(it);
+      auto [b, e] = by_hash_.equal_range(HashLabels(s->labels));
+      for (auto h = b; h != e; ++h) {
+        if (h->second == s) {
+          by_hash_.erase(h);
+          break;
+        }
+      }
+      for (const Label& l : s->labels) {
+        auto name_it = postings_.find(l.name);
+        if (name_it == postings_.end()) continue;
+        auto val_it = name_it->second.find(l.value);
+        if (val_it == name_it->second.end()) continue;
+        auto& refs = val_it->second;
+        refs.erase(std::remove(refs.begin(), refs.end(), r), refs.end());
+        if (refs.empty()) name_it->second.erase(val_it);
+        if (name_it->second.empty()) postings_.erase(name_it);
+      }
+    }
+  }
+  min_time_.store(new_min);
+  if (new_min == std::numeric_limits<TimestampMs>::max()) max_time_.store(std::numeric_limits<TimestampMs>::min());
+}
+
+uint64_t Head::num_series() const {
+  std::shared_lock lock(mu_);
+  return by_ref_.size();
+}
+
+uint64_t Head::num_chunks() const {
+  std::shared_lock lock(mu_);
+  uint64_t n = 0;
+  for (const auto& [ref, s] : by_ref_) {
+    std::lock_guard slock(s->mu);
+    n += s->closed.size() + (s->open ? 1 : 0);
+  }
+  return n;
+}
+
+}  // namespace vigil::tsdb

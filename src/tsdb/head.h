@@ -1,0 +1,95 @@
+// The head: the most recent data in memory, one MemSeries per label set,
+// Gorilla chunks cut at max_chunk_samples or at block-range boundaries.
+#pragma once
+
+#include <atomic>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tsdb/chunkenc/xor.h"
+#include "tsdb/tsdb.h"
+
+namespace vigil::tsdb {
+
+struct HeadChunk {
+  TimestampMs min_time = 0, max_time = 0;
+  std::shared_ptr<const std::string> data;  // XOR-encoded, immutable
+};
+
+struct MemSeries {
+  MemSeries(SeriesRef r, Labels l) : ref(r), labels(std::move(l)) {}
+  const SeriesRef ref;
+  const Labels labels;
+
+  mutable std::mutex mu;  // guards everything below
+  std::vector<HeadChunk> closed;
+  std::unique_ptr<chunkenc::XorEncoder> open;
+  TimestampMs open_min_time = 0, open_max_time = 0;
+  TimestampMs last_t = std::numeric_limits<TimestampMs>::min();
+  TimestampMs chunk_end = 0;  // the open chunk is cut at this block boundary
+};
+
+// A consistent copy of one series' chunks for a reader.
+struct ChunkSnapshot {
+  std::vector<std::shared_ptr<const std::string>> chunks;  // XOR chunks in time order
+};
+
+class Head {
+ public:
+  explicit Head(const Options& options);
+
+  enum class AppendResult { kOk, kOutOfOrder, kDuplicate };
+
+  // Returns the series for `labels`, creating it when new (`*created` tells).
+  std::shared_ptr<MemSeries> GetOrCreate(const Labels& labels, bool* created);
+  // Creates a series with a known ref (WAL replay); returns the existing one if present.
+  std::shared_ptr<MemSeries> GetOrCreateWithRef(SeriesRef ref, const Labels& labels);
+  std::shared_ptr<MemSeries> GetByRef(SeriesRef ref) const;
+  AppendResult Append(MemSeries& s, TimestampMs t, double v);
+  // Checks what Append would say without appending.
+  AppendResult CanAppend(const MemSeries& s, TimestampMs t) const;
+
+  // Series passing every matcher, sorted by labels.
+  std::vector<std::shared_ptr<MemSeries>> Select(const std::vector<Matcher>& matchers) const;
+  std::vector<std::string> LabelNames() const;
+  std::vector<std::string> LabelValues(const std::string& name) const;
+  // Copies the chunks of `s` that overlap [mint, maxt].
+  static ChunkSnapshot Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs maxt);
+
+  // Drops chunks entirely before `mint` and series left without data.
+  void Truncate(TimestampMs mint);
+
+  TimestampMs min_time() const { return min_time_.load(); }
+  TimestampMs max_time() const { return max_time_.load(); }
+  uint64_t num_series() const;
+  uint64_t num_samples() const { return num_samples_.load(); }
+  uint64_t num_chunks() const;
+  SeriesRef last_ref() const { return next_ref_.load() - 1; }
+  void AdvanceRefs(SeriesRef at_least);  // after replay: never reuse a ref
+
+ private:
+  void Index(const std::shared_ptr<MemSeries>& s);  // requires mu_ held exclusively
+  void CutIfNeeded(MemSeries& s, TimestampMs t);
+
+  const Options options_;
+  mutable std::shared_mutex mu_;  // guards the maps below
+  std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref_;
+  std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;
+  // label name -> label value -> refs (ascending)
+  std::map<std::string, std::map<std::string, std::vector<SeriesRef>>, std::less<>> postings_;
+
+  std::atomic<SeriesRef> next_ref_{1};
+  std::atomic<TimestampMs> min_time_{std::numeric_limits<TimestampMs>::max()};
+  std::atomic<TimestampMs> max_time_{std::numeric_limits<TimestampMs>::min()};
+  std::atomic<uint64_t> num_samples_{0};
+};
+
+uint64_t HashLabels(const Labels& labels);
+
+}  // namespace vigil::tsdb

@@ -1,0 +1,117 @@
+// vigil's embedded time-series store: the Appender and Querier interfaces
+// everything else uses, and the DB that owns head, WAL and blocks.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/labels.h"
+#include "base/status.h"
+#include "base/time.h"
+#include "tsdb/matcher.h"
+
+namespace vigil::tsdb {
+
+using SeriesRef = uint64_t;
+
+// Prometheus's staleness marker: a NaN with this exact bit pattern.
+inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
+double StaleNaN();
+bool IsStaleNaN(double v);
+
+struct Options {
+  std::string dir;                          // the store lives in dir/ (wal/, blocks)
+  Duration retention{30LL * 24 * 3600 * 1000};
+  uint64_t max_bytes = 0;                   // 0: no size cap
+  Duration wal_fsync{1000};                 // group commit interval; 0: fsync every commit
+  Duration block_range{2LL * 3600 * 1000};  // head data is cut into blocks of this range
+  uint64_t wal_segment_bytes = 32 << 20;
+  int max_chunk_samples = 120;
+};
+
+// Buffers samples; Commit makes them durable (WAL) and visible together.
+class Appender {
+ public:
+  virtual ~Appender() = default;
+  // Returns the series reference to pass on the next Append of the same
+  // series (skips the label lookup). `ref` 0 means "look labels up".
+  // Errors: out-of-order or duplicate timestamp, invalid labels.
+  virtual Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, TimestampMs t, double v) = 0;
+  virtual Status Commit() = 0;
+  virtual void Rollback() = 0;
+};
+
+class SampleIterator {
+ public:
+  virtual ~SampleIterator() = default;
+  // Advances; false at the end (check err()).
+  virtual bool Next() = 0;
+  virtual TimestampMs t() const = 0;
+  virtual double v() const = 0;
+  virtual Status err() const { return Status::Ok(); }
+};
+
+class Series {
+ public:
+  virtual ~Series() = default;
+  virtual const Labels& labels() const = 0;
+  // Samples within the querier's [mint, maxt], in time order.
+  virtual std::unique_ptr<SampleIterator> Iterator() const = 0;
+};
+
+class Querier {
+ public:
+  virtual ~Querier() = default;
+  // Series matching all matchers (at least one must not match the empty
+  // string), sorted by labels, with samples in [mint, maxt] of the querier.
+  virtual Result<std::vector<std::shared_ptr<Series>>> Select(const std::vector<Matcher>& matchers) = 0;
+  // Sorted label names / values of series with samples in range (and passing matchers).
+  virtual std::vector<std::string> LabelNames(const std::vector<Matcher>& matchers = {}) = 0;
+  virtual std::vector<std::string> LabelValues(const std::string& name, const std::vector<Matcher>& matchers = {}) = 0;
+};
+
+struct BlockInfo {
+  std::string id;
+  TimestampMs min_time = 0, max_time = 0;
+  uint64_t num_series = 0, num_samples = 0, size_bytes = 0;
+  Duration resolution{0};
+  int level = 1;
+};
+
+struct Stats {
+  uint64_t head_series = 0;
+  uint64_t head_samples = 0;
+  uint64_t head_chunks = 0;
+  TimestampMs head_min_time = 0, head_max_time = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t blocks_bytes = 0;
+  std::vector<BlockInfo> blocks;
+  uint64_t out_of_order_total = 0;
+  uint64_t duplicate_total = 0;
+  uint64_t write_errors_total = 0;
+  bool writes_failing = false;  // the last WAL write failed (disk full?)
+  std::string last_write_error;
+};
+
+class DB {
+ public:
+  virtual ~DB() = default;
+  // Opens (creating if needed) and replays the WAL. Never fails on a torn or
+  // corrupt WAL tail: replay stops at the last good record and logs it.
+  static Result<std::unique_ptr<DB>> Open(const Options& options);
+
+  virtual std::unique_ptr<Appender> NewAppender() = 0;
+  virtual std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt) = 0;
+  // Persists completed head ranges as blocks, compacts, applies retention.
+  // The DB calls it itself periodically; tests and tools call it directly.
+  virtual Status Maintain(TimestampMs now) = 0;
+  // Persists everything in the head into blocks (for import and shutdown of tools).
+  virtual Status FlushHead() = 0;
+  virtual Stats GetStats() = 0;
+  virtual Status Close() = 0;
+};
+
+}  // namespace vigil::tsdb

@@ -1,0 +1,313 @@
+#include "tsdb/wal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+#include "base/file.h"
+#include "base/log.h"
+
+namespace vigil::tsdb {
+namespace {
+
+constexpr size_t kHeaderBytes = 9;  // u32 length, u32 crc, u8 type
+constexpr uint32_t kMaxRecordBytes = 256u << 20;
+
+std::string SegmentName(int n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08d", n);
+  return buf;
+}
+
+void PutU32(std::string* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+uint32_t GetU32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+
+uint32_t Checksum(uint8_t type, std::string_view payload) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32(crc, &type, 1);
+  crc = crc32(crc, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
+  return static_cast<uint32_t>(crc);
+}
+
+// Segment numbers and checkpoint numbers present in `dir`.
+void ListWal(const std::string& dir, std::vector<int>* segments, std::vector<int>* checkpoints) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (struct dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name.size() == 8 && std::all_of(name.begin(), name.end(), ::isdigit)) {
+      segments->push_back(std::stoi(name));
+    } else if (name.rfind("checkpoint.", 0) == 0 && name.size() == 19 &&
+               std::all_of(name.begin() + 11, name.end(), ::isdigit)) {
+      checkpoints->push_back(std::stoi(name.substr(11)));
+    }
+  }
+  ::closedir(d);
+  std::sort(segments->begin(), segments->end());
+  std::sort(checkpoints->begin(), checkpoints->end());
+}
+
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::Error("open " + dir + ": " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return Status::Error("fsync " + dir + ": " + std::strerror(err));
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string FrameWalRecord(WalRecordType type, std::string_view payload) {
+  std::string out;
+  out.reserve(kHeaderBytes + payload.size());
+  PutU32(&out, static_cast<uint32_t>(payload.size()));
+  PutU32(&out, Checksum(static_cast<uint8_t>(type), payload));
+  out.push_back(static_cast<char>(type));
+  out.append(payload);
+  return out;
+}
+
+size_t ParseWalRecords(std::string_view data, const std::function<void(WalRecordType, std::string_view)>& fn,
+                       std::string* error) {
+  size_t pos = 0;
+  while (pos < data.size()) {
+    if (data.size() - pos < kHeaderBytes) {
+      *error = "torn record header";
+      return pos;
+    }
+    uint32_t len = GetU32(data.data() + pos);
+    uint32_t crc = GetU32(data.data() + pos + 4);
+    uint8_t type = static_cast<uint8_t>(data[pos + 8]);
+    if (len > kMaxRecordBytes || len > data.size() - pos - kHeaderBytes) {
+      *error = len > kMaxRecordBytes ? "record length out of range" : "torn record (file ends inside it)";
+      return pos;
+    }
+    std::string_view payload = data.substr(pos + kHeaderBytes, len);
+    if (Checksum(type, payload) != crc) {
+      *error = "checksum mismatch";
+      return pos;
+    }
+    if (type != static_cast<uint8_t>(WalRecordType::kSeries) && type != static_cast<uint8_t>(WalRecordType::kSamples)) {
+      *error = "unknown record type " + std::to_string(type);
+      return pos;
+    }
+    fn(static_cast<WalRecordType>(type), payload);
+    pos += kHeaderBytes + len;
+  }
+  return pos;
+}
+
+Result<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, uint64_t segment_bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Status::Error("create " + dir + ": " + ec.message());
+  std::vector<int> segments, checkpoints;
+  ListWal(dir, &segments, &checkpoints);
+  int next = 1;
+  if (!segments.empty()) next = segments.back() + 1;
+  if (!checkpoints.empty()) next = std::max(next, checkpoints.back() + 1);
+  std::unique_ptr<Wal> wal(new Wal(dir, segment_bytes));
+  if (Status s = wal->OpenSegment(next); !s.ok()) return s;
+  return wal;
+}
+
+Wal::~Wal() {
+  std::lock_guard lock(mu_);
+  if (fd_ >= 0) {
+    if (dirty_) ::fdatasync(fd_);
+    ::close(fd_);
+  }
+}
+
+Status Wal::OpenSegment(int n) {
+  std::string path = dir_ + "/" + SegmentName(n);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error("open WAL segment " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  ::fstat(fd, &st);
+  if (fd_ >= 0) {
+    if (dirty_) ::fdatasync(fd_);
+    ::close(fd_);
+  }
+  fd_ = fd;
+  segment_ = n;
+  offset_ = static_cast<uint64_t>(st.st_size);
+  dirty_ = false;
+  return Status::Ok();
+}
+
+Status Wal::Log(WalRecordType type, std::string_view payload) {
+  std::string frame = FrameWalRecord(type, payload);
+  std::lock_guard lock(mu_);
+  if (fd_ < 0 || (offset_ > 0 && offset_ + frame.size() > segment_bytes_)) {
+    if (Status s = OpenSegment(segment_ + 1); !s.ok()) return s;
+  }
+  size_t done = 0;
+  while (done < frame.size()) {
+    ssize_t n = ::write(fd_, frame.data() + done, frame.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = n < 0 ? errno : ENOSPC;
+      // Leave no partial record: readers would stop there and lose what follows.
+      if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+        ::close(fd_);
+        fd_ = -1;  // the next Log starts a fresh segment
+      }
+      return Status::Error("write WAL segment " + dir_ + "/" + SegmentName(segment_) + ": " + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  offset_ += frame.size();
+  dirty_ = true;
+  return Status::Ok();
+}
+
+Status Wal::Sync() {
+  std::lock_guard lock(mu_);
+  if (fd_ < 0 || !dirty_) return Status::Ok();
+  if (::fdatasync(fd_) != 0) {
+    return Status::Error("fdatasync WAL segment " + dir_ + "/" + SegmentName(segment_) + ": " + std::strerror(errno));
+  }
+  dirty_ = false;
+  return Status::Ok();
+}
+
+Result<int> Wal::Cut() {
+  std::lock_guard lock(mu_);
+  int closed = segment_;
+  if (Status s = OpenSegment(segment_ + 1); !s.ok()) return s;
+  return closed;
+}
+
+int Wal::current_segment() const {
+  std::lock_guard lock(mu_);
+  return segment_;
+}
+
+uint64_t Wal::SizeBytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+Status Wal::Checkpoint(int last_segment, const Filter& keep) {
+  std::vector<int> segments, checkpoints;
+  ListWal(dir_, &segments, &checkpoints);
+  std::string out;
+  auto filter = [&](WalRecordType type, std::string_view payload) {
+    std::string rewritten;
+    if (keep(type, payload, &rewritten)) out += FrameWalRecord(type, rewritten);
+  };
+  std::string err;
+  if (!checkpoints.empty() && checkpoints.back() <= last_segment) {
+    Result<std::string> data = ReadFile(dir_ + "/checkpoint." + SegmentName(checkpoints.back()), 4ULL << 30);
+    if (data.ok()) ParseWalRecords(*data, filter, &err);
+  }
+  for (int n : segments) {
+    if (n > last_segment) break;
+    if (!checkpoints.empty() && n <= checkpoints.back()) continue;
+    Result<std::string> data = ReadFile(dir_ + "/" + SegmentName(n), 4ULL << 30);
+    if (!data.ok()) return data.status();
+    ParseWalRecords(*data, filter, &err);
+  }
+  std::string name = dir_ + "/checkpoint." + SegmentName(last_segment);
+  std::string tmp = name + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error("create " + tmp + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::write(fd, out.data() + done, out.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : ENOSPC;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Status::Error("write " + tmp + ": " + std::strerror(e));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::Error("fsync " + tmp + ": " + std::strerror(e));
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), name.c_str()) != 0) return Status::Error("rename " + tmp + ": " + std::strerror(errno));
+  if (Status s = SyncDir(dir_); !s.ok()) return s;
+  // Only now is it safe to let the covered segments and older checkpoints go.
+  for (int n : segments) {
+    if (n <= last_segment) ::unlink((dir_ + "/" + SegmentName(n)).c_str());
+  }
+  for (int n : checkpoints) {
+    if (n < last_segment) ::unlink((dir_ + "/checkpoint." + SegmentName(n)).c_str());
+  }
+  return SyncDir(dir_);
+}
+
+Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType, std::string_view)>& fn,
+                 WalReplayStats* stats) {
+  std::vector<int> segments, checkpoints;
+  ListWal(dir, &segments, &checkpoints);
+  int after = 0;
+  if (!checkpoints.empty()) {
+    after = checkpoints.back();
+    stats->checkpoint = after;
+    std::string path = dir + "/checkpoint." + SegmentName(after);
+    Result<std::string> data = ReadFile(path, 4ULL << 30);
+    if (!data.ok()) return data.status();
+    std::string err;
+    size_t good = ParseWalRecords(*data, [&](WalRecordType t, std::string_view p) {
+      ++stats->records;
+      fn(t, p);
+    }, &err);
+    if (good < data->size()) {
+      ++stats->corrupt_segments;
+      LogError("WAL checkpoint is corrupt; replay of it stopped at the last good record",
+               {{"file", path}, {"offset", std::to_string(good)}, {"err", err}});
+    }
+  }
+  for (int n : segments) {
+    if (n <= after) continue;
+    std::string path = dir + "/" + SegmentName(n);
+    Result<std::string> data = ReadFile(path, 4ULL << 30);
+    if (!data.ok()) return data.status();
+    ++stats->segments;
+    std::string err;
+    size_t good = ParseWalRecords(*data, [&](WalRecordType t, std::string_view p) {
+      ++stats->records;
+      fn(t, p);
+    }, &err);
+    if (good < data->size()) {
+      ++stats->corrupt_segments;
+      LogWarn("WAL replay stopped at the last good record of a segment; cutting the bad tail",
+              {{"segment", path}, {"offset", std::to_string(good)}, {"bytes_dropped", std::to_string(data->size() - good)},
+               {"err", err}});
+      if (::truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
+        LogWarn("could not cut the WAL segment", {{"segment", path}, {"err", std::strerror(errno)}});
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil::tsdb
