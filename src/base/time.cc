@@ -1,6 +1,11 @@
 #include "base/time.h"
 
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <limits>
 #include <utility>
 
@@ -83,6 +88,67 @@ std::string FormatDuration(Duration d) {
     }
   }
   return out;
+}
+
+Result<TimestampMs> ParseTime(std::string_view text) {
+  std::string s(text);
+  if (s.empty()) return Status::Error("empty time");
+  if (s.find('-') == std::string::npos || s[0] == '-') {
+    char* end = nullptr;
+    errno = 0;
+    double secs = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() + s.size() || errno != 0 || !std::isfinite(secs) || std::fabs(secs) > 9.2e15) {
+      return Status::Error("invalid time \"" + s + "\": expected Unix seconds or RFC 3339 (2026-11-25T16:00:00Z)");
+    }
+    return static_cast<TimestampMs>(std::llround(secs * 1000));
+  }
+  std::tm tm{};
+  int consumed = 0;
+  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+                  &tm.tm_sec, &consumed) != 6 || consumed != 19) {
+    return Status::Error("invalid time \"" + s + "\": expected RFC 3339 like 2026-11-25T16:00:00Z");
+  }
+  std::string rest = s.substr(19);
+  int64_t ms = 0;
+  if (!rest.empty() && rest[0] == '.') {
+    size_t i = 1;
+    int64_t scale = 100;
+    while (i < rest.size() && std::isdigit(static_cast<unsigned char>(rest[i]))) {
+      ms += (rest[i] - '0') * scale;
+      scale /= 10;
+      ++i;
+    }
+    if (i == 1) return Status::Error("invalid time \"" + s + "\": empty fraction");
+    rest = rest.substr(i);
+  }
+  int64_t offset_s = 0;
+  if (rest == "Z" || rest == "z") {
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    int h = 0, m = 0;
+    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &h, &m) != 2) return Status::Error("invalid time zone in \"" + s + "\"");
+    offset_s = (rest[0] == '+' ? 1 : -1) * (h * 3600 + m * 60);
+  } else {
+    return Status::Error("invalid time \"" + s + "\": expected Z or +HH:MM after the seconds");
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  if (tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+      tm.tm_sec > 60) {
+    return Status::Error("invalid time \"" + s + "\": a field is out of range");
+  }
+  int64_t secs = static_cast<int64_t>(timegm(&tm)) - offset_s;
+  return secs * 1000 + ms;
+}
+
+std::string FormatTime(TimestampMs t) {
+  std::time_t secs = static_cast<std::time_t>(t >= 0 ? t / 1000 : (t - 999) / 1000);
+  int ms = static_cast<int>(t - static_cast<int64_t>(secs) * 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return buf;
 }
 
 Result<uint64_t> ParseByteSize(std::string_view text) {

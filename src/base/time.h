@@ -49,6 +49,12 @@ class FakeClock final : public Clock {
 Result<Duration> ParseDuration(std::string_view text);
 // Formats the way ParseDuration reads: 90000ms -> "1m30s".
 std::string FormatDuration(Duration d);
+// Parses a point in time: Unix seconds ("1700000000", "1700000000.5") or
+// RFC 3339 ("2026-11-25T16:00:00Z", "2026-11-25T17:00:00.250+01:00").
+Result<TimestampMs> ParseTime(std::string_view text);
+// RFC 3339 in UTC with milliseconds: "2026-11-25T16:00:00.000Z".
+std::string FormatTime(TimestampMs t);
+
 // Parses "512MiB", "20GiB", "1024" (bytes); KB/MB/GB are taken as base 2 like Prometheus.
 Result<uint64_t> ParseByteSize(std::string_view text);
 

@@ -41,6 +41,17 @@ TEST(ParseByteSize, Units) {
   EXPECT_FALSE(ParseByteSize("99999999999PiB").ok());
 }
 
+TEST(ParseTime, UnixSecondsAndRfc3339) {
+  EXPECT_EQ(*ParseTime("1700000000"), 1700000000000);
+  EXPECT_EQ(*ParseTime("1700000000.25"), 1700000000250);
+  EXPECT_EQ(*ParseTime("2023-11-14T22:13:20Z"), 1700000000000);
+  EXPECT_EQ(*ParseTime("2023-11-14T23:13:20.5+01:00"), 1700000000500);
+  EXPECT_EQ(FormatTime(1700000000500), "2023-11-14T22:13:20.500Z");
+  for (const char* bad : {"", "abc", "2023-11-14", "2023-13-14T00:00:00Z", "2023-11-14T00:00:00", "1e400"}) {
+    EXPECT_FALSE(ParseTime(bad).ok()) << bad;
+  }
+}
+
 TEST(FakeClock, AdvancesOnlyWhenTold) {
   FakeClock c(1000);
   EXPECT_EQ(c.NowMs(), 1000);

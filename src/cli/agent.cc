@@ -12,6 +12,8 @@
 #include "collect/host/host_collector.h"
 #include "collect/scheduler.h"
 #include "collect/self/self_collector.h"
+#include "collect/storage_sink.h"
+#include "tsdb/tsdb.h"
 #include "config/config.h"
 #include "http/server.h"
 
@@ -33,8 +35,12 @@ LogLevel ParseLevel(const std::string& level) {
 }
 
 // The one place that knows every collector: add new ones here.
-std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c) {
+std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c,
+                                                         std::shared_ptr<collect::Collector> self) {
   std::vector<collect::ScheduledCollector> out;
+  // vigil's own metrics are stored on the default interval; /metrics renders them fresh.
+  Duration self_timeout = std::min(c.global.scrape_interval, Duration(10000));
+  out.push_back({std::move(self), c.global.scrape_interval, self_timeout, /*expose=*/false});
   if (c.host.enabled) {
     collect::HostCollectorOptions o;
     o.exclude_mountpoints = c.host.exclude_mountpoints;
@@ -55,7 +61,9 @@ struct ReloadState {
 class Agent {
  public:
   Agent(RunOptions options, config::Config config)
-      : options_(std::move(options)), config_(std::move(config)), self_(collect::NewSelfCollector(GetBuildInfo())) {}
+      : options_(std::move(options)),
+        config_(std::move(config)),
+        self_(collect::NewSelfCollector(GetBuildInfo(), [this](MetricBatch& out) { AppendAgentMetrics(out); })) {}
 
   int Run() {
     std::error_code ec;
@@ -64,6 +72,19 @@ class Agent {
       std::fprintf(stderr, "data dir %s: %s\n", config_.global.data_dir.c_str(), ec.message().c_str());
       return 1;
     }
+    tsdb::Options topts;
+    topts.dir = config_.global.data_dir + "/tsdb";
+    topts.retention = config_.storage.retention;
+    topts.max_bytes = config_.storage.max_bytes;
+    topts.wal_fsync = config_.storage.wal_fsync;
+    topts.block_range = config_.storage.block_range;
+    auto db = tsdb::DB::Open(topts);
+    if (!db.ok()) {
+      std::fprintf(stderr, "storage %s: %s\n", topts.dir.c_str(), db.status().message().c_str());
+      return 1;
+    }
+    db_ = std::move(*db);
+    sink_ = std::make_unique<collect::StorageSink>(db_.get());
     StartScheduler(config_);
     reload_.last_success_seconds = static_cast<double>(clock_.NowMs()) / 1000.0;
 
@@ -91,6 +112,7 @@ class Agent {
     LogInfo("shutting down");
     (*server)->Stop();
     StopScheduler();
+    if (Status s = db_->Close(); !s.ok()) LogError("closing storage failed", {{"err", s.message()}});
     LogInfo("shutdown complete");
     return 0;
   }
@@ -125,11 +147,16 @@ class Agent {
       reload_.last_successful = false;
       return;
     }
-    if (r.config.global.listen != config_.global.listen || r.config.global.data_dir != config_.global.data_dir) {
-      LogWarn("global.listen and global.data_dir take effect only after a restart",
+    if (r.config.global.listen != config_.global.listen || r.config.global.data_dir != config_.global.data_dir ||
+        r.config.storage.retention != config_.storage.retention ||
+        r.config.storage.max_bytes != config_.storage.max_bytes ||
+        r.config.storage.wal_fsync != config_.storage.wal_fsync ||
+        r.config.storage.block_range != config_.storage.block_range) {
+      LogWarn("global.listen, global.data_dir and storage settings take effect only after a restart",
               {{"listen", config_.global.listen}, {"data_dir", config_.global.data_dir}});
       r.config.global.listen = config_.global.listen;
       r.config.global.data_dir = config_.global.data_dir;
+      r.config.storage = config_.storage;
     }
     StopScheduler();
     config_ = std::move(r.config);
@@ -142,7 +169,7 @@ class Agent {
 
   void StartScheduler(const config::Config& c) {
     SetLogLevel(ParseLevel(c.global.log_level));
-    auto s = std::make_shared<collect::Scheduler>(clock_, BuildCollectors(c), nullptr);
+    auto s = std::make_shared<collect::Scheduler>(clock_, BuildCollectors(c, self_), sink_.get());
     s->Start();
     std::lock_guard lock(mu_);
     scheduler_ = std::move(s);
@@ -159,26 +186,48 @@ class Agent {
 
   std::vector<std::shared_ptr<const MetricBatch>> Gather() {
     std::shared_ptr<collect::Scheduler> s;
+    {
+      std::lock_guard lock(mu_);
+      s = scheduler_;
+    }
+    std::vector<std::shared_ptr<const MetricBatch>> out = s->Latest();
+    auto own = std::make_shared<MetricBatch>();
+    // vigil's own metrics are read at scrape time so they are current.
+    (void)self_->Collect(collect::CollectContext{clock_.NowMs(), {}}, *own);
+    out.push_back(std::move(own));
+    return out;
+  }
+
+  // The agent's own state, for the self collector (stored and on /metrics).
+  void AppendAgentMetrics(MetricBatch& out) {
+    std::shared_ptr<collect::Scheduler> s;
     ReloadState reload;
     {
       std::lock_guard lock(mu_);
       s = scheduler_;
       reload = reload_;
     }
-    std::vector<std::shared_ptr<const MetricBatch>> out = s->Latest();
-    auto own = std::make_shared<MetricBatch>();
-    {
-      // Process metrics are read at scrape time so they are current.
-      std::lock_guard lock(self_mu_);
-      (void)self_->Collect(collect::CollectContext{clock_.NowMs(), {}}, *own);
-    }
-    s->AppendSelfMetrics(*own);
-    own->AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
-                  {}, reload.last_successful ? 1 : 0);
-    own->AddGauge("vigil_config_last_reload_success_timestamp_seconds",
-                  "Timestamp of the last successful configuration reload.", {}, reload.last_success_seconds);
-    out.push_back(std::move(own));
-    return out;
+    if (s) s->AppendSelfMetrics(out);
+    out.AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
+                 {}, reload.last_successful ? 1 : 0);
+    out.AddGauge("vigil_config_last_reload_success_timestamp_seconds",
+                 "Timestamp of the last successful configuration reload.", {}, reload.last_success_seconds);
+    if (!db_) return;
+    tsdb::Stats st = db_->GetStats();
+    out.AddGauge("vigil_tsdb_head_series", "Series in the head (recent data in memory).", {}, static_cast<double>(st.head_series));
+    out.AddGauge("vigil_tsdb_head_samples", "Samples in the head.", {}, static_cast<double>(st.head_samples));
+    out.AddGauge("vigil_tsdb_blocks_loaded", "Persisted blocks.", {}, static_cast<double>(st.blocks.size()));
+    out.AddGauge("vigil_tsdb_storage_blocks_bytes", "Bytes of persisted blocks.", {}, static_cast<double>(st.blocks_bytes));
+    out.AddGauge("vigil_tsdb_wal_storage_size_bytes", "Bytes of WAL segments and checkpoints.", {},
+                 static_cast<double>(st.wal_bytes));
+    out.AddCounter("vigil_tsdb_out_of_order_samples_total", "Samples rejected for being older than the series' last.",
+                   {}, static_cast<double>(st.out_of_order_total));
+    out.AddCounter("vigil_tsdb_duplicate_samples_total", "Samples rejected for repeating the series' last timestamp.",
+                   {}, static_cast<double>(st.duplicate_total));
+    out.AddCounter("vigil_tsdb_wal_write_errors_total", "Failed WAL writes (disk full, I/O error).", {},
+                   static_cast<double>(st.write_errors_total));
+    out.AddGauge("vigil_tsdb_writes_failing", "1 while the last WAL write failed: data is kept in memory only.", {},
+                 st.writes_failing ? 1 : 0);
   }
 
   RunOptions options_;
@@ -187,8 +236,9 @@ class Agent {
   std::mutex mu_;  // guards scheduler_ and reload_
   std::shared_ptr<collect::Scheduler> scheduler_;
   ReloadState reload_;
-  std::mutex self_mu_;
-  std::unique_ptr<collect::Collector> self_;
+  std::unique_ptr<tsdb::DB> db_;
+  std::unique_ptr<collect::StorageSink> sink_;
+  std::shared_ptr<collect::Collector> self_;
 };
 
 }  // namespace

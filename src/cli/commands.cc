@@ -6,6 +6,7 @@
 
 #include "cli/agent.h"
 #include "cli/build_info.h"
+#include "cli/tsdb_commands.h"
 #include "config/config.h"
 
 namespace vigil::cli {
@@ -47,6 +48,24 @@ int Main(int argc, char** argv) {
 
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
+  CLI::App* tsdb_cmd = app.add_subcommand("tsdb", "Tools for the embedded time-series store");
+  tsdb_cmd->require_subcommand(1);
+  std::string tsdb_dir = "./data", import_file, dump_match, dump_from, dump_to;
+  bool stats_json = false;
+  CLI::App* tsdb_import = tsdb_cmd->add_subcommand("import", "Backfill from an OpenMetrics/Prometheus text file with timestamps");
+  tsdb_import->add_option("FILE", import_file, "File to import (the input of promtool tsdb create-blocks-from openmetrics)")
+      ->required();
+  tsdb_import->add_option("--data-dir", tsdb_dir, "Data directory")->capture_default_str();
+  CLI::App* tsdb_stats = tsdb_cmd->add_subcommand("stats", "Series, samples, bytes on disk and blocks");
+  tsdb_stats->add_option("--data-dir", tsdb_dir, "Data directory")->capture_default_str();
+  tsdb_stats->add_flag("--json", stats_json, "Print JSON");
+  CLI::App* tsdb_dump = tsdb_cmd->add_subcommand("dump", "Print samples: labels value timestamp_ms, one per line");
+  tsdb_dump->add_option("--data-dir", tsdb_dir, "Data directory")->capture_default_str();
+  tsdb_dump->add_option("--match", dump_match, "Series selector, e.g. 'node_load1' or '{__name__=~\"node_.*\"}'")
+      ->required();
+  tsdb_dump->add_option("--from", dump_from, "Start (Unix seconds or RFC 3339)");
+  tsdb_dump->add_option("--to", dump_to, "End (Unix seconds or RFC 3339)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -60,6 +79,9 @@ int Main(int argc, char** argv) {
     return RunAgent(run);
   }
   if (check_config->parsed()) return CheckConfig(config_files);
+  if (tsdb_import->parsed()) return TsdbImport(tsdb_dir, import_file);
+  if (tsdb_stats->parsed()) return TsdbStats(tsdb_dir, stats_json);
+  if (tsdb_dump->parsed()) return TsdbDump(tsdb_dir, dump_match, dump_from, dump_to);
   if (version->parsed()) {
     collect::BuildInfo b = GetBuildInfo();
     std::printf("vigil version %s (revision %s)\n  compiler: %s\n", b.version.c_str(), b.revision.c_str(),

@@ -188,7 +188,7 @@ std::vector<std::shared_ptr<const MetricBatch>> Scheduler::Latest() const {
   std::lock_guard lock(shared_->mu);
   std::vector<std::shared_ptr<const MetricBatch>> out;
   for (const auto& e : entries_) {
-    if (e->latest) out.push_back(e->latest);
+    if (e->latest && e->config.expose) out.push_back(e->latest);
   }
   return out;
 }

@@ -21,6 +21,7 @@ struct ScheduledCollector {
   std::shared_ptr<Collector> collector;
   Duration interval{15000};
   Duration timeout{10000};
+  bool expose = true;  // false: stored only, not shown on /metrics (rendered fresh there instead)
 };
 
 class Scheduler {

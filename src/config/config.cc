@@ -8,10 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "base/file.h"
 #include "config/env.h"
 
 namespace vigil::config {
@@ -30,6 +29,16 @@ EnvLookup ProcessEnv() {
 }
 
 namespace {
+
+// Config and env files are small; a cap keeps a path like /dev/zero from hanging the load.
+constexpr size_t kMaxConfigBytes = 16 << 20;
+
+// ReadFile says "read PATH: reason"; callers name the file themselves.
+std::string ReasonOf(const Status& s) {
+  const std::string& m = s.message();
+  size_t colon = m.rfind(": ");
+  return colon == std::string::npos ? m : m.substr(colon + 2);
+}
 
 // State shared by every reader while one file is decoded.
 struct Decoder {
@@ -247,31 +256,55 @@ void DecodeHost(Decoder& d, const YAML::Node& node, const GlobalOptions& g, Host
   r.Finish();
 }
 
+void DecodeStorage(Decoder& d, const YAML::Node& node, StorageOptions* s) {
+  MapReader r(d, node, "storage");
+  if (auto n = r.Take("retention"); n.IsDefined()) d.Duration(n, r.Field("retention"), &s->retention, false);
+  if (auto n = r.Take("max_size"); n.IsDefined()) {
+    std::string text;
+    if (d.String(n, r.Field("max_size"), &text)) {
+      Result<uint64_t> size = ParseByteSize(text);
+      if (!size.ok()) {
+        d.Report(n, r.Field("max_size"), Decoder::Explain(n, text, size.status().message(), "a size like 20GiB"));
+      } else {
+        s->max_bytes = *size;
+      }
+    }
+  }
+  if (auto n = r.Take("wal_fsync"); n.IsDefined()) d.Duration(n, r.Field("wal_fsync"), &s->wal_fsync, true);
+  if (auto n = r.Take("block_range"); n.IsDefined()) {
+    d.Duration(n, r.Field("block_range"), &s->block_range, false);
+    if (s->block_range.count() < 60000) d.Report(n, r.Field("block_range"), "must be at least 1m");
+  }
+  r.Finish();
+}
+
 // Reads env files (paths relative to the config file) into one lookup where
 // the process environment wins and later files override earlier ones.
-EnvLookup WithEnvFiles(Decoder& d, const YAML::Node& list_node, const std::vector<std::string>& paths,
-                       const std::string& base_dir, const EnvLookup& process_env) {
+EnvLookup WithEnvFiles(Decoder& d, const YAML::Node& list_node, const std::string& base_dir,
+                       const EnvLookup& process_env) {
   auto merged = std::make_shared<std::map<std::string, std::string>>();
-  for (size_t i = 0; i < paths.size(); ++i) {
-    std::filesystem::path p(paths[i]);
+  for (size_t i = 0; i < list_node.size(); ++i) {
+    std::string field = "env_files[" + std::to_string(i) + "]", path;
+    if (!d.String(list_node[i], field, &path)) continue;
+    std::filesystem::path p(path);
     if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
-    std::ifstream in(p, std::ios::binary);
     std::error_code ec;
-    if (!in || std::filesystem::is_directory(p, ec)) {
-      int err = errno;
-      std::string why = std::filesystem::is_directory(p, ec) ? "is a directory" : std::strerror(err);
-      d.Report(list_node[i], "env_files[" + std::to_string(i) + "]", "cannot read env file " + p.string() + ": " + why);
+    if (std::filesystem::is_directory(p, ec)) {
+      d.Report(list_node[i], field, "cannot read env file " + p.string() + ": is a directory");
       continue;
     }
-    std::stringstream ss;
-    ss << in.rdbuf();
+    Result<std::string> content = ReadFile(p.string(), kMaxConfigBytes);
+    if (!content.ok()) {
+      d.Report(list_node[i], field, "cannot read env file " + p.string() + ": " + ReasonOf(content.status()));
+      continue;
+    }
     // Variables from earlier files are visible to later ones.
     EnvLookup chained = [merged, process_env](std::string_view name) -> std::optional<std::string> {
       if (auto v = process_env(name)) return v;
       if (auto it = merged->find(std::string(name)); it != merged->end()) return it->second;
       return std::nullopt;
     };
-    EnvFile parsed = ParseEnvFile(ss.str(), chained);
+    EnvFile parsed = ParseEnvFile(*content, chained);
     for (const auto& problem : parsed.problems) {
       d.problems->push_back({p.string(), problem.line, 1, problem.message});
     }
@@ -301,7 +334,7 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
 
   if (auto n = top.Take("env_files"); n.IsDefined()) {
     d.StringList(n, "env_files", &c.env_files);
-    if (n.IsSequence()) d.env = WithEnvFiles(d, n, c.env_files, base_dir, env);
+    if (n.IsSequence()) d.env = WithEnvFiles(d, n, base_dir, env);
   }
   if (auto n = top.Take("global"); n.IsDefined()) DecodeGlobal(d, n, &c.global);
   if (auto n = top.Take("host"); n.IsDefined()) {
@@ -310,7 +343,8 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
     c.host.interval = c.global.scrape_interval;
     c.host.timeout = std::min(c.host.interval, vigil::Duration(10000));
   }
-  top.Finish("(this version of vigil configures env_files, global and host; see docs/configuration.md)");
+  if (auto n = top.Take("storage"); n.IsDefined()) DecodeStorage(d, n, &c.storage);
+  top.Finish("(this version of vigil configures env_files, global, host and storage; see docs/configuration.md)");
   return result;
 }
 
@@ -327,21 +361,14 @@ LoadResult LoadFile(const std::string& path, const EnvLookup& env) {
     r.problems.push_back({path, 0, 0, "cannot read config: is a directory"});
     return r;
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  Result<std::string> content = ReadFile(path, kMaxConfigBytes);
+  if (!content.ok()) {
     LoadResult r;
-    r.problems.push_back({path, 0, 0, std::string("cannot read config: ") + std::strerror(errno)});
-    return r;
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) {
-    LoadResult r;
-    r.problems.push_back({path, 0, 0, std::string("cannot read config: ") + std::strerror(errno)});
+    r.problems.push_back({path, 0, 0, "cannot read config: " + ReasonOf(content.status())});
     return r;
   }
   std::string dir = std::filesystem::path(path).parent_path().string();
-  return Decode(ss.str(), path, dir, env);
+  return Decode(*content, path, dir, env);
 }
 
 LoadResult LoadDefault(const EnvLookup& env) { return Decode(DefaultConfigYaml(), "<built-in>", "", env); }

@@ -38,11 +38,19 @@ struct HostOptions {
   std::string exclude_network_devices;  // empty: keep every device, as node_exporter
 };
 
+struct StorageOptions {
+  Duration retention{30LL * 24 * 3600 * 1000};
+  uint64_t max_bytes = 0;  // 0: no size cap
+  Duration wal_fsync{1000};
+  Duration block_range{2LL * 3600 * 1000};
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
   GlobalOptions global;
   HostOptions host;
+  StorageOptions storage;
 };
 
 struct Problem {

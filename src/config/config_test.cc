@@ -87,7 +87,7 @@ TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
   LoadResult r = LoadString("services: {}\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("unknown key \"services\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("env_files, global and host"), std::string::npos);
+  EXPECT_NE(r.problems[0].message.find("env_files, global, host and storage"), std::string::npos);
 }
 
 TEST(Config, WrongTypeIsAnError) {
@@ -223,6 +223,15 @@ TEST(EnvFile, ShellLikeSyntax) {
   EXPECT_EQ(f.problems[0].line, 4);
 }
 
+TEST(EnvFile, ExponentialExpansionIsCapped) {
+  std::string text = "A=xxxxxxxxxxxxxxxx\n";
+  for (int i = 0; i < 40; ++i) text += "A=$A$A\n";
+  EnvFile f = ParseEnvFile(text, MapEnv({}));
+  EXPECT_LE(f.vars["A"].size(), 1u << 20);
+  ASSERT_FALSE(f.problems.empty());
+  EXPECT_NE(f.problems[0].message.find("longer than 1 MiB"), std::string::npos);
+}
+
 TEST(ExpandVariables, Errors) {
   EXPECT_FALSE(ExpandVariables("${", MapEnv({})).ok());
   EXPECT_FALSE(ExpandVariables("${1X}", MapEnv({})).ok());
@@ -236,6 +245,16 @@ TEST(ExpandVariables, Errors) {
 
 namespace vigil::config {
 namespace {
+
+TEST(Config, Storage) {
+  LoadResult r = LoadString("storage:\n  retention: 90d\n  max_size: 20GiB\n  wal_fsync: 0\n", "c.yml", MapEnv({}));
+  ASSERT_TRUE(r.ok()) << Problems(r);
+  EXPECT_EQ(r.config.storage.retention, Duration(90LL * 86400000));
+  EXPECT_EQ(r.config.storage.max_bytes, 20ULL << 30);
+  EXPECT_EQ(r.config.storage.wal_fsync, Duration(0));
+  r = LoadString("storage:\n  max_size: 20 gigs\n  block_range: 1s\n", "c.yml", MapEnv({}));
+  EXPECT_EQ(r.problems.size(), 2u) << Problems(r);
+}
 
 TEST(Config, ListenMustBeHostPort) {
   for (const char* bad : {"localhost", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:http"}) {

@@ -5,6 +5,9 @@
 namespace vigil::config {
 namespace {
 
+constexpr size_t kMaxEnvValueBytes = 1 << 20;
+constexpr size_t kMaxEnvTotalBytes = 16 << 20;
+
 bool IsVarStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsVarChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
 
@@ -71,7 +74,7 @@ std::string ShellExpand(std::string_view text, const std::map<std::string, std::
     return env(name).value_or("");
   };
   std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = 0; i < text.size() && out.size() <= kMaxEnvValueBytes; ++i) {
     if (text[i] == '\\' && i + 1 < text.size() && text[i + 1] == '$') {
       out += '$';
       ++i;
@@ -111,6 +114,7 @@ std::string ShellExpand(std::string_view text, const std::map<std::string, std::
 
 EnvFile ParseEnvFile(std::string_view content, const EnvLookup& env) {
   EnvFile result;
+  size_t total_bytes = 0;
   int line_no = 0;
   size_t pos = 0;
   while (pos < content.size()) {
@@ -197,7 +201,20 @@ EnvFile ParseEnvFile(std::string_view content, const EnvLookup& env) {
         i = j;
       }
     }
-    if (ok) result.vars[key] = std::move(value);
+    // $A$A on every line doubles a value each time: cap values and their total
+    // instead of running out of memory.
+    if (ok && value.size() > kMaxEnvValueBytes) {
+      result.problems.push_back({line_no, "value of " + key + " is longer than 1 MiB"});
+      ok = false;
+    }
+    if (ok && total_bytes + value.size() > kMaxEnvTotalBytes) {
+      result.problems.push_back({line_no, "env file values add up to more than 16 MiB"});
+      ok = false;
+    }
+    if (ok) {
+      total_bytes += value.size();
+      result.vars[key] = std::move(value);
+    }
   }
   return result;
 }

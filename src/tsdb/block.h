@@ -10,12 +10,6 @@
 
 namespace vigil::tsdb {
 
-struct SeriesSamples {
-  Labels labels;
-  std::vector<TimestampMs> t;
-  std::vector<double> v;
-};
-
 struct BlockSeries {
   Labels labels;
   TimestampMs min_time = 0, max_time = 0;

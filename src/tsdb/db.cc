@@ -1,4 +1,10 @@
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <atomic>
 #include <condition_variable>
 #include <filesystem>
@@ -22,6 +28,21 @@ constexpr TimestampMs kMaxTime = std::numeric_limits<TimestampMs>::max();
 
 TimestampMs AlignDown(TimestampMs t, int64_t range) {
   return t >= 0 ? t / range * range : -((-t + range - 1) / range) * range;
+}
+
+uint64_t DirBytes(const std::string& dir) {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.is_regular_file(ec)) total += e.file_size(ec);
+  }
+  return total;
+}
+
+std::string Describe(const Labels& labels) {
+  std::string out = "{";
+  for (const Label& l : labels) out += (out.size() > 1 ? ", " : "") + l.name + "=\"" + l.value + "\"";
+  return out + "}";
 }
 
 Status ValidateLabels(const Labels& labels) {
@@ -249,8 +270,22 @@ class DBImpl final : public DB {
 
   Status Init() {
     std::error_code ec;
+    if (options_.read_only) {
+      if (!std::filesystem::is_directory(options_.dir, ec)) {
+        return Status::Error(options_.dir + ": no vigil storage here (expected " + options_.dir + "/wal and /blocks)");
+      }
+      LoadBlocks();
+      return Replay();
+    }
     std::filesystem::create_directories(BlocksDir(), ec);
     if (ec) return Status::Error("create " + BlocksDir() + ": " + ec.message());
+    // One writer per directory: a second vigil on the same data would corrupt it.
+    std::string lock_path = options_.dir + "/lock";
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) return Status::Error("open " + lock_path + ": " + std::strerror(errno));
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::Error(options_.dir + " is in use by another vigil process (lock " + lock_path + ")");
+    }
     LoadBlocks();
     if (Status s = Replay(); !s.ok()) return s;
     Result<std::unique_ptr<Wal>> wal = Wal::Open(WalDir(), options_.wal_segment_bytes);
@@ -261,6 +296,7 @@ class DBImpl final : public DB {
   }
 
   std::unique_ptr<Appender> NewAppender() override;
+  bool read_only() const { return options_.read_only; }
 
   std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt) override {
     std::lock_guard lock(blocks_mu_);
@@ -268,6 +304,7 @@ class DBImpl final : public DB {
   }
 
   Status Maintain(TimestampMs now) override {
+    if (options_.read_only) return Status::Error("storage is open read-only");
     std::lock_guard maintain(maintain_mu_);
     int64_t range = options_.block_range.count();
     // Like Prometheus: persist the oldest block range once the head spans 1.5 ranges.
@@ -281,6 +318,7 @@ class DBImpl final : public DB {
   }
 
   Status FlushHead() override {
+    if (options_.read_only) return Status::Error("storage is open read-only");
     std::lock_guard maintain(maintain_mu_);
     int64_t range = options_.block_range.count();
     while (head_.max_time() != kMinTime) {
@@ -290,6 +328,61 @@ class DBImpl final : public DB {
     return Compact();
   }
 
+  Result<std::vector<BlockInfo>> ImportSeries(std::vector<SeriesSamples> series,
+                                              const std::function<void(double)>& progress) override {
+    if (options_.read_only) return Status::Error("storage is open read-only");
+    std::lock_guard maintain(maintain_mu_);
+    int64_t range = options_.block_range.count();
+    TimestampMs mint = kMaxTime, maxt = kMinTime;
+    for (const auto& s : series) {
+      if (s.t.empty()) continue;
+      if (Status st = ValidateLabels(s.labels); !st.ok()) return st.WithContext("series " + Describe(s.labels));
+      mint = std::min(mint, s.t.front());
+      maxt = std::max(maxt, s.t.back());
+    }
+    std::vector<BlockInfo> written;
+    if (mint > maxt) return written;
+    std::vector<size_t> cursor(series.size(), 0);
+    TimestampMs first = AlignDown(mint, range);
+    for (TimestampMs start = first; start <= maxt; start += range) {
+      std::vector<SeriesSamples> window;
+      for (size_t i = 0; i < series.size(); ++i) {
+        SeriesSamples part;
+        size_t& j = cursor[i];
+        while (j < series[i].t.size() && series[i].t[j] < start + range) {
+          part.t.push_back(series[i].t[j]);
+          part.v.push_back(series[i].v[j]);
+          ++j;
+        }
+        if (part.t.empty()) continue;
+        part.labels = series[i].labels;
+        window.push_back(std::move(part));
+      }
+      if (!window.empty()) {
+        Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(window), start, start + range - 1, 1);
+        if (!info.ok()) return info.status();
+        Result<std::shared_ptr<Block>> b = Block::Open(BlocksDir() + "/" + info->id);
+        if (!b.ok()) return b.status();
+        {
+          std::lock_guard lock(blocks_mu_);
+          blocks_.push_back(*b);
+          std::sort(blocks_.begin(), blocks_.end(),
+                    [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
+        }
+        written.push_back(*info);
+      }
+      if (progress) progress(static_cast<double>(start + range - first) / static_cast<double>(maxt - first + 1));
+    }
+    TimestampMs max_block = kMinTime;
+    {
+      std::lock_guard lock(blocks_mu_);
+      for (const auto& b : blocks_) max_block = std::max(max_block, b->info().max_time);
+    }
+    if (min_valid_time_.load() <= max_block) min_valid_time_ = max_block + 1;
+    if (Status s = Compact(); !s.ok()) return s;
+    return written;
+  }
+
   Stats GetStats() override {
     Stats st;
     st.head_series = head_.num_series();
@@ -297,7 +390,7 @@ class DBImpl final : public DB {
     st.head_chunks = head_.num_chunks();
     st.head_min_time = head_.min_time();
     st.head_max_time = head_.max_time();
-    st.wal_bytes = wal_ ? wal_->SizeBytes() : 0;
+    st.wal_bytes = DirBytes(WalDir());
     {
       std::lock_guard lock(blocks_mu_);
       for (const auto& b : blocks_) {
@@ -315,6 +408,7 @@ class DBImpl final : public DB {
   }
 
   Status Close() override {
+    if (options_.read_only) return Status::Ok();
     {
       std::lock_guard lock(bg_mu_);
       if (closed_) return Status::Ok();
@@ -323,12 +417,17 @@ class DBImpl final : public DB {
     bg_cv_.notify_all();
     if (background_.joinable()) background_.join();
     Status s = wal_ ? wal_->Sync() : Status::Ok();
+    if (lock_fd_ >= 0) {
+      ::close(lock_fd_);  // releases the flock
+      lock_fd_ = -1;
+    }
     return s;
   }
 
   // Called by appenders at commit.
   Status CommitSamples(std::vector<std::shared_ptr<MemSeries>>& new_series, const std::vector<WalSample>& samples,
                        const std::vector<std::shared_ptr<MemSeries>>& targets) {
+    if (options_.read_only) return Status::Error("storage is open read-only");
     std::string series_rec, samples_rec;
     Status wal_status;
     {
@@ -431,7 +530,7 @@ class DBImpl final : public DB {
         }
         head_.Append(*series, w.t, w.v);
       }
-    }, &stats);
+    }, &stats, /*repair=*/!options_.read_only);
     if (!s.ok()) return s;
     LogInfo("WAL replayed", {{"segments", std::to_string(stats.segments)},
                              {"records", std::to_string(stats.records)},
@@ -579,7 +678,7 @@ class DBImpl final : public DB {
     {
       std::lock_guard lock(blocks_mu_);
       TimestampMs cutoff = now - options_.retention.count();
-      uint64_t total = wal_ ? wal_->SizeBytes() : 0;
+      uint64_t total = DirBytes(WalDir());
       for (const auto& b : blocks_) total += b->info().size_bytes;
       for (auto it = blocks_.begin(); it != blocks_.end();) {
         bool too_old = (*it)->info().max_time < cutoff;
@@ -612,6 +711,7 @@ class DBImpl final : public DB {
   }
 
   const Options options_;
+  int lock_fd_ = -1;
   Head head_;
   std::unique_ptr<Wal> wal_;
   std::atomic<TimestampMs> min_valid_time_{kMinTime};

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct Options {
   Duration block_range{2LL * 3600 * 1000};  // head data is cut into blocks of this range
   uint64_t wal_segment_bytes = 32 << 20;
   int max_chunk_samples = 120;
+  // Read-only: replays the WAL without repairing it, writes nothing, takes no
+  // lock (for `vigil tsdb stats|dump` beside a running vigil).
+  bool read_only = false;
 };
 
 // Buffers samples; Commit makes them durable (WAL) and visible together.
@@ -73,6 +77,13 @@ class Querier {
   virtual std::vector<std::string> LabelValues(const std::string& name, const std::vector<Matcher>& matchers = {}) = 0;
 };
 
+// All samples of one series in time order (import, block writing).
+struct SeriesSamples {
+  Labels labels;  // with __name__
+  std::vector<TimestampMs> t;
+  std::vector<double> v;
+};
+
 struct BlockInfo {
   std::string id;
   TimestampMs min_time = 0, max_time = 0;
@@ -110,6 +121,10 @@ class DB {
   virtual Status Maintain(TimestampMs now) = 0;
   // Persists everything in the head into blocks (for import and shutdown of tools).
   virtual Status FlushHead() = 0;
+  // Backfill: writes the series straight into blocks aligned to the block
+  // range, bypassing head and WAL. `progress` (may be null) gets 0..1.
+  virtual Result<std::vector<BlockInfo>> ImportSeries(std::vector<SeriesSamples> series,
+                                                      const std::function<void(double)>& progress) = 0;
   virtual Stats GetStats() = 0;
   virtual Status Close() = 0;
 };

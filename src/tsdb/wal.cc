@@ -200,15 +200,6 @@ int Wal::current_segment() const {
   return segment_;
 }
 
-uint64_t Wal::SizeBytes() const {
-  uint64_t total = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
-    if (e.is_regular_file(ec)) total += e.file_size(ec);
-  }
-  return total;
-}
-
 Status Wal::Checkpoint(int last_segment, const Filter& keep) {
   std::vector<int> segments, checkpoints;
   ListWal(dir_, &segments, &checkpoints);
@@ -265,7 +256,7 @@ Status Wal::Checkpoint(int last_segment, const Filter& keep) {
 }
 
 Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType, std::string_view)>& fn,
-                 WalReplayStats* stats) {
+                 WalReplayStats* stats, bool repair) {
   std::vector<int> segments, checkpoints;
   ListWal(dir, &segments, &checkpoints);
   int after = 0;
@@ -302,7 +293,7 @@ Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType,
       LogWarn("WAL replay stopped at the last good record of a segment; cutting the bad tail",
               {{"segment", path}, {"offset", std::to_string(good)}, {"bytes_dropped", std::to_string(data->size() - good)},
                {"err", err}});
-      if (::truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
+      if (repair && ::truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
         LogWarn("could not cut the WAL segment", {{"segment", path}, {"err", std::strerror(errno)}});
       }
     }

@@ -30,8 +30,6 @@ class Wal {
   // Starts a new segment; returns the number of the segment just closed.
   Result<int> Cut();
   int current_segment() const;
-  // Bytes in segments and checkpoints on disk.
-  uint64_t SizeBytes() const;
 
   // Rewrites segments <= `last_segment` into checkpoint.<last_segment>,
   // keeping only records `keep` accepts (it may rewrite the payload), then
@@ -66,7 +64,7 @@ struct WalReplayStats {
 // last good record) and replay goes on with the next segment; never fails
 // on bad data, only on I/O errors.
 Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType, std::string_view)>& fn,
-                 WalReplayStats* stats);
+                 WalReplayStats* stats, bool repair = true);
 
 // Frames one record (exposed for tests and fuzzing of the reader).
 std::string FrameWalRecord(WalRecordType type, std::string_view payload);

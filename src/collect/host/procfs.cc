@@ -57,6 +57,7 @@ std::vector<std::pair<std::string, double>> ParseMemInfo(std::string_view text) 
         key += c;
       }
     }
+    if (key.empty()) return;  // ")" alone names nothing
     double v = *value;
     if (f.size() == 3) {
       if (f[2] != "kB") return;  // the kernel only uses kB; anything else is not understood

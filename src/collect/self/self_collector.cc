@@ -12,8 +12,9 @@ namespace {
 
 class SelfCollector final : public Collector {
  public:
-  SelfCollector(BuildInfo build, std::string proc_root)
+  SelfCollector(BuildInfo build, std::function<void(MetricBatch&)> extra, std::string proc_root)
       : build_(std::move(build)),
+        extra_(std::move(extra)),
         proc_root_(std::move(proc_root)),
         hz_(static_cast<double>(::sysconf(_SC_CLK_TCK))),
         page_size_(static_cast<double>(::sysconf(_SC_PAGESIZE))) {}
@@ -21,6 +22,7 @@ class SelfCollector final : public Collector {
   std::string_view name() const override { return "self"; }
 
   Status Collect(const CollectContext&, MetricBatch& out) override {
+    if (extra_) extra_(out);
     out.AddGauge("vigil_build_info", "A metric with a constant '1' value labeled by vigil's version, revision and compiler.",
                  Labels{{"compiler", build_.compiler}, {"revision", build_.revision}, {"version", build_.version}}, 1);
     Result<std::string> stat = ReadFile(proc_root_ + "/self/stat");
@@ -69,6 +71,7 @@ class SelfCollector final : public Collector {
 
  private:
   BuildInfo build_;
+  std::function<void(MetricBatch&)> extra_;
   std::string proc_root_;
   double hz_;
   double page_size_;
@@ -76,8 +79,9 @@ class SelfCollector final : public Collector {
 
 }  // namespace
 
-std::unique_ptr<Collector> NewSelfCollector(BuildInfo build, std::string proc_root) {
-  return std::make_unique<SelfCollector>(std::move(build), std::move(proc_root));
+std::unique_ptr<Collector> NewSelfCollector(BuildInfo build, std::function<void(MetricBatch&)> extra,
+                                            std::string proc_root) {
+  return std::make_unique<SelfCollector>(std::move(build), std::move(extra), std::move(proc_root));
 }
 
 }  // namespace vigil::collect

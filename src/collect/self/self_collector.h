@@ -1,6 +1,7 @@
 // vigil's own process metrics (process_*, as client libraries name them) and build info.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -14,7 +15,9 @@ struct BuildInfo {
   std::string compiler;
 };
 
-// Reads `proc_root`/self; tests point it at recorded files.
-std::unique_ptr<Collector> NewSelfCollector(BuildInfo build, std::string proc_root = "/proc");
+// Reads `proc_root`/self; tests point it at recorded files. `extra`, when
+// set, adds the agent's own state (scheduler, storage, config reloads).
+std::unique_ptr<Collector> NewSelfCollector(BuildInfo build, std::function<void(MetricBatch&)> extra = nullptr,
+                                            std::string proc_root = "/proc");
 
 }  // namespace vigil::collect

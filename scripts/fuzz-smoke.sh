@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target of a VIGIL_FUZZ=ON build for SECONDS each, on a
+# scratch copy of its seed corpus (fuzz/corpus/<target>/, left unchanged).
+# Fails if any target crashes, leaks, trips a sanitizer or is missing; crashing
+# inputs are kept in BUILD_DIR/fuzz-artifacts/<target>/. No network is used.
+#
+#   scripts/fuzz-smoke.sh BUILD_DIR SECONDS
+set -euo pipefail
+
+if [ $# -ne 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
+  echo "usage: $0 BUILD_DIR SECONDS" >&2
+  exit 2
+fi
+build=$(cd "$1" && pwd)
+seconds=$2
+src=$(cd "$(dirname "$0")/.." && pwd)
+
+if ! grep -q '^VIGIL_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  echo "fuzz-smoke: $build is not a -DVIGIL_FUZZ=ON build (see 'make fuzz')" >&2
+  exit 2
+fi
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vigil-fuzz-smoke.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# UBSan reports are recoverable by default; make them fatal like ASan's.
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+
+failed=()
+for corpus in "$src"/fuzz/corpus/*/; do
+  target=$(basename "$corpus")
+  bin="$build/fuzz/$target"
+  if [ ! -x "$bin" ]; then
+    echo "fuzz-smoke: $target: $bin was not built" >&2
+    failed+=("$target")
+    continue
+  fi
+  dir="$work/$target"
+  mkdir -p "$dir/corpus" "$dir/artifacts"
+  cp -R "$corpus". "$dir/corpus/"
+  # Run inside the scratch dir so relative paths the input names stay there;
+  # the outer timeout bounds a fuzzer that hangs outside libFuzzer's control.
+  status=0
+  (cd "$dir" && timeout --kill-after=10 $((seconds + 60)) "$bin" \
+      -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix="$dir/artifacts/" corpus) >"$dir/log" 2>&1 || status=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
+  if [ "$status" -ne 0 ]; then
+    echo "fuzz-smoke: $target FAILED (exit $status); last lines of its log:" >&2
+    tail -n 40 "$dir/log" >&2
+    mkdir -p "$build/fuzz-artifacts/$target"
+    cp -R "$dir/artifacts/." "$build/fuzz-artifacts/$target/"
+    echo "fuzz-smoke: crashing inputs kept in $build/fuzz-artifacts/$target/" >&2
+    failed+=("$target")
+  else
+    echo "fuzz-smoke: $target ok: ${runs:-?} runs in ${seconds}s (${rate:-?} exec/s)"
+  fi
+done
+
+if [ ${#failed[@]} -ne 0 ]; then
+  echo "fuzz-smoke: failed: ${failed[*]}" >&2
+  exit 1
+fi
+echo "fuzz-smoke: all targets ran ${seconds}s without a crash"
