@@ -272,6 +272,7 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
       return Status::Error(path + ": series data out of bounds");
     }
     b->info_.num_samples += s.num_samples;
+    b->postings_.Add(s.labels, b->series_.size());
     b->series_.push_back(std::move(s));
   }
   if (!d.ok()) return Status::Error(path + ": truncated index");
@@ -282,18 +283,22 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
 
 std::vector<size_t> Block::Select(const std::vector<Matcher>& matchers) const {
   std::vector<size_t> out;
-  for (size_t i = 0; i < series_.size(); ++i) {
-    bool ok = true;
+  auto consider = [&](size_t i) {
     for (const Matcher& m : matchers) {
-      if (!m.Matches(series_[i].labels)) {
-        ok = false;
-        break;
-      }
+      if (!m.Matches(series_[i].labels)) return;
     }
-    if (ok) out.push_back(i);
+    out.push_back(i);
+  };
+  if (auto candidates = postings_.Candidates(matchers)) {
+    for (uint64_t i : *candidates) consider(static_cast<size_t>(i));
+  } else {
+    for (size_t i = 0; i < series_.size(); ++i) consider(i);
   }
   return out;
 }
+
+std::vector<std::string> Block::LabelNames() const { return postings_.Names(); }
+std::vector<std::string> Block::LabelValues(const std::string& name) const { return postings_.Values(name); }
 
 Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const {
   if (i >= series_.size()) return Status::Error("series index out of range");

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tsdb/postings.h"
 #include "tsdb/tsdb.h"
 
 namespace vigil::tsdb {
@@ -29,6 +30,8 @@ class Block {
   // Indexes into series() passing every matcher (in label order).
   std::vector<size_t> Select(const std::vector<Matcher>& matchers) const;
   // Appends the samples of series `i` to the vectors.
+  std::vector<std::string> LabelNames() const;
+  std::vector<std::string> LabelValues(const std::string& name) const;
   Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const;
   bool Overlaps(TimestampMs mint, TimestampMs maxt) const { return info_.max_time >= mint && info_.min_time <= maxt; }
 
@@ -37,6 +40,7 @@ class Block {
   std::string dir_;
   BlockInfo info_;
   std::vector<BlockSeries> series_;
+  PostingsIndex postings_;
   const char* data_ = nullptr;
   size_t size_ = 0;
 };

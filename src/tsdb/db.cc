@@ -227,8 +227,7 @@ class DBQuerier final : public Querier {
       for (auto& n : head_->LabelNames()) names.insert(n);
       for (const auto& b : blocks_) {
         if (!b->Overlaps(mint_, maxt_)) continue;
-        for (const auto& s : b->series())
-          for (const Label& l : s.labels) names.insert(l.name);
+        for (auto& n : b->LabelNames()) names.insert(n);
       }
     } else if (auto r = Select(matchers); r.ok()) {
       for (const auto& s : *r)
@@ -243,10 +242,7 @@ class DBQuerier final : public Querier {
       for (auto& v : head_->LabelValues(name)) values.insert(v);
       for (const auto& b : blocks_) {
         if (!b->Overlaps(mint_, maxt_)) continue;
-        for (const auto& s : b->series()) {
-          std::string_view v = s.labels.Get(name);
-          if (!v.empty()) values.insert(std::string(v));
-        }
+        for (auto& v : b->LabelValues(name)) values.insert(v);
       }
     } else if (auto r = Select(matchers); r.ok()) {
       for (const auto& s : *r) {

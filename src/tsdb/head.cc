@@ -73,15 +73,7 @@ void Head::AdvanceRefs(SeriesRef at_least) {
 void Head::Index(const std::shared_ptr<MemSeries>& s) {
   by_ref_.emplace(s->ref, s);
   by_hash_.emplace(HashLabels(s->labels), s);
-  for (const Label& l : s->labels) {
-    auto& refs = postings_[l.name][l.value];
-    // Refs mostly arrive in increasing order; replay may not.
-    if (refs.empty() || refs.back() < s->ref) {
-      refs.push_back(s->ref);
-    } else {
-      refs.insert(std::lower_bound(refs.begin(), refs.end(), s->ref), s->ref);
-    }
-  }
+  postings_.Add(s->labels, s->ref);
 }
 
 std::shared_ptr<MemSeries> Head::GetByRef(SeriesRef ref) const {
@@ -130,41 +122,8 @@ Head::AppendResult Head::Append(MemSeries& s, TimestampMs t, double v) {
   return AppendResult::kOk;
 }
 
-namespace {
-
-// Sorted intersection of two ascending ref lists.
-std::vector<SeriesRef> Intersect(const std::vector<SeriesRef>& a, const std::vector<SeriesRef>& b) {
-  std::vector<SeriesRef> out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
-  return out;
-}
-
-}  // namespace
-
 std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>& matchers) const {
   std::shared_lock lock(mu_);
-  std::vector<SeriesRef> candidates;
-  bool restricted = false;
-  for (const Matcher& m : matchers) {
-    if (m.MatchesEmpty()) continue;  // cannot narrow through postings
-    std::vector<SeriesRef> refs;
-    auto name_it = postings_.find(m.name());
-    if (name_it != postings_.end()) {
-      if (m.type() == Matcher::Type::kEqual) {
-        if (auto v = name_it->second.find(m.value()); v != name_it->second.end()) refs = v->second;
-      } else {
-        for (const auto& [value, list] : name_it->second) {
-          if (!m.Matches(value)) continue;
-          std::vector<SeriesRef> merged;
-          std::set_union(refs.begin(), refs.end(), list.begin(), list.end(), std::back_inserter(merged));
-          refs.swap(merged);
-        }
-      }
-    }
-    candidates = restricted ? Intersect(candidates, refs) : std::move(refs);
-    restricted = true;
-    if (candidates.empty()) return {};
-  }
   std::vector<std::shared_ptr<MemSeries>> out;
   auto consider = [&](const std::shared_ptr<MemSeries>& s) {
     for (const Matcher& m : matchers) {
@@ -172,8 +131,8 @@ std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>&
     }
     out.push_back(s);
   };
-  if (restricted) {
-    for (SeriesRef r : candidates) {
+  if (auto candidates = postings_.Candidates(matchers)) {
+    for (uint64_t r : *candidates) {
       if (auto it = by_ref_.find(r); it != by_ref_.end()) consider(it->second);
     }
   } else {
@@ -185,18 +144,12 @@ std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>&
 
 std::vector<std::string> Head::LabelNames() const {
   std::shared_lock lock(mu_);
-  std::vector<std::string> out;
-  for (const auto& [name, values] : postings_) out.push_back(name);
-  return out;
+  return postings_.Names();
 }
 
 std::vector<std::string> Head::LabelValues(const std::string& name) const {
   std::shared_lock lock(mu_);
-  std::vector<std::string> out;
-  if (auto it = postings_.find(name); it != postings_.end()) {
-    for (const auto& [value, refs] : it->second) out.push_back(value);
-  }
-  return out;
+  return postings_.Values(name);
 }
 
 ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs maxt) {
@@ -263,16 +216,7 @@ void Head::Truncate(TimestampMs mint) {
           break;
         }
       }
-      for (const Label& l : s->labels) {
-        auto name_it = postings_.find(l.name);
-        if (name_it == postings_.end()) continue;
-        auto val_it = name_it->second.find(l.value);
-        if (val_it == name_it->second.end()) continue;
-        auto& refs = val_it->second;
-        refs.erase(std::remove(refs.begin(), refs.end(), r), refs.end());
-        if (refs.empty()) name_it->second.erase(val_it);
-        if (name_it->second.empty()) postings_.erase(name_it);
-      }
+      postings_.Remove(s->labels, r);
     }
   }
   min_time_.store(new_min);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tsdb/chunkenc/xor.h"
+#include "tsdb/postings.h"
 #include "tsdb/tsdb.h"
 
 namespace vigil::tsdb {
@@ -81,8 +82,7 @@ class Head {
   mutable std::shared_mutex mu_;  // guards the maps below
   std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref_;
   std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;
-  // label name -> label value -> refs (ascending)
-  std::map<std::string, std::map<std::string, std::vector<SeriesRef>>, std::less<>> postings_;
+  PostingsIndex postings_;
 
   std::atomic<SeriesRef> next_ref_{1};
   std::atomic<TimestampMs> min_time_{std::numeric_limits<TimestampMs>::max()};
