@@ -116,7 +116,7 @@ Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std:
 }
 
 Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
-                             TimestampMs max_time, int level) {
+                             TimestampMs max_time, int level, Duration resolution) {
   series.erase(std::remove_if(series.begin(), series.end(), [](const SeriesSamples& s) { return s.t.empty(); }),
                series.end());
   std::sort(series.begin(), series.end(), [](const auto& a, const auto& b) { return a.labels < b.labels; });
@@ -135,6 +135,7 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   info.min_time = min_time;
   info.max_time = max_time;
   info.level = level;
+  info.resolution = resolution;
   std::string file(kMagic, 4);
   std::string index;
   PutUvarint(&index, series.size());
@@ -187,7 +188,8 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   nlohmann::json meta = {{"version", 1},          {"id", info.id},
                          {"minTime", min_time},   {"maxTime", max_time},
                          {"level", level},        {"numSeries", info.num_series},
-                         {"numSamples", info.num_samples}};
+                         {"numSamples", info.num_samples},
+                         {"resolution", resolution.count()}};
   Status s = write_file(tmp_dir + "/block", file);
   if (s.ok()) s = write_file(tmp_dir + "/meta.json", meta.dump(2) + "\n");
   if (s.ok() && ::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
@@ -221,6 +223,7 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
     b->info_.min_time = meta.at("minTime").get<int64_t>();
     b->info_.max_time = meta.at("maxTime").get<int64_t>();
     b->info_.level = meta.at("level").get<int>();
+    b->info_.resolution = Duration(meta.value("resolution", int64_t{0}));
   } catch (const std::exception& e) {
     return Status::Error(dir + "/meta.json: " + e.what());
   }

@@ -47,8 +47,10 @@ class Block {
 
 // Writes `series` (any order; empty series are skipped) as a new block under
 // `parent`/<id>, atomically (written to a temp dir, then renamed).
+// `resolution` 0 is raw data; otherwise the step of a downsampled block whose
+// series carry an __aggr__ label.
 Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
-                             TimestampMs max_time, int level);
+                             TimestampMs max_time, int level, Duration resolution = Duration(0));
 
 // Series data encoding used inside blocks (exposed for tests and fuzzing).
 std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vector<double>& v);

@@ -9,12 +9,14 @@
 #include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
 #include "base/log.h"
 #include "tsdb/block.h"
+#include "tsdb/downsample.h"
 #include "tsdb/encoding.h"
 #include "tsdb/head.h"
 #include "tsdb/tsdb.h"
@@ -141,6 +143,8 @@ class MergedSeries final : public Series {
   struct BlockSource {
     std::shared_ptr<Block> block;
     size_t index;
+    // For averages over a downsampled block: `index` holds sums, this counts.
+    std::optional<size_t> count_index;
   };
   MergedSeries(Labels labels, TimestampMs mint, TimestampMs maxt) : labels_(std::move(labels)), mint_(mint), maxt_(maxt) {}
   const Labels& labels() const override { return labels_; }
@@ -161,6 +165,13 @@ class MergedSeries final : public Series {
       std::vector<TimestampMs> st;
       std::vector<double> sv;
       Status s = b.block->Read(b.index, &st, &sv);
+      if (s.ok() && b.count_index) {
+        std::vector<TimestampMs> ct;
+        std::vector<double> cv;
+        s = b.block->Read(*b.count_index, &ct, &cv);
+        if (s.ok() && ct != st) s = Status::Error("sum and count aggregates disagree");
+        for (size_t i = 0; s.ok() && i < sv.size(); ++i) sv[i] = cv[i] > 0 ? sv[i] / cv[i] : std::nan("");
+      }
       if (!s.ok()) {
         err = s;
         continue;
@@ -190,9 +201,28 @@ class MergedSeries final : public Series {
 
 class DBImpl;
 
+// A block as a querier reads it: raw, or one aggregate of a downsampled block.
+struct QueryBlock {
+  std::shared_ptr<Block> block;
+  ReadHints::Use use = ReadHints::Use::kLast;  // only for downsampled blocks
+};
+
+std::string_view UseAggregate(ReadHints::Use use) {
+  switch (use) {
+    case ReadHints::Use::kMin: return "min";
+    case ReadHints::Use::kMax: return "max";
+    case ReadHints::Use::kSum: return "sum";
+    case ReadHints::Use::kCount: return "count";
+    case ReadHints::Use::kCounter: return "counter";
+    case ReadHints::Use::kAverage: return "sum";
+    case ReadHints::Use::kLast: return "last";
+  }
+  return "last";
+}
+
 class DBQuerier final : public Querier {
  public:
-  DBQuerier(std::vector<std::shared_ptr<Block>> blocks, Head* head, TimestampMs mint, TimestampMs maxt)
+  DBQuerier(std::vector<QueryBlock> blocks, Head* head, TimestampMs mint, TimestampMs maxt)
       : blocks_(std::move(blocks)), head_(head), mint_(mint), maxt_(maxt) {}
 
   Result<std::vector<std::shared_ptr<Series>>> Select(const std::vector<Matcher>& matchers) override {
@@ -202,12 +232,35 @@ class DBQuerier final : public Querier {
       if (!slot) slot = std::make_shared<MergedSeries>(l, mint_, maxt_);
       return *slot;
     };
-    for (const auto& b : blocks_) {
+    for (const QueryBlock& qb : blocks_) {
+      const auto& b = qb.block;
       if (!b->Overlaps(mint_, maxt_)) continue;
-      for (size_t i : b->Select(matchers)) {
+      if (b->info().resolution.count() == 0) {
+        for (size_t i : b->Select(matchers)) {
+          const BlockSeries& s = b->series()[i];
+          if (s.max_time < mint_ || s.min_time > maxt_) continue;
+          get(s.labels).blocks.push_back({b, i, std::nullopt});
+        }
+        continue;
+      }
+      // Downsampled: pick the aggregate's series and present them without __aggr__.
+      std::vector<Matcher> with_aggr = matchers;
+      with_aggr.push_back(*Matcher::Make(Matcher::Type::kEqual, "__aggr__", std::string(UseAggregate(qb.use))));
+      for (size_t i : b->Select(with_aggr)) {
         const BlockSeries& s = b->series()[i];
         if (s.max_time < mint_ || s.min_time > maxt_) continue;
-        get(s.labels).blocks.push_back({b, i});
+        Labels plain = s.labels;
+        plain.Set("__aggr__", "");
+        std::optional<size_t> count_index;
+        if (qb.use == ReadHints::Use::kAverage) {
+          Labels count_labels = s.labels;
+          count_labels.Set("__aggr__", "count");
+          auto it = std::lower_bound(b->series().begin(), b->series().end(), count_labels,
+                                     [](const BlockSeries& x, const Labels& l) { return x.labels < l; });
+          if (it == b->series().end() || it->labels != count_labels) continue;
+          count_index = static_cast<size_t>(it - b->series().begin());
+        }
+        get(plain).blocks.push_back({b, i, count_index});
       }
     }
     for (const auto& s : head_->Select(matchers)) {
@@ -225,9 +278,11 @@ class DBQuerier final : public Querier {
     std::set<std::string> names;
     if (matchers.empty()) {
       for (auto& n : head_->LabelNames()) names.insert(n);
-      for (const auto& b : blocks_) {
-        if (!b->Overlaps(mint_, maxt_)) continue;
-        for (auto& n : b->LabelNames()) names.insert(n);
+      for (const auto& qb : blocks_) {
+        if (!qb.block->Overlaps(mint_, maxt_)) continue;
+        for (auto& n : qb.block->LabelNames()) {
+          if (n != "__aggr__") names.insert(n);
+        }
       }
     } else if (auto r = Select(matchers); r.ok()) {
       for (const auto& s : *r)
@@ -240,9 +295,9 @@ class DBQuerier final : public Querier {
     std::set<std::string> values;
     if (matchers.empty()) {
       for (auto& v : head_->LabelValues(name)) values.insert(v);
-      for (const auto& b : blocks_) {
-        if (!b->Overlaps(mint_, maxt_)) continue;
-        for (auto& v : b->LabelValues(name)) values.insert(v);
+      for (const auto& qb : blocks_) {
+        if (!qb.block->Overlaps(mint_, maxt_) || name == "__aggr__") continue;
+        for (auto& v : qb.block->LabelValues(name)) values.insert(v);
       }
     } else if (auto r = Select(matchers); r.ok()) {
       for (const auto& s : *r) {
@@ -254,7 +309,7 @@ class DBQuerier final : public Querier {
   }
 
  private:
-  std::vector<std::shared_ptr<Block>> blocks_;
+  std::vector<QueryBlock> blocks_;
   Head* head_;
   TimestampMs mint_, maxt_;
 };
@@ -295,8 +350,36 @@ class DBImpl final : public DB {
   bool read_only() const { return options_.read_only; }
 
   std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt) override {
+    return NewQuerier(mint, maxt, ReadHints{});
+  }
+
+  std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt, const ReadHints& hints) override {
     std::lock_guard lock(blocks_mu_);
-    return std::make_unique<DBQuerier>(blocks_, &head_, mint, maxt);
+    // The coarsest resolution allowed that has data in range answers first.
+    Duration chosen{0};
+    for (Duration r : {Duration(3600000), Duration(300000)}) {
+      if (r > hints.max_resolution) continue;
+      bool has = std::any_of(blocks_.begin(), blocks_.end(),
+                             [&](const auto& b) { return b->info().resolution == r && b->Overlaps(mint, maxt); });
+      if (has) {
+        chosen = r;
+        break;
+      }
+    }
+    std::vector<QueryBlock> picked;
+    TimestampMs coarse_max = kMinTime;
+    if (chosen.count() > 0) {
+      for (const auto& b : blocks_) {
+        if (b->info().resolution != chosen) continue;
+        picked.push_back({b, hints.use});
+        coarse_max = std::max(coarse_max, b->info().max_time);
+      }
+    }
+    // Raw data for what the downsampled blocks do not cover (sources merge in this order).
+    for (const auto& b : blocks_) {
+      if (b->info().resolution.count() == 0 && b->info().max_time > coarse_max) picked.push_back({b, hints.use});
+    }
+    return std::make_unique<DBQuerier>(std::move(picked), &head_, mint, maxt);
   }
 
   Status Maintain(TimestampMs now) override {
@@ -309,6 +392,9 @@ class DBImpl final : public DB {
       if (Status s = PersistHeadRange(start, start + range); !s.ok()) return s;
     }
     if (Status s = Compact(); !s.ok()) LogWarn("compaction failed", {{"err", s.message()}});
+    if (options_.downsample) {
+      if (Status s = DownsampleBlocks(now); !s.ok()) LogWarn("downsampling failed", {{"err", s.message()}});
+    }
     ApplyRetention(now);
     return Status::Ok();
   }
@@ -605,18 +691,19 @@ class DBImpl final : public DB {
     int64_t range = options_.block_range.count();
     for (int64_t window : {range * 3, range * 12, range * 36}) {
       if (window > options_.retention.count() / 5 && window > range * 3) break;
-      std::map<TimestampMs, std::vector<std::shared_ptr<Block>>> groups;
+      std::map<std::pair<int64_t, TimestampMs>, std::vector<std::shared_ptr<Block>>> groups;
       {
         std::lock_guard lock(blocks_mu_);
         for (const auto& b : blocks_) {
           TimestampMs w = AlignDown(b->info().min_time, window);
           if (b->info().max_time < w + window && b->info().max_time - b->info().min_time + 1 < window) {
-            groups[w].push_back(b);
+            groups[{b->info().resolution.count(), w}].push_back(b);
           }
         }
       }
-      for (auto& [w, group] : groups) {
+      for (auto& [key, group] : groups) {
         // Only complete windows the head has moved past, with something to merge.
+        TimestampMs w = key.second;
         if (group.size() < 2 || w + window > min_valid_time_.load()) continue;
         if (Status s = Merge(group, w, w + window - 1); !s.ok()) return s;
       }
@@ -644,7 +731,7 @@ class DBImpl final : public DB {
     }
     std::vector<SeriesSamples> series;
     for (auto& [l, s] : merged) series.push_back(std::move(s));
-    Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(series), mint, maxt, level);
+    Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(series), mint, maxt, level, group.front()->info().resolution);
     if (!info.ok()) return info.status();
     Result<std::shared_ptr<Block>> nb = Block::Open(BlocksDir() + "/" + info->id);
     if (!nb.ok()) return nb.status();
@@ -661,6 +748,120 @@ class DBImpl final : public DB {
     return Status::Ok();
   }
 
+  // Gives old raw blocks a 5 m copy and old 5 m blocks a 1 h copy, once each.
+  Status DownsampleBlocks(TimestampMs now) {
+    struct Step {
+      Duration from, to, after;
+    };
+    const Step steps[] = {{Duration(0), Duration(300000), options_.downsample_5m_after},
+                          {Duration(300000), Duration(3600000), options_.downsample_1h_after}};
+    for (const Step& step : steps) {
+      std::vector<std::shared_ptr<Block>> todo;
+      {
+        std::lock_guard lock(blocks_mu_);
+        for (const auto& b : blocks_) {
+          if (b->info().resolution != step.from || b->info().max_time >= now - step.after.count()) continue;
+          bool covered = std::any_of(blocks_.begin(), blocks_.end(), [&](const auto& o) {
+            return o->info().resolution == step.to && o->Overlaps(b->info().min_time, b->info().max_time);
+          });
+          if (!covered) todo.push_back(b);
+        }
+      }
+      for (const auto& b : todo) {
+        if (Status s = DownsampleBlock(*b, step.to); !s.ok()) return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status DownsampleBlock(const Block& b, Duration to) {
+    std::vector<SeriesSamples> out;
+    auto emit = [&](const Labels& raw, const DownsampledSeries& d) {
+      for (Aggregate a : kAllAggregates) {
+        SeriesSamples s;
+        s.labels = raw;
+        s.labels.Set("__aggr__", AggregateName(a));
+        s.t = d.t;
+        s.v = d.Values(a);
+        out.push_back(std::move(s));
+      }
+    };
+    const auto& series = b.series();
+    if (b.info().resolution.count() == 0) {
+      std::shared_ptr<Block> previous = PreviousBlock(to, b.info().min_time);
+      for (size_t i = 0; i < series.size(); ++i) {
+        std::vector<TimestampMs> t;
+        std::vector<double> v;
+        if (Status s = b.Read(i, &t, &v); !s.ok()) return s;
+        emit(series[i].labels, Downsample(t, v, to, previous ? CarryFrom(*previous, series[i].labels) : std::nullopt));
+      }
+    } else {
+      // Series come sorted, so the six aggregates of one raw series are adjacent.
+      std::map<Labels, DownsampledSeries> parts;
+      for (size_t i = 0; i < series.size(); ++i) {
+        Labels raw = series[i].labels;
+        std::string aggr(raw.Get("__aggr__"));
+        raw.Set("__aggr__", "");
+        std::vector<TimestampMs> t;
+        std::vector<double> v;
+        if (Status s = b.Read(i, &t, &v); !s.ok()) return s;
+        DownsampledSeries& d = parts[raw];
+        d.t = t;
+        for (Aggregate a : kAllAggregates) {
+          if (AggregateName(a) == aggr) d.Values(a) = v;
+        }
+      }
+      for (const auto& [raw, d] : parts) {
+        bool complete = true;
+        for (Aggregate a : kAllAggregates) complete &= d.Values(a).size() == d.t.size();
+        if (complete) emit(raw, Downsample(d, to));
+      }
+    }
+    Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(out), b.info().min_time, b.info().max_time,
+                                        b.info().level, to);
+    if (!info.ok()) return info.status();
+    Result<std::shared_ptr<Block>> nb = Block::Open(BlocksDir() + "/" + info->id);
+    if (!nb.ok()) return nb.status();
+    LogInfo("downsampled block", {{"from", b.info().id}, {"to", info->id}, {"resolution", FormatDuration(to)}});
+    std::lock_guard lock(blocks_mu_);
+    blocks_.push_back(*nb);
+    std::sort(blocks_.begin(), blocks_.end(),
+              [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
+    return Status::Ok();
+  }
+
+  // The latest block of `resolution` ending before `t`, if any.
+  std::shared_ptr<Block> PreviousBlock(Duration resolution, TimestampMs t) {
+    std::lock_guard lock(blocks_mu_);
+    std::shared_ptr<Block> best;
+    for (const auto& b : blocks_) {
+      if (b->info().resolution == resolution && b->info().max_time < t &&
+          (!best || b->info().max_time > best->info().max_time)) {
+        best = b;
+      }
+    }
+    return best;
+  }
+
+  // Where `raw`'s counter aggregate ended in a downsampled block.
+  static std::optional<CounterCarry> CarryFrom(const Block& b, const Labels& raw) {
+    auto last_of = [&](std::string_view aggr) -> std::optional<double> {
+      Labels l = raw;
+      l.Set("__aggr__", aggr);
+      auto it = std::lower_bound(b.series().begin(), b.series().end(), l,
+                                 [](const BlockSeries& x, const Labels& y) { return x.labels < y; });
+      if (it == b.series().end() || it->labels != l) return std::nullopt;
+      std::vector<TimestampMs> t;
+      std::vector<double> v;
+      if (!b.Read(static_cast<size_t>(it - b.series().begin()), &t, &v).ok() || v.empty()) return std::nullopt;
+      return v.back();
+    };
+    auto last = last_of("last");
+    auto total = last_of("counter");
+    if (!last || !total) return std::nullopt;
+    return CounterCarry{*last, *total};
+  }
+
   static void DeleteBlockDir(const std::string& dir) {
     // Rename first so a crash mid-delete leaves something recognisable to finish.
     std::error_code ec;
@@ -673,17 +874,31 @@ class DBImpl final : public DB {
     std::vector<std::shared_ptr<Block>> doomed;
     {
       std::lock_guard lock(blocks_mu_);
-      TimestampMs cutoff = now - options_.retention.count();
+      auto cutoff = [&](const Block& b) {
+        int64_t keep = b.info().resolution.count() == 0        ? options_.retention.count()
+                       : b.info().resolution.count() == 300000 ? options_.retention_5m.count()
+                                                               : options_.retention_1h.count();
+        return now - keep;
+      };
       uint64_t total = DirBytes(WalDir());
       for (const auto& b : blocks_) total += b->info().size_bytes;
+      // Age, per resolution: any block may go.
       for (auto it = blocks_.begin(); it != blocks_.end();) {
-        bool too_old = (*it)->info().max_time < cutoff;
-        bool too_big = options_.max_bytes > 0 && total > options_.max_bytes;
-        if (!too_old && !too_big) break;  // blocks are sorted oldest first
+        if ((*it)->info().max_time >= cutoff(**it)) {
+          ++it;
+          continue;
+        }
         total -= (*it)->info().size_bytes;
-        LogInfo("deleting block by retention", {{"block", (*it)->info().id}, {"reason", too_old ? "age" : "size"}});
+        LogInfo("deleting block by retention", {{"block", (*it)->info().id}, {"reason", "age"}});
         doomed.push_back(*it);
         it = blocks_.erase(it);
+      }
+      // Size: the oldest blocks go first (blocks are sorted by time).
+      while (options_.max_bytes > 0 && total > options_.max_bytes && !blocks_.empty()) {
+        total -= blocks_.front()->info().size_bytes;
+        LogInfo("deleting block by retention", {{"block", blocks_.front()->info().id}, {"reason", "size"}});
+        doomed.push_back(blocks_.front());
+        blocks_.erase(blocks_.begin());
       }
     }
     for (const auto& b : doomed) DeleteBlockDir(b->dir());

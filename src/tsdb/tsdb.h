@@ -31,6 +31,14 @@ struct Options {
   Duration block_range{2LL * 3600 * 1000};  // head data is cut into blocks of this range
   uint64_t wal_segment_bytes = 32 << 20;
   int max_chunk_samples = 120;
+  // Downsampling: raw blocks older than the first age get a 5 m copy, 5 m
+  // blocks older than the second a 1 h copy; each resolution has its own
+  // retention (raw: `retention`).
+  Duration downsample_5m_after{40LL * 3600 * 1000};
+  Duration downsample_1h_after{10LL * 24 * 3600 * 1000};
+  Duration retention_5m{180LL * 24 * 3600 * 1000};
+  Duration retention_1h{5LL * 365 * 24 * 3600 * 1000};
+  bool downsample = true;
   // Read-only: replays the WAL without repairing it, writes nothing, takes no
   // lock (for `vigil tsdb stats|dump` beside a running vigil).
   bool read_only = false;
@@ -64,6 +72,14 @@ class Series {
   virtual const Labels& labels() const = 0;
   // Samples within the querier's [mint, maxt], in time order.
   virtual std::unique_ptr<SampleIterator> Iterator() const = 0;
+};
+
+// How a long-range read may use downsampled data.
+struct ReadHints {
+  // The coarsest resolution acceptable (e.g. the query step); 0: raw only.
+  Duration max_resolution{0};
+  // Which per-step aggregate stands for the samples of a downsampled step.
+  enum class Use { kLast, kMin, kMax, kSum, kCount, kCounter, kAverage } use = Use::kLast;
 };
 
 class Querier {
@@ -116,6 +132,9 @@ class DB {
 
   virtual std::unique_ptr<Appender> NewAppender() = 0;
   virtual std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt) = 0;
+  // Like NewQuerier, but reads the coarsest downsampled resolution the hints
+  // allow where it exists, and finer data (raw, head) for the rest.
+  virtual std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt, const ReadHints& hints) = 0;
   // Persists completed head ranges as blocks, compacts, applies retention.
   // The DB calls it itself periodically; tests and tools call it directly.
   virtual Status Maintain(TimestampMs now) = 0;

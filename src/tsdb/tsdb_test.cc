@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "tsdb/block.h"
 #include "tsdb/wal.h"
@@ -197,6 +198,62 @@ TEST(Tsdb, RetentionBySize) {
   Stats after = db->GetStats();
   EXPECT_LT(after.blocks.size(), before.blocks.size());
   EXPECT_EQ(after.blocks.back().id, before.blocks.back().id);  // the oldest go first
+}
+
+TEST(Tsdb, DownsamplingWritesCoarseBlocksThatLongReadsUse) {
+  TempDir dir;
+  Options o;
+  o.block_range = Duration(3600000);
+  o.downsample_5m_after = Duration(3600000);
+  o.downsample_1h_after = Duration(2 * 3600000);
+  o.retention = Duration(100LL * 86400000);
+  auto db = OpenDB(dir.path(), o);
+  auto app = db->NewAppender();
+  // 6 h of a counter at 10 s with a reset every 1000 samples, and a gauge.
+  double counter = 0;
+  const TimestampMs start = 1700000000000LL / 3600000 * 3600000;
+  for (int i = 0; i < 6 * 360; ++i) {
+    TimestampMs t = start + i * 10000LL;
+    counter = (i % 1000 == 999) ? 0 : counter + 3;
+    ASSERT_TRUE(app->Append(0, L({{"__name__", "c_total"}}), t, counter).ok());
+    ASSERT_TRUE(app->Append(0, L({{"__name__", "g"}}), t, i % 50).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  }
+  ASSERT_TRUE(db->FlushHead().ok());
+  ASSERT_TRUE(db->Maintain(start + 6 * 3600000LL + 3 * 3600000LL).ok());
+  Stats st = db->GetStats();
+  std::set<int64_t> resolutions;
+  for (const auto& b : st.blocks) resolutions.insert(b.resolution.count());
+  EXPECT_TRUE(resolutions.count(300000));
+  EXPECT_TRUE(resolutions.count(3600000));
+
+  TimestampMs end = start + 6 * 3600000LL;
+  auto raw = Samples(*db->NewQuerier(start, end), {M(Matcher::Type::kEqual, "__name__", "g")});
+  EXPECT_EQ(raw.size(), 6u * 360);
+  ReadHints hourly;
+  hourly.max_resolution = Duration(3600000);
+  hourly.use = ReadHints::Use::kMax;
+  auto coarse = Samples(*db->NewQuerier(start, end, hourly), {M(Matcher::Type::kEqual, "__name__", "g")});
+  ASSERT_EQ(coarse.size(), 6u);  // one point per hour
+  for (const auto& p : coarse) EXPECT_EQ(p.second, 49);
+  // The counter aggregate keeps increase() right across resets.
+  hourly.use = ReadHints::Use::kCounter;
+  auto c = Samples(*db->NewQuerier(start, end, hourly), {M(Matcher::Type::kEqual, "__name__", "c_total")});
+  ASSERT_EQ(c.size(), 6u);
+  double raw_increase = 0, prev = 0;
+  auto rc = Samples(*db->NewQuerier(start, end), {M(Matcher::Type::kEqual, "__name__", "c_total")});
+  for (size_t i = 0; i < rc.size(); ++i) {
+    if (i > 0) raw_increase += rc[i].second >= prev ? rc[i].second - prev : rc[i].second;
+    prev = rc[i].second;
+  }
+  EXPECT_DOUBLE_EQ(c.back().second - rc.front().second, raw_increase);
+  ReadHints avg;
+  avg.max_resolution = Duration(300000);
+  avg.use = ReadHints::Use::kAverage;
+  auto a = Samples(*db->NewQuerier(start, end, avg), {M(Matcher::Type::kEqual, "__name__", "g")});
+  EXPECT_EQ(a.size(), 6u * 12);
+  // Downsampled series never show their __aggr__ label.
+  EXPECT_EQ(db->NewQuerier(start, end, hourly)->LabelNames(), (std::vector<std::string>{"__name__"}));
 }
 
 TEST(Wal, TornLastRecordAndChecksumMismatchStopReplayNeverCrash) {
