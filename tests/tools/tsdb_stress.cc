@@ -27,7 +27,7 @@ vigil::Labels SeriesLabels(int i) {
 vigil::tsdb::Options StoreOptions(const char* dir) {
   vigil::tsdb::Options o;
   o.dir = dir;
-  o.block_range = vigil::Duration(20000);  // small, so blocks and checkpoints happen while killed
+  o.block_range = vigil::Duration(5000);  // small, so blocks and checkpoints happen while killed
   o.wal_segment_bytes = 256 << 10;
   return o;
 }
@@ -70,7 +70,7 @@ int Ingest(const char* dir) {
     }
     std::printf("committed %" PRId64 "\n", t - kStep);
     std::fflush(stdout);
-    if (round % 50 == 49) (void)(*db)->Maintain(t);
+    if (round % 10 == 9) (void)(*db)->Maintain(t);
   }
 }
 
