@@ -21,6 +21,20 @@ namespace {
 
 std::string StoreDir(const std::string& data_dir) { return data_dir + "/tsdb"; }
 
+// Opens a store read-only (also beside a running vigil); prints why not.
+std::unique_ptr<tsdb::DB> OpenReadOnly(const std::string& data_dir) {
+  SetLogLevel(LogLevel::kWarn);
+  tsdb::Options o;
+  o.dir = StoreDir(data_dir);
+  o.read_only = true;
+  auto db = tsdb::DB::Open(o);
+  if (!db.ok()) {
+    std::fprintf(stderr, "%s\n", db.status().message().c_str());
+    return nullptr;
+  }
+  return std::move(*db);
+}
+
 void PrintProgress(const char* what, double fraction) {
   if (!::isatty(STDOUT_FILENO)) return;
   int width = 40;
@@ -135,20 +149,13 @@ int TsdbImport(const std::string& data_dir, const std::string& file) {
 }
 
 int TsdbStats(const std::string& data_dir, bool json) {
-  SetLogLevel(LogLevel::kWarn);
-  tsdb::Options o;
-  o.dir = StoreDir(data_dir);
-  o.read_only = true;
-  auto db = tsdb::DB::Open(o);
-  if (!db.ok()) {
-    std::fprintf(stderr, "%s\n", db.status().message().c_str());
-    return 1;
-  }
-  tsdb::Stats st = (*db)->GetStats();
+  auto db = OpenReadOnly(data_dir);
+  if (!db) return 1;
+  tsdb::Stats st = db->GetStats();
   uint64_t block_samples = 0;
   for (const auto& b : st.blocks) block_samples += b.num_samples;
   // Series: distinct label sets across head and blocks.
-  auto q = (*db)->NewQuerier(std::numeric_limits<TimestampMs>::min(), std::numeric_limits<TimestampMs>::max());
+  auto q = db->NewQuerier(std::numeric_limits<TimestampMs>::min(), std::numeric_limits<TimestampMs>::max());
   auto all = q->Select({*tsdb::Matcher::Make(tsdb::Matcher::Type::kRegexMatch, "__name__", ".+")});
   uint64_t series = all.ok() ? all->size() : 0;
   uint64_t samples = block_samples + st.head_samples;
@@ -177,7 +184,7 @@ int TsdbStats(const std::string& data_dir, bool json) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
-  std::printf("storage:       %s\n", o.dir.c_str());
+  std::printf("storage:       %s\n", StoreDir(data_dir).c_str());
   std::printf("series:        %llu (head %llu)\n", static_cast<unsigned long long>(series),
               static_cast<unsigned long long>(st.head_series));
   std::printf("samples:       %llu (blocks %llu, head %llu)\n", static_cast<unsigned long long>(samples),
@@ -197,7 +204,6 @@ int TsdbStats(const std::string& data_dir, bool json) {
 }
 
 int TsdbDump(const std::string& data_dir, const std::string& selector, const std::string& from, const std::string& to) {
-  SetLogLevel(LogLevel::kWarn);
   auto matchers = tsdb::ParseSeriesSelector(selector);
   if (!matchers.ok()) {
     std::fprintf(stderr, "--match %s: %s\n", selector.c_str(), matchers.status().message().c_str());
@@ -220,15 +226,9 @@ int TsdbDump(const std::string& data_dir, const std::string& selector, const std
     }
     maxt = *t;
   }
-  tsdb::Options o;
-  o.dir = StoreDir(data_dir);
-  o.read_only = true;
-  auto db = tsdb::DB::Open(o);
-  if (!db.ok()) {
-    std::fprintf(stderr, "%s\n", db.status().message().c_str());
-    return 1;
-  }
-  auto series = (*db)->NewQuerier(mint, maxt)->Select(*matchers);
+  auto db = OpenReadOnly(data_dir);
+  if (!db) return 1;
+  auto series = db->NewQuerier(mint, maxt)->Select(*matchers);
   if (!series.ok()) {
     std::fprintf(stderr, "%s\n", series.status().message().c_str());
     return 1;

@@ -4,7 +4,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -28,25 +27,6 @@ constexpr size_t kFooterBytes = 8 + 8 + 4 + 4;
 constexpr uint8_t kEncXorChunks = 1;
 constexpr uint8_t kEncXorChunksZstd = 2;
 constexpr size_t kMaxDecodedBytes = 1ULL << 30;
-
-uint32_t Crc(std::string_view s) {
-  return static_cast<uint32_t>(crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(s.data()),
-                                     static_cast<uInt>(s.size())));
-}
-
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
-uint64_t GetU64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
 
 Status DecodeXorChunks(std::string_view payload, std::vector<TimestampMs>* t, std::vector<double>* v) {
   Decoder d(payload);
@@ -89,7 +69,7 @@ std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vecto
   }
   std::string out;
   out.push_back(static_cast<char>(enc));
-  PutU32(&out, Crc(payload));
+  PutFixed32(&out, Crc32({payload}));
   out += payload;
   return out;
 }
@@ -98,7 +78,7 @@ Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std:
   if (data.size() < 5) return Status::Error("series data: too short");
   uint8_t enc = static_cast<uint8_t>(data[0]);
   std::string_view payload = data.substr(5);
-  if (Crc(payload) != GetU32(data.data() + 1)) return Status::Error("series data: checksum mismatch");
+  if (Crc32({payload}) != GetFixed32(data.data() + 1)) return Status::Error("series data: checksum mismatch");
   switch (enc) {
     case kEncXorChunks: return DecodeXorChunks(payload, t, v);
     case kEncXorChunksZstd: {
@@ -159,39 +139,17 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   file += index;
   PutFixed64(&file, index_offset);
   PutFixed64(&file, index.size());
-  PutU32(&file, Crc(index));
+  PutFixed32(&file, Crc32({index}));
   file.append(kMagic, 4);
   info.size_bytes = file.size();
 
-  auto write_file = [&](const std::string& path, std::string_view content) -> Status {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return Status::Error("create " + path + ": " + std::strerror(errno));
-    size_t done = 0;
-    while (done < content.size()) {
-      ssize_t n = ::write(fd, content.data() + done, content.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        int e = n < 0 ? errno : ENOSPC;
-        ::close(fd);
-        return Status::Error("write " + path + ": " + std::strerror(e));
-      }
-      done += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-      int e = errno;
-      ::close(fd);
-      return Status::Error("fsync " + path + ": " + std::strerror(e));
-    }
-    ::close(fd);
-    return Status::Ok();
-  };
   nlohmann::json meta = {{"version", 1},          {"id", info.id},
                          {"minTime", min_time},   {"maxTime", max_time},
                          {"level", level},        {"numSeries", info.num_series},
                          {"numSamples", info.num_samples},
                          {"resolution", resolution.count()}};
-  Status s = write_file(tmp_dir + "/block", file);
-  if (s.ok()) s = write_file(tmp_dir + "/meta.json", meta.dump(2) + "\n");
+  Status s = WriteFileSynced(tmp_dir + "/block", file);
+  if (s.ok()) s = WriteFileSynced(tmp_dir + "/meta.json", meta.dump(2) + "\n");
   if (s.ok() && ::rename(tmp_dir.c_str(), final_dir.c_str()) != 0) {
     s = Status::Error("rename " + tmp_dir + ": " + std::strerror(errno));
   }
@@ -199,11 +157,7 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
     std::filesystem::remove_all(tmp_dir, ec);
     return s;
   }
-  int dfd = ::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  if (Status synced = SyncDir(parent); !synced.ok()) return synced;
   return info;
 }
 
@@ -245,12 +199,12 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
   if (std::memcmp(b->data_, kMagic, 4) != 0 || std::memcmp(footer + 20, kMagic, 4) != 0) {
     return Status::Error(path + ": bad magic (not a vigil block or truncated)");
   }
-  uint64_t index_offset = GetU64(footer), index_len = GetU64(footer + 8);
+  uint64_t index_offset = GetFixed64(footer), index_len = GetFixed64(footer + 8);
   if (index_offset > size - kFooterBytes || index_len > size - kFooterBytes - index_offset) {
     return Status::Error(path + ": index out of bounds");
   }
   std::string_view index(b->data_ + index_offset, index_len);
-  if (Crc(index) != GetU32(footer + 16)) return Status::Error(path + ": index checksum mismatch");
+  if (Crc32({index}) != GetFixed32(footer + 16)) return Status::Error(path + ": index checksum mismatch");
   Decoder d(index);
   uint64_t n = d.Uvarint();
   if (n > index_len) return Status::Error(path + ": bad series count");

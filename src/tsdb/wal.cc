@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +13,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "tsdb/encoding.h"
 
 namespace vigil::tsdb {
 namespace {
@@ -27,20 +27,9 @@ std::string SegmentName(int n) {
   return buf;
 }
 
-void PutU32(std::string* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-uint32_t GetU32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; ++i) v |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
-  return v;
-}
-
 uint32_t Checksum(uint8_t type, std::string_view payload) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32(crc, &type, 1);
-  crc = crc32(crc, reinterpret_cast<const Bytef*>(payload.data()), static_cast<uInt>(payload.size()));
-  return static_cast<uint32_t>(crc);
+  char t = static_cast<char>(type);
+  return Crc32({std::string_view(&t, 1), payload});
 }
 
 // Segment numbers and checkpoint numbers present in `dir`.
@@ -61,23 +50,13 @@ void ListWal(const std::string& dir, std::vector<int>* segments, std::vector<int
   std::sort(checkpoints->begin(), checkpoints->end());
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("open " + dir + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Status::Error("fsync " + dir + ": " + std::strerror(err));
-  return Status::Ok();
-}
-
 }  // namespace
 
 std::string FrameWalRecord(WalRecordType type, std::string_view payload) {
   std::string out;
   out.reserve(kHeaderBytes + payload.size());
-  PutU32(&out, static_cast<uint32_t>(payload.size()));
-  PutU32(&out, Checksum(static_cast<uint8_t>(type), payload));
+  PutFixed32(&out, static_cast<uint32_t>(payload.size()));
+  PutFixed32(&out, Checksum(static_cast<uint8_t>(type), payload));
   out.push_back(static_cast<char>(type));
   out.append(payload);
   return out;
@@ -91,8 +70,8 @@ size_t ParseWalRecords(std::string_view data, const std::function<void(WalRecord
       *error = "torn record header";
       return pos;
     }
-    uint32_t len = GetU32(data.data() + pos);
-    uint32_t crc = GetU32(data.data() + pos + 4);
+    uint32_t len = GetFixed32(data.data() + pos);
+    uint32_t crc = GetFixed32(data.data() + pos + 4);
     uint8_t type = static_cast<uint8_t>(data[pos + 8]);
     if (len > kMaxRecordBytes || len > data.size() - pos - kHeaderBytes) {
       *error = len > kMaxRecordBytes ? "record length out of range" : "torn record (file ends inside it)";
@@ -222,27 +201,7 @@ Status Wal::Checkpoint(int last_segment, const Filter& keep) {
   }
   std::string name = dir_ + "/checkpoint." + SegmentName(last_segment);
   std::string tmp = name + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::Error("create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = ::write(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : ENOSPC;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::Error("write " + tmp + ": " + std::strerror(e));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Status::Error("fsync " + tmp + ": " + std::strerror(e));
-  }
-  ::close(fd);
+  if (Status s = WriteFileSynced(tmp, out); !s.ok()) return s;
   if (::rename(tmp.c_str(), name.c_str()) != 0) return Status::Error("rename " + tmp + ": " + std::strerror(errno));
   if (Status s = SyncDir(dir_); !s.ok()) return s;
   // Only now is it safe to let the covered segments and older checkpoints go.
@@ -255,6 +214,31 @@ Status Wal::Checkpoint(int last_segment, const Filter& keep) {
   return SyncDir(dir_);
 }
 
+namespace {
+
+// Replays one file; a bad record ends it (logged, and cut off when `repair`).
+Status ReplayFile(const std::string& path, const std::function<void(WalRecordType, std::string_view)>& fn,
+                  WalReplayStats* stats, bool repair) {
+  Result<std::string> data = ReadFile(path, 4ULL << 30);
+  if (!data.ok()) return data.status();
+  std::string err;
+  size_t good = ParseWalRecords(*data, [&](WalRecordType t, std::string_view p) {
+    ++stats->records;
+    fn(t, p);
+  }, &err);
+  if (good == data->size()) return Status::Ok();
+  ++stats->corrupt_segments;
+  LogWarn("WAL replay stopped at the last good record of a file; cutting the bad tail",
+          {{"file", path}, {"offset", std::to_string(good)}, {"bytes_dropped", std::to_string(data->size() - good)},
+           {"err", err}});
+  if (repair && ::truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
+    LogWarn("could not cut the WAL file", {{"file", path}, {"err", std::strerror(errno)}});
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType, std::string_view)>& fn,
                  WalReplayStats* stats, bool repair) {
   std::vector<int> segments, checkpoints;
@@ -263,40 +247,12 @@ Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType,
   if (!checkpoints.empty()) {
     after = checkpoints.back();
     stats->checkpoint = after;
-    std::string path = dir + "/checkpoint." + SegmentName(after);
-    Result<std::string> data = ReadFile(path, 4ULL << 30);
-    if (!data.ok()) return data.status();
-    std::string err;
-    size_t good = ParseWalRecords(*data, [&](WalRecordType t, std::string_view p) {
-      ++stats->records;
-      fn(t, p);
-    }, &err);
-    if (good < data->size()) {
-      ++stats->corrupt_segments;
-      LogError("WAL checkpoint is corrupt; replay of it stopped at the last good record",
-               {{"file", path}, {"offset", std::to_string(good)}, {"err", err}});
-    }
+    if (Status s = ReplayFile(dir + "/checkpoint." + SegmentName(after), fn, stats, repair); !s.ok()) return s;
   }
   for (int n : segments) {
     if (n <= after) continue;
-    std::string path = dir + "/" + SegmentName(n);
-    Result<std::string> data = ReadFile(path, 4ULL << 30);
-    if (!data.ok()) return data.status();
     ++stats->segments;
-    std::string err;
-    size_t good = ParseWalRecords(*data, [&](WalRecordType t, std::string_view p) {
-      ++stats->records;
-      fn(t, p);
-    }, &err);
-    if (good < data->size()) {
-      ++stats->corrupt_segments;
-      LogWarn("WAL replay stopped at the last good record of a segment; cutting the bad tail",
-              {{"segment", path}, {"offset", std::to_string(good)}, {"bytes_dropped", std::to_string(data->size() - good)},
-               {"err", err}});
-      if (repair && ::truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
-        LogWarn("could not cut the WAL segment", {{"segment", path}, {"err", std::strerror(errno)}});
-      }
-    }
+    if (Status s = ReplayFile(dir + "/" + SegmentName(n), fn, stats, repair); !s.ok()) return s;
   }
   return Status::Ok();
 }
