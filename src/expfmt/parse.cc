@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <array>
 #include <bit>
 #include <charconv>
@@ -290,8 +289,7 @@ TextParser::Entry TextParser::Next() {
     if (c == '#') return open_metrics_ ? ParseHashOpenMetrics() : ParseHashText();
     if (open_metrics_) {
       if (c == '\n') return Error(p_, "empty line (OpenMetrics allows none)");
-      SetExpected(p_, "expected metric name, '# HELP', '# TYPE', '# UNIT' or '# EOF'");
-      return kError;
+      return Expected(p_, "expected metric name, '# HELP', '# TYPE', '# UNIT' or '# EOF'");
     }
     // Text 0.0.4 allows blank lines and blanks before a comment, but not before
     // a sample (Prometheus would take them as part of the metric name).
@@ -307,8 +305,7 @@ TextParser::Entry TextParser::Next() {
     }
     if (c == '#') return ParseHashText();
     if (p_ > line_start_ && Is(c, kMetricStart)) return Error(line_start_, "unexpected whitespace before metric name");
-    SetExpected(p_, "expected metric name or comment");
-    return kError;
+    return Expected(p_, "expected metric name or comment");
   }
 }
 
@@ -326,7 +323,7 @@ TextParser::Entry TextParser::ParseSample() {
     if (!ParseLabels(false)) return kError;
     FinishLabels();
     if (open_metrics_) {
-      if (Peek() != ' ') return SetExpected(p_, "expected ' ' before value"), kError;
+      if (Peek() != ' ') return Expected(p_, "expected ' ' before value");
       ++p_;
     } else {
       SkipBlanks();
@@ -336,8 +333,7 @@ TextParser::Entry TextParser::ParseSample() {
   } else if (!open_metrics_ && p_ > name_end && c != '\n' && c != -1) {
     // The blanks before the value are skipped.
   } else if (c == -1 || c == '\n' || c == '\t' || c == '\r') {
-    SetExpected(p_, open_metrics_ ? "expected ' ' or '{' after metric name" : "expected value after metric name");
-    return kError;
+    return Expected(p_, open_metrics_ ? "expected ' ' or '{' after metric name" : "expected value after metric name");
   } else {
     return Error(p_, fmt::format("invalid character {} in metric name", Describe(p_)));
   }
@@ -348,7 +344,7 @@ TextParser::Entry TextParser::ParseSample() {
   } else {
     while (p_ < end_ && *p_ != ' ' && *p_ != '\t' && *p_ != '\n') ++p_;
   }
-  if (p_ == value_start) return SetExpected(p_, "expected value"), kError;
+  if (p_ == value_start) return Expected(p_, "expected value");
   if (!ParseValueToken(value_start, p_, &value_, "value")) return kError;
 
   if (!open_metrics_) {
@@ -359,13 +355,13 @@ TextParser::Entry TextParser::ParseSample() {
       while (p_ < end_ && *p_ != ' ' && *p_ != '\t' && *p_ != '\n') ++p_;
       std::string_view tok(ts, p_ - ts);
       if (tok.back() == '\r' && (p_ == end_ || *p_ == '\n')) return Error(p_ - 1, kCrlf);
-      if (!(tok[0] >= '0' && tok[0] <= '9')) return SetExpected(ts, "expected timestamp or end of line"), kError;
+      if (!(tok[0] >= '0' && tok[0] <= '9')) return Expected(ts, "expected timestamp or end of line");
       auto [ptr, ec] = std::from_chars(tok.data(), tok.data() + tok.size(), timestamp_ms_);
       if (ptr != tok.data() + tok.size()) return Error(ts, "invalid timestamp " + Quote(tok));
       if (ec != std::errc()) return Error(ts, "timestamp out of range " + Quote(tok));
       has_timestamp_ = true;
       SkipBlanks();
-      if (p_ < end_ && *p_ != '\n') return SetExpected(p_, "expected end of line after timestamp"), kError;
+      if (p_ < end_ && *p_ != '\n') return Expected(p_, "expected end of line after timestamp");
     }
     if (p_ < end_) ++p_;
     return kSample;
@@ -381,7 +377,7 @@ TextParser::Entry TextParser::ParseSample() {
     } else {
       const char* ts = p_;
       while (p_ < end_ && *p_ != ' ' && *p_ != '\n') ++p_;
-      if (p_ == ts) return SetExpected(p_, "expected timestamp or exemplar"), kError;
+      if (p_ == ts) return Expected(p_, "expected timestamp or exemplar");
       double seconds = 0;
       if (!ParseValueToken(ts, p_, &seconds, "timestamp")) return kError;
       std::string_view tok(ts, p_ - ts);
@@ -396,7 +392,7 @@ TextParser::Entry TextParser::ParseSample() {
       if (p_ < end_ && *p_ == ' ') {
         ++p_;
         if (!(end_ - p_ >= 3 && std::memcmp(p_, "# {", 3) == 0)) {
-          return SetExpected(p_, "expected an exemplar (\"# {\") after timestamp and ' '"), kError;
+          return Expected(p_, "expected an exemplar (\"# {\") after timestamp and ' '");
         }
         if (!ParseExemplar()) return kError;
         exemplar = true;
@@ -566,7 +562,8 @@ bool TextParser::ParseExemplar() {
     if (p_ == ts) return SetExpected(p_, "expected exemplar timestamp");
     double seconds = 0;
     if (!ParseValueToken(ts, p_, &seconds, "exemplar timestamp")) return false;
-    if (!std::isfinite(seconds)) return SetError(ts, "invalid exemplar timestamp " + Quote(std::string_view(ts, p_ - ts)));
+    if (!std::isfinite(seconds))
+      return SetError(ts, "invalid exemplar timestamp " + Quote(std::string_view(ts, p_ - ts)));
   }
   return true;
 }
@@ -598,10 +595,15 @@ TextParser::Entry TextParser::ParseHashOpenMetrics() {
   if (end_ - p_ >= 2 && p_[1] == ' ') {
     const char* k = p_ + 2;
     size_t rest = end_ - k;
-    auto starts = [&](std::string_view word) { return rest >= word.size() && std::memcmp(k, word.data(), word.size()) == 0; };
-    if (starts("HELP ")) return p_ = k + 5, ParseMetadata(kHelp);
-    if (starts("TYPE ")) return p_ = k + 5, ParseMetadata(kType);
-    if (starts("UNIT ")) return p_ = k + 5, ParseMetadata(kUnit);
+    auto starts = [&](std::string_view word) {
+      return rest >= word.size() && std::memcmp(k, word.data(), word.size()) == 0;
+    };
+    for (Entry kind : {kHelp, kType, kUnit}) {
+      if (starts(kind == kHelp ? "HELP " : kind == kType ? "TYPE " : "UNIT ")) {
+        p_ = k + 5;
+        return ParseMetadata(kind);
+      }
+    }
     if (starts("EOF")) {
       p_ = k + 3;
       if (p_ < end_ && *p_ != '\n') {
@@ -628,7 +630,7 @@ TextParser::Entry TextParser::ParseMetadata(Entry kind) {
     ++p_;
     while (p_ < end_ && Is(*p_, kMetricChar)) ++p_;
   }
-  if (p_ == name_start) return SetExpected(p_, fmt::format("expected metric name after {}", keyword)), kError;
+  if (p_ == name_start) return Expected(p_, fmt::format("expected metric name after {}", keyword));
   name_ = std::string_view(name_start, p_ - name_start);
 
   const char* e = LineEnd(p_);
@@ -638,13 +640,13 @@ TextParser::Entry TextParser::ParseMetadata(Entry kind) {
       if (p_ < end_ && *p_ != '\n' && *p_ != '\r') {
         return Error(p_, fmt::format("invalid character {} in metric name", Describe(p_)));
       }
-      return SetExpected(p_, fmt::format("expected ' ' and text after metric name in {}", keyword)), kError;
+      return Expected(p_, fmt::format("expected ' ' and text after metric name in {}", keyword));
     }
     ++p_;
     if (e == end_) return Error(e, "data does not end with # EOF");
   } else if (p_ < end_ && *p_ != '\n') {
     if (*p_ != ' ' && *p_ != '\t') {
-      if (*p_ == '\r') return SetExpected(p_, "expected blank after metric name"), kError;
+      if (*p_ == '\r') return Expected(p_, "expected blank after metric name");
       return Error(p_, fmt::format("invalid character {} in metric name", Describe(p_)));
     }
     // The text starts after one blank, as in Prometheus.
@@ -671,14 +673,10 @@ TextParser::Entry TextParser::ParseMetadata(Entry kind) {
           {"summary", FamilyType::kSummary}, {"untyped", FamilyType::kUnknown},
       };
       static constexpr std::pair<std::string_view, FamilyType> kOpenMetrics[] = {
-          {"counter", FamilyType::kCounter},
-          {"gauge", FamilyType::kGauge},
-          {"histogram", FamilyType::kHistogram},
-          {"gaugehistogram", FamilyType::kGaugeHistogram},
-          {"summary", FamilyType::kSummary},
-          {"info", FamilyType::kInfo},
-          {"stateset", FamilyType::kStateset},
-          {"unknown", FamilyType::kUnknown},
+          {"counter", FamilyType::kCounter},     {"gauge", FamilyType::kGauge},
+          {"histogram", FamilyType::kHistogram}, {"gaugehistogram", FamilyType::kGaugeHistogram},
+          {"summary", FamilyType::kSummary},     {"info", FamilyType::kInfo},
+          {"stateset", FamilyType::kStateset},   {"unknown", FamilyType::kUnknown},
       };
       std::span<const std::pair<std::string_view, FamilyType>> table(kText);
       if (open_metrics_) table = kOpenMetrics;
@@ -691,8 +689,8 @@ TextParser::Entry TextParser::ParseMetadata(Entry kind) {
       return Error(raw_start, fmt::format("invalid metric type {}", Quote(raw)));
     }
     default:  // kUnit
-      if (!raw.empty() && !(name_.size() > raw.size() && EndsWith(name_, raw) &&
-                            name_[name_.size() - raw.size() - 1] == '_')) {
+      if (!raw.empty() &&
+          !(name_.size() > raw.size() && EndsWith(name_, raw) && name_[name_.size() - raw.size() - 1] == '_')) {
         return Error(raw_start, fmt::format("unit {} is not a suffix of metric {}", Quote(raw), Quote(name_)));
       }
       text_ = raw;

@@ -2,10 +2,11 @@
 // OpenMetrics 1.0 text. It accepts what Prometheus 2.42's parsers (scrape, and
 // promtool's OpenMetrics backfill) accept, except that it also rejects, as the
 // format specifications do: a raw line feed inside a label value, labels not
-// separated by commas in text 0.0.4, duplicate label names and a `__name__`
-// label (Prometheus rejects those later, when appending), and CRLF line
-// endings on every kind of line. The first error is reported as
-// "line L:C: reason" (both 1-based, C counted in bytes).
+// separated by commas in text 0.0.4, a HELP line whose metric name runs into
+// other characters ("# HELP a-b ..."), CRLF line endings on any kind of line
+// (Prometheus rejects them on sample and TYPE lines only), and duplicate label
+// names or a `__name__` label (Prometheus rejects those when appending). The
+// first error is reported as "line L:C: reason" (1-based, C counted in bytes).
 #pragma once
 
 #include <cstddef>
@@ -106,6 +107,10 @@ class TextParser {
   }
   // "expected X, got Y" with Y describing the byte at `pos`.
   bool SetExpected(const char* pos, std::string_view expected);
+  Entry Expected(const char* pos, std::string_view expected) {
+    SetExpected(pos, expected);
+    return kError;
+  }
   std::string Describe(const char* pos) const;
   int Peek() const { return p_ < end_ ? static_cast<unsigned char>(*p_) : -1; }
   void SkipBlanks() {

@@ -161,6 +161,49 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   return info;
 }
 
+Status ParseBlockFile(std::string_view file, std::vector<BlockSeries>* out) {
+  size_t size = file.size();
+  if (size < 4 + kFooterBytes) return Status::Error("too short to be a block");
+  const char* data = file.data();
+  const char* footer = data + size - kFooterBytes;
+  if (std::memcmp(data, kMagic, 4) != 0 || std::memcmp(footer + 20, kMagic, 4) != 0) {
+    return Status::Error("bad magic (not a vigil block or truncated)");
+  }
+  uint64_t index_offset = GetFixed64(footer), index_len = GetFixed64(footer + 8);
+  if (index_offset > size - kFooterBytes || index_len > size - kFooterBytes - index_offset) {
+    return Status::Error("index out of bounds");
+  }
+  std::string_view index(data + index_offset, index_len);
+  if (Crc32({index}) != GetFixed32(footer + 16)) return Status::Error("index checksum mismatch");
+  Decoder d(index);
+  uint64_t n = d.Uvarint();
+  if (n > index_len) return Status::Error("bad series count");
+  out->reserve(n);
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    BlockSeries s;
+    uint64_t nl = d.Uvarint();
+    if (nl > d.remaining()) return Status::Error("bad label count");
+    std::vector<Label> labels;
+    for (uint64_t j = 0; j < nl; ++j) {
+      std::string name(d.String());
+      std::string value(d.String());
+      labels.push_back({std::move(name), std::move(value)});
+    }
+    s.labels = Labels::FromUnsorted(std::move(labels));
+    s.min_time = d.Varint();
+    s.max_time = d.Varint();
+    s.num_samples = d.Uvarint();
+    s.offset = d.Uvarint();
+    s.length = d.Uvarint();
+    if (s.offset > index_offset || s.length > index_offset - s.offset) return Status::Error("series data out of bounds");
+    // Readers binary-search the series table, so it must stay sorted.
+    if (!out->empty() && !(out->back().labels < s.labels)) return Status::Error("series not in label order");
+    out->push_back(std::move(s));
+  }
+  if (!d.ok()) return Status::Error("truncated index");
+  return Status::Ok();
+}
+
 Block::~Block() {
   if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
 }
@@ -195,44 +238,12 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
   if (m == MAP_FAILED) return Status::Error("mmap " + path + ": " + std::strerror(errno));
   b->data_ = static_cast<const char*>(m);
   b->size_ = size;
-  const char* footer = b->data_ + size - kFooterBytes;
-  if (std::memcmp(b->data_, kMagic, 4) != 0 || std::memcmp(footer + 20, kMagic, 4) != 0) {
-    return Status::Error(path + ": bad magic (not a vigil block or truncated)");
+  Status parsed = ParseBlockFile(std::string_view(b->data_, size), &b->series_);
+  if (!parsed.ok()) return parsed.WithContext(path);
+  for (size_t i = 0; i < b->series_.size(); ++i) {
+    b->info_.num_samples += b->series_[i].num_samples;
+    b->postings_.Add(b->series_[i].labels, i);
   }
-  uint64_t index_offset = GetFixed64(footer), index_len = GetFixed64(footer + 8);
-  if (index_offset > size - kFooterBytes || index_len > size - kFooterBytes - index_offset) {
-    return Status::Error(path + ": index out of bounds");
-  }
-  std::string_view index(b->data_ + index_offset, index_len);
-  if (Crc32({index}) != GetFixed32(footer + 16)) return Status::Error(path + ": index checksum mismatch");
-  Decoder d(index);
-  uint64_t n = d.Uvarint();
-  if (n > index_len) return Status::Error(path + ": bad series count");
-  b->series_.reserve(n);
-  for (uint64_t i = 0; i < n && d.ok(); ++i) {
-    BlockSeries s;
-    uint64_t nl = d.Uvarint();
-    if (nl > d.remaining()) return Status::Error(path + ": bad label count");
-    std::vector<Label> labels;
-    for (uint64_t j = 0; j < nl; ++j) {
-      std::string name(d.String());
-      std::string value(d.String());
-      labels.push_back({std::move(name), std::move(value)});
-    }
-    s.labels = Labels::FromUnsorted(std::move(labels));
-    s.min_time = d.Varint();
-    s.max_time = d.Varint();
-    s.num_samples = d.Uvarint();
-    s.offset = d.Uvarint();
-    s.length = d.Uvarint();
-    if (s.offset > index_offset || s.length > index_offset - s.offset) {
-      return Status::Error(path + ": series data out of bounds");
-    }
-    b->info_.num_samples += s.num_samples;
-    b->postings_.Add(s.labels, b->series_.size());
-    b->series_.push_back(std::move(s));
-  }
-  if (!d.ok()) return Status::Error(path + ": truncated index");
   b->info_.num_series = b->series_.size();
   b->info_.size_bytes = size;
   return b;

@@ -52,6 +52,9 @@ class Block {
 Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
                              TimestampMs max_time, int level, Duration resolution = Duration(0));
 
+// Checks a whole block file's framing and parses its index (exposed for fuzzing).
+Status ParseBlockFile(std::string_view file, std::vector<BlockSeries>* series);
+
 // Series data encoding used inside blocks (exposed for tests and fuzzing).
 std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vector<double>& v);
 Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v);
