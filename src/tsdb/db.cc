@@ -178,6 +178,7 @@ class MergedSeries final : public Series {
       }
       take(st, sv);
     }
+    if (!head.error.ok()) err = head.error;
     for (const auto& chunk : head.chunks) {
       std::vector<TimestampMs> st;
       std::vector<double> sv;
@@ -264,7 +265,7 @@ class DBQuerier final : public Querier {
       }
     }
     for (const auto& s : head_->Select(matchers)) {
-      ChunkSnapshot snap = Head::Snapshot(*s, mint_, maxt_);
+      ChunkSnapshot snap = head_->Snapshot(*s, mint_, maxt_);
       if (snap.chunks.empty()) continue;
       get(s->labels).head = std::move(snap);
     }
@@ -337,6 +338,7 @@ class DBImpl final : public DB {
     if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
       return Status::Error(options_.dir + " is in use by another vigil process (lock " + lock_path + ")");
     }
+    head_.EnableChunkFiles();
     LoadBlocks();
     if (Status s = Replay(); !s.ok()) return s;
     Result<std::unique_ptr<Wal>> wal = Wal::Open(WalDir(), options_.wal_segment_bytes);
@@ -629,7 +631,8 @@ class DBImpl final : public DB {
     if (min_valid_time_.load() < end) min_valid_time_ = end;
     std::vector<SeriesSamples> out;
     for (const auto& s : head_.Select({})) {
-      ChunkSnapshot snap = Head::Snapshot(*s, start, end - 1);
+      ChunkSnapshot snap = head_.Snapshot(*s, start, end - 1);
+      if (!snap.error.ok()) return snap.error;
       SeriesSamples ss;
       ss.labels = s->labels;
       for (const auto& c : snap.chunks) {

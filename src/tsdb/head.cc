@@ -1,7 +1,13 @@
 #include "tsdb/head.h"
 
 #include <algorithm>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 namespace vigil::tsdb {
 
@@ -26,7 +32,79 @@ uint64_t HashLabels(const Labels& labels) {
   return h;
 }
 
+HeadChunkFiles::HeadChunkFiles(std::string dir, uint64_t file_bytes) : dir_(std::move(dir)), file_bytes_(file_bytes) {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);  // rebuilt from the WAL on every start
+  std::filesystem::create_directories(dir_, ec);
+}
+
+HeadChunkFiles::~HeadChunkFiles() {
+  for (auto& [n, f] : files_) {
+    if (f.fd >= 0) ::close(f.fd);
+  }
+}
+
+bool HeadChunkFiles::Rotate() {
+  ++current_;
+  std::string path = dir_ + "/" + std::to_string(current_);
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return false;
+  files_[current_] = File{fd, 0, std::numeric_limits<TimestampMs>::min()};
+  return true;
+}
+
+bool HeadChunkFiles::Write(std::string_view bytes, TimestampMs max_time, HeadChunk* chunk) {
+  std::lock_guard lock(mu_);
+  auto it = files_.find(current_);
+  if (it == files_.end() || it->second.size + bytes.size() > file_bytes_) {
+    if (!Rotate()) return false;
+    it = files_.find(current_);
+  }
+  File& f = it->second;
+  ssize_t n = ::pwrite(f.fd, bytes.data(), bytes.size(), static_cast<off_t>(f.size));
+  if (n != static_cast<ssize_t>(bytes.size())) return false;  // disk full: the chunk stays in memory
+  chunk->file = current_;
+  chunk->offset = f.size;
+  chunk->length = static_cast<uint32_t>(bytes.size());
+  f.size += bytes.size();
+  f.max_time = std::max(f.max_time, max_time);
+  return true;
+}
+
+Result<std::string> HeadChunkFiles::Read(const HeadChunk& chunk) const {
+  int fd = -1;
+  {
+    std::lock_guard lock(mu_);
+    auto it = files_.find(chunk.file);
+    if (it == files_.end()) return Status::Error("head chunk file " + std::to_string(chunk.file) + " is gone");
+    fd = it->second.fd;
+  }
+  std::string out(chunk.length, '\0');
+  ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(chunk.offset));
+  if (n != static_cast<ssize_t>(out.size())) {
+    return Status::Error("read head chunk file " + dir_ + "/" + std::to_string(chunk.file) + ": " + std::strerror(errno));
+  }
+  return out;
+}
+
+void HeadChunkFiles::DropBefore(TimestampMs mint) {
+  std::lock_guard lock(mu_);
+  for (auto it = files_.begin(); it != files_.end();) {
+    if (it->first != current_ && it->second.max_time < mint) {
+      ::close(it->second.fd);
+      ::unlink((dir_ + "/" + std::to_string(it->first)).c_str());
+      it = files_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 Head::Head(const Options& options) : options_(options) {}
+
+void Head::EnableChunkFiles() {
+  chunk_files_ = std::make_unique<HeadChunkFiles>(options_.dir + "/head_chunks", 64 << 20);
+}
 
 std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& labels, bool* created) {
   uint64_t h = HashLabels(labels);
@@ -92,7 +170,14 @@ Head::AppendResult Head::CanAppend(const MemSeries& s, TimestampMs t) const {
 void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
   if (s.open && s.open->num_samples() < options_.max_chunk_samples && t < s.chunk_end) return;
   if (s.open && s.open->num_samples() > 0) {
-    s.closed.push_back(HeadChunk{s.open_min_time, s.open_max_time, std::make_shared<const std::string>(s.open->bytes())});
+    HeadChunk c;
+    c.min_time = s.open_min_time;
+    c.max_time = s.open_max_time;
+    c.samples = static_cast<uint16_t>(s.open->num_samples());
+    if (!chunk_files_ || !chunk_files_->Write(s.open->bytes(), c.max_time, &c)) {
+      c.data = std::make_shared<const std::string>(s.open->bytes());
+    }
+    s.closed.push_back(std::move(c));
   }
   s.open = std::make_unique<chunkenc::XorEncoder>();
   s.open_min_time = t;
@@ -152,11 +237,18 @@ std::vector<std::string> Head::LabelValues(const std::string& name) const {
   return postings_.Values(name);
 }
 
-ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs maxt) {
+ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs maxt) const {
   ChunkSnapshot snap;
   std::lock_guard lock(s.mu);
   for (const HeadChunk& c : s.closed) {
-    if (c.max_time >= mint && c.min_time <= maxt) snap.chunks.push_back(c.data);
+    if (c.max_time < mint || c.min_time > maxt) continue;
+    if (c.data) {
+      snap.chunks.push_back(c.data);
+    } else if (Result<std::string> bytes = chunk_files_->Read(c); bytes.ok()) {
+      snap.chunks.push_back(std::make_shared<const std::string>(std::move(*bytes)));
+    } else {
+      snap.error = bytes.status();
+    }
   }
   if (s.open && s.open->num_samples() > 0 && s.open_max_time >= mint && s.open_min_time <= maxt) {
     snap.chunks.push_back(std::make_shared<const std::string>(s.open->bytes()));
@@ -178,8 +270,7 @@ void Head::Truncate(TimestampMs mint) {
     std::lock_guard lock(s->mu);
     auto keep = std::remove_if(s->closed.begin(), s->closed.end(), [&](const HeadChunk& c) {
       if (c.max_time >= mint) return false;
-      chunkenc::XorDecoder d(*c.data);
-      dropped += static_cast<uint64_t>(d.num_samples());
+      dropped += c.samples;
       return true;
     });
     s->closed.erase(keep, s->closed.end());
@@ -221,6 +312,7 @@ void Head::Truncate(TimestampMs mint) {
   }
   min_time_.store(new_min);
   if (new_min == std::numeric_limits<TimestampMs>::max()) max_time_.store(std::numeric_limits<TimestampMs>::min());
+  if (chunk_files_) chunk_files_->DropBefore(mint);
 }
 
 uint64_t Head::num_series() const {

@@ -18,9 +18,41 @@
 
 namespace vigil::tsdb {
 
+// A full head chunk: on disk in the head chunk files (so memory per series
+// stays small), or in memory when it could not be written there.
 struct HeadChunk {
   TimestampMs min_time = 0, max_time = 0;
-  std::shared_ptr<const std::string> data;  // XOR-encoded, immutable
+  std::shared_ptr<const std::string> data;  // XOR-encoded; null when on disk
+  uint64_t offset = 0;
+  uint32_t file = 0, length = 0;
+  uint16_t samples = 0;
+};
+
+// Append-only files of full head chunks, read back with pread. They are only
+// a memory saver: the WAL stays the source of truth and they are recreated on
+// every start.
+class HeadChunkFiles {
+ public:
+  HeadChunkFiles(std::string dir, uint64_t file_bytes);
+  ~HeadChunkFiles();
+  // Writes a chunk; false when the disk refused (the caller keeps it in memory).
+  bool Write(std::string_view bytes, TimestampMs max_time, HeadChunk* chunk);
+  Result<std::string> Read(const HeadChunk& chunk) const;
+  // Deletes files holding only chunks that end before `mint`.
+  void DropBefore(TimestampMs mint);
+
+ private:
+  bool Rotate();
+  struct File {
+    int fd = -1;
+    uint64_t size = 0;
+    TimestampMs max_time = std::numeric_limits<TimestampMs>::min();
+  };
+  const std::string dir_;
+  const uint64_t file_bytes_;
+  mutable std::mutex mu_;
+  std::map<uint32_t, File> files_;
+  uint32_t current_ = 0;
 };
 
 struct MemSeries {
@@ -39,11 +71,15 @@ struct MemSeries {
 // A consistent copy of one series' chunks for a reader.
 struct ChunkSnapshot {
   std::vector<std::shared_ptr<const std::string>> chunks;  // XOR chunks in time order
+  Status error;  // a chunk that could not be read back
 };
 
 class Head {
  public:
   explicit Head(const Options& options);
+  // Moves full chunks to files under dir/head_chunks (wiping what a previous
+  // run left there). Call once the store's lock is held, before replay.
+  void EnableChunkFiles();
 
   enum class AppendResult { kOk, kOutOfOrder, kDuplicate };
 
@@ -61,7 +97,7 @@ class Head {
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(const std::string& name) const;
   // Copies the chunks of `s` that overlap [mint, maxt].
-  static ChunkSnapshot Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs maxt);
+  ChunkSnapshot Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs maxt) const;
 
   // Drops chunks entirely before `mint` and series left without data.
   void Truncate(TimestampMs mint);
@@ -79,6 +115,7 @@ class Head {
   void CutIfNeeded(MemSeries& s, TimestampMs t);
 
   const Options options_;
+  std::unique_ptr<HeadChunkFiles> chunk_files_;  // null when read-only
   mutable std::shared_mutex mu_;  // guards the maps below
   std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref_;
   std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;

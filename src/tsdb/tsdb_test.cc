@@ -256,6 +256,32 @@ TEST(Tsdb, DownsamplingWritesCoarseBlocksThatLongReadsUse) {
   EXPECT_EQ(db->NewQuerier(start, end, hourly)->LabelNames(), (std::vector<std::string>{"__name__"}));
 }
 
+TEST(Tsdb, FullHeadChunksLiveOnDiskAndReadBack) {
+  TempDir dir;
+  auto db = OpenDB(dir.path());
+  auto app = db->NewAppender();
+  for (int i = 0; i < 1000; ++i) {  // 8 full chunks of 120 and an open one
+    ASSERT_TRUE(app->Append(0, L({{"__name__", "m"}}), i * 1000, i * 0.5).ok());
+  }
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_TRUE(std::filesystem::file_size(dir.path() + "/head_chunks/1") > 0);
+  auto got = Samples(*db->NewQuerier(0, 1000000), {M(Matcher::Type::kEqual, "__name__", "m")});
+  ASSERT_EQ(got.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(got[i], (std::pair<TimestampMs, double>{i * 1000, i * 0.5}));
+}
+
+TEST(Tsdb, OneWriterPerDirectory) {
+  TempDir dir;
+  auto db = OpenDB(dir.path());
+  Options o;
+  o.dir = dir.path();
+  auto second = DB::Open(o);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("in use by another vigil process"), std::string::npos);
+  o.read_only = true;
+  EXPECT_TRUE(DB::Open(o).ok());  // readers are welcome
+}
+
 TEST(Wal, TornLastRecordAndChecksumMismatchStopReplayNeverCrash) {
   TempDir dir;
   std::string seg = dir.path() + "/00000001";

@@ -1,15 +1,17 @@
 // The compact encoding for sealed (immutable, on-disk) series data. Unlike the
-// Gorilla head chunks it is written once, so it can afford to try several
-// layouts per chunk and keep the smallest:
-//   - timestamps as delta-of-delta, as the deviation of each delta from the
-//     median step, or as the offset from a fixed grid;
-//   - values as a constant, as decimal-scaled integers (value == m / 10^k,
-//     one k per chunk, m delta- or delta-of-delta-coded, with an exception
-//     list for samples that are not exact decimals), or as Gorilla XOR;
-//   - integer residuals as zigzag varints or frame-of-reference bit-packed;
+// Gorilla head chunks it is written once, so it tries several layouts per
+// chunk and keeps the smallest:
+//   - timestamps as delta-of-delta, as deltas, or as offsets from a fixed grid
+//     (a scraper's jitter without its drift);
+//   - values as a constant, as decimal-scaled integers (value == m / 10^k with
+//     one k per chunk, m absolute, delta- or delta-of-delta-coded, plus an ulp
+//     correction for values computed from decimals and an exception list for
+//     NaNs and the like), or as Gorilla XOR;
+//   - integer residuals bit-packed, as varints, sparse, Exp-Golomb, or with an
+//     adaptive binary range coder, after taking out a common divisor;
 //   - each section zstd-compressed only when that makes it smaller.
 // Every double round-trips bit for bit (NaN payloads, the stale marker, -0.0).
-// The byte layout is documented in sealed.cc.
+// The byte layout is documented at the top of sealed.cc.
 #pragma once
 
 #include <cstddef>
