@@ -40,6 +40,10 @@ struct Bucket {
 };
 constexpr Bucket kBuckets[] = {{2, 0b10, 14}, {3, 0b110, 17}, {4, 0b1110, 20}};
 
+int64_t WrappingSub(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
+
 bool FitsSigned(int64_t v, int bits) {
   int64_t lo = -(int64_t{1} << (bits - 1)) + 1;
   int64_t hi = int64_t{1} << (bits - 1);
@@ -56,11 +60,12 @@ void XorEncoder::Append(int64_t t, double v) {
     WriteVarint(w_, t);
     w_.Write(vb, 64);
   } else if (count_ == 1) {
-    t_delta_ = t - t_;
+    t_delta_ = WrappingSub(t, t_);
     WriteVarint(w_, t_delta_);
   } else {
-    int64_t delta = t - t_;
-    int64_t dod = delta - t_delta_;
+    // Wrapping arithmetic, mirrored by the decoder, so any int64 sequence round-trips.
+    int64_t delta = WrappingSub(t, t_);
+    int64_t dod = WrappingSub(delta, t_delta_);
     t_delta_ = delta;
     if (dod == 0) {
       w_.WriteBit(false);

@@ -65,6 +65,12 @@ TEST(Xor, LargeGapsNegativeDeltasAndExtremes) {
   RoundTrip({{-5000, 1}, {-4000, 2}, {-1, 3}});
 }
 
+TEST(Xor, RegressionDeltasThatOverflowWrapLikeTheDecoder) {
+  int64_t max = std::numeric_limits<int64_t>::max();
+  int64_t min = std::numeric_limits<int64_t>::min();
+  RoundTrip({{min, 1}, {max, 2}, {min + 5, 3}, {max - 7, 4}});
+}
+
 TEST(Xor, RandomWalks) {
   std::mt19937_64 rng(7);
   std::vector<S> in;
