@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
+#include "tsdb/chunkenc/sealed.h"
 #include "tsdb/chunkenc/xor.h"
 #include "tsdb/encoding.h"
 
@@ -26,6 +27,7 @@ constexpr char kMagic[4] = {'V', 'G', 'B', '1'};
 constexpr size_t kFooterBytes = 8 + 8 + 4 + 4;
 constexpr uint8_t kEncXorChunks = 1;
 constexpr uint8_t kEncXorChunksZstd = 2;
+constexpr uint8_t kEncSealed = 3;
 constexpr size_t kMaxDecodedBytes = 1ULL << 30;
 
 Status DecodeXorChunks(std::string_view payload, std::vector<TimestampMs>* t, std::vector<double>* v) {
@@ -49,6 +51,15 @@ Status DecodeXorChunks(std::string_view payload, std::vector<TimestampMs>* t, st
 }  // namespace
 
 std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vector<double>& v) {
+  if (t.size() <= chunkenc::kMaxSealedSamples) {
+    // The compact encoding: decimal-scaled integers, entropy coding, zstd where it pays.
+    std::string payload = chunkenc::EncodeSealed(t, v);
+    std::string out;
+    out.push_back(static_cast<char>(kEncSealed));
+    PutFixed32(&out, Crc32({payload}));
+    out += payload;
+    return out;
+  }
   std::string raw;
   PutUvarint(&raw, (t.size() + 119) / 120);
   for (size_t i = 0; i < t.size(); i += 120) {
@@ -90,6 +101,15 @@ Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std:
       size_t n = ZSTD_decompress(raw.data(), raw.size(), frame.data(), frame.size());
       if (ZSTD_isError(n) || n != raw_len) return Status::Error("series data: zstd frame is corrupt");
       return DecodeXorChunks(raw, t, v);
+    }
+    case kEncSealed: {
+      size_t before = t->size();
+      Status s = chunkenc::DecodeSealed(payload, t, v);
+      if (!s.ok()) return s;
+      for (size_t i = before; i < t->size(); ++i) {
+        if (i > 0 && (*t)[i] <= (*t)[i - 1]) return Status::Error("series data: timestamps not increasing");
+      }
+      return Status::Ok();
     }
     default: return Status::Error("series data: unknown encoding " + std::to_string(enc));
   }

@@ -8,22 +8,30 @@
 // its content size) minus the 4-byte magic number, which the decoder restores.
 // After decompression:
 //
-//   ts dod     := t0:svarint [d1:svarint ints(count-2)]    delta-of-delta
-//   ts delta   := t0:svarint ints(count-1)                  t[i] = t[i-1] + r[i-1]
-//   ts grid    := t0:svarint step:svarint ints(count-1)     t[i] = t0 + i*step + r[i-1]
-//   v const    := bits:u64le
-//   v decimal  := kind:u8 (bits 0-3 k, bits 4-5 order) nexc:uvarint (gap:uvarint bits:u64le)*nexc
-//                 order 0: ints(count) of m; 1: m0:svarint ints(count-1) of deltas;
-//                 2: m0:svarint [d1:svarint ints(count-2)] of delta-of-deltas;
-//                 value[i] = double(m[i]) / 10^k, except at the listed positions
-//                 (gap = position - previous position - 1), which hold raw bits.
-//   v xor      := Gorilla XOR bit stream of the values alone
-//   ints(c)    := nothing if c == 0, else
-//                 0x80 base:svarint uvarint*c           x = base + unzigzag(u)
-//                 | w:u8 (0..64) base:svarint packed    x = base + (w-bit unsigned, MSB first)
+//   ts 0 dod    := t0:svarint [d1:svarint ints(count-2)]   t[i] = t[i-1] + d[i], d[i] = d[i-1] + r
+//   ts 1 delta  := t0:svarint ints(count-1)                 t[i] = t[i-1] + r[i-1]
+//   ts 2 grid   := t0:svarint step:svarint ints(count-1)    t[i] = t0 + i*step + r[i-1]
+//   v 0 const   := bits:u64le
+//   v 1 decimal := kind:u8 nexc:uvarint (gap:uvarint bits:u64le)*nexc m_head ints(..) [ints(count)]
+//       kind: bits 0-3 k, bits 4-5 order, bit 6 an ulps block follows.
+//       order 0: ints(count) of m; 1: m0:svarint, ints(count-1) of deltas;
+//       2: m0:svarint [d1:svarint], ints(count-2) of delta-of-deltas.
+//       value[i] = bits(double(m[i]) / 10^k) + ulps[i], except at the listed
+//       positions (gap = position - previous position - 1), which hold raw bits.
+//   v 2 xor     := the Gorilla XOR bit stream of the values alone
+//
+//   ints(c) := nothing if c == 0, else tag:u8 base:svarint [divisor:uvarint] body
+//     x = base + divisor * r (divisor present for the "gcd" tags, else 1); r is:
+//     tag 0x00-0x3f, 0x40-0x7f (gcd): packed, width = tag & 63; r = width-bit unsigned, MSB first
+//     0x80 / 0x81: varint         r = unzigzag(uvarint) each
+//     0x82 / 0x83: sparse         n:uvarint (gap:uvarint u:uvarint)*n; r = 0 elsewhere
+//     0x84 / 0x85: Exp-Golomb     k:u8 len:uvarint stream (order-k codes of zigzag(r))
+//     0x86 / 0x87: range-coded    model:u8 (bits 0-2 adaptation, 3-5 width tree depth)
+//                                 len:uvarint stream (see WidthModel)
 //
 // All integer arithmetic wraps modulo 2^64, so any int64 sequence round-trips
-// and garbage input cannot cause undefined behaviour.
+// and garbage input cannot cause undefined behaviour. Decoding allocates at
+// most 16 bytes per sample for kMaxSealedSamples and a bounded zstd buffer.
 #include "tsdb/chunkenc/sealed.h"
 
 #include <zstd.h>
@@ -34,6 +42,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <numeric>
 #include <optional>
 #include <utility>
 
@@ -51,31 +60,34 @@ constexpr uint8_t kValXor = 2;
 constexpr uint8_t kTsZstdBit = 1 << 4;
 constexpr uint8_t kValZstdBit = 1 << 5;
 constexpr uint8_t kReservedBits = 0xC0;
+// Integer block tags: below 0x80, bits 0-5 are the packed width and bit 6 says a divisor follows.
+constexpr uint8_t kIntsPackedGcdBit = 0x40;
+constexpr int kMaxPackedWidth = 63;
 constexpr uint8_t kIntsVarint = 0x80;
+constexpr uint8_t kIntsVarintGcd = 0x81;
+constexpr uint8_t kIntsSparse = 0x82;
+constexpr uint8_t kIntsSparseGcd = 0x83;
+constexpr uint8_t kIntsExpGolomb = 0x84;
+constexpr uint8_t kIntsExpGolombGcd = 0x85;
+constexpr uint8_t kIntsAdaptive = 0x86;
+constexpr uint8_t kIntsAdaptiveGcd = 0x87;
+constexpr size_t kSteadyModelMinCount = 300;
+constexpr int kMaxExpGolombOrder = 48;
+constexpr uint64_t kMaxExpGolombValue = uint64_t{1} << 56;
+constexpr size_t kZstdTriesPerSection = 3;
+constexpr uint64_t kMaxIntsDivisor = uint64_t{1} << 32;  // keeps (x - base) / g clear of INT64_MIN / -1
 
+constexpr uint8_t kDecimalUlpsBit = 0x40;
 constexpr int kMaxDecimalDigits = 15;
 constexpr int64_t kMaxMantissa = int64_t{1} << 53;  // |m| below this converts to double exactly
-constexpr std::array<double, kMaxDecimalDigits + 1> kPow10 = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-constexpr std::array<int64_t, kMaxDecimalDigits + 1> kPow10Int = {1,
-                                                                   10,
-                                                                   100,
-                                                                   1000,
-                                                                   10000,
-                                                                   100000,
-                                                                   1000000,
-                                                                   10000000,
-                                                                   100000000,
-                                                                   1000000000,
-                                                                   10000000000,
-                                                                   100000000000,
-                                                                   1000000000000,
-                                                                   10000000000000,
-                                                                   100000000000000,
-                                                                   1000000000000000};
+constexpr std::array<double, kMaxDecimalDigits + 1> kPow10 = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                                              1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+constexpr std::array<int64_t, kMaxDecimalDigits + 1> kPow10Int = {
+    1,         10,         100,         1000,         10000,         100000,         1000000,         10000000,
+    100000000, 1000000000, 10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000, 1000000000000000};
 
-// Worst-case decompressed section size: about 10 bytes per varint and 9 per exception.
-size_t MaxSectionBytes(size_t count) { return 64 + 32 * count; }
+// A bound on any decompressed section: a few varints and an exception per sample.
+size_t MaxSectionBytes(size_t count) { return 64 + 48 * count; }
 
 uint64_t Bits(double v) { return std::bit_cast<uint64_t>(v); }
 uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
@@ -85,11 +97,14 @@ int64_t Sub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint
 int64_t Mul(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b)); }
 
 void PutUvarint(std::string* out, uint64_t v) {
+  char buf[10];
+  size_t n = 0;
   while (v >= 0x80) {
-    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    buf[n++] = static_cast<char>((v & 0x7f) | 0x80);
     v >>= 7;
   }
-  out->push_back(static_cast<char>(v));
+  buf[n++] = static_cast<char>(v);
+  out->append(buf, n);
 }
 void PutSvarint(std::string* out, int64_t v) { PutUvarint(out, ZigZag(v)); }
 void PutFixed64(std::string* out, uint64_t v) {
@@ -147,7 +162,260 @@ class Reader {
 
 Status Corrupt(const char* what) { return Status::Error(std::string("sealed chunk: ") + what); }
 
-// --- Integer blocks -------------------------------------------------------
+// --- Bit-level coders ---------------------------------------------------------
+
+// An MSB-first bit writer with a 64-bit accumulator: the encoder's hot loop.
+class FastBitWriter {
+ public:
+  explicit FastBitWriter(std::string* out) : out_(out) {}
+  ~FastBitWriter() { Flush(); }
+  // Writes out the last partial byte, zero-padded.
+  void Flush() {
+    if (pending_ > 0) out_->push_back(static_cast<char>(acc_ << (8 - pending_)));
+    acc_ = 0;
+    pending_ = 0;
+  }
+  FastBitWriter(const FastBitWriter&) = delete;
+  FastBitWriter& operator=(const FastBitWriter&) = delete;
+
+  // Appends the low `nbits` (0..64) of `value`.
+  void Write(uint64_t value, int nbits) {
+    while (nbits > 0) {
+      int take = std::min(nbits, 56 - pending_);
+      nbits -= take;
+      uint64_t chunk = (value >> nbits) & (take == 64 ? ~0ULL : (uint64_t{1} << take) - 1);
+      acc_ = (acc_ << take) | chunk;
+      pending_ += take;
+      while (pending_ >= 8) {
+        pending_ -= 8;
+        out_->push_back(static_cast<char>(acc_ >> pending_));
+      }
+      acc_ &= (uint64_t{1} << pending_) - 1;
+    }
+  }
+
+ private:
+  std::string* out_;
+  uint64_t acc_ = 0;
+  int pending_ = 0;  // bits in acc_ not yet written, < 8 between calls
+};
+
+// Adaptive binary range coding as in LZMA (32-bit range, carry propagation),
+// with 15-bit probabilities whose adaptation slows from 1/2 to 1/2^max_shift as
+// a context sees more bits, which approximates counting for short blocks.
+constexpr int kProbBits = 15;
+constexpr uint32_t kRangeTop = 1u << 24;
+constexpr int kRangeFlushBytes = 5;
+
+class AdaptiveBit {
+ public:
+  uint32_t p0() const { return p0_; }  // probability of a 0, in 1/2^15
+  void Update(uint32_t bit, int max_shift) {
+    const int shift = std::min(static_cast<int>(std::bit_width(static_cast<unsigned>(seen_) + 1u)), max_shift);
+    if (seen_ < 255) ++seen_;
+    if (bit == 0) {
+      p0_ = static_cast<uint16_t>(p0_ + (((1u << kProbBits) - p0_) >> shift));
+    } else {
+      p0_ = static_cast<uint16_t>(p0_ - (p0_ >> shift));
+    }
+  }
+
+ private:
+  uint16_t p0_ = 1u << (kProbBits - 1);
+  uint8_t seen_ = 0;
+};
+
+class RangeEncoder {
+ public:
+  RangeEncoder(std::string* out, int shift) : out_(out), shift_(shift) {}
+
+  void Bit(AdaptiveBit& prob, uint32_t bit) {
+    const uint32_t bound = (range_ >> kProbBits) * prob.p0();
+    if (bit == 0) {
+      range_ = bound;
+    } else {
+      low_ += bound;
+      range_ -= bound;
+    }
+    prob.Update(bit, shift_);
+    Normalize();
+  }
+  // Writes the low `nbits` of `value` at probability 1/2, most significant first.
+  void Direct(uint64_t value, int nbits) {
+    while (nbits-- > 0) {
+      range_ >>= 1;
+      if ((value >> nbits) & 1) low_ += range_;
+      Normalize();
+    }
+  }
+  // Ends the stream with the value in the final range that has the most
+  // trailing zero bytes, and leaves those out: the decoder reads zeros past
+  // the end (at most kRangeFlushBytes of them).
+  void Finish() {
+    for (int bits = 8; bits <= 32; bits += 8) {
+      const uint64_t mask = (uint64_t{1} << (32 - bits)) - 1;
+      const uint64_t rounded = (low_ + mask) & ~mask;
+      if (rounded + mask < low_ + range_ || mask == 0) {
+        low_ = rounded;
+        break;
+      }
+    }
+    for (int i = 0; i < kRangeFlushBytes; ++i) ShiftLow();
+    // The decoder reads exactly the untrimmed length; it tolerates only this many zeros past the end.
+    for (int i = 0; i < kRangeFlushBytes && !out_->empty() && out_->back() == '\0'; ++i) out_->pop_back();
+  }
+
+ private:
+  void Normalize() {
+    while (range_ < kRangeTop) {
+      range_ <<= 8;
+      ShiftLow();
+    }
+  }
+  void ShiftLow() {
+    if (static_cast<uint32_t>(low_) < 0xFF000000u || (low_ >> 32) != 0) {
+      const uint8_t carry = static_cast<uint8_t>(low_ >> 32);
+      uint8_t pending = cache_;
+      do {
+        // The first byte is always 0 (the coded value is below 1): leave it out.
+        if (started_) out_->push_back(static_cast<char>(pending + carry));
+        started_ = true;
+        pending = 0xFF;
+      } while (--cache_size_ != 0);
+      cache_ = static_cast<uint8_t>(low_ >> 24);
+    }
+    ++cache_size_;
+    low_ = (low_ & 0x00FFFFFFu) << 8;
+  }
+
+  std::string* out_;
+  int shift_;
+  uint64_t low_ = 0;
+  uint32_t range_ = 0xFFFFFFFFu;
+  uint8_t cache_ = 0;
+  uint64_t cache_size_ = 1;
+  bool started_ = false;
+};
+
+class RangeDecoder {
+ public:
+  RangeDecoder(std::string_view in, int shift) : in_(in), shift_(shift) {
+    for (int i = 0; i < 4; ++i) code_ = (code_ << 8) | Next();
+  }
+
+  uint32_t Bit(AdaptiveBit& prob) {
+    const uint32_t bound = (range_ >> kProbBits) * prob.p0();
+    uint32_t bit = 0;
+    if (code_ < bound) {
+      range_ = bound;
+    } else {
+      code_ -= bound;
+      range_ -= bound;
+      bit = 1;
+    }
+    prob.Update(bit, shift_);
+    Normalize();
+    return bit;
+  }
+  uint64_t Direct(int nbits) {
+    uint64_t value = 0;
+    while (nbits-- > 0) {
+      range_ >>= 1;
+      uint32_t bit = code_ >= range_ ? 1 : 0;
+      if (bit) code_ -= range_;
+      value = (value << 1) | bit;
+      Normalize();
+    }
+    return value;
+  }
+  // True iff decoding used every byte of the stream (beyond it, it reads zeros).
+  bool consumed_all() const { return pos_ == in_.size(); }
+  // True iff decoding read past the end further than an encoder's flush reaches.
+  bool overrun() const { return past_end_ > kRangeFlushBytes; }
+
+ private:
+  void Normalize() {
+    while (range_ < kRangeTop) {  // range_ never reaches 0, so this ends
+      range_ <<= 8;
+      code_ = (code_ << 8) | Next();
+    }
+  }
+  uint32_t Next() {
+    if (pos_ < in_.size()) return static_cast<uint8_t>(in_[pos_++]);
+    ++past_end_;
+    return 0;
+  }
+
+  std::string_view in_;
+  int shift_;
+  size_t pos_ = 0;
+  size_t past_end_ = 0;
+  uint32_t range_ = 0xFFFFFFFFu;
+  uint32_t code_ = 0;
+};
+
+// The adaptive model of an integer block: each zigzagged residual's bit width
+// through a binary tree of `depth` levels (enough for the block's widest value),
+// then its two bits below the leading one in the context of that width; lower
+// bits go at probability 1/2.
+struct WidthModel {
+  explicit WidthModel(int tree_depth) : depth(tree_depth) {}
+  int depth;  // 0..7
+  std::array<AdaptiveBit, 128> width_tree{};
+  std::array<std::array<AdaptiveBit, 4>, 65> top_bits{};
+};
+constexpr int kModelledBits = 2;
+
+void EncodeAdaptive(RangeEncoder& rc, WidthModel& m, uint64_t u) {
+  const int width = std::bit_width(u);
+  uint32_t node = 1;
+  for (int i = m.depth - 1; i >= 0; --i) {
+    uint32_t b = (static_cast<uint32_t>(width) >> i) & 1;
+    rc.Bit(m.width_tree[node], b);
+    node = (node << 1) | b;
+  }
+  if (width <= 1) return;
+  const int below = width - 1;
+  const int modelled = std::min(below, kModelledBits);
+  uint32_t ctx = 1;
+  for (int i = 0; i < modelled; ++i) {
+    uint32_t b = static_cast<uint32_t>(u >> (below - 1 - i)) & 1;
+    rc.Bit(m.top_bits[static_cast<size_t>(width)][ctx], b);
+    ctx = (ctx << 1) | b;
+  }
+  rc.Direct(u, below - modelled);
+}
+
+// Returns false on a width beyond 64, which no encoder writes.
+bool DecodeAdaptive(RangeDecoder& rc, WidthModel& m, uint64_t* u) {
+  uint32_t node = 1;
+  for (int i = 0; i < m.depth; ++i) node = (node << 1) | rc.Bit(m.width_tree[node]);
+  const int width = static_cast<int>(node - (1u << m.depth));
+  if (width > 64) return false;
+  if (width <= 1) {
+    *u = static_cast<uint64_t>(width);
+    return true;
+  }
+  const int below = width - 1;
+  const int modelled = std::min(below, kModelledBits);
+  uint64_t v = 1;
+  uint32_t ctx = 1;
+  for (int i = 0; i < modelled; ++i) {
+    uint32_t b = rc.Bit(m.top_bits[static_cast<size_t>(width)][ctx]);
+    ctx = (ctx << 1) | b;
+    v = (v << 1) | b;
+  }
+  const int rest = below - modelled;
+  *u = rest > 0 ? (v << rest) | rc.Direct(rest) : v;
+  return true;
+}
+
+// --- Integer blocks -------------------------------------------------------------
+
+// In order of decoding speed: on a tie in size the faster codec wins.
+enum class IntCodec { kPacked, kVarint, kSparse, kExpGolomb, kAdaptive };
+constexpr IntCodec kIntCodecs[] = {IntCodec::kPacked, IntCodec::kVarint, IntCodec::kSparse, IntCodec::kExpGolomb,
+                                   IntCodec::kAdaptive};
 
 int64_t Median(std::span<const int64_t> xs) {
   std::vector<int64_t> copy(xs.begin(), xs.end());
@@ -156,54 +424,282 @@ int64_t Median(std::span<const int64_t> xs) {
   return *mid;
 }
 
-void PutIntsVarint(std::string* out, std::span<const int64_t> xs) {
-  if (xs.empty()) return;
-  int64_t base = Median(xs);
-  out->push_back(static_cast<char>(kIntsVarint));
+// What every integer codec needs to know about a sequence, computed once.
+struct IntStats {
+  explicit IntStats(std::span<const int64_t> values) : xs(values) {
+    std::vector<int64_t> copy(xs.begin(), xs.end());
+    auto mid = copy.begin() + static_cast<std::ptrdiff_t>(copy.size() / 2);
+    std::nth_element(copy.begin(), mid, copy.end());
+    median = *mid;
+    min = *std::min_element(copy.begin(), mid + 1);
+    // Every base used is one of the values, so a divisor of all x - min divides
+    // x - base too, as long as no difference wraps around 2^64.
+    max = *std::max_element(mid, copy.end());
+    if (static_cast<uint64_t>(Sub(max, min)) < (uint64_t{1} << 63)) {
+      uint64_t g = 0;
+      for (int64_t x : xs) {
+        g = std::gcd(g, static_cast<uint64_t>(Sub(x, min)));
+        if (g == 1) break;
+      }
+      if (g > 1 && g < kMaxIntsDivisor) divisor = g;
+    }
+    residuals.resize(xs.size());
+    for (size_t i = 0; i < xs.size(); ++i) {
+      int64_t d = Sub(xs[i], median);
+      residuals[i] = ZigZag(divisor > 1 ? d / static_cast<int64_t>(divisor) : d);
+    }
+  }
+
+  // Bits per value of the packed codec (64: not packable).
+  int PackedWidth() const { return std::bit_width(static_cast<uint64_t>(Sub(max, min)) / divisor); }
+  size_t PackedBytes() const {
+    const size_t header =
+        1 + static_cast<size_t>(UvarintLen(ZigZag(min))) + (divisor > 1 ? static_cast<size_t>(UvarintLen(divisor)) : 0);
+    return header + (xs.size() * static_cast<size_t>(PackedWidth()) + 7) / 8;
+  }
+
+  std::span<const int64_t> xs;
+  int64_t median = 0;
+  int64_t min = 0;
+  int64_t max = 0;
+  uint64_t divisor = 1;
+  std::vector<uint64_t> residuals;  // zigzag((x - median) / divisor)
+};
+
+void PutIntsHeader(std::string* out, uint8_t tag, uint8_t gcd_tag, int64_t base, uint64_t divisor) {
+  out->push_back(static_cast<char>(divisor > 1 ? gcd_tag : tag));
   PutSvarint(out, base);
-  for (int64_t x : xs) PutUvarint(out, ZigZag(Sub(x, base)));
+  if (divisor > 1) PutUvarint(out, divisor);
 }
 
-void PutIntsPacked(std::string* out, std::span<const int64_t> xs) {
-  if (xs.empty()) return;
-  int64_t base = *std::min_element(xs.begin(), xs.end());
-  uint64_t span_bits = 0;
-  for (int64_t x : xs) span_bits |= static_cast<uint64_t>(Sub(x, base));
-  int width = std::bit_width(span_bits);
-  out->push_back(static_cast<char>(width));
-  PutSvarint(out, base);
-  if (width == 0) return;
-  BitWriter w;
-  for (int64_t x : xs) w.Write(static_cast<uint64_t>(Sub(x, base)), width);
-  out->append(w.bytes());
+void PutIntsVarint(std::string* out, const IntStats& st) {
+  PutIntsHeader(out, kIntsVarint, kIntsVarintGcd, st.median, st.divisor);
+  for (uint64_t u : st.residuals) PutUvarint(out, u);
+}
+
+void PutIntsSparse(std::string* out, const IntStats& st) {
+  PutIntsHeader(out, kIntsSparse, kIntsSparseGcd, st.median, st.divisor);
+  PutUvarint(
+      out, static_cast<uint64_t>(std::count_if(st.xs.begin(), st.xs.end(), [&](int64_t x) { return x != st.median; })));
+  size_t next = 0;
+  for (size_t i = 0; i < st.xs.size(); ++i) {
+    if (st.xs[i] == st.median) continue;
+    PutUvarint(out, i - next);
+    PutUvarint(out, st.residuals[i]);
+    next = i + 1;
+  }
+}
+
+void PutIntsPacked(std::string* out, const IntStats& st) {
+  auto offset = [&](int64_t x) {
+    uint64_t d = static_cast<uint64_t>(Sub(x, st.min));
+    return st.divisor > 1 ? d / st.divisor : d;
+  };
+  const int width = st.PackedWidth();
+  if (width > kMaxPackedWidth) {  // the tag has 6 bits of width; varint is as good here
+    PutIntsVarint(out, st);
+    return;
+  }
+  out->push_back(static_cast<char>(width | (st.divisor > 1 ? kIntsPackedGcdBit : 0)));
+  PutSvarint(out, st.min);
+  if (st.divisor > 1) PutUvarint(out, st.divisor);
+  FastBitWriter w(out);
+  for (int64_t x : st.xs) w.Write(offset(x), width);
+}
+
+// Exp-Golomb code of order k: u + 2^k in binary, after as many zeros as it has bits beyond k + 1.
+void PutIntsExpGolomb(std::string* out, const IntStats& st) {
+  // Pick the order from a histogram of residual widths (exact for u < 2^k, close otherwise).
+  std::array<uint64_t, 65> per_width{};
+  for (uint64_t u : st.residuals) {
+    if (u >= kMaxExpGolombValue) {
+      PutIntsVarint(out, st);
+      return;
+    }
+    ++per_width[static_cast<size_t>(std::bit_width(u))];
+  }
+  int max_width = 56;
+  while (max_width > 0 && per_width[static_cast<size_t>(max_width)] == 0) --max_width;
+  int best_k = 0;
+  uint64_t best_bits = ~0ULL;
+  for (int k = 0; k <= std::min(max_width, kMaxExpGolombOrder); ++k) {
+    uint64_t bits = 0;
+    for (int w = 0; w <= max_width; ++w)
+      bits += per_width[static_cast<size_t>(w)] * static_cast<uint64_t>(2 * std::max(w, k + 1) - 1 - k);
+    if (bits < best_bits) {
+      best_k = k;
+      best_bits = bits;
+    }
+  }
+  std::string stream;
+  {
+    FastBitWriter w(&stream);
+    for (uint64_t u : st.residuals) {
+      uint64_t v = u + (uint64_t{1} << best_k);
+      int nbits = std::bit_width(v);
+      w.Write(0, nbits - 1 - best_k);
+      w.Write(v, nbits);
+    }
+  }
+  PutIntsHeader(out, kIntsExpGolomb, kIntsExpGolombGcd, st.median, st.divisor);
+  out->push_back(static_cast<char>(best_k));
+  PutUvarint(out, stream.size());
+  out->append(stream);
+}
+
+std::string AdaptiveStream(const IntStats& st, int max_shift, int depth) {
+  std::string stream;
+  RangeEncoder rc(&stream, max_shift);
+  WidthModel model(depth);
+  for (uint64_t u : st.residuals) EncodeAdaptive(rc, model, u);
+  rc.Finish();
+  return stream;
+}
+
+void PutIntsAdaptive(std::string* out, const IntStats& st) {
+  uint64_t all = 0;
+  for (uint64_t u : st.residuals) all |= u;
+  const int depth = std::bit_width(static_cast<unsigned>(std::bit_width(all)));
+  // How far adaptation slows down: long blocks do better with a steadier model.
+  const int best_shift = st.residuals.size() >= kSteadyModelMinCount ? 7 : 5;
+  const std::string best = AdaptiveStream(st, best_shift, depth);
+  PutIntsHeader(out, kIntsAdaptive, kIntsAdaptiveGcd, st.median, st.divisor);
+  out->push_back(static_cast<char>(best_shift | (depth << 3)));
+  PutUvarint(out, best.size());
+  out->append(best);
+}
+
+// About the smallest a range-coded block of these residuals can be: the
+// empirical entropy of their widths, the bits below the modelled ones, and
+// half of the modelled bits.
+size_t AdaptiveEstimate(const IntStats& st) {
+  std::array<uint32_t, 65> per_width{};
+  for (uint64_t u : st.residuals) ++per_width[static_cast<size_t>(std::bit_width(u))];
+  const double n = static_cast<double>(st.residuals.size());
+  double bits = 0;
+  for (int w = 0; w <= 64; ++w) {
+    const double c = per_width[static_cast<size_t>(w)];
+    if (c == 0) continue;
+    const int below = std::max(w - 1, 0);
+    const int modelled = std::min(below, kModelledBits);
+    bits += c * (std::log2(n / c) + (below - modelled) + 0.5 * modelled);
+  }
+  return static_cast<size_t>(bits / 8) + 4;
+}
+
+void PutInts(std::string* out, const IntStats& st, IntCodec codec) {
+  if (st.xs.empty()) return;
+  switch (codec) {
+    case IntCodec::kPacked:
+      PutIntsPacked(out, st);
+      break;
+    case IntCodec::kVarint:
+      PutIntsVarint(out, st);
+      break;
+    case IntCodec::kSparse:
+      PutIntsSparse(out, st);
+      break;
+    case IntCodec::kExpGolomb:
+      PutIntsExpGolomb(out, st);
+      break;
+    case IntCodec::kAdaptive:
+      PutIntsAdaptive(out, st);
+      break;
+  }
 }
 
 // Reads an ints(count) block into out[0..count).
 Status GetInts(Reader& r, std::span<int64_t> out) {
   if (out.empty()) return Status::Ok();
+  const size_t count = out.size();
   uint8_t tag;
   int64_t base;
   if (!r.Byte(&tag) || !r.Svarint(&base)) return Corrupt("truncated integer block");
-  if (tag == kIntsVarint) {
-    if (r.remaining() < out.size()) return Corrupt("truncated integer block");
+  const bool has_gcd = tag < 0x80 ? (tag & kIntsPackedGcdBit) != 0
+                                  : tag == kIntsVarintGcd || tag == kIntsSparseGcd || tag == kIntsExpGolombGcd ||
+                                        tag == kIntsAdaptiveGcd;
+  uint64_t g = 1;
+  if (has_gcd && (!r.Uvarint(&g) || g == 0)) return Corrupt("bad integer block divisor");
+  auto value = [&](uint64_t u) { return Add(base, static_cast<int64_t>(g * u)); };
+  if (tag == kIntsVarint || tag == kIntsVarintGcd) {
+    if (r.remaining() < count) return Corrupt("truncated integer block");
     for (int64_t& x : out) {
       uint64_t u;
       if (!r.Uvarint(&u)) return Corrupt("truncated integer block");
-      x = Add(base, UnZigZag(u));
+      x = value(static_cast<uint64_t>(UnZigZag(u)));
     }
     return Status::Ok();
   }
-  if (tag > 64) return Corrupt("bad integer block tag");
-  int width = tag;
-  size_t nbytes = (out.size() * static_cast<size_t>(width) + 7) / 8;  // out.size() <= kMaxSealedSamples
+  if (tag == kIntsSparse || tag == kIntsSparseGcd) {
+    uint64_t nonzero;
+    if (!r.Uvarint(&nonzero) || nonzero > count || nonzero > r.remaining() / 2) {
+      return Corrupt("truncated integer block");
+    }
+    std::fill(out.begin(), out.end(), base);
+    size_t next = 0;
+    for (uint64_t i = 0; i < nonzero; ++i) {
+      uint64_t gap, u;
+      if (!r.Uvarint(&gap) || !r.Uvarint(&u)) return Corrupt("truncated integer block");
+      if (gap >= count - next) return Corrupt("integer block position out of range");
+      next += static_cast<size_t>(gap);
+      out[next++] = value(static_cast<uint64_t>(UnZigZag(u)));
+    }
+    return Status::Ok();
+  }
+  if (tag == kIntsExpGolomb || tag == kIntsExpGolombGcd) {
+    uint8_t k;
+    uint64_t len;
+    std::string_view stream;
+    if (!r.Byte(&k) || !r.Uvarint(&len) || len > r.remaining() || !r.Bytes(static_cast<size_t>(len), &stream)) {
+      return Corrupt("truncated integer block");
+    }
+    if (k > kMaxExpGolombOrder) return Corrupt("bad integer block order");
+    if (stream.size() * 8 < count) return Corrupt("truncated integer block");  // at least a bit each
+    BitReader bits(stream);
+    for (int64_t& x : out) {
+      int zeros = 0;
+      while (!bits.ReadBit()) {
+        if (bits.overrun() || ++zeros + k > 63) return Corrupt("bad Exp-Golomb code");
+      }
+      int rest = zeros + k;
+      uint64_t v = (uint64_t{1} << rest) | bits.Read(rest);
+      if (bits.overrun()) return Corrupt("truncated integer block");
+      x = value(static_cast<uint64_t>(UnZigZag(v - (uint64_t{1} << k))));
+    }
+    return Status::Ok();
+  }
+  if (tag == kIntsAdaptive || tag == kIntsAdaptiveGcd) {
+    uint8_t shift;
+    uint64_t len;
+    std::string_view stream;
+    if (!r.Byte(&shift) || !r.Uvarint(&len) || len > r.remaining() || !r.Bytes(static_cast<size_t>(len), &stream)) {
+      return Corrupt("truncated integer block");
+    }
+    const int adaptation = shift & 7;
+    const int depth = shift >> 3;
+    if (adaptation < 1 || depth > 7) return Corrupt("bad integer block model");
+    RangeDecoder rc(stream, adaptation);
+    WidthModel model(depth);
+    for (int64_t& x : out) {
+      uint64_t u;
+      if (!DecodeAdaptive(rc, model, &u)) return Corrupt("bad integer block width");
+      if (rc.overrun()) return Corrupt("truncated integer block");
+      x = value(static_cast<uint64_t>(UnZigZag(u)));
+    }
+    if (!rc.consumed_all()) return Corrupt("bad integer block length");
+    return Status::Ok();
+  }
+  if (tag >= 0x80) return Corrupt("bad integer block tag");
+  const int width = tag & kMaxPackedWidth;
+  const size_t nbytes = (count * static_cast<size_t>(width) + 7) / 8;  // count <= kMaxSealedSamples
   std::string_view packed;
   if (!r.Bytes(nbytes, &packed)) return Corrupt("truncated integer block");
   BitReader bits(packed);
-  for (int64_t& x : out) x = Add(base, static_cast<int64_t>(bits.Read(width)));
+  for (int64_t& x : out) x = value(bits.Read(width));
   return Status::Ok();
 }
 
-// --- zstd -----------------------------------------------------------------
+// --- zstd ------------------------------------------------------------------------
 
 class ZstdCompressor {
  public:
@@ -212,6 +708,7 @@ class ZstdCompressor {
   ZstdCompressor(const ZstdCompressor&) = delete;
   ZstdCompressor& operator=(const ZstdCompressor&) = delete;
 
+  bool enabled() const { return ctx_ != nullptr; }
   // Sets *out to the zstd frame of `src` without its magic number; false if disabled or failed.
   bool Compress(std::string_view src, std::string* out) {
     if (ctx_ == nullptr) return false;
@@ -248,6 +745,8 @@ Status Decompress(std::string_view frame_without_magic, size_t max_bytes, std::s
   return Status::Ok();
 }
 
+// --- Choosing a section's layout ----------------------------------------------------
+
 // A chosen section: its layout id and its stored bytes.
 struct Section {
   uint8_t layout = 0;
@@ -255,46 +754,99 @@ struct Section {
   std::string bytes;
 };
 
-// Keeps the smallest of the candidate sections offered to it.
+// An estimate of what zstd makes of `raw` when it finds no repeats: an order-0
+// entropy coder plus its table. Repeats only make zstd do better.
+size_t EstimateZstdBytes(std::string_view raw) {
+  std::array<uint32_t, 256> counts{};
+  for (char c : raw) ++counts[static_cast<uint8_t>(c)];
+  double bits = 0;
+  size_t symbols = 0;
+  const double total = static_cast<double>(raw.size());
+  for (uint32_t c : counts) {
+    if (c == 0) continue;
+    ++symbols;
+    bits += c * std::log2(total / c);
+  }
+  return static_cast<size_t>(bits / 8) + symbols / 2 + 12;
+}
+
+// Keeps the smallest of the candidate sections offered to it. Every candidate
+// is measured raw; only the few that zstd looks likeliest to shrink most are
+// actually compressed, which keeps encoding within a few zstd calls a section.
 class SectionChooser {
  public:
   SectionChooser(ZstdCompressor& zstd, size_t count) : zstd_(zstd), count_(count) {}
 
-  // Considers `raw`, stored as is or zstd-compressed, whichever is smaller.
   void Offer(uint8_t layout, std::string raw) {
-    std::string packed;
     // A zstd frame costs at least 6 bytes, so tiny sections are not worth trying;
     // the decoder refuses to inflate a section beyond MaxSectionBytes.
-    bool use_zstd = raw.size() > 8 && raw.size() <= MaxSectionBytes(count_) && zstd_.Compress(raw, &packed) &&
-                    packed.size() < raw.size();
-    size_t size = use_zstd ? packed.size() : raw.size();
-    if (set_ && size >= best_.bytes.size()) return;
-    best_.layout = layout;
-    best_.zstd = use_zstd;
-    best_.bytes = use_zstd ? std::move(packed) : std::move(raw);
-    set_ = true;
+    bool try_zstd = raw.size() > 8 && raw.size() <= MaxSectionBytes(count_) && zstd_.enabled();
+    size_t estimate = try_zstd ? EstimateZstdBytes(raw) : ~size_t{0};
+    best_raw_size_ = std::min(best_raw_size_, raw.size());
+    candidates_.push_back({layout, estimate, std::move(raw)});
   }
 
-  // Considers `prefix` followed by `residuals` in each integer codec.
-  void OfferInts(uint8_t layout, const std::string& prefix, std::span<const int64_t> residuals) {
-    std::string varint = prefix;
-    PutIntsVarint(&varint, residuals);
-    Offer(layout, std::move(varint));
-    std::string packed = prefix;
-    PutIntsPacked(&packed, residuals);
-    Offer(layout, std::move(packed));
+  Section Take() {
+    Section best;
+    bool set = false;
+    auto consider = [&](uint8_t layout, bool zstd, std::string& bytes) {
+      if (set && bytes.size() >= best.bytes.size()) return;
+      best = {layout, zstd, std::move(bytes)};
+      set = true;
+    };
+    std::vector<size_t> by_estimate;
+    for (size_t i = 0; i < candidates_.size(); ++i) {
+      if (candidates_[i].zstd_estimate != ~size_t{0}) by_estimate.push_back(i);
+    }
+    const size_t tries = std::min(by_estimate.size(), kZstdTriesPerSection);
+    std::partial_sort(by_estimate.begin(), by_estimate.begin() + static_cast<std::ptrdiff_t>(tries), by_estimate.end(),
+                      [&](size_t a, size_t b) { return candidates_[a].zstd_estimate < candidates_[b].zstd_estimate; });
+    for (size_t t = 0; t < tries; ++t) {
+      Candidate& c = candidates_[by_estimate[t]];
+      std::string packed;
+      if (zstd_.Compress(c.raw, &packed) && packed.size() < c.raw.size()) consider(c.layout, true, packed);
+    }
+    for (Candidate& c : candidates_) consider(c.layout, false, c.raw);
+    return best;
   }
 
-  Section Take() { return std::move(best_); }
+  // Considers `prefix`, then `residuals` in each integer codec, then `suffix`.
+  void OfferInts(uint8_t layout, const std::string& prefix, std::span<const int64_t> residuals,
+                 std::string_view suffix = {}) {
+    if (residuals.empty()) {
+      Offer(layout, prefix + std::string(suffix));
+      return;
+    }
+    const IntStats stats(residuals);
+    for (IntCodec codec : kIntCodecs) {
+      // Range coding is the slowest codec to try: skip it when even the
+      // entropy of the residuals' widths cannot beat what is already offered.
+      if (codec == IntCodec::kAdaptive && best_raw_size_ <= prefix.size() + suffix.size() + AdaptiveEstimate(stats)) {
+        continue;
+      }
+      if (codec == IntCodec::kPacked && best_raw_size_ <= prefix.size() + suffix.size() + stats.PackedBytes()) {
+        continue;
+      }
+      std::string raw = prefix;
+      PutInts(&raw, stats, codec);
+      raw += suffix;
+      Offer(layout, std::move(raw));
+    }
+  }
 
  private:
+  struct Candidate {
+    uint8_t layout;
+    size_t zstd_estimate;  // ~0: not worth compressing
+    std::string raw;
+  };
   ZstdCompressor& zstd_;
   size_t count_;
-  Section best_;
-  bool set_ = false;
+  size_t best_raw_size_ = ~size_t{0};
+  std::vector<Candidate> candidates_;
 };
 
-// --- Timestamps -------------------------------------------------------------
+// --- Timestamps ------------------------------------------------------------------
 
 Section EncodeTimestamps(std::span<const int64_t> ts, ZstdCompressor& z) {
   const size_t n = ts.size();
@@ -357,17 +909,22 @@ Status DecodeTimestamps(uint8_t layout, std::string_view section, size_t n, int6
   return Status::Ok();
 }
 
-// --- Values: decimal --------------------------------------------------------
+// --- Values: decimal -------------------------------------------------------------
+
+// Beyond this many ulps of correction a raw exception is about as cheap.
+constexpr int64_t kMaxUlpCorrection = int64_t{1} << 40;
+// A value this close to a decimal was computed from one (e.g. micros * 1e-6).
+constexpr int64_t kNearUlps = 2;
 
 // Returns the smallest k with v == double(m) / 10^k exactly for an |m| < 2^53, or -1.
-int DecimalDigits(double v, int64_t* m) {
+int ExactDigits(double v, int64_t* m) {
   if (!std::isfinite(v)) return -1;
   const uint64_t bits = Bits(v);
   for (int k = 0; k <= kMaxDecimalDigits; ++k) {
-    double scaled = std::nearbyint(v * kPow10[k]);
+    double scaled = std::nearbyint(v * kPow10[static_cast<size_t>(k)]);
     if (!(std::fabs(scaled) < static_cast<double>(kMaxMantissa))) return -1;
     int64_t candidate = static_cast<int64_t>(scaled);
-    if (Bits(static_cast<double>(candidate) / kPow10[k]) == bits) {
+    if (Bits(static_cast<double>(candidate) / kPow10[static_cast<size_t>(k)]) == bits) {
       *m = candidate;
       return k;
     }
@@ -375,48 +932,101 @@ int DecimalDigits(double v, int64_t* m) {
   return -1;
 }
 
+// The decimal view of a chunk's values: which scales are worth trying, and
+// each value's mantissa and ulp correction at a scale.
+class DecimalAnalysis {
+ public:
+  explicit DecimalAnalysis(std::span<const double> values)
+      : values_(values), exact_k_(values.size()), exact_m_(values.size()) {
+    std::array<bool, kMaxDecimalDigits + 1> seen{};
+    for (size_t i = 0; i < values.size(); ++i) {
+      int k = ExactDigits(values[i], &exact_m_[i]);
+      exact_k_[i] = static_cast<int8_t>(k);
+      if (k < 0) k = NearDigits(values[i]);
+      if (k >= 0) seen[static_cast<size_t>(k)] = true;
+    }
+    for (int k = 0; k <= kMaxDecimalDigits; ++k) {
+      if (seen[static_cast<size_t>(k)]) candidates_.push_back(k);
+    }
+  }
+
+  // The scales worth trying: those at which some value is exact or nearly so.
+  const std::vector<int>& candidates() const { return candidates_; }
+
+  // Sets the mantissa of value i at scale k and the ulps to add to the bits of
+  // double(m) / 10^k; false if the value must be stored raw.
+  bool At(size_t i, int k, int64_t* m, int64_t* ulps) const {
+    const int exact_k = exact_k_[i];
+    if (exact_k >= 0 && exact_k <= k) {
+      int64_t factor = kPow10Int[static_cast<size_t>(k - exact_k)];
+      int64_t limit = (kMaxMantissa - 1) / factor;
+      if (exact_m_[i] <= limit && exact_m_[i] >= -limit) {
+        *m = exact_m_[i] * factor;  // exact at k too: the same rational, correctly rounded
+        *ulps = 0;
+        return true;
+      }
+    }
+    return Approximate(values_[i], k, m, ulps) && *ulps <= kMaxUlpCorrection && *ulps >= -kMaxUlpCorrection;
+  }
+
+ private:
+  static bool Approximate(double v, int k, int64_t* m, int64_t* ulps) {
+    double scaled = std::nearbyint(v * kPow10[static_cast<size_t>(k)]);
+    if (!(std::fabs(scaled) < static_cast<double>(kMaxMantissa))) return false;  // also NaN and Inf
+    *m = static_cast<int64_t>(scaled);
+    *ulps = static_cast<int64_t>(Bits(v) - Bits(static_cast<double>(*m) / kPow10[static_cast<size_t>(k)]));
+    return true;
+  }
+
+  // The smallest k at which v is within kNearUlps of a decimal, or -1.
+  static int NearDigits(double v) {
+    for (int k = 0; k <= kMaxDecimalDigits; ++k) {
+      int64_t m, ulps;
+      if (!Approximate(v, k, &m, &ulps)) return -1;
+      if (ulps <= kNearUlps && ulps >= -kNearUlps) return k;
+    }
+    return -1;
+  }
+
+  std::span<const double> values_;
+  std::vector<int8_t> exact_k_;  // -1: not an exact decimal
+  std::vector<int64_t> exact_m_;
+  std::vector<int> candidates_;
+};
+
 struct DecimalPlan {
   int k = 0;
-  std::vector<int64_t> m;           // exceptions repeat the previous m
+  std::vector<int64_t> m;     // exceptions repeat the previous m
+  std::vector<int64_t> ulps;  // added to the bits of double(m) / 10^k
+  bool has_ulps = false;
   std::vector<uint32_t> exceptions;  // positions whose value is stored raw
 };
 
-// Picks the scale k that minimises an estimate of the encoded size, or nullopt
-// when too few values are decimals for the layout to pay off.
+// Picks the scale that minimises an estimate of the encoded size, or nullopt
+// when the values are not decimals often enough for the layout to pay off.
 std::optional<DecimalPlan> PlanDecimal(std::span<const double> values) {
   const size_t n = values.size();
-  std::vector<int8_t> digits(n);
-  std::vector<int64_t> mantissa(n);
-  std::array<size_t, kMaxDecimalDigits + 1> per_k{};
-  for (size_t i = 0; i < n; ++i) {
-    digits[i] = static_cast<int8_t>(DecimalDigits(values[i], &mantissa[i]));
-    if (digits[i] >= 0) ++per_k[static_cast<size_t>(digits[i])];
-  }
-  // m at scale k, or false if it does not fit.
-  auto scaled = [&](size_t i, int k, int64_t* m) {
-    if (digits[i] < 0 || digits[i] > k) return false;
-    int64_t factor = kPow10Int[static_cast<size_t>(k - digits[i])];
-    int64_t limit = (kMaxMantissa - 1) / factor;
-    if (mantissa[i] > limit || mantissa[i] < -limit) return false;
-    *m = mantissa[i] * factor;
-    return true;
-  };
-
+  DecimalAnalysis a(values);
   int best_k = -1;
   size_t best_cost = 0;
-  for (int k = 0; k <= kMaxDecimalDigits; ++k) {
-    if (per_k[static_cast<size_t>(k)] == 0) continue;
+  for (int k : a.candidates()) {
     size_t cost = 0;
+    bool any_ulps = false;
     int64_t prev = 0;
     for (size_t i = 0; i < n; ++i) {
-      int64_t m;
-      if (!scaled(i, k, &m)) {
+      int64_t m, ulps;
+      if (!a.At(i, k, &m, &ulps)) {
         cost += 9;
         continue;
       }
       cost += static_cast<size_t>(UvarintLen(ZigZag(Sub(m, prev))));
       prev = m;
+      if (ulps != 0) {
+        cost += static_cast<size_t>(UvarintLen(ZigZag(ulps)));
+        any_ulps = true;
+      }
     }
+    if (any_ulps) cost += n / 8;
     if (best_k < 0 || cost < best_cost) {
       best_k = k;
       best_cost = cost;
@@ -428,35 +1038,51 @@ std::optional<DecimalPlan> PlanDecimal(std::span<const double> values) {
   DecimalPlan plan;
   plan.k = best_k;
   plan.m.resize(n);
+  plan.ulps.resize(n);
   int64_t prev = 0;
   for (size_t i = 0; i < n; ++i) {
-    int64_t m;
-    // Exact by construction; the check guards against a platform whose division is not IEEE.
-    if (scaled(i, best_k, &m) && Bits(static_cast<double>(m) / kPow10[static_cast<size_t>(best_k)]) == Bits(values[i])) {
+    int64_t m, ulps = 0;
+    if (a.At(i, best_k, &m, &ulps)) {
       prev = m;
+      plan.has_ulps |= ulps != 0;
     } else {
       plan.exceptions.push_back(static_cast<uint32_t>(i));
+      ulps = 0;
     }
     plan.m[i] = prev;
+    plan.ulps[i] = ulps;
   }
   return plan;
 }
 
+// The smallest raw encoding of `xs` over the integer codecs.
+std::string SmallestInts(std::span<const int64_t> xs) {
+  std::string best;
+  const IntStats stats(xs);
+  for (IntCodec codec : kIntCodecs) {
+    std::string candidate;
+    PutInts(&candidate, stats, codec);
+    if (best.empty() || candidate.size() < best.size()) best = std::move(candidate);
+  }
+  return best;
+}
+
 void OfferDecimal(SectionChooser& best, std::span<const double> values, const DecimalPlan& plan, bool constant) {
   const size_t n = plan.m.size();
-  std::string exc;
-  PutUvarint(&exc, plan.exceptions.size());
+  std::string exceptions;
+  PutUvarint(&exceptions, plan.exceptions.size());
   uint32_t next = 0;
   for (uint32_t pos : plan.exceptions) {
-    PutUvarint(&exc, pos - next);
-    PutFixed64(&exc, Bits(values[pos]));
+    PutUvarint(&exceptions, pos - next);
+    PutFixed64(&exceptions, Bits(values[pos]));
     next = pos + 1;
   }
+  const std::string ulps = plan.has_ulps ? SmallestInts(plan.ulps) : std::string();
   const std::span<const int64_t> m = plan.m;
   for (int order = constant ? 1 : 0; order <= (constant ? 1 : 2); ++order) {
     std::string prefix;
-    prefix.push_back(static_cast<char>(plan.k | (order << 4)));
-    prefix += exc;
+    prefix.push_back(static_cast<char>(plan.k | (order << 4) | (plan.has_ulps ? kDecimalUlpsBit : 0)));
+    prefix += exceptions;
     std::vector<int64_t> residuals;
     if (order == 0) {
       residuals.assign(m.begin(), m.end());
@@ -472,7 +1098,7 @@ void OfferDecimal(SectionChooser& best, std::span<const double> values, const De
         for (size_t i = 2; i < n; ++i) residuals[i - 2] = Sub(deltas[i - 1], deltas[i - 2]);
       }
     }
-    best.OfferInts(kValDecimal, prefix, residuals);
+    best.OfferInts(kValDecimal, prefix, residuals, ulps);
   }
 }
 
@@ -482,8 +1108,8 @@ Status DecodeDecimal(std::string_view section, size_t n, double* out) {
   uint64_t nexc;
   if (!r.Byte(&kind) || !r.Uvarint(&nexc)) return Corrupt("truncated value section");
   const int k = kind & 0x0f;
-  const int order = kind >> 4;
-  if (order > 2) return Corrupt("bad decimal order");
+  const int order = (kind >> 4) & 3;
+  if (order > 2 || (kind & 0x80) != 0) return Corrupt("bad decimal kind");
   if (nexc > n || nexc > r.remaining() / 9) return Corrupt("truncated value section");
   std::vector<std::pair<size_t, uint64_t>> exceptions(static_cast<size_t>(nexc));
   size_t next = 0;
@@ -503,6 +1129,12 @@ Status DecodeDecimal(std::string_view section, size_t n, double* out) {
   }
   Status s = GetInts(r, std::span<int64_t>(m).subspan(head));
   if (!s.ok()) return s.WithContext("values");
+  std::vector<int64_t> ulps;
+  if (kind & kDecimalUlpsBit) {
+    ulps.resize(n);
+    s = GetInts(r, ulps);
+    if (!s.ok()) return s.WithContext("value corrections");
+  }
   if (r.remaining() != 0) return Corrupt("trailing bytes in value section");
   if (order == 1) {
     for (size_t i = 1; i < n; ++i) m[i] = Add(m[i - 1], m[i]);
@@ -516,14 +1148,18 @@ Status DecodeDecimal(std::string_view section, size_t n, double* out) {
   }
   const double scale = kPow10[static_cast<size_t>(k)];
   for (size_t i = 0; i < n; ++i) out[i] = static_cast<double>(m[i]) / scale;
+  if (!ulps.empty()) {
+    for (size_t i = 0; i < n; ++i) out[i] = std::bit_cast<double>(Bits(out[i]) + static_cast<uint64_t>(ulps[i]));
+  }
   for (const auto& [pos, bits] : exceptions) out[pos] = std::bit_cast<double>(bits);
   return Status::Ok();
 }
 
-// --- Values: Gorilla XOR --------------------------------------------------------
+// --- Values: Gorilla XOR ---------------------------------------------------------
 
 std::string EncodeXor(std::span<const double> values) {
-  BitWriter w;
+  std::string out;
+  FastBitWriter w(&out);
   uint64_t prev = Bits(values[0]);
   w.Write(prev, 64);
   int leading = -1;  // -1: no window yet
@@ -533,26 +1169,27 @@ std::string EncodeXor(std::span<const double> values) {
     uint64_t x = cur ^ prev;
     prev = cur;
     if (x == 0) {
-      w.WriteBit(false);
+      w.Write(0, 1);
       continue;
     }
-    w.WriteBit(true);
+    w.Write(1, 1);
     int lead = std::min(std::countl_zero(x), 31);  // 5 bits
     int trail = std::countr_zero(x);
     if (leading >= 0 && lead >= leading && trail >= trailing) {
-      w.WriteBit(false);
+      w.Write(0, 1);
       w.Write(x >> trailing, 64 - leading - trailing);
     } else {
       leading = lead;
       trailing = trail;
       int sig = 64 - lead - trail;
-      w.WriteBit(true);
+      w.Write(1, 1);
       w.Write(static_cast<uint64_t>(lead), 5);
       w.Write(static_cast<uint64_t>(sig & 63), 6);  // 64 is written as 0
       w.Write(x >> trail, sig);
     }
   }
-  return std::move(w.bytes());
+  w.Flush();
+  return out;
 }
 
 Status DecodeXor(std::string_view section, size_t n, double* out) {
@@ -635,8 +1272,8 @@ Status ReadHeader(Reader& r, Header* h) {
 std::string EncodeSealed(std::span<const int64_t> timestamps_ms, std::span<const double> values,
                          const SealedEncodeOptions& options) {
   if (timestamps_ms.size() != values.size() || values.size() > kMaxSealedSamples) {
-    std::fprintf(stderr, "EncodeSealed: %zu timestamps, %zu values (limit %zu)\n", timestamps_ms.size(),
-                 values.size(), kMaxSealedSamples);
+    std::fprintf(stderr, "EncodeSealed: %zu timestamps, %zu values (limit %zu)\n", timestamps_ms.size(), values.size(),
+                 kMaxSealedSamples);
     std::abort();
   }
   std::string out;

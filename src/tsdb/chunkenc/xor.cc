@@ -146,7 +146,8 @@ bool XorDecoder::Next() {
           width = 20;
         }
         uint64_t raw = r_.Read(width);
-        if (width < 64 && (raw >> (width - 1)) != 0) raw |= ~0ULL << width;  // sign-extend
+        // The buckets hold -(2^(w-1))+1 .. 2^(w-1), as the encoder writes them.
+        if (width < 64 && raw > (1ULL << (width - 1))) raw -= 1ULL << width;
         dod = static_cast<int64_t>(raw);
       }
       // Wrapping arithmetic: garbage input must not be undefined behaviour.

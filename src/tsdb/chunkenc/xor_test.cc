@@ -71,6 +71,13 @@ TEST(Xor, RegressionDeltasThatOverflowWrapLikeTheDecoder) {
   RoundTrip({{min, 1}, {max, 2}, {min + 5, 3}, {max - 7, 4}});
 }
 
+TEST(Xor, RegressionDeltaOfDeltaAtTheTopOfEachBucket) {
+  // dod = +2^13, +2^16, +2^19 are the largest values of their buckets.
+  for (int64_t dod : {8192LL, 8191LL, -8191LL, 65536LL, -65535LL, 524288LL, -524287LL, 524289LL}) {
+    RoundTrip({{0, 1}, {1000, 2}, {2000 + dod, 3}, {3000 + 2 * dod, 4}});
+  }
+}
+
 TEST(Xor, RandomWalks) {
   std::mt19937_64 rng(7);
   std::vector<S> in;
