@@ -11,6 +11,7 @@
 
 #include "base/file.h"
 #include "base/log.h"
+#include "base/strings.h"
 #include "expfmt/expfmt.h"
 #include "expfmt/parse.h"
 #include "tsdb/selector.h"
@@ -67,13 +68,16 @@ std::string LabelsText(const Labels& labels) {
 }  // namespace
 
 int TsdbImport(const std::string& data_dir, const std::string& file) {
+  SetLogLevel(LogLevel::kWarn);
   Result<std::string> text = ReadFile(file, 64ULL << 30);
   if (!text.ok()) {
     std::fprintf(stderr, "%s\n", text.status().message().c_str());
     return 1;
   }
-  // promtool's backfill input is OpenMetrics; plain text 0.0.4 (no "# EOF") is accepted too.
-  bool open_metrics = text->find("# EOF") != std::string::npos;
+  // promtool's backfill input is OpenMetrics, which ends with "# EOF"; plain
+  // text 0.0.4 (with timestamps) is accepted too.
+  std::string_view trimmed = Trim(*text);
+  bool open_metrics = trimmed.size() >= 5 && trimmed.substr(trimmed.size() - 5) == "# EOF";
   expfmt::TextParser parser(*text, open_metrics ? expfmt::Format::kOpenMetrics100 : expfmt::Format::kText004);
   std::map<Labels, tsdb::SeriesSamples> series;
   uint64_t samples = 0;
@@ -107,7 +111,7 @@ int TsdbImport(const std::string& data_dir, const std::string& file) {
   uint64_t dropped = 0;
   for (auto& entry : series) {
     tsdb::SeriesSamples& s = entry.second;
-    // Sort by time; a repeated timestamp keeps the last value, as Prometheus does.
+    // Sort by time; a repeated timestamp keeps the first value, as promtool's backfill does.
     std::vector<size_t> order(s.t.size());
     for (size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s.t[a] < s.t[b]; });
@@ -115,7 +119,6 @@ int TsdbImport(const std::string& data_dir, const std::string& file) {
     sorted.labels = s.labels;
     for (size_t i : order) {
       if (!sorted.t.empty() && sorted.t.back() == s.t[i]) {
-        sorted.v.back() = s.v[i];
         ++dropped;
         continue;
       }
@@ -143,7 +146,7 @@ int TsdbImport(const std::string& data_dir, const std::string& file) {
               static_cast<unsigned long long>(samples - dropped), series.size(), blocks->size(),
               static_cast<unsigned long long>(bytes),
               samples > dropped ? static_cast<double>(bytes) / static_cast<double>(samples - dropped) : 0.0,
-              dropped ? (", " + std::to_string(dropped) + " repeated timestamps replaced").c_str() : "");
+              dropped ? (", " + std::to_string(dropped) + " samples with a repeated timestamp dropped").c_str() : "");
   Status s = (*db)->Close();
   return s.ok() ? 0 : 1;
 }
