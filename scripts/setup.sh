@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Installs every Debian package vigil's build, tests, benchmarks and fuzzers need.
 # Idempotent: exits quickly when everything is already there.
+#
+#   scripts/setup.sh           build, test, benchmark and fuzzing packages
+#   scripts/setup.sh --bench   also the storage comparison peers of
+#                              bench/compare_storage.sh (victoria-metrics, hyperfine)
 set -euo pipefail
+
+bench=0
+for arg in "$@"; do
+  case $arg in
+    --bench) bench=1 ;;
+    *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   # build
@@ -14,6 +26,8 @@ packages=(
   # real peers used by the tests
   prometheus prometheus-node-exporter systemd dbus-user-session curl procps python3
 )
+# --bench: the peers bench/compare_storage.sh measures against, and command timing.
+if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -13,9 +13,9 @@
 #include "collect/scheduler.h"
 #include "collect/self/self_collector.h"
 #include "collect/storage_sink.h"
-#include "tsdb/tsdb.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "tsdb/tsdb.h"
 
 namespace vigil::cli {
 namespace {
