@@ -11,19 +11,34 @@ class BitWriter {
  public:
   // Appends the low `nbits` (0..64) of `value`, most significant first.
   void Write(uint64_t value, int nbits) {
-    while (nbits > 0) {
-      if (free_bits_ == 0) {
-        bytes_.push_back('\0');
-        free_bits_ = 8;
-      }
+    if (nbits <= 0) return;
+    if (nbits < 64) value &= (1ULL << nbits) - 1;
+    // Fill the free low bits of the last byte, then whole bytes, then a tail.
+    if (free_bits_ > 0) {
       int take = nbits < free_bits_ ? nbits : free_bits_;
-      uint64_t chunk = (value >> (nbits - take)) & ((take == 64) ? ~0ULL : ((1ULL << take) - 1));
+      uint8_t chunk = static_cast<uint8_t>(value >> (nbits - take));
       bytes_.back() = static_cast<char>(static_cast<uint8_t>(bytes_.back()) | (chunk << (free_bits_ - take)));
       free_bits_ -= take;
       nbits -= take;
     }
+    while (nbits >= 8) {
+      nbits -= 8;
+      bytes_.push_back(static_cast<char>(static_cast<uint8_t>(value >> nbits)));
+    }
+    if (nbits > 0) {
+      bytes_.push_back(static_cast<char>(static_cast<uint8_t>(value << (8 - nbits))));
+      free_bits_ = 8 - nbits;
+    }
   }
-  void WriteBit(bool bit) { Write(bit ? 1 : 0, 1); }
+  void WriteBit(bool bit) {
+    if (free_bits_ == 0) {
+      bytes_.push_back(bit ? '\x80' : '\0');
+      free_bits_ = 7;
+      return;
+    }
+    --free_bits_;
+    if (bit) bytes_.back() = static_cast<char>(static_cast<uint8_t>(bytes_.back()) | (1u << free_bits_));
+  }
 
   std::string& bytes() { return bytes_; }
   const std::string& bytes() const { return bytes_; }
