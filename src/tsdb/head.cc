@@ -179,7 +179,7 @@ void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
     }
     s.closed.push_back(std::move(c));
   }
-  s.open = std::make_unique<chunkenc::XorEncoder>();
+  s.open.emplace();
   s.open_min_time = t;
   // Chunks never straddle a block boundary, so blocks can take whole chunks.
   int64_t range = options_.block_range.count();

@@ -21,6 +21,7 @@ class BitWriter {
       free_bits_ -= take;
       nbits -= take;
     }
+    Grow((nbits + 7) / 8);
     while (nbits >= 8) {
       nbits -= 8;
       bytes_.push_back(static_cast<char>(static_cast<uint8_t>(value >> nbits)));
@@ -32,6 +33,7 @@ class BitWriter {
   }
   void WriteBit(bool bit) {
     if (free_bits_ == 0) {
+      Grow(1);
       bytes_.push_back(bit ? '\x80' : '\0');
       free_bits_ = 7;
       return;
@@ -50,6 +52,13 @@ class BitWriter {
   int free_bits() const { return free_bits_; }
 
  private:
+  // Head chunks live in memory by the hundred thousand: grow by a quarter, not
+  // by doubling, so little capacity is wasted.
+  void Grow(size_t more) {
+    if (bytes_.size() + more <= bytes_.capacity()) return;
+    bytes_.reserve(bytes_.size() + more + bytes_.size() / 4 + 16);
+  }
+
   std::string bytes_;
   int free_bits_ = 0;  // unused low bits in the last byte
 };
