@@ -445,14 +445,7 @@ class DBImpl final : public DB {
       if (!window.empty()) {
         Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(window), start, start + range - 1, 1);
         if (!info.ok()) return info.status();
-        Result<std::shared_ptr<Block>> b = Block::Open(BlocksDir() + "/" + info->id);
-        if (!b.ok()) return b.status();
-        {
-          std::lock_guard lock(blocks_mu_);
-          blocks_.push_back(*b);
-          std::sort(blocks_.begin(), blocks_.end(),
-                    [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
-        }
+        if (Status s = AddBlock(info->id, {}); !s.ok()) return s;
         written.push_back(*info);
       }
       if (progress) progress(static_cast<double>(start + range - first) / static_cast<double>(maxt - first + 1));
@@ -625,6 +618,18 @@ class DBImpl final : public DB {
     return Status::Ok();
   }
 
+  // Opens a freshly written block and puts it in place of `replaced` (compaction), keeping time order.
+  Status AddBlock(const std::string& id, const std::vector<std::shared_ptr<Block>>& replaced) {
+    Result<std::shared_ptr<Block>> b = Block::Open(BlocksDir() + "/" + id);
+    if (!b.ok()) return b.status();
+    std::lock_guard lock(blocks_mu_);
+    std::erase_if(blocks_, [&](const auto& x) { return std::find(replaced.begin(), replaced.end(), x) != replaced.end(); });
+    blocks_.push_back(*b);
+    std::sort(blocks_.begin(), blocks_.end(),
+              [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
+    return Status::Ok();
+  }
+
   // Writes head samples in [start, end) as a block, then drops them from the head and the WAL.
   Status PersistHeadRange(TimestampMs start, TimestampMs end) {
     // From here on appenders reject samples older than `end`, so nothing is lost between read and truncate.
@@ -652,12 +657,7 @@ class DBImpl final : public DB {
         LogError("cannot write block; the data stays in the head and the WAL", {{"err", info.status().message()}});
         return info.status();
       }
-      Result<std::shared_ptr<Block>> b = Block::Open(BlocksDir() + "/" + info->id);
-      if (!b.ok()) return b.status();
-      std::lock_guard lock(blocks_mu_);
-      blocks_.push_back(*b);
-      std::sort(blocks_.begin(), blocks_.end(),
-                [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
+      if (Status s = AddBlock(info->id, {}); !s.ok()) return s;
     }
     head_.Truncate(end);
     return CheckpointWal(end);
@@ -736,17 +736,7 @@ class DBImpl final : public DB {
     for (auto& [l, s] : merged) series.push_back(std::move(s));
     Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(series), mint, maxt, level, group.front()->info().resolution);
     if (!info.ok()) return info.status();
-    Result<std::shared_ptr<Block>> nb = Block::Open(BlocksDir() + "/" + info->id);
-    if (!nb.ok()) return nb.status();
-    {
-      std::lock_guard lock(blocks_mu_);
-      blocks_.erase(std::remove_if(blocks_.begin(), blocks_.end(),
-                                   [&](const auto& b) { return std::find(group.begin(), group.end(), b) != group.end(); }),
-                    blocks_.end());
-      blocks_.push_back(*nb);
-      std::sort(blocks_.begin(), blocks_.end(),
-                [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
-    }
+    if (Status s = AddBlock(info->id, group); !s.ok()) return s;
     for (const auto& b : group) DeleteBlockDir(b->dir());
     return Status::Ok();
   }
@@ -823,14 +813,8 @@ class DBImpl final : public DB {
     Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(out), b.info().min_time, b.info().max_time,
                                         b.info().level, to);
     if (!info.ok()) return info.status();
-    Result<std::shared_ptr<Block>> nb = Block::Open(BlocksDir() + "/" + info->id);
-    if (!nb.ok()) return nb.status();
     LogInfo("downsampled block", {{"from", b.info().id}, {"to", info->id}, {"resolution", FormatDuration(to)}});
-    std::lock_guard lock(blocks_mu_);
-    blocks_.push_back(*nb);
-    std::sort(blocks_.begin(), blocks_.end(),
-              [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
-    return Status::Ok();
+    return AddBlock(info->id, {});
   }
 
   // The latest block of `resolution` ending before `t`, if any.
