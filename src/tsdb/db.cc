@@ -946,14 +946,7 @@ class HeadAppender final : public Appender {
       ++db_->out_of_order_;
       return Status::Error("out of bounds: sample at " + std::to_string(t) + " is older than the head");
     }
-    auto pending = last_pending_.find(s->ref);
-    Head::AppendResult r = Head::AppendResult::kOk;
-    if (pending != last_pending_.end()) {
-      if (t < pending->second) r = Head::AppendResult::kOutOfOrder;
-      if (t == pending->second) r = Head::AppendResult::kDuplicate;
-    } else {
-      r = db_->head().CanAppend(*s, t);
-    }
+    Head::AppendResult r = db_->head().Reserve(*s, t, id_);
     if (r == Head::AppendResult::kOutOfOrder) {
       ++db_->out_of_order_;
       return Status::Error("out of order sample");
@@ -962,7 +955,6 @@ class HeadAppender final : public Appender {
       ++db_->duplicates_;
       return Status::Error("duplicate sample for timestamp");
     }
-    last_pending_[s->ref] = t;
     samples_.push_back({s->ref, t, v});
     targets_.push_back(s);
     return s->ref;
@@ -981,13 +973,14 @@ class HeadAppender final : public Appender {
     samples_.clear();
     targets_.clear();
     new_series_.clear();
-    last_pending_.clear();
   }
   DBImpl* db_;
   std::vector<WalSample> samples_;
   std::vector<std::shared_ptr<MemSeries>> targets_;
   std::vector<std::shared_ptr<MemSeries>> new_series_;
-  std::unordered_map<SeriesRef, TimestampMs> last_pending_;
+  // Identifies this appender's pending samples in each series (see MemSeries).
+  const uint64_t id_ = next_id_.fetch_add(1) + 1;
+  static inline std::atomic<uint64_t> next_id_{0};
 };
 
 std::unique_ptr<Appender> DBImpl::NewAppender() { return std::make_unique<HeadAppender>(this); }

@@ -160,10 +160,14 @@ std::shared_ptr<MemSeries> Head::GetByRef(SeriesRef ref) const {
   return it == by_ref_.end() ? nullptr : it->second;
 }
 
-Head::AppendResult Head::CanAppend(const MemSeries& s, TimestampMs t) const {
+Head::AppendResult Head::Reserve(MemSeries& s, TimestampMs t, uint64_t appender_id) {
   std::lock_guard lock(s.mu);
-  if (t < s.last_t) return AppendResult::kOutOfOrder;
-  if (t == s.last_t) return AppendResult::kDuplicate;
+  TimestampMs newest = s.last_t;
+  if (s.pending_appender == appender_id && s.pending_t > newest) newest = s.pending_t;
+  if (t < newest) return AppendResult::kOutOfOrder;
+  if (t == newest) return AppendResult::kDuplicate;
+  s.pending_t = t;
+  s.pending_appender = appender_id;
   return AppendResult::kOk;
 }
 

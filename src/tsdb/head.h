@@ -67,6 +67,10 @@ struct MemSeries {
   TimestampMs open_min_time = 0, open_max_time = 0;
   TimestampMs last_t = std::numeric_limits<TimestampMs>::min();
   TimestampMs chunk_end = 0;  // the open chunk is cut at this block boundary
+  // The newest sample an uncommitted batch holds for this series, and which
+  // appender's batch (ids are never reused, so a rolled-back batch is ignored).
+  TimestampMs pending_t = 0;
+  uint64_t pending_appender = 0;
 };
 
 // A consistent copy of one series' chunks for a reader.
@@ -90,8 +94,9 @@ class Head {
   std::shared_ptr<MemSeries> GetOrCreateWithRef(SeriesRef ref, const Labels& labels);
   std::shared_ptr<MemSeries> GetByRef(SeriesRef ref) const;
   AppendResult Append(MemSeries& s, TimestampMs t, double v);
-  // Checks what Append would say without appending.
-  AppendResult CanAppend(const MemSeries& s, TimestampMs t) const;
+  // Checks what Append would say, counting samples the appender `appender_id`
+  // has pending for the series, and on kOk records `t` as its pending newest.
+  AppendResult Reserve(MemSeries& s, TimestampMs t, uint64_t appender_id);
 
   // Series passing every matcher, sorted by labels.
   std::vector<std::shared_ptr<MemSeries>> Select(const std::vector<Matcher>& matchers) const;
