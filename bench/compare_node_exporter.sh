@@ -20,6 +20,8 @@ if ! [[ $DURATION =~ ^[0-9]+$ ]] || ((DURATION < 4 || DURATION > 3600)); then
   exit 2
 fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 VIGIL=${VIGIL:-$ROOT/build/vigil}
 NODE_EXPORTER=${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
 read -ra NE_EXTRA <<<"${NODE_EXPORTER_ARGS:-}"
@@ -40,27 +42,13 @@ cleanup() {
   jobpids=$(jobs -p)
   # shellcheck disable=SC2086  # word splitting wanted: lists of PIDs
   pids=$(printf '%s\n' $VIGIL_PID $NE_PID $jobpids | sort -u)
-  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in $pids; do
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  # shellcheck disable=SC2086
+  stop_pids $pids
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-# A loopback port nobody listens on (bounded tries).
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    [[ -z $(ss -Hltn "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return 0; }
-  done
-  echo "no free port found" >&2
-  return 1
-}
 
 wait_ready() {  # url pid name
   for _ in $(seq 1 100); do

@@ -45,6 +45,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
 VIGIL=${VIGIL:-$ROOT/build/vigil}
 PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
 VM=${VICTORIA_METRICS:-/usr/bin/victoria-metrics}
@@ -60,27 +62,13 @@ TMP=$(mktemp -d /tmp/vigil-storage.XXXXXX)
 VM_PID=""
 
 cleanup() {
-  local pid
-  for pid in $VM_PID $(jobs -p); do
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  # shellcheck disable=SC2046,SC2086
+  stop_pids $VM_PID $(jobs -p)
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
-free_port() {
-  local p
-  for _ in $(seq 1 100); do
-    p=$((20000 + RANDOM % 40000))
-    [[ -z $(ss -Hltn "sport = :$p" 2>/dev/null) ]] && { echo "$p"; return 0; }
-  done
-  echo "no free port found" >&2
-  return 1
-}
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", (b - a) / 1e6}'; }
