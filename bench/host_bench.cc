@@ -39,8 +39,9 @@ collect::CollectContext Context(const Clock& clock) {
 
 void SetSampleRate(benchmark::State& state, size_t samples_per_iteration) {
   state.counters["samples"] = static_cast<double>(samples_per_iteration);
-  state.counters["samples/s"] = benchmark::Counter(
-      static_cast<double>(samples_per_iteration) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["samples/s"] =
+      benchmark::Counter(static_cast<double>(samples_per_iteration) * static_cast<double>(state.iterations()),
+                         benchmark::Counter::kIsRate);
 }
 
 void RunCollect(benchmark::State& state, collect::Collector& collector) {

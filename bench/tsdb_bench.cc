@@ -11,10 +11,10 @@
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -189,8 +189,8 @@ void BM_AppendThroughput(benchmark::State& state) {
       return;
     }
   }
-  state.counters["samples/s"] = benchmark::Counter(static_cast<double>(kSeries) * static_cast<double>(state.iterations()),
-                                                   benchmark::Counter::kIsRate);
+  state.counters["samples/s"] = benchmark::Counter(
+      static_cast<double>(kSeries) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   app.reset();
   (void)db->Close();
 }

@@ -42,8 +42,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const auto& c = r.config;
     Check(c.global.scrape_interval.count() > 0);
     Check(c.host.interval.count() > 0 && c.host.timeout.count() > 0 && c.host.timeout <= c.host.interval);
-    Check(Compiles(c.host.exclude_mountpoints) && Compiles(c.host.exclude_fstypes) &&
-          Compiles(c.host.exclude_disks) && Compiles(c.host.exclude_network_devices));
+    Check(Compiles(c.host.exclude_mountpoints) && Compiles(c.host.exclude_fstypes) && Compiles(c.host.exclude_disks) &&
+          Compiles(c.host.exclude_network_devices));
   }
   return 0;
 }

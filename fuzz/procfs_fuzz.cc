@@ -53,9 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case kStat:
       for (const auto& c : ParseStat(text).cpus) Check(AllDigits(c.cpu));
       break;
-    case kLoadAvg:
-      (void)ParseLoadAvg(text);
-      break;
+    case kLoadAvg: (void)ParseLoadAvg(text); break;
     case kMemInfo:
       for (const auto& [key, value] : ParseMemInfo(text)) Check(!key.empty() && HasNone(key, "() \t\n"));
       break;
@@ -82,12 +80,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Check(d.device.front() != ' ' && d.device.back() != ' ');
       }
       break;
-    case kFileNr:
-      (void)ParseFileNr(text);
-      break;
-    case kPressure:
-      (void)ParsePressure(text);
-      break;
+    case kFileNr: (void)ParseFileNr(text); break;
+    case kPressure: (void)ParsePressure(text); break;
     case kSockStat:
       for (const auto& [proto, fields] : ParseSockStat(text)) {
         Check(!fields.empty() && HasNone(proto, " \t\n"));

@@ -25,8 +25,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (size_t i = 0; i < t.size(); ++i) e.Append(t[i], v[i]);
     vigil::tsdb::chunkenc::XorDecoder again(e.bytes());
     for (size_t i = 0; i < t.size(); ++i) {
-      if (!again.Next() || again.t() != t[i] ||
-          std::bit_cast<uint64_t>(again.v()) != std::bit_cast<uint64_t>(v[i])) {
+      if (!again.Next() || again.t() != t[i] || std::bit_cast<uint64_t>(again.v()) != std::bit_cast<uint64_t>(v[i])) {
         std::abort();
       }
     }

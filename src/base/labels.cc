@@ -4,9 +4,7 @@
 
 namespace vigil {
 
-Labels::Labels(std::initializer_list<Label> labels) : labels_(labels) {
-  std::sort(labels_.begin(), labels_.end());
-}
+Labels::Labels(std::initializer_list<Label> labels) : labels_(labels) { std::sort(labels_.begin(), labels_.end()); }
 
 Labels Labels::FromUnsorted(std::vector<Label> labels) {
   Labels out;

@@ -2,8 +2,7 @@
 
 namespace vigil {
 
-void MetricBatch::Add(std::string_view name, std::string_view help, MetricType type, Labels labels,
-                      double value) {
+void MetricBatch::Add(std::string_view name, std::string_view help, MetricType type, Labels labels, double value) {
   auto it = index_.find(name);
   size_t idx;
   if (it == index_.end()) {

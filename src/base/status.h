@@ -22,9 +22,7 @@ class [[nodiscard]] Status {
     return message_ ? *message_ : kEmpty;
   }
   // Returns a copy whose message is prefixed with `context: `.
-  Status WithContext(const std::string& context) const {
-    return ok() ? *this : Status(context + ": " + *message_);
-  }
+  Status WithContext(const std::string& context) const { return ok() ? *this : Status(context + ": " + *message_); }
 
  private:
   explicit Status(std::string message) : message_(std::move(message)) {}
@@ -35,7 +33,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}       // NOLINT: implicit by design
   Result(Status error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
   bool ok() const { return std::holds_alternative<T>(v_); }

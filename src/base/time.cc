@@ -12,15 +12,18 @@
 namespace vigil {
 
 TimestampMs SystemClock::NowMs() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 namespace {
 constexpr std::pair<std::string_view, int64_t> kUnits[] = {
-    {"y", 365LL * 24 * 3600 * 1000}, {"w", 7LL * 24 * 3600 * 1000}, {"d", 24LL * 3600 * 1000},
-    {"h", 3600LL * 1000},            {"m", 60LL * 1000},            {"s", 1000},
+    {"y", 365LL * 24 * 3600 * 1000},
+    {"w", 7LL * 24 * 3600 * 1000},
+    {"d", 24LL * 3600 * 1000},
+    {"h", 3600LL * 1000},
+    {"m", 60LL * 1000},
+    {"s", 1000},
     {"ms", 1},
 };
 }  // namespace
@@ -54,8 +57,8 @@ Result<Duration> ParseDuration(std::string_view text) {
       if (kUnits[i].first == unit) rank = i;
     }
     if (rank < 0) {
-      return Status::Error("invalid duration \"" + std::string(text) + "\": unknown unit \"" +
-                           std::string(unit) + "\" (use ms, s, m, h, d, w, y)");
+      return Status::Error("invalid duration \"" + std::string(text) + "\": unknown unit \"" + std::string(unit) +
+                           "\" (use ms, s, m, h, d, w, y)");
     }
     if (rank <= last_rank) {
       return Status::Error("invalid duration \"" + std::string(text) +
@@ -105,7 +108,8 @@ Result<TimestampMs> ParseTime(std::string_view text) {
   std::tm tm{};
   int consumed = 0;
   if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
-                  &tm.tm_sec, &consumed) != 6 || consumed != 19) {
+                  &tm.tm_sec, &consumed) != 6 ||
+      consumed != 19) {
     return Status::Error("invalid time \"" + s + "\": expected RFC 3339 like 2026-11-25T16:00:00Z");
   }
   std::string rest = s.substr(19);
@@ -125,7 +129,8 @@ Result<TimestampMs> ParseTime(std::string_view text) {
   if (rest == "Z" || rest == "z") {
   } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
     int h = 0, m = 0;
-    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &h, &m) != 2) return Status::Error("invalid time zone in \"" + s + "\"");
+    if (std::sscanf(rest.c_str() + 1, "%2d:%2d", &h, &m) != 2)
+      return Status::Error("invalid time zone in \"" + s + "\"");
     offset_s = (rest[0] == '+' ? 1 : -1) * (h * 3600 + m * 60);
   } else {
     return Status::Error("invalid time \"" + s + "\": expected Z or +HH:MM after the seconds");
@@ -164,7 +169,7 @@ Result<uint64_t> ParseByteSize(std::string_view text) {
   }
   std::string_view unit = text.substr(digits);
   static constexpr std::pair<std::string_view, int> kSizeUnits[] = {
-      {"", 0},   {"B", 0},   {"KiB", 1}, {"KB", 1}, {"MiB", 2}, {"MB", 2},
+      {"", 0},    {"B", 0},  {"KiB", 1}, {"KB", 1}, {"MiB", 2}, {"MB", 2},
       {"GiB", 3}, {"GB", 3}, {"TiB", 4}, {"TB", 4}, {"PiB", 5}, {"PB", 5},
   };
   for (const auto& [name, power] : kSizeUnits) {

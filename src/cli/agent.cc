@@ -214,10 +214,12 @@ class Agent {
                  "Timestamp of the last successful configuration reload.", {}, reload.last_success_seconds);
     if (!db_) return;
     tsdb::Stats st = db_->GetStats();
-    out.AddGauge("vigil_tsdb_head_series", "Series in the head (recent data in memory).", {}, static_cast<double>(st.head_series));
+    out.AddGauge("vigil_tsdb_head_series", "Series in the head (recent data in memory).", {},
+                 static_cast<double>(st.head_series));
     out.AddGauge("vigil_tsdb_head_samples", "Samples in the head.", {}, static_cast<double>(st.head_samples));
     out.AddGauge("vigil_tsdb_blocks_loaded", "Persisted blocks.", {}, static_cast<double>(st.blocks.size()));
-    out.AddGauge("vigil_tsdb_storage_blocks_bytes", "Bytes of persisted blocks.", {}, static_cast<double>(st.blocks_bytes));
+    out.AddGauge("vigil_tsdb_storage_blocks_bytes", "Bytes of persisted blocks.", {},
+                 static_cast<double>(st.blocks_bytes));
     out.AddGauge("vigil_tsdb_wal_storage_size_bytes", "Bytes of WAL segments and checkpoints.", {},
                  static_cast<double>(st.wal_bytes));
     out.AddCounter("vigil_tsdb_out_of_order_samples_total", "Samples rejected for being older than the series' last.",

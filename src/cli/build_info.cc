@@ -2,8 +2,6 @@
 
 namespace vigil::cli {
 
-collect::BuildInfo GetBuildInfo() {
-  return {VIGIL_VERSION, VIGIL_REVISION, "g++ " __VERSION__};
-}
+collect::BuildInfo GetBuildInfo() { return {VIGIL_VERSION, VIGIL_REVISION, "g++ " __VERSION__}; }
 
 }  // namespace vigil::cli

@@ -1,7 +1,6 @@
 #include "cli/commands.h"
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 
 #include "cli/agent.h"
@@ -43,7 +42,8 @@ int Main(int argc, char** argv) {
   CLI::App* check = app.add_subcommand("check", "Validate configuration and rule files");
   check->require_subcommand(1);
   std::vector<std::string> config_files;
-  CLI::App* check_config = check->add_subcommand("config", "Validate configuration files; print file:line:col: problem");
+  CLI::App* check_config =
+      check->add_subcommand("config", "Validate configuration files; print file:line:col: problem");
   check_config->add_option("FILE", config_files, "Configuration file(s)")->required();
 
   CLI::App* version = app.add_subcommand("version", "Print version information");
@@ -52,8 +52,10 @@ int Main(int argc, char** argv) {
   tsdb_cmd->require_subcommand(1);
   std::string tsdb_dir = "./data", import_file, dump_match, dump_from, dump_to;
   bool stats_json = false;
-  CLI::App* tsdb_import = tsdb_cmd->add_subcommand("import", "Backfill from an OpenMetrics/Prometheus text file with timestamps");
-  tsdb_import->add_option("FILE", import_file, "File to import (the input of promtool tsdb create-blocks-from openmetrics)")
+  CLI::App* tsdb_import =
+      tsdb_cmd->add_subcommand("import", "Backfill from an OpenMetrics/Prometheus text file with timestamps");
+  tsdb_import
+      ->add_option("FILE", import_file, "File to import (the input of promtool tsdb create-blocks-from openmetrics)")
       ->required();
   tsdb_import->add_option("--data-dir", tsdb_dir, "Data directory")->capture_default_str();
   CLI::App* tsdb_stats = tsdb_cmd->add_subcommand("stats", "Series, samples, bytes on disk and blocks");

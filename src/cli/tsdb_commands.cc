@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <limits>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "base/file.h"
@@ -195,8 +194,8 @@ int TsdbStats(const std::string& data_dir, bool json) {
   std::printf("bytes on disk: %llu (blocks %llu, WAL %llu)\n", static_cast<unsigned long long>(bytes),
               static_cast<unsigned long long>(st.blocks_bytes), static_cast<unsigned long long>(st.wal_bytes));
   std::printf("bytes/sample:  %.3f (blocks)\n\n", bps);
-  std::printf("%-44s %-24s %-24s %8s %12s %12s %9s %5s\n", "BLOCK", "MIN TIME", "MAX TIME", "SERIES", "SAMPLES", "BYTES",
-              "B/SAMPLE", "LEVEL");
+  std::printf("%-44s %-24s %-24s %8s %12s %12s %9s %5s\n", "BLOCK", "MIN TIME", "MAX TIME", "SERIES", "SAMPLES",
+              "BYTES", "B/SAMPLE", "LEVEL");
   for (const auto& b : st.blocks) {
     std::printf("%-44s %-24s %-24s %8llu %12llu %12llu %9.3f %5d\n", b.id.c_str(), FormatTime(b.min_time).c_str(),
                 FormatTime(b.max_time).c_str(), static_cast<unsigned long long>(b.num_series),

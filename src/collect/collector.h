@@ -33,8 +33,8 @@ class Collector {
 // Something that learned of a change outside the collection schedule (a
 // systemd unit changed state) tells the rule evaluator through this.
 struct Event {
-  std::string source;                      // collector name
-  std::vector<std::string> metric_names;   // the families whose values changed
+  std::string source;                     // collector name
+  std::vector<std::string> metric_names;  // the families whose values changed
   TimestampMs time_ms = 0;
 };
 

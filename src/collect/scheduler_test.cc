@@ -106,7 +106,8 @@ TEST(Scheduler, FailuresAndPartialErrorsAreCountedByReason) {
   MetricBatch self;
   s.AppendSelfMetrics(self);
   EXPECT_GE(Value(self, "vigil_collector_errors_total", Labels{{"collector", "failing"}, {"reason", "error"}}), 3);
-  EXPECT_GE(Value(self, "vigil_collector_errors_total", Labels{{"collector", "partial"}, {"reason", "read_failed"}}), 3);
+  EXPECT_GE(Value(self, "vigil_collector_errors_total", Labels{{"collector", "partial"}, {"reason", "read_failed"}}),
+            3);
   EXPECT_EQ(Value(self, "vigil_collector_errors_total", Labels{{"collector", "partial"}, {"reason", "error"}}), 0);
   // A failed collection keeps no snapshot; a partial one keeps what it got.
   auto latest = s.Latest();

@@ -119,7 +119,8 @@ struct Decoder {
     if (!String(node, field, &text)) return;
     RE2 re(text, RE2::Quiet);
     if (!re.ok()) {
-      Report(node, field, Explain(node, text, "invalid regular expression: " + re.error(), "a valid regular expression"));
+      Report(node, field,
+             Explain(node, text, "invalid regular expression: " + re.error(), "a valid regular expression"));
       return;
     }
     *out = std::move(text);
@@ -218,8 +219,9 @@ void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
       if (level == "debug" || level == "info" || level == "warn" || level == "error") {
         g->log_level = level;
       } else {
-        d.Report(n, r.Field("log_level"), Decoder::Explain(n, level, "expected debug, info, warn or error, got \"" + level + "\"",
-                                                           "one of debug, info, warn, error"));
+        d.Report(n, r.Field("log_level"),
+                 Decoder::Explain(n, level, "expected debug, info, warn or error, got \"" + level + "\"",
+                                  "one of debug, info, warn, error"));
       }
     }
   }

@@ -2,13 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include "base/testing/temp_dir.h"
-
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
 
+#include "base/testing/temp_dir.h"
 #include "config/env.h"
 
 namespace vigil::config {
@@ -151,7 +150,7 @@ TEST(Config, EnvFilesAreReadBeforeExpansionAndProcessEnvWins) {
   LoadResult r = LoadFile(cfg, MapEnv({{"LEVEL", "debug"}}));
   ASSERT_TRUE(r.ok()) << Problems(r);
   EXPECT_EQ(r.config.global.listen, "127.0.0.3:2222");  // later file wins over earlier
-  EXPECT_EQ(r.config.global.data_dir, "/srv/$HOST");     // single quotes are literal
+  EXPECT_EQ(r.config.global.data_dir, "/srv/$HOST");    // single quotes are literal
   EXPECT_EQ(r.config.global.log_level, "debug");
   r = LoadFile(cfg, MapEnv({{"LEVEL", "debug"}, {"PORT", "3333"}}));
   EXPECT_EQ(r.config.global.listen, "127.0.0.3:3333");  // the process environment wins
@@ -183,7 +182,8 @@ TEST(Config, UnreadableConfigIsAnError) {
   TempDir dir;
   LoadResult r = LoadFile(dir.path() + "/nope.yml");
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].ToString().find("nope.yml: cannot read config: No such file or directory"), std::string::npos);
+  EXPECT_NE(r.problems[0].ToString().find("nope.yml: cannot read config: No such file or directory"),
+            std::string::npos);
   r = LoadFile(dir.path());
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("is a directory"), std::string::npos);
@@ -191,7 +191,8 @@ TEST(Config, UnreadableConfigIsAnError) {
 
 TEST(EnvFile, ShellLikeSyntax) {
   EnvFile f = ParseEnvFile(
-      "# comment\n\nexport A=1\nB = 2\nC=\"x y\" \nD='a b'\nE=pre\"$A\"post\nF=\"esc \\\" \\\\ \\$A\"\nG=${A:-z}${NONE:-d}\n"
+      "# comment\n\nexport A=1\nB = 2\nC=\"x y\" \nD='a b'\nE=pre\"$A\"post\nF=\"esc \\\" \\\\ "
+      "\\$A\"\nG=${A:-z}${NONE:-d}\n"
       "H=\nI=$HOME_X\n  export   J=j # trailing\nK=a=b\n",
       MapEnv({{"HOME_X", "/home/x"}}));
   EXPECT_EQ(f.vars["A"], "1");
@@ -251,8 +252,8 @@ TEST(Config, ListenMustBeHostPort) {
 }
 
 TEST(Config, ProblemsNeverShowValuesThatCameFromVariables) {
-  LoadResult r = LoadString("global:\n  listen: ${TOKEN}\n  log_level: ${TOKEN}\nhost:\n  interval: ${TOKEN}\n", "c.yml",
-                            MapEnv({{"TOKEN", "hunter2"}}));
+  LoadResult r = LoadString("global:\n  listen: ${TOKEN}\n  log_level: ${TOKEN}\nhost:\n  interval: ${TOKEN}\n",
+                            "c.yml", MapEnv({{"TOKEN", "hunter2"}}));
   ASSERT_EQ(r.problems.size(), 3u);
   for (const auto& p : r.problems) {
     EXPECT_EQ(p.message.find("hunter2"), std::string::npos) << p.message;

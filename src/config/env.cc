@@ -67,8 +67,7 @@ Result<std::string> ExpandVariables(std::string_view text, const EnvLookup& env)
 namespace {
 
 // Expands $VAR and ${VAR} shell-style: unset variables become empty.
-std::string ShellExpand(std::string_view text, const std::map<std::string, std::string>& vars,
-                        const EnvLookup& env) {
+std::string ShellExpand(std::string_view text, const std::map<std::string, std::string>& vars, const EnvLookup& env) {
   auto lookup = [&](std::string_view name) -> std::string {
     if (auto it = vars.find(std::string(name)); it != vars.end()) return it->second;
     return env(name).value_or("");
@@ -187,8 +186,8 @@ EnvFile ParseEnvFile(std::string_view content, const EnvLookup& env) {
       } else if (c == ' ' || c == '\t' || c == '\r') {
         skip_space();
         if (i < line.size() && line[i] != '#') {
-          result.problems.push_back({line_no, "unexpected text after the value of " + key +
-                                                  " (quote values that contain spaces)"});
+          result.problems.push_back(
+              {line_no, "unexpected text after the value of " + key + " (quote values that contain spaces)"});
           ok = false;
         }
         break;

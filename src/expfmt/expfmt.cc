@@ -11,7 +11,7 @@ namespace vigil::expfmt {
 
 Format Negotiate(std::string_view accept) {
   return accept.find("application/openmetrics-text") != std::string_view::npos ? Format::kOpenMetrics100
-                                                                                 : Format::kText004;
+                                                                               : Format::kText004;
 }
 
 std::string_view ContentType(Format format) {

@@ -11,9 +11,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "base/file.h"
 #include "tsdb/chunkenc/sealed.h"
@@ -163,9 +162,12 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   file.append(kMagic, 4);
   info.size_bytes = file.size();
 
-  nlohmann::json meta = {{"version", 1},          {"id", info.id},
-                         {"minTime", min_time},   {"maxTime", max_time},
-                         {"level", level},        {"numSeries", info.num_series},
+  nlohmann::json meta = {{"version", 1},
+                         {"id", info.id},
+                         {"minTime", min_time},
+                         {"maxTime", max_time},
+                         {"level", level},
+                         {"numSeries", info.num_series},
                          {"numSamples", info.num_samples},
                          {"resolution", resolution.count()}};
   Status s = WriteFileSynced(tmp_dir + "/block", file);
@@ -215,7 +217,8 @@ Status ParseBlockFile(std::string_view file, std::vector<BlockSeries>* out) {
     s.num_samples = d.Uvarint();
     s.offset = d.Uvarint();
     s.length = d.Uvarint();
-    if (s.offset > index_offset || s.length > index_offset - s.offset) return Status::Error("series data out of bounds");
+    if (s.offset > index_offset || s.length > index_offset - s.offset)
+      return Status::Error("series data out of bounds");
     // Readers binary-search the series table, so it must stay sorted.
     if (!out->empty() && !(out->back().labels < s.labels)) return Status::Error("series not in label order");
     out->push_back(std::move(s));

@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -146,7 +146,8 @@ class MergedSeries final : public Series {
     // For averages over a downsampled block: `index` holds sums, this counts.
     std::optional<size_t> count_index;
   };
-  MergedSeries(Labels labels, TimestampMs mint, TimestampMs maxt) : labels_(std::move(labels)), mint_(mint), maxt_(maxt) {}
+  MergedSeries(Labels labels, TimestampMs mint, TimestampMs maxt)
+      : labels_(std::move(labels)), mint_(mint), maxt_(maxt) {}
   const Labels& labels() const override { return labels_; }
 
   std::unique_ptr<SampleIterator> Iterator() const override {
@@ -586,28 +587,29 @@ class DBImpl final : public DB {
     uint64_t skipped = 0, unknown = 0;
     TimestampMs min_valid = min_valid_time_.load();
     std::vector<WalSample> samples;
-    Status s = ReplayWal(WalDir(), [&](WalRecordType type, std::string_view payload) {
-      if (type == WalRecordType::kSeries) {
-        DecodeSeriesRecord(payload, [&](SeriesRef ref, Labels labels) {
-          head_.GetOrCreateWithRef(ref, labels);
-        });
-        return;
-      }
-      samples.clear();
-      DecodeSamples(payload, &samples);
-      for (const WalSample& w : samples) {
-        if (w.t < min_valid) {
-          ++skipped;  // already in a block
-          continue;
-        }
-        auto series = head_.GetByRef(w.ref);
-        if (!series) {
-          ++unknown;
-          continue;
-        }
-        head_.Append(*series, w.t, w.v);
-      }
-    }, &stats, /*repair=*/!options_.read_only);
+    Status s = ReplayWal(
+        WalDir(),
+        [&](WalRecordType type, std::string_view payload) {
+          if (type == WalRecordType::kSeries) {
+            DecodeSeriesRecord(payload, [&](SeriesRef ref, Labels labels) { head_.GetOrCreateWithRef(ref, labels); });
+            return;
+          }
+          samples.clear();
+          DecodeSamples(payload, &samples);
+          for (const WalSample& w : samples) {
+            if (w.t < min_valid) {
+              ++skipped;  // already in a block
+              continue;
+            }
+            auto series = head_.GetByRef(w.ref);
+            if (!series) {
+              ++unknown;
+              continue;
+            }
+            head_.Append(*series, w.t, w.v);
+          }
+        },
+        &stats, /*repair=*/!options_.read_only);
     if (!s.ok()) return s;
     LogInfo("WAL replayed", {{"segments", std::to_string(stats.segments)},
                              {"records", std::to_string(stats.records)},
@@ -623,7 +625,8 @@ class DBImpl final : public DB {
     Result<std::shared_ptr<Block>> b = Block::Open(BlocksDir() + "/" + id);
     if (!b.ok()) return b.status();
     std::lock_guard lock(blocks_mu_);
-    std::erase_if(blocks_, [&](const auto& x) { return std::find(replaced.begin(), replaced.end(), x) != replaced.end(); });
+    std::erase_if(blocks_,
+                  [&](const auto& x) { return std::find(replaced.begin(), replaced.end(), x) != replaced.end(); });
     blocks_.push_back(*b);
     std::sort(blocks_.begin(), blocks_.end(),
               [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
@@ -734,7 +737,8 @@ class DBImpl final : public DB {
     }
     std::vector<SeriesSamples> series;
     for (auto& [l, s] : merged) series.push_back(std::move(s));
-    Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(series), mint, maxt, level, group.front()->info().resolution);
+    Result<BlockInfo> info =
+        WriteBlock(BlocksDir(), std::move(series), mint, maxt, level, group.front()->info().resolution);
     if (!info.ok()) return info.status();
     if (Status s = AddBlock(info->id, group); !s.ok()) return s;
     for (const auto& b : group) DeleteBlockDir(b->dir());
@@ -810,8 +814,8 @@ class DBImpl final : public DB {
         if (complete) emit(raw, Downsample(d, to));
       }
     }
-    Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(out), b.info().min_time, b.info().max_time,
-                                        b.info().level, to);
+    Result<BlockInfo> info =
+        WriteBlock(BlocksDir(), std::move(out), b.info().min_time, b.info().max_time, b.info().level, to);
     if (!info.ok()) return info.status();
     LogInfo("downsampled block", {{"from", b.info().id}, {"to", info->id}, {"resolution", FormatDuration(to)}});
     return AddBlock(info->id, {});

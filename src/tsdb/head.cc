@@ -1,9 +1,9 @@
 #include "tsdb/head.h"
 
-#include <algorithm>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -82,7 +82,8 @@ Result<std::string> HeadChunkFiles::Read(const HeadChunk& chunk) const {
   std::string out(chunk.length, '\0');
   ssize_t n = ::pread(fd, out.data(), out.size(), static_cast<off_t>(chunk.offset));
   if (n != static_cast<ssize_t>(out.size())) {
-    return Status::Error("read head chunk file " + dir_ + "/" + std::to_string(chunk.file) + ": " + std::strerror(errno));
+    return Status::Error("read head chunk file " + dir_ + "/" + std::to_string(chunk.file) + ": " +
+                         std::strerror(errno));
   }
   return out;
 }

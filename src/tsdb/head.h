@@ -76,7 +76,7 @@ struct MemSeries {
 // A consistent copy of one series' chunks for a reader.
 struct ChunkSnapshot {
   std::vector<std::shared_ptr<const std::string>> chunks;  // XOR chunks in time order
-  Status error;  // a chunk that could not be read back
+  Status error;                                            // a chunk that could not be read back
 };
 
 class Head {
@@ -122,7 +122,7 @@ class Head {
 
   const Options options_;
   std::unique_ptr<HeadChunkFiles> chunk_files_;  // null when read-only
-  mutable std::shared_mutex mu_;  // guards the maps below
+  mutable std::shared_mutex mu_;                 // guards the maps below
   std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref_;
   std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;
   PostingsIndex postings_;

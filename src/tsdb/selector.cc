@@ -12,7 +12,8 @@ class SelectorParser {
   Result<std::vector<Matcher>> Parse() {
     std::vector<Matcher> out;
     Skip();
-    if (pos_ < s_.size() && (std::isalpha(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' || s_[pos_] == ':')) {
+    if (pos_ < s_.size() &&
+        (std::isalpha(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' || s_[pos_] == ':')) {
       std::string name = Ident(true);
       auto m = Matcher::Make(Matcher::Type::kEqual, "__name__", name);
       out.push_back(*m);
@@ -73,8 +74,8 @@ class SelectorParser {
   }
   std::string Ident(bool colon) {
     size_t start = pos_;
-    while (pos_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' ||
-                                (colon && s_[pos_] == ':')))
+    while (pos_ < s_.size() &&
+           (std::isalnum(static_cast<unsigned char>(s_[pos_])) || s_[pos_] == '_' || (colon && s_[pos_] == ':')))
       ++pos_;
     return std::string(s_.substr(start, pos_ - start));
   }

@@ -24,7 +24,7 @@ double StaleNaN();
 bool IsStaleNaN(double v);
 
 struct Options {
-  std::string dir;                          // the store lives in dir/ (wal/, blocks/, head_chunks/, lock)
+  std::string dir;  // the store lives in dir/ (wal/, blocks/, head_chunks/, lock)
   Duration retention{30LL * 24 * 3600 * 1000};
   uint64_t max_bytes = 0;                   // 0: no size cap
   Duration wal_fsync{1000};                 // group commit interval; 0: fsync every commit

@@ -2,12 +2,11 @@
 
 #include <gtest/gtest.h>
 
-#include "base/testing/temp_dir.h"
-
 #include <filesystem>
 #include <fstream>
 #include <set>
 
+#include "base/testing/temp_dir.h"
 #include "tsdb/block.h"
 #include "tsdb/wal.h"
 
@@ -78,7 +77,10 @@ TEST(Tsdb, AppendSelectAndReopen) {
   auto app = db->NewAppender();
   ASSERT_TRUE(app->Append(0, L({{"__name__", "new"}}), 1000, 1).ok());
   ASSERT_TRUE(app->Commit().ok());
-  EXPECT_EQ(Samples(*db->NewQuerier(0, 5000), {M(Matcher::Type::kEqual, "__name__", "up"), M(Matcher::Type::kEqual, "job", "a")}).size(), 2u);
+  EXPECT_EQ(Samples(*db->NewQuerier(0, 5000),
+                    {M(Matcher::Type::kEqual, "__name__", "up"), M(Matcher::Type::kEqual, "job", "a")})
+                .size(),
+            2u);
 }
 
 TEST(Tsdb, OutOfOrderAndDuplicatesAreRejectedAndCounted) {
@@ -279,22 +281,25 @@ TEST(Wal, TornLastRecordAndChecksumMismatchStopReplayNeverCrash) {
   std::string good = FrameWalRecord(WalRecordType::kSamples, "aaaa") + FrameWalRecord(WalRecordType::kSamples, "bbbb");
   std::string bad = FrameWalRecord(WalRecordType::kSamples, "cccc");
   bad[bad.size() - 1] ^= 1;  // checksum mismatch
-  {
-    std::ofstream(seg, std::ios::binary) << good << bad << FrameWalRecord(WalRecordType::kSamples, "dddd");
-  }
+  { std::ofstream(seg, std::ios::binary) << good << bad << FrameWalRecord(WalRecordType::kSamples, "dddd"); }
   {
     std::ofstream(dir.path() + "/00000002", std::ios::binary)
-        << FrameWalRecord(WalRecordType::kSamples, "eeee") << FrameWalRecord(WalRecordType::kSamples, "ffff").substr(0, 7);
+        << FrameWalRecord(WalRecordType::kSamples, "eeee")
+        << FrameWalRecord(WalRecordType::kSamples, "ffff").substr(0, 7);
   }
   std::vector<std::string> seen;
   WalReplayStats stats;
-  ASSERT_TRUE(ReplayWal(dir.path(), [&](WalRecordType, std::string_view p) { seen.emplace_back(p); }, &stats).ok());
+  ASSERT_TRUE(ReplayWal(
+                  dir.path(), [&](WalRecordType, std::string_view p) { seen.emplace_back(p); }, &stats)
+                  .ok());
   EXPECT_EQ(seen, (std::vector<std::string>{"aaaa", "bbbb", "eeee"}));
   EXPECT_EQ(stats.corrupt_segments, 2u);
   // The bad tails were cut: a second replay is clean.
   WalReplayStats again;
   seen.clear();
-  ASSERT_TRUE(ReplayWal(dir.path(), [&](WalRecordType, std::string_view p) { seen.emplace_back(p); }, &again).ok());
+  ASSERT_TRUE(ReplayWal(
+                  dir.path(), [&](WalRecordType, std::string_view p) { seen.emplace_back(p); }, &again)
+                  .ok());
   EXPECT_EQ(again.corrupt_segments, 0u);
   EXPECT_EQ(seen.size(), 3u);
 }
@@ -302,7 +307,9 @@ TEST(Wal, TornLastRecordAndChecksumMismatchStopReplayNeverCrash) {
 TEST(Wal, GarbageFilesNeverCrash) {
   std::string junk = "\xff\xff\xff\x7f garbage";
   std::string err;
-  EXPECT_EQ(ParseWalRecords(junk, [](WalRecordType, std::string_view) {}, &err), 0u);
+  EXPECT_EQ(ParseWalRecords(
+                junk, [](WalRecordType, std::string_view) {}, &err),
+            0u);
   EXPECT_FALSE(err.empty());
 }
 

@@ -222,17 +222,22 @@ Status ReplayFile(const std::string& path, const std::function<void(WalRecordTyp
   Result<std::string> data = ReadFile(path, 4ULL << 30);
   if (!data.ok()) return data.status();
   std::string err;
-  size_t good = ParseWalRecords(*data, [&](WalRecordType t, std::string_view p) {
-    ++stats->records;
-    fn(t, p);
-  }, &err);
+  size_t good = ParseWalRecords(
+      *data,
+      [&](WalRecordType t, std::string_view p) {
+        ++stats->records;
+        fn(t, p);
+      },
+      &err);
   if (good == data->size()) return Status::Ok();
   ++stats->corrupt_segments;
   // A reader beside a running vigil often sees a record being written: that is no news.
   Log(repair ? LogLevel::kWarn : LogLevel::kDebug,
       repair ? "WAL replay stopped at the last good record of a file; cutting the bad tail"
              : "WAL replay stopped at the last good record of a file",
-      {{"file", path}, {"offset", std::to_string(good)}, {"bytes_dropped", std::to_string(data->size() - good)},
+      {{"file", path},
+       {"offset", std::to_string(good)},
+       {"bytes_dropped", std::to_string(data->size() - good)},
        {"err", err}});
   if (repair && ::truncate(path.c_str(), static_cast<off_t>(good)) != 0) {
     LogWarn("could not cut the WAL file", {{"file", path}, {"err", std::strerror(errno)}});

@@ -20,9 +20,7 @@ constexpr int64_t kStep = 10;  // ms between samples
 
 double Expected(int series, int64_t t) { return static_cast<double>((t - kStart) / kStep) * 0.25 + series; }
 
-vigil::Labels SeriesLabels(int i) {
-  return vigil::Labels{{"__name__", "stress"}, {"series", std::to_string(i)}};
-}
+vigil::Labels SeriesLabels(int i) { return vigil::Labels{{"__name__", "stress"}, {"series", std::to_string(i)}}; }
 
 vigil::tsdb::Options StoreOptions(const char* dir) {
   vigil::tsdb::Options o;

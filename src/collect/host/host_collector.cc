@@ -110,8 +110,7 @@ class HostCollector final : public Collector {
       if (v) out.Add(name, help, type, {}, static_cast<double>(*v));
     };
     add("node_boot_time_seconds", "Node boot time, in unixtime.", MetricType::kGauge, s.boot_time);
-    add("node_context_switches_total", "Total number of context switches.", MetricType::kCounter,
-        s.context_switches);
+    add("node_context_switches_total", "Total number of context switches.", MetricType::kCounter, s.context_switches);
     add("node_forks_total", "Total number of forks.", MetricType::kCounter, s.forks);
     add("node_intr_total", "Total number of interrupts serviced.", MetricType::kCounter, s.interrupts);
     add("node_procs_running", "Number of processes in runnable state.", MetricType::kGauge, s.procs_running);
@@ -151,13 +150,14 @@ class HostCollector final : public Collector {
       if (!seen.emplace(m.device, m.mountpoint, m.fstype).second) continue;
       Labels labels{{"device", m.device}, {"fstype", m.fstype}, {"mountpoint", m.mountpoint}};
       Result<FsUsage> u = o_.statfs(m.mountpoint);
-      out.AddGauge("node_filesystem_device_error", "Whether an error occurred while getting statistics for the given device.",
-                   labels, u.ok() ? 0 : 1);
+      out.AddGauge("node_filesystem_device_error",
+                   "Whether an error occurred while getting statistics for the given device.", labels, u.ok() ? 0 : 1);
       if (!u.ok()) {
         out.ReportError("statfs_failed", u.status().message());
         continue;
       }
-      out.AddGauge("node_filesystem_size_bytes", "Filesystem size in bytes.", labels, static_cast<double>(u->size_bytes));
+      out.AddGauge("node_filesystem_size_bytes", "Filesystem size in bytes.", labels,
+                   static_cast<double>(u->size_bytes));
       out.AddGauge("node_filesystem_free_bytes", "Filesystem free space in bytes.", labels,
                    static_cast<double>(u->free_bytes));
       out.AddGauge("node_filesystem_avail_bytes", "Filesystem space available to non-root users in bytes.", labels,
@@ -179,11 +179,14 @@ class HostCollector final : public Collector {
       MetricType type;
     };
     static constexpr Field kFields[] = {
-        {"node_disk_reads_completed_total", "The total number of reads completed successfully.", 1, MetricType::kCounter},
+        {"node_disk_reads_completed_total", "The total number of reads completed successfully.", 1,
+         MetricType::kCounter},
         {"node_disk_reads_merged_total", "The total number of reads merged.", 1, MetricType::kCounter},
         {"node_disk_read_bytes_total", "The total number of bytes read successfully.", 512, MetricType::kCounter},
-        {"node_disk_read_time_seconds_total", "The total number of seconds spent by all reads.", 0.001, MetricType::kCounter},
-        {"node_disk_writes_completed_total", "The total number of writes completed successfully.", 1, MetricType::kCounter},
+        {"node_disk_read_time_seconds_total", "The total number of seconds spent by all reads.", 0.001,
+         MetricType::kCounter},
+        {"node_disk_writes_completed_total", "The total number of writes completed successfully.", 1,
+         MetricType::kCounter},
         {"node_disk_writes_merged_total", "The number of writes merged.", 1, MetricType::kCounter},
         {"node_disk_written_bytes_total", "The total number of bytes written successfully.", 512, MetricType::kCounter},
         {"node_disk_write_time_seconds_total", "This is the total number of seconds spent by all writes.", 0.001,
@@ -201,8 +204,8 @@ class HostCollector final : public Collector {
          MetricType::kCounter},
         {"node_disk_flush_requests_total", "The total number of flush requests completed successfully", 1,
          MetricType::kCounter},
-        {"node_disk_flush_requests_time_seconds_total", "This is the total number of seconds spent by all flush requests.",
-         0.001, MetricType::kCounter},
+        {"node_disk_flush_requests_time_seconds_total",
+         "This is the total number of seconds spent by all flush requests.", 0.001, MetricType::kCounter},
     };
     for (const auto& d : procfs::ParseDiskStats(*text)) {
       if (Excluded(exclude_disks_, d.device)) continue;
@@ -216,8 +219,10 @@ class HostCollector final : public Collector {
   void CollectNetDev(MetricBatch& out) {
     auto text = Read("net/dev", out);
     if (!text) return;
-    static constexpr const char* kReceive[] = {"bytes", "packets", "errs", "drop", "fifo", "frame", "compressed", "multicast"};
-    static constexpr const char* kTransmit[] = {"bytes", "packets", "errs", "drop", "fifo", "colls", "carrier", "compressed"};
+    static constexpr const char* kReceive[] = {"bytes", "packets", "errs",       "drop",
+                                               "fifo",  "frame",   "compressed", "multicast"};
+    static constexpr const char* kTransmit[] = {"bytes", "packets", "errs",    "drop",
+                                                "fifo",  "colls",   "carrier", "compressed"};
     for (const auto& d : procfs::ParseNetDev(*text)) {
       if (Excluded(exclude_netdevs_, d.device)) continue;
       Labels labels{{"device", d.device}};
@@ -255,7 +260,8 @@ class HostCollector final : public Collector {
       out.ReportError("parse_failed", "parse " + o_.proc_root + "/sys/fs/file-nr: expected three numbers");
       return;
     }
-    out.AddGauge("node_filefd_allocated", "File descriptor statistics: allocated.", {}, static_cast<double>(f->allocated));
+    out.AddGauge("node_filefd_allocated", "File descriptor statistics: allocated.", {},
+                 static_cast<double>(f->allocated));
     out.AddGauge("node_filefd_maximum", "File descriptor statistics: maximum.", {}, static_cast<double>(f->maximum));
   }
 
@@ -268,13 +274,14 @@ class HostCollector final : public Collector {
       const char* full_help;
     };
     static constexpr Item kItems[] = {
-        {"cpu", "node_pressure_cpu_waiting_seconds_total", "Total time in seconds that processes have waited for CPU time",
-         nullptr, nullptr},
-        {"io", "node_pressure_io_waiting_seconds_total", "Total time in seconds that processes have waited due to IO congestion",
+        {"cpu", "node_pressure_cpu_waiting_seconds_total",
+         "Total time in seconds that processes have waited for CPU time", nullptr, nullptr},
+        {"io", "node_pressure_io_waiting_seconds_total",
+         "Total time in seconds that processes have waited due to IO congestion",
          "node_pressure_io_stalled_seconds_total",
          "Total time in seconds no process could make progress due to IO congestion"},
-        {"memory", "node_pressure_memory_waiting_seconds_total", "Total time in seconds that processes have waited for memory",
-         "node_pressure_memory_stalled_seconds_total",
+        {"memory", "node_pressure_memory_waiting_seconds_total",
+         "Total time in seconds that processes have waited for memory", "node_pressure_memory_stalled_seconds_total",
          "Total time in seconds no process could make progress due to memory congestion"},
     };
     for (const auto& item : kItems) {
@@ -282,7 +289,8 @@ class HostCollector final : public Collector {
       auto text = Read(std::string("pressure/") + item.file, out, /*optional=*/true);
       if (!text) continue;
       procfs::Pressure p = procfs::ParsePressure(*text);
-      if (p.some_total_us) out.AddCounter(item.some_name, item.some_help, {}, static_cast<double>(*p.some_total_us) / 1e6);
+      if (p.some_total_us)
+        out.AddCounter(item.some_name, item.some_help, {}, static_cast<double>(*p.some_total_us) / 1e6);
       if (item.full_name && p.full_total_us) {
         out.AddCounter(item.full_name, item.full_help, {}, static_cast<double>(*p.full_total_us) / 1e6);
       }
@@ -296,7 +304,8 @@ class HostCollector final : public Collector {
       for (const auto& [proto, fields] : procfs::ParseSockStat(*text)) {
         for (const auto& [field, value] : fields) {
           if (proto == "sockets") {
-            out.AddGauge("node_sockstat_sockets_" + field, "Number of IPv4 sockets in use.", {}, static_cast<double>(value));
+            out.AddGauge("node_sockstat_sockets_" + field, "Number of IPv4 sockets in use.", {},
+                         static_cast<double>(value));
             continue;
           }
           std::string name = "node_sockstat_" + proto + "_" + field;

@@ -241,9 +241,8 @@ TEST_F(HostCollectorRecorded, FilesystemsWithNodeExporterDefaultExcludes) {
   // /proc, /sys/*, /dev/*, and the proc/sysfs/devtmpfs/devpts/cgroup types are excluded;
   // the duplicate /dev/pts and /dev/shm lines never reach statfs.
   EXPECT_THAT(fs_.calls, ElementsAre("/", "/run"));
-  const char* kGauges[] = {"node_filesystem_device_error", "node_filesystem_size_bytes",
-                           "node_filesystem_free_bytes",   "node_filesystem_avail_bytes",
-                           "node_filesystem_files",        "node_filesystem_files_free",
+  const char* kGauges[] = {"node_filesystem_device_error", "node_filesystem_size_bytes", "node_filesystem_free_bytes",
+                           "node_filesystem_avail_bytes",  "node_filesystem_files",      "node_filesystem_files_free",
                            "node_filesystem_readonly"};
   Labels root = Fs("/dev/vda", "ext4", "/");
   Labels run = Fs("tmpfs", "tmpfs", "/run");
@@ -382,26 +381,26 @@ TEST_F(HostCollectorRecorded, Pressure) {
   EXPECT_DOUBLE_EQ(Value(batch_, "node_pressure_io_stalled_seconds_total"), 8.184544);
   EXPECT_EQ(Value(batch_, "node_pressure_memory_waiting_seconds_total"), 0);
   EXPECT_EQ(Value(batch_, "node_pressure_memory_stalled_seconds_total"), 0);
-  EXPECT_THAT(FamiliesWithPrefix(batch_, "node_pressure_"),
-              UnorderedElementsAre("node_pressure_cpu_waiting_seconds_total", "node_pressure_io_waiting_seconds_total",
-                                   "node_pressure_io_stalled_seconds_total",
-                                   "node_pressure_memory_waiting_seconds_total",
-                                   "node_pressure_memory_stalled_seconds_total"));
+  EXPECT_THAT(
+      FamiliesWithPrefix(batch_, "node_pressure_"),
+      UnorderedElementsAre("node_pressure_cpu_waiting_seconds_total", "node_pressure_io_waiting_seconds_total",
+                           "node_pressure_io_stalled_seconds_total", "node_pressure_memory_waiting_seconds_total",
+                           "node_pressure_memory_stalled_seconds_total"));
   for (const auto& n : FamiliesWithPrefix(batch_, "node_pressure_")) {
     EXPECT_EQ(TypeOf(batch_, n), MetricType::kCounter) << n;
   }
 }
 
 TEST_F(HostCollectorRecorded, SockStat) {
-  EXPECT_THAT(FamiliesWithPrefix(batch_, "node_sockstat_"),
-              UnorderedElementsAre("node_sockstat_sockets_used", "node_sockstat_TCP_inuse", "node_sockstat_TCP_orphan",
-                                   "node_sockstat_TCP_tw", "node_sockstat_TCP_alloc", "node_sockstat_TCP_mem",
-                                   "node_sockstat_TCP_mem_bytes", "node_sockstat_UDP_inuse", "node_sockstat_UDP_mem",
-                                   "node_sockstat_UDP_mem_bytes", "node_sockstat_UDPLITE_inuse",
-                                   "node_sockstat_RAW_inuse", "node_sockstat_FRAG_inuse", "node_sockstat_FRAG_memory",
-                                   "node_sockstat_TCP6_inuse", "node_sockstat_UDP6_inuse",
-                                   "node_sockstat_UDPLITE6_inuse", "node_sockstat_RAW6_inuse",
-                                   "node_sockstat_FRAG6_inuse", "node_sockstat_FRAG6_memory"));
+  EXPECT_THAT(
+      FamiliesWithPrefix(batch_, "node_sockstat_"),
+      UnorderedElementsAre("node_sockstat_sockets_used", "node_sockstat_TCP_inuse", "node_sockstat_TCP_orphan",
+                           "node_sockstat_TCP_tw", "node_sockstat_TCP_alloc", "node_sockstat_TCP_mem",
+                           "node_sockstat_TCP_mem_bytes", "node_sockstat_UDP_inuse", "node_sockstat_UDP_mem",
+                           "node_sockstat_UDP_mem_bytes", "node_sockstat_UDPLITE_inuse", "node_sockstat_RAW_inuse",
+                           "node_sockstat_FRAG_inuse", "node_sockstat_FRAG_memory", "node_sockstat_TCP6_inuse",
+                           "node_sockstat_UDP6_inuse", "node_sockstat_UDPLITE6_inuse", "node_sockstat_RAW6_inuse",
+                           "node_sockstat_FRAG6_inuse", "node_sockstat_FRAG6_memory"));
   for (const auto& n : FamiliesWithPrefix(batch_, "node_sockstat_")) {
     EXPECT_EQ(TypeOf(batch_, n), MetricType::kGauge) << n;
   }
@@ -414,15 +413,46 @@ TEST_F(HostCollectorRecorded, SockStat) {
 }
 
 TEST_F(HostCollectorRecorded, NetStatKeepsNodeExporterDefaultFields) {
-  std::vector<std::string> expected = {
-      "TcpExt_SyncookiesSent", "TcpExt_SyncookiesRecv", "TcpExt_SyncookiesFailed", "TcpExt_ListenOverflows",
-      "TcpExt_ListenDrops", "TcpExt_TCPTimeouts", "TcpExt_TCPSynRetrans", "IpExt_InOctets", "IpExt_OutOctets",
-      "Ip_Forwarding", "Icmp_InMsgs", "Icmp_InErrors", "Icmp_OutMsgs", "Tcp_ActiveOpens", "Tcp_PassiveOpens",
-      "Tcp_CurrEstab", "Tcp_InSegs", "Tcp_OutSegs", "Tcp_RetransSegs", "Tcp_InErrs", "Tcp_OutRsts",
-      "Udp_InDatagrams", "Udp_NoPorts", "Udp_InErrors", "Udp_OutDatagrams", "Udp_RcvbufErrors", "Udp_SndbufErrors",
-      "UdpLite_InErrors", "Ip6_InOctets", "Ip6_OutOctets", "Icmp6_InMsgs", "Icmp6_InErrors", "Icmp6_OutMsgs",
-      "Udp6_InDatagrams", "Udp6_NoPorts", "Udp6_InErrors", "Udp6_OutDatagrams", "Udp6_RcvbufErrors",
-      "Udp6_SndbufErrors", "UdpLite6_InErrors"};
+  std::vector<std::string> expected = {"TcpExt_SyncookiesSent",
+                                       "TcpExt_SyncookiesRecv",
+                                       "TcpExt_SyncookiesFailed",
+                                       "TcpExt_ListenOverflows",
+                                       "TcpExt_ListenDrops",
+                                       "TcpExt_TCPTimeouts",
+                                       "TcpExt_TCPSynRetrans",
+                                       "IpExt_InOctets",
+                                       "IpExt_OutOctets",
+                                       "Ip_Forwarding",
+                                       "Icmp_InMsgs",
+                                       "Icmp_InErrors",
+                                       "Icmp_OutMsgs",
+                                       "Tcp_ActiveOpens",
+                                       "Tcp_PassiveOpens",
+                                       "Tcp_CurrEstab",
+                                       "Tcp_InSegs",
+                                       "Tcp_OutSegs",
+                                       "Tcp_RetransSegs",
+                                       "Tcp_InErrs",
+                                       "Tcp_OutRsts",
+                                       "Udp_InDatagrams",
+                                       "Udp_NoPorts",
+                                       "Udp_InErrors",
+                                       "Udp_OutDatagrams",
+                                       "Udp_RcvbufErrors",
+                                       "Udp_SndbufErrors",
+                                       "UdpLite_InErrors",
+                                       "Ip6_InOctets",
+                                       "Ip6_OutOctets",
+                                       "Icmp6_InMsgs",
+                                       "Icmp6_InErrors",
+                                       "Icmp6_OutMsgs",
+                                       "Udp6_InDatagrams",
+                                       "Udp6_NoPorts",
+                                       "Udp6_InErrors",
+                                       "Udp6_OutDatagrams",
+                                       "Udp6_RcvbufErrors",
+                                       "Udp6_SndbufErrors",
+                                       "UdpLite6_InErrors"};
   for (auto& e : expected) e = "node_netstat_" + e;
   EXPECT_THAT(FamiliesWithPrefix(batch_, "node_netstat_"), UnorderedElementsAreArray(expected));
   for (const auto& n : expected) EXPECT_EQ(TypeOf(batch_, n), MetricType::kUntyped) << n;
@@ -480,9 +510,18 @@ TEST_F(HostCollectorOdd, Stat) {
 }
 
 TEST_F(HostCollectorOdd, FilesystemLabelsAreUnescaped) {
-  std::vector<std::string> expected = {"/",           "/mnt/my disk",       "/mnt/tab\tsep",    "/mnt/back\\slash",
-                                       "/mnt/new\nline", "/mnt/nfs share", "/mnt/bad\\08escape", "/mnt/trailing\\04",
-                                       "/mnt/nofreq", "/run",               "/srv/data",        "/media/usb"};
+  std::vector<std::string> expected = {"/",
+                                       "/mnt/my disk",
+                                       "/mnt/tab\tsep",
+                                       "/mnt/back\\slash",
+                                       "/mnt/new\nline",
+                                       "/mnt/nfs share",
+                                       "/mnt/bad\\08escape",
+                                       "/mnt/trailing\\04",
+                                       "/mnt/nofreq",
+                                       "/run",
+                                       "/srv/data",
+                                       "/media/usb"};
   EXPECT_EQ(fs_.calls, expected);  // /proc, /sys, /run/credentials/… and docker's overlay are excluded
   EXPECT_EQ(LabelValues(batch_, "node_filesystem_size_bytes", "mountpoint"), expected);
   EXPECT_EQ(Value(batch_, "node_filesystem_size_bytes", Fs("server:/export dir", "nfs4", "/mnt/nfs share")), 1000);
@@ -526,9 +565,9 @@ TEST_F(HostCollectorOdd, MemSockAndNetStat) {
                                    "node_netstat_TcpExt_ListenDrops", "node_netstat_TcpExt_TCPTimeouts",
                                    "node_netstat_TcpExt_TCPSynRetrans", "node_netstat_Ip_Forwarding",
                                    "node_netstat_Tcp_ActiveOpens", "node_netstat_Tcp_PassiveOpens",
-                                   "node_netstat_Tcp_CurrEstab", "node_netstat_Tcp_InErrs",
-                                   "node_netstat_Ip6_InOctets", "node_netstat_Icmp6_InMsgs",
-                                   "node_netstat_Udp6_InDatagrams", "node_netstat_Udp6_RcvbufErrors"));
+                                   "node_netstat_Tcp_CurrEstab", "node_netstat_Tcp_InErrs", "node_netstat_Ip6_InOctets",
+                                   "node_netstat_Icmp6_InMsgs", "node_netstat_Udp6_InDatagrams",
+                                   "node_netstat_Udp6_RcvbufErrors"));
   EXPECT_EQ(Value(batch_, "node_netstat_Tcp_CurrEstab"), 3);
 }
 
@@ -538,8 +577,7 @@ class HostCollectorBroken : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    root_ = std::filesystem::temp_directory_path() /
-            ("vigil_host_" + std::to_string(::getpid()) + "_" + info->name());
+    root_ = std::filesystem::temp_directory_path() / ("vigil_host_" + std::to_string(::getpid()) + "_" + info->name());
     std::filesystem::remove_all(root_);
     std::filesystem::copy(kTestdata + "/proc", root_, std::filesystem::copy_options::recursive);
   }
@@ -565,17 +603,17 @@ TEST_F(HostCollectorBroken, UnreadableFileIsReadFailedAndTheRestIsKept) {
   EXPECT_EQ(b.errors()[0].reason, "read_failed");
   EXPECT_THAT(b.errors()[0].detail, HasSubstr("meminfo"));
   EXPECT_THAT(FamiliesWithPrefix(b, "node_memory_"), IsEmpty());
-  for (const char* n : {"node_cpu_seconds_total", "node_load1", "node_filesystem_size_bytes",
-                        "node_disk_reads_completed_total", "node_network_receive_bytes_total", "node_filefd_allocated",
-                        "node_pressure_cpu_waiting_seconds_total", "node_sockstat_TCP_inuse",
-                        "node_netstat_Tcp_InSegs", "node_uname_info", "node_time_seconds"}) {
+  for (const char* n :
+       {"node_cpu_seconds_total", "node_load1", "node_filesystem_size_bytes", "node_disk_reads_completed_total",
+        "node_network_receive_bytes_total", "node_filefd_allocated", "node_pressure_cpu_waiting_seconds_total",
+        "node_sockstat_TCP_inuse", "node_netstat_Tcp_InSegs", "node_uname_info", "node_time_seconds"}) {
     EXPECT_NE(b.Find(n), nullptr) << n;
   }
 }
 
 TEST_F(HostCollectorBroken, MissingRequiredFilesAreReadFailed) {
-  for (const char* f : {"stat", "loadavg", "diskstats", "net/dev", "sys/fs/file-nr", "net/sockstat", "net/netstat",
-                        "net/snmp"}) {
+  for (const char* f :
+       {"stat", "loadavg", "diskstats", "net/dev", "sys/fs/file-nr", "net/sockstat", "net/netstat", "net/snmp"}) {
     std::filesystem::remove(root_ / f);
   }
   MetricBatch b = CollectHere();
@@ -583,8 +621,8 @@ TEST_F(HostCollectorBroken, MissingRequiredFilesAreReadFailed) {
   EXPECT_NE(b.Find("node_memory_MemTotal_bytes"), nullptr);
   EXPECT_NE(b.Find("node_filesystem_size_bytes"), nullptr);
   EXPECT_NE(b.Find("node_pressure_io_stalled_seconds_total"), nullptr);
-  EXPECT_NE(b.Find("node_sockstat_TCP6_inuse"), nullptr);     // sockstat6 still read
-  EXPECT_NE(b.Find("node_netstat_Ip6_InOctets"), nullptr);    // snmp6 still read
+  EXPECT_NE(b.Find("node_sockstat_TCP6_inuse"), nullptr);   // sockstat6 still read
+  EXPECT_NE(b.Find("node_netstat_Ip6_InOctets"), nullptr);  // snmp6 still read
   EXPECT_EQ(b.Find("node_cpu_seconds_total"), nullptr);
   EXPECT_EQ(b.Find("node_netstat_Tcp_InSegs"), nullptr);
 }
@@ -631,9 +669,9 @@ TEST_F(HostCollectorBroken, MalformedLoadavgAndFileNrAreParseFailed) {
 }
 
 TEST_F(HostCollectorBroken, EmptyFilesGiveNoSamplesAndNoErrors) {
-  for (const char* f : {"stat", "meminfo", "mounts", "1/mounts", "diskstats", "net/dev", "net/sockstat",
-                        "net/sockstat6", "net/netstat", "net/snmp", "net/snmp6", "pressure/cpu", "pressure/io",
-                        "pressure/memory"}) {
+  for (const char* f :
+       {"stat", "meminfo", "mounts", "1/mounts", "diskstats", "net/dev", "net/sockstat", "net/sockstat6", "net/netstat",
+        "net/snmp", "net/snmp6", "pressure/cpu", "pressure/io", "pressure/memory"}) {
     Replace(f, "");
   }
   MetricBatch b = CollectHere();

@@ -92,8 +92,8 @@ std::vector<Mount> ParseMounts(std::string_view text) {
   ForEachLine(text, [&](std::string_view line) {
     auto f = SplitFields(line);
     if (f.size() < 4) return;
-    out.push_back(Mount{UnescapeMountField(f[0]), UnescapeMountField(f[1]), UnescapeMountField(f[2]),
-                        std::string(f[3])});
+    out.push_back(
+        Mount{UnescapeMountField(f[0]), UnescapeMountField(f[1]), UnescapeMountField(f[2]), std::string(f[3])});
   });
   return out;
 }

@@ -75,7 +75,7 @@ TEST(HostProcfsStat, OddKernel) {
   // "cpux" is skipped; an unparsable tick counts as zero, the line is kept.
   EXPECT_EQ(s.cpus[2].cpu, "2");
   EXPECT_THAT(Ticks(s.cpus[2]), ElementsAre(7, 0, 9, 11, 13, 15, 17, 19, 21, 23));
-  EXPECT_EQ(s.interrupts, 12345u);  // from a 60 KB line
+  EXPECT_EQ(s.interrupts, 12345u);              // from a 60 KB line
   EXPECT_EQ(s.context_switches, std::nullopt);  // "ctxt notanumber"
   EXPECT_EQ(s.boot_time, 1700000000u);          // trailing extra field ignored
   EXPECT_EQ(s.forks, std::nullopt);             // "processes" without a value
@@ -119,7 +119,7 @@ TEST(HostProcfsLoadAvg, ExtraFieldsNoNewline) {
 TEST(HostProcfsLoadAvg, Malformed) {
   EXPECT_FALSE(ParseLoadAvg(""));
   EXPECT_FALSE(ParseLoadAvg("\n"));
-  EXPECT_FALSE(ParseLoadAvg("0.29 0.17"));      // missing field
+  EXPECT_FALSE(ParseLoadAvg("0.29 0.17"));  // missing field
   EXPECT_FALSE(ParseLoadAvg("0.29 x 0.06 1/88 4893"));
   EXPECT_FALSE(ParseLoadAvg("0,29 0,17 0,06"));  // locale-style decimals are not the kernel's
   auto l = ParseLoadAvg("  \t0 0 0  \n");
@@ -141,7 +141,7 @@ TEST(HostProcfsMemInfo, Recorded) {
   EXPECT_EQ(Value(m, "Active_anon_bytes"), 1612.0 * 1024);
   EXPECT_EQ(Value(m, "Inactive_file_bytes"), 238036.0 * 1024);
   EXPECT_EQ(Value(m, "VmallocTotal_bytes"), 35184372087808.0);  // 34359738367 kB
-  EXPECT_EQ(Value(m, "HugePages_Total"), 0);                     // a count: no unit, no suffix
+  EXPECT_EQ(Value(m, "HugePages_Total"), 0);                    // a count: no unit, no suffix
   EXPECT_EQ(Value(m, "Hugepagesize_bytes"), 2048.0 * 1024);
   EXPECT_FALSE(Has(m, "Active(anon)_bytes"));
   EXPECT_FALSE(Has(m, "HugePages_Total_bytes"));
@@ -267,14 +267,14 @@ TEST(HostProcfsDiskStats, FieldCountsAndOddLines) {
   EXPECT_THAT(d[1].fields, ElementsAre(11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25));
   // 20 fields: 5.5+ adds flushes.
   EXPECT_EQ(d[2].major, 259u);
-  EXPECT_THAT(d[2].fields, ElementsAre(101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115,
-                                       116, 117));
+  EXPECT_THAT(d[2].fields,
+              ElementsAre(101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 112, 113, 114, 115, 116, 117));
   // 22 fields: whatever a future kernel adds is kept.
   EXPECT_EQ(d[3].fields.size(), 19u);
   EXPECT_EQ(d[3].fields.back(), 19u);
   EXPECT_EQ(d[4].fields[0], 18446744073709551615u);
   EXPECT_EQ(d[6].fields, std::vector<uint64_t>(2000, 1));  // a very long line
-  EXPECT_EQ(d[7].major, 179u);                            // truncated last line, no newline
+  EXPECT_EQ(d[7].major, 179u);                             // truncated last line, no newline
   EXPECT_THAT(d[7].fields, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
 }
 
@@ -354,7 +354,7 @@ TEST(HostProcfsPressure, OlderKernelAndOddLines) {
   EXPECT_EQ(cpu.some_total_us, 12345u);
   EXPECT_EQ(cpu.full_total_us, std::nullopt);
   Pressure p = ParsePressure(Odd("pressure-odd"));
-  EXPECT_EQ(p.some_total_us, 100u);  // the last "some" line wins
+  EXPECT_EQ(p.some_total_us, 100u);          // the last "some" line wins
   EXPECT_EQ(p.full_total_us, std::nullopt);  // "total=abc"
   Pressure empty = ParsePressure("");
   EXPECT_FALSE(empty.some_total_us || empty.full_total_us);
@@ -372,24 +372,23 @@ TEST(HostProcfsSockStat, Recorded) {
                      Pair("UDPLITE", ElementsAre(Pair("inuse", 0))), Pair("RAW", ElementsAre(Pair("inuse", 0))),
                      Pair("FRAG", UnorderedElementsAre(Pair("inuse", 0), Pair("memory", 0)))));
   auto s6 = ParseSockStat(Recorded("net/sockstat6"));
-  EXPECT_THAT(s6, UnorderedElementsAre(Pair("TCP6", ElementsAre(Pair("inuse", 0))),
-                                       Pair("UDP6", ElementsAre(Pair("inuse", 0))),
-                                       Pair("UDPLITE6", ElementsAre(Pair("inuse", 0))),
-                                       Pair("RAW6", ElementsAre(Pair("inuse", 0))),
-                                       Pair("FRAG6", UnorderedElementsAre(Pair("inuse", 0), Pair("memory", 0)))));
+  EXPECT_THAT(s6, UnorderedElementsAre(
+                      Pair("TCP6", ElementsAre(Pair("inuse", 0))), Pair("UDP6", ElementsAre(Pair("inuse", 0))),
+                      Pair("UDPLITE6", ElementsAre(Pair("inuse", 0))), Pair("RAW6", ElementsAre(Pair("inuse", 0))),
+                      Pair("FRAG6", UnorderedElementsAre(Pair("inuse", 0), Pair("memory", 0)))));
 }
 
 TEST(HostProcfsSockStat, OddLines) {
   auto s = ParseSockStat(Odd("net/sockstat"));
-  EXPECT_THAT(s, UnorderedElementsAre(
-                     Pair("sockets", ElementsAre(Pair("used", 99))),
-                     Pair("TCP", UnorderedElementsAre(Pair("inuse", 5), Pair("orphan", 1), Pair("tw", 7),
-                                                      Pair("alloc", 9), Pair("mem", 12))),
-                     Pair("UDP", ElementsAre(Pair("inuse", 3))),  // "mem" without a value
-                     Pair("NEWPROTO", UnorderedElementsAre(Pair("inuse", 4), Pair("pressure", 1))),
-                     Pair("FRAG", UnorderedElementsAre(Pair("inuse", 0), Pair("memory", 0))),
-                     // "bogus line", "RAW: inuse x" and garbage bytes give nothing
-                     Pair("UDPLITE", ElementsAre(Pair("inuse", 1)))));  // no final newline
+  EXPECT_THAT(s,
+              UnorderedElementsAre(Pair("sockets", ElementsAre(Pair("used", 99))),
+                                   Pair("TCP", UnorderedElementsAre(Pair("inuse", 5), Pair("orphan", 1), Pair("tw", 7),
+                                                                    Pair("alloc", 9), Pair("mem", 12))),
+                                   Pair("UDP", ElementsAre(Pair("inuse", 3))),  // "mem" without a value
+                                   Pair("NEWPROTO", UnorderedElementsAre(Pair("inuse", 4), Pair("pressure", 1))),
+                                   Pair("FRAG", UnorderedElementsAre(Pair("inuse", 0), Pair("memory", 0))),
+                                   // "bogus line", "RAW: inuse x" and garbage bytes give nothing
+                                   Pair("UDPLITE", ElementsAre(Pair("inuse", 1)))));  // no final newline
   auto s6 = ParseSockStat(Odd("net/sockstat6"));
   EXPECT_THAT(s6, UnorderedElementsAre(Pair("TCP6", ElementsAre(Pair("inuse", 2))),
                                        Pair("UDP6", ElementsAre(Pair("inuse", 1))),  // odd trailing key ignored
@@ -439,12 +438,12 @@ TEST(HostProcfsNetStat, RecordedSnmp) {
 
 TEST(HostProcfsNetStat, OddPairs) {
   auto s = ParseNetStat(Odd("net/netstat"));
-  EXPECT_THAT(s, ElementsAre(Pair("TcpExt_SyncookiesSent", 1), Pair("TcpExt_ListenOverflows", 2),
-                             Pair("TcpExt_ListenDrops", 3), Pair("TcpExt_TCPTimeouts", 4),
-                             Pair("TcpExt_TCPSynRetrans", 5), Pair("TcpExt_NewField2031", 6),
-                             // IpExt: 3 names, 2 values: dropped. "Orphan:" became a header.
-                             // MPTcpExt: "x" is skipped, the truncated last line still counts.
-                             Pair("MPTcpExt_MPCapableSYNRX", 0)));
+  EXPECT_THAT(
+      s, ElementsAre(Pair("TcpExt_SyncookiesSent", 1), Pair("TcpExt_ListenOverflows", 2), Pair("TcpExt_ListenDrops", 3),
+                     Pair("TcpExt_TCPTimeouts", 4), Pair("TcpExt_TCPSynRetrans", 5), Pair("TcpExt_NewField2031", 6),
+                     // IpExt: 3 names, 2 values: dropped. "Orphan:" became a header.
+                     // MPTcpExt: "x" is skipped, the truncated last line still counts.
+                     Pair("MPTcpExt_MPCapableSYNRX", 0)));
   auto snmp = ParseNetStat(Odd("net/snmp"));
   EXPECT_THAT(snmp, ElementsAre(Pair("Ip_Forwarding", 1), Pair("Ip_DefaultTTL", 64), Pair("Ip_InReceives", 1000),
                                 Pair("Tcp_RtoAlgorithm", 1), Pair("Tcp_MaxConn", -1), Pair("Tcp_ActiveOpens", 10),
@@ -478,11 +477,11 @@ TEST(HostProcfsSnmp6, Recorded) {
 
 TEST(HostProcfsSnmp6, OddLines) {
   auto s = ParseSnmp6(Odd("net/snmp6"));
-  EXPECT_THAT(s, ElementsAre(Pair("Ip6_InReceives", 12), Pair("Ip6_InOctets", 3456), Pair("Icmp6_InMsgs", 7),
-                             Pair("Icmp6_OutType134", 2), Pair("Udp6_InDatagrams", 100),
-                             Pair("UdpLite6_InDatagrams", 0),
-                             // no value, no '6', two values, a non-number, garbage: skipped
-                             Pair("Udp6_RcvbufErrors", 4)));
+  EXPECT_THAT(s,
+              ElementsAre(Pair("Ip6_InReceives", 12), Pair("Ip6_InOctets", 3456), Pair("Icmp6_InMsgs", 7),
+                          Pair("Icmp6_OutType134", 2), Pair("Udp6_InDatagrams", 100), Pair("UdpLite6_InDatagrams", 0),
+                          // no value, no '6', two values, a non-number, garbage: skipped
+                          Pair("Udp6_RcvbufErrors", 4)));
 }
 
 // --- every parser on bytes that are not /proc text at all ---
@@ -510,12 +509,12 @@ TEST(HostProcfsGarbage, EveryParserYieldsNothing) {
 TEST(HostProcfsGarbage, EmbeddedNulsAndHugeNumbers) {
   using namespace std::string_literals;
   EXPECT_THAT(ParseMemInfo("MemTotal:\0 1 kB\n"s), IsEmpty());
-  EXPECT_THAT(ParseMemInfo("Big: 1e400 kB\n"), IsEmpty());  // out of range for a double
+  EXPECT_THAT(ParseMemInfo("Big: 1e400 kB\n"), IsEmpty());         // out of range for a double
   EXPECT_THAT(ParseSnmp6("Ip6InReceives 18446744073709551616\n"),  // 2^64: too big for a uint64, fine for a double
               ElementsAre(Pair("Ip6_InReceives", 18446744073709551616.0)));
   EXPECT_THAT(ParseSockStat("TCP: inuse 18446744073709551616\n"), IsEmpty());
-  EXPECT_THAT(ParseDiskStats("8 0 sda\0 1 2 3 4 5 6 7 8 9 10 11\n"s), ElementsAre(::testing::Field(
-                                                                           &DiskStats::device, "sda\0"s)));
+  EXPECT_THAT(ParseDiskStats("8 0 sda\0 1 2 3 4 5 6 7 8 9 10 11\n"s),
+              ElementsAre(::testing::Field(&DiskStats::device, "sda\0"s)));
 }
 
 }  // namespace

@@ -23,7 +23,8 @@ class SelfCollector final : public Collector {
 
   Status Collect(const CollectContext&, MetricBatch& out) override {
     if (extra_) extra_(out);
-    out.AddGauge("vigil_build_info", "A metric with a constant '1' value labeled by vigil's version, revision and compiler.",
+    out.AddGauge("vigil_build_info",
+                 "A metric with a constant '1' value labeled by vigil's version, revision and compiler.",
                  Labels{{"compiler", build_.compiler}, {"revision", build_.revision}, {"version", build_.version}}, 1);
     Result<std::string> stat = ReadFile(proc_root_ + "/self/stat");
     if (!stat.ok()) return stat.status();

@@ -590,21 +590,11 @@ size_t AdaptiveEstimate(const IntStats& st) {
 void PutInts(std::string* out, const IntStats& st, IntCodec codec) {
   if (st.xs.empty()) return;
   switch (codec) {
-    case IntCodec::kPacked:
-      PutIntsPacked(out, st);
-      break;
-    case IntCodec::kVarint:
-      PutIntsVarint(out, st);
-      break;
-    case IntCodec::kSparse:
-      PutIntsSparse(out, st);
-      break;
-    case IntCodec::kExpGolomb:
-      PutIntsExpGolomb(out, st);
-      break;
-    case IntCodec::kAdaptive:
-      PutIntsAdaptive(out, st);
-      break;
+    case IntCodec::kPacked: PutIntsPacked(out, st); break;
+    case IntCodec::kVarint: PutIntsVarint(out, st); break;
+    case IntCodec::kSparse: PutIntsSparse(out, st); break;
+    case IntCodec::kExpGolomb: PutIntsExpGolomb(out, st); break;
+    case IntCodec::kAdaptive: PutIntsAdaptive(out, st); break;
   }
 }
 

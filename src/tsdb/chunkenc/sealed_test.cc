@@ -315,24 +315,12 @@ TEST(SealedTest, RandomSeriesRoundTrip) {
       t = static_cast<int64_t>(static_cast<uint64_t>(t) + 1 + rng() % (kind == 0 ? 1ULL << 62 : 30000));
       ts[i] = t;
       switch (kind) {
-        case 0:
-          values[i] = FromBits(rng());
-          break;  // any bits, NaNs included
-        case 1:
-          values[i] = static_cast<double>(static_cast<int64_t>(rng() % 100000) - 50000) / 1000;
-          break;
-        case 2:
-          values[i] = rng() % 4 == 0 ? FromBits(kStaleNaN) : static_cast<double>(rng() % 10);
-          break;
-        case 3:
-          values[i] = std::ldexp(static_cast<double>(rng() % 1000), static_cast<int>(rng() % 200) - 100);
-          break;
-        case 4:
-          values[i] = static_cast<double>(rng() % 100000) * 1e-6;
-          break;  // inexact decimals
-        default:
-          values[i] = static_cast<double>(rng() % 3) * 0.1;
-          break;
+        case 0: values[i] = FromBits(rng()); break;  // any bits, NaNs included
+        case 1: values[i] = static_cast<double>(static_cast<int64_t>(rng() % 100000) - 50000) / 1000; break;
+        case 2: values[i] = rng() % 4 == 0 ? FromBits(kStaleNaN) : static_cast<double>(rng() % 10); break;
+        case 3: values[i] = std::ldexp(static_cast<double>(rng() % 1000), static_cast<int>(rng() % 200) - 100); break;
+        case 4: values[i] = static_cast<double>(rng() % 100000) * 1e-6; break;  // inexact decimals
+        default: values[i] = static_cast<double>(rng() % 3) * 0.1; break;
       }
     }
     RoundTrip(ts, values);

@@ -60,8 +60,17 @@ TEST(Xor, LargeGapsNegativeDeltasAndExtremes) {
   int64_t min = std::numeric_limits<int64_t>::min();
   RoundTrip({{min, 1}, {min + 1, 2}, {0, 3}, {1, 4}, {max - 1, 5}, {max, 6}});
   // Irregular deltas exercise every delta-of-delta bucket.
-  RoundTrip({{0, 1}, {10, 2}, {11, 3}, {9000, 4}, {9001, 5}, {200000, 6}, {200001, 7}, {5000000, 8},
-             {5000001, 9}, {900000000000LL, 10}, {900000000001LL, 11}});
+  RoundTrip({{0, 1},
+             {10, 2},
+             {11, 3},
+             {9000, 4},
+             {9001, 5},
+             {200000, 6},
+             {200001, 7},
+             {5000000, 8},
+             {5000001, 9},
+             {900000000000LL, 10},
+             {900000000001LL, 11}});
   RoundTrip({{-5000, 1}, {-4000, 2}, {-1, 3}});
 }
 
