@@ -50,16 +50,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 
-wait_ready() {  # url pid name
-  for _ in $(seq 1 100); do
-    kill -0 "$2" 2>/dev/null || { echo "$3 exited during startup; its log:" >&2; cat "$TMP/$3.log" >&2; return 1; }
-    curl -sf --max-time 2 -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "$3 not ready after 10 s; its log:" >&2
-  cat "$TMP/$3.log" >&2
-  return 1
-}
 
 CLK_TCK=$(getconf CLK_TCK)
 

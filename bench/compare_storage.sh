@@ -129,14 +129,7 @@ vm_start() {  # data_dir
   "$VM" -httpListenAddr="127.0.0.1:$port" -storageDataPath="$1" -retentionPeriod=100y \
     -loggerLevel=WARN -search.disableCache >"$TMP/vm.log" 2>&1 &
   VM_PID=$!
-  for _ in $(seq 1 200); do
-    kill -0 "$VM_PID" 2>/dev/null || { echo "victoria-metrics exited during startup:" >&2; cat "$TMP/vm.log" >&2; return 1; }
-    curl -sf --max-time 2 -o /dev/null "$VM_URL/health" && return 0
-    sleep 0.1
-  done
-  echo "victoria-metrics not ready after 20 s" >&2
-  cat "$TMP/vm.log" >&2
-  return 1
+  wait_ready "$VM_URL/health" "$VM_PID" vm 200
 }
 vm_stop() {
   [[ -n $VM_PID ]] || return 0

@@ -22,3 +22,16 @@ stop_pids() {
     wait "$pid" 2>/dev/null || true
   done
 }
+
+# Waits until URL answers, at most TENTHS/10 seconds (default 10 s); fails,
+# printing $TMP/NAME.log, if process PID exits first or time runs out.
+wait_ready() {  # url pid name [tenths]
+  for _ in $(seq 1 "${4:-100}"); do
+    kill -0 "$2" 2>/dev/null || { echo "$3 exited during startup; its log:" >&2; cat "$TMP/$3.log" >&2; return 1; }
+    curl -sf --max-time 2 -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "$3 not ready after $(( ${4:-100} / 10 )) s; its log:" >&2
+  cat "$TMP/$3.log" >&2
+  return 1
+}

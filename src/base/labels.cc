@@ -35,6 +35,25 @@ std::string_view Labels::Get(std::string_view name) const {
   return {};
 }
 
+std::string Labels::ToString() const {
+  std::string out = "{";
+  for (const Label& l : labels_) {
+    if (out.size() > 1) out += ", ";
+    out += l.name;
+    out += "=\"";
+    for (char c : l.value) {
+      if (c == '"' || c == '\\') out += '\\';
+      if (c == '\n') {
+        out += "\\n";
+        continue;
+      }
+      out += c;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
 namespace {
 bool IsNameChar(char c, bool first, bool colon_ok) {
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_') return true;

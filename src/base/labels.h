@@ -29,6 +29,9 @@ class Labels {
   // Returns the value of `name`, or an empty view when absent.
   std::string_view Get(std::string_view name) const;
 
+  // `{a="1", b="x\"y"}` with \\, \" and \n escaped, as promtool prints series.
+  std::string ToString() const;
+
   const std::vector<Label>& list() const { return labels_; }
   bool empty() const { return labels_.empty(); }
   size_t size() const { return labels_.size(); }

@@ -56,6 +56,8 @@ TEST(Labels, SortedAndSettable) {
   EXPECT_FALSE(IsValidLabelName("1x"));
   EXPECT_FALSE(IsValidLabelName("a:b"));
   EXPECT_TRUE(IsValidMetricName("a:b_total"));
+  EXPECT_EQ((Labels{{"b", "x\"y\\z\nw"}, {"a", "1"}}).ToString(), "{a=\"1\", b=\"x\\\"y\\\\z\\nw\"}");
+  EXPECT_EQ(Labels().ToString(), "{}");
 }
 
 TEST(Log, LogfmtQuotesAndEscapes) {

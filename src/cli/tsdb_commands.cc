@@ -44,26 +44,6 @@ void PrintProgress(const char* what, double fraction) {
   std::fflush(stdout);
 }
 
-std::string LabelsText(const Labels& labels) {
-  std::string out = "{";
-  bool first = true;
-  for (const Label& l : labels) {
-    if (!first) out += ", ";
-    first = false;
-    out += l.name + "=\"";
-    for (char c : l.value) {
-      if (c == '"' || c == '\\') out += '\\';
-      if (c == '\n') {
-        out += "\\n";
-        continue;
-      }
-      out += c;
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 }  // namespace
 
 int TsdbImport(const std::string& data_dir, const std::string& file) {
@@ -237,7 +217,7 @@ int TsdbDump(const std::string& data_dir, const std::string& selector, const std
   }
   std::string line;
   for (const auto& s : *series) {
-    std::string labels = LabelsText(s->labels());
+    std::string labels = s->labels().ToString();
     auto it = s->Iterator();
     while (it->Next()) {
       line = labels;

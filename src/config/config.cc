@@ -125,18 +125,6 @@ struct Decoder {
     }
     *out = std::move(text);
   }
-
-  void StringList(const YAML::Node& node, const std::string& field, std::vector<std::string>* out) {
-    if (!node.IsSequence()) {
-      Report(node, field, std::string("expected a list, got ") + KindName(node));
-      return;
-    }
-    out->clear();
-    for (size_t i = 0; i < node.size(); ++i) {
-      std::string s;
-      if (String(node[i], field + "[" + std::to_string(i) + "]", &s)) out->push_back(std::move(s));
-    }
-  }
 };
 
 // Walks the keys of one mapping: Take() claims a key, Finish() reports the
@@ -283,11 +271,12 @@ void DecodeStorage(Decoder& d, const YAML::Node& node, StorageOptions* s) {
 // Reads env files (paths relative to the config file) into one lookup where
 // the process environment wins and later files override earlier ones.
 EnvLookup WithEnvFiles(Decoder& d, const YAML::Node& list_node, const std::string& base_dir,
-                       const EnvLookup& process_env) {
+                       const EnvLookup& process_env, std::vector<std::string>* paths) {
   auto merged = std::make_shared<std::map<std::string, std::string>>();
   for (size_t i = 0; i < list_node.size(); ++i) {
     std::string field = "env_files[" + std::to_string(i) + "]", path;
     if (!d.String(list_node[i], field, &path)) continue;
+    paths->push_back(path);
     std::filesystem::path p(path);
     if (p.is_relative() && !base_dir.empty()) p = std::filesystem::path(base_dir) / p;
     std::error_code ec;
@@ -335,8 +324,11 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   Config& c = result.config;
 
   if (auto n = top.Take("env_files"); n.IsDefined()) {
-    d.StringList(n, "env_files", &c.env_files);
-    if (n.IsSequence()) d.env = WithEnvFiles(d, n, base_dir, env);
+    if (n.IsSequence()) {
+      d.env = WithEnvFiles(d, n, base_dir, env, &c.env_files);
+    } else {
+      d.Report(n, "env_files", std::string("expected a list, got ") + Decoder::KindName(n));
+    }
   }
   if (auto n = top.Take("global"); n.IsDefined()) DecodeGlobal(d, n, &c.global);
   if (auto n = top.Take("host"); n.IsDefined()) {

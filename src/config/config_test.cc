@@ -166,6 +166,16 @@ TEST(Config, MissingEnvFileIsAnErrorAtItsEntry) {
   EXPECT_NE(r.problems[0].message.find("No such file or directory"), std::string::npos);
 }
 
+TEST(Config, NonStringEnvFileEntryIsReportedOnce) {
+  LoadResult r = LoadString("env_files:\n  - [a]\n", "c.yml", MapEnv({}));
+  ASSERT_EQ(r.problems.size(), 1u) << Problems(r);
+  EXPECT_EQ(r.problems[0].line, 2);
+  EXPECT_NE(r.problems[0].message.find("env_files[0]: expected a string, got a list"), std::string::npos);
+  r = LoadString("env_files: x.env\n", "c.yml", MapEnv({}));
+  ASSERT_EQ(r.problems.size(), 1u) << Problems(r);
+  EXPECT_NE(r.problems[0].message.find("env_files: expected a list"), std::string::npos);
+}
+
 TEST(Config, BadEnvFileLineIsReportedWithItsPosition) {
   TempDir dir;
   std::string env = dir.Write("x.env", "OK=1\nthis is not an assignment\nQ=\"open\n");

@@ -41,12 +41,6 @@ uint64_t DirBytes(const std::string& dir) {
   return total;
 }
 
-std::string Describe(const Labels& labels) {
-  std::string out = "{";
-  for (const Label& l : labels) out += (out.size() > 1 ? ", " : "") + l.name + "=\"" + l.value + "\"";
-  return out + "}";
-}
-
 Status ValidateLabels(const Labels& labels) {
   if (labels.empty()) return Status::Error("empty label set");
   if (labels.Get("__name__").empty()) return Status::Error("missing metric name (__name__)");
@@ -421,7 +415,7 @@ class DBImpl final : public DB {
     TimestampMs mint = kMaxTime, maxt = kMinTime;
     for (const auto& s : series) {
       if (s.t.empty()) continue;
-      if (Status st = ValidateLabels(s.labels); !st.ok()) return st.WithContext("series " + Describe(s.labels));
+      if (Status st = ValidateLabels(s.labels); !st.ok()) return st.WithContext("series " + s.labels.ToString());
       mint = std::min(mint, s.t.front());
       maxt = std::max(maxt, s.t.back());
     }
