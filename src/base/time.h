@@ -16,6 +16,11 @@ namespace vigil {
 using TimestampMs = int64_t;
 using Duration = std::chrono::milliseconds;
 
+// The step of `t` on a grid of `step` ms from the epoch (floor division, so
+// negative times fall in the step below), and that step's start.
+inline int64_t StepIndex(TimestampMs t, int64_t step) { return t >= 0 ? t / step : -((-t + step - 1) / step); }
+inline TimestampMs AlignDown(TimestampMs t, int64_t step) { return StepIndex(t, step) * step; }
+
 class Clock {
  public:
   virtual ~Clock() = default;

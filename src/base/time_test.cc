@@ -52,6 +52,14 @@ TEST(ParseTime, UnixSecondsAndRfc3339) {
   }
 }
 
+TEST(AlignDown, FloorsNegativeTimesToo) {
+  EXPECT_EQ(AlignDown(7199999, 3600000), 3600000);
+  EXPECT_EQ(AlignDown(3600000, 3600000), 3600000);
+  EXPECT_EQ(AlignDown(-1, 3600000), -3600000);
+  EXPECT_EQ(StepIndex(-3600000, 3600000), -1);
+  EXPECT_EQ(StepIndex(-3600001, 3600000), -2);
+}
+
 TEST(FakeClock, AdvancesOnlyWhenTold) {
   FakeClock c(1000);
   EXPECT_EQ(c.NowMs(), 1000);

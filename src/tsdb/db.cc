@@ -28,9 +28,6 @@ namespace {
 constexpr TimestampMs kMinTime = std::numeric_limits<TimestampMs>::min();
 constexpr TimestampMs kMaxTime = std::numeric_limits<TimestampMs>::max();
 
-TimestampMs AlignDown(TimestampMs t, int64_t range) {
-  return t >= 0 ? t / range * range : -((-t + range - 1) / range) * range;
-}
 
 uint64_t DirBytes(const std::string& dir) {
   uint64_t total = 0;

@@ -31,7 +31,6 @@ const std::vector<double>& DownsampledSeries::Values(Aggregate a) const {
 
 namespace {
 
-int64_t StepOf(TimestampMs t, int64_t res) { return t >= 0 ? t / res : -((-t + res - 1) / res); }
 
 // Accumulates one step; `Flush` appends it to the output.
 struct StepAccumulator {
@@ -64,7 +63,7 @@ DownsampledSeries Downsample(const std::vector<TimestampMs>& t, const std::vecto
   double total = carry ? carry->total : 0;    // reset-adjusted running total
   for (size_t i = 0; i < t.size(); ++i) {
     if (IsStaleNaN(v[i]) || std::isnan(v[i])) continue;
-    int64_t s = StepOf(t[i], res);
+    int64_t s = StepIndex(t[i], res);
     if (acc.any && s != step) acc.Flush(out);
     if (!acc.any) {
       acc = StepAccumulator{};
@@ -99,7 +98,7 @@ DownsampledSeries Downsample(const DownsampledSeries& in, Duration resolution) {
   StepAccumulator acc;
   int64_t step = 0;
   for (size_t i = 0; i < in.t.size(); ++i) {
-    int64_t s = StepOf(in.t[i], res);
+    int64_t s = StepIndex(in.t[i], res);
     if (acc.any && s != step) acc.Flush(out);
     if (!acc.any) {
       acc = StepAccumulator{};

@@ -188,8 +188,7 @@ void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
   s.open_min_time = t;
   // Chunks never straddle a block boundary, so blocks can take whole chunks.
   int64_t range = options_.block_range.count();
-  int64_t start = t >= 0 ? t / range * range : -((-t + range - 1) / range) * range;
-  s.chunk_end = start + range;
+  s.chunk_end = AlignDown(t, range) + range;
 }
 
 Head::AppendResult Head::Append(MemSeries& s, TimestampMs t, double v) {
