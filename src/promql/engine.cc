@@ -1,0 +1,1270 @@
+// The evaluator. Like Prometheus's, it evaluates every node over all steps of
+// the query at once: an instant vector is a set of series with a point at each
+// step where the series exists, so a range query costs one pass per node.
+#include "promql/engine.h"
+
+#include <re2/re2.h>
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <ctime>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "promql/eval.h"
+
+namespace vigil::promql {
+
+using namespace internal;  // NOLINT: this file is the engine's internals
+
+namespace {
+
+struct Val {
+  ValueType type = ValueType::kNone;
+  // Scalar: one series without labels and a point at every step. Vector:
+  // points at the steps where a series exists. Matrix: raw points.
+  Matrix m;
+  std::string str;
+};
+
+// State shared by a query and its subqueries.
+struct QueryState {
+  const EngineOptions& options;
+  const QuerierFactory& storage;
+  TimestampMs query_start, query_end;
+  std::chrono::steady_clock::time_point deadline;
+  int64_t samples = 0;
+  uint32_t ticks = 0;
+  Annotations notes;
+
+  void Account(int64_t n) {
+    samples += n;
+    if (samples > options.max_samples) {
+      Fail("query processing would load too many samples into memory in query execution", ErrorKind::kTooManySamples);
+    }
+  }
+  void CheckDeadline() {
+    if ((++ticks & 1023) == 0 && std::chrono::steady_clock::now() > deadline) {
+      Fail("query timed out in query execution", ErrorKind::kTimeout);
+    }
+  }
+};
+
+// Collects output series by label set, one point per step at most.
+class SeriesBuilder {
+ public:
+  // Adds a point; two points of one label set at one time are an error.
+  void Add(const Labels& labels, bool drop_name, Point p) {
+    Series& s = Find(labels, drop_name);
+    if (!s.points.empty() && s.points.back().t == p.t) Fail("vector cannot contain metrics with the same labelset");
+    s.points.push_back(p);
+  }
+  Matrix Take() { return std::move(out_); }
+
+ private:
+  Series& Find(const Labels& labels, bool drop_name) {
+    auto& bucket = index_[HashLabels(labels)];
+    for (size_t i : bucket) {
+      if (out_[i].labels == labels) return out_[i];
+    }
+    bucket.push_back(out_.size());
+    out_.push_back(Series{labels, {}, drop_name});
+    return out_.back();
+  }
+  std::unordered_map<uint64_t, std::vector<size_t>> index_;
+  Matrix out_;
+};
+
+// Walks a vector's series step by step.
+class StepCursor {
+ public:
+  explicit StepCursor(const Matrix& m) : m_(m), pos_(m.size(), 0) {}
+  // The elements present at time t; call with increasing t.
+  const Vector& At(TimestampMs t) {
+    vec_.clear();
+    for (size_t i = 0; i < m_.size(); ++i) {
+      const auto& pts = m_[i].points;
+      size_t& p = pos_[i];
+      while (p < pts.size() && pts[p].t < t) ++p;
+      if (p < pts.size() && pts[p].t == t) vec_.push_back(Elem{&m_[i].labels, pts[p].v, m_[i].drop_name});
+    }
+    return vec_;
+  }
+
+ private:
+  const Matrix& m_;
+  std::vector<size_t> pos_;
+  Vector vec_;
+};
+
+Labels WithoutName(const Labels& l) {
+  Labels out = l;
+  out.Set("__name__", "");
+  return out;
+}
+
+std::pair<double, bool> ElemBinop(BinaryOp op, double l, double r) {
+  switch (op) {
+    case BinaryOp::kAdd: return {l + r, true};
+    case BinaryOp::kSub: return {l - r, true};
+    case BinaryOp::kMul: return {l * r, true};
+    case BinaryOp::kDiv: return {l / r, true};
+    case BinaryOp::kMod: return {std::fmod(l, r), true};
+    case BinaryOp::kPow: return {std::pow(l, r), true};
+    case BinaryOp::kAtan2: return {std::atan2(l, r), true};
+    case BinaryOp::kEql: return {l, l == r};
+    case BinaryOp::kNeq: return {l, l != r};
+    case BinaryOp::kGtr: return {l, l > r};
+    case BinaryOp::kLss: return {l, l < r};
+    case BinaryOp::kGte: return {l, l >= r};
+    case BinaryOp::kLte: return {l, l <= r};
+    default: Fail("invalid binary operator for numbers");
+  }
+}
+
+bool IsArithmetic(BinaryOp op) { return op <= BinaryOp::kAtan2; }
+
+// The labels two vector elements are matched on.
+std::string Signature(const Labels& l, const VectorMatching& m) {
+  std::string sig;
+  if (m.on) {
+    for (const auto& name : m.labels) {
+      sig += l.Get(name);
+      sig += '\xff';
+    }
+  } else {
+    for (const auto& label : l) {
+      if (label.name == "__name__" || std::find(m.labels.begin(), m.labels.end(), label.name) != m.labels.end()) {
+        continue;
+      }
+      sig += label.name;
+      sig += '\xfe';
+      sig += label.value;
+      sig += '\xff';
+    }
+  }
+  return sig;
+}
+
+Labels MatchLabels(const Labels& l, const VectorMatching& m) {
+  Labels out;
+  for (const auto& label : l) {
+    bool listed = std::find(m.labels.begin(), m.labels.end(), label.name) != m.labels.end();
+    if (m.on ? listed : (!listed && label.name != "__name__")) out.Set(label.name, label.value);
+  }
+  return out;
+}
+
+Labels ResultMetric(const Labels& lhs, const Labels& rhs, const VectorMatching& m) {
+  Labels out;
+  if (m.card == VectorMatching::Cardinality::kOneToOne) {
+    for (const auto& label : lhs) {
+      bool listed = std::find(m.labels.begin(), m.labels.end(), label.name) != m.labels.end();
+      if (m.on == listed) out.Set(label.name, label.value);
+    }
+  } else {
+    out = lhs;
+  }
+  for (const auto& name : m.include) out.Set(name, rhs.Get(name));
+  return out;
+}
+
+// Labels `absent()` gives its output: the selector's equality matchers.
+Labels AbsentLabels(const Expr* arg) {
+  Labels out;
+  arg = Unparen(arg);
+  const VectorSelector* vs = nullptr;
+  if (arg->kind == Expr::Kind::kVectorSelector) {
+    vs = static_cast<const VectorSelector*>(arg);
+  } else if (arg->kind == Expr::Kind::kMatrixSelector) {
+    vs = static_cast<const VectorSelector*>(static_cast<const MatrixSelector*>(arg)->selector.get());
+  }
+  if (vs == nullptr) return out;
+  std::unordered_set<std::string> seen, repeated;
+  for (const auto& m : vs->matchers) {
+    if (m.name() == "__name__") continue;
+    if (!seen.insert(m.name()).second) repeated.insert(m.name());
+    if (m.type() == tsdb::Matcher::Type::kEqual) out.Set(m.name(), m.value());
+  }
+  for (const auto& name : repeated) out.Set(name, "");
+  return out;
+}
+
+// Go's regexp Expand for label_replace's replacement: $1, ${1}, $name, $$.
+std::string ExpandTemplate(const re2::RE2& re, std::string_view tmpl, const std::vector<re2::StringPiece>& groups) {
+  std::string out;
+  for (size_t i = 0; i < tmpl.size(); ++i) {
+    if (tmpl[i] != '$' || i + 1 >= tmpl.size()) {
+      out += tmpl[i];
+      continue;
+    }
+    if (tmpl[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    std::string name;
+    size_t j = i + 1;
+    if (tmpl[j] == '{') {
+      size_t close = tmpl.find('}', j);
+      if (close == std::string_view::npos) {
+        out += tmpl[i];
+        continue;
+      }
+      name = std::string(tmpl.substr(j + 1, close - j - 1));
+      j = close + 1;
+    } else {
+      while (j < tmpl.size() && (std::isalnum(static_cast<unsigned char>(tmpl[j])) || tmpl[j] == '_')) {
+        name += tmpl[j++];
+      }
+    }
+    if (name.empty()) {
+      out += tmpl[i];
+      continue;
+    }
+    i = j - 1;
+    int index = -1;
+    if (std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+      index = name.size() < 9 ? std::stoi(name) : INT_MAX;
+    } else {
+      auto it = re.NamedCapturingGroups().find(name);
+      if (it != re.NamedCapturingGroups().end()) index = it->second;
+    }
+    if (index >= 0 && static_cast<size_t>(index) < groups.size() && groups[index].data() != nullptr) {
+      out.append(groups[index].data(), groups[index].size());
+    }
+  }
+  return out;
+}
+
+class Evaluator {
+ public:
+  Evaluator(QueryState& q, TimestampMs start, TimestampMs end, int64_t step)
+      : q_(q), start_(start), end_(end), step_(step) {}
+
+  size_t Steps() const { return static_cast<size_t>((end_ - start_) / step_) + 1; }
+  TimestampMs T(size_t i) const { return start_ + static_cast<TimestampMs>(i) * step_; }
+  size_t StepOf(TimestampMs t) const { return static_cast<size_t>((t - start_) / step_); }
+
+  Val Eval(const Expr& e) {
+    q_.CheckDeadline();
+    switch (e.kind) {
+      case Expr::Kind::kNumber: return ScalarVal(static_cast<const NumberLiteral&>(e).value);
+      case Expr::Kind::kString: {
+        Val v;
+        v.type = ValueType::kString;
+        v.str = static_cast<const StringLiteral&>(e).value;
+        return v;
+      }
+      case Expr::Kind::kParen: return Eval(*static_cast<const ParenExpr&>(e).expr);
+      case Expr::Kind::kUnary: return EvalUnary(static_cast<const UnaryExpr&>(e));
+      case Expr::Kind::kVectorSelector: return EvalVectorSelector(static_cast<const VectorSelector&>(e), false);
+      case Expr::Kind::kMatrixSelector: return EvalMatrixSelector(static_cast<const MatrixSelector&>(e));
+      case Expr::Kind::kSubquery: return EvalSubqueryValue(static_cast<const SubqueryExpr&>(e));
+      case Expr::Kind::kBinary: return EvalBinary(static_cast<const BinaryExpr&>(e));
+      case Expr::Kind::kAggregate: return EvalAggregate(static_cast<const AggregateExpr&>(e));
+      case Expr::Kind::kCall: return EvalCall(static_cast<const Call&>(e));
+    }
+    Fail("unknown expression");
+  }
+
+ private:
+  Val ScalarVal(double v) {
+    Val out;
+    out.type = ValueType::kScalar;
+    out.m.resize(1);
+    out.m[0].points.reserve(Steps());
+    for (size_t i = 0; i < Steps(); ++i) out.m[0].points.push_back({T(i), v});
+    return out;
+  }
+
+  // The scalar argument's value at each step.
+  std::vector<double> ScalarSteps(const Expr& e) {
+    Val v = Eval(e);
+    std::vector<double> out(Steps(), std::nan(""));
+    for (const auto& p : v.m[0].points) out[StepOf(p.t)] = p.v;
+    return out;
+  }
+
+  TimestampMs RefTime(AtKind at, TimestampMs at_ms, Duration offset, TimestampMs t) const {
+    TimestampMs base = t;
+    if (at == AtKind::kTimestamp) base = at_ms;
+    if (at == AtKind::kStart) base = q_.query_start;
+    if (at == AtKind::kEnd) base = q_.query_end;
+    return base - offset.count();
+  }
+
+  struct Loaded {
+    Labels labels;
+    std::vector<Point> points;
+  };
+
+  // Samples of the selector's series in [mint, maxt].
+  std::vector<Loaded> Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt) {
+    auto querier = q_.storage(mint, maxt, tsdb::ReadHints{});
+    if (!querier) Fail("storage unavailable");
+    auto selected = querier->Select(vs.matchers);
+    if (!selected.ok()) Fail(selected.status().message());
+    std::vector<Loaded> out;
+    out.reserve(selected->size());
+    for (const auto& s : *selected) {
+      Loaded l{s->labels(), {}};
+      auto it = s->Iterator();
+      while (it->Next()) {
+        if (it->t() < mint || it->t() > maxt) continue;
+        l.points.push_back({it->t(), it->v()});
+      }
+      if (!it->err().ok()) Fail(it->err().message());
+      q_.Account(static_cast<int64_t>(l.points.size()));
+      q_.CheckDeadline();
+      if (!l.points.empty()) out.push_back(std::move(l));
+    }
+    return out;
+  }
+
+  // An instant vector selector; with `timestamps` the values are the
+  // samples' timestamps in seconds (timestamp() on a selector).
+  Val EvalVectorSelector(const VectorSelector& vs, bool timestamps) {
+    const int64_t lookback = q_.options.lookback_delta.count();
+    TimestampMs first = RefTime(vs.at, vs.at_ms, vs.offset, T(0));
+    TimestampMs last = RefTime(vs.at, vs.at_ms, vs.offset, T(Steps() - 1));
+    Val out;
+    out.type = ValueType::kVector;
+    for (auto& l : Load(vs, first - lookback + 1, last)) {
+      Series s{std::move(l.labels), {}, false};
+      size_t j = 0;
+      for (size_t i = 0; i < Steps(); ++i) {
+        TimestampMs ref = RefTime(vs.at, vs.at_ms, vs.offset, T(i));
+        while (j < l.points.size() && l.points[j].t <= ref) ++j;
+        if (j == 0) continue;
+        const Point& p = l.points[j - 1];
+        if (p.t <= ref - lookback || tsdb::IsStaleNaN(p.v)) continue;
+        s.points.push_back({T(i), timestamps ? static_cast<double>(p.t) / 1000 : p.v});
+      }
+      if (!s.points.empty()) {
+        q_.Account(static_cast<int64_t>(s.points.size()));
+        out.m.push_back(std::move(s));
+      }
+    }
+    return out;
+  }
+
+  // Where range functions read their windows from: a matrix selector's raw
+  // samples or a subquery's points.
+  struct RangeSource {
+    Matrix series;  // points in time order, no stale markers
+    Duration range{0};
+    AtKind at = AtKind::kNone;
+    TimestampMs at_ms = 0;
+    Duration offset{0};
+  };
+
+  RangeSource LoadRange(const Expr& arg) {
+    const Expr* e = Unparen(&arg);
+    RangeSource src;
+    if (e->kind == Expr::Kind::kMatrixSelector) {
+      const auto& ms = static_cast<const MatrixSelector&>(*e);
+      const auto& vs = static_cast<const VectorSelector&>(*ms.selector);
+      src.range = ms.range;
+      src.at = vs.at;
+      src.at_ms = vs.at_ms;
+      src.offset = vs.offset;
+      TimestampMs first = RefTime(vs.at, vs.at_ms, vs.offset, T(0));
+      TimestampMs last = RefTime(vs.at, vs.at_ms, vs.offset, T(Steps() - 1));
+      for (auto& l : Load(vs, first - ms.range.count() + 1, last)) {
+        std::erase_if(l.points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
+        if (!l.points.empty()) src.series.push_back(Series{std::move(l.labels), std::move(l.points), false});
+      }
+    } else if (e->kind == Expr::Kind::kSubquery) {
+      const auto& sq = static_cast<const SubqueryExpr&>(*e);
+      src.range = sq.range;
+      src.at = sq.at;
+      src.at_ms = sq.at_ms;
+      src.offset = sq.offset;
+      src.series = EvalSubquery(sq);
+    } else {
+      Fail("expected a range vector");
+    }
+    return src;
+  }
+
+  Matrix EvalSubquery(const SubqueryExpr& sq) {
+    int64_t step = sq.step.count() > 0 ? sq.step.count() : q_.options.default_subquery_step.count();
+    TimestampMs first = RefTime(sq.at, sq.at_ms, sq.offset, T(0)) - sq.range.count();
+    TimestampMs last = RefTime(sq.at, sq.at_ms, sq.offset, T(Steps() - 1));
+    // The first step-aligned time in the window, as Prometheus aligns subqueries.
+    TimestampMs start = step * (first / step);
+    if (start < first) start += step;
+    if (start > last) return {};
+    Evaluator inner(q_, start, last, step);
+    Val v = inner.Eval(*sq.expr);
+    return std::move(v.m);
+  }
+
+  // Calls `fn` for each series and step with the window (ref - range, ref].
+  template <typename Fn>
+  void ForEachWindow(const RangeSource& src, Fn&& fn) {
+    for (size_t si = 0; si < src.series.size(); ++si) {
+      const auto& pts = src.series[si].points;
+      size_t lo = 0, hi = 0;
+      for (size_t i = 0; i < Steps(); ++i) {
+        TimestampMs ref = RefTime(src.at, src.at_ms, src.offset, T(i));
+        TimestampMs from = ref - src.range.count();
+        while (hi < pts.size() && pts[hi].t <= ref) ++hi;
+        while (lo < hi && pts[lo].t <= from) ++lo;
+        Window w{std::span<const Point>(pts.data() + lo, hi - lo), from, ref, T(i), src.range};
+        fn(si, i, w);
+      }
+      q_.CheckDeadline();
+    }
+  }
+
+  // A range vector as the result of an instant query.
+  Val EvalMatrixSelector(const MatrixSelector& ms) { return RangeResult(ms); }
+  Val EvalSubqueryValue(const SubqueryExpr& sq) { return RangeResult(sq); }
+
+  Val RangeResult(const Expr& e) {
+    if (Steps() != 1) Fail("range vectors can only be the result of an instant query", ErrorKind::kBadData);
+    RangeSource src = LoadRange(e);
+    Val out;
+    out.type = ValueType::kMatrix;
+    ForEachWindow(src, [&](size_t si, size_t, const Window& w) {
+      if (w.points.empty()) return;
+      out.m.push_back(Series{src.series[si].labels, {w.points.begin(), w.points.end()}, src.series[si].drop_name});
+    });
+    return out;
+  }
+
+  Val EvalUnary(const UnaryExpr& u) {
+    Val v = Eval(*u.expr);
+    if (!u.negate) return v;
+    for (auto& s : v.m) {
+      for (auto& p : s.points) p.v = -p.v;
+      if (v.type == ValueType::kVector) s.drop_name = true;
+    }
+    return v;
+  }
+
+  Val EvalBinary(const BinaryExpr& b) {
+    Val lhs = Eval(*b.lhs);
+    Val rhs = Eval(*b.rhs);
+    const bool comparison = IsComparison(b.op);
+    if (lhs.type == ValueType::kScalar && rhs.type == ValueType::kScalar) {
+      for (auto& p : lhs.m[0].points) {
+        double r = rhs.m[0].points[StepOf(p.t)].v;
+        auto [v, keep] = ElemBinop(b.op, p.v, r);
+        p.v = comparison ? (keep ? 1 : 0) : v;
+      }
+      return lhs;
+    }
+    if (lhs.type == ValueType::kScalar || rhs.type == ValueType::kScalar) {
+      const bool scalar_left = lhs.type == ValueType::kScalar;
+      Val& vec = scalar_left ? rhs : lhs;
+      const auto& scalar = scalar_left ? lhs.m[0].points : rhs.m[0].points;
+      for (auto& s : vec.m) {
+        std::vector<Point> kept;
+        for (const auto& p : s.points) {
+          double sv = scalar[StepOf(p.t)].v;
+          auto [v, keep] = scalar_left ? ElemBinop(b.op, sv, p.v) : ElemBinop(b.op, p.v, sv);
+          if (comparison) v = p.v;
+          if (b.return_bool) {
+            v = keep ? 1 : 0;
+            keep = true;
+          }
+          if (keep) kept.push_back({p.t, v});
+        }
+        s.points = std::move(kept);
+        if (!comparison || b.return_bool) s.drop_name = true;
+      }
+      std::erase_if(vec.m, [](const Series& s) { return s.points.empty(); });
+      return std::move(vec);
+    }
+    return VectorBinary(b, lhs, rhs);
+  }
+
+  Val VectorBinary(const BinaryExpr& b, const Val& lhs, const Val& rhs) {
+    const VectorMatching matching = b.matching.value_or(VectorMatching{});
+    SeriesBuilder out;
+    StepCursor lc(lhs.m), rc(rhs.m);
+    for (size_t i = 0; i < Steps(); ++i) {
+      const TimestampMs t = T(i);
+      const Vector& l = lc.At(t);
+      const Vector& r = rc.At(t);
+      if (IsSetOperator(b.op)) {
+        SetOperation(b.op, matching, l, r, t, out);
+      } else if (!l.empty() && !r.empty()) {
+        ArithmeticOrComparison(b, matching, l, r, t, out);
+      }
+      q_.CheckDeadline();
+    }
+    Val v;
+    v.type = ValueType::kVector;
+    v.m = out.Take();
+    return v;
+  }
+
+  void SetOperation(BinaryOp op, const VectorMatching& m, const Vector& l, const Vector& r, TimestampMs t,
+                    SeriesBuilder& out) {
+    std::unordered_set<std::string> rsigs;
+    if (op != BinaryOp::kOr) {
+      for (const auto& e : r) rsigs.insert(Signature(*e.labels, m));
+    }
+    switch (op) {
+      case BinaryOp::kAnd:
+        for (const auto& e : l) {
+          if (rsigs.count(Signature(*e.labels, m))) out.Add(*e.labels, e.drop_name, {t, e.v});
+        }
+        break;
+      case BinaryOp::kUnless:
+        for (const auto& e : l) {
+          if (!rsigs.count(Signature(*e.labels, m))) out.Add(*e.labels, e.drop_name, {t, e.v});
+        }
+        break;
+      default: {
+        std::unordered_set<std::string> lsigs;
+        for (const auto& e : l) {
+          lsigs.insert(Signature(*e.labels, m));
+          out.Add(*e.labels, e.drop_name, {t, e.v});
+        }
+        for (const auto& e : r) {
+          if (!lsigs.count(Signature(*e.labels, m))) out.Add(*e.labels, e.drop_name, {t, e.v});
+        }
+      }
+    }
+  }
+
+  void ArithmeticOrComparison(const BinaryExpr& b, const VectorMatching& m, const Vector& lhs_in, const Vector& rhs_in,
+                              TimestampMs t, SeriesBuilder& out) {
+    const bool swapped = m.card == VectorMatching::Cardinality::kOneToMany;
+    const Vector& many = swapped ? rhs_in : lhs_in;
+    const Vector& one = swapped ? lhs_in : rhs_in;
+    std::unordered_map<std::string, const Elem*> one_sigs;
+    for (const auto& e : one) {
+      auto [it, inserted] = one_sigs.emplace(Signature(*e.labels, m), &e);
+      if (!inserted) {
+        Fail("found duplicate series for the match group " + MatchLabels(*e.labels, m).ToString() + " on the " +
+             (swapped ? "left" : "right") + " hand-side of the operation: [" + it->second->labels->ToString() + ", " +
+             e.labels->ToString() + "];many-to-many matching not allowed: matching labels must be unique on one side");
+      }
+    }
+    std::unordered_map<std::string, std::unordered_set<uint64_t>> matched;
+    for (const auto& e : many) {
+      std::string sig = Signature(*e.labels, m);
+      auto it = one_sigs.find(sig);
+      if (it == one_sigs.end()) continue;
+      const Elem& o = *it->second;
+      double vl = e.v, vr = o.v;
+      if (swapped) std::swap(vl, vr);
+      auto [v, keep] = ElemBinop(b.op, vl, vr);
+      if (b.return_bool) {
+        v = keep ? 1 : 0;
+      } else if (!keep) {
+        continue;
+      }
+      Labels metric = ResultMetric(*e.labels, *o.labels, m);
+      auto [mit, inserted] = matched.try_emplace(sig);
+      if (m.card == VectorMatching::Cardinality::kOneToOne) {
+        if (!inserted) {
+          Fail("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+        }
+      } else if (!mit->second.insert(HashLabels(metric)).second) {
+        Fail("multiple matches for labels: grouping labels must ensure unique matches");
+      }
+      bool drop = e.drop_name || b.return_bool || IsArithmetic(b.op);
+      out.Add(metric, drop, {t, v});
+    }
+  }
+
+  Val EvalAggregate(const AggregateExpr& a);
+  Val EvalTime();
+  Val EvalCall(const Call& c);
+  Val EvalRangeCall(const Call& c, size_t matrix_arg);
+  Val EvalHistogramQuantile(const Call& c);
+  Val EvalLabelReplace(const Call& c);
+  Val EvalLabelJoin(const Call& c);
+  Val EvalDateFunction(const Call& c);
+
+  QueryState& q_;
+  const TimestampMs start_, end_;
+  const int64_t step_;
+};
+
+// ---- aggregation ----
+
+Val Evaluator::EvalAggregate(const AggregateExpr& a) {
+  std::vector<double> param;
+  std::string label_param;
+  if (a.op == AggregateOp::kCountValues) {
+    Val p = Eval(*a.param);
+    label_param = p.str;
+    if (!IsValidLabelName(label_param)) Fail("invalid label name \"" + label_param + "\"");
+  } else if (a.param) {
+    param = ScalarSteps(*a.param);
+  }
+  if (a.op == AggregateOp::kLimitk || a.op == AggregateOp::kLimitRatio) {
+    Fail(std::string(AggregateOpName(a.op)) + " is not supported");
+  }
+  Val in = Eval(*a.expr);
+
+  // Group of each input series, computed once.
+  std::vector<size_t> group_of(in.m.size());
+  std::vector<Labels> group_labels;
+  {
+    std::unordered_map<uint64_t, std::vector<size_t>> index;
+    for (size_t i = 0; i < in.m.size(); ++i) {
+      Labels g;
+      for (const auto& l : in.m[i].labels) {
+        bool listed = std::find(a.grouping.begin(), a.grouping.end(), l.name) != a.grouping.end();
+        if (a.without ? (!listed && l.name != "__name__") : listed) g.Set(l.name, l.value);
+      }
+      auto& bucket = index[HashLabels(g)];
+      size_t gi = SIZE_MAX;
+      for (size_t c : bucket) {
+        if (group_labels[c] == g) gi = c;
+      }
+      if (gi == SIZE_MAX) {
+        gi = group_labels.size();
+        bucket.push_back(gi);
+        group_labels.push_back(std::move(g));
+      }
+      group_of[i] = gi;
+    }
+  }
+
+  struct Group {
+    bool seen = false;
+    double value = 0, c = 0, mean = 0, count = 0;
+    MeanAccumulator avg;
+    std::vector<double> values;
+    std::vector<std::pair<double, size_t>> heap;  // (value, input series)
+  };
+  const bool top = a.op == AggregateOp::kTopk, bottom = a.op == AggregateOp::kBottomk;
+  SeriesBuilder out;
+  std::vector<Group> groups(group_labels.size());
+  std::vector<size_t> order;
+  std::vector<size_t> pos(in.m.size(), 0);
+  for (size_t step = 0; step < Steps(); ++step) {
+    const TimestampMs t = T(step);
+    for (auto& g : groups) g = Group{};
+    order.clear();
+    int64_t k = 0;
+    if (top || bottom) {
+      double kp = param[step];
+      if (std::isnan(kp)) Fail("Parameter value is NaN");
+      if (kp >= 9.2e18) Fail("Scalar value " + FormatPlainFloat(kp) + " overflows int64");
+      k = static_cast<int64_t>(kp);
+      if (k < 1) continue;
+    }
+    if (a.op == AggregateOp::kQuantile) {
+      double qv = param[step];
+      if (std::isnan(qv) || qv < 0 || qv > 1) {
+        q_.notes.Warn("PromQL warning: quantile value should be between 0 and 1, got " + FormatPlainFloat(qv));
+      }
+    }
+    std::unordered_map<std::string, std::pair<size_t, double>> value_counts;  // count_values
+    std::vector<std::pair<Labels, double>> count_values_out;
+    for (size_t si = 0; si < in.m.size(); ++si) {
+      const auto& pts = in.m[si].points;
+      size_t& p = pos[si];
+      while (p < pts.size() && pts[p].t < t) ++p;
+      if (p >= pts.size() || pts[p].t != t) continue;
+      const double f = pts[p].v;
+      Group& g = groups[group_of[si]];
+      if (!g.seen) {
+        g.seen = true;
+        order.push_back(group_of[si]);
+        g.value = f;
+        g.mean = f;
+        g.count = 1;
+        if ((a.op == AggregateOp::kStddev || a.op == AggregateOp::kStdvar)) {
+          g.value = std::isnan(f) || std::isinf(f) ? std::nan("") : 0;
+        }
+        if (a.op == AggregateOp::kSum) g.c = 0;
+        if (a.op == AggregateOp::kAvg) g.avg.Add(f);
+        if (a.op == AggregateOp::kQuantile) g.values.push_back(f);
+        if (top || bottom) g.heap.push_back({f, si});
+        if (a.op == AggregateOp::kCountValues) {
+          Labels l = group_labels[group_of[si]];
+          l.Set(label_param, FormatPlainFloat(f));
+          count_values_out.push_back({std::move(l), 1});
+          g.values.clear();
+        }
+        continue;
+      }
+      g.count++;
+      switch (a.op) {
+        case AggregateOp::kSum: KahanAdd(f, g.value, g.c); break;
+        case AggregateOp::kAvg: g.avg.Add(f); break;
+        case AggregateOp::kMax:
+          if (g.value < f || std::isnan(g.value)) g.value = f;
+          break;
+        case AggregateOp::kMin:
+          if (g.value > f || std::isnan(g.value)) g.value = f;
+          break;
+        case AggregateOp::kStddev:
+        case AggregateOp::kStdvar: {
+          double delta = f - g.mean;
+          g.mean += delta / g.count;
+          g.value += delta * (f - g.mean);
+          break;
+        }
+        case AggregateOp::kQuantile: g.values.push_back(f); break;
+        case AggregateOp::kTopk:
+        case AggregateOp::kBottomk: {
+          // Keep the k best; NaN always ranks last.
+          auto worse = [top](double x, double y) {  // x ranks below y
+            if (std::isnan(x)) return !std::isnan(y);
+            if (std::isnan(y)) return false;
+            return top ? x < y : x > y;
+          };
+          if (static_cast<int64_t>(g.heap.size()) < k) {
+            g.heap.push_back({f, si});
+          } else {
+            auto w = std::min_element(g.heap.begin(), g.heap.end(),
+                                      [&](const auto& x, const auto& y) { return worse(x.first, y.first); });
+            if (worse(w->first, f)) *w = {f, si};
+          }
+          break;
+        }
+        case AggregateOp::kCountValues: {
+          Labels l = group_labels[group_of[si]];
+          l.Set(label_param, FormatPlainFloat(f));
+          auto found = std::find_if(count_values_out.begin(), count_values_out.end(),
+                                    [&](const auto& e) { return e.first == l; });
+          if (found == count_values_out.end()) {
+            count_values_out.push_back({std::move(l), 1});
+          } else {
+            found->second++;
+          }
+          break;
+        }
+        default: break;
+      }
+    }
+    if (a.op == AggregateOp::kCountValues) {
+      for (auto& [l, n] : count_values_out) out.Add(l, false, {t, n});
+      continue;
+    }
+    for (size_t gi : order) {
+      Group& g = groups[gi];
+      double v = g.value;
+      switch (a.op) {
+        case AggregateOp::kSum: v = std::isinf(g.value) ? g.value : g.value + g.c; break;
+        case AggregateOp::kAvg: v = g.avg.Mean(); break;
+        case AggregateOp::kCount: v = g.count; break;
+        case AggregateOp::kGroup: v = 1; break;
+        case AggregateOp::kStdvar: v = g.value / g.count; break;
+        case AggregateOp::kStddev: v = std::sqrt(g.value / g.count); break;
+        case AggregateOp::kQuantile: v = Quantile(param[step], g.values); break;
+        case AggregateOp::kTopk:
+        case AggregateOp::kBottomk: {
+          std::stable_sort(g.heap.begin(), g.heap.end(), [top](const auto& x, const auto& y) {
+            if (std::isnan(x.first)) return false;
+            if (std::isnan(y.first)) return true;
+            return top ? x.first > y.first : x.first < y.first;
+          });
+          for (const auto& [hv, si] : g.heap) out.Add(in.m[si].labels, in.m[si].drop_name, {t, hv});
+          continue;
+        }
+        default: break;
+      }
+      out.Add(group_labels[gi], false, {t, v});
+    }
+    q_.CheckDeadline();
+  }
+  Val v;
+  v.type = ValueType::kVector;
+  v.m = out.Take();
+  return v;
+}
+
+// ---- functions ----
+
+Val Evaluator::EvalCall(const Call& c) {
+  const std::string_view name = c.func->name;
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (c.args[i]->Type() == ValueType::kMatrix) {
+      if (name == "absent_over_time") break;
+      return EvalRangeCall(c, i);
+    }
+  }
+  Val out;
+  out.type = ValueType::kVector;
+  if (name == "absent_over_time") {
+    RangeSource src = LoadRange(*c.args[0]);
+    std::vector<bool> present(Steps(), false);
+    ForEachWindow(src, [&](size_t, size_t i, const Window& w) {
+      if (!w.points.empty()) present[i] = true;
+    });
+    Series s{AbsentLabels(c.args[0].get()), {}, false};
+    for (size_t i = 0; i < Steps(); ++i) {
+      if (!present[i]) s.points.push_back({T(i), 1});
+    }
+    if (!s.points.empty()) out.m.push_back(std::move(s));
+    return out;
+  }
+  if (name == "time") return EvalTime();
+  if (name == "pi") return ScalarVal(M_PI);
+  if (auto fn = FindElementFunction(name)) {
+    Val v = Eval(*c.args[0]);
+    for (auto& s : v.m) {
+      for (auto& p : s.points) p.v = fn(p.v);
+      s.drop_name = true;
+    }
+    return v;
+  }
+  if (name == "timestamp") {
+    const Expr* arg = Unparen(c.args[0].get());
+    Val v = arg->kind == Expr::Kind::kVectorSelector
+                ? EvalVectorSelector(static_cast<const VectorSelector&>(*arg), true)
+                : Eval(*c.args[0]);
+    for (auto& s : v.m) {
+      if (arg->kind != Expr::Kind::kVectorSelector) {
+        for (auto& p : s.points) p.v = static_cast<double>(p.t) / 1000;
+      }
+      s.drop_name = true;
+    }
+    return v;
+  }
+  if (name == "clamp" || name == "clamp_min" || name == "clamp_max" || name == "round") {
+    Val v = Eval(*c.args[0]);
+    std::vector<double> a1 = c.args.size() > 1 ? ScalarSteps(*c.args[1]) : std::vector<double>(Steps(), 1.0);
+    std::vector<double> a2 = c.args.size() > 2 ? ScalarSteps(*c.args[2]) : std::vector<double>();
+    for (auto& s : v.m) {
+      std::vector<Point> kept;
+      for (const auto& p : s.points) {
+        size_t i = StepOf(p.t);
+        double r;
+        if (name == "clamp") {
+          if (a2[i] < a1[i]) continue;
+          r = std::max(a1[i], std::min(a2[i], p.v));
+        } else if (name == "clamp_min") {
+          r = std::max(a1[i], p.v);
+        } else if (name == "clamp_max") {
+          r = std::min(a1[i], p.v);
+        } else {
+          double inverse = 1 / a1[i];
+          r = std::floor(p.v * inverse + 0.5) / inverse;
+        }
+        kept.push_back({p.t, r});
+      }
+      s.points = std::move(kept);
+      s.drop_name = true;
+    }
+    std::erase_if(v.m, [](const Series& s) { return s.points.empty(); });
+    return v;
+  }
+  if (name == "vector") {
+    Val v = Eval(*c.args[0]);
+    v.type = ValueType::kVector;
+    return v;
+  }
+  if (name == "scalar") {
+    Val v = Eval(*c.args[0]);
+    StepCursor cur(v.m);
+    Val s = ScalarVal(0);
+    for (size_t i = 0; i < Steps(); ++i) {
+      const Vector& e = cur.At(T(i));
+      s.m[0].points[i].v = e.size() == 1 ? e[0].v : std::nan("");
+    }
+    return s;
+  }
+  if (name == "absent") {
+    Val v = Eval(*c.args[0]);
+    std::vector<bool> present(Steps(), false);
+    for (const auto& s : v.m) {
+      for (const auto& p : s.points) present[StepOf(p.t)] = true;
+    }
+    Series s{AbsentLabels(c.args[0].get()), {}, false};
+    for (size_t i = 0; i < Steps(); ++i) {
+      if (!present[i]) s.points.push_back({T(i), 1});
+    }
+    if (!s.points.empty()) out.m.push_back(std::move(s));
+    return out;
+  }
+  if (name == "sort" || name == "sort_desc") {
+    Val v = Eval(*c.args[0]);
+    if (Steps() == 1) {
+      const bool desc = name == "sort_desc";
+      std::stable_sort(v.m.begin(), v.m.end(), [desc](const Series& x, const Series& y) {
+        double a = x.points[0].v, b = y.points[0].v;
+        if (std::isnan(a)) return false;
+        if (std::isnan(b)) return true;
+        return desc ? a > b : a < b;
+      });
+    }
+    return v;
+  }
+  if (name == "sort_by_label" || name == "sort_by_label_desc") {
+    Val v = Eval(*c.args[0]);
+    std::vector<std::string> labels;
+    for (size_t i = 1; i < c.args.size(); ++i) labels.push_back(Eval(*c.args[i]).str);
+    const bool desc = name == "sort_by_label_desc";
+    std::stable_sort(v.m.begin(), v.m.end(), [&](const Series& x, const Series& y) {
+      for (const auto& l : labels) {
+        int r = x.labels.Get(l).compare(y.labels.Get(l));
+        if (r != 0) return desc ? r > 0 : r < 0;
+      }
+      return desc ? y.labels < x.labels : x.labels < y.labels;
+    });
+    return v;
+  }
+  if (name == "label_replace") return EvalLabelReplace(c);
+  if (name == "label_join") return EvalLabelJoin(c);
+  if (name == "histogram_quantile") return EvalHistogramQuantile(c);
+  if (name.starts_with("histogram_")) {
+    Eval(*c.args.back());  // float series have no native histograms: nothing to report
+    return out;
+  }
+  if (name == "day_of_month" || name == "day_of_week" || name == "day_of_year" || name == "days_in_month" ||
+      name == "hour" || name == "minute" || name == "month" || name == "year") {
+    return EvalDateFunction(c);
+  }
+  Fail("function \"" + std::string(name) + "\" is not supported");
+}
+
+Val Evaluator::EvalTime() {
+  Val v = ScalarVal(0);
+  for (auto& p : v.m[0].points) p.v = static_cast<double>(p.t) / 1000;
+  return v;
+}
+
+Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
+  const std::string_view name = c.func->name;
+  RangeFunction fn = FindRangeFunction(name);
+  if (fn == nullptr) Fail("function \"" + std::string(name) + "\" is not supported");
+  std::vector<std::vector<double>> params;
+  for (size_t i = 0; i < c.args.size(); ++i) {
+    if (i != matrix_arg) params.push_back(ScalarSteps(*c.args[i]));
+  }
+  RangeSource src = LoadRange(*c.args[matrix_arg]);
+  const bool keep_name = KeepsMetricName(name);
+  Val out;
+  out.type = ValueType::kVector;
+  out.m.resize(src.series.size());
+  std::vector<double> step_params(params.size());
+  ForEachWindow(src, [&](size_t si, size_t i, const Window& w) {
+    if (w.points.empty()) return;
+    for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
+    auto v = fn(w, step_params, q_.notes);
+    if (v) out.m[si].points.push_back({T(i), *v});
+  });
+  for (size_t si = 0; si < src.series.size(); ++si) {
+    out.m[si].labels = std::move(src.series[si].labels);
+    out.m[si].drop_name = !keep_name || src.series[si].drop_name;
+    q_.Account(static_cast<int64_t>(out.m[si].points.size()));
+  }
+  std::erase_if(out.m, [](const Series& s) { return s.points.empty(); });
+  return out;
+}
+
+// Rewrites labels of each series; series that end up equal are merged (an
+// error if they meet at one step).
+template <typename Relabel>
+Matrix RelabelSeries(Matrix in, Relabel&& relabel) {
+  SeriesBuilder out;
+  for (auto& s : in) {
+    Labels l = relabel(s.labels);
+    for (const auto& p : s.points) out.Add(l, s.drop_name, p);
+  }
+  Matrix m = out.Take();
+  for (auto& s : m) std::sort(s.points.begin(), s.points.end(), [](auto& a, auto& b) { return a.t < b.t; });
+  return m;
+}
+
+Val Evaluator::EvalLabelReplace(const Call& c) {
+  Val v = Eval(*c.args[0]);
+  std::string dst = Eval(*c.args[1]).str, repl = Eval(*c.args[2]).str, src = Eval(*c.args[3]).str,
+              regex = Eval(*c.args[4]).str;
+  re2::RE2::Options opts;
+  opts.set_log_errors(false);
+  opts.set_dot_nl(true);
+  re2::RE2 re("^(?:" + regex + ")$", opts);
+  if (!re.ok()) Fail("invalid regular expression in label_replace(): " + regex);
+  if (!IsValidLabelName(dst)) Fail("invalid destination label name in label_replace(): " + dst);
+  std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
+  v.m = RelabelSeries(std::move(v.m), [&](const Labels& l) {
+    std::string value(l.Get(src));
+    if (!re.Match(value, 0, value.size(), re2::RE2::UNANCHORED, groups.data(), static_cast<int>(groups.size()))) {
+      return l;
+    }
+    Labels out = l;
+    out.Set(dst, ExpandTemplate(re, repl, groups));
+    return out;
+  });
+  return v;
+}
+
+Val Evaluator::EvalLabelJoin(const Call& c) {
+  Val v = Eval(*c.args[0]);
+  std::string dst = Eval(*c.args[1]).str, sep = Eval(*c.args[2]).str;
+  std::vector<std::string> srcs;
+  for (size_t i = 3; i < c.args.size(); ++i) {
+    srcs.push_back(Eval(*c.args[i]).str);
+    if (!IsValidLabelName(srcs.back())) Fail("invalid source label name in label_join(): " + srcs.back());
+  }
+  if (!IsValidLabelName(dst)) Fail("invalid destination label name in label_join(): " + dst);
+  v.m = RelabelSeries(std::move(v.m), [&](const Labels& l) {
+    std::string joined;
+    for (size_t i = 0; i < srcs.size(); ++i) {
+      if (i > 0) joined += sep;
+      joined += l.Get(srcs[i]);
+    }
+    Labels out = l;
+    out.Set(dst, joined);
+    return out;
+  });
+  return v;
+}
+
+Val Evaluator::EvalDateFunction(const Call& c) {
+  Val v;
+  if (c.args.empty()) {
+    v = EvalTime();
+    v.type = ValueType::kVector;
+  } else {
+    v = Eval(*c.args[0]);
+  }
+  const std::string_view name = c.func->name;
+  for (auto& s : v.m) {
+    for (auto& p : s.points) {
+      if (std::isnan(p.v) || std::isinf(p.v)) continue;
+      time_t secs = static_cast<time_t>(std::floor(p.v));
+      struct tm tm;
+      gmtime_r(&secs, &tm);
+      if (name == "day_of_month") p.v = tm.tm_mday;
+      if (name == "day_of_week") p.v = tm.tm_wday;
+      if (name == "day_of_year") p.v = tm.tm_yday + 1;
+      if (name == "hour") p.v = tm.tm_hour;
+      if (name == "minute") p.v = tm.tm_min;
+      if (name == "month") p.v = tm.tm_mon + 1;
+      if (name == "year") p.v = tm.tm_year + 1900;
+      if (name == "days_in_month") {
+        static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+        int year = tm.tm_year + 1900;
+        bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        p.v = kDays[tm.tm_mon] + (tm.tm_mon == 1 && leap ? 1 : 0);
+      }
+    }
+    s.drop_name = true;
+  }
+  return v;
+}
+
+// histogram_quantile over classic buckets: series grouped by their labels
+// without `le`, interpolated linearly inside the bucket holding the rank.
+Val Evaluator::EvalHistogramQuantile(const Call& c) {
+  std::vector<double> qs = ScalarSteps(*c.args[0]);
+  Val in = Eval(*c.args[1]);
+  struct Bucket {
+    double upper;
+    double count;
+  };
+  // Group of each series and its upper bound.
+  std::vector<Labels> group_labels;
+  std::vector<size_t> group_of(in.m.size(), SIZE_MAX);
+  std::vector<double> upper(in.m.size());
+  {
+    std::unordered_map<uint64_t, std::vector<size_t>> index;
+    for (size_t i = 0; i < in.m.size(); ++i) {
+      auto le = in.m[i].labels.Get("le");
+      char* end = nullptr;
+      std::string les(le);
+      double ub = std::strtod(les.c_str(), &end);
+      if (les.empty() || end == nullptr || *end != '\0') {
+        q_.notes.Warn("PromQL warning: bucket label \"le\" is missing or has a malformed value of \"" + les + "\"");
+        continue;
+      }
+      upper[i] = ub;
+      Labels g = in.m[i].labels;
+      g.Set("le", "");
+      g.Set("__name__", "");
+      auto& bucket = index[HashLabels(g)];
+      size_t gi = SIZE_MAX;
+      for (size_t k : bucket) {
+        if (group_labels[k] == g) gi = k;
+      }
+      if (gi == SIZE_MAX) {
+        gi = group_labels.size();
+        bucket.push_back(gi);
+        group_labels.push_back(std::move(g));
+      }
+      group_of[i] = gi;
+    }
+  }
+  SeriesBuilder out;
+  std::vector<std::vector<Bucket>> buckets(group_labels.size());
+  std::vector<size_t> pos(in.m.size(), 0);
+  for (size_t step = 0; step < Steps(); ++step) {
+    const TimestampMs t = T(step);
+    for (auto& b : buckets) b.clear();
+    for (size_t si = 0; si < in.m.size(); ++si) {
+      if (group_of[si] == SIZE_MAX) continue;
+      const auto& pts = in.m[si].points;
+      size_t& p = pos[si];
+      while (p < pts.size() && pts[p].t < t) ++p;
+      if (p < pts.size() && pts[p].t == t) buckets[group_of[si]].push_back({upper[si], pts[p].v});
+    }
+    const double q = qs[step];
+    if (std::isnan(q) || q < 0 || q > 1) {
+      q_.notes.Warn("PromQL warning: quantile value should be between 0 and 1, got " + FormatPlainFloat(q));
+    }
+    for (size_t gi = 0; gi < buckets.size(); ++gi) {
+      auto& b = buckets[gi];
+      if (b.empty()) continue;
+      double result;
+      if (std::isnan(q)) {
+        result = std::nan("");
+      } else if (q < 0) {
+        result = -INFINITY;
+      } else if (q > 1) {
+        result = INFINITY;
+      } else {
+        std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
+        // Merge buckets with equal bounds.
+        std::vector<Bucket> merged;
+        for (const auto& x : b) {
+          if (!merged.empty() && merged.back().upper == x.upper) {
+            merged.back().count += x.count;
+          } else {
+            merged.push_back(x);
+          }
+        }
+        if (!std::isinf(merged.back().upper) || merged.back().upper < 0) {
+          result = std::nan("");
+        } else {
+          bool forced = false;
+          double prev = merged[0].count;
+          for (size_t i = 1; i < merged.size(); ++i) {
+            double cur = merged[i].count;
+            if (cur == prev) continue;
+            if (std::fabs(cur - prev) <= 1e-12 * std::max(std::fabs(cur), std::fabs(prev))) {
+              merged[i].count = prev;
+              continue;
+            }
+            if (cur < prev) {
+              merged[i].count = prev;
+              forced = true;
+              continue;
+            }
+            prev = cur;
+          }
+          if (forced) {
+            q_.notes.Info("PromQL info: input to histogram_quantile needed to be fixed for monotonicity");
+          }
+          const double observations = merged.back().count;
+          if (merged.size() < 2 || observations == 0) {
+            result = std::nan("");
+          } else {
+            double rank = q * observations;
+            size_t bi = 0;
+            while (bi < merged.size() - 1 && merged[bi].count < rank) ++bi;
+            if (bi == merged.size() - 1) {
+              result = merged[merged.size() - 2].upper;
+            } else if (bi == 0 && merged[0].upper <= 0) {
+              result = merged[0].upper;
+            } else {
+              double bucket_start = 0, bucket_end = merged[bi].upper, count = merged[bi].count;
+              if (bi > 0) {
+                bucket_start = merged[bi - 1].upper;
+                count -= merged[bi - 1].count;
+                rank -= merged[bi - 1].count;
+              }
+              result = bucket_start + (bucket_end - bucket_start) * (rank / count);
+            }
+          }
+        }
+      }
+      out.Add(group_labels[gi], false, {t, result});
+    }
+    q_.CheckDeadline();
+  }
+  Val v;
+  v.type = ValueType::kVector;
+  v.m = out.Take();
+  return v;
+}
+
+// Removes names marked for removal and rejects label sets that then collide.
+void DropNames(Matrix& m) {
+  std::unordered_map<uint64_t, std::vector<size_t>> seen;
+  for (size_t i = 0; i < m.size(); ++i) {
+    if (m[i].drop_name) m[i].labels = WithoutName(m[i].labels);
+    auto& bucket = seen[HashLabels(m[i].labels)];
+    for (size_t j : bucket) {
+      if (m[j].labels == m[i].labels) Fail("vector cannot contain metrics with the same labelset");
+    }
+    bucket.push_back(i);
+  }
+}
+
+QueryResult Run(const EngineOptions& options, const QuerierFactory& storage, const Expr& expr, TimestampMs start,
+                TimestampMs end, int64_t step, bool instant) {
+  QueryResult result;
+  QueryState q{options, storage, start, end, std::chrono::steady_clock::now() + options.timeout};
+  try {
+    Evaluator ev(q, start, end, step);
+    Val v = ev.Eval(expr);
+    result.value.type = v.type;
+    if (v.type == ValueType::kString) {
+      result.value.string = v.str;
+      result.value.t = start;
+      if (!instant)
+        Fail("invalid expression type \"string\" for range query, must be Scalar or instant Vector",
+             ErrorKind::kBadData);
+    } else if (v.type == ValueType::kScalar && instant) {
+      result.value.scalar = v.m[0].points[0].v;
+      result.value.t = start;
+    } else if (v.type == ValueType::kMatrix) {
+      DropNames(v.m);
+      for (auto& s : v.m) result.value.matrix.push_back(SeriesPoints{std::move(s.labels), std::move(s.points)});
+    } else if (instant) {
+      DropNames(v.m);
+      result.value.type = ValueType::kVector;
+      for (auto& s : v.m) result.value.vector.push_back(Sample{std::move(s.labels), start, s.points[0].v});
+    } else {
+      if (v.type == ValueType::kScalar) v.m[0].labels = Labels{};
+      DropNames(v.m);
+      result.value.type = ValueType::kMatrix;
+      std::sort(v.m.begin(), v.m.end(), [](const Series& a, const Series& b) { return a.labels < b.labels; });
+      for (auto& s : v.m) result.value.matrix.push_back(SeriesPoints{std::move(s.labels), std::move(s.points)});
+    }
+  } catch (const EvalError& e) {
+    result.ok = false;
+    result.error = QueryError{e.kind, e.message};
+    result.value = Value{};
+  }
+  result.warnings = std::move(q.notes.warnings);
+  result.infos = std::move(q.notes.infos);
+  result.samples_loaded = q.samples;
+  return result;
+}
+
+}  // namespace
+
+QueryResult Engine::Instant(const QuerierFactory& storage, const Expr& expr, TimestampMs t) const {
+  return Run(options_, storage, expr, t, t, 1, true);
+}
+
+QueryResult Engine::Range(const QuerierFactory& storage, const Expr& expr, TimestampMs start, TimestampMs end,
+                          Duration step) const {
+  if (step.count() <= 0 || end < start) {
+    QueryResult r;
+    r.ok = false;
+    r.error = {ErrorKind::kBadData, step.count() <= 0 ? "zero or negative query resolution step widths are not "
+                                                        "accepted. Try a positive integer"
+                                                      : "end timestamp must not be before start time"};
+    return r;
+  }
+  if (expr.Type() == ValueType::kMatrix || expr.Type() == ValueType::kString) {
+    QueryResult r;
+    r.ok = false;
+    r.error = {ErrorKind::kBadData, "invalid expression type \"" + std::string(ValueTypeName(expr.Type())) +
+                                        "\" for range query, must be Scalar or instant Vector"};
+    return r;
+  }
+  return Run(options_, storage, expr, start, end, step.count(), false);
+}
+
+}  // namespace vigil::promql
