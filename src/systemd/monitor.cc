@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -82,6 +83,13 @@ int ReadProperties(sd_bus_message* m, UnitState& state, std::set<std::string>* a
   return sd_bus_message_exit_container(m);
 }
 
+// What is worth an event: states, restarts, the main process. Counters
+// (memory, CPU) only move with the periodic refresh.
+bool StateDiffers(const UnitState& a, const UnitState& b) {
+  return a.active_state != b.active_state || a.sub_state != b.sub_state || a.n_restarts != b.n_restarts ||
+         a.main_pid != b.main_pid || a.result != b.result || a.load_state != b.load_state;
+}
+
 bool EndsWith(const std::string& s, const char* suffix) {
   size_t n = std::strlen(suffix);
   return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
@@ -102,9 +110,15 @@ class MonitorImpl final : public Monitor {
 
   std::string_view name() const override { return "systemd"; }
 
-  Status Collect(const collect::CollectContext&, MetricBatch& out) override {
+  Status Collect(const collect::CollectContext& ctx, MetricBatch& out) override {
     {
-      std::lock_guard lock(mu_);
+      // The first run waits (within its deadline) for the first look at the
+      // units, so readiness and the first stored batch mean real states.
+      std::unique_lock lock(mu_);
+      if (ctx.deadline != std::chrono::steady_clock::time_point{}) {
+        first_sync_cv_.wait_until(lock, ctx.deadline - std::chrono::milliseconds(50),
+                                  [&] { return first_sync_done_ || stopping_; });
+      }
       for (const auto& [key, detail] : problems_) out.ReportError(key.first, detail, key.second);
     }
     // Stored through the same ordered path as change batches (see Record).
@@ -115,6 +129,10 @@ class MonitorImpl final : public Monitor {
 
   void Stop() override {
     if (stopping_.exchange(true)) return;
+    {
+      std::lock_guard lock(mu_);
+      first_sync_cv_.notify_all();
+    }
     uint64_t one = 1;
     if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
     if (thread_.joinable()) thread_.join();
@@ -203,21 +221,31 @@ class MonitorImpl final : public Monitor {
         backoff = Duration(100);
         Record(nullptr);
       }
-      int r;
-      while ((r = sd_bus_process(bus_, nullptr)) > 0) {
+      // Bounded, so a storm of unrelated signals cannot hold back recording.
+      int r = 0;
+      for (int i = 0; i < 64 && (r = sd_bus_process(bus_, nullptr)) > 0; ++i) {
       }
       if (r < 0) {
         Disconnect("bus_disconnected", "processing the bus: " + Errno(r));
         continue;
       }
-      AfterSignals();
+      // A method call reads whatever arrives before its reply into sd-bus's
+      // queue, where polling the fd would not see it: after any call, go
+      // back to sd_bus_process before sleeping.
+      if (AfterSignals()) continue;
       if (bus_ == nullptr) continue;
       auto now = std::chrono::steady_clock::now();
       if (now >= next_refresh_) {
         RefreshAll(/*cgroup_only=*/true);
         next_refresh_ = now + o_.refresh_interval;
-        Record(nullptr);
+        if (changed_) {
+          PublishChanges();
+        } else {
+          Record(nullptr);
+        }
+        continue;
       }
+      if (r > 0) continue;  // the bound above was hit: more is queued
       PollOnce();
     }
     if (bus_ != nullptr) {
@@ -258,6 +286,7 @@ class MonitorImpl final : public Monitor {
     const char* which = o_.bus == Bus::kUser ? "user" : "system";
     if (r < 0) {
       SetProblem("bus_connect_failed", "", std::string("connecting to the ") + which + " bus: " + Errno(r));
+      MarkFirstSync();  // nothing to wait for: the problem is the news
       return false;
     }
     bus_ = bus;
@@ -292,12 +321,20 @@ class MonitorImpl final : public Monitor {
     }
     LogInfo("connected to systemd", {{"bus", which}});
     Enumerate();
+    MarkFirstSync();
     next_refresh_ = std::chrono::steady_clock::now() + o_.refresh_interval;
     return bus_ != nullptr;
   }
 
+  void MarkFirstSync() {
+    std::lock_guard lock(mu_);
+    first_sync_done_ = true;
+    first_sync_cv_.notify_all();
+  }
+
   void Disconnect(const std::string& reason, const std::string& detail) {
     SetProblem(reason, "", detail);
+    MarkFirstSync();
     if (bus_ != nullptr) bus_ = sd_bus_flush_close_unref(bus_);
     std::lock_guard lock(mu_);
     connected_ = false;
@@ -381,14 +418,16 @@ class MonitorImpl final : public Monitor {
   }
 
   // GetAll on the unit's interfaces; with cgroup_only just the Service interface.
-  void Fetch(const std::string& name, const std::string& path, bool cgroup_only) {
+  // Returns true when a state worth an event changed.
+  bool Fetch(const std::string& name, const std::string& path, bool cgroup_only) {
     UnitState copy;
     {
       std::lock_guard lock(mu_);
       auto it = units_.find(name);
-      if (it == units_.end()) return;
+      if (it == units_.end()) return false;
       copy = it->second;
     }
+    const UnitState before = copy;
     std::vector<const char*> ifaces;
     if (!cgroup_only) ifaces.push_back(kUnitIface);
     if (EndsWith(name, ".service")) ifaces.push_back(kServiceIface);
@@ -400,7 +439,7 @@ class MonitorImpl final : public Monitor {
       if (r >= 0) r = ReadProperties(reply.m, copy, nullptr);
       if (r < 0) {
         SetProblem("get_properties_failed", name, std::string("GetAll ") + iface + ": " + BusError(err.e, r));
-        if (!sd_bus_is_open(bus_)) return;
+        if (!sd_bus_is_open(bus_)) return false;
         continue;
       }
       ClearProblem("get_properties_failed", name);
@@ -411,8 +450,10 @@ class MonitorImpl final : public Monitor {
       ClearProblem("unit_not_found", name);
     }
     copy.name = name;  // "Id" of an alias is the unit's real name; keep the configured one
+    bool changed = StateDiffers(before, copy);
     std::lock_guard lock(mu_);
     units_[name] = std::move(copy);
+    return changed;
   }
 
   void RefreshAll(bool cgroup_only) {
@@ -423,20 +464,27 @@ class MonitorImpl final : public Monitor {
     }
     for (const auto& [name, path] : all) {
       if (bus_ == nullptr) return;
-      Fetch(name, path, cgroup_only);
+      if (Fetch(name, path, cgroup_only)) changed_ = true;
     }
   }
 
-  // Runs after a burst of signals was dispatched: fetches new units and
-  // re-reads invalidated ones, then stores and announces the changes once.
-  void AfterSignals() {
+  // Runs after a burst of signals was dispatched. Changes the signals carried
+  // are stored and announced first; then new units are fetched and
+  // invalidated ones re-read. Returns true when it called the bus: replies
+  // may have queued signals that the fd will not announce again.
+  bool AfterSignals() {
+    PublishChanges();
+    bool called = reenumerate_ || !new_units_.empty() || !refetch_.empty();
     if (reenumerate_) {
       reenumerate_ = false;
       Enumerate();
       changed_ = true;
     }
-    for (const auto& [name, path] : new_units_) Track(name, path);
-    if (!new_units_.empty()) changed_ = true;
+    for (const auto& [name, path] : new_units_) {
+      Track(name, path);
+      changed_ = true;
+      pending_logs_.push_back({name, "", "", o_.clock->NowMs()});
+    }
     new_units_.clear();
     for (const auto& name : refetch_) {
       std::string path;
@@ -446,10 +494,14 @@ class MonitorImpl final : public Monitor {
         if (it == units_.end()) continue;
         path = it->second.object_path;
       }
-      Fetch(name, path, false);
-      changed_ = true;
+      if (Fetch(name, path, false)) changed_ = true;
     }
     refetch_.clear();
+    PublishChanges();
+    return called;
+  }
+
+  void PublishChanges() {
     if (!changed_) return;
     changed_ = false;
     collect::Event e;
@@ -459,10 +511,16 @@ class MonitorImpl final : public Monitor {
         "vigil_systemd_unit_info", "vigil_systemd_unit_main_pid",        "vigil_service_up"};
     TimestampMs recorded = Record(&e);
     for (const auto& line : pending_logs_) {
+      std::string active = line.active, sub = line.sub;
+      if (active.empty()) {  // a unit seen for the first time: log what was fetched
+        std::lock_guard lock(mu_);
+        if (auto it = units_.find(line.unit); it != units_.end())
+          active = it->second.active_state, sub = it->second.sub_state;
+      }
       LogDebug("systemd unit changed", {{"unit", line.unit},
-                                        {"active_state", line.active},
-                                        {"sub_state", line.sub},
-                                        {"signal_to_recorded_ms", std::to_string(o_.clock->NowMs() - line.received_ms)},
+                                        {"active_state", active},
+                                        {"sub_state", sub},
+                                        {"signal_to_recorded_ms", std::to_string(recorded - line.received_ms)},
                                         {"recorded_unix_ms", std::to_string(recorded)}});
     }
     pending_logs_.clear();
@@ -493,10 +551,7 @@ class MonitorImpl final : public Monitor {
       (void)sd_bus_message_exit_container(m);
     }
     if (refetch) self->refetch_.insert(u.name);
-    bool state_changed = before.active_state != u.active_state || before.sub_state != u.sub_state ||
-                         before.n_restarts != u.n_restarts || before.main_pid != u.main_pid ||
-                         before.result != u.result || before.load_state != u.load_state;
-    if (state_changed) {
+    if (StateDiffers(before, u)) {
       self->changed_ = true;
       self->pending_logs_.push_back({u.name, u.active_state, u.sub_state, self->o_.clock->NowMs()});
     }  // counters alone (memory, CPU) are stored at the next refresh, without an event
@@ -509,6 +564,12 @@ class MonitorImpl final : public Monitor {
     const char* path = nullptr;
     if (sd_bus_message_read(m, "so", &name, &path) < 0) return 0;
     if (FindSpec(self->o_.units, name) == nullptr) return 0;
+    {
+      // Units come and go (systemd unloads unused ones; our own GetAll can load
+      // them again): signals for a known path keep flowing, so only new names matter.
+      std::lock_guard lock(self->mu_);
+      if (self->units_.count(name)) return 0;
+    }
     self->new_units_.emplace_back(name, path);
     return 0;
   }
@@ -546,6 +607,8 @@ class MonitorImpl final : public Monitor {
   std::map<std::string, std::string> paths_;                             // object path -> unit name
   std::map<std::pair<std::string, std::string>, std::string> problems_;  // (reason, unit) -> detail
   bool connected_ = false;
+  bool first_sync_done_ = false;
+  std::condition_variable first_sync_cv_;
 
   std::mutex record_mu_;  // orders Record() calls
   TimestampMs last_recorded_ms_ = 0;
