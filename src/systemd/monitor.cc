@@ -168,14 +168,21 @@ class MonitorImpl final : public Monitor {
     auto [it, inserted] = problems_.try_emplace({reason, target}, detail);
     if (inserted || it->second != detail) {
       it->second = detail;
-      LogWarn("systemd problem", {{"unit", target}, {"reason", reason}, {"err", detail}});
+      LogFields fields;
+      if (!target.empty()) fields.emplace_back("unit", target);
+      fields.emplace_back("reason", reason);
+      fields.emplace_back("err", detail);
+      LogWarn("systemd problem", fields);
     }
   }
 
   void ClearProblem(const std::string& reason, const std::string& target) {
     std::lock_guard lock(mu_);
     if (problems_.erase({reason, target}) > 0) {
-      LogInfo("systemd problem cleared", {{"unit", target}, {"reason", reason}});
+      LogFields fields;
+      if (!target.empty()) fields.emplace_back("unit", target);
+      fields.emplace_back("reason", reason);
+      LogInfo("systemd problem cleared", fields);
     }
   }
 
@@ -301,6 +308,13 @@ class MonitorImpl final : public Monitor {
     if (r >= 0)
       r = sd_bus_match_signal(bus_, nullptr, kDest, kManagerPath, kManagerIface, "Reloading", &MonitorImpl::OnReloading,
                               this);
+    // systemd restarting (daemon-reexec, or a user manager that died) drops
+    // our subscription while the bus itself stays up.
+    if (r >= 0)
+      r = sd_bus_add_match(bus_, nullptr,
+                           "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',"
+                           "member='NameOwnerChanged',arg0='org.freedesktop.systemd1'",
+                           &MonitorImpl::OnNameOwnerChanged, this);
     if (r < 0) {
       Disconnect("subscribe_failed", std::string("adding signal matches: ") + Errno(r));
       return false;
@@ -315,6 +329,7 @@ class MonitorImpl final : public Monitor {
     ClearProblems("bus_connect_failed");
     ClearProblems("bus_disconnected");
     ClearProblems("subscribe_failed");
+    ClearProblems("systemd_gone");
     {
       std::lock_guard lock(mu_);
       connected_ = true;
@@ -474,7 +489,19 @@ class MonitorImpl final : public Monitor {
   // may have queued signals that the fd will not announce again.
   bool AfterSignals() {
     PublishChanges();
-    bool called = reenumerate_ || !new_units_.empty() || !refetch_.empty();
+    bool called = resubscribe_ || reenumerate_ || !new_units_.empty() || !refetch_.empty();
+    if (resubscribe_) {
+      resubscribe_ = false;
+      ScopedError err;
+      int r = sd_bus_call_method(bus_, kDest, kManagerPath, kManagerIface, "Subscribe", &err.e, nullptr, "");
+      if (r < 0) {
+        SetProblem("subscribe_failed", "", std::string("Subscribe after systemd restarted: ") + BusError(err.e, r));
+      } else {
+        ClearProblem("systemd_gone", "");
+        ClearProblem("subscribe_failed", "");
+        LogInfo("systemd is back; subscribed again");
+      }
+    }
     if (reenumerate_) {
       reenumerate_ = false;
       Enumerate();
@@ -574,6 +601,19 @@ class MonitorImpl final : public Monitor {
     return 0;
   }
 
+  static int OnNameOwnerChanged(sd_bus_message* m, void* self_ptr, sd_bus_error*) {
+    auto* self = static_cast<MonitorImpl*>(self_ptr);
+    const char *name = nullptr, *old_owner = nullptr, *new_owner = nullptr;
+    if (sd_bus_message_read(m, "sss", &name, &old_owner, &new_owner) < 0) return 0;
+    if (new_owner == nullptr || new_owner[0] == '\0') {
+      self->SetProblem("systemd_gone", "", "org.freedesktop.systemd1 left the bus");
+    } else {
+      self->resubscribe_ = true;
+      self->reenumerate_ = true;
+    }
+    return 0;
+  }
+
   static int OnReloading(sd_bus_message* m, void* self_ptr, sd_bus_error*) {
     auto* self = static_cast<MonitorImpl*>(self_ptr);
     int starting = 0;
@@ -598,6 +638,7 @@ class MonitorImpl final : public Monitor {
   std::chrono::steady_clock::time_point next_refresh_{};
   bool changed_ = false;
   bool reenumerate_ = false;
+  bool resubscribe_ = false;
   std::vector<std::pair<std::string, std::string>> new_units_;
   std::set<std::string> refetch_;
   std::vector<PendingLog> pending_logs_;

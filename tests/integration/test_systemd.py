@@ -70,13 +70,18 @@ def show(unit, prop):
     return systemctl("show", unit, "-p", prop, "--value")
 
 
+def manager_up():
+    r = subprocess.run(["systemctl", "--user", "show", "-p", "Version", "--value"], capture_output=True, text=True,
+                       timeout=5)
+    return r.returncode == 0 and r.stdout.strip() != ""
+
+
 v = None
 try:
     try:
         vt.wait_until(lambda: os.path.exists(f"{runtime}/systemd/private") and os.path.exists(f"{runtime}/bus"),
                       timeout=15, what="systemd --user and its bus")
-        vt.wait_until(lambda: subprocess.run(["systemctl", "--user", "is-system-running"], capture_output=True,
-                                             timeout=5).returncode in (0, 1), timeout=10, what="systemctl answering")
+        vt.wait_until(manager_up, timeout=10, what="systemctl answering")
     except AssertionError as e:
         with open(os.path.join(runtime, "systemd.log")) as f:
             print(f.read()[-2000:])
@@ -246,6 +251,21 @@ services:
     c.check("state changes are in the store", "1" in values, dump.stdout[-500:] + dump.stderr[-500:])
     c.check("event debug line with latency",
             re.search(r'msg=event source=systemd .*latency_ms=\d+', v.logs()) is not None)
+
+    # Losing systemd and its bus: reported, /metrics keeps serving, and vigil
+    # reconnects on its own (backoff) once a manager is back.
+    sd.send_signal(signal.SIGTERM)
+    sd.wait(timeout=10)
+    vt.wait_until(lambda: re.search(r'msg="systemd problem" reason=(bus_disconnected|systemd_gone)', v.logs()),
+                  timeout=10, what="bus loss logged")
+    c.check("bus loss is logged with a reason and /metrics keeps serving", "vigil_service_up" in v.metrics())
+    sd = subprocess.Popen([systemd_bin, "--user"], stdout=sd_log, stderr=subprocess.STDOUT)
+    vt.wait_until(manager_up, timeout=15, what="systemd --user again")
+    systemctl("start", "vt-plain.service")
+    vt.wait_until(lambda: sample(fams(), "vigil_systemd_bus_connected") == 1 and
+                  state(fams(), "vt-plain.service") == "active", timeout=20,
+                  what="reconnected and vt-plain active again")
+    c.check("reconnects after the bus comes back", True)
 
     rc = v.stop(signal.SIGTERM, timeout=5)
     c.check("vigil stops cleanly", rc == 0, f"rc={rc}")
