@@ -243,6 +243,15 @@ services:
     c.check("fail reached the event sink", events() > before)
     c.check("failing service not up", sample(f, "vigil_service_up", service="failing") == 0)
 
+    # The new families lint clean (promtool is the reference).
+    promtool = shutil.which("promtool")
+    if promtool:
+        lint = subprocess.run([promtool, "check", "metrics"], input=v.metrics(), capture_output=True, text=True,
+                              timeout=30)
+        problems = [l for l in (lint.stdout + lint.stderr).splitlines()
+                    if l.startswith(("node_systemd", "vigil_systemd", "vigil_service", "vigil_process", "vigil_events"))]
+        c.check("promtool check metrics: systemd/process families clean", not problems, "\n".join(problems[:10]))
+
     # Every change was stored, not only shown: the failed state of vt-plain is in the store.
     dump = subprocess.run([a.vigil, "tsdb", "dump", "--data-dir", os.path.join(v.dir, "data"), "--match",
                            'node_systemd_unit_state{name="vt-plain.service",state="failed"}'],
