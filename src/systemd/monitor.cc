@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "base/log.h"
+#include "base/strings.h"
 
 namespace vigil::systemd {
 namespace {
@@ -88,11 +89,6 @@ int ReadProperties(sd_bus_message* m, UnitState& state, std::set<std::string>* a
 bool StateDiffers(const UnitState& a, const UnitState& b) {
   return a.active_state != b.active_state || a.sub_state != b.sub_state || a.n_restarts != b.n_restarts ||
          a.main_pid != b.main_pid || a.result != b.result || a.load_state != b.load_state;
-}
-
-bool EndsWith(const std::string& s, const char* suffix) {
-  size_t n = std::strlen(suffix);
-  return s.size() >= n && s.compare(s.size() - n, n, suffix) == 0;
 }
 
 class MonitorImpl final : public Monitor {
@@ -421,6 +417,7 @@ class MonitorImpl final : public Monitor {
   void Track(const std::string& name, const std::string& path) {
     const UnitSpec* spec = FindSpec(o_.units, name);
     if (spec == nullptr) return;
+    if (IsGlob(spec->pattern)) ClearProblem("unit_not_found", spec->pattern);  // a first instance appeared
     {
       std::lock_guard lock(mu_);
       UnitState& u = units_[name];

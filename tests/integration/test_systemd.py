@@ -173,6 +173,9 @@ services:
     c.check("template instance tracked with its service",
             sample(fams(), "vigil_service_up", service="demo") == 1)
     c.check("the start reached the event sink", events() > before)
+    c.check("the glob's unit_not_found problem cleared",
+            re.search(r'msg="systemd problem cleared" unit=vt-demo@\*\.service reason=unit_not_found', v.logs())
+            is not None)
     vt.wait_until(lambda: sample(fams(), "vigil_service_processes", service="sleepers") == 2, timeout=5,
                   what="2 sleepers matched by cmdline")
     c.check("processes.match counts by cmdline", True)
