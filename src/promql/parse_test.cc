@@ -96,7 +96,17 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"histogram_quantile(0.9, sum by (le) (rate(x[5m])))",
                    "histogram_quantile(0.9, sum by (le) (rate(x[5m])))"},
         FormatCase{"sum by (job) (rate(x{a=\"b\"}[5m] offset 1m))", "sum by (job) (rate(x{a=\"b\"}[5m] offset 1m))"},
-        FormatCase{"x # a comment", "x"}, FormatCase{"sum(\n  x\n)", "sum(x)"}));
+        FormatCase{"x # a comment", "x"}, FormatCase{"sum(\n  x\n)", "sum(x)"},
+        // Experimental: extended range selectors and fill modifiers.
+        FormatCase{"rate(x[5m] anchored)", "rate(x[5m] anchored)"}, FormatCase{"x SMOOTHED", "x smoothed"},
+        FormatCase{"x[5m] smoothed offset 1m", "x[5m] smoothed offset 1m"},
+        FormatCase{"a + fill(0) b", "a + fill(0) b"},
+        FormatCase{"a + fill_left(5) fill_right(7) b", "a + fill_left(5) fill_right(7) b"},
+        FormatCase{"a + fill_right(-Inf) b", "a + fill_right(-Inf) b"},
+        FormatCase{"a + fill(NaN) b", "a + fill(NaN) b"},
+        FormatCase{"a > bool on(x) group_left fill(1) b", "a > bool on (x) group_left () fill(1) b"},
+        FormatCase{"fill + fill(0) fill", "fill + fill(0) fill"},
+        FormatCase{"other + fill_left", "other + fill_left"}));
 
 TEST(ParseTest, TreeShape) {
   auto e = ParseExpr("-2^2");
@@ -130,6 +140,17 @@ TEST(ParseTest, TreeShape) {
   EXPECT_EQ(vs.at, AtKind::kTimestamp);
   EXPECT_EQ(vs.at_ms, 1500);
   EXPECT_EQ(vs.pos.start, 0);
+
+  e = ParseExpr("a + fill_left(1) b");
+  ASSERT_TRUE(e.ok());
+  EXPECT_EQ(static_cast<BinaryExpr&>(**e).fill_left, 1.0);
+  EXPECT_FALSE(static_cast<BinaryExpr&>(**e).fill_right.has_value());
+
+  e = ParseExpr("rate(x[5m] anchored)");
+  ASSERT_TRUE(e.ok());
+  auto& call = static_cast<Call&>(**e);
+  auto& ms = static_cast<MatrixSelector&>(*call.args[0]);
+  EXPECT_TRUE(static_cast<VectorSelector&>(*ms.selector).anchored);
 
   e = ParseExpr("x[5m:]");
   ASSERT_TRUE(e.ok());
@@ -216,7 +237,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"sum", "unexpected end of input", "1:4"}, ErrorCase{"by", "unexpected <by>", "1:1"},
         ErrorCase{"x y", "unexpected identifier \"y\"", "1:3"}, ErrorCase{"foo ~ bar", "unexpected character", "1:5"},
         ErrorCase{"1 +\n  *", "unexpected <op:*>", "2:3"}, ErrorCase{"x[5m", "unclosed left bracket", "1:5"},
-        ErrorCase{"x]", "unexpected right bracket", "1:2"}));
+        ErrorCase{"x]", "unexpected right bracket", "1:2"},
+        ErrorCase{"a + fill(0) fill_left(1) b", "fill modifier may not be set multiple times", "1:13"},
+        ErrorCase{"a + fill(x) b", "unexpected identifier \"x\"", "1:10"},
+        ErrorCase{"sum(x) anchored", "anchored modifier must be preceded by", "1:1"},
+        ErrorCase{"x anchored smoothed", "may not be set multiple times", "1:1"}));
 
 TEST(ParseTest, NeverCrashesOnDeepNesting) {
   std::string deep(100000, '(');
