@@ -44,6 +44,11 @@ struct QueryState {
       Fail("query processing would load too many samples into memory in query execution", ErrorKind::kTooManySamples);
     }
   }
+  // Counts one produced point and checks the limits.
+  void Tick() {
+    if (++samples > options.max_samples) Account(0);
+    CheckDeadline();
+  }
   void CheckDeadline() {
     if ((++ticks & 1023) == 0 && std::chrono::steady_clock::now() > deadline) {
       Fail("query timed out in query execution", ErrorKind::kTimeout);
@@ -314,10 +319,9 @@ class Evaluator {
       while (it->Next()) {
         if (it->t() < mint || it->t() > maxt) continue;
         l.points.push_back({it->t(), it->v()});
+        q_.Tick();
       }
       if (!it->err().ok()) Fail(it->err().message());
-      q_.Account(static_cast<int64_t>(l.points.size()));
-      q_.CheckDeadline();
       if (!l.points.empty()) out.push_back(std::move(l));
     }
     return out;
@@ -341,11 +345,9 @@ class Evaluator {
         const Point& p = l.points[j - 1];
         if (p.t <= ref - lookback || tsdb::IsStaleNaN(p.v)) continue;
         s.points.push_back({T(i), timestamps ? static_cast<double>(p.t) / 1000 : p.v});
+        q_.Tick();
       }
-      if (!s.points.empty()) {
-        q_.Account(static_cast<int64_t>(s.points.size()));
-        out.m.push_back(std::move(s));
-      }
+      if (!s.points.empty()) out.m.push_back(std::move(s));
     }
     return out;
   }
@@ -415,8 +417,8 @@ class Evaluator {
         while (lo < hi && pts[lo].t <= from) ++lo;
         Window w{std::span<const Point>(pts.data() + lo, hi - lo), from, ref, T(i), src.range};
         fn(si, i, w);
+        q_.CheckDeadline();
       }
-      q_.CheckDeadline();
     }
   }
 
@@ -948,12 +950,14 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     if (w.points.empty()) return;
     for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
     auto v = fn(w, step_params, q_.notes);
-    if (v) out.m[si].points.push_back({T(i), *v});
+    if (v) {
+      out.m[si].points.push_back({T(i), *v});
+      q_.Tick();
+    }
   });
   for (size_t si = 0; si < src.series.size(); ++si) {
     out.m[si].labels = std::move(src.series[si].labels);
     out.m[si].drop_name = !keep_name || src.series[si].drop_name;
-    q_.Account(static_cast<int64_t>(out.m[si].points.size()));
   }
   std::erase_if(out.m, [](const Series& s) { return s.points.empty(); });
   return out;

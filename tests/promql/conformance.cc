@@ -300,14 +300,41 @@ class Runner {
  public:
   explicit Runner(vigil::promql::Engine engine) : engine_(std::move(engine)) {}
 
+  // The eval as written, then (instant evals) the checks upstream's harness
+  // adds: the same query with `@ T` on every selector at other times, and
+  // each as a range query around its evaluation time.
   Outcome Run(const EvalCase& c) {
     auto parsed = vigil::promql::ParseExpr(c.expr);
     if (!parsed.ok()) return {false, "parse error: " + parsed.status().message()};
-    vigil::promql::QuerierFactory storage = [this](TimestampMs mint, TimestampMs maxt, const vigil::tsdb::ReadHints&) {
-      return storage_.NewQuerier(mint, maxt);
-    };
-    vigil::promql::QueryResult r = c.range ? engine_.Range(storage, **parsed, c.start, c.end, vigil::Duration(c.step))
-                                           : engine_.Instant(storage, **parsed, c.at);
+    Outcome o = RunOne(c, **parsed, c.at);
+    if (!o.pass || c.range) return o;
+    std::vector<std::pair<const vigil::promql::Expr*, TimestampMs>> variants = {{parsed->get(), c.at}};
+    vigil::promql::ExprPtr pinned;
+    if (!UsesTime(c.expr)) {
+      pinned = (*parsed)->Clone();
+      PinToTime(*pinned, c.at);
+      std::vector<TimestampMs> times = c.at == 0 ? std::vector<TimestampMs>{-1000, 0, 1000}
+                                                 : std::vector<TimestampMs>{-10 * c.at, 0, c.at / 5, c.at, 10 * c.at};
+      for (TimestampMs t : times) {
+        Outcome p = RunOne(c, *pinned, t);
+        if (!p.pass) return {false, "with @ " + std::to_string(c.at) + " at t=" + std::to_string(t) + ": " + p.reason};
+        variants.push_back({pinned.get(), t});
+      }
+    }
+    const bool skip_range = c.expect_fail || c.has_range_vector || c.expect_string ||
+                            c.expr.find("start()") != std::string::npos || c.expr.find("end()") != std::string::npos ||
+                            c.expr.find("range()") != std::string::npos || c.expr.find("step()") != std::string::npos;
+    if (skip_range) return o;
+    for (const auto& [expr, t] : variants) {
+      Outcome r = RunAsRange(c, *expr, t);
+      if (!r.pass) return {false, "as a range query around t=" + std::to_string(t) + ": " + r.reason};
+    }
+    return o;
+  }
+
+  Outcome RunOne(const EvalCase& c, const vigil::promql::Expr& expr, TimestampMs at) {
+    vigil::promql::QueryResult r = c.range ? engine_.Range(Storage(), expr, c.start, c.end, vigil::Duration(c.step))
+                                           : engine_.Instant(Storage(), expr, at);
     if (c.expect_fail) {
       if (r.ok) return {false, "expected failure, got success"};
       if (!c.fail_msg.empty() && r.error.message != c.fail_msg) {
@@ -326,6 +353,89 @@ class Runner {
   vigil::tsdb::MemoryStorage& storage() { return storage_; }
 
  private:
+  vigil::promql::QuerierFactory Storage() {
+    return [this](TimestampMs mint, TimestampMs maxt, const vigil::tsdb::ReadHints&) {
+      return storage_.NewQuerier(mint, maxt);
+    };
+  }
+
+  static bool UsesTime(const std::string& expr) {
+    for (const char* f : {"time", "timestamp", "predict_linear", "start", "end", "range", "step", "year", "month",
+                          "day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute"}) {
+      if (expr.find(std::string(f) + "(") != std::string::npos) return true;
+    }
+    return false;
+  }
+
+  // Gives every selector and subquery without `@` the modifier `@ t`
+  // (not descending into subqueries, whose inner steps must keep moving).
+  static void PinToTime(vigil::promql::Expr& e, TimestampMs t) {
+    using vigil::promql::AtKind;
+    using Kind = vigil::promql::Expr::Kind;
+    switch (e.kind) {
+      case Kind::kVectorSelector: {
+        auto& vs = static_cast<vigil::promql::VectorSelector&>(e);
+        if (vs.at == AtKind::kNone) {
+          vs.at = AtKind::kTimestamp;
+          vs.at_ms = t;
+        }
+        break;
+      }
+      case Kind::kMatrixSelector: PinToTime(*static_cast<vigil::promql::MatrixSelector&>(e).selector, t); break;
+      case Kind::kSubquery: {
+        auto& sq = static_cast<vigil::promql::SubqueryExpr&>(e);
+        if (sq.at == AtKind::kNone) {
+          sq.at = AtKind::kTimestamp;
+          sq.at_ms = t;
+        }
+        break;
+      }
+      case Kind::kParen: PinToTime(*static_cast<vigil::promql::ParenExpr&>(e).expr, t); break;
+      case Kind::kUnary: PinToTime(*static_cast<vigil::promql::UnaryExpr&>(e).expr, t); break;
+      case Kind::kBinary: {
+        auto& b = static_cast<vigil::promql::BinaryExpr&>(e);
+        PinToTime(*b.lhs, t);
+        PinToTime(*b.rhs, t);
+        break;
+      }
+      case Kind::kAggregate: {
+        auto& a = static_cast<vigil::promql::AggregateExpr&>(e);
+        PinToTime(*a.expr, t);
+        if (a.param) PinToTime(*a.param, t);
+        break;
+      }
+      case Kind::kCall:
+        for (auto& arg : static_cast<vigil::promql::Call&>(e).args) PinToTime(*arg, t);
+        break;
+      default: break;
+    }
+  }
+
+  // A range query from t-1m to t+1m at 1m: must succeed, and its points at t
+  // must be the instant result (values unchecked for ordered evals).
+  Outcome RunAsRange(const EvalCase& c, const vigil::promql::Expr& expr, TimestampMs t) {
+    vigil::promql::QueryResult r = engine_.Range(Storage(), expr, t - 60000, t + 60000, vigil::Duration(60000));
+    if (!r.ok) return {false, "error: " + r.error.message};
+    if (c.ordered) return {true, ""};
+    vigil::promql::Value v;
+    if (c.scalar) {
+      v.type = ValueType::kScalar;
+      for (const auto& s : r.value.matrix) {
+        for (const auto& p : s.points) {
+          if (p.t == t) v.scalar = p.v;
+        }
+      }
+    } else {
+      v.type = ValueType::kVector;
+      for (const auto& s : r.value.matrix) {
+        for (const auto& p : s.points) {
+          if (p.t == t) v.vector.push_back({s.labels, t, p.v});
+        }
+      }
+    }
+    return Compare(c, v);
+  }
+
   Outcome Compare(const EvalCase& c, const vigil::promql::Value& v) {
     if (c.expect_string) {
       if (v.type != ValueType::kString) return {false, "expected a string"};

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Query latency of vigil, Prometheus and VictoriaMetrics on the same data and
+# the same PromQL, through each one's Prometheus-compatible HTTP API, in one run.
+#
+#   bench/compare_query.sh [FILE.om]
+#
+# Without FILE the dataset is generated (bench/gen_query_dataset.py: 24 h at
+# 15 s, 1 000 CPU counters, 500 gauges, 20 filesystem gauges, a classic
+# histogram). It is backfilled with `vigil tsdb import`, `promtool tsdb
+# create-blocks-from openmetrics` (--max-block-duration=25h, what compaction
+# later gives) and VictoriaMetrics' /api/v1/import/prometheus (+ force_merge).
+# Each query runs RUNS times (default 15) after 2 warm-up runs; the median
+# wall time of the HTTP request (curl's time_total) is printed per store,
+# with vigil's ratio to each anchor. Environment: VIGIL, PROMTOOL,
+# PROMETHEUS, VICTORIA_METRICS, RUNS.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+VIGIL=${VIGIL:-$ROOT/build/vigil}
+PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
+PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
+VM=${VICTORIA_METRICS:-/usr/bin/victoria-metrics}
+RUNS=${RUNS:-15}
+for bin in "$VIGIL" "$PROMTOOL" "$PROMETHEUS" "$VM"; do
+  [[ -x $bin ]] || { echo "not executable: $bin (build vigil; scripts/setup.sh --bench)" >&2; exit 1; }
+done
+
+TMP=$(mktemp -d /tmp/vigil-query-bench.XXXX)
+PIDS=()
+cleanup() { stop_pids "${PIDS[@]}"; rm -rf "$TMP"; }
+trap cleanup EXIT
+
+FILE=${1:-}
+if [[ -z $FILE ]]; then
+  FILE=$TMP/data.om
+  python3 "$ROOT/bench/gen_query_dataset.py" "$FILE" >/dev/null
+fi
+# The data's last timestamp: queries end there.
+END=$(awk '!/^#/ && NF >= 3 {t = $NF; if (t > m) m = t} END {printf "%d", m}' "$FILE")
+echo "dataset: $(grep -vc '^#' "$FILE") samples, ends $(date -u -d "@$END" '+%F %T') UTC"
+echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# vigil
+"$VIGIL" tsdb import "$FILE" --data-dir "$TMP/vigil" >"$TMP/import.log" 2>&1
+vport=$(free_port)
+"$VIGIL" run --config "$ROOT/bench/query_bench.yml" --data-dir "$TMP/vigil" --listen "127.0.0.1:$vport" \
+  >"$TMP/vigil.log" 2>&1 &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$vport/-/ready" "${PIDS[-1]}" vigil 300
+
+# Prometheus
+"$PROMTOOL" tsdb create-blocks-from openmetrics --max-block-duration=25h "$FILE" "$TMP/prom" >/dev/null
+printf 'global: {}\n' >"$TMP/prom.yml"
+pport=$(free_port)
+"$PROMETHEUS" --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom" --storage.tsdb.retention.time=100y \
+  --web.listen-address="127.0.0.1:$pport" >"$TMP/prometheus.log" 2>&1 &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$pport/-/ready" "${PIDS[-1]}" prometheus 300
+
+# VictoriaMetrics (timestamps as integer ms)
+mport=$(free_port)
+"$VM" -httpListenAddr="127.0.0.1:$mport" -storageDataPath="$TMP/vm" -retentionPeriod=100y -loggerLevel=WARN \
+  -search.latencyOffset=0s >"$TMP/vm.log" 2>&1 &
+PIDS+=($!)
+wait_ready "http://127.0.0.1:$mport/health" "${PIDS[-1]}" vm 300
+awk '/^#/ {next} NF >= 3 {ts = $NF; sub(/\./, "", ts); line = $0; sub(/[^ ]+$/, ts, line); print line}' "$FILE" |
+  curl -sf --max-time 600 --data-binary @- "http://127.0.0.1:$mport/api/v1/import/prometheus"
+curl -sf "http://127.0.0.1:$mport/internal/force_flush" >/dev/null
+curl -sf "http://127.0.0.1:$mport/internal/force_merge?partition_prefix=$(date -u -d "@$END" +%Y_%m)" >/dev/null || true
+sleep 2
+
+# name|path|params
+QUERIES=(
+  "sum by (mode) rate, 1000 series, 2h range @15s|query_range|query=sum by (mode)(rate(node_cpu_seconds_total[5m]))&start=$((END - 7200))&end=$END&step=15"
+  "rate, 1000 series, 2h range @15s|query_range|query=rate(node_cpu_seconds_total[5m])&start=$((END - 7200))&end=$END&step=15"
+  "avg_over_time(x[1h]), 500 series, instant|query|query=avg_over_time(x[1h])&time=$END"
+  "predict_linear(avail[6h], 86400), instant|query|query=predict_linear(node_filesystem_avail_bytes[6h], 86400)&time=$END"
+  "histogram_quantile(0.99, sum by (le)(rate(h_bucket[5m]))), 2h @15s|query_range|query=histogram_quantile(0.99, sum by (le)(rate(h_bucket[5m])))&start=$((END - 7200))&end=$END&step=15"
+  "sum by (mode) rate, 24h range @60s|query_range|query=sum by (mode)(rate(node_cpu_seconds_total[5m]))&start=$((END - 86400 + 600))&end=$END&step=60"
+)
+
+median_ms() {  # url-base path params
+  local i t out=()
+  for i in $(seq 1 $((RUNS + 2))); do
+    t=$(curl -s -o "$TMP/out.json" -w '%{time_total}' --max-time 120 --data-urlencode "${3%%&*}" \
+      --data "${3#*&}" "$1/api/v1/$2")
+    grep -q '"status":"success"' "$TMP/out.json" || { echo "query failed on $1: $(head -c 300 "$TMP/out.json")" >&2; echo NaN; return; }
+    ((i > 2)) && out+=("$t")
+  done
+  printf '%s\n' "${out[@]}" | sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 1000}'
+}
+
+printf "\n%-62s %10s %10s %10s %9s %9s\n" query "vigil ms" "prom ms" "vm ms" "vs prom" "vs vm"
+for q in "${QUERIES[@]}"; do
+  IFS='|' read -r name path params <<<"$q"
+  v=$(median_ms "http://127.0.0.1:$vport" "$path" "$params")
+  p=$(median_ms "http://127.0.0.1:$pport" "$path" "$params")
+  m=$(median_ms "http://127.0.0.1:$mport" "$path" "$params")
+  awk -v n="$name" -v v="$v" -v p="$p" -v m="$m" \
+    'BEGIN {printf "%-62s %10.2f %10.2f %10.2f %9.2f %9.2f\n", n, v, p, m, v / p, v / m}'
+done

@@ -1,0 +1,887 @@
+// A recursive-descent, precedence-climbing PromQL parser following the
+// grammar and checks of Prometheus 3 (promql/parser/generated_parser.y and
+// parse.go): a syntax pass that builds the tree, then a type-check pass.
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+
+#include "promql/ast.h"
+#include "promql/lex.h"
+
+namespace vigil::promql {
+
+namespace {
+
+using internal::Lower;
+using internal::Tok;
+using internal::Token;
+
+// Bounds both parser recursion and tree depth, so that parsing, checking,
+// formatting and destroying a tree never exhaust the stack.
+constexpr int kMaxDepth = 1000;
+
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string RawTypeName(ValueType t) {
+  switch (t) {
+    case ValueType::kNone: return "none";
+    case ValueType::kScalar: return "scalar";
+    case ValueType::kVector: return "vector";
+    case ValueType::kMatrix: return "matrix";
+    case ValueType::kString: return "string";
+  }
+  return "none";
+}
+
+bool IsAggregatorWord(const std::string& w, AggregateOp* op) {
+  static const std::pair<std::string_view, AggregateOp> kOps[] = {
+      {"sum", AggregateOp::kSum},           {"avg", AggregateOp::kAvg},
+      {"count", AggregateOp::kCount},       {"min", AggregateOp::kMin},
+      {"max", AggregateOp::kMax},           {"group", AggregateOp::kGroup},
+      {"stddev", AggregateOp::kStddev},     {"stdvar", AggregateOp::kStdvar},
+      {"topk", AggregateOp::kTopk},         {"bottomk", AggregateOp::kBottomk},
+      {"quantile", AggregateOp::kQuantile}, {"count_values", AggregateOp::kCountValues},
+      {"limitk", AggregateOp::kLimitk},     {"limit_ratio", AggregateOp::kLimitRatio},
+  };
+  for (const auto& [name, o] : kOps) {
+    if (w == name) {
+      *op = o;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsKeywordWord(const std::string& w) {
+  static const std::string_view kWords[] = {"and", "or",       "unless", "atan2",  "by",         "without",
+                                            "on",  "ignoring", "bool",   "offset", "group_left", "group_right"};
+  for (auto k : kWords) {
+    if (w == k) return true;
+  }
+  return false;
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string_view in) : in_(in), toks_(internal::Lex(in)) {}
+
+  Result<ExprPtr> Expression() {
+    ExprPtr e = ParseBinary(0);
+    if (e && Cur().type != Tok::kEOF) Unexpected("");
+    if (!err_ && e) Check(e.get(), false);
+    if (err_) return Error();
+    return e;
+  }
+
+  Result<std::vector<tsdb::Matcher>> Selector() {
+    ExprPtr e;
+    const Token& t = Cur();
+    if (t.type == Tok::kLeftBrace) {
+      e = ParseVectorSelector(false);
+    } else if (t.type == Tok::kIdentifier || t.type == Tok::kMetricIdentifier) {
+      e = ParseVectorSelector(true);
+    } else {
+      Unexpected("", "metric selector");
+    }
+    if (e && Cur().type != Tok::kEOF) Unexpected("");
+    if (!err_ && e) Check(e.get(), false);
+    if (err_) return Error();
+    return std::move(static_cast<VectorSelector*>(e.get())->matchers);
+  }
+
+ private:
+  // ---- tokens and errors ----
+
+  const Token& Cur() const { return toks_[i_]; }
+  const Token& Ahead(size_t k = 1) const { return toks_[std::min(i_ + k, toks_.size() - 1)]; }
+  void Advance() {
+    if (i_ + 1 < toks_.size()) ++i_;
+  }
+  int PrevEnd() const { return i_ == 0 ? 0 : toks_[i_ - 1].end; }
+  bool IsWord(const Token& t, std::string_view lower) const {
+    return t.type == Tok::kIdentifier && t.text.size() == lower.size() && Lower(t.text) == lower;
+  }
+
+  std::nullptr_t Fail(int pos, std::string msg) {
+    if (!err_) err_ = std::make_pair(pos, std::move(msg));
+    return nullptr;
+  }
+  std::nullptr_t Unexpected(std::string_view context, std::string_view expected = "") {
+    const Token& t = Cur();
+    if (t.type == Tok::kError) return Fail(t.pos, t.text);
+    std::string msg = "unexpected " + internal::DescribeToken(t);
+    if (!context.empty()) msg += " in " + std::string(context);
+    if (!expected.empty()) msg += ", expected " + std::string(expected);
+    return Fail(t.pos, std::move(msg));
+  }
+  bool Expect(Tok type, std::string_view context, std::string_view expected) {
+    if (Cur().type != type) {
+      Unexpected(context, expected);
+      return false;
+    }
+    Advance();
+    return true;
+  }
+
+  Status Error() const {
+    int pos = std::clamp(err_->first, 0, static_cast<int>(in_.size()));
+    int line = 1;
+    int last_nl = -1;
+    for (int i = 0; i < pos; ++i) {
+      if (in_[i] == '\n') {
+        ++line;
+        last_nl = i;
+      }
+    }
+    return Status::Error(std::to_string(line) + ":" + std::to_string(pos - last_nl) + ": parse error: " + err_->second);
+  }
+
+  // Records the tree depth of a new composite node; fails past kMaxDepth.
+  bool Track(const Expr* e, std::initializer_list<const Expr*> children) {
+    int d = 0;
+    for (const Expr* c : children) {
+      if (c == nullptr) continue;
+      auto it = depth_.find(c);
+      d = std::max(d, it == depth_.end() ? 1 : it->second);
+    }
+    depth_[e] = d + 1;
+    if (d + 1 > kMaxDepth) {
+      Fail(e->pos.start, "expression nesting too deep");
+      return false;
+    }
+    return true;
+  }
+
+  // ---- expressions ----
+
+  // The binary operator at the cursor and its precedence (1 = `or` … 6 = `^`).
+  std::optional<BinaryOp> CurBinaryOp(int* prec) const {
+    const Token& t = Cur();
+    switch (t.type) {
+      case Tok::kAdd: *prec = 4; return BinaryOp::kAdd;
+      case Tok::kSub: *prec = 4; return BinaryOp::kSub;
+      case Tok::kMul: *prec = 5; return BinaryOp::kMul;
+      case Tok::kDiv: *prec = 5; return BinaryOp::kDiv;
+      case Tok::kMod: *prec = 5; return BinaryOp::kMod;
+      case Tok::kPow: *prec = 6; return BinaryOp::kPow;
+      case Tok::kEqlc: *prec = 3; return BinaryOp::kEql;
+      case Tok::kNeq: *prec = 3; return BinaryOp::kNeq;
+      case Tok::kGtr: *prec = 3; return BinaryOp::kGtr;
+      case Tok::kLss: *prec = 3; return BinaryOp::kLss;
+      case Tok::kGte: *prec = 3; return BinaryOp::kGte;
+      case Tok::kLte: *prec = 3; return BinaryOp::kLte;
+      case Tok::kIdentifier: {
+        std::string w = Lower(t.text);
+        if (w == "and") return *prec = 2, BinaryOp::kAnd;
+        if (w == "unless") return *prec = 2, BinaryOp::kUnless;
+        if (w == "or") return *prec = 1, BinaryOp::kOr;
+        if (w == "atan2") return *prec = 5, BinaryOp::kAtan2;
+        return std::nullopt;
+      }
+      default: return std::nullopt;
+    }
+  }
+
+  ExprPtr ParseBinary(int min_prec) {
+    if (++recursion_ > kMaxDepth) return Fail(Cur().pos, "expression nesting too deep");
+    ExprPtr lhs = ParseUnary();
+    while (lhs) {
+      int prec = 0;
+      std::optional<BinaryOp> op = CurBinaryOp(&prec);
+      if (!op || prec < min_prec) break;
+      auto bin = std::make_unique<BinaryExpr>();
+      bin->op = *op;
+      op_pos_[bin.get()] = Cur().pos;
+      Advance();
+      if (!ParseBinModifiers(bin.get())) return nullptr;
+      // `^` is right-associative; the others are left-associative.
+      ExprPtr rhs = ParseBinary(*op == BinaryOp::kPow ? prec : prec + 1);
+      if (!rhs) return nullptr;
+      bin->pos = {lhs->pos.start, rhs->pos.end};
+      bin->lhs = std::move(lhs);
+      bin->rhs = std::move(rhs);
+      if (!Track(bin.get(), {bin->lhs.get(), bin->rhs.get()})) return nullptr;
+      lhs = std::move(bin);
+    }
+    --recursion_;
+    return lhs;
+  }
+
+  // `bool`, `on(…)`/`ignoring(…)`, `group_left(…)`/`group_right(…)`.
+  bool ParseBinModifiers(BinaryExpr* bin) {
+    VectorMatching vm;
+    if (IsWord(Cur(), "bool")) {
+      bin->return_bool = true;
+      Advance();
+    }
+    bool on = IsWord(Cur(), "on");
+    if (on || IsWord(Cur(), "ignoring")) {
+      vm.on = on;
+      Advance();
+      if (!ParseGroupingLabels(&vm.labels, "grouping")) return false;
+      bool left = IsWord(Cur(), "group_left");
+      if (left || IsWord(Cur(), "group_right")) {
+        vm.card = left ? VectorMatching::Cardinality::kManyToOne : VectorMatching::Cardinality::kOneToMany;
+        Advance();
+        if (Cur().type == Tok::kLeftParen && !ParseGroupingLabels(&vm.include, "grouping")) return false;
+      }
+    }
+    bin->matching = std::move(vm);
+    return true;
+  }
+
+  // `(a, "b", c,)`.
+  bool ParseGroupingLabels(std::vector<std::string>* out, std::string_view context) {
+    if (!Expect(Tok::kLeftParen, context, "\"(\"")) return false;
+    while (Cur().type != Tok::kRightParen) {
+      const Token& t = Cur();
+      if (t.type != Tok::kIdentifier && t.type != Tok::kString) {
+        Unexpected("grouping opts", "label");
+        return false;
+      }
+      out->push_back(t.text);
+      Advance();
+      if (Cur().type == Tok::kComma) {
+        Advance();
+      } else if (Cur().type != Tok::kRightParen) {
+        Unexpected("grouping opts", "\",\" or \")\"");
+        return false;
+      }
+    }
+    Advance();
+    return true;
+  }
+
+  ExprPtr ParseUnary() {
+    const Token& t = Cur();
+    if (t.type != Tok::kAdd && t.type != Tok::kSub) {
+      ExprPtr e = ParsePrimary();
+      return e ? ParsePostfix(std::move(e)) : nullptr;
+    }
+    int start = t.pos;
+    bool negate = t.type == Tok::kSub;
+    Advance();
+    // Unary operators bind like `*`: only `^` binds tighter.
+    ExprPtr e = ParseBinary(6);
+    if (!e) return nullptr;
+    if (e->kind == Expr::Kind::kNumber) {
+      auto* n = static_cast<NumberLiteral*>(e.get());
+      if (negate) n->value = -n->value;
+      n->pos.start = start;
+      return e;
+    }
+    auto u = std::make_unique<UnaryExpr>();
+    u->negate = negate;
+    u->pos = {start, e->pos.end};
+    u->expr = std::move(e);
+    if (!Track(u.get(), {u->expr.get()})) return nullptr;
+    return u;
+  }
+
+  ExprPtr ParsePrimary() {
+    const Token& t = Cur();
+    switch (t.type) {
+      case Tok::kNumber: {
+        auto n = std::make_unique<NumberLiteral>();
+        if (!ParseNumber(t.text, &n->value)) return Fail(t.pos, "error parsing number: " + t.text);
+        n->pos = {t.pos, t.end};
+        Advance();
+        return n;
+      }
+      case Tok::kDuration: {
+        auto d = ParseDuration(t.text);
+        if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
+        auto n = std::make_unique<NumberLiteral>();
+        n->value = static_cast<double>(d->count()) / 1000.0;
+        n->pos = {t.pos, t.end};
+        Advance();
+        return n;
+      }
+      case Tok::kString: {
+        auto s = std::make_unique<StringLiteral>();
+        s->value = t.text;
+        s->pos = {t.pos, t.end};
+        Advance();
+        return s;
+      }
+      case Tok::kLeftParen: {
+        int start = t.pos;
+        Advance();
+        ExprPtr inner = ParseBinary(0);
+        if (!inner) return nullptr;
+        if (!Expect(Tok::kRightParen, "paren expression", "\")\"")) return nullptr;
+        auto p = std::make_unique<ParenExpr>();
+        p->pos = {start, PrevEnd()};
+        p->expr = std::move(inner);
+        if (!Track(p.get(), {p->expr.get()})) return nullptr;
+        return p;
+      }
+      case Tok::kLeftBrace: return ParseVectorSelector(false);
+      case Tok::kMetricIdentifier: return ParseVectorSelector(true);
+      case Tok::kIdentifier: {
+        std::string w = Lower(t.text);
+        if (w == "inf" || w == "nan") {
+          auto n = std::make_unique<NumberLiteral>();
+          n->value = w == "inf" ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+          n->pos = {t.pos, t.end};
+          Advance();
+          return n;
+        }
+        AggregateOp agg;
+        if (IsAggregatorWord(w, &agg)) return ParseAggregate(agg);
+        if (IsKeywordWord(w)) return Unexpected("");
+        if (Ahead().type == Tok::kLeftParen) return ParseCall();
+        return ParseVectorSelector(true);
+      }
+      default: return Unexpected("");
+    }
+  }
+
+  static bool ParseNumber(const std::string& text, double* out) {
+    std::string s;
+    for (char c : text) {
+      if (c != '_') s.push_back(c);
+    }
+    if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+      errno = 0;
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(s.c_str() + 2, &end, 16);
+      if (errno != 0 || *end != '\0' || v > static_cast<unsigned long long>(std::numeric_limits<int64_t>::max())) {
+        return false;
+      }
+      *out = static_cast<double>(v);
+      return true;
+    }
+    if (s.size() > 1 && s[0] == '0' && s.find_first_not_of("01234567") == std::string::npos) {
+      errno = 0;
+      unsigned long long v = std::strtoull(s.c_str(), nullptr, 8);
+      if (errno != 0 || v > static_cast<unsigned long long>(std::numeric_limits<int64_t>::max())) return false;
+      *out = static_cast<double>(v);
+      return true;
+    }
+    char* end = nullptr;
+    *out = std::strtod(s.c_str(), &end);
+    return end != nullptr && *end == '\0' && !s.empty();
+  }
+
+  // `name`, `name{…}`, `{…}`; matchers `l="v"`, `l!="v"`, `l=~"v"`, `l!~"v"`, `"name"`.
+  ExprPtr ParseVectorSelector(bool with_name) {
+    auto vs = std::make_unique<VectorSelector>();
+    vs->pos.start = Cur().pos;
+    if (with_name) {
+      vs->name = Cur().text;
+      Advance();
+    }
+    if (Cur().type == Tok::kLeftBrace) {
+      Advance();
+      while (Cur().type != Tok::kRightBrace) {
+        if (!ParseMatcher(vs.get())) return nullptr;
+        if (Cur().type == Tok::kComma) {
+          Advance();
+        } else if (Cur().type != Tok::kRightBrace) {
+          return Unexpected("label matching", "\",\" or \"}\"");
+        }
+      }
+      Advance();
+    }
+    vs->pos.end = PrevEnd();
+    if (with_name) {
+      auto m = tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "__name__", vs->name);
+      if (!m.ok()) return Fail(vs->pos.start, m.status().message());
+      vs->matchers.insert(vs->matchers.begin(), std::move(m).value());
+    }
+    return vs;
+  }
+
+  bool ParseMatcher(VectorSelector* vs) {
+    const Token& label = Cur();
+    if (label.type != Tok::kIdentifier && label.type != Tok::kString) {
+      Unexpected("label matching", "identifier or \"}\"");
+      return false;
+    }
+    std::string name = label.text;
+    int start = label.pos;
+    bool quoted = label.type == Tok::kString;
+    Advance();
+    if (quoted && (Cur().type == Tok::kComma || Cur().type == Tok::kRightBrace)) {
+      // Prometheus 3's `{"metric.name", …}`.
+      auto m = tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "__name__", name);
+      if (!m.ok()) return Fail(start, m.status().message()), false;
+      vs->matchers.push_back(std::move(m).value());
+      return true;
+    }
+    tsdb::Matcher::Type type;
+    switch (Cur().type) {
+      case Tok::kAssign: type = tsdb::Matcher::Type::kEqual; break;
+      case Tok::kNeq: type = tsdb::Matcher::Type::kNotEqual; break;
+      case Tok::kEqlRegex: type = tsdb::Matcher::Type::kRegexMatch; break;
+      case Tok::kNeqRegex: type = tsdb::Matcher::Type::kRegexNoMatch; break;
+      default: Unexpected("label matching", "label matching operator"); return false;
+    }
+    Advance();
+    if (Cur().type != Tok::kString) {
+      Unexpected("label matching", "string");
+      return false;
+    }
+    auto m = tsdb::Matcher::Make(type, std::move(name), Cur().text);
+    if (!m.ok()) return Fail(start, m.status().message()), false;
+    vs->matchers.push_back(std::move(m).value());
+    Advance();
+    return true;
+  }
+
+  ExprPtr ParseCall() {
+    const Token& name = Cur();
+    int start = name.pos;
+    std::string fname = name.text;
+    Advance();
+    std::vector<ExprPtr> args;
+    if (!ParseArgs(&args, "function call")) return nullptr;
+    const Function* f = FindFunction(fname);
+    if (f == nullptr) f = FindFunction(Lower(fname));
+    if (f == nullptr) return Fail(start, "unknown function with name " + Quote(fname));
+    auto call = std::make_unique<Call>();
+    call->func = f;
+    call->args = std::move(args);
+    call->pos = {start, PrevEnd()};
+    std::vector<const Expr*> kids;
+    int d = 0;
+    for (const auto& a : call->args) {
+      auto it = depth_.find(a.get());
+      d = std::max(d, it == depth_.end() ? 1 : it->second);
+    }
+    depth_[call.get()] = d + 1;
+    if (d + 1 > kMaxDepth) return Fail(start, "expression nesting too deep");
+    return call;
+  }
+
+  // `(a, b, c,)` after a function or aggregation name.
+  bool ParseArgs(std::vector<ExprPtr>* args, std::string_view context) {
+    if (!Expect(Tok::kLeftParen, context, "\"(\"")) return false;
+    while (Cur().type != Tok::kRightParen) {
+      ExprPtr e = ParseBinary(0);
+      if (!e) return false;
+      args->push_back(std::move(e));
+      if (Cur().type == Tok::kComma) {
+        Advance();
+      } else if (Cur().type != Tok::kRightParen) {
+        Unexpected(context, "\",\" or \")\"");
+        return false;
+      }
+    }
+    Advance();
+    return true;
+  }
+
+  ExprPtr ParseAggregate(AggregateOp op) {
+    int start = Cur().pos;
+    Advance();
+    auto agg = std::make_unique<AggregateExpr>();
+    agg->op = op;
+    bool grouped = false;
+    auto grouping = [&]() {
+      agg->without = IsWord(Cur(), "without");
+      Advance();
+      grouped = true;
+      return ParseGroupingLabels(&agg->grouping, "grouping opts");
+    };
+    if (IsWord(Cur(), "by") || IsWord(Cur(), "without")) {
+      if (!grouping()) return nullptr;
+    }
+    std::vector<ExprPtr> args;
+    if (!ParseArgs(&args, "aggregation")) return nullptr;
+    if (!grouped && (IsWord(Cur(), "by") || IsWord(Cur(), "without"))) {
+      if (!grouping()) return nullptr;
+    }
+    agg->pos = {start, PrevEnd()};
+    if (args.empty()) return Fail(start, "no arguments for aggregate expression provided");
+    size_t want = AggregateTakesParam(op) ? 2 : 1;
+    if (args.size() != want) {
+      return Fail(start, "wrong number of arguments for aggregate expression provided, expected " +
+                             std::to_string(want) + ", got " + std::to_string(args.size()));
+    }
+    if (want == 2) agg->param = std::move(args[0]);
+    agg->expr = std::move(args[want - 1]);
+    if (!Track(agg.get(), {agg->expr.get(), agg->param.get()})) return nullptr;
+    return agg;
+  }
+
+  // ---- postfix: [range], [range:step], offset, @ ----
+
+  ExprPtr ParsePostfix(ExprPtr e) {
+    while (e) {
+      const Token& t = Cur();
+      if (t.type == Tok::kLeftBracket) {
+        e = ParseRange(std::move(e));
+      } else if (IsWord(t, "offset")) {
+        e = ParseOffset(std::move(e));
+      } else if (t.type == Tok::kAt) {
+        e = ParseAt(std::move(e));
+      } else {
+        break;
+      }
+    }
+    return e;
+  }
+
+  // A duration in `[…]` or after `offset`: `5m`, `1h30m`, or seconds `300`.
+  bool ParseDurationToken(Duration* out, bool allow_zero) {
+    const Token& t = Cur();
+    int64_t ms = 0;
+    if (t.type == Tok::kDuration) {
+      auto d = ParseDuration(t.text);
+      if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
+      ms = d->count();
+    } else if (t.type == Tok::kNumber) {
+      double secs = 0;
+      if (!ParseNumber(t.text, &secs)) return Fail(t.pos, "error parsing number: " + t.text), false;
+      double v = std::round(secs * 1000);
+      if (!std::isfinite(v) || std::fabs(v) >= 9.2e18) return Fail(t.pos, "duration out of range: " + t.text), false;
+      ms = static_cast<int64_t>(v);
+    } else {
+      Unexpected("", "duration");
+      return false;
+    }
+    if (ms == 0 && !allow_zero) return Fail(t.pos, "duration must be greater than 0"), false;
+    *out = Duration(ms);
+    Advance();
+    return true;
+  }
+
+  ExprPtr ParseRange(ExprPtr e) {
+    Advance();  // [
+    Duration range{0};
+    if (!ParseDurationToken(&range, false)) return nullptr;
+    if (Cur().type == Tok::kColon) {
+      Advance();
+      auto sq = std::make_unique<SubqueryExpr>();
+      sq->range = range;
+      if (Cur().type != Tok::kRightBracket && !ParseDurationToken(&sq->step, false)) return nullptr;
+      if (!Expect(Tok::kRightBracket, "subquery selector", "\"]\"")) return nullptr;
+      sq->pos = {e->pos.start, PrevEnd()};
+      sq->expr = std::move(e);
+      if (!Track(sq.get(), {sq->expr.get()})) return nullptr;
+      return sq;
+    }
+    if (!Expect(Tok::kRightBracket, "matrix selector", "\"]\" or \":\"")) return nullptr;
+    if (e->kind != Expr::Kind::kVectorSelector) return Fail(e->pos.start, "ranges only allowed for vector selectors");
+    if (modified_offset_.count(e.get())) return Fail(e->pos.start, "no offset modifiers allowed before range");
+    if (modified_at_.count(e.get())) return Fail(e->pos.start, "no @ modifiers allowed before range");
+    auto ms = std::make_unique<MatrixSelector>();
+    ms->range = range;
+    ms->pos = {e->pos.start, PrevEnd()};
+    ms->selector = std::move(e);
+    if (!Track(ms.get(), {ms->selector.get()})) return nullptr;
+    return ms;
+  }
+
+  // The node whose offset/@ a modifier on `e` sets, or nullptr.
+  Expr* ModifierTarget(Expr* e) {
+    if (e->kind == Expr::Kind::kVectorSelector || e->kind == Expr::Kind::kSubquery) return e;
+    if (e->kind == Expr::Kind::kMatrixSelector) return static_cast<MatrixSelector*>(e)->selector.get();
+    return nullptr;
+  }
+
+  ExprPtr ParseOffset(ExprPtr e) {
+    Advance();  // offset
+    bool negative = false;
+    if (Cur().type == Tok::kSub) {
+      negative = true;
+      Advance();
+    }
+    Duration d{0};
+    if (!ParseDurationToken(&d, true)) return nullptr;
+    if (negative) d = -d;
+    Expr* target = ModifierTarget(e.get());
+    if (target == nullptr) {
+      return Fail(e->pos.start,
+                  "offset modifier must be preceded by an instant vector selector or range vector selector or a "
+                  "subquery");
+    }
+    if (!modified_offset_.insert(target).second) return Fail(e->pos.start, "offset may not be set multiple times");
+    if (target->kind == Expr::Kind::kVectorSelector) {
+      static_cast<VectorSelector*>(target)->offset = d;
+    } else {
+      static_cast<SubqueryExpr*>(target)->offset = d;
+    }
+    e->pos.end = PrevEnd();
+    return e;
+  }
+
+  ExprPtr ParseAt(ExprPtr e) {
+    int at_pos = Cur().pos;
+    Advance();  // @
+    AtKind kind = AtKind::kTimestamp;
+    TimestampMs ms = 0;
+    if ((IsWord(Cur(), "start") || IsWord(Cur(), "end")) && Ahead().type == Tok::kLeftParen) {
+      kind = IsWord(Cur(), "start") ? AtKind::kStart : AtKind::kEnd;
+      Advance();
+      Advance();
+      if (!Expect(Tok::kRightParen, "@ modifier", "\")\"")) return nullptr;
+    } else {
+      bool negative = false;
+      if (Cur().type == Tok::kSub || Cur().type == Tok::kAdd) {
+        negative = Cur().type == Tok::kSub;
+        Advance();
+      }
+      const Token& t = Cur();
+      double secs = 0;
+      if (t.type == Tok::kNumber) {
+        if (!ParseNumber(t.text, &secs)) return Fail(t.pos, "error parsing number: " + t.text);
+      } else if (t.type == Tok::kDuration) {
+        auto d = ParseDuration(t.text);
+        if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
+        secs = static_cast<double>(d->count()) / 1000.0;
+      } else if (t.type == Tok::kIdentifier && (Lower(t.text) == "inf" || Lower(t.text) == "nan")) {
+        secs =
+            Lower(t.text) == "inf" ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+      } else {
+        return Unexpected("@", "timestamp");
+      }
+      Advance();
+      if (negative) secs = -secs;
+      double v = std::round(secs * 1000);
+      if (!std::isfinite(v) || std::fabs(v) >= 9.2e18) {
+        char buf[64];
+        std::snprintf(buf, sizeof(buf), "%f", secs);
+        return Fail(e->pos.start, std::string("timestamp out of bounds for @ modifier: ") + buf);
+      }
+      ms = static_cast<TimestampMs>(v);
+    }
+    (void)at_pos;
+    Expr* target = ModifierTarget(e.get());
+    if (target == nullptr) {
+      return Fail(e->pos.start,
+                  "@ modifier must be preceded by an instant vector selector or range vector selector or a subquery");
+    }
+    if (!modified_at_.insert(target).second) return Fail(e->pos.start, "@ <timestamp> may not be set multiple times");
+    if (target->kind == Expr::Kind::kVectorSelector) {
+      auto* vs = static_cast<VectorSelector*>(target);
+      vs->at = kind;
+      vs->at_ms = ms;
+    } else {
+      auto* sq = static_cast<SubqueryExpr*>(target);
+      sq->at = kind;
+      sq->at_ms = ms;
+    }
+    e->pos.end = PrevEnd();
+    return e;
+  }
+
+  // ---- type checks (Prometheus's checkAST) ----
+
+  bool ExpectType(Expr* e, ValueType want, const std::string& context) {
+    if (!Check(e, false)) return false;
+    ValueType t = e->Type();
+    if (t != want) {
+      Fail(e->pos.start, "expected type " + std::string(ValueTypeName(want)) + " in " + context + ", got " +
+                             std::string(ValueTypeName(t)));
+      return false;
+    }
+    return true;
+  }
+
+  bool Check(Expr* e, bool bypass_empty_matcher) {
+    switch (e->kind) {
+      case Expr::Kind::kNumber:
+      case Expr::Kind::kString: return true;
+      case Expr::Kind::kParen: return Check(static_cast<ParenExpr*>(e)->expr.get(), false);
+      case Expr::Kind::kMatrixSelector: return Check(static_cast<MatrixSelector*>(e)->selector.get(), false);
+      case Expr::Kind::kSubquery: {
+        auto* sq = static_cast<SubqueryExpr*>(e);
+        if (!Check(sq->expr.get(), false)) return false;
+        ValueType t = sq->expr->Type();
+        if (t != ValueType::kVector) {
+          Fail(e->pos.start, "subquery is only allowed on instant vector, got " + RawTypeName(t) + " instead");
+          return false;
+        }
+        return true;
+      }
+      case Expr::Kind::kUnary: {
+        auto* u = static_cast<UnaryExpr*>(e);
+        if (!Check(u->expr.get(), false)) return false;
+        ValueType t = u->expr->Type();
+        if (t != ValueType::kScalar && t != ValueType::kVector) {
+          Fail(e->pos.start, "unary expression only allowed on expressions of type scalar or instant vector, got " +
+                                 Quote(ValueTypeName(t)));
+          return false;
+        }
+        return true;
+      }
+      case Expr::Kind::kVectorSelector: return CheckSelector(static_cast<VectorSelector*>(e), bypass_empty_matcher);
+      case Expr::Kind::kAggregate: {
+        auto* a = static_cast<AggregateExpr*>(e);
+        if (!ExpectType(a->expr.get(), ValueType::kVector, "aggregation expression")) return false;
+        if (a->param) {
+          ValueType want = a->op == AggregateOp::kCountValues ? ValueType::kString : ValueType::kScalar;
+          if (!ExpectType(a->param.get(), want, "aggregation parameter")) return false;
+        }
+        return true;
+      }
+      case Expr::Kind::kCall: return CheckCall(static_cast<Call*>(e));
+      case Expr::Kind::kBinary: return CheckBinary(static_cast<BinaryExpr*>(e));
+    }
+    return true;
+  }
+
+  bool CheckSelector(VectorSelector* vs, bool bypass_empty_matcher) {
+    if (!vs->name.empty()) {
+      for (size_t i = 1; i < vs->matchers.size(); ++i) {
+        if (vs->matchers[i].name() == "__name__") {
+          Fail(vs->pos.start,
+               "metric name must not be set twice: " + Quote(vs->name) + " or " + Quote(vs->matchers[i].value()));
+          return false;
+        }
+      }
+      return true;
+    }
+    if (bypass_empty_matcher) return true;
+    for (const auto& m : vs->matchers) {
+      if (!m.MatchesEmpty()) return true;
+    }
+    Fail(vs->pos.start, "vector selector must contain at least one non-empty matcher");
+    return false;
+  }
+
+  bool CheckCall(Call* c) {
+    const Function* f = c->func;
+    int nargs = static_cast<int>(f->arg_types.size());
+    int got = static_cast<int>(c->args.size());
+    std::string name = Quote(f->name);
+    if (f->variadic == 0) {
+      if (nargs != got) {
+        Fail(c->pos.start,
+             "expected " + std::to_string(nargs) + " argument(s) in call to " + name + ", got " + std::to_string(got));
+        return false;
+      }
+    } else {
+      int min = f->variadic > 0 ? nargs - f->variadic : nargs - 1;
+      if (got < min) {
+        Fail(c->pos.start, "expected at least " + std::to_string(min) + " argument(s) in call to " + name + ", got " +
+                               std::to_string(got));
+        return false;
+      }
+      if (f->variadic > 0 && got > nargs) {
+        Fail(c->pos.start, "expected at most " + std::to_string(nargs) + " argument(s) in call to " + name + ", got " +
+                               std::to_string(got));
+        return false;
+      }
+    }
+    bool info = f->name == "info" && got > 1;
+    if (info) {
+      Expr* sel = c->args[1].get();
+      if (sel->kind != Expr::Kind::kVectorSelector) {
+        Fail(c->pos.start, "expected type instant vector in call to function \"info\", got " +
+                               std::string(ValueTypeName(sel->Type())));
+        return false;
+      }
+      if (!static_cast<VectorSelector*>(sel)->name.empty()) {
+        Fail(sel->pos.start, "expected label selectors only, got vector selector instead");
+        return false;
+      }
+    }
+    std::string context = "call to function " + name;
+    for (int i = 0; i < got; ++i) {
+      int k = i;
+      if (k >= nargs) {
+        if (f->variadic == 0) break;
+        k = nargs - 1;
+      }
+      Expr* arg = c->args[i].get();
+      if (info && i == 1) {
+        if (!Check(arg, true)) return false;
+        continue;
+      }
+      if (!ExpectType(arg, f->arg_types[k], context)) return false;
+    }
+    return true;
+  }
+
+  bool CheckBinary(BinaryExpr* b) {
+    if (!Check(b->lhs.get(), false) || !Check(b->rhs.get(), false)) return false;
+    ValueType lt = b->lhs->Type(), rt = b->rhs->Type();
+    int op_pos = op_pos_.count(b) ? op_pos_[b] : b->pos.start;
+    if (b->return_bool && !IsComparison(b->op)) {
+      Fail(op_pos, "bool modifier can only be used on comparison operators");
+      return false;
+    }
+    if (IsComparison(b->op) && !b->return_bool && lt == ValueType::kScalar && rt == ValueType::kScalar) {
+      Fail(op_pos, "comparisons between scalars must use BOOL modifier");
+      return false;
+    }
+    if (!b->matching) b->matching = VectorMatching{};
+    VectorMatching& vm = *b->matching;
+    if (IsSetOperator(b->op) && vm.card == VectorMatching::Cardinality::kOneToOne) {
+      vm.card = VectorMatching::Cardinality::kManyToMany;
+    }
+    if (vm.on) {
+      for (const auto& l1 : vm.labels) {
+        for (const auto& l2 : vm.include) {
+          if (l1 == l2) {
+            Fail(op_pos, "label " + Quote(l1) + " must not occur in ON and GROUP clause at once");
+            return false;
+          }
+        }
+      }
+    }
+    if (lt != ValueType::kScalar && lt != ValueType::kVector) {
+      Fail(b->lhs->pos.start, "binary expression must contain only scalar and instant vector types");
+      return false;
+    }
+    if (rt != ValueType::kScalar && rt != ValueType::kVector) {
+      Fail(b->rhs->pos.start, "binary expression must contain only scalar and instant vector types");
+      return false;
+    }
+    std::string op_name = Quote(BinaryOpName(b->op));
+    if (lt != ValueType::kVector || rt != ValueType::kVector) {
+      if (!vm.labels.empty()) {
+        Fail(b->pos.start, "vector matching only allowed between instant vectors");
+        return false;
+      }
+      b->matching.reset();
+    } else if (IsSetOperator(b->op)) {
+      if (vm.card == VectorMatching::Cardinality::kOneToMany || vm.card == VectorMatching::Cardinality::kManyToOne) {
+        Fail(b->pos.start, "no grouping allowed for " + op_name + " operation");
+        return false;
+      }
+    }
+    if ((lt == ValueType::kScalar || rt == ValueType::kScalar) && IsSetOperator(b->op)) {
+      Fail(b->pos.start, "set operator " + op_name + " not allowed in binary scalar expression");
+      return false;
+    }
+    return true;
+  }
+
+  std::string_view in_;
+  std::vector<Token> toks_;
+  size_t i_ = 0;
+  int recursion_ = 0;
+  std::optional<std::pair<int, std::string>> err_;
+  std::unordered_map<const Expr*, int> depth_;
+  std::unordered_map<const BinaryExpr*, int> op_pos_;
+  std::unordered_set<const Expr*> modified_offset_;
+  std::unordered_set<const Expr*> modified_at_;
+};
+
+}  // namespace
+
+Result<ExprPtr> ParseExpr(std::string_view query) { return Parser(query).Expression(); }
+
+Result<std::vector<tsdb::Matcher>> ParseMetricSelector(std::string_view text) { return Parser(text).Selector(); }
+
+}  // namespace vigil::promql
