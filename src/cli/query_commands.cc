@@ -13,7 +13,7 @@
 namespace vigil::cli {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 using Params = std::vector<std::pair<std::string, std::string>>;
 
 // The client waits a little longer than a query may run on the server.
