@@ -114,12 +114,15 @@ std::string QueryData(const promql::Value& value) {
   std::string out;
   switch (value.type) {
     case promql::ValueType::kScalar:
-      out = R"({"resultType":"scalar","result":)";
-      AppendPoint(&out, value.t, value.scalar);
+      out = R"({"resultType":"scalar","result":[)";
+      out += FormatTimestampAsFloat(value.t);
+      out += ",\"";
+      out += FormatSampleValue(value.scalar);
+      out += "\"]";
       break;
     case promql::ValueType::kString:
       out = R"({"resultType":"string","result":[)";
-      out += FormatTimestamp(value.t);
+      out += FormatTimestampAsFloat(value.t);
       out += ',';
       AppendJsonString(&out, value.string);
       out += ']';
@@ -168,7 +171,7 @@ Result<TimestampMs> OptionalTime(const http::Request& r, const std::string& name
   std::string text = r.Param(name);
   if (text.empty()) return def;
   Result<TimestampMs> t = ParseTimeParam(text);
-  if (!t.ok()) return Status::Error("invalid time value for '" + name + "': " + t.status().message());
+  if (!t.ok()) return Status::Error("Invalid time value for '" + name + "': " + t.status().message());
   return *t;
 }
 
@@ -208,8 +211,9 @@ class RequestHandler {
   static http::Response NotFound(const http::Request& r) {
     return ErrorResponse(404, "not_found", "unknown API endpoint " + r.path);
   }
-  static http::Response MethodNotAllowed(const http::Request& r) {
-    return ErrorResponse(405, "bad_data", "method " + r.method + " not allowed for " + r.path);
+  // Prometheus's router answers a wrong method in plain text.
+  static http::Response MethodNotAllowed(const http::Request&) {
+    return http::Response{405, "text/plain; charset=utf-8", "Method Not Allowed\n", {}};
   }
 
   // The engine for one request: the server's options, a shorter `timeout`

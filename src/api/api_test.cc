@@ -91,7 +91,7 @@ TEST_F(ApiTest, BadParameters) {
   http::Response r = Get("/api/v1/query", {{"query", "up"}, {"time", "noon"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_EQ(r.body, R"({"status":"error","errorType":"bad_data","error":"invalid parameter \"time\": )"
-                    R"(invalid time value for 'time': cannot parse \"noon\" to a valid timestamp"})");
+                    R"(Invalid time value for 'time': cannot parse \"noon\" to a valid timestamp"})");
   r = Get("/api/v1/query_range", {{"query", "up"}, {"start", "10"}, {"end", "5"}, {"step", "1"}});
   EXPECT_EQ(r.status, 400);
   EXPECT_NE(r.body.find("end timestamp must not be before start time"), std::string::npos);

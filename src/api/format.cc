@@ -33,6 +33,8 @@ std::string FormatTimestamp(TimestampMs t) {
   return out;
 }
 
+std::string FormatTimestampAsFloat(TimestampMs t) { return FormatSampleValue(static_cast<double>(t) / 1000); }
+
 namespace {
 
 // Length of the valid UTF-8 sequence at s[i], or 0 if invalid.

@@ -17,6 +17,9 @@ std::string FormatSampleValue(double v);
 // Milliseconds as seconds with up to three decimals, as Prometheus writes
 // timestamps: 1700000000123 -> 1700000000.123, 1700000000500 -> 1700000000.500.
 std::string FormatTimestamp(TimestampMs t);
+// A scalar or string result's timestamp: Prometheus marshals those as the
+// float64 seconds (Go's encoding/json), so 1700000000500 -> 1700000000.5.
+std::string FormatTimestampAsFloat(TimestampMs t);
 // Appends `s` as a JSON string the way Go's encoder does (<, >, & as \u003c…;
 // invalid UTF-8 as \ufffd).
 void AppendJsonString(std::string* out, std::string_view s);

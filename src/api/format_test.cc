@@ -36,6 +36,12 @@ TEST(FormatTimestamp, SecondsWithMilliseconds) {
   EXPECT_EQ(FormatTimestamp(-1500), "-1.500");
 }
 
+TEST(FormatTimestampAsFloat, GoFloat) {
+  EXPECT_EQ(FormatTimestampAsFloat(1700000000500), "1700000000.5");
+  EXPECT_EQ(FormatTimestampAsFloat(1700000000000), "1700000000");
+  EXPECT_EQ(FormatTimestampAsFloat(1700000000001), "1700000000.001");
+}
+
 TEST(AppendJsonString, EscapesLikeGo) {
   std::string out;
   AppendJsonString(&out, "a\"b\\c\nd\te<f>&\x01");
