@@ -33,6 +33,7 @@ struct MetricFamily {
 struct CollectionError {
   std::string reason;
   std::string detail;
+  std::string target;  // what failed (a unit, an endpoint); "" for the collector as a whole
 };
 
 class MetricBatch {
@@ -46,8 +47,8 @@ class MetricBatch {
     Add(name, help, MetricType::kCounter, std::move(labels), value);
   }
   // Records a partial failure: the batch keeps what was collected.
-  void ReportError(std::string reason, std::string detail) {
-    errors_.push_back({std::move(reason), std::move(detail)});
+  void ReportError(std::string reason, std::string detail, std::string target = {}) {
+    errors_.push_back({std::move(reason), std::move(detail), std::move(target)});
   }
 
   const std::vector<MetricFamily>& families() const { return families_; }

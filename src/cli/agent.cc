@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -16,6 +17,8 @@
 #include "collect/storage_sink.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "process/process.h"
+#include "systemd/monitor.h"
 #include "tsdb/tsdb.h"
 
 namespace vigil::cli {
@@ -35,9 +38,55 @@ LogLevel ParseLevel(const std::string& level) {
   return LogLevel::kInfo;
 }
 
+// Counts the events collectors publish (systemd state changes) until the rule
+// evaluator consumes them; the debug line carries the publish latency.
+class EventCounter final : public collect::EventSink {
+ public:
+  explicit EventCounter(const Clock& clock) : clock_(clock) {}
+
+  void Publish(const collect::Event& e) override {
+    {
+      std::lock_guard lock(mu_);
+      ++counts_[e.source];
+    }
+    std::string names;
+    for (const auto& n : e.metric_names) names += (names.empty() ? "" : ",") + n;
+    LogDebug("event", {{"source", e.source},
+                       {"metrics", names},
+                       {"event_unix_ms", std::to_string(e.time_ms)},
+                       {"latency_ms", std::to_string(std::max<TimestampMs>(0, clock_.NowMs() - e.time_ms))}});
+  }
+
+  // Makes `source` appear from 0 before its first event.
+  void Declare(const std::string& source) {
+    std::lock_guard lock(mu_);
+    counts_.try_emplace(source, 0);
+  }
+
+  void AppendMetrics(MetricBatch& out) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [source, n] : counts_) {
+      out.AddCounter("vigil_events_total", "Change events published by collectors, by source.",
+                     Labels{{"source", source}}, static_cast<double>(n));
+    }
+  }
+
+ private:
+  const Clock& clock_;
+  mutable std::mutex mu_;
+  std::map<std::string, uint64_t> counts_;
+};
+
+// What BuildCollectors creates besides the scheduled list.
+struct Wiring {
+  std::shared_ptr<systemd::Monitor> systemd;  // null when no service names a unit
+};
+
 // The one place that knows every collector: add new ones here.
 std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c,
-                                                         std::shared_ptr<collect::Collector> self) {
+                                                         std::shared_ptr<collect::Collector> self, const Clock& clock,
+                                                         EventCounter* events, collect::BatchSink* storage,
+                                                         Wiring* wiring) {
   std::vector<collect::ScheduledCollector> out;
   // vigil's own metrics are stored on the default interval; /metrics renders them fresh.
   Duration self_timeout = std::min(c.global.scrape_interval, Duration(10000));
@@ -49,6 +98,42 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     o.exclude_disks = c.host.exclude_disks;
     o.exclude_network_devices = c.host.exclude_network_devices;
     out.push_back({collect::NewHostCollector(std::move(o)), c.host.interval, c.host.timeout});
+  }
+  systemd::MonitorOptions mo;
+  mo.bus = c.systemd && c.systemd->bus == config::BusKind::kUser ? systemd::Bus::kUser : systemd::Bus::kSystem;
+  for (const auto& s : c.services) {
+    if (!s.unit.empty()) mo.units.push_back({s.unit, s.name});
+  }
+  if (!mo.units.empty()) {
+    mo.refresh_interval = c.global.scrape_interval;
+    mo.clock = &clock;
+    mo.events = events;
+    mo.storage = storage;
+    // Hook for the probes collector (a later step): vigil_service_up = unit active AND probes pass.
+    mo.probes_ok = nullptr;
+    events->Declare("systemd");
+    wiring->systemd = systemd::Monitor::Start(std::move(mo));
+    // Unit states are recorded on every change by the monitor itself; the
+    // scheduled run re-records them and feeds the collector's own metrics.
+    collect::ScheduledCollector sc{wiring->systemd, c.global.scrape_interval,
+                                   std::min(c.global.scrape_interval, Duration(10000)), /*expose=*/false};
+    sc.store = false;
+    out.push_back(std::move(sc));
+  }
+  process::ProcessCollectorOptions po;
+  for (const auto& s : c.services) {
+    if (s.processes) po.services.push_back({s.name, s.processes->match, s.processes->expect});
+  }
+  if (!po.services.empty() || wiring->systemd) {
+    if (auto monitor = wiring->systemd) {
+      po.main_processes = [monitor] {
+        std::vector<process::UnitProcess> out;
+        for (const auto& m : monitor->MainProcesses()) out.push_back({m.unit, m.service, m.pid});
+        return out;
+      };
+    }
+    out.push_back({process::NewProcessCollector(std::move(po)), c.global.scrape_interval,
+                   std::min(c.global.scrape_interval, Duration(10000))});
   }
   return out;
 }
@@ -186,28 +271,43 @@ class Agent {
 
   void StartScheduler(const config::Config& c) {
     SetLogLevel(ParseLevel(c.global.log_level));
-    auto s = std::make_shared<collect::Scheduler>(clock_, BuildCollectors(c, self_), sink_.get());
+    Wiring wiring;
+    auto s = std::make_shared<collect::Scheduler>(
+        clock_, BuildCollectors(c, self_, clock_, &events_, sink_.get(), &wiring), sink_.get());
     s->Start();
     std::lock_guard lock(mu_);
     scheduler_ = std::move(s);
+    systemd_ = std::move(wiring.systemd);
   }
 
   void StopScheduler() {
     std::shared_ptr<collect::Scheduler> s;
+    std::shared_ptr<systemd::Monitor> monitor;
     {
       std::lock_guard lock(mu_);
       s = scheduler_;
+      monitor = systemd_;
     }
     if (s) s->Stop(Duration(1000));
+    // Its thread writes to storage, so it stops before the store closes.
+    if (monitor) monitor->Stop();
   }
 
   std::vector<std::shared_ptr<const MetricBatch>> Gather() {
     std::shared_ptr<collect::Scheduler> s;
+    std::shared_ptr<systemd::Monitor> monitor;
     {
       std::lock_guard lock(mu_);
       s = scheduler_;
+      monitor = systemd_;
     }
     std::vector<std::shared_ptr<const MetricBatch>> out = s->Latest();
+    // Unit states change between runs (signals): show the cached state as of now.
+    if (monitor) {
+      auto units = std::make_shared<MetricBatch>();
+      monitor->Render(*units);
+      out.push_back(std::move(units));
+    }
     auto own = std::make_shared<MetricBatch>();
     // vigil's own metrics are read at scrape time so they are current.
     (void)self_->Collect(collect::CollectContext{clock_.NowMs(), {}}, *own);
@@ -225,6 +325,7 @@ class Agent {
       reload = reload_;
     }
     if (s) s->AppendSelfMetrics(out);
+    events_.AppendMetrics(out);
     out.AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
                  {}, reload.last_successful ? 1 : 0);
     out.AddGauge("vigil_config_last_reload_success_timestamp_seconds",
@@ -254,6 +355,8 @@ class Agent {
   SystemClock clock_;
   std::mutex mu_;  // guards scheduler_ and reload_
   std::shared_ptr<collect::Scheduler> scheduler_;
+  std::shared_ptr<systemd::Monitor> systemd_;
+  EventCounter events_{clock_};
   ReloadState reload_;
   std::unique_ptr<tsdb::DB> db_;
   std::unique_ptr<collect::StorageSink> sink_;

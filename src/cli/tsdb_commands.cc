@@ -13,7 +13,7 @@
 #include "base/strings.h"
 #include "expfmt/expfmt.h"
 #include "expfmt/parse.h"
-#include "tsdb/selector.h"
+#include "promql/ast.h"
 #include "tsdb/tsdb.h"
 
 namespace vigil::cli {
@@ -186,7 +186,7 @@ int TsdbStats(const std::string& data_dir, bool json) {
 }
 
 int TsdbDump(const std::string& data_dir, const std::string& selector, const std::string& from, const std::string& to) {
-  auto matchers = tsdb::ParseSeriesSelector(selector);
+  auto matchers = promql::ParseMetricSelector(selector);
   if (!matchers.ok()) {
     std::fprintf(stderr, "--match %s: %s\n", selector.c_str(), matchers.status().message().c_str());
     return 1;

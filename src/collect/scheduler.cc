@@ -25,7 +25,8 @@ struct Scheduler::Entry {
   double last_duration_seconds = 0;
   TimestampMs last_success_ms = 0;
   uint64_t runs = 0;
-  std::map<std::string, uint64_t> errors_by_reason{{"error", 0}, {"timeout", 0}};
+  // (reason, target) -> count; target is "" for the collector as a whole.
+  std::map<std::pair<std::string, std::string>, uint64_t> errors_by_reason{{{"error", ""}, 0}, {{"timeout", ""}, 0}};
   std::string last_problem;  // logged once until it changes, so a broken target does not flood the log
   std::shared_ptr<const MetricBatch> latest;
 };
@@ -87,7 +88,7 @@ void Scheduler::DispatchLoop() {
       if (e->busy) {
         if (!e->timed_out && now >= e->deadline) {
           e->timed_out = true;
-          ++e->errors_by_reason["timeout"];
+          ++e->errors_by_reason[{"timeout", ""}];
           ++e->consecutive_failures;
           LogWarn("collector timed out; its result will be discarded",
                   {{"collector", e->name}, {"timeout", FormatDuration(e->config.timeout)}});
@@ -141,7 +142,7 @@ void Scheduler::WorkerLoop(std::shared_ptr<Shared> shared, std::shared_ptr<Entry
     }
     bool keep = !e->timed_out && status.ok();
     Finish(*e, batch, status, seconds);
-    if (keep && sink_ != nullptr) {
+    if (keep && sink_ != nullptr && e->config.store) {
       lock.unlock();
       sink_->Consume(e->name, *batch, ctx.now_ms);
       lock.lock();
@@ -159,7 +160,7 @@ void Scheduler::Finish(Entry& e, std::shared_ptr<MetricBatch> batch, Status stat
     problem = "timed out";
   } else {
     if (!status.ok()) {
-      ++e.errors_by_reason["error"];
+      ++e.errors_by_reason[{"error", ""}];
       ++e.consecutive_failures;
       problem = status.message();
     } else {
@@ -168,7 +169,7 @@ void Scheduler::Finish(Entry& e, std::shared_ptr<MetricBatch> batch, Status stat
       e.latest = batch;
     }
     for (const auto& err : batch->errors()) {
-      ++e.errors_by_reason[err.reason];
+      ++e.errors_by_reason[{err.reason, err.target}];
       if (!problem.empty()) problem += "; ";
       problem += err.detail;
     }
@@ -214,9 +215,11 @@ void Scheduler::AppendSelfMetrics(MetricBatch& out) const {
                  e->has_run && e->consecutive_failures == 0 && e->last_problem.empty() ? 1 : 0);
     out.AddGauge("vigil_collector_interval_seconds", "Configured interval of the collector.", l,
                  std::chrono::duration<double>(e->config.interval).count());
-    for (const auto& [reason, count] : e->errors_by_reason) {
-      out.AddCounter("vigil_collector_errors_total", "Collector failures by reason.",
-                     Labels{{"collector", e->name}, {"reason", reason}}, static_cast<double>(count));
+    for (const auto& [key, count] : e->errors_by_reason) {
+      Labels el{{"collector", e->name}, {"reason", key.first}};
+      el.Set("target", key.second);  // only per-target problems carry a target
+      out.AddCounter("vigil_collector_errors_total", "Collector failures by reason.", std::move(el),
+                     static_cast<double>(count));
     }
   }
 }

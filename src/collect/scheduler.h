@@ -22,6 +22,7 @@ struct ScheduledCollector {
   Duration interval{15000};
   Duration timeout{10000};
   bool expose = true;  // false: stored only, not shown on /metrics (rendered fresh there instead)
+  bool store = true;   // false: the collector stores its batches itself (it also records between runs)
 };
 
 class Scheduler {

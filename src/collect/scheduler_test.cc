@@ -21,6 +21,7 @@ class TestCollector final : public Collector {
       cv_.wait(lock, [&] { return released_; });
     }
     if (partial) out.ReportError("read_failed", "read /proc/x: No such file or directory");
+    if (partial) out.ReportError("unit_not_found", "unit x.service is not found", "x.service");
     if (fail) return Status::Error("target unreachable");
     out.AddGauge("test_runs", "Runs so far.", Labels{{"collector", name_}}, run);
     return Status::Ok();
@@ -109,6 +110,10 @@ TEST(Scheduler, FailuresAndPartialErrorsAreCountedByReason) {
   EXPECT_GE(Value(self, "vigil_collector_errors_total", Labels{{"collector", "partial"}, {"reason", "read_failed"}}),
             3);
   EXPECT_EQ(Value(self, "vigil_collector_errors_total", Labels{{"collector", "partial"}, {"reason", "error"}}), 0);
+  // A per-target problem carries its target.
+  EXPECT_GE(Value(self, "vigil_collector_errors_total",
+                  Labels{{"collector", "partial"}, {"reason", "unit_not_found"}, {"target", "x.service"}}),
+            3);
   // A failed collection keeps no snapshot; a partial one keeps what it got.
   auto latest = s.Latest();
   ASSERT_EQ(latest.size(), 1u);
@@ -155,6 +160,21 @@ TEST(Scheduler, EverySuccessfulBatchReachesTheSink) {
   std::lock_guard lock(sink.mu);
   EXPECT_EQ(sink.consumed[0], "c");
   EXPECT_EQ(sink.samples, sink.consumed.size());
+}
+
+TEST(Scheduler, CollectorsThatStoreThemselvesSkipTheSink) {
+  SystemClock clock;
+  auto c = std::make_shared<TestCollector>("self_storing");
+  RecordingSink sink;
+  ScheduledCollector sc{c, Duration(10), Duration(10)};
+  sc.store = false;
+  Scheduler s(clock, {sc}, &sink);
+  s.Start();
+  EXPECT_TRUE(Eventually([&] { return c->runs >= 3; }));
+  s.Stop(Duration(1000));
+  std::lock_guard lock(sink.mu);
+  EXPECT_TRUE(sink.consumed.empty());
+  EXPECT_EQ(s.Latest().size(), 1u);  // still shown on /metrics
 }
 
 }  // namespace

@@ -8,9 +8,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <set>
 
 #include "base/file.h"
+#include "base/labels.h"
+#include "base/strings.h"
 #include "config/env.h"
 
 namespace vigil::config {
@@ -124,6 +128,68 @@ struct Decoder {
       return;
     }
     *out = std::move(text);
+  }
+
+  void Int(const YAML::Node& node, const std::string& field, int* out, int min, int max) {
+    std::string text;
+    if (!String(node, field, &text)) return;
+    std::optional<int64_t> v = ParseInt64(text);
+    if (!v || *v < min || *v > max) {
+      Report(node, field,
+             Explain(node, text,
+                     "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max) + ", got \"" +
+                         text + "\"",
+                     "a whole number"));
+      return;
+    }
+    *out = static_cast<int>(*v);
+  }
+
+  // An http:// or https:// URL with a host.
+  void Url(const YAML::Node& node, const std::string& field, std::string* out) {
+    std::string text;
+    if (!String(node, field, &text)) return;
+    size_t scheme_end = text.find("://");
+    std::string scheme = scheme_end == std::string::npos ? "" : text.substr(0, scheme_end);
+    std::string rest = scheme_end == std::string::npos ? "" : text.substr(scheme_end + 3);
+    if ((scheme != "http" && scheme != "https") || rest.empty() || rest[0] == '/' ||
+        text.find_first_of(" \t\r\n") != std::string::npos) {
+      // A URL may embed credentials, so a value from ${VAR} is never echoed.
+      Report(node, field,
+             Explain(node, text, "expected an http:// or https:// URL with a host, got \"" + text + "\"",
+                     "an http:// or https:// URL"));
+      return;
+    }
+    *out = std::move(text);
+  }
+
+  // HOST:PORT, with [v6]:PORT allowed.
+  void HostPort(const YAML::Node& node, const std::string& field, std::string* out) {
+    std::string text;
+    if (!String(node, field, &text)) return;
+    size_t colon = text.rfind(':');
+    std::string host = colon == std::string::npos ? "" : text.substr(0, colon);
+    std::string port = colon == std::string::npos ? "" : text.substr(colon + 1);
+    std::optional<uint64_t> p = ParseUint64(port);
+    if (host.empty() || !p || *p == 0 || *p > 65535) {
+      Report(node, field,
+             Explain(node, text, "expected HOST:PORT (e.g. rpc.example.net:443), got \"" + text + "\"",
+                     "a HOST:PORT address"));
+      return;
+    }
+    *out = std::move(text);
+  }
+
+  // A list of strings; a scalar is not silently taken as a one-element list.
+  void StringList(const YAML::Node& node, const std::string& field, std::vector<std::string>* out) {
+    if (!node.IsSequence()) {
+      Report(node, field, std::string("expected a list, got ") + KindName(node));
+      return;
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+      std::string v;
+      if (String(node[i], field + "[" + std::to_string(i) + "]", &v)) out->push_back(std::move(v));
+    }
   }
 };
 
@@ -268,6 +334,594 @@ void DecodeStorage(Decoder& d, const YAML::Node& node, StorageOptions* s) {
   r.Finish();
 }
 
+void DecodeTextfile(Decoder& d, const YAML::Node& node, TextfileOptions* t) {
+  MapReader r(d, node, "textfile");
+  if (auto n = r.Take("directory"); n.IsDefined()) {
+    if (d.String(n, r.Field("directory"), &t->directory) && t->directory.empty()) {
+      d.Report(n, r.Field("directory"), "must not be empty");
+    }
+  }
+  r.Finish();
+}
+
+void DecodeSystemd(Decoder& d, const YAML::Node& node, SystemdOptions* s) {
+  MapReader r(d, node, "systemd");
+  if (auto n = r.Take("bus"); n.IsDefined()) {
+    std::string bus;
+    if (d.String(n, r.Field("bus"), &bus)) {
+      if (bus == "system") {
+        s->bus = BusKind::kSystem;
+      } else if (bus == "user") {
+        s->bus = BusKind::kUser;
+      } else {
+        d.Report(n, r.Field("bus"),
+                 Decoder::Explain(n, bus, "expected system or user, got \"" + bus + "\"", "system or user"));
+      }
+    }
+  }
+  r.Finish();
+}
+
+// Names of probes, extracted values and log rules become metric or label
+// values, so they are held to metric-name syntax.
+bool CheckMetricName(Decoder& d, const YAML::Node& node, const std::string& field, const std::string& name) {
+  if (IsValidMetricName(name) && name.find(':') == std::string::npos) return true;
+  d.Report(node, field, "\"" + name + "\" is not a valid name (letters, digits and _, not starting with a digit)");
+  return false;
+}
+
+// `interval` defaults to global.scrape_interval, `timeout` to the smaller of
+// interval and 10s and must not exceed the interval.
+void DecodeTiming(Decoder& d, MapReader& r, const std::string& what, const GlobalOptions& g, Duration* interval,
+                  Duration* timeout, Duration default_interval = Duration(0)) {
+  *interval = default_interval.count() > 0 ? default_interval : g.scrape_interval;
+  if (auto n = r.Take("interval"); n.IsDefined()) d.Duration(n, r.Field("interval"), interval, false);
+  *timeout = std::min(*interval, Duration(10000));
+  if (auto n = r.Take("timeout"); n.IsDefined()) {
+    d.Duration(n, r.Field("timeout"), timeout, false);
+    if (*timeout > *interval) d.Report(n, r.Field("timeout"), "must not be longer than " + what + ".interval");
+  }
+}
+
+// user + password | password_file, or cookie_file; never both kinds.
+void DecodeAuth(Decoder& d, MapReader& r, const std::string& path, bool allow_cookie, EndpointAuth* a) {
+  YAML::Node user = r.Take("user"), password = r.Take("password"), password_file = r.Take("password_file");
+  YAML::Node cookie = allow_cookie ? r.Take("cookie_file") : YAML::Node(YAML::NodeType::Undefined);
+  if (user.IsDefined()) d.String(user, r.Field("user"), &a->user);
+  // The password itself is never quoted in a problem, whatever its origin.
+  if (password.IsDefined()) {
+    if (!password.IsScalar()) {
+      d.Report(password, r.Field("password"), std::string("expected a string, got ") + Decoder::KindName(password));
+    } else {
+      Result<std::string> v = ExpandVariables(password.Scalar(), d.env);
+      if (!v.ok()) {
+        d.Report(password, r.Field("password"), v.status().message());
+      } else {
+        a->password = std::move(*v);
+      }
+    }
+  }
+  if (password_file.IsDefined() && d.String(password_file, r.Field("password_file"), &a->password_file)) {
+    Result<std::string> content = ReadFile(a->password_file, 64 << 10);
+    if (!content.ok()) {
+      d.Report(password_file, r.Field("password_file"),
+               "cannot read " + a->password_file + ": " + ReasonOf(content.status()));
+    } else {
+      std::string v = std::move(*content);
+      while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+      a->password = std::move(v);
+    }
+  }
+  if (cookie.IsDefined()) d.String(cookie, r.Field("cookie_file"), &a->cookie_file);
+  if (password.IsDefined() && password_file.IsDefined()) {
+    d.Report(password_file, path, "set password or password_file, not both");
+  }
+  if ((password.IsDefined() || password_file.IsDefined()) && !user.IsDefined()) {
+    d.Report(password.IsDefined() ? password : password_file, path, "a password needs a user");
+  }
+  if (user.IsDefined() && !password.IsDefined() && !password_file.IsDefined()) {
+    d.Report(user, path, "user needs password or password_file");
+  }
+  if (cookie.IsDefined() && user.IsDefined()) {
+    d.Report(cookie, path, "set cookie_file or user/password, not both");
+  }
+}
+
+// YAML to JSON for JSON-RPC params: plain scalars that read as numbers,
+// booleans or null stay bare; everything else (and every quoted scalar) is a string.
+bool ToJson(Decoder& d, const YAML::Node& node, const std::string& field, std::string* out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null: *out += "null"; return true;
+    case YAML::NodeType::Sequence: {
+      *out += '[';
+      for (size_t i = 0; i < node.size(); ++i) {
+        if (i) *out += ',';
+        if (!ToJson(d, node[i], field + "[" + std::to_string(i) + "]", out)) return false;
+      }
+      *out += ']';
+      return true;
+    }
+    case YAML::NodeType::Map: {
+      *out += '{';
+      bool first = true;
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        if (!first) *out += ',';
+        first = false;
+        std::string k = it->first.IsScalar() ? it->first.Scalar() : "";
+        *out += '"';
+        for (char ch : k) {
+          if (ch == '"' || ch == '\\') *out += '\\';
+          *out += ch;
+        }
+        *out += "\":";
+        if (!ToJson(d, it->second, field + "." + k, out)) return false;
+      }
+      *out += '}';
+      return true;
+    }
+    case YAML::NodeType::Scalar: {
+      std::string v;
+      if (!d.String(node, field, &v)) return false;
+      bool plain = node.Tag() == "?";
+      if (plain && (v == "true" || v == "false" || v == "null" || ParseDouble(v).has_value()) &&
+          v.find_first_of("xXinfINFaA") == std::string::npos) {
+        *out += v;
+        return true;
+      }
+      *out += '"';
+      for (unsigned char ch : v) {
+        if (ch == '"' || ch == '\\') {
+          *out += '\\';
+          *out += static_cast<char>(ch);
+        } else if (ch < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", ch);
+          *out += buf;
+        } else {
+          *out += static_cast<char>(ch);
+        }
+      }
+      *out += '"';
+      return true;
+    }
+    default: d.Report(node, field, "expected a value"); return false;
+  }
+}
+
+void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g, ProbeOptions* p) {
+  MapReader r(d, node, path);
+  if (!node.IsMap()) return;
+  YAML::Node name = r.Take("name"), type = r.Take("type");
+  if (!name.IsDefined()) {
+    d.Report(node, path, "missing name");
+  } else if (d.String(name, r.Field("name"), &p->name)) {
+    CheckMetricName(d, name, r.Field("name"), p->name);
+  }
+  if (!type.IsDefined()) {
+    d.Report(node, path, "missing type (http, tcp, jsonrpc or tls)");
+  } else if (d.String(type, r.Field("type"), &p->type) && p->type != "http" && p->type != "tcp" &&
+             p->type != "jsonrpc" && p->type != "tls") {
+    d.Report(type, r.Field("type"), "expected http, tcp, jsonrpc or tls, got \"" + p->type + "\"");
+    p->type.clear();
+  }
+  YAML::Node url = r.Take("url"), target = r.Take("target"), file = r.Take("file"), method = r.Take("method");
+  YAML::Node params = r.Take("params"), extract = r.Take("extract"), headers = r.Take("headers");
+  YAML::Node skip = r.Take("tls_insecure_skip_verify"), body = r.Take("body_regex"), status = r.Take("expected_status");
+  if (url.IsDefined()) d.Url(url, r.Field("url"), &p->url);
+  if (target.IsDefined()) d.HostPort(target, r.Field("target"), &p->target);
+  if (file.IsDefined()) d.String(file, r.Field("file"), &p->file);
+  if (method.IsDefined()) d.String(method, r.Field("method"), &p->method);
+  if (params.IsDefined()) {
+    if (!params.IsSequence() && !params.IsMap()) {
+      d.Report(params, r.Field("params"),
+               std::string("expected a list or a mapping, got ") + Decoder::KindName(params));
+    } else {
+      std::string json;
+      if (ToJson(d, params, r.Field("params"), &json)) p->params_json = std::move(json);
+    }
+  }
+  if (extract.IsDefined()) {
+    if (!extract.IsMap()) {
+      d.Report(extract, r.Field("extract"),
+               std::string("expected a mapping of name: /json/pointer, got ") + Decoder::KindName(extract));
+    } else {
+      for (auto it = extract.begin(); it != extract.end(); ++it) {
+        std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
+        std::string field = r.Field("extract") + "." + key, pointer;
+        if (!CheckMetricName(d, it->first, field, key)) continue;
+        if (!d.String(it->second, field, &pointer)) continue;
+        if (!pointer.empty() && pointer[0] != '/') {
+          d.Report(it->second, field,
+                   "a JSON pointer is empty or starts with \"/\" (e.g. /result/height), got \"" + pointer + "\"");
+          continue;
+        }
+        p->extract[key] = pointer;
+      }
+    }
+  }
+  if (headers.IsDefined()) {
+    if (!headers.IsMap()) {
+      d.Report(headers, r.Field("headers"), std::string("expected a mapping, got ") + Decoder::KindName(headers));
+    } else {
+      for (auto it = headers.begin(); it != headers.end(); ++it) {
+        std::string key = it->first.IsScalar() ? it->first.Scalar() : "", value;
+        bool token = !key.empty() && std::all_of(key.begin(), key.end(), [](char ch) {
+          return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr("!#$%&'*+-.^_`|~", ch) != nullptr;
+        });
+        if (!token) {
+          d.Report(it->first, r.Field("headers"), "\"" + key + "\" is not a valid HTTP header name");
+          continue;
+        }
+        // Header values often carry tokens: problems never quote them.
+        if (!it->second.IsScalar()) {
+          d.Report(it->second, r.Field("headers") + "." + key, "expected a string");
+          continue;
+        }
+        Result<std::string> v = ExpandVariables(it->second.Scalar(), d.env);
+        if (!v.ok()) {
+          d.Report(it->second, r.Field("headers") + "." + key, v.status().message());
+        } else if (v->find_first_of("\r\n") != std::string::npos) {
+          d.Report(it->second, r.Field("headers") + "." + key, "must not contain a line break");
+        } else {
+          p->headers.emplace_back(key, std::move(*v));
+        }
+      }
+    }
+  }
+  if (skip.IsDefined()) d.Bool(skip, r.Field("tls_insecure_skip_verify"), &p->tls_insecure_skip_verify);
+  if (body.IsDefined()) d.Regex(body, r.Field("body_regex"), &p->body_regex);
+  if (status.IsDefined()) {
+    std::vector<YAML::Node> items;
+    if (status.IsSequence()) {
+      for (size_t i = 0; i < status.size(); ++i) items.push_back(status[i]);
+    } else {
+      items.push_back(status);
+    }
+    for (const auto& item : items) {
+      int code = 0;
+      d.Int(item, r.Field("expected_status"), &code, 100, 599);
+      if (code) p->expected_status.push_back(code);
+    }
+  }
+  DecodeAuth(d, r, path, /*allow_cookie=*/true, &p->auth);
+  DecodeTiming(d, r, path, g, &p->interval, &p->timeout);
+  r.Finish();
+
+  // What each type needs, and what it would silently ignore.
+  auto needs = [&](bool ok, const std::string& what) {
+    if (!ok) d.Report(node, path, "a " + p->type + " probe needs " + what);
+  };
+  auto ignores = [&](const YAML::Node& n, const std::string& key) {
+    if (n.IsDefined()) d.Report(n, r.Field(key), "not used by a " + p->type + " probe");
+  };
+  if (p->type == "http") {
+    needs(url.IsDefined(), "url");
+    ignores(target, "target"), ignores(file, "file"), ignores(method, "method"), ignores(params, "params");
+  } else if (p->type == "jsonrpc") {
+    needs(url.IsDefined(), "url");
+    needs(method.IsDefined(), "method");
+    ignores(target, "target"), ignores(file, "file"), ignores(body, "body_regex");
+  } else if (p->type == "tcp") {
+    needs(target.IsDefined(), "target (HOST:PORT)");
+    for (auto& [n, k] : {std::pair{url, "url"},
+                         {file, "file"},
+                         {method, "method"},
+                         {params, "params"},
+                         {extract, "extract"},
+                         {headers, "headers"},
+                         {body, "body_regex"},
+                         {status, "expected_status"}})
+      ignores(n, k);
+  } else if (p->type == "tls") {
+    if (int(url.IsDefined()) + int(target.IsDefined()) + int(file.IsDefined()) != 1) {
+      d.Report(node, path, "a tls probe needs exactly one of target (HOST:PORT), url or file (a PEM certificate)");
+    }
+    for (auto& [n, k] : {std::pair{method, "method"},
+                         {params, "params"},
+                         {extract, "extract"},
+                         {headers, "headers"},
+                         {body, "body_regex"},
+                         {status, "expected_status"}})
+      ignores(n, k);
+  }
+}
+
+void DecodeBitcoind(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g,
+                    BitcoindOptions* b) {
+  MapReader r(d, node, path);
+  if (auto n = r.Take("url"); n.IsDefined()) {
+    d.Url(n, r.Field("url"), &b->url);
+  } else if (node.IsMap()) {
+    d.Report(node, path, "missing url (e.g. http://127.0.0.1:8332/)");
+  }
+  DecodeAuth(d, r, path, /*allow_cookie=*/true, &b->auth);
+  DecodeTiming(d, r, path, g, &b->interval, &b->timeout);
+  r.Finish();
+}
+
+void DecodeTitan(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g, TitanOptions* t) {
+  MapReader r(d, node, path);
+  if (auto n = r.Take("url"); n.IsDefined()) {
+    d.Url(n, r.Field("url"), &t->url);
+  } else if (node.IsMap()) {
+    d.Report(node, path, "missing url (e.g. http://127.0.0.1:3030)");
+  }
+  DecodeTiming(d, r, path, g, &t->interval, &t->timeout);
+  r.Finish();
+}
+
+void DecodeValidator(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g,
+                     ValidatorOptions* v) {
+  MapReader r(d, node, path);
+  if (auto n = r.Take("url"); n.IsDefined()) {
+    d.Url(n, r.Field("url"), &v->url);
+  } else if (node.IsMap()) {
+    d.Report(node, path, "missing url (e.g. http://127.0.0.1:9002/)");
+  }
+  if (auto n = r.Take("references"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("references"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        std::string field = r.Field("references") + "[" + std::to_string(i) + "]", text;
+        if (!d.String(n[i], field, &text)) continue;
+        // `${REF:-}` left empty means "no reference", so one config serves hosts with and without one.
+        if (text.empty()) continue;
+        std::string url;
+        d.Url(n[i], field, &url);
+        if (!url.empty()) v->references.push_back(std::move(url));
+      }
+    }
+  }
+  DecodeTiming(d, r, path, g, &v->interval, &v->timeout);
+  r.Finish();
+}
+
+void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, LogOptions* l) {
+  MapReader r(d, node, path);
+  if (!node.IsMap()) return;
+  YAML::Node p = r.Take("path"), unit = r.Take("journal_unit");
+  if (p.IsDefined()) d.String(p, r.Field("path"), &l->path);
+  if (unit.IsDefined()) d.String(unit, r.Field("journal_unit"), &l->journal_unit);
+  if (p.IsDefined() == unit.IsDefined()) d.Report(node, path, "needs exactly one of path and journal_unit");
+  std::set<std::string> names;
+  auto rule_list = [&](const char* key,
+                       const std::function<void(MapReader&, const YAML::Node&, const std::string&)>& fn) {
+    YAML::Node list = r.Take(key);
+    if (!list.IsDefined()) return;
+    if (!list.IsSequence()) {
+      d.Report(list, r.Field(key), std::string("expected a list, got ") + Decoder::KindName(list));
+      return;
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      std::string field = r.Field(key) + "[" + std::to_string(i) + "]";
+      MapReader rr(d, list[i], field);
+      if (!list[i].IsMap()) continue;
+      YAML::Node name = rr.Take("name");
+      std::string n;
+      if (!name.IsDefined()) {
+        d.Report(list[i], field, "missing name");
+      } else if (d.String(name, rr.Field("name"), &n) && CheckMetricName(d, name, rr.Field("name"), n) &&
+                 !names.insert(n).second) {
+        d.Report(name, rr.Field("name"), "duplicate rule name \"" + n + "\" in this log");
+      }
+      fn(rr, list[i], n);
+      rr.Finish();
+    }
+  };
+  auto regex = [&](MapReader& rr, const YAML::Node& at, const char* key, std::string* out, int groups) {
+    YAML::Node n = rr.Take(key);
+    if (!n.IsDefined()) {
+      d.Report(at, rr.Field(key), "missing");
+      return;
+    }
+    d.Regex(n, rr.Field(key), out);
+    if (groups >= 0 && !out->empty()) {
+      RE2 re(*out, RE2::Quiet);
+      if (re.NumberOfCapturingGroups() != groups) {
+        d.Report(n, rr.Field(key), "needs exactly one capture group around the number, e.g. 'slot (\\d+)'");
+      }
+    }
+  };
+  rule_list("counters", [&](MapReader& rr, const YAML::Node& at, const std::string& n) {
+    l->counters.push_back({n, ""});
+    regex(rr, at, "match", &l->counters.back().match, -1);
+  });
+  rule_list("gauges", [&](MapReader& rr, const YAML::Node& at, const std::string& n) {
+    l->gauges.push_back({n, ""});
+    regex(rr, at, "match", &l->gauges.back().match, 1);
+  });
+  rule_list("states", [&](MapReader& rr, const YAML::Node& at, const std::string& n) {
+    l->states.push_back({n, "", ""});
+    regex(rr, at, "on", &l->states.back().on, -1);
+    regex(rr, at, "off", &l->states.back().off, -1);
+  });
+  r.Finish();
+}
+
+void DecodeUpdates(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g,
+                   UpdatesOptions* u) {
+  MapReader r(d, node, path);
+  YAML::Node binary = r.Take("binary"), vfile = r.Take("version_file"), releases = r.Take("releases");
+  if (binary.IsDefined() && d.String(binary, r.Field("binary"), &u->binary) &&
+      (u->binary.empty() || u->binary[0] != '/')) {
+    d.Report(binary, r.Field("binary"), "must be an absolute path (it is run without a shell)");
+  }
+  if (vfile.IsDefined()) d.String(vfile, r.Field("version_file"), &u->version_file);
+  if (node.IsMap() && !binary.IsDefined() && !vfile.IsDefined()) {
+    d.Report(node, path, "needs binary or version_file");
+  }
+  if (releases.IsDefined()) {
+    d.Url(releases, r.Field("releases"), &u->releases);
+  } else if (node.IsMap()) {
+    d.Report(node, path, "missing releases (a URL answering GitHub's releases/latest JSON)");
+  }
+  DecodeTiming(d, r, path, g, &u->interval, &u->timeout, Duration(6LL * 3600 * 1000));
+  r.Finish();
+}
+
+// Unit names as systemd spells them, with glob characters allowed.
+bool ValidUnitPattern(const std::string& unit) {
+  if (unit.empty() || unit.size() > 256) return false;
+  return std::all_of(unit.begin(), unit.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || std::strchr(":_.\\@-*?[]!", ch) != nullptr;
+  });
+}
+
+void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, const GlobalOptions& g,
+                   ServiceOptions* s) {
+  std::string path = "services." + name;
+  s->name = name;
+  MapReader r(d, node, path);
+  if (auto n = r.Take("unit"); n.IsDefined() && d.String(n, r.Field("unit"), &s->unit)) {
+    if (!ValidUnitPattern(s->unit)) {
+      d.Report(n, r.Field("unit"), "\"" + s->unit + "\" is not a unit name or glob (e.g. arch-validator@ops.service)");
+      s->unit.clear();
+    } else if (s->unit.find('.') == std::string::npos) {
+      s->unit += ".service";  // as systemctl does for a bare name
+    }
+  }
+  if (auto n = r.Take("depends_on"); n.IsDefined()) d.StringList(n, r.Field("depends_on"), &s->depends_on);
+  if (auto n = r.Take("processes"); n.IsDefined()) {
+    MapReader pr(d, n, r.Field("processes"));
+    ProcessesOptions p;
+    if (auto e = pr.Take("expect"); e.IsDefined()) {
+      int v = -1;
+      d.Int(e, pr.Field("expect"), &v, 0, 100000);
+      if (v >= 0) p.expect = v;
+    }
+    if (auto m = pr.Take("match"); m.IsDefined()) {
+      d.Regex(m, pr.Field("match"), &p.match);
+      if (p.match.empty() && m.IsScalar()) d.Report(m, pr.Field("match"), "must not be empty");
+    }
+    pr.Finish();
+    if (n.IsMap() && p.match.empty() && s->unit.empty()) {
+      d.Report(n, r.Field("processes"), "needs match when the service has no unit");
+    }
+    s->processes = std::move(p);
+  }
+  if (auto n = r.Take("probes"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("probes"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      std::set<std::string> names;
+      for (size_t i = 0; i < n.size(); ++i) {
+        ProbeOptions p;
+        DecodeProbe(d, n[i], r.Field("probes") + "[" + std::to_string(i) + "]", g, &p);
+        if (!p.name.empty() && !names.insert(p.name).second) {
+          d.Report(n[i], r.Field("probes") + "[" + std::to_string(i) + "]", "duplicate probe name \"" + p.name + "\"");
+        }
+        s->probes.push_back(std::move(p));
+      }
+    }
+  }
+  if (auto n = r.Take("bitcoind"); n.IsDefined()) DecodeBitcoind(d, n, r.Field("bitcoind"), g, &s->bitcoind.emplace());
+  if (auto n = r.Take("titan"); n.IsDefined()) DecodeTitan(d, n, r.Field("titan"), g, &s->titan.emplace());
+  if (auto n = r.Take("validator"); n.IsDefined())
+    DecodeValidator(d, n, r.Field("validator"), g, &s->validator.emplace());
+  if (auto n = r.Take("logs"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("logs"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        s->logs.emplace_back();
+        DecodeLog(d, n[i], r.Field("logs") + "[" + std::to_string(i) + "]", &s->logs.back());
+      }
+    }
+  }
+  if (auto n = r.Take("updates"); n.IsDefined()) DecodeUpdates(d, n, r.Field("updates"), g, &s->updates.emplace());
+  if (auto n = r.Take("recovery"); n.IsDefined()) {
+    // Reserved for the recovery issue; accepted empty so configs can carry the section already.
+    MapReader rr(d, n, r.Field("recovery"));
+    rr.Finish();
+  }
+  r.Finish();
+}
+
+// Checks depends_on: every name is a service, none names itself, no cycles.
+void CheckDependencies(Decoder& d, const YAML::Node& services_node, const std::vector<ServiceOptions>& services) {
+  std::map<std::string, const ServiceOptions*> by_name;
+  for (const auto& s : services) by_name[s.name] = &s;
+  auto position_of = [&](const std::string& service, size_t index) -> YAML::Node {
+    YAML::Node list = services_node[service]["depends_on"];
+    if (list.IsSequence() && index < list.size()) return list[index];
+    return services_node[service];
+  };
+  bool missing = false;
+  for (const auto& s : services) {
+    for (size_t i = 0; i < s.depends_on.size(); ++i) {
+      const std::string& dep = s.depends_on[i];
+      std::string field = "services." + s.name + ".depends_on[" + std::to_string(i) + "]";
+      if (dep == s.name) {
+        d.Report(position_of(s.name, i), field, "a service cannot depend on itself");
+        missing = true;
+      } else if (!by_name.count(dep)) {
+        std::string known;
+        for (const auto& [n, _] : by_name) known += (known.empty() ? "" : ", ") + n;
+        d.Report(position_of(s.name, i), field, "unknown service \"" + dep + "\" (services: " + known + ")");
+        missing = true;
+      }
+    }
+  }
+  if (missing) return;
+  // Depth-first search; a back edge closes a cycle, reported once with its path.
+  std::map<std::string, int> state;  // 0 new, 1 on the stack, 2 done
+  std::vector<std::string> stack;
+  std::function<bool(const std::string&)> visit = [&](const std::string& name) -> bool {
+    state[name] = 1;
+    stack.push_back(name);
+    const ServiceOptions* s = by_name[name];
+    for (size_t i = 0; i < s->depends_on.size(); ++i) {
+      const std::string& dep = s->depends_on[i];
+      if (state[dep] == 1) {
+        std::string cycle;
+        auto start = std::find(stack.begin(), stack.end(), dep);
+        for (auto it = start; it != stack.end(); ++it) cycle += *it + " -> ";
+        cycle += dep;
+        d.Report(position_of(name, i), "services." + name + ".depends_on[" + std::to_string(i) + "]",
+                 "dependency cycle: " + cycle);
+        return true;
+      }
+      if (state[dep] == 0 && visit(dep)) return true;
+    }
+    stack.pop_back();
+    state[name] = 2;
+    return false;
+  };
+  for (const auto& s : services) {
+    if (state[s.name] == 0 && visit(s.name)) return;
+  }
+}
+
+void DecodeServices(Decoder& d, const YAML::Node& node, const GlobalOptions& g, std::vector<ServiceOptions>* out) {
+  if (!node.IsMap()) {
+    if (!node.IsNull()) d.Report(node, "services", std::string("expected a mapping, got ") + Decoder::KindName(node));
+    return;
+  }
+  std::set<std::string> seen;
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string name = it->first.IsScalar() ? it->first.Scalar() : "";
+    bool valid = !name.empty() && name.size() <= 64 && std::isalnum(static_cast<unsigned char>(name[0])) &&
+                 std::all_of(name.begin(), name.end(), [](char ch) {
+                   return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.';
+                 });
+    if (!valid) {
+      d.Report(
+          it->first, "services",
+          "\"" + name + "\" is not a valid service name (letters, digits, _ - and ., starting with a letter or digit)");
+      continue;
+    }
+    if (!seen.insert(name).second) {
+      d.Report(it->first, "services", "duplicate service \"" + name + "\"");
+      continue;
+    }
+    ServiceOptions s;
+    DecodeService(d, it->second, name, g, &s);
+    out->push_back(std::move(s));
+  }
+  CheckDependencies(d, node, *out);
+}
+
 // Reads env files (paths relative to the config file) into one lookup where
 // the process environment wins and later files override earlier ones.
 EnvLookup WithEnvFiles(Decoder& d, const YAML::Node& list_node, const std::string& base_dir,
@@ -338,7 +992,12 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
     c.host.timeout = std::min(c.host.interval, vigil::Duration(10000));
   }
   if (auto n = top.Take("storage"); n.IsDefined()) DecodeStorage(d, n, &c.storage);
-  top.Finish("(this version of vigil configures env_files, global, host and storage; see docs/configuration.md)");
+  if (auto n = top.Take("systemd"); n.IsDefined()) DecodeSystemd(d, n, &c.systemd.emplace());
+  if (auto n = top.Take("services"); n.IsDefined()) DecodeServices(d, n, c.global, &c.services);
+  if (auto n = top.Take("textfile"); n.IsDefined()) DecodeTextfile(d, n, &c.textfile);
+  top.Finish(
+      "(this version of vigil configures env_files, global, host, storage, systemd, services and textfile; see "
+      "docs/configuration.md)");
   return result;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,12 +46,122 @@ struct StorageOptions {
   Duration block_range{2LL * 3600 * 1000};
 };
 
+struct TextfileOptions {
+  std::string directory;  // empty: the textfile collector is off
+};
+
+enum class BusKind { kSystem, kUser };
+
+struct SystemdOptions {
+  BusKind bus = BusKind::kSystem;
+};
+
+// Credentials of an HTTP or JSON-RPC endpoint. Secrets are read from
+// password_file at load time so they never need to sit in the config file.
+struct EndpointAuth {
+  std::string user;
+  std::string password;
+  std::string password_file;  // as configured; `password` holds its content
+  std::string cookie_file;    // bitcoind's `<datadir>/.cookie` (`__cookie__:<secret>`), re-read on auth failure
+};
+
+// One health check of a service (http, tcp, jsonrpc or tls).
+struct ProbeOptions {
+  std::string name;
+  std::string type;                            // "http", "tcp", "jsonrpc" or "tls"
+  std::string url;                             // http, jsonrpc, and tls of a URL's host
+  std::string target;                          // tcp and tls: HOST:PORT
+  std::string file;                            // tls: a PEM certificate file on disk instead of an endpoint
+  std::string method;                          // jsonrpc
+  std::string params_json = "[]";              // jsonrpc params, already rendered as JSON
+  std::map<std::string, std::string> extract;  // gauge name -> JSON pointer into the response
+  std::vector<std::pair<std::string, std::string>> headers;
+  EndpointAuth auth;
+  bool tls_insecure_skip_verify = false;
+  std::string body_regex;            // http: RE2, unanchored
+  std::vector<int> expected_status;  // http: empty means any 2xx
+  Duration interval{15000};
+  Duration timeout{10000};
+};
+
+struct BitcoindOptions {
+  std::string url;
+  EndpointAuth auth;
+  Duration interval{15000};
+  Duration timeout{10000};
+};
+
+struct TitanOptions {
+  std::string url;
+  Duration interval{15000};
+  Duration timeout{10000};
+};
+
+struct ValidatorOptions {
+  std::string url;
+  std::vector<std::string> references;  // other nodes' RPC URLs to compare heights with; empty entries dropped
+  Duration interval{15000};
+  Duration timeout{10000};
+};
+
+struct LogCounterRule {
+  std::string name;
+  std::string match;  // RE2, unanchored
+};
+struct LogGaugeRule {
+  std::string name;
+  std::string match;  // RE2 with exactly one capture group holding a number
+};
+struct LogStateRule {
+  std::string name;
+  std::string on;   // RE2 setting the state to 1
+  std::string off;  // RE2 setting it to 0
+};
+struct LogOptions {
+  std::string path;          // a plain file to follow; exactly one of path and journal_unit
+  std::string journal_unit;  // or a unit whose journal to follow
+  std::vector<LogCounterRule> counters;
+  std::vector<LogGaugeRule> gauges;
+  std::vector<LogStateRule> states;
+};
+
+struct UpdatesOptions {
+  std::string binary;        // run as `binary --version` (no shell) unless version_file is set
+  std::string version_file;  // read the installed version from this file instead
+  std::string releases;      // URL answering a GitHub-releases-shaped JSON (`tag_name`)
+  Duration interval{6LL * 3600 * 1000};
+  Duration timeout{10000};
+};
+
+struct ProcessesOptions {
+  std::optional<int> expect;  // how many processes should run; exposed as vigil_service_processes_expected
+  // RE2 (unanchored) over the command line (arguments joined by spaces) or
+  // the comm name; empty: processes named like the unit's main process.
+  std::string match;
+};
+
+struct ServiceOptions {
+  std::string name;
+  std::string unit;  // a unit name or a glob (`arch-*@ops.service`); ".service" is added when no suffix is given
+  std::vector<std::string> depends_on;
+  std::optional<ProcessesOptions> processes;
+  std::vector<ProbeOptions> probes;
+  std::optional<BitcoindOptions> bitcoind;
+  std::optional<TitanOptions> titan;
+  std::optional<ValidatorOptions> validator;
+  std::vector<LogOptions> logs;
+  std::optional<UpdatesOptions> updates;
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
   GlobalOptions global;
   HostOptions host;
   StorageOptions storage;
+  std::optional<SystemdOptions> systemd;  // absent: the system bus when a service names a unit
+  std::vector<ServiceOptions> services;   // in file order; names are unique
+  TextfileOptions textfile;
 };
 
 struct Problem {

@@ -69,10 +69,11 @@ TEST(Config, UnknownKeyIsAnErrorWithPosition) {
 }
 
 TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
-  LoadResult r = LoadString("services: {}\n", "vigil.yml", MapEnv({}));
+  LoadResult r = LoadString("alerting: {}\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].message.find("unknown key \"services\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("env_files, global, host and storage"), std::string::npos);
+  EXPECT_NE(r.problems[0].message.find("unknown key \"alerting\""), std::string::npos);
+  EXPECT_NE(r.problems[0].message.find("env_files, global, host, storage, systemd, services and textfile"),
+            std::string::npos);
 }
 
 TEST(Config, WrongTypeIsAnError) {
@@ -269,6 +270,287 @@ TEST(Config, ProblemsNeverShowValuesThatCameFromVariables) {
     EXPECT_EQ(p.message.find("hunter2"), std::string::npos) << p.message;
     EXPECT_NE(p.message.find("${TOKEN}"), std::string::npos) << p.message;
   }
+}
+
+}  // namespace
+}  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+std::string AllProblems(const LoadResult& r) {
+  std::string out;
+  for (const auto& p : r.problems) out += p.ToString() + "\n";
+  return out;
+}
+
+EnvLookup NoEnv() {
+  return [](std::string_view) -> std::optional<std::string> { return std::nullopt; };
+}
+
+// The services part of ../shared/design/CONFIG.md's example, verbatim.
+constexpr const char* kDesignExample = R"(
+global:
+  scrape_interval: 15s
+systemd:
+  bus: system
+services:
+  bitcoind:
+    unit: arch-bitcoind@ops.service
+    bitcoind: {url: 'http://127.0.0.1:8332/', cookie_file: /home/ops/.bitcoin/.cookie}
+  titan:
+    unit: arch-titan@ops.service
+    depends_on: [bitcoind]
+    titan: {url: 'http://127.0.0.1:3030'}
+  validator:
+    unit: arch-validator@ops.service
+    depends_on: [titan]
+    validator:
+      url: 'http://127.0.0.1:9002/'
+      references: ['${ARCH_REFERENCE_RPC:-}']
+    probes:
+      - {name: rpc, type: jsonrpc, url: 'http://127.0.0.1:9002/', method: is_node_ready, extract: {ready: /result}}
+      - {name: tls, type: tls, target: 'rpc.example.net:443'}
+    processes: {expect: 1}
+    logs:
+      - path: /home/ops/logs/validator.log
+        counters: [{name: errors, match: 'ERROR'}, {name: warnings, match: 'WARN'}]
+        gauges:   [{name: slot, match: 'Processing slot (\d+)'}]
+        states:   [{name: titan_connected, on: 'Connected to server at titan', off: 'Detected disconnection'}]
+    updates: {binary: /usr/local/bin/validator, releases: 'https://api.github.com/repos/OWNER/REPO/releases/latest', interval: 6h}
+    recovery: {}
+textfile: {directory: /var/lib/vigil/textfile}
+)";
+
+TEST(ServicesConfig, DesignExampleLoads) {
+  LoadResult r = LoadString(kDesignExample, "vigil.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const Config& c = r.config;
+  ASSERT_TRUE(c.systemd.has_value());
+  EXPECT_EQ(c.systemd->bus, BusKind::kSystem);
+  ASSERT_EQ(c.services.size(), 3u);
+  EXPECT_EQ(c.services[0].name, "bitcoind");
+  EXPECT_EQ(c.services[0].bitcoind->auth.cookie_file, "/home/ops/.bitcoin/.cookie");
+  EXPECT_EQ(c.services[1].depends_on, std::vector<std::string>{"bitcoind"});
+  const ServiceOptions& v = c.services[2];
+  EXPECT_EQ(v.unit, "arch-validator@ops.service");
+  EXPECT_TRUE(v.validator->references.empty());  // ${ARCH_REFERENCE_RPC:-} left empty
+  ASSERT_EQ(v.probes.size(), 2u);
+  EXPECT_EQ(v.probes[0].method, "is_node_ready");
+  EXPECT_EQ(v.probes[0].extract.at("ready"), "/result");
+  EXPECT_EQ(v.probes[0].params_json, "[]");
+  EXPECT_EQ(v.probes[1].target, "rpc.example.net:443");
+  EXPECT_EQ(v.processes->expect, 1);
+  ASSERT_EQ(v.logs.size(), 1u);
+  EXPECT_EQ(v.logs[0].gauges[0].match, "Processing slot (\\d+)");
+  EXPECT_EQ(v.updates->interval, Duration(6LL * 3600 * 1000));
+  EXPECT_EQ(c.textfile.directory, "/var/lib/vigil/textfile");
+}
+
+TEST(ServicesConfig, UserBusAndBareUnitNameGetsServiceSuffix) {
+  LoadResult r =
+      LoadString("systemd: {bus: user}\nservices:\n  demo: {unit: demo}\n  inst: {unit: 'demo@*'}\n", "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  EXPECT_EQ(r.config.systemd->bus, BusKind::kUser);
+  EXPECT_EQ(r.config.services[0].unit, "demo.service");
+  EXPECT_EQ(r.config.services[1].unit, "demo@*.service");
+}
+
+TEST(ServicesConfig, BadBusIsAnError) {
+  LoadResult r = LoadString("systemd:\n  bus: session\n", "c.yml", NoEnv());
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].ToString(), "c.yml:2:8: systemd.bus: expected system or user, got \"session\"");
+}
+
+TEST(ServicesConfig, UnknownDependencyIsAnErrorAtItsPosition) {
+  LoadResult r = LoadString("services:\n  a:\n    unit: a.service\n    depends_on: [b]\n", "c.yml", NoEnv());
+  ASSERT_EQ(r.problems.size(), 1u) << AllProblems(r);
+  EXPECT_EQ(r.problems[0].line, 4);
+  EXPECT_EQ(r.problems[0].column, 18);
+  EXPECT_NE(r.problems[0].message.find("services.a.depends_on[0]: unknown service \"b\" (services: a)"),
+            std::string::npos)
+      << r.problems[0].message;
+}
+
+TEST(ServicesConfig, DependencyCycleIsAnError) {
+  LoadResult r = LoadString(
+      "services:\n  a: {unit: a.service, depends_on: [b]}\n  b: {unit: b.service, depends_on: [c]}\n"
+      "  c: {unit: c.service, depends_on: [a]}\n",
+      "c.yml", NoEnv());
+  ASSERT_EQ(r.problems.size(), 1u) << AllProblems(r);
+  EXPECT_NE(r.problems[0].message.find("dependency cycle: a -> b -> c -> a"), std::string::npos)
+      << r.problems[0].message;
+}
+
+TEST(ServicesConfig, SelfDependencyIsAnError) {
+  LoadResult r = LoadString("services:\n  a: {unit: a.service, depends_on: [a]}\n", "c.yml", NoEnv());
+  ASSERT_EQ(r.problems.size(), 1u) << AllProblems(r);
+  EXPECT_NE(r.problems[0].message.find("cannot depend on itself"), std::string::npos);
+}
+
+TEST(ServicesConfig, ProcessesNeedValidRegexAndExpect) {
+  LoadResult r = LoadString(
+      "services:\n  a:\n    unit: a.service\n    processes: {expect: -1, match: '(', extra: 1}\n  b:\n    processes: "
+      "{expect: 2}\n",
+      "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("services.a.processes.expect: expected a whole number from 0 to 100000, got \"-1\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.a.processes.match: invalid regular expression"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.a.processes: unknown key \"extra\""), std::string::npos) << all;
+  EXPECT_NE(all.find("services.b.processes: needs match when the service has no unit"), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, ProcessesMatchIsKept) {
+  LoadResult r =
+      LoadString("services:\n  v:\n    processes: {expect: 1, match: '^validator( |$)'}\n", "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  EXPECT_EQ(r.config.services[0].processes->match, "^validator( |$)");
+  EXPECT_TRUE(r.config.services[0].unit.empty());
+}
+
+TEST(ServicesConfig, InvalidServiceAndUnitNames) {
+  LoadResult r = LoadString("services:\n  'bad name': {}\n  ok:\n    unit: 'has space.service'\n", "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("\"bad name\" is not a valid service name"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.ok.unit: \"has space.service\" is not a unit name or glob"), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, ProbeValidation) {
+  LoadResult r = LoadString(R"(services:
+  s:
+    probes:
+      - {name: a, type: http}
+      - {name: b, type: smtp, url: 'http://x/'}
+      - {name: c, type: tcp, target: 'nohost'}
+      - {name: d, type: jsonrpc, url: 'ftp://x/', method: m, extract: {'1bad': /x, ok: 'noslash'}}
+      - {name: a, type: tls, target: 'h:443', file: /x.pem}
+      - {name: e, type: tcp, target: 'h:1', body_regex: x}
+      - {type: http, url: 'http://x/'}
+)",
+                            "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:4:9: services.s.probes[0]: a http probe needs url"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[1].type: expected http, tcp, jsonrpc or tls, got \"smtp\""), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.s.probes[2].target: expected HOST:PORT"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[3].url: expected an http:// or https:// URL with a host, got \"ftp://x/\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("\"1bad\" is not a valid name"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[3].extract.ok: a JSON pointer"), std::string::npos) << all;
+  EXPECT_NE(all.find("a tls probe needs exactly one of target"), std::string::npos) << all;
+  EXPECT_NE(all.find("duplicate probe name \"a\""), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[5].body_regex: not used by a tcp probe"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[6]: missing name"), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, JsonRpcParamsAndHeadersAndStatus) {
+  LoadResult r = LoadString(R"(services:
+  s:
+    probes:
+      - name: p
+        type: jsonrpc
+        url: 'http://127.0.0.1:9002/'
+        method: getblock
+        params: [1, "2", true, abc, {k: v}, null]
+        headers: {X-Token: abc}
+      - {name: h, type: http, url: 'https://x/', expected_status: [200, 204], tls_insecure_skip_verify: true,
+         body_regex: 'ok', timeout: 2s, interval: 5s}
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const ProbeOptions& p = r.config.services[0].probes[0];
+  EXPECT_EQ(p.params_json, R"([1,"2",true,"abc",{"k":"v"},null])");
+  ASSERT_EQ(p.headers.size(), 1u);
+  EXPECT_EQ(p.headers[0].first, "X-Token");
+  const ProbeOptions& h = r.config.services[0].probes[1];
+  EXPECT_EQ(h.expected_status, (std::vector<int>{200, 204}));
+  EXPECT_TRUE(h.tls_insecure_skip_verify);
+  EXPECT_EQ(h.timeout, Duration(2000));
+  EXPECT_EQ(h.interval, Duration(5000));
+}
+
+TEST(ServicesConfig, SecretsAreNeverEchoed) {
+  LoadResult r = LoadString(R"(services:
+  s:
+    bitcoind: {url: '${RPC_URL}', password: '${PW}'}
+    probes:
+      - {name: p, type: http, url: 'http://x/', headers: {Authorization: "${TOKEN}\nX"}}
+)",
+                            "c.yml", [](std::string_view name) -> std::optional<std::string> {
+                              if (name == "RPC_URL") return std::string("not a url s3cret");
+                              if (name == "PW") return std::string("hunter2");
+                              if (name == "TOKEN") return std::string("tok3n");
+                              return std::nullopt;
+                            });
+  std::string all = AllProblems(r);
+  EXPECT_EQ(all.find("s3cret"), std::string::npos) << all;
+  EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
+  EXPECT_EQ(all.find("tok3n"), std::string::npos) << all;
+  EXPECT_NE(all.find("the value of ${RPC_URL} is not an http:// or https:// URL"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.bitcoind: a password needs a user"), std::string::npos) << all;
+  EXPECT_NE(all.find("must not contain a line break"), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, PasswordFileIsRead) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/pw";
+  { std::ofstream(path) << "s3cret\n"; }
+  LoadResult r = LoadString(
+      "services:\n  b:\n    bitcoind: {url: 'http://127.0.0.1:8332/', user: u, password_file: " + path + "}\n", "c.yml",
+      NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  EXPECT_EQ(r.config.services[0].bitcoind->auth.password, "s3cret");
+  LoadResult bad = LoadString(
+      "services:\n  b:\n    bitcoind: {url: 'http://127.0.0.1:8332/', user: u, password_file: /nonexistent/pw, "
+      "cookie_file: /c}\n",
+      "c.yml", NoEnv());
+  std::string all = AllProblems(bad);
+  EXPECT_NE(all.find("services.b.bitcoind.password_file: cannot read /nonexistent/pw"), std::string::npos) << all;
+  EXPECT_NE(all.find("set cookie_file or user/password, not both"), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, LogRules) {
+  LoadResult r = LoadString(R"(services:
+  v:
+    logs:
+      - path: /x.log
+        gauges: [{name: slot, match: 'slot \d+'}]
+        states: [{name: s, on: 'up'}]
+        counters: [{name: slot, match: x}]
+      - {}
+)",
+                            "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("services.v.logs[0].gauges[0].match: needs exactly one capture group"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.v.logs[0].states[0].off: missing"), std::string::npos) << all;
+  EXPECT_NE(all.find("duplicate rule name \"slot\""), std::string::npos) << all;
+  EXPECT_NE(all.find("services.v.logs[1]: needs exactly one of path and journal_unit"), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, UpdatesAndRecovery) {
+  LoadResult r = LoadString(R"(services:
+  v:
+    updates: {binary: validator, releases: 'https://x/latest', timeout: 7h}
+    recovery: {restart: true}
+)",
+                            "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("services.v.updates.binary: must be an absolute path"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.v.updates.timeout: must not be longer than services.v.updates.interval"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.v.recovery: unknown key \"restart\""), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, ShippedValidatorStackExampleLoads) {
+  LoadResult r = LoadFile(std::string(VIGIL_TESTDATA_DIR) + "/../../deploy/validator-stack.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  ASSERT_EQ(r.config.services.size(), 3u);
+  EXPECT_EQ(r.config.services[2].unit, "arch-validator@ops.service");
+  EXPECT_EQ(r.config.services[2].depends_on, std::vector<std::string>{"titan"});
 }
 
 }  // namespace

@@ -146,6 +146,8 @@ ExprPtr Expr::Clone() const {
       n->offset = s->offset;
       n->at = s->at;
       n->at_ms = s->at_ms;
+      n->anchored = s->anchored;
+      n->smoothed = s->smoothed;
       out = std::move(n);
       break;
     }
@@ -191,6 +193,8 @@ ExprPtr Expr::Clone() const {
       n->rhs = s->rhs->Clone();
       n->return_bool = s->return_bool;
       n->matching = s->matching;
+      n->fill_left = s->fill_left;
+      n->fill_right = s->fill_right;
       out = std::move(n);
       break;
     }

@@ -124,6 +124,9 @@ struct VectorSelector : Expr {
   Duration offset{0};  // negative offsets allowed
   AtKind at = AtKind::kNone;
   TimestampMs at_ms = 0;  // for AtKind::kTimestamp
+  // Experimental extended range selectors: `x[5m] anchored`, `x smoothed`.
+  bool anchored = false;
+  bool smoothed = false;
 };
 
 struct MatrixSelector : Expr {
@@ -168,6 +171,10 @@ struct BinaryExpr : Expr {
   bool return_bool = false;
   // Set when both sides are vectors (set operators get kManyToMany).
   std::optional<VectorMatching> matching;
+  // Experimental fill modifiers: `a + fill(0) b` sets both, `fill_left(v)`
+  // / `fill_right(v)` one side: the value a missing match on that side takes.
+  std::optional<double> fill_left;
+  std::optional<double> fill_right;
 };
 
 struct AggregateExpr : Expr {

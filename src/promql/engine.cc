@@ -34,6 +34,7 @@ struct QueryState {
   const QuerierFactory& storage;
   TimestampMs query_start, query_end;
   std::chrono::steady_clock::time_point deadline;
+  bool range_query = false;
   int64_t samples = 0;
   uint32_t ticks = 0;
   Annotations notes;
@@ -56,28 +57,41 @@ struct QueryState {
   }
 };
 
+// Gives each distinct label set a dense id, in order of first appearance.
+class LabelSetIndex {
+ public:
+  size_t Id(const Labels& labels) {
+    auto& bucket = index_[HashLabels(labels)];
+    for (size_t i : bucket) {
+      if (sets_[i] == labels) return i;
+    }
+    bucket.push_back(sets_.size());
+    sets_.push_back(labels);
+    return sets_.size() - 1;
+  }
+  const Labels& labels(size_t id) const { return sets_[id]; }
+  size_t size() const { return sets_.size(); }
+
+ private:
+  std::unordered_map<uint64_t, std::vector<size_t>> index_;
+  std::vector<Labels> sets_;
+};
+
 // Collects output series by label set, one point per step at most.
 class SeriesBuilder {
  public:
   // Adds a point; two points of one label set at one time are an error.
   void Add(const Labels& labels, bool drop_name, Point p) {
-    Series& s = Find(labels, drop_name);
+    size_t id = ids_.Id(labels);
+    if (id == out_.size()) out_.push_back(Series{labels, {}, drop_name});
+    Series& s = out_[id];
     if (!s.points.empty() && s.points.back().t == p.t) Fail("vector cannot contain metrics with the same labelset");
     s.points.push_back(p);
   }
   Matrix Take() { return std::move(out_); }
 
  private:
-  Series& Find(const Labels& labels, bool drop_name) {
-    auto& bucket = index_[HashLabels(labels)];
-    for (size_t i : bucket) {
-      if (out_[i].labels == labels) return out_[i];
-    }
-    bucket.push_back(out_.size());
-    out_.push_back(Series{labels, {}, drop_name});
-    return out_.back();
-  }
-  std::unordered_map<uint64_t, std::vector<size_t>> index_;
+  LabelSetIndex ids_;
   Matrix out_;
 };
 
@@ -305,26 +319,30 @@ class Evaluator {
     std::vector<Point> points;
   };
 
-  // Samples of the selector's series in [mint, maxt].
-  std::vector<Loaded> Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt) {
+  // Calls `fn(Loaded&&)` for each selected series with its samples in
+  // [mint, maxt], one series in memory at a time. `count` charges the raw
+  // samples to the query's limit (range selectors keep them all).
+  template <typename Fn>
+  void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool count, Fn&& fn) {
     auto querier = q_.storage(mint, maxt, tsdb::ReadHints{});
     if (!querier) Fail("storage unavailable");
     auto selected = querier->Select(vs.matchers);
     if (!selected.ok()) Fail(selected.status().message());
-    std::vector<Loaded> out;
-    out.reserve(selected->size());
     for (const auto& s : *selected) {
       Loaded l{s->labels(), {}};
       auto it = s->Iterator();
       while (it->Next()) {
         if (it->t() < mint || it->t() > maxt) continue;
         l.points.push_back({it->t(), it->v()});
-        q_.Tick();
+        if (count) {
+          q_.Tick();
+        } else {
+          q_.CheckDeadline();
+        }
       }
       if (!it->err().ok()) Fail(it->err().message());
-      if (!l.points.empty()) out.push_back(std::move(l));
+      if (!l.points.empty()) fn(std::move(l));
     }
-    return out;
   }
 
   // An instant vector selector; with `timestamps` the values are the
@@ -335,7 +353,7 @@ class Evaluator {
     TimestampMs last = RefTime(vs.at, vs.at_ms, vs.offset, T(Steps() - 1));
     Val out;
     out.type = ValueType::kVector;
-    for (auto& l : Load(vs, first - lookback + 1, last)) {
+    Load(vs, first - lookback + 1, last, false, [&](Loaded&& l) {
       Series s{std::move(l.labels), {}, false};
       size_t j = 0;
       for (size_t i = 0; i < Steps(); ++i) {
@@ -348,7 +366,7 @@ class Evaluator {
         q_.Tick();
       }
       if (!s.points.empty()) out.m.push_back(std::move(s));
-    }
+    });
     return out;
   }
 
@@ -374,10 +392,10 @@ class Evaluator {
       src.offset = vs.offset;
       TimestampMs first = RefTime(vs.at, vs.at_ms, vs.offset, T(0));
       TimestampMs last = RefTime(vs.at, vs.at_ms, vs.offset, T(Steps() - 1));
-      for (auto& l : Load(vs, first - ms.range.count() + 1, last)) {
+      Load(vs, first - ms.range.count() + 1, last, true, [&](Loaded&& l) {
         std::erase_if(l.points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
         if (!l.points.empty()) src.series.push_back(Series{std::move(l.labels), std::move(l.points), false});
-      }
+      });
     } else if (e->kind == Expr::Kind::kSubquery) {
       const auto& sq = static_cast<const SubqueryExpr&>(*e);
       src.range = sq.range;
@@ -556,6 +574,11 @@ class Evaluator {
       auto it = one_sigs.find(sig);
       if (it == one_sigs.end()) continue;
       const Elem& o = *it->second;
+      auto [mit, inserted] = matched.try_emplace(sig);
+      if (m.card == VectorMatching::Cardinality::kOneToOne && !inserted) {
+        // Checked before filtering, so the error does not depend on the values.
+        Fail("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
+      }
       double vl = e.v, vr = o.v;
       if (swapped) std::swap(vl, vr);
       auto [v, keep] = ElemBinop(b.op, vl, vr);
@@ -565,12 +588,7 @@ class Evaluator {
         continue;
       }
       Labels metric = ResultMetric(*e.labels, *o.labels, m);
-      auto [mit, inserted] = matched.try_emplace(sig);
-      if (m.card == VectorMatching::Cardinality::kOneToOne) {
-        if (!inserted) {
-          Fail("multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)");
-        }
-      } else if (!mit->second.insert(HashLabels(metric)).second) {
+      if (m.card != VectorMatching::Cardinality::kOneToOne && !mit->second.insert(HashLabels(metric)).second) {
         Fail("multiple matches for labels: grouping labels must ensure unique matches");
       }
       bool drop = e.drop_name || b.return_bool || IsArithmetic(b.op);
@@ -582,7 +600,7 @@ class Evaluator {
   Val EvalTime();
   Val EvalCall(const Call& c);
   Val EvalRangeCall(const Call& c, size_t matrix_arg);
-  Val EvalHistogramQuantile(const Call& c);
+  Val EvalClassicHistogram(const Call& c);
   Val EvalLabelReplace(const Call& c);
   Val EvalLabelJoin(const Call& c);
   Val EvalDateFunction(const Call& c);
@@ -609,29 +627,20 @@ Val Evaluator::EvalAggregate(const AggregateExpr& a) {
   }
   Val in = Eval(*a.expr);
 
-  // Group of each input series, computed once.
+  // Group of each input series, computed once. A group keeping __name__
+  // drops it at the end if any of its inputs would have.
   std::vector<size_t> group_of(in.m.size());
-  std::vector<Labels> group_labels;
-  {
-    std::unordered_map<uint64_t, std::vector<size_t>> index;
-    for (size_t i = 0; i < in.m.size(); ++i) {
-      Labels g;
-      for (const auto& l : in.m[i].labels) {
-        bool listed = std::find(a.grouping.begin(), a.grouping.end(), l.name) != a.grouping.end();
-        if (a.without ? (!listed && l.name != "__name__") : listed) g.Set(l.name, l.value);
-      }
-      auto& bucket = index[HashLabels(g)];
-      size_t gi = SIZE_MAX;
-      for (size_t c : bucket) {
-        if (group_labels[c] == g) gi = c;
-      }
-      if (gi == SIZE_MAX) {
-        gi = group_labels.size();
-        bucket.push_back(gi);
-        group_labels.push_back(std::move(g));
-      }
-      group_of[i] = gi;
+  LabelSetIndex groups_index;
+  std::vector<bool> group_drops_name;
+  for (size_t i = 0; i < in.m.size(); ++i) {
+    Labels g;
+    for (const auto& l : in.m[i].labels) {
+      bool listed = std::find(a.grouping.begin(), a.grouping.end(), l.name) != a.grouping.end();
+      if (a.without ? (!listed && l.name != "__name__") : listed) g.Set(l.name, l.value);
     }
+    group_of[i] = groups_index.Id(g);
+    group_drops_name.resize(groups_index.size(), false);
+    if (in.m[i].drop_name && !g.Get("__name__").empty()) group_drops_name[group_of[i]] = true;
   }
 
   struct Group {
@@ -643,7 +652,7 @@ Val Evaluator::EvalAggregate(const AggregateExpr& a) {
   };
   const bool top = a.op == AggregateOp::kTopk, bottom = a.op == AggregateOp::kBottomk;
   SeriesBuilder out;
-  std::vector<Group> groups(group_labels.size());
+  std::vector<Group> groups(groups_index.size());
   std::vector<size_t> order;
   std::vector<size_t> pos(in.m.size(), 0);
   for (size_t step = 0; step < Steps(); ++step) {
@@ -687,7 +696,7 @@ Val Evaluator::EvalAggregate(const AggregateExpr& a) {
         if (a.op == AggregateOp::kQuantile) g.values.push_back(f);
         if (top || bottom) g.heap.push_back({f, si});
         if (a.op == AggregateOp::kCountValues) {
-          Labels l = group_labels[group_of[si]];
+          Labels l = groups_index.labels(group_of[si]);
           l.Set(label_param, FormatPlainFloat(f));
           count_values_out.push_back({std::move(l), 1});
           g.values.clear();
@@ -730,7 +739,7 @@ Val Evaluator::EvalAggregate(const AggregateExpr& a) {
           break;
         }
         case AggregateOp::kCountValues: {
-          Labels l = group_labels[group_of[si]];
+          Labels l = groups_index.labels(group_of[si]);
           l.Set(label_param, FormatPlainFloat(f));
           auto found = std::find_if(count_values_out.begin(), count_values_out.end(),
                                     [&](const auto& e) { return e.first == l; });
@@ -771,7 +780,7 @@ Val Evaluator::EvalAggregate(const AggregateExpr& a) {
         }
         default: break;
       }
-      out.Add(group_labels[gi], false, {t, v});
+      out.Add(groups_index.labels(gi), group_drops_name[gi], {t, v});
     }
     q_.CheckDeadline();
   }
@@ -885,6 +894,9 @@ Val Evaluator::EvalCall(const Call& c) {
     if (!s.points.empty()) out.m.push_back(std::move(s));
     return out;
   }
+  if (name.starts_with("sort") && q_.range_query) {
+    q_.notes.Warn("PromQL warning: sort is ineffective for range queries since results are always ordered by labels");
+  }
   if (name == "sort" || name == "sort_desc") {
     Val v = Eval(*c.args[0]);
     if (Steps() == 1) {
@@ -914,7 +926,7 @@ Val Evaluator::EvalCall(const Call& c) {
   }
   if (name == "label_replace") return EvalLabelReplace(c);
   if (name == "label_join") return EvalLabelJoin(c);
-  if (name == "histogram_quantile") return EvalHistogramQuantile(c);
+  if (name == "histogram_quantile" || name == "histogram_fraction") return EvalClassicHistogram(c);
   if (name.starts_with("histogram_")) {
     Eval(*c.args.back());  // float series have no native histograms: nothing to report
     return out;
@@ -988,6 +1000,9 @@ Val Evaluator::EvalLabelReplace(const Call& c) {
   if (!re.ok()) Fail("invalid regular expression in label_replace(): " + regex);
   if (!IsValidLabelName(dst)) Fail("invalid destination label name in label_replace(): " + dst);
   std::vector<re2::StringPiece> groups(re.NumberOfCapturingGroups() + 1);
+  if (dst == "__name__") {
+    for (auto& s : v.m) s.drop_name = false;  // an explicitly set name stays
+  }
   v.m = RelabelSeries(std::move(v.m), [&](const Labels& l) {
     std::string value(l.Get(src));
     if (!re.Match(value, 0, value.size(), re2::RE2::UNANCHORED, groups.data(), static_cast<int>(groups.size()))) {
@@ -1009,6 +1024,9 @@ Val Evaluator::EvalLabelJoin(const Call& c) {
     if (!IsValidLabelName(srcs.back())) Fail("invalid source label name in label_join(): " + srcs.back());
   }
   if (!IsValidLabelName(dst)) Fail("invalid destination label name in label_join(): " + dst);
+  if (dst == "__name__") {
+    for (auto& s : v.m) s.drop_name = false;
+  }
   v.m = RelabelSeries(std::move(v.m), [&](const Labels& l) {
     std::string joined;
     for (size_t i = 0; i < srcs.size(); ++i) {
@@ -1056,49 +1074,132 @@ Val Evaluator::EvalDateFunction(const Call& c) {
   return v;
 }
 
-// histogram_quantile over classic buckets: series grouped by their labels
-// without `le`, interpolated linearly inside the bucket holding the rank.
-Val Evaluator::EvalHistogramQuantile(const Call& c) {
-  std::vector<double> qs = ScalarSteps(*c.args[0]);
-  Val in = Eval(*c.args[1]);
-  struct Bucket {
-    double upper;
-    double count;
-  };
-  // Group of each series and its upper bound.
-  std::vector<Labels> group_labels;
-  std::vector<size_t> group_of(in.m.size(), SIZE_MAX);
-  std::vector<double> upper(in.m.size());
-  {
-    std::unordered_map<uint64_t, std::vector<size_t>> index;
-    for (size_t i = 0; i < in.m.size(); ++i) {
-      auto le = in.m[i].labels.Get("le");
-      char* end = nullptr;
-      std::string les(le);
-      double ub = std::strtod(les.c_str(), &end);
-      if (les.empty() || end == nullptr || *end != '\0') {
-        q_.notes.Warn("PromQL warning: bucket label \"le\" is missing or has a malformed value of \"" + les + "\"");
-        continue;
-      }
-      upper[i] = ub;
-      Labels g = in.m[i].labels;
-      g.Set("le", "");
-      g.Set("__name__", "");
-      auto& bucket = index[HashLabels(g)];
-      size_t gi = SIZE_MAX;
-      for (size_t k : bucket) {
-        if (group_labels[k] == g) gi = k;
-      }
-      if (gi == SIZE_MAX) {
-        gi = group_labels.size();
-        bucket.push_back(gi);
-        group_labels.push_back(std::move(g));
-      }
-      group_of[i] = gi;
+struct Bucket {
+  double upper;
+  double count;
+};
+
+// Sorts, merges equal bounds and makes counts monotonic (what Prometheus does
+// to classic buckets before reading them). False when unusable (no +Inf).
+bool PrepareBuckets(std::vector<Bucket>& b, bool* forced_monotonic) {
+  std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
+  std::vector<Bucket> merged;
+  for (const auto& x : b) {
+    if (!merged.empty() && merged.back().upper == x.upper) {
+      merged.back().count += x.count;
+    } else {
+      merged.push_back(x);
     }
   }
+  b = std::move(merged);
+  if (!(std::isinf(b.back().upper) && b.back().upper > 0)) return false;
+  double prev = b[0].count;
+  for (size_t i = 1; i < b.size(); ++i) {
+    double cur = b[i].count;
+    if (cur == prev) continue;
+    if (std::fabs(cur - prev) <= 1e-12 * std::max(std::fabs(cur), std::fabs(prev))) {
+      b[i].count = prev;
+      continue;
+    }
+    if (cur < prev) {
+      b[i].count = prev;
+      *forced_monotonic = true;
+      continue;
+    }
+    prev = cur;
+  }
+  return true;
+}
+
+double BucketQuantile(double q, std::vector<Bucket>& b, bool* forced) {
+  if (std::isnan(q)) return std::nan("");
+  if (q < 0) return -INFINITY;
+  if (q > 1) return INFINITY;
+  if (!PrepareBuckets(b, forced)) return std::nan("");
+  const double observations = b.back().count;
+  if (b.size() < 2 || observations == 0) return std::nan("");
+  double rank = q * observations;
+  size_t i = 0;
+  while (i < b.size() - 1 && b[i].count < rank) ++i;
+  if (i == b.size() - 1) return b[b.size() - 2].upper;
+  if (i == 0 && b[0].upper <= 0) return b[0].upper;
+  double start = 0, end = b[i].upper, count = b[i].count;
+  if (i > 0) {
+    start = b[i - 1].upper;
+    count -= b[i - 1].count;
+    rank -= b[i - 1].count;
+  }
+  return start + (end - start) * (rank / count);
+}
+
+// The share of observations in [lower, upper], interpolating linearly inside
+// finite buckets; a bound inside an infinitely wide bucket takes none of it.
+double BucketFraction(double lower, double upper, std::vector<Bucket>& b, bool* forced) {
+  if (!PrepareBuckets(b, forced)) return std::nan("");
+  const double count = b.back().count;
+  if (count == 0 || std::isnan(lower) || std::isnan(upper)) return std::nan("");
+  if (lower >= upper) return 0;
+  double rank = 0, lower_rank = 0, upper_rank = 0;
+  bool lower_set = false, upper_set = false;
+  for (size_t i = 0; i < b.size(); ++i) {
+    const double lb = i > 0 ? b[i - 1].upper : (b[0].upper > 0 ? 0 : -INFINITY);
+    const double ub = b[i].upper;
+    const double in_bucket = b[i].count - rank;
+    auto interpolate = [&](double v) {
+      return std::isinf(lb) ? rank + in_bucket : rank + in_bucket * (v - lb) / (ub - lb);
+    };
+    if (!lower_set && lb >= lower) {
+      lower_rank = rank;
+      lower_set = true;
+    }
+    if (!upper_set && lb >= upper) {
+      upper_rank = rank;
+      upper_set = true;
+    }
+    if (lower_set && upper_set) break;
+    if (!lower_set && lb < lower && ub > lower) {
+      lower_rank = interpolate(lower);
+      lower_set = true;
+    }
+    if (!upper_set && lb < upper && ub > upper) {
+      upper_rank = interpolate(upper);
+      upper_set = true;
+    }
+    if (lower_set && upper_set) break;
+    rank = b[i].count;
+  }
+  if (!lower_set || lower_rank > count) lower_rank = count;
+  if (!upper_set || upper_rank > count) upper_rank = count;
+  return (upper_rank - lower_rank) / count;
+}
+
+// histogram_quantile and histogram_fraction over classic buckets: series
+// grouped by their labels without `le` (and the name).
+Val Evaluator::EvalClassicHistogram(const Call& c) {
+  const bool fraction = c.func->name == "histogram_fraction";
+  std::vector<double> a0 = ScalarSteps(*c.args[0]);
+  std::vector<double> a1 = fraction ? ScalarSteps(*c.args[1]) : std::vector<double>();
+  Val in = Eval(*c.args.back());
+  LabelSetIndex groups;
+  std::vector<size_t> group_of(in.m.size(), SIZE_MAX);
+  std::vector<double> upper(in.m.size());
+  for (size_t i = 0; i < in.m.size(); ++i) {
+    std::string le(in.m[i].labels.Get("le"));
+    char* end = nullptr;
+    double ub = std::strtod(le.c_str(), &end);
+    if (le.empty() || end == nullptr || *end != '\0') {
+      q_.notes.Warn("PromQL warning: bucket label \"le\" is missing or has a malformed value of \"" + le +
+                    "\" for metric name \"" + std::string(in.m[i].labels.Get("__name__")) + "\"");
+      continue;
+    }
+    upper[i] = ub;
+    Labels g = in.m[i].labels;
+    g.Set("le", "");
+    g.Set("__name__", "");
+    group_of[i] = groups.Id(g);
+  }
   SeriesBuilder out;
-  std::vector<std::vector<Bucket>> buckets(group_labels.size());
+  std::vector<std::vector<Bucket>> buckets(groups.size());
   std::vector<size_t> pos(in.m.size(), 0);
   for (size_t step = 0; step < Steps(); ++step) {
     const TimestampMs t = T(step);
@@ -1110,77 +1211,21 @@ Val Evaluator::EvalHistogramQuantile(const Call& c) {
       while (p < pts.size() && pts[p].t < t) ++p;
       if (p < pts.size() && pts[p].t == t) buckets[group_of[si]].push_back({upper[si], pts[p].v});
     }
-    const double q = qs[step];
-    if (std::isnan(q) || q < 0 || q > 1) {
-      q_.notes.Warn("PromQL warning: quantile value should be between 0 and 1, got " + FormatPlainFloat(q));
+    if (!fraction && (std::isnan(a0[step]) || a0[step] < 0 || a0[step] > 1)) {
+      q_.notes.Warn("PromQL warning: quantile value should be between 0 and 1, got " + FormatPlainFloat(a0[step]));
     }
     for (size_t gi = 0; gi < buckets.size(); ++gi) {
-      auto& b = buckets[gi];
-      if (b.empty()) continue;
-      double result;
-      if (std::isnan(q)) {
-        result = std::nan("");
-      } else if (q < 0) {
-        result = -INFINITY;
-      } else if (q > 1) {
-        result = INFINITY;
-      } else {
-        std::sort(b.begin(), b.end(), [](const Bucket& x, const Bucket& y) { return x.upper < y.upper; });
-        // Merge buckets with equal bounds.
-        std::vector<Bucket> merged;
-        for (const auto& x : b) {
-          if (!merged.empty() && merged.back().upper == x.upper) {
-            merged.back().count += x.count;
-          } else {
-            merged.push_back(x);
-          }
-        }
-        if (!std::isinf(merged.back().upper) || merged.back().upper < 0) {
-          result = std::nan("");
-        } else {
-          bool forced = false;
-          double prev = merged[0].count;
-          for (size_t i = 1; i < merged.size(); ++i) {
-            double cur = merged[i].count;
-            if (cur == prev) continue;
-            if (std::fabs(cur - prev) <= 1e-12 * std::max(std::fabs(cur), std::fabs(prev))) {
-              merged[i].count = prev;
-              continue;
-            }
-            if (cur < prev) {
-              merged[i].count = prev;
-              forced = true;
-              continue;
-            }
-            prev = cur;
-          }
-          if (forced) {
-            q_.notes.Info("PromQL info: input to histogram_quantile needed to be fixed for monotonicity");
-          }
-          const double observations = merged.back().count;
-          if (merged.size() < 2 || observations == 0) {
-            result = std::nan("");
-          } else {
-            double rank = q * observations;
-            size_t bi = 0;
-            while (bi < merged.size() - 1 && merged[bi].count < rank) ++bi;
-            if (bi == merged.size() - 1) {
-              result = merged[merged.size() - 2].upper;
-            } else if (bi == 0 && merged[0].upper <= 0) {
-              result = merged[0].upper;
-            } else {
-              double bucket_start = 0, bucket_end = merged[bi].upper, count = merged[bi].count;
-              if (bi > 0) {
-                bucket_start = merged[bi - 1].upper;
-                count -= merged[bi - 1].count;
-                rank -= merged[bi - 1].count;
-              }
-              result = bucket_start + (bucket_end - bucket_start) * (rank / count);
-            }
-          }
-        }
+      if (buckets[gi].empty()) continue;
+      bool forced = false;
+      double v = fraction ? BucketFraction(a0[step], a1[step], buckets[gi], &forced)
+                          : BucketQuantile(a0[step], buckets[gi], &forced);
+      if (forced) {
+        q_.notes.Info("PromQL info: input to " + std::string(c.func->name) +
+                      " needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/"
+                      "querying/functions/#histogram_quantile) for metric name \"" +
+                      std::string(in.m[0].labels.Get("__name__")) + "\"");
       }
-      out.Add(group_labels[gi], false, {t, result});
+      out.Add(groups.labels(gi), false, {t, v});
     }
     q_.CheckDeadline();
   }
@@ -1190,23 +1235,39 @@ Val Evaluator::EvalHistogramQuantile(const Call& c) {
   return v;
 }
 
-// Removes names marked for removal and rejects label sets that then collide.
+// Removes names marked for removal. Series that then share a label set are
+// merged when their points do not meet (range queries) and rejected otherwise.
 void DropNames(Matrix& m) {
   std::unordered_map<uint64_t, std::vector<size_t>> seen;
-  for (size_t i = 0; i < m.size(); ++i) {
-    if (m[i].drop_name) m[i].labels = WithoutName(m[i].labels);
-    auto& bucket = seen[HashLabels(m[i].labels)];
+  Matrix out;
+  for (auto& s : m) {
+    if (s.drop_name) s.labels = WithoutName(s.labels);
+    auto& bucket = seen[HashLabels(s.labels)];
+    Series* same = nullptr;
     for (size_t j : bucket) {
-      if (m[j].labels == m[i].labels) Fail("vector cannot contain metrics with the same labelset");
+      if (out[j].labels == s.labels) same = &out[j];
     }
-    bucket.push_back(i);
+    if (same == nullptr) {
+      bucket.push_back(out.size());
+      out.push_back(std::move(s));
+      continue;
+    }
+    std::vector<Point> merged;
+    merged.reserve(same->points.size() + s.points.size());
+    std::merge(same->points.begin(), same->points.end(), s.points.begin(), s.points.end(), std::back_inserter(merged),
+               [](const Point& a, const Point& b) { return a.t < b.t; });
+    for (size_t k = 1; k < merged.size(); ++k) {
+      if (merged[k].t == merged[k - 1].t) Fail("vector cannot contain metrics with the same labelset");
+    }
+    same->points = std::move(merged);
   }
+  m = std::move(out);
 }
 
 QueryResult Run(const EngineOptions& options, const QuerierFactory& storage, const Expr& expr, TimestampMs start,
                 TimestampMs end, int64_t step, bool instant) {
   QueryResult result;
-  QueryState q{options, storage, start, end, std::chrono::steady_clock::now() + options.timeout};
+  QueryState q{options, storage, start, end, std::chrono::steady_clock::now() + options.timeout, !instant};
   try {
     Evaluator ev(q, start, end, step);
     Val v = ev.Eval(expr);

@@ -129,6 +129,14 @@ std::string AtOffset(AtKind at, TimestampMs at_ms, Duration offset) {
   return out;
 }
 
+const char* ExtendedRange(const VectorSelector& vs) {
+  if (vs.anchored) return " anchored";
+  if (vs.smoothed) return " smoothed";
+  return "";
+}
+
+bool SameValue(double a, double b) { return (std::isnan(a) && std::isnan(b)) || a == b; }
+
 void Write(const Expr& e, std::string* out);
 
 void WriteSelector(const VectorSelector& vs, std::string* out) {
@@ -158,6 +166,7 @@ void Write(const Expr& e, std::string* out) {
     case Expr::Kind::kVectorSelector: {
       const auto& vs = static_cast<const VectorSelector&>(e);
       WriteSelector(vs, out);
+      *out += ExtendedRange(vs);
       *out += AtOffset(vs.at, vs.at_ms, vs.offset);
       return;
     }
@@ -166,6 +175,7 @@ void Write(const Expr& e, std::string* out) {
       const auto& vs = static_cast<const VectorSelector&>(*ms.selector);
       WriteSelector(vs, out);
       *out += "[" + FormatDuration(ms.range) + "]";
+      *out += ExtendedRange(vs);
       *out += AtOffset(vs.at, vs.at_ms, vs.offset);
       return;
     }
@@ -207,6 +217,12 @@ void Write(const Expr& e, std::string* out) {
             *out += JoinLabels(vm.include) + ")";
           }
         }
+      }
+      if (b.fill_left && b.fill_right && SameValue(*b.fill_left, *b.fill_right)) {
+        *out += " fill(" + FormatNumber(*b.fill_left) + ")";
+      } else {
+        if (b.fill_left) *out += " fill_left(" + FormatNumber(*b.fill_left) + ")";
+        if (b.fill_right) *out += " fill_right(" + FormatNumber(*b.fill_right) + ")";
       }
       *out += " ";
       Write(*b.rhs, out);

@@ -50,7 +50,11 @@ double Quantile(double q, std::vector<double>& values) {
   if (values.empty() || std::isnan(q)) return std::nan("");
   if (q < 0) return -INFINITY;
   if (q > 1) return INFINITY;
-  std::sort(values.begin(), values.end());
+  // NaN sorts below everything, as Prometheus treats it as the smallest value.
+  std::sort(values.begin(), values.end(), [](double a, double b) {
+    if (std::isnan(a)) return !std::isnan(b);
+    return !std::isnan(b) && a < b;
+  });
   double n = static_cast<double>(values.size());
   double rank = q * (n - 1);
   size_t lower = static_cast<size_t>(std::max(0.0, std::floor(rank)));

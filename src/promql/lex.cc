@@ -84,17 +84,21 @@ class Lexer {
   }
 
  private:
-  std::vector<Token> Fail(int at, std::string msg) {
+  // Appends the error token that ends the stream.
+  void PushError(int at, std::string msg) {
     Token t;
     t.type = Tok::kError;
     t.pos = at;
     t.end = static_cast<int>(in_.size());
     t.text = std::move(msg);
     out_.push_back(std::move(t));
+  }
+  std::vector<Token> Fail(int at, std::string msg) {
+    PushError(at, std::move(msg));
     return std::move(out_);
   }
   bool FailB(size_t at, std::string msg) {
-    Fail(static_cast<int>(at), std::move(msg));
+    PushError(static_cast<int>(at), std::move(msg));
     return false;
   }
 

@@ -242,6 +242,50 @@ class Parser {
       }
     }
     bin->matching = std::move(vm);
+    // Experimental `fill(v)`, `fill_left(v)`, `fill_right(v)`; `fill` alone
+    // (no parenthesis) is a metric name.
+    while (Ahead().type == Tok::kLeftParen &&
+           (IsWord(Cur(), "fill") || IsWord(Cur(), "fill_left") || IsWord(Cur(), "fill_right"))) {
+      std::string which = Lower(Cur().text);
+      int pos = Cur().pos;
+      Advance();
+      Advance();
+      double v = 0;
+      if (!ParseSignedNumber(&v, "fill modifier")) return false;
+      if (!Expect(Tok::kRightParen, "fill modifier", "\")\"")) return false;
+      bool left = which != "fill_right", right = which != "fill_left";
+      if ((left && bin->fill_left) || (right && bin->fill_right)) {
+        Fail(pos, "fill modifier may not be set multiple times");
+        return false;
+      }
+      if (left) bin->fill_left = v;
+      if (right) bin->fill_right = v;
+    }
+    return true;
+  }
+
+  // `5`, `-1.5`, `+Inf`, `NaN`, `5m` (as seconds).
+  bool ParseSignedNumber(double* out, std::string_view context) {
+    bool negative = false;
+    if (Cur().type == Tok::kSub || Cur().type == Tok::kAdd) {
+      negative = Cur().type == Tok::kSub;
+      Advance();
+    }
+    const Token& t = Cur();
+    if (t.type == Tok::kNumber) {
+      if (!ParseNumber(t.text, out)) return Fail(t.pos, "error parsing number: " + t.text), false;
+    } else if (t.type == Tok::kDuration) {
+      auto d = ParseDuration(t.text);
+      if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
+      *out = static_cast<double>(d->count()) / 1000.0;
+    } else if (IsWord(t, "inf") || IsWord(t, "nan")) {
+      *out = IsWord(t, "inf") ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
+    } else {
+      Unexpected(context, "number");
+      return false;
+    }
+    Advance();
+    if (negative) *out = -*out;
     return true;
   }
 
@@ -532,6 +576,8 @@ class Parser {
         e = ParseOffset(std::move(e));
       } else if (t.type == Tok::kAt) {
         e = ParseAt(std::move(e));
+      } else if (IsWord(t, "anchored") || IsWord(t, "smoothed")) {
+        e = ParseExtendedRange(std::move(e));
       } else {
         break;
       }
@@ -623,8 +669,24 @@ class Parser {
     return e;
   }
 
+  // Experimental `anchored` / `smoothed` after a vector or range selector.
+  ExprPtr ParseExtendedRange(ExprPtr e) {
+    bool anchored = IsWord(Cur(), "anchored");
+    std::string word = Lower(Cur().text);
+    Advance();
+    Expr* target = ModifierTarget(e.get());
+    if (target == nullptr || target->kind != Expr::Kind::kVectorSelector) {
+      return Fail(e->pos.start,
+                  word + " modifier must be preceded by an instant vector selector or range vector selector");
+    }
+    auto* vs = static_cast<VectorSelector*>(target);
+    if (vs->anchored || vs->smoothed) return Fail(e->pos.start, "anchored or smoothed may not be set multiple times");
+    (anchored ? vs->anchored : vs->smoothed) = true;
+    e->pos.end = PrevEnd();
+    return e;
+  }
+
   ExprPtr ParseAt(ExprPtr e) {
-    int at_pos = Cur().pos;
     Advance();  // @
     AtKind kind = AtKind::kTimestamp;
     TimestampMs ms = 0;
@@ -634,27 +696,8 @@ class Parser {
       Advance();
       if (!Expect(Tok::kRightParen, "@ modifier", "\")\"")) return nullptr;
     } else {
-      bool negative = false;
-      if (Cur().type == Tok::kSub || Cur().type == Tok::kAdd) {
-        negative = Cur().type == Tok::kSub;
-        Advance();
-      }
-      const Token& t = Cur();
       double secs = 0;
-      if (t.type == Tok::kNumber) {
-        if (!ParseNumber(t.text, &secs)) return Fail(t.pos, "error parsing number: " + t.text);
-      } else if (t.type == Tok::kDuration) {
-        auto d = ParseDuration(t.text);
-        if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
-        secs = static_cast<double>(d->count()) / 1000.0;
-      } else if (t.type == Tok::kIdentifier && (Lower(t.text) == "inf" || Lower(t.text) == "nan")) {
-        secs =
-            Lower(t.text) == "inf" ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
-      } else {
-        return Unexpected("@", "timestamp");
-      }
-      Advance();
-      if (negative) secs = -secs;
+      if (!ParseSignedNumber(&secs, "@")) return nullptr;
       double v = std::round(secs * 1000);
       if (!std::isfinite(v) || std::fabs(v) >= 9.2e18) {
         char buf[64];
@@ -663,7 +706,6 @@ class Parser {
       }
       ms = static_cast<TimestampMs>(v);
     }
-    (void)at_pos;
     Expr* target = ModifierTarget(e.get());
     if (target == nullptr) {
       return Fail(e->pos.start,

@@ -38,6 +38,8 @@ c.check("no subcommand is a usage error", rc != 0 and "subcommand" in out.lower(
 # The shipped default config is valid.
 rc, out = run("check", "config", os.path.join(a.source_dir, "deploy", "default.yml"))
 c.check("check config accepts deploy/default.yml", rc == 0 and "valid" in out, out)
+rc, out = run("check", "config", os.path.join(a.source_dir, "deploy", "validator-stack.yml"))
+c.check("check config accepts deploy/validator-stack.yml", rc == 0 and "valid" in out, out)
 
 # One test per kind of bad input: (name, config text, env, expected line:col prefix, expected words).
 cases = [

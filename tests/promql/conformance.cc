@@ -589,7 +589,8 @@ int main(int argc, char** argv) {
       ++i;
       if (header.empty() || header[0] == '#') continue;
       std::vector<std::string> body;
-      while (i < lines.size()) {
+      // `clear` stands alone: the next line may start a command.
+      while (i < lines.size() && header != "clear") {
         std::string t = Trim(lines[i]);
         if (t.empty() || t[0] == '#') break;
         body.push_back(t);
