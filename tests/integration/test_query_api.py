@@ -211,6 +211,17 @@ try:
     dead = f"http://127.0.0.1:{vt.free_port()}"
     rc, out, err = cli("query", "up", "--server", dead)
     c.check("vigil query against nothing: exit 1 naming the address", rc == 1 and dead in err, out + err)
+
+    # A query running longer than --query.timeout: 503 timeout (vigil restarted on the same data).
+    v.cleanup()
+    v = vt.Vigil(a.vigil, "host:\n  enabled: false\nstorage:\n  retention: 100y\n",
+                 extra_args=["--query.timeout", "1ms"], data_dir=data_dir)
+    v.wait_ready()
+    status, _, raw, body = api("/api/v1/query_range", [
+        ("query", "quantile_over_time(0.5, demo_latency_seconds_bucket[1h])"), ("start", str(qd.T0)),
+        ("end", str(qd.END)), ("step", "1")], "POST")
+    c.check("over --query.timeout -> 503 timeout", status == 503 and body == {
+        "status": "error", "errorType": "timeout", "error": "query timed out in query execution"}, f"{status} {raw}")
 finally:
     if v:
         v.cleanup()
