@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "api/api.h"
 #include "base/log.h"
 #include "cli/build_info.h"
 #include "collect/host/host_collector.h"
@@ -179,6 +180,7 @@ class Agent {
       std::lock_guard lock(mu_);
       return scheduler_->WaitForFirstRound(Duration(0));
     };
+    endpoints.routes.push_back(api::NewRoute(ApiOptions()));
     auto server = http::StartServer(config_.global.listen, std::move(endpoints));
     if (!server.ok()) {
       std::fprintf(stderr, "%s\n", server.status().message().c_str());
@@ -203,6 +205,21 @@ class Agent {
   }
 
  private:
+  api::Options ApiOptions() {
+    api::Options o;
+    o.storage = [this](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints& hints) {
+      return db_->NewQuerier(mint, maxt, hints);
+    };
+    if (options_.query_lookback_delta) o.engine.lookback_delta = *options_.query_lookback_delta;
+    if (options_.query_max_samples) o.engine.max_samples = *options_.query_max_samples;
+    if (options_.query_timeout) o.engine.timeout = *options_.query_timeout;
+    o.metric_families = [this] { return Gather(); };
+    collect::BuildInfo b = GetBuildInfo();
+    o.build = api::BuildInfo{b.version, b.revision, "", "", "", b.compiler};
+    o.clock = &clock_;
+    return o;
+  }
+
   void WaitForSignals() {
     sigset_t set;
     sigemptyset(&set);

@@ -2,9 +2,12 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <tuple>
 
+#include "base/time.h"
 #include "cli/agent.h"
 #include "cli/build_info.h"
+#include "cli/query_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
 
@@ -38,6 +41,32 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--config", config_path, "Configuration file (default: the built-in configuration)");
   run_cmd->add_option("--data-dir", data_dir, "Data directory (overrides global.data_dir)");
   run_cmd->add_option("--listen", listen, "HTTP listen address HOST:PORT (overrides global.listen)");
+  std::string lookback_delta, query_timeout;
+  int64_t max_samples = 0;
+  run_cmd->add_option("--query.lookback-delta", lookback_delta,
+                      "How far back PromQL looks for a sample of an instant vector (default 5m)");
+  run_cmd
+      ->add_option("--query.max-samples", max_samples,
+                   "Samples one query may hold in memory; more fail with HTTP 422 (default 50000000)")
+      ->check(CLI::PositiveNumber);
+  run_cmd->add_option("--query.timeout", query_timeout,
+                      "Longest a query may run; longer fail with HTTP 503 (default 2m)");
+
+  QueryTarget query_target;
+  std::string query_expr, query_time, range_start, range_end, range_step;
+  CLI::App* query_cmd = app.add_subcommand("query", "Run an instant PromQL query against a running vigil");
+  query_cmd->add_option("EXPR", query_expr, "PromQL expression")->required();
+  query_cmd->add_option("--time", query_time, "Evaluation time (Unix seconds or RFC 3339; default: now)");
+  CLI::App* range_cmd = app.add_subcommand("query-range", "Run a PromQL range query against a running vigil");
+  range_cmd->add_option("EXPR", query_expr, "PromQL expression")->required();
+  range_cmd->add_option("--start", range_start, "Start (Unix seconds or RFC 3339)")->required();
+  range_cmd->add_option("--end", range_end, "End (Unix seconds or RFC 3339)")->required();
+  range_cmd->add_option("--step", range_step, "Resolution: a duration (15s, 1m) or seconds")->required();
+  for (CLI::App* cmd : {query_cmd, range_cmd}) {
+    cmd->add_option("--server", query_target.server, "vigil's address")->capture_default_str();
+    cmd->add_flag("--json", query_target.json, "Print the API's data as JSON instead of a table");
+    cmd->add_option("--timeout", query_target.timeout, "Query timeout (default: the server's --query.timeout)");
+  }
 
   CLI::App* check = app.add_subcommand("check", "Validate configuration and rule files");
   check->require_subcommand(1);
@@ -78,9 +107,22 @@ int Main(int argc, char** argv) {
     if (!config_path.empty()) run.config_path = config_path;
     if (!data_dir.empty()) run.data_dir = data_dir;
     if (!listen.empty()) run.listen = listen;
+    for (auto [flag, text, out] : {std::tuple{"--query.lookback-delta", &lookback_delta, &run.query_lookback_delta},
+                                   std::tuple{"--query.timeout", &query_timeout, &run.query_timeout}}) {
+      if (text->empty()) continue;
+      Result<Duration> d = ParseDuration(*text);
+      if (!d.ok() || d->count() <= 0) {
+        std::fprintf(stderr, "%s: invalid duration \"%s\" (expected e.g. 5m, 30s)\n", flag, text->c_str());
+        return 1;
+      }
+      *out = *d;
+    }
+    if (max_samples > 0) run.query_max_samples = max_samples;
     return RunAgent(run);
   }
   if (check_config->parsed()) return CheckConfig(config_files);
+  if (query_cmd->parsed()) return QueryInstant(query_target, query_expr, query_time);
+  if (range_cmd->parsed()) return QueryRange(query_target, query_expr, range_start, range_end, range_step);
   if (tsdb_import->parsed()) return TsdbImport(tsdb_dir, import_file);
   if (tsdb_stats->parsed()) return TsdbStats(tsdb_dir, stats_json);
   if (tsdb_dump->parsed()) return TsdbDump(tsdb_dir, dump_match, dump_from, dump_to);

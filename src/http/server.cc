@@ -40,7 +40,93 @@ Result<HostPort> ParseListenAddress(const std::string& address) {
   return HostPort{host, static_cast<int>(*p)};
 }
 
+std::string Request::Param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+bool Request::HasParam(std::string_view name) const {
+  for (const auto& p : params) {
+    if (p.first == name) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> Request::Params(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : params) {
+    if (k == name) out.push_back(v);
+  }
+  return out;
+}
+
 namespace {
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '+') {
+      out += ' ';
+    } else if (c == '%' && i + 2 < s.size() && HexDigit(s[i + 1]) >= 0 && HexDigit(s[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigit(s[i + 1]) * 16 + HexDigit(s[i + 2]));
+      i += 2;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> ParseFormUrlEncoded(std::string_view text) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::string_view part : Split(text, '&')) {
+    if (part.empty()) continue;
+    size_t eq = part.find('=');
+    std::string_view key = part.substr(0, eq);
+    std::string_view value = eq == std::string_view::npos ? std::string_view() : part.substr(eq + 1);
+    out.emplace_back(PercentDecode(key), PercentDecode(value));
+  }
+  return out;
+}
+
+namespace {
+
+std::string RegexEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (std::string_view(".^$|()[]{}*+?\\").find(c) != std::string_view::npos) out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+Request ToRequest(const httplib::Request& req) {
+  Request r;
+  r.method = req.method;
+  r.path = req.path;
+  r.content_type = req.get_header_value("Content-Type");
+  for (const auto& [k, v] : req.params) r.params.emplace_back(k, v);
+  return r;
+}
+
+void Send(Response out, httplib::Response& res) {
+  res.status = out.status;
+  for (auto& [k, v] : out.headers) res.set_header(k, v);
+  res.set_content(std::move(out.body), out.content_type);
+}
 
 // httplib reports a failed bind without errno; bind once ourselves to say why.
 std::string BindFailureReason(const HostPort& hp) {
@@ -87,8 +173,43 @@ class HttplibServer final : public Server {
           "<li><a href=\"/-/healthy\">/-/healthy</a><li><a href=\"/-/ready\">/-/ready</a></ul>\n",
           "text/html; charset=utf-8");
     });
+    for (const Route& route : endpoints_.routes) {
+      std::string pattern = RegexEscape(route.path_prefix) + ".*";
+      Handler handler = route.handler;
+      server_.Get(pattern, [handler](const httplib::Request& req, httplib::Response& res) {
+        Send(handler(ToRequest(req)), res);
+      });
+      // Reads the body itself: httplib caps form bodies at 8 KiB, too small for
+      // Grafana's long queries.
+      server_.Post(pattern, [handler](const httplib::Request& req, httplib::Response& res,
+                                      const httplib::ContentReader& content_reader) {
+        Request r = ToRequest(req);
+        bool too_large = false;
+        bool read = content_reader([&](const char* data, size_t len) {
+          if (r.body.size() + len > kMaxRequestBodyBytes) {
+            too_large = true;
+            return false;
+          }
+          r.body.append(data, len);
+          return true;
+        });
+        if (too_large) {
+          Send(Response{413, "text/plain; charset=utf-8", "request body too large\n", {}}, res);
+          return;
+        }
+        if (!read) {
+          Send(Response{400, "text/plain; charset=utf-8", "cannot read the request body\n", {}}, res);
+          return;
+        }
+        if (StartsWith(r.content_type, "application/x-www-form-urlencoded")) {
+          for (auto& p : ParseFormUrlEncoded(r.body)) r.params.push_back(std::move(p));
+        }
+        Send(handler(r), res);
+      });
+    }
     server_.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-      if (res.status == 404) {
+      // Routes answer their own 404s (the API's JSON); keep those bodies.
+      if (res.status == 404 && res.body.empty()) {
         res.set_content("404 page not found: " + req.path + "\n", "text/plain; charset=utf-8");
       }
     });

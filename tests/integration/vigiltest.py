@@ -64,11 +64,12 @@ def get(url, headers=None, timeout=5):
 class Vigil:
     """A vigil process with its own temp data dir; stopped by PID."""
 
-    def __init__(self, binary, config_text=None, extra_args=(), listen=None):
+    def __init__(self, binary, config_text=None, extra_args=(), listen=None, data_dir=None):
         self.dir = tempfile.mkdtemp(prefix="vigil-it.")
         self.port = free_port() if listen is None else None
         self.listen = listen or f"127.0.0.1:{self.port}"
-        cmd = [binary, "run", "--data-dir", os.path.join(self.dir, "data"), "--listen", self.listen]
+        self.data_dir = data_dir or os.path.join(self.dir, "data")
+        cmd = [binary, "run", "--data-dir", self.data_dir, "--listen", self.listen]
         if config_text is not None:
             self.config = os.path.join(self.dir, "vigil.yml")
             with open(self.config, "w") as f:

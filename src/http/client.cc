@@ -1,0 +1,39 @@
+#include "http/client.h"
+
+#include <httplib.h>
+
+#include "base/strings.h"
+
+namespace vigil::http {
+
+Result<ClientResponse> PostForm(const std::string& base_url, const std::string& path,
+                                const std::vector<std::pair<std::string, std::string>>& params, Duration timeout) {
+  if (!StartsWith(base_url, "http://")) {
+    return Status::Error("invalid server address \"" + base_url + "\": expected http://HOST:PORT");
+  }
+  std::string base = base_url;
+  while (EndsWith(base, "/")) base.pop_back();
+  httplib::Client client(base);
+  if (!client.is_valid()) return Status::Error("invalid server address \"" + base_url + "\"");
+  const time_t secs = static_cast<time_t>(timeout.count() / 1000);
+  const time_t usecs = static_cast<time_t>((timeout.count() % 1000) * 1000);
+  client.set_connection_timeout(secs, usecs);
+  client.set_read_timeout(secs, usecs);
+  client.set_write_timeout(secs, usecs);
+  httplib::Params form;
+  for (const auto& [k, v] : params) form.emplace(k, v);
+  httplib::Result r = client.Post(path, form);
+  if (!r) {
+    std::string why;
+    switch (r.error()) {
+      case httplib::Error::Connection: why = "connection refused (is vigil running there?)"; break;
+      case httplib::Error::ConnectionTimeout: why = "connection timed out"; break;
+      case httplib::Error::Read: why = "no answer within the timeout, or the connection was closed"; break;
+      default: why = httplib::to_string(r.error());
+    }
+    return Status::Error("cannot reach " + base + ": " + why);
+  }
+  return ClientResponse{r->status, r->get_header_value("Content-Type"), r->body};
+}
+
+}  // namespace vigil::http
