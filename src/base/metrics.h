@@ -29,10 +29,12 @@ struct MetricFamily {
 };
 
 // A problem a collector met while collecting; `reason` is a short, bounded
-// label value (e.g. "read_failed", "timeout"), `detail` the human message.
+// label value (e.g. "read_failed", "timeout"), `detail` the human message and
+// `target` (optional) what was being read: a URL without credentials, a path.
 struct CollectionError {
   std::string reason;
   std::string detail;
+  std::string target;
 };
 
 class MetricBatch {
@@ -46,8 +48,8 @@ class MetricBatch {
     Add(name, help, MetricType::kCounter, std::move(labels), value);
   }
   // Records a partial failure: the batch keeps what was collected.
-  void ReportError(std::string reason, std::string detail) {
-    errors_.push_back({std::move(reason), std::move(detail)});
+  void ReportError(std::string reason, std::string detail, std::string target = {}) {
+    errors_.push_back({std::move(reason), std::move(detail), std::move(target)});
   }
 
   const std::vector<MetricFamily>& families() const { return families_; }

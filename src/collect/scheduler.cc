@@ -25,7 +25,8 @@ struct Scheduler::Entry {
   double last_duration_seconds = 0;
   TimestampMs last_success_ms = 0;
   uint64_t runs = 0;
-  std::map<std::string, uint64_t> errors_by_reason{{"error", 0}, {"timeout", 0}};
+  // Keyed by (target, reason); target is empty for errors of the collector as a whole.
+  std::map<std::pair<std::string, std::string>, uint64_t> errors_by_reason{{{"", "error"}, 0}, {{"", "timeout"}, 0}};
   std::string last_problem;  // logged once until it changes, so a broken target does not flood the log
   std::shared_ptr<const MetricBatch> latest;
 };
@@ -87,7 +88,7 @@ void Scheduler::DispatchLoop() {
       if (e->busy) {
         if (!e->timed_out && now >= e->deadline) {
           e->timed_out = true;
-          ++e->errors_by_reason["timeout"];
+          ++e->errors_by_reason[{"", "timeout"}];
           ++e->consecutive_failures;
           LogWarn("collector timed out; its result will be discarded",
                   {{"collector", e->name}, {"timeout", FormatDuration(e->config.timeout)}});
@@ -159,7 +160,7 @@ void Scheduler::Finish(Entry& e, std::shared_ptr<MetricBatch> batch, Status stat
     problem = "timed out";
   } else {
     if (!status.ok()) {
-      ++e.errors_by_reason["error"];
+      ++e.errors_by_reason[{"", "error"}];
       ++e.consecutive_failures;
       problem = status.message();
     } else {
@@ -168,8 +169,9 @@ void Scheduler::Finish(Entry& e, std::shared_ptr<MetricBatch> batch, Status stat
       e.latest = batch;
     }
     for (const auto& err : batch->errors()) {
-      ++e.errors_by_reason[err.reason];
+      ++e.errors_by_reason[{err.target, err.reason}];
       if (!problem.empty()) problem += "; ";
+      if (!err.target.empty()) problem += "target=" + err.target + " reason=" + err.reason + ": ";
       problem += err.detail;
     }
   }
@@ -214,9 +216,11 @@ void Scheduler::AppendSelfMetrics(MetricBatch& out) const {
                  e->has_run && e->consecutive_failures == 0 && e->last_problem.empty() ? 1 : 0);
     out.AddGauge("vigil_collector_interval_seconds", "Configured interval of the collector.", l,
                  std::chrono::duration<double>(e->config.interval).count());
-    for (const auto& [reason, count] : e->errors_by_reason) {
-      out.AddCounter("vigil_collector_errors_total", "Collector failures by reason.",
-                     Labels{{"collector", e->name}, {"reason", reason}}, static_cast<double>(count));
+    for (const auto& [key, count] : e->errors_by_reason) {
+      Labels labels{{"collector", e->name}, {"reason", key.second}};
+      labels.Set("target", key.first);  // absent for errors of the collector as a whole
+      out.AddCounter("vigil_collector_errors_total", "Collector failures by target and reason.", std::move(labels),
+                     static_cast<double>(count));
     }
   }
 }
