@@ -145,6 +145,34 @@ struct ValidatorOptions {
   bool tls_verify = true;
 };
 
+// Binary update availability: the installed version (from `binary
+// version_args…`, run without a shell under the timeout, or from
+// `version_file`) against the latest release at `releases_url` (GitHub's
+// releases/latest object, or a releases list whose first non-draft,
+// non-prerelease entry counts).
+struct UpdateCheckOptions {
+  std::string service;
+  std::string collector_name;  // default "updates/<service>"
+  std::string binary;          // absolute path; exactly one of binary and version_file
+  std::vector<std::string> version_args{"--version"};
+  std::string version_file;
+  std::string releases_url;
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. an API token; never logged
+  Duration timeout{10000};
+  bool tls_verify = true;
+};
+// How often to check when the configuration does not say: releases are rare
+// and GitHub rate-limits anonymous API calls.
+inline constexpr Duration kDefaultUpdateCheckInterval{6 * 3600 * 1000};
+
+// Compares dotted versions ("v1.10.0" > "1.9.2"; "1.2.0-rc1" < "1.2.0");
+// negative, zero or positive.
+int CompareVersions(const std::string& a, const std::string& b);
+// The first version-looking token of `text` ("validator 1.2.3 (abc)" -> "1.2.3"), or "".
+std::string ExtractVersion(const std::string& text);
+
+Result<std::unique_ptr<collect::Collector>> NewUpdateChecker(UpdateCheckOptions options);
+
 Result<std::unique_ptr<collect::Collector>> NewBitcoindCollector(BitcoindOptions options);
 Result<std::unique_ptr<collect::Collector>> NewTitanCollector(TitanOptions options);
 Result<std::unique_ptr<collect::Collector>> NewValidatorCollector(ValidatorOptions options);
