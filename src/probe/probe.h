@@ -7,7 +7,8 @@
 // deadline, reports failures as batch errors with a target (a URL without
 // credentials, host:port or a path) and a short stable reason, and never puts
 // secrets (passwords, cookie contents, Authorization headers) into metrics,
-// errors or logs.
+// errors or logs. Like the rest of the agent they expect SIGPIPE to be ignored
+// (a peer closing mid-write would otherwise end the process).
 #pragma once
 
 #include <map>

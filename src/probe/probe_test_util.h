@@ -20,6 +20,13 @@
 
 namespace vigil::probe::testing {
 
+// Peers that close early make writes raise SIGPIPE; vigil ignores it process-wide
+// (cli/agent.cc), and so does every test binary that includes this header.
+inline const bool kSigpipeIgnored = [] {
+  ::signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
 // One emulator process; killed (by its PID) and reaped on destruction.
 class Emulator {
  public:
