@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "base/log.h"
 #include "base/testing/temp_dir.h"
@@ -302,6 +303,35 @@ TEST(ProbeSchedulerTest, FailureReachesErrorsTotalAndTheLog) {
   EXPECT_NE(log.str().find("target=" + target + " reason=connection_refused"), std::string::npos) << log.str();
   EXPECT_EQ(log.str().find("hunter2"), std::string::npos);
   EXPECT_EQ(log.str().find("tok-secret"), std::string::npos);
+}
+
+// A probe stuck on a slow peer never delays another probe's schedule.
+TEST_F(ProbeTest, SlowProbeDoesNotStallOthers) {
+  titan_->Scenario(R"({"mode":"slow","delay":3})");
+  HttpProbeOptions slow;
+  slow.common = Common(400);
+  slow.common.name = "slow";
+  slow.url = titan_->url("/status");
+  TcpProbeOptions fast;
+  fast.common = Common();
+  fast.common.name = "fast";
+  fast.target = "127.0.0.1:" + std::to_string(validator_->port());
+  SystemClock clock;
+  collect::Scheduler s(clock,
+                       {{std::shared_ptr<collect::Collector>(NewHttpProbe(slow).value()), Duration(50), Duration(2000)},
+                        {std::shared_ptr<collect::Collector>(NewTcpProbe(fast).value()), Duration(50), Duration(2000)}},
+                       nullptr);
+  auto start = std::chrono::steady_clock::now();
+  s.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  s.Stop(Duration(1000));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  MetricBatch self;
+  s.AppendSelfMetrics(self);
+  EXPECT_GE(Value(self, "vigil_collector_runs_total", Labels{{"collector", "probe/svc/fast"}}), 5);
+  EXPECT_GE(Value(self, "vigil_collector_errors_total",
+                  Labels{{"collector", "probe/svc/slow"}, {"reason", "timeout"}, {"target", titan_->url("/status")}}),
+            1);
 }
 
 }  // namespace
