@@ -24,7 +24,7 @@ packages=(
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # real peers used by the tests
-  prometheus prometheus-node-exporter systemd dbus-user-session curl procps python3
+  prometheus prometheus-node-exporter systemd dbus-user-session curl procps python3 openssl
 )
 # --bench: the peers bench/compare_storage.sh measures against, and command timing.
 if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine); fi

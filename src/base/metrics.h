@@ -29,7 +29,8 @@ struct MetricFamily {
 };
 
 // A problem a collector met while collecting; `reason` is a short, bounded
-// label value (e.g. "read_failed", "timeout"), `detail` the human message.
+// label value (e.g. "read_failed", "timeout"), `detail` the human message and
+// `target` (optional) what was being read: a URL without credentials, a path.
 struct CollectionError {
   std::string reason;
   std::string detail;

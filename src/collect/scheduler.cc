@@ -171,6 +171,7 @@ void Scheduler::Finish(Entry& e, std::shared_ptr<MetricBatch> batch, Status stat
     for (const auto& err : batch->errors()) {
       ++e.errors_by_reason[{err.reason, err.target}];
       if (!problem.empty()) problem += "; ";
+      if (!err.target.empty()) problem += "target=" + err.target + " reason=" + err.reason + ": ";
       problem += err.detail;
     }
   }
