@@ -112,7 +112,35 @@ std::string MatcherString(const tsdb::Matcher& m) {
   return out + GoQuote(m.value());
 }
 
-std::string AtOffset(AtKind at, TimestampMs at_ms, Duration offset) {
+std::string DurationExprString(const DurationExpr& d) {
+  using Op = DurationExpr::Op;
+  auto bin = [&](const char* op) { return DurationExprString(*d.lhs) + " " + op + " " + DurationExprString(*d.rhs); };
+  switch (d.op) {
+    case Op::kLiteral:
+      return d.duration ? FormatDuration(Duration(static_cast<int64_t>(std::llround(d.seconds * 1000))))
+                        : FormatNumber(d.seconds);
+    case Op::kStep: return "step()";
+    case Op::kRange: return "range()";
+    case Op::kMinOf: return "min_of(" + DurationExprString(*d.lhs) + ", " + DurationExprString(*d.rhs) + ")";
+    case Op::kMaxOf: return "max_of(" + DurationExprString(*d.lhs) + ", " + DurationExprString(*d.rhs) + ")";
+    case Op::kParen: return "(" + DurationExprString(*d.rhs) + ")";
+    case Op::kNeg: return "-" + DurationExprString(*d.rhs);
+    case Op::kPos: return "+" + DurationExprString(*d.rhs);
+    case Op::kAdd: return bin("+");
+    case Op::kSub: return bin("-");
+    case Op::kMul: return bin("*");
+    case Op::kDiv: return bin("/");
+    case Op::kMod: return bin("%");
+    case Op::kPow: return bin("^");
+  }
+  return "";
+}
+
+std::string DurationText(Duration d, const DurationExprPtr& expr) {
+  return expr ? DurationExprString(*expr) : FormatDuration(d);
+}
+
+std::string AtOffset(AtKind at, TimestampMs at_ms, Duration offset, const DurationExprPtr& offset_expr) {
   std::string out;
   switch (at) {
     case AtKind::kNone: break;
@@ -125,7 +153,11 @@ std::string AtOffset(AtKind at, TimestampMs at_ms, Duration offset) {
     case AtKind::kStart: out += " @ start()"; break;
     case AtKind::kEnd: out += " @ end()"; break;
   }
-  if (offset.count() != 0) out += " offset " + FormatDuration(offset);
+  if (offset_expr) {
+    out += " offset " + DurationExprString(*offset_expr);
+  } else if (offset.count() != 0) {
+    out += " offset " + FormatDuration(offset);
+  }
   return out;
 }
 
@@ -167,25 +199,25 @@ void Write(const Expr& e, std::string* out) {
       const auto& vs = static_cast<const VectorSelector&>(e);
       WriteSelector(vs, out);
       *out += ExtendedRange(vs);
-      *out += AtOffset(vs.at, vs.at_ms, vs.offset);
+      *out += AtOffset(vs.at, vs.at_ms, vs.offset, vs.offset_expr);
       return;
     }
     case Expr::Kind::kMatrixSelector: {
       const auto& ms = static_cast<const MatrixSelector&>(e);
       const auto& vs = static_cast<const VectorSelector&>(*ms.selector);
       WriteSelector(vs, out);
-      *out += "[" + FormatDuration(ms.range) + "]";
+      *out += "[" + DurationText(ms.range, ms.range_expr) + "]";
       *out += ExtendedRange(vs);
-      *out += AtOffset(vs.at, vs.at_ms, vs.offset);
+      *out += AtOffset(vs.at, vs.at_ms, vs.offset, vs.offset_expr);
       return;
     }
     case Expr::Kind::kSubquery: {
       const auto& sq = static_cast<const SubqueryExpr&>(e);
       Write(*sq.expr, out);
-      *out += "[" + FormatDuration(sq.range) + ":";
-      if (sq.step.count() != 0) *out += FormatDuration(sq.step);
+      *out += "[" + DurationText(sq.range, sq.range_expr) + ":";
+      if (sq.step_expr || sq.step.count() != 0) *out += DurationText(sq.step, sq.step_expr);
       *out += "]";
-      *out += AtOffset(sq.at, sq.at_ms, sq.offset);
+      *out += AtOffset(sq.at, sq.at_ms, sq.offset, sq.offset_expr);
       return;
     }
     case Expr::Kind::kParen:

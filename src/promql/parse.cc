@@ -18,6 +18,48 @@
 
 namespace vigil::promql {
 
+bool DurationExpr::DependsOnQuery() const {
+  if (op == Op::kStep || op == Op::kRange) return true;
+  return (lhs && lhs->DependsOnQuery()) || (rhs && rhs->DependsOnQuery());
+}
+
+namespace {
+
+double EvalSeconds(const DurationExpr& d, double step, double range) {
+  using Op = DurationExpr::Op;
+  auto l = [&] { return EvalSeconds(*d.lhs, step, range); };
+  auto r = [&] { return EvalSeconds(*d.rhs, step, range); };
+  switch (d.op) {
+    case Op::kLiteral: return d.seconds;
+    case Op::kStep: return step;
+    case Op::kRange: return range;
+    case Op::kMinOf: return std::min(l(), r());
+    case Op::kMaxOf: return std::max(l(), r());
+    case Op::kParen:
+    case Op::kPos: return r();
+    case Op::kNeg: return -r();
+    case Op::kAdd: return l() + r();
+    case Op::kSub: return l() - r();
+    case Op::kMul: return l() * r();
+    case Op::kDiv: return l() / r();
+    case Op::kMod: return std::fmod(l(), r());
+    case Op::kPow: return std::pow(l(), r());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<Duration> EvalDurationExpr(const DurationExpr& expr, Duration step, Duration range) {
+  double secs =
+      EvalSeconds(expr, static_cast<double>(step.count()) / 1000.0, static_cast<double>(range.count()) / 1000.0);
+  double ms = std::round(secs * 1000);
+  if (!std::isfinite(ms) || std::fabs(ms) >= 9.2e18) {
+    return Status::Error("duration expression out of range: " + std::to_string(secs));
+  }
+  return Duration(static_cast<int64_t>(ms));
+}
+
 namespace {
 
 using internal::Lower;
@@ -609,15 +651,135 @@ class Parser {
     return true;
   }
 
+  // A duration in `[…]`: a literal, or an experimental duration expression.
+  bool ParseBracketDuration(Duration* value, DurationExprPtr* expr) {
+    const Token& t = Cur();
+    if ((t.type == Tok::kDuration || t.type == Tok::kNumber) &&
+        (Ahead().type == Tok::kRightBracket || Ahead().type == Tok::kColon)) {
+      return ParseDurationToken(value, false);
+    }
+    int start = t.pos;
+    dur_nodes_ = 0;
+    DurationExprPtr e = ParseDurExpr(1);
+    if (!e) return false;
+    return SetDurationExpr(std::move(e), start, true, value, expr);
+  }
+
+  // Stores a duration expression, folding it into `value` unless it needs
+  // the query's step or range.
+  bool SetDurationExpr(DurationExprPtr e, int start, bool positive, Duration* value, DurationExprPtr* out) {
+    *value = Duration(0);
+    if (!e->DependsOnQuery()) {
+      auto v = EvalDurationExpr(*e, Duration(0), Duration(0));
+      if (!v.ok()) return Fail(start, v.status().message()), false;
+      if (positive && v->count() <= 0) return Fail(start, "duration must be greater than 0"), false;
+      *value = *v;
+    }
+    *out = std::move(e);
+    return true;
+  }
+
+  std::shared_ptr<DurationExpr> MakeDur(DurationExpr::Op op, DurationExprPtr lhs, DurationExprPtr rhs) {
+    // Bounds the tree's depth, as kMaxDepth does for expressions.
+    if (++dur_nodes_ > kMaxDepth) return Fail(Cur().pos, "duration expression too long");
+    auto d = std::make_shared<DurationExpr>();
+    d->op = op;
+    d->lhs = std::move(lhs);
+    d->rhs = std::move(rhs);
+    return d;
+  }
+
+  DurationExprPtr ParseDurExpr(int min_prec) {
+    if (++recursion_ > kMaxDepth) return Fail(Cur().pos, "expression nesting too deep");
+    DurationExprPtr lhs = ParseDurUnary();
+    while (lhs) {
+      using Op = DurationExpr::Op;
+      Op op;
+      int prec;
+      switch (Cur().type) {
+        case Tok::kAdd: op = Op::kAdd, prec = 1; break;
+        case Tok::kSub: op = Op::kSub, prec = 1; break;
+        case Tok::kMul: op = Op::kMul, prec = 2; break;
+        case Tok::kDiv: op = Op::kDiv, prec = 2; break;
+        case Tok::kMod: op = Op::kMod, prec = 2; break;
+        case Tok::kPow: op = Op::kPow, prec = 3; break;
+        default: prec = 0; break;
+      }
+      if (prec == 0 || prec < min_prec) break;
+      Advance();
+      DurationExprPtr rhs = ParseDurExpr(op == Op::kPow ? 3 : prec + 1);
+      if (!rhs) return nullptr;
+      lhs = MakeDur(op, std::move(lhs), std::move(rhs));
+    }
+    --recursion_;
+    return lhs;
+  }
+
+  DurationExprPtr ParseDurUnary() {
+    if (Cur().type != Tok::kAdd && Cur().type != Tok::kSub) return ParseDurPrimary();
+    auto op = Cur().type == Tok::kSub ? DurationExpr::Op::kNeg : DurationExpr::Op::kPos;
+    Advance();
+    DurationExprPtr e = ParseDurExpr(3);  // like `*`: only `^` binds tighter
+    if (!e) return nullptr;
+    return MakeDur(op, nullptr, std::move(e));
+  }
+
+  DurationExprPtr ParseDurPrimary() {
+    using Op = DurationExpr::Op;
+    const Token& t = Cur();
+    if (t.type == Tok::kNumber || t.type == Tok::kDuration) {
+      auto d = MakeDur(Op::kLiteral, nullptr, nullptr);
+      if (!d) return nullptr;
+      DurationExpr* lit = d.get();
+      if (t.type == Tok::kNumber) {
+        if (!ParseNumber(t.text, &lit->seconds)) return Fail(t.pos, "error parsing number: " + t.text);
+      } else {
+        auto v = ParseDuration(t.text);
+        if (!v.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
+        lit->seconds = static_cast<double>(v->count()) / 1000.0;
+        lit->duration = true;
+      }
+      Advance();
+      return d;
+    }
+    if (t.type == Tok::kLeftParen) {
+      Advance();
+      DurationExprPtr inner = ParseDurExpr(1);
+      if (!inner || !Expect(Tok::kRightParen, "duration expression", "\")\"")) return nullptr;
+      return MakeDur(Op::kParen, nullptr, std::move(inner));
+    }
+    if (t.type == Tok::kIdentifier && Ahead().type == Tok::kLeftParen) {
+      std::string w = Lower(t.text);
+      if (w == "step" || w == "range") {
+        Advance();
+        Advance();
+        if (!Expect(Tok::kRightParen, "duration expression", "\")\"")) return nullptr;
+        return MakeDur(w == "step" ? Op::kStep : Op::kRange, nullptr, nullptr);
+      }
+      if (w == "min_of" || w == "max_of") {
+        Advance();
+        Advance();
+        DurationExprPtr a = ParseDurExpr(1);
+        if (!a || !Expect(Tok::kComma, "duration expression", "\",\"")) return nullptr;
+        DurationExprPtr b = ParseDurExpr(1);
+        if (!b || !Expect(Tok::kRightParen, "duration expression", "\")\"")) return nullptr;
+        return MakeDur(w == "min_of" ? Op::kMinOf : Op::kMaxOf, std::move(a), std::move(b));
+      }
+    }
+    return Unexpected("duration expression", "duration");
+  }
+
   ExprPtr ParseRange(ExprPtr e) {
     Advance();  // [
     Duration range{0};
-    if (!ParseDurationToken(&range, false)) return nullptr;
+    DurationExprPtr range_expr;
+    if (!ParseBracketDuration(&range, &range_expr)) return nullptr;
     if (Cur().type == Tok::kColon) {
       Advance();
       auto sq = std::make_unique<SubqueryExpr>();
       sq->range = range;
-      if (Cur().type != Tok::kRightBracket && !ParseDurationToken(&sq->step, false)) return nullptr;
+      sq->range_expr = std::move(range_expr);
+      if (Cur().type != Tok::kRightBracket && !ParseBracketDuration(&sq->step, &sq->step_expr)) return nullptr;
       if (!Expect(Tok::kRightBracket, "subquery selector", "\"]\"")) return nullptr;
       sq->pos = {e->pos.start, PrevEnd()};
       sq->expr = std::move(e);
@@ -630,6 +792,7 @@ class Parser {
     if (modified_at_.count(e.get())) return Fail(e->pos.start, "no @ modifiers allowed before range");
     auto ms = std::make_unique<MatrixSelector>();
     ms->range = range;
+    ms->range_expr = std::move(range_expr);
     ms->pos = {e->pos.start, PrevEnd()};
     ms->selector = std::move(e);
     if (!Track(ms.get(), {ms->selector.get()})) return nullptr;
@@ -645,14 +808,25 @@ class Parser {
 
   ExprPtr ParseOffset(ExprPtr e) {
     Advance();  // offset
-    bool negative = false;
-    if (Cur().type == Tok::kSub) {
-      negative = true;
-      Advance();
-    }
+    int start = Cur().pos;
+    Tok sign = Cur().type;
+    if (sign == Tok::kSub || sign == Tok::kAdd) Advance();
     Duration d{0};
-    if (!ParseDurationToken(&d, true)) return nullptr;
-    if (negative) d = -d;
+    DurationExprPtr d_expr;
+    if (Cur().type == Tok::kNumber || Cur().type == Tok::kDuration) {
+      if (!ParseDurationToken(&d, true)) return nullptr;
+      if (sign == Tok::kSub) d = -d;
+    } else {
+      // Experimental: `offset (1m + 2s)`, `offset -min_of(step(), 1s)`.
+      dur_nodes_ = 0;
+      DurationExprPtr prim = ParseDurPrimary();
+      if (!prim) return nullptr;
+      if (sign == Tok::kSub || sign == Tok::kAdd) {
+        prim = MakeDur(sign == Tok::kSub ? DurationExpr::Op::kNeg : DurationExpr::Op::kPos, nullptr, prim);
+        if (!prim) return nullptr;
+      }
+      if (!SetDurationExpr(prim, start, false, &d, &d_expr)) return nullptr;
+    }
     Expr* target = ModifierTarget(e.get());
     if (target == nullptr) {
       return Fail(e->pos.start,
@@ -662,8 +836,10 @@ class Parser {
     if (!modified_offset_.insert(target).second) return Fail(e->pos.start, "offset may not be set multiple times");
     if (target->kind == Expr::Kind::kVectorSelector) {
       static_cast<VectorSelector*>(target)->offset = d;
+      static_cast<VectorSelector*>(target)->offset_expr = std::move(d_expr);
     } else {
       static_cast<SubqueryExpr*>(target)->offset = d;
+      static_cast<SubqueryExpr*>(target)->offset_expr = std::move(d_expr);
     }
     e->pos.end = PrevEnd();
     return e;
@@ -913,6 +1089,7 @@ class Parser {
   std::vector<Token> toks_;
   size_t i_ = 0;
   int recursion_ = 0;
+  int dur_nodes_ = 0;  // in the duration expression being parsed
   std::optional<std::pair<int, std::string>> err_;
   std::unordered_map<const Expr*, int> depth_;
   std::unordered_map<const BinaryExpr*, int> op_pos_;

@@ -105,8 +105,15 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"a + fill_right(-Inf) b", "a + fill_right(-Inf) b"},
         FormatCase{"a + fill(NaN) b", "a + fill(NaN) b"},
         FormatCase{"a > bool on(x) group_left fill(1) b", "a > bool on (x) group_left () fill(1) b"},
-        FormatCase{"fill + fill(0) fill", "fill + fill(0) fill"},
-        FormatCase{"other + fill_left", "other + fill_left"}));
+        FormatCase{"fill + fill(0) fill", "fill + fill(0) fill"}, FormatCase{"other + fill_left", "other + fill_left"},
+        // Experimental: duration expressions.
+        FormatCase{"x[2m*(10+5)]", "x[2m * (10 + 5)]"}, FormatCase{"x[-5m+35m]", "x[-5m + 35m]"},
+        FormatCase{"x[1h30m % 1h]", "x[1h30m % 1h]"}, FormatCase{"x[STEP()]", "x[step()]"},
+        FormatCase{"x[29s+1s:20*500ms] offset -(20*(7s % 4))", "x[29s + 1s:20 * 500ms] offset -(20 * (7s % 4))"},
+        FormatCase{"x offset min_of(step(), 1s)^0", "x offset min_of(step(), 1s) ^ 0"},
+        FormatCase{"x offset (100 + 2)", "x offset (100 + 2)"}, FormatCase{"x offset 100 + 2", "x offset 1m40s + 2"},
+        FormatCase{"x offset -2 ^ 2", "x offset -2s ^ 2"}, FormatCase{"x offset +5m", "x offset 5m"},
+        FormatCase{"x[max_of(range(), 1m):]", "x[max_of(range(), 1m):]"}));
 
 TEST(ParseTest, TreeShape) {
   auto e = ParseExpr("-2^2");
@@ -151,6 +158,32 @@ TEST(ParseTest, TreeShape) {
   auto& call = static_cast<Call&>(**e);
   auto& ms = static_cast<MatrixSelector&>(*call.args[0]);
   EXPECT_TRUE(static_cast<VectorSelector&>(*ms.selector).anchored);
+
+  e = ParseExpr("x[2m*(10+5)] offset (1m + 1s)");
+  ASSERT_TRUE(e.ok());
+  {
+    auto& m = static_cast<MatrixSelector&>(**e);
+    EXPECT_EQ(m.range, Duration(30 * 60 * 1000));
+    ASSERT_NE(m.range_expr, nullptr);
+    EXPECT_FALSE(m.range_expr->DependsOnQuery());
+    EXPECT_EQ(static_cast<VectorSelector&>(*m.selector).offset, Duration(61000));
+  }
+
+  e = ParseExpr("x[step()+1:] offset -min_of(step(), 1s)");
+  ASSERT_TRUE(e.ok());
+  {
+    auto& sq = static_cast<SubqueryExpr&>(**e);
+    EXPECT_EQ(sq.range, Duration(0));
+    ASSERT_NE(sq.range_expr, nullptr);
+    EXPECT_TRUE(sq.range_expr->DependsOnQuery());
+    auto r = EvalDurationExpr(*sq.range_expr, Duration(5000), Duration(0));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, Duration(6000));
+    ASSERT_NE(sq.offset_expr, nullptr);
+    auto o = EvalDurationExpr(*sq.offset_expr, Duration(500), Duration(0));
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(*o, Duration(-500));
+  }
 
   e = ParseExpr("x[5m:]");
   ASSERT_TRUE(e.ok());
@@ -241,7 +274,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"a + fill(0) fill_left(1) b", "fill modifier may not be set multiple times", "1:13"},
         ErrorCase{"a + fill(x) b", "unexpected identifier \"x\"", "1:10"},
         ErrorCase{"sum(x) anchored", "anchored modifier must be preceded by", "1:1"},
-        ErrorCase{"x anchored smoothed", "may not be set multiple times", "1:1"}));
+        ErrorCase{"x anchored smoothed", "may not be set multiple times", "1:1"},
+        ErrorCase{"x[1m-1m]", "duration must be greater than 0", "1:3"},
+        ErrorCase{"x[1m/0]", "duration expression out of range", "1:3"},
+        ErrorCase{"x[foo()]", "unexpected identifier \"foo\" in duration expression", "1:3"},
+        ErrorCase{"x offset foo", "unexpected identifier \"foo\" in duration expression", "1:10"}));
 
 TEST(ParseTest, NeverCrashesOnDeepNesting) {
   std::string deep(100000, '(');
