@@ -129,6 +129,7 @@ ExprPtr Expr::Clone() const {
     case Kind::kNumber: {
       auto n = std::make_unique<NumberLiteral>();
       n->value = static_cast<const NumberLiteral*>(this)->value;
+      n->duration = static_cast<const NumberLiteral*>(this)->duration;
       out = std::move(n);
       break;
     }

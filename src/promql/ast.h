@@ -127,6 +127,7 @@ using ExprPtr = std::unique_ptr<Expr>;
 struct NumberLiteral : Expr {
   NumberLiteral() : Expr(Kind::kNumber) {}
   double value = 0;
+  bool duration = false;  // written as a duration (`5m` = 300), and printed so
 };
 
 struct StringLiteral : Expr {

@@ -193,7 +193,16 @@ void WriteSelector(const VectorSelector& vs, std::string* out) {
 
 void Write(const Expr& e, std::string* out) {
   switch (e.kind) {
-    case Expr::Kind::kNumber: *out += FormatNumber(static_cast<const NumberLiteral&>(e).value); return;
+    case Expr::Kind::kNumber: {
+      const auto& n = static_cast<const NumberLiteral&>(e);
+      double ms = std::round(n.value * 1000);
+      if (n.duration && std::isfinite(ms) && std::fabs(ms) < 9.2e18) {
+        *out += FormatDuration(Duration(static_cast<int64_t>(ms)));
+      } else {
+        *out += FormatNumber(n.value);
+      }
+      return;
+    }
     case Expr::Kind::kString: *out += GoQuote(static_cast<const StringLiteral&>(e).value); return;
     case Expr::Kind::kVectorSelector: {
       const auto& vs = static_cast<const VectorSelector&>(e);

@@ -394,6 +394,7 @@ class Parser {
         if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
         auto n = std::make_unique<NumberLiteral>();
         n->value = static_cast<double>(d->count()) / 1000.0;
+        n->duration = true;
         n->pos = {t.pos, t.end};
         Advance();
         return n;

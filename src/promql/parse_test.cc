@@ -38,7 +38,8 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"010", "8"}, FormatCase{"089", "89"}, FormatCase{"1_000", "1000"}, FormatCase{"Inf", "+Inf"},
         FormatCase{"-inf", "-Inf"}, FormatCase{"NaN", "NaN"}, FormatCase{"nAn", "NaN"}, FormatCase{"+5", "5"},
         FormatCase{"-5", "-5"}, FormatCase{"--5", "5"}, FormatCase{"1e21", "1000000000000000000000"},
-        FormatCase{"5m", "300"}, FormatCase{"1h30m", "5400"}, FormatCase{"100ms", "0.1"},
+        FormatCase{"5m", "5m"}, FormatCase{"1h30m", "1h30m"}, FormatCase{"100ms", "100ms"}, FormatCase{"-5m", "-5m"},
+        FormatCase{"time() - 1h", "time() - 1h"}, FormatCase{"90s", "1m30s"},
         // Strings.
         FormatCase{"\"a\\x41\\u00e9\\101\\n\"", "\"aAéA\\n\""}, FormatCase{"'it\\'s'", "\"it's\""},
         FormatCase{"'say \"hi\"'", "\"say \\\"hi\\\"\""}, FormatCase{"`raw\\n`", "\"raw\\\\n\""},
