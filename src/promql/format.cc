@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -101,6 +103,14 @@ std::string FormatNumber(double v) {
   return std::string(buf, res.ptr);
 }
 
+// A duration literal's text (`5m`), when its seconds convert to whole
+// milliseconds exactly enough to read back the same; else nullopt.
+std::optional<std::string> DurationLiteral(double seconds) {
+  double ms = std::round(seconds * 1000);
+  if (!std::isfinite(ms) || std::fabs(ms) >= 1e15) return std::nullopt;
+  return FormatDuration(Duration(static_cast<int64_t>(ms)));
+}
+
 std::string MatcherString(const tsdb::Matcher& m) {
   std::string out = LabelName(m.name());
   switch (m.type()) {
@@ -116,9 +126,11 @@ std::string DurationExprString(const DurationExpr& d) {
   using Op = DurationExpr::Op;
   auto bin = [&](const char* op) { return DurationExprString(*d.lhs) + " " + op + " " + DurationExprString(*d.rhs); };
   switch (d.op) {
-    case Op::kLiteral:
-      return d.duration ? FormatDuration(Duration(static_cast<int64_t>(std::llround(d.seconds * 1000))))
-                        : FormatNumber(d.seconds);
+    case Op::kLiteral: {
+      std::optional<std::string> text;
+      if (d.duration) text = DurationLiteral(d.seconds);
+      return text ? *text : FormatNumber(d.seconds);
+    }
     case Op::kStep: return "step()";
     case Op::kRange: return "range()";
     case Op::kMinOf: return "min_of(" + DurationExprString(*d.lhs) + ", " + DurationExprString(*d.rhs) + ")";
@@ -145,8 +157,12 @@ std::string AtOffset(AtKind at, TimestampMs at_ms, Duration offset, const Durati
   switch (at) {
     case AtKind::kNone: break;
     case AtKind::kTimestamp: {
+      // Prometheus prints "%.3f" of the seconds; integer arithmetic gives the
+      // same digits without losing precision on huge values.
+      uint64_t abs_ms = at_ms < 0 ? 0 - static_cast<uint64_t>(at_ms) : static_cast<uint64_t>(at_ms);
       char buf[64];
-      std::snprintf(buf, sizeof(buf), " @ %.3f", static_cast<double>(at_ms) / 1000.0);
+      std::snprintf(buf, sizeof(buf), " @ %s%llu.%03llu", at_ms < 0 ? "-" : "",
+                    static_cast<unsigned long long>(abs_ms / 1000), static_cast<unsigned long long>(abs_ms % 1000));
       out += buf;
       break;
     }
@@ -195,12 +211,9 @@ void Write(const Expr& e, std::string* out) {
   switch (e.kind) {
     case Expr::Kind::kNumber: {
       const auto& n = static_cast<const NumberLiteral&>(e);
-      double ms = std::round(n.value * 1000);
-      if (n.duration && std::isfinite(ms) && std::fabs(ms) < 9.2e18) {
-        *out += FormatDuration(Duration(static_cast<int64_t>(ms)));
-      } else {
-        *out += FormatNumber(n.value);
-      }
+      std::optional<std::string> text;
+      if (n.duration) text = DurationLiteral(n.value);
+      *out += text ? *text : FormatNumber(n.value);
       return;
     }
     case Expr::Kind::kString: *out += GoQuote(static_cast<const StringLiteral&>(e).value); return;
