@@ -85,11 +85,20 @@ bool IsPlainLabelName(std::string_view s) {
 
 std::string LabelName(std::string_view s) { return IsPlainLabelName(s) ? std::string(s) : GoQuote(s); }
 
+// Grouping and on/ignoring labels, unquoted when a legacy metric name (which
+// may contain ':') as Prometheus prints them, else quoted.
 std::string JoinLabels(const std::vector<std::string>& labels) {
   std::string out;
   for (size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) out += ", ";
-    out += LabelName(labels[i]);
+    std::string_view l = labels[i];
+    bool plain = !l.empty();
+    for (size_t k = 0; k < l.size(); ++k) {
+      char c = l[k];
+      plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+                        (k > 0 && c >= '0' && c <= '9'));
+    }
+    out += plain ? std::string(l) : GoQuote(l);
   }
   return out;
 }

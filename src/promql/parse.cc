@@ -109,9 +109,10 @@ bool IsAggregatorWord(const std::string& w, AggregateOp* op) {
   return false;
 }
 
-bool IsKeywordWord(const std::string& w) {
-  static const std::string_view kWords[] = {"and", "or",       "unless", "atan2",  "by",         "without",
-                                            "on",  "ignoring", "bool",   "offset", "group_left", "group_right"};
+// Keywords that cannot start an operand. Prometheus lets the other keywords
+// (`and`, `by`, `offset`, `sum`, …) name a metric there.
+bool IsReservedWord(const std::string& w) {
+  static const std::string_view kWords[] = {"atan2", "bool", "on", "ignoring", "group_left", "group_right"};
   for (auto k : kWords) {
     if (w == k) return true;
   }
@@ -123,6 +124,10 @@ class Parser {
   explicit Parser(std::string_view in) : in_(in), toks_(internal::Lex(in)) {}
 
   Result<ExprPtr> Expression() {
+    if (Cur().type == Tok::kEOF) {
+      Fail(0, "no expression found in input");
+      return Error();
+    }
     ExprPtr e = ParseBinary(0);
     if (e && Cur().type != Tok::kEOF) Unexpected("");
     if (!err_ && e) Check(e.get(), false);
@@ -317,9 +322,9 @@ class Parser {
     if (t.type == Tok::kNumber) {
       if (!ParseNumber(t.text, out)) return Fail(t.pos, "error parsing number: " + t.text), false;
     } else if (t.type == Tok::kDuration) {
-      auto d = ParseDuration(t.text);
-      if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
-      *out = static_cast<double>(d->count()) / 1000.0;
+      int64_t ms = 0;
+      if (!DurationTokenMs(t, &ms)) return false;
+      *out = static_cast<double>(ms) / 1000.0;
     } else if (IsWord(t, "inf") || IsWord(t, "nan")) {
       *out = IsWord(t, "inf") ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
     } else {
@@ -336,8 +341,12 @@ class Parser {
     if (!Expect(Tok::kLeftParen, context, "\"(\"")) return false;
     while (Cur().type != Tok::kRightParen) {
       const Token& t = Cur();
-      if (t.type != Tok::kIdentifier && t.type != Tok::kString) {
+      if (t.type != Tok::kIdentifier && t.type != Tok::kMetricIdentifier && t.type != Tok::kString) {
         Unexpected("grouping opts", "label");
+        return false;
+      }
+      if (t.text.empty() || !internal::IsValidUtf8(t.text)) {
+        Fail(t.pos, "invalid label name for grouping: " + Quote(t.text));
         return false;
       }
       out->push_back(t.text);
@@ -390,10 +399,10 @@ class Parser {
         return n;
       }
       case Tok::kDuration: {
-        auto d = ParseDuration(t.text);
-        if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
+        int64_t ms = 0;
+        if (!DurationTokenMs(t, &ms)) return nullptr;
         auto n = std::make_unique<NumberLiteral>();
-        n->value = static_cast<double>(d->count()) / 1000.0;
+        n->value = static_cast<double>(ms) / 1000.0;
         n->duration = true;
         n->pos = {t.pos, t.end};
         Advance();
@@ -430,8 +439,11 @@ class Parser {
           return n;
         }
         AggregateOp agg;
-        if (IsAggregatorWord(w, &agg)) return ParseAggregate(agg);
-        if (IsKeywordWord(w)) return Unexpected("");
+        if (IsAggregatorWord(w, &agg) &&
+            (Ahead().type == Tok::kLeftParen || IsWord(Ahead(), "by") || IsWord(Ahead(), "without"))) {
+          return ParseAggregate(agg);
+        }
+        if (IsReservedWord(w)) return Unexpected("");
         if (Ahead().type == Tok::kLeftParen) return ParseCall();
         return ParseVectorSelector(true);
       }
@@ -565,6 +577,10 @@ class Parser {
       if (!e) return false;
       args->push_back(std::move(e));
       if (Cur().type == Tok::kComma) {
+        if (Ahead().type == Tok::kRightParen) {
+          Fail(Cur().pos, "trailing commas not allowed in function call args");
+          return false;
+        }
         Advance();
       } else if (Cur().type != Tok::kRightParen) {
         Unexpected(context, "\",\" or \")\"");
@@ -628,22 +644,31 @@ class Parser {
     return e;
   }
 
-  // A duration in `[…]` or after `offset`: `5m`, `1h30m`, or seconds `300`.
-  bool ParseDurationToken(Duration* out, bool allow_zero) {
+  // A DURATION token's milliseconds; like Prometheus, zero is an error.
+  bool DurationTokenMs(const Token& t, int64_t* ms) {
+    auto d = ParseDuration(t.text);
+    if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
+    if (d->count() == 0) return Fail(t.pos, "duration must be greater than 0"), false;
+    *ms = d->count();
+    return true;
+  }
+
+  // A duration in `[…]` or after `offset`: `5m`, `1h30m`, or seconds `300`
+  // (truncated to milliseconds, as Prometheus does).
+  bool ParseDurationToken(Duration* out, bool allow_zero, std::string_view context = "",
+                          std::string_view expected = "number or duration") {
     const Token& t = Cur();
     int64_t ms = 0;
     if (t.type == Tok::kDuration) {
-      auto d = ParseDuration(t.text);
-      if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
-      ms = d->count();
+      if (!DurationTokenMs(t, &ms)) return false;
     } else if (t.type == Tok::kNumber) {
       double secs = 0;
       if (!ParseNumber(t.text, &secs)) return Fail(t.pos, "error parsing number: " + t.text), false;
-      double v = std::round(secs * 1000);
+      double v = std::trunc(secs * 1000);
       if (!std::isfinite(v) || std::fabs(v) >= 9.2e18) return Fail(t.pos, "duration out of range: " + t.text), false;
       ms = static_cast<int64_t>(v);
     } else {
-      Unexpected("", "duration");
+      Unexpected(context, expected);
       return false;
     }
     if (ms == 0 && !allow_zero) return Fail(t.pos, "duration must be greater than 0"), false;
@@ -657,13 +682,32 @@ class Parser {
     const Token& t = Cur();
     if ((t.type == Tok::kDuration || t.type == Tok::kNumber) &&
         (Ahead().type == Tok::kRightBracket || Ahead().type == Tok::kColon)) {
-      return ParseDurationToken(value, false);
+      return ParseDurationToken(value, false, "subquery selector");
     }
     int start = t.pos;
+    if (!StartsDurationExpr(t)) {
+      Unexpected("subquery selector", "number or duration");
+      return false;
+    }
     dur_nodes_ = 0;
     DurationExprPtr e = ParseDurExpr(1);
     if (!e) return false;
     return SetDurationExpr(std::move(e), start, true, value, expr);
+  }
+
+  bool StartsDurationExpr(const Token& t) const {
+    switch (t.type) {
+      case Tok::kNumber:
+      case Tok::kDuration:
+      case Tok::kLeftParen:
+      case Tok::kAdd:
+      case Tok::kSub: return true;
+      case Tok::kIdentifier: {
+        std::string w = Lower(t.text);
+        return Ahead().type == Tok::kLeftParen && (w == "step" || w == "range" || w == "min_of" || w == "max_of");
+      }
+      default: return false;
+    }
   }
 
   // Stores a duration expression, folding it into `value` unless it needs
@@ -771,6 +815,7 @@ class Parser {
   }
 
   ExprPtr ParseRange(ExprPtr e) {
+    int bracket = Cur().pos;
     Advance();  // [
     Duration range{0};
     DurationExprPtr range_expr;
@@ -787,10 +832,10 @@ class Parser {
       if (!Track(sq.get(), {sq->expr.get()})) return nullptr;
       return sq;
     }
-    if (!Expect(Tok::kRightBracket, "matrix selector", "\"]\" or \":\"")) return nullptr;
-    if (e->kind != Expr::Kind::kVectorSelector) return Fail(e->pos.start, "ranges only allowed for vector selectors");
-    if (modified_offset_.count(e.get())) return Fail(e->pos.start, "no offset modifiers allowed before range");
-    if (modified_at_.count(e.get())) return Fail(e->pos.start, "no @ modifiers allowed before range");
+    if (!Expect(Tok::kRightBracket, "subquery or range", "\":\" or \"]\"")) return nullptr;
+    if (e->kind != Expr::Kind::kVectorSelector) return Fail(bracket, "ranges only allowed for vector selectors");
+    if (modified_offset_.count(e.get())) return Fail(bracket, "no offset modifiers allowed before range");
+    if (modified_at_.count(e.get())) return Fail(bracket, "no @ modifiers allowed before range");
     auto ms = std::make_unique<MatrixSelector>();
     ms->range = range;
     ms->range_expr = std::move(range_expr);
@@ -815,10 +860,11 @@ class Parser {
     Duration d{0};
     DurationExprPtr d_expr;
     if (Cur().type == Tok::kNumber || Cur().type == Tok::kDuration) {
-      if (!ParseDurationToken(&d, true)) return nullptr;
+      if (!ParseDurationToken(&d, true, "offset")) return nullptr;
       if (sign == Tok::kSub) d = -d;
     } else {
       // Experimental: `offset (1m + 2s)`, `offset -min_of(step(), 1s)`.
+      if (!StartsDurationExpr(Cur())) return Unexpected("offset", "number or duration");
       dur_nodes_ = 0;
       DurationExprPtr prim = ParseDurPrimary();
       if (!prim) return nullptr;

@@ -88,7 +88,10 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"count_values(\"l\", x)", "count_values(\"l\", x)"}, FormatCase{"limitk(2, x)", "limitk(2, x)"},
         FormatCase{"limit_ratio(0.5, x)", "limit_ratio(0.5, x)"},
         FormatCase{"sum by (\"a.b\", c) (x)", "sum by (\"a.b\", c) (x)"},
-        FormatCase{"sum by (on, by, bool, sum) (x)", "sum by (on, by, bool, sum) (x)"}, FormatCase{"sum(x,)", "sum(x)"},
+        FormatCase{"sum by (on, by, bool, sum) (x)", "sum by (on, by, bool, sum) (x)"},
+        FormatCase{"sum by (a:b) (x)", "sum by (a:b) (x)"}, FormatCase{"sum", "sum"},
+        FormatCase{"sum{job=\"x\"} + by + offset", "sum{job=\"x\"} + by + offset"},
+        FormatCase{"and or without", "and or without"},
         // Functions.
         FormatCase{"rate(x[5m])", "rate(x[5m])"}, FormatCase{"time()", "time()"}, FormatCase{"round(x)", "round(x)"},
         FormatCase{"round(x, 5)", "round(x, 5)"},
@@ -223,7 +226,7 @@ TEST_P(ParseErrorTest, Fails) {
 INSTANTIATE_TEST_SUITE_P(
     Invalid, ParseErrorTest,
     testing::Values(
-        ErrorCase{"", "unexpected end of input", "1:1"}, ErrorCase{"1 *", "unexpected end of input", "1:4"},
+        ErrorCase{"", "no expression found in input", "1:1"}, ErrorCase{"1 *", "unexpected end of input", "1:4"},
         ErrorCase{"*1", "unexpected <op:*>", "1:1"}, ErrorCase{"foo{", "inside braces", "1:5"},
         ErrorCase{"(1", "unclosed left parenthesis", "1:3"}, ErrorCase{"1)", "unexpected right parenthesis", "1:2"},
         ErrorCase{"{}", "vector selector must contain at least one non-empty matcher", "1:1"},
@@ -258,17 +261,22 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"sum(x) offset 1m", "offset modifier must be preceded by an instant vector selector", "1:1"},
         ErrorCase{"(x) @ 1", "@ modifier must be preceded by an instant vector selector", "1:1"},
         ErrorCase{"x @ Inf", "timestamp out of bounds for @ modifier", "1:1"},
-        ErrorCase{"x offset 1m [5m]", "no offset modifiers allowed before range", "1:1"},
-        ErrorCase{"x @ 1 [5m]", "no @ modifiers allowed before range", "1:1"},
-        ErrorCase{"(x)[5m]", "ranges only allowed for vector selectors", "1:1"},
-        ErrorCase{"x[5m][5m]", "ranges only allowed for vector selectors", "1:1"},
+        ErrorCase{"x offset 1m [5m]", "no offset modifiers allowed before range", "1:13"},
+        ErrorCase{"x @ 1 [5m]", "no @ modifiers allowed before range", "1:7"},
+        ErrorCase{"(x)[5m]", "ranges only allowed for vector selectors", "1:4"},
+        ErrorCase{"x[5m][5m]", "ranges only allowed for vector selectors", "1:6"},
         ErrorCase{"x[5m][10m:]", "subquery is only allowed on instant vector, got matrix instead", "1:1"},
         ErrorCase{"x[0s]", "duration must be greater than 0", "1:3"}, ErrorCase{"x[5m:0s]", "greater than 0", "1:6"},
         ErrorCase{"x[5x]", "bad number or duration syntax", "1:3"}, ErrorCase{"x[1.5h]", "not a valid duration", "1:3"},
         ErrorCase{"-x[5m]", "unary expression only allowed on expressions of type scalar or instant vector", "1:1"},
         ErrorCase{"\"abc", "unterminated quoted string", "1:1"}, ErrorCase{"`abc", "unterminated raw string", "1:1"},
         ErrorCase{"\"\\q\"", "unknown escape sequence", "1:2"}, ErrorCase{"\"a\nb\"", "unterminated", "1:1"},
-        ErrorCase{"sum", "unexpected end of input", "1:4"}, ErrorCase{"by", "unexpected <by>", "1:1"},
+        ErrorCase{"sum(x,)", "trailing commas not allowed in function call args", "1:6"},
+        ErrorCase{"rate(x[5m],)", "trailing commas not allowed", "1:11"}, ErrorCase{"bool", "unexpected <bool>", "1:1"},
+        ErrorCase{"sum by (\"\") (x)", "invalid label name for grouping: \"\"", "1:9"},
+        ErrorCase{"x offset 0s", "duration must be greater than 0", "1:10"},
+        ErrorCase{"x offset", "unexpected end of input in offset, expected number or duration", "1:9"},
+        ErrorCase{"x[]", "unexpected \"]\" in subquery selector, expected number or duration", "1:3"},
         ErrorCase{"x y", "unexpected identifier \"y\"", "1:3"}, ErrorCase{"foo ~ bar", "unexpected character", "1:5"},
         ErrorCase{"1 +\n  *", "unexpected <op:*>", "2:3"}, ErrorCase{"x[5m", "unclosed left bracket", "1:5"},
         ErrorCase{"x]", "unexpected right bracket", "1:2"},
@@ -278,8 +286,9 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"x anchored smoothed", "may not be set multiple times", "1:1"},
         ErrorCase{"x[1m-1m]", "duration must be greater than 0", "1:3"},
         ErrorCase{"x[1m/0]", "duration expression out of range", "1:3"},
-        ErrorCase{"x[foo()]", "unexpected identifier \"foo\" in duration expression", "1:3"},
-        ErrorCase{"x offset foo", "unexpected identifier \"foo\" in duration expression", "1:10"}));
+        ErrorCase{"x[foo()]", "unexpected identifier \"foo\" in subquery selector", "1:3"},
+        ErrorCase{"x[1m+foo]", "unexpected identifier \"foo\" in duration expression", "1:6"},
+        ErrorCase{"x offset foo", "unexpected identifier \"foo\" in offset, expected number or duration", "1:10"}));
 
 TEST(ParseTest, NeverCrashesOnDeepNesting) {
   std::string deep(100000, '(');
