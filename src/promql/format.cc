@@ -264,7 +264,14 @@ void Write(const Expr& e, std::string* out) {
     }
     case Expr::Kind::kBinary: {
       const auto& b = static_cast<const BinaryExpr&>(e);
-      Write(*b.lhs, out);
+      if (b.op == BinaryOp::kPow && b.lhs->kind == Expr::Kind::kNumber &&
+          std::isinf(static_cast<const NumberLiteral&>(*b.lhs).value) &&
+          static_cast<const NumberLiteral&>(*b.lhs).value > 0) {
+        // "+Inf ^ 2" would read back as +(Inf ^ 2).
+        *out += "Inf";
+      } else {
+        Write(*b.lhs, out);
+      }
       *out += " ";
       *out += BinaryOpName(b.op);
       if (b.return_bool) *out += " bool";

@@ -36,9 +36,10 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"1", "1"}, FormatCase{"1.5", "1.5"}, FormatCase{".5", "0.5"}, FormatCase{"5.", "5"},
         FormatCase{"1e3", "1000"}, FormatCase{"1E-3", "0.001"}, FormatCase{"0x1f", "31"}, FormatCase{"0X1F", "31"},
         FormatCase{"010", "8"}, FormatCase{"089", "89"}, FormatCase{"1_000", "1000"}, FormatCase{"Inf", "+Inf"},
-        FormatCase{"-inf", "-Inf"}, FormatCase{"NaN", "NaN"}, FormatCase{"nAn", "NaN"}, FormatCase{"+5", "5"},
-        FormatCase{"-5", "-5"}, FormatCase{"--5", "5"}, FormatCase{"1e21", "1000000000000000000000"},
-        FormatCase{"5m", "5m"}, FormatCase{"1h30m", "1h30m"}, FormatCase{"100ms", "100ms"}, FormatCase{"-5m", "-5m"},
+        FormatCase{"-inf", "-Inf"}, FormatCase{"Inf ^ 2", "Inf ^ 2"}, FormatCase{"1 - Inf ^ -1", "1 - Inf ^ -1"},
+        FormatCase{"NaN", "NaN"}, FormatCase{"nAn", "NaN"}, FormatCase{"+5", "5"}, FormatCase{"-5", "-5"},
+        FormatCase{"--5", "5"}, FormatCase{"1e21", "1000000000000000000000"}, FormatCase{"5m", "5m"},
+        FormatCase{"1h30m", "1h30m"}, FormatCase{"100ms", "100ms"}, FormatCase{"-5m", "-5m"},
         FormatCase{"time() - 1h", "time() - 1h"}, FormatCase{"90s", "1m30s"},
         // Strings.
         FormatCase{"\"a\\x41\\u00e9\\101\\n\"", "\"aAéA\\n\""}, FormatCase{"'it\\'s'", "\"it's\""},
