@@ -11,6 +11,90 @@
 namespace vigil::promql {
 namespace {
 
+// Structural equality of two trees, positions aside.
+bool SameDuration(const DurationExprPtr& a, const DurationExprPtr& b) {
+  if (!a || !b) return !a && !b;
+  if (a->op != b->op || a->duration != b->duration) return false;
+  if (a->op == DurationExpr::Op::kLiteral && a->seconds != b->seconds) return false;
+  return SameDuration(a->lhs, b->lhs) && SameDuration(a->rhs, b->rhs);
+}
+
+bool SameTree(const Expr& a, const Expr& b) {
+  if (a.kind != b.kind) return false;
+  auto same_ptr = [](const ExprPtr& x, const ExprPtr& y) { return (!x && !y) || (x && y && SameTree(*x, *y)); };
+  switch (a.kind) {
+    case Expr::Kind::kNumber: {
+      auto& x = static_cast<const NumberLiteral&>(a);
+      auto& y = static_cast<const NumberLiteral&>(b);
+      return (x.value == y.value || (x.value != x.value && y.value != y.value)) && x.duration == y.duration;
+    }
+    case Expr::Kind::kString:
+      return static_cast<const StringLiteral&>(a).value == static_cast<const StringLiteral&>(b).value;
+    case Expr::Kind::kVectorSelector: {
+      auto& x = static_cast<const VectorSelector&>(a);
+      auto& y = static_cast<const VectorSelector&>(b);
+      if (x.name != y.name || x.matchers.size() != y.matchers.size() || x.offset != y.offset || x.at != y.at ||
+          x.at_ms != y.at_ms || x.anchored != y.anchored || x.smoothed != y.smoothed ||
+          !SameDuration(x.offset_expr, y.offset_expr)) {
+        return false;
+      }
+      // Matchers may come back in a different order (Format sorts them).
+      std::multiset<std::string> mx, my;
+      for (const auto& m : x.matchers) mx.insert(m.ToString());
+      for (const auto& m : y.matchers) my.insert(m.ToString());
+      return mx == my;
+    }
+    case Expr::Kind::kMatrixSelector: {
+      auto& x = static_cast<const MatrixSelector&>(a);
+      auto& y = static_cast<const MatrixSelector&>(b);
+      return x.range == y.range && SameDuration(x.range_expr, y.range_expr) && SameTree(*x.selector, *y.selector);
+    }
+    case Expr::Kind::kSubquery: {
+      auto& x = static_cast<const SubqueryExpr&>(a);
+      auto& y = static_cast<const SubqueryExpr&>(b);
+      return x.range == y.range && x.step == y.step && x.offset == y.offset && x.at == y.at && x.at_ms == y.at_ms &&
+             SameDuration(x.range_expr, y.range_expr) && SameDuration(x.step_expr, y.step_expr) &&
+             SameDuration(x.offset_expr, y.offset_expr) && SameTree(*x.expr, *y.expr);
+    }
+    case Expr::Kind::kParen:
+      return SameTree(*static_cast<const ParenExpr&>(a).expr, *static_cast<const ParenExpr&>(b).expr);
+    case Expr::Kind::kUnary: {
+      auto& x = static_cast<const UnaryExpr&>(a);
+      auto& y = static_cast<const UnaryExpr&>(b);
+      return x.negate == y.negate && SameTree(*x.expr, *y.expr);
+    }
+    case Expr::Kind::kBinary: {
+      auto& x = static_cast<const BinaryExpr&>(a);
+      auto& y = static_cast<const BinaryExpr&>(b);
+      if (x.op != y.op || x.return_bool != y.return_bool || x.matching.has_value() != y.matching.has_value() ||
+          x.fill_left.has_value() != y.fill_left.has_value() || x.fill_right.has_value() != y.fill_right.has_value()) {
+        return false;
+      }
+      if (x.matching && (x.matching->card != y.matching->card || x.matching->on != y.matching->on ||
+                         x.matching->labels != y.matching->labels || x.matching->include != y.matching->include)) {
+        return false;
+      }
+      return SameTree(*x.lhs, *y.lhs) && SameTree(*x.rhs, *y.rhs);
+    }
+    case Expr::Kind::kAggregate: {
+      auto& x = static_cast<const AggregateExpr&>(a);
+      auto& y = static_cast<const AggregateExpr&>(b);
+      return x.op == y.op && x.grouping == y.grouping && x.without == y.without && same_ptr(x.param, y.param) &&
+             SameTree(*x.expr, *y.expr);
+    }
+    case Expr::Kind::kCall: {
+      auto& x = static_cast<const Call&>(a);
+      auto& y = static_cast<const Call&>(b);
+      if (x.func != y.func || x.args.size() != y.args.size()) return false;
+      for (size_t i = 0; i < x.args.size(); ++i) {
+        if (!SameTree(*x.args[i], *y.args[i])) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 struct FormatCase {
   const char* input;
   const char* want;
@@ -27,6 +111,8 @@ TEST_P(ParseFormatTest, FormatsCanonically) {
   auto again = ParseExpr(got);
   ASSERT_TRUE(again.ok()) << got << ": " << again.status().message();
   EXPECT_EQ(Format(**again), got);
+  EXPECT_TRUE(SameTree(**e, **again)) << c.input;
+  EXPECT_TRUE(SameTree(**e, *(*e)->Clone())) << c.input;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -356,6 +442,7 @@ TEST(ParseTest, ConformanceExpressionsRoundTrip) {
     auto again = ParseExpr(text);
     ASSERT_TRUE(again.ok()) << expr << " -> " << text << ": " << again.status().message();
     EXPECT_EQ(Format(**again), text) << expr;
+    EXPECT_TRUE(SameTree(**e, **again)) << expr << " -> " << text;
     EXPECT_EQ(Format(*(*e)->Clone()), text) << expr;
   }
   EXPECT_GT(required, 1000);
