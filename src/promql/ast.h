@@ -84,7 +84,7 @@ enum class AtKind { kNone, kTimestamp, kStart, kEnd };
 // `[2m*(10+5)]`, `offset min_of(step(), 1s)`. Values are seconds; step() and
 // range() are the query's step and end - start. Immutable once parsed.
 struct DurationExpr {
-  enum class Op { kLiteral, kStep, kRange, kMinOf, kMaxOf, kParen, kNeg, kPos, kAdd, kSub, kMul, kDiv, kMod, kPow };
+  enum class Op { kLiteral, kStep, kRange, kMinOf, kMaxOf, kParen, kNeg, kAdd, kSub, kMul, kDiv, kMod, kPow };
   Op op = Op::kLiteral;
   double seconds = 0;                       // kLiteral
   bool duration = false;                    // kLiteral written with units (`5m`), printed so

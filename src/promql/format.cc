@@ -146,7 +146,6 @@ std::string DurationExprString(const DurationExpr& d) {
     case Op::kMaxOf: return "max_of(" + DurationExprString(*d.lhs) + ", " + DurationExprString(*d.rhs) + ")";
     case Op::kParen: return "(" + DurationExprString(*d.rhs) + ")";
     case Op::kNeg: return "-" + DurationExprString(*d.rhs);
-    case Op::kPos: return "+" + DurationExprString(*d.rhs);
     case Op::kAdd: return bin("+");
     case Op::kSub: return bin("-");
     case Op::kMul: return bin("*");
@@ -229,8 +228,9 @@ void Write(const Expr& e, std::string* out) {
     case Expr::Kind::kVectorSelector: {
       const auto& vs = static_cast<const VectorSelector&>(e);
       WriteSelector(vs, out);
+      *out += AtOffset(vs.at, vs.at_ms, Duration(0), nullptr);
       *out += ExtendedRange(vs);
-      *out += AtOffset(vs.at, vs.at_ms, vs.offset, vs.offset_expr);
+      *out += AtOffset(AtKind::kNone, 0, vs.offset, vs.offset_expr);
       return;
     }
     case Expr::Kind::kMatrixSelector: {

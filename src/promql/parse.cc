@@ -35,8 +35,7 @@ double EvalSeconds(const DurationExpr& d, double step, double range) {
     case Op::kRange: return range;
     case Op::kMinOf: return std::min(l(), r());
     case Op::kMaxOf: return std::max(l(), r());
-    case Op::kParen:
-    case Op::kPos: return r();
+    case Op::kParen: return r();
     case Op::kNeg: return -r();
     case Op::kAdd: return l() + r();
     case Op::kSub: return l() - r();
@@ -762,11 +761,11 @@ class Parser {
 
   DurationExprPtr ParseDurUnary() {
     if (Cur().type != Tok::kAdd && Cur().type != Tok::kSub) return ParseDurPrimary();
-    auto op = Cur().type == Tok::kSub ? DurationExpr::Op::kNeg : DurationExpr::Op::kPos;
+    bool negate = Cur().type == Tok::kSub;
     Advance();
     DurationExprPtr e = ParseDurExpr(3);  // like `*`: only `^` binds tighter
-    if (!e) return nullptr;
-    return MakeDur(op, nullptr, std::move(e));
+    if (!e || !negate) return e;          // unary plus changes nothing, as Prometheus prints it
+    return MakeDur(DurationExpr::Op::kNeg, nullptr, std::move(e));
   }
 
   DurationExprPtr ParseDurPrimary() {
@@ -868,8 +867,8 @@ class Parser {
       dur_nodes_ = 0;
       DurationExprPtr prim = ParseDurPrimary();
       if (!prim) return nullptr;
-      if (sign == Tok::kSub || sign == Tok::kAdd) {
-        prim = MakeDur(sign == Tok::kSub ? DurationExpr::Op::kNeg : DurationExpr::Op::kPos, nullptr, prim);
+      if (sign == Tok::kSub) {
+        prim = MakeDur(DurationExpr::Op::kNeg, nullptr, prim);
         if (!prim) return nullptr;
       }
       if (!SetDurationExpr(prim, start, false, &d, &d_expr)) return nullptr;
