@@ -223,7 +223,10 @@ struct Call : Expr {
 const Expr* Unparen(const Expr* e);
 
 // Parses a PromQL expression. The error reads like Prometheus's, with the
-// 1-based line and column: `1:5: parse error: unexpected <op:*>`.
+// 1-based line and column: `1:5: parse error: unexpected <op:*>`. The
+// experimental syntax (duration expressions, anchored/smoothed, fill
+// modifiers) is always accepted; whether to run it is the engine's call.
+// Nesting deeper than 1000 levels is an error.
 Result<ExprPtr> ParseExpr(std::string_view query);
 // Parses a series selector (`up{job="x"}`, `{__name__=~"a.*"}`) into matchers,
 // as /api/v1/series' match[] and `vigil tsdb dump --match` take it.
