@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -99,6 +100,14 @@ struct FormatCase {
   const char* input;
   const char* want;
 };
+
+// Readable, single-line parameter names for test listings.
+std::string Printable(const char* s) {
+  std::string out;
+  for (; *s != '\0'; ++s) out.push_back(*s >= 0x20 && *s < 0x7f ? *s : '?');
+  return out;
+}
+void PrintTo(const FormatCase& c, std::ostream* os) { *os << Printable(c.input); }
 
 class ParseFormatTest : public testing::TestWithParam<FormatCase> {};
 
@@ -301,6 +310,8 @@ struct ErrorCase {
   const char* want;   // substring of the message
   const char* where;  // "line:col"
 };
+
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << Printable(c.input); }
 
 class ParseErrorTest : public testing::TestWithParam<ErrorCase> {};
 
