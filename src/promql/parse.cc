@@ -777,6 +777,7 @@ class Parser {
       DurationExpr* lit = d.get();
       if (t.type == Tok::kNumber) {
         if (!ParseNumber(t.text, &lit->seconds)) return Fail(t.pos, "error parsing number: " + t.text);
+        if (!std::isfinite(lit->seconds)) return Fail(t.pos, "duration out of range: " + t.text);
       } else {
         auto v = ParseDuration(t.text);
         if (!v.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));

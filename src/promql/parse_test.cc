@@ -387,6 +387,7 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"x anchored smoothed", "may not be set multiple times", "1:1"},
         ErrorCase{"x[1m-1m]", "duration must be greater than 0", "1:3"},
         ErrorCase{"x[1m/0]", "duration expression out of range", "1:3"},
+        ErrorCase{"x[1m+1e999]", "duration out of range", "1:6"}, ErrorCase{"x[1e999]", "duration out of range", "1:3"},
         ErrorCase{"x[foo()]", "unexpected identifier \"foo\" in subquery selector", "1:3"},
         ErrorCase{"x[1m+foo]", "unexpected identifier \"foo\" in duration expression", "1:6"},
         ErrorCase{"x offset foo", "unexpected identifier \"foo\" in offset, expected number or duration", "1:10"}));
