@@ -197,20 +197,27 @@ class Parser {
     return Status::Error(std::to_string(line) + ":" + std::to_string(pos - last_nl) + ": parse error: " + err_->second);
   }
 
+  // Tree depth of a parsed node (leaves are 1).
+  int DepthOf(const Expr* e) const {
+    if (e == nullptr) return 0;
+    auto it = depth_.find(e);
+    return it == depth_.end() ? 1 : it->second;
+  }
+
   // Records the tree depth of a new composite node; fails past kMaxDepth.
-  bool Track(const Expr* e, std::initializer_list<const Expr*> children) {
-    int d = 0;
-    for (const Expr* c : children) {
-      if (c == nullptr) continue;
-      auto it = depth_.find(c);
-      d = std::max(d, it == depth_.end() ? 1 : it->second);
-    }
-    depth_[e] = d + 1;
-    if (d + 1 > kMaxDepth) {
+  bool SetDepth(const Expr* e, int children_depth) {
+    depth_[e] = children_depth + 1;
+    if (children_depth + 1 > kMaxDepth) {
       Fail(e->pos.start, "expression nesting too deep");
       return false;
     }
     return true;
+  }
+
+  bool Track(const Expr* e, std::initializer_list<const Expr*> children) {
+    int d = 0;
+    for (const Expr* c : children) d = std::max(d, DepthOf(c));
+    return SetDepth(e, d);
   }
 
   // ---- expressions ----
@@ -557,18 +564,13 @@ class Parser {
     call->func = f;
     call->args = std::move(args);
     call->pos = {start, PrevEnd()};
-    std::vector<const Expr*> kids;
     int d = 0;
-    for (const auto& a : call->args) {
-      auto it = depth_.find(a.get());
-      d = std::max(d, it == depth_.end() ? 1 : it->second);
-    }
-    depth_[call.get()] = d + 1;
-    if (d + 1 > kMaxDepth) return Fail(start, "expression nesting too deep");
+    for (const auto& a : call->args) d = std::max(d, DepthOf(a.get()));
+    if (!SetDepth(call.get(), d)) return nullptr;
     return call;
   }
 
-  // `(a, b, c,)` after a function or aggregation name.
+  // `(a, b, c)` after a function or aggregation name.
   bool ParseArgs(std::vector<ExprPtr>* args, std::string_view context) {
     if (!Expect(Tok::kLeftParen, context, "\"(\"")) return false;
     while (Cur().type != Tok::kRightParen) {
