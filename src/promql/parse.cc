@@ -721,7 +721,8 @@ class Parser {
       if (positive && v->count() <= 0) return Fail(start, "duration must be greater than 0"), false;
       *value = *v;
     }
-    *out = std::move(e);
+    // A lone literal (`[+1]`) is an ordinary duration.
+    if (e->op != DurationExpr::Op::kLiteral) *out = std::move(e);
     return true;
   }
 

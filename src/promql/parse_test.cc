@@ -202,7 +202,7 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"x offset 1m smoothed @ 10", "x @ 10.000 smoothed offset 1m"},
         FormatCase{"x[1m] offset 1m anchored @ 10", "x[1m] anchored @ 10.000 offset 1m"},
         FormatCase{"x offset +(1m)", "x offset (1m)"}, FormatCase{"x[+1m+2m]", "x[1m + 2m]"},
-        FormatCase{"x[5m] smoothed offset 1m", "x[5m] smoothed offset 1m"},
+        FormatCase{"x[+90]", "x[1m30s]"}, FormatCase{"x[5m] smoothed offset 1m", "x[5m] smoothed offset 1m"},
         FormatCase{"a + fill(0) b", "a + fill(0) b"},
         FormatCase{"a + fill_left(5) fill_right(7) b", "a + fill_left(5) fill_right(7) b"},
         FormatCase{"a + fill_right(-Inf) b", "a + fill_right(-Inf) b"},
