@@ -129,6 +129,7 @@ ExprPtr Expr::Clone() const {
     case Kind::kNumber: {
       auto n = std::make_unique<NumberLiteral>();
       n->value = static_cast<const NumberLiteral*>(this)->value;
+      n->duration = static_cast<const NumberLiteral*>(this)->duration;
       out = std::move(n);
       break;
     }
@@ -144,6 +145,7 @@ ExprPtr Expr::Clone() const {
       n->name = s->name;
       n->matchers = s->matchers;
       n->offset = s->offset;
+      n->offset_expr = s->offset_expr;
       n->at = s->at;
       n->at_ms = s->at_ms;
       n->anchored = s->anchored;
@@ -156,6 +158,7 @@ ExprPtr Expr::Clone() const {
       auto n = std::make_unique<MatrixSelector>();
       n->selector = s->selector->Clone();
       n->range = s->range;
+      n->range_expr = s->range_expr;
       out = std::move(n);
       break;
     }
@@ -166,6 +169,9 @@ ExprPtr Expr::Clone() const {
       n->range = s->range;
       n->step = s->step;
       n->offset = s->offset;
+      n->range_expr = s->range_expr;
+      n->step_expr = s->step_expr;
+      n->offset_expr = s->offset_expr;
       n->at = s->at;
       n->at_ms = s->at_ms;
       out = std::move(n);

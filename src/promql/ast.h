@@ -80,6 +80,24 @@ const Function* FindFunction(std::string_view name);
 // `@` modifier.
 enum class AtKind { kNone, kTimestamp, kStart, kEnd };
 
+// An experimental duration expression in `[…]`, `[…:…]` or after `offset`:
+// `[2m*(10+5)]`, `offset min_of(step(), 1s)`. Values are seconds; step() and
+// range() are the query's step and end - start. Immutable once parsed.
+struct DurationExpr {
+  enum class Op { kLiteral, kStep, kRange, kMinOf, kMaxOf, kParen, kNeg, kAdd, kSub, kMul, kDiv, kMod, kPow };
+  Op op = Op::kLiteral;
+  double seconds = 0;                       // kLiteral
+  bool duration = false;                    // kLiteral written with units (`5m`), printed so
+  std::shared_ptr<const DurationExpr> lhs;  // binary ops, min_of/max_of
+  std::shared_ptr<const DurationExpr> rhs;  // binary ops, min_of/max_of, unary ops, parentheses
+  // True iff step() or range() occurs, i.e. the value depends on the query.
+  bool DependsOnQuery() const;
+};
+using DurationExprPtr = std::shared_ptr<const DurationExpr>;
+// Evaluates a duration expression, rounding to milliseconds; fails on a
+// non-finite or out-of-range result.
+Result<Duration> EvalDurationExpr(const DurationExpr& expr, Duration step, Duration range);
+
 struct Expr {
   enum class Kind {
     kNumber,
@@ -109,6 +127,7 @@ using ExprPtr = std::unique_ptr<Expr>;
 struct NumberLiteral : Expr {
   NumberLiteral() : Expr(Kind::kNumber) {}
   double value = 0;
+  bool duration = false;  // written as a duration (`5m` = 300), and printed so
 };
 
 struct StringLiteral : Expr {
@@ -122,6 +141,9 @@ struct VectorSelector : Expr {
   // Every matcher, including __name__="name" when a name was written.
   std::vector<tsdb::Matcher> matchers;
   Duration offset{0};  // negative offsets allowed
+  // Set iff the offset was written as a duration expression; when that does
+  // not DependsOnQuery(), `offset` already holds its value, else `offset` is 0.
+  DurationExprPtr offset_expr;
   AtKind at = AtKind::kNone;
   TimestampMs at_ms = 0;  // for AtKind::kTimestamp
   // Experimental extended range selectors: `x[5m] anchored`, `x smoothed`.
@@ -133,6 +155,7 @@ struct MatrixSelector : Expr {
   MatrixSelector() : Expr(Kind::kMatrixSelector) {}
   ExprPtr selector;  // a VectorSelector (carries offset and @)
   Duration range{0};
+  DurationExprPtr range_expr;  // as VectorSelector::offset_expr
 };
 
 struct SubqueryExpr : Expr {
@@ -141,6 +164,10 @@ struct SubqueryExpr : Expr {
   Duration range{0};
   Duration step{0};  // 0: the engine's default subquery step
   Duration offset{0};
+  // As VectorSelector::offset_expr, for the range, step and offset.
+  DurationExprPtr range_expr;
+  DurationExprPtr step_expr;
+  DurationExprPtr offset_expr;
   AtKind at = AtKind::kNone;
   TimestampMs at_ms = 0;
 };
@@ -196,7 +223,10 @@ struct Call : Expr {
 const Expr* Unparen(const Expr* e);
 
 // Parses a PromQL expression. The error reads like Prometheus's, with the
-// 1-based line and column: `1:5: parse error: unexpected <op:*>`.
+// 1-based line and column: `1:5: parse error: unexpected <op:*>`. The
+// experimental syntax (duration expressions, anchored/smoothed, fill
+// modifiers) is always accepted; whether to run it is the engine's call.
+// Nesting deeper than 1000 levels is an error.
 Result<ExprPtr> ParseExpr(std::string_view query);
 // Parses a series selector (`up{job="x"}`, `{__name__=~"a.*"}`) into matchers,
 // as /api/v1/series' match[] and `vigil tsdb dump --match` take it.

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,11 +85,20 @@ bool IsPlainLabelName(std::string_view s) {
 
 std::string LabelName(std::string_view s) { return IsPlainLabelName(s) ? std::string(s) : GoQuote(s); }
 
+// Grouping and on/ignoring labels, unquoted when a legacy metric name (which
+// may contain ':') as Prometheus prints them, else quoted.
 std::string JoinLabels(const std::vector<std::string>& labels) {
   std::string out;
   for (size_t i = 0; i < labels.size(); ++i) {
     if (i > 0) out += ", ";
-    out += LabelName(labels[i]);
+    std::string_view l = labels[i];
+    bool plain = !l.empty();
+    for (size_t k = 0; k < l.size(); ++k) {
+      char c = l[k];
+      plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':' ||
+                        (k > 0 && c >= '0' && c <= '9'));
+    }
+    out += plain ? std::string(l) : GoQuote(l);
   }
   return out;
 }
@@ -101,6 +112,14 @@ std::string FormatNumber(double v) {
   return std::string(buf, res.ptr);
 }
 
+// A duration literal's text (`5m`), when its seconds convert to whole
+// milliseconds exactly enough to read back the same; else nullopt.
+std::optional<std::string> DurationLiteral(double seconds) {
+  double ms = std::round(seconds * 1000);
+  if (!std::isfinite(ms) || std::fabs(ms) >= 1e15) return std::nullopt;
+  return FormatDuration(Duration(static_cast<int64_t>(ms)));
+}
+
 std::string MatcherString(const tsdb::Matcher& m) {
   std::string out = LabelName(m.name());
   switch (m.type()) {
@@ -112,20 +131,57 @@ std::string MatcherString(const tsdb::Matcher& m) {
   return out + GoQuote(m.value());
 }
 
-std::string AtOffset(AtKind at, TimestampMs at_ms, Duration offset) {
+std::string DurationExprString(const DurationExpr& d) {
+  using Op = DurationExpr::Op;
+  auto bin = [&](const char* op) { return DurationExprString(*d.lhs) + " " + op + " " + DurationExprString(*d.rhs); };
+  switch (d.op) {
+    case Op::kLiteral: {
+      std::optional<std::string> text;
+      if (d.duration) text = DurationLiteral(d.seconds);
+      return text ? *text : FormatNumber(d.seconds);
+    }
+    case Op::kStep: return "step()";
+    case Op::kRange: return "range()";
+    case Op::kMinOf: return "min_of(" + DurationExprString(*d.lhs) + ", " + DurationExprString(*d.rhs) + ")";
+    case Op::kMaxOf: return "max_of(" + DurationExprString(*d.lhs) + ", " + DurationExprString(*d.rhs) + ")";
+    case Op::kParen: return "(" + DurationExprString(*d.rhs) + ")";
+    case Op::kNeg: return "-" + DurationExprString(*d.rhs);
+    case Op::kAdd: return bin("+");
+    case Op::kSub: return bin("-");
+    case Op::kMul: return bin("*");
+    case Op::kDiv: return bin("/");
+    case Op::kMod: return bin("%");
+    case Op::kPow: return bin("^");
+  }
+  return "";
+}
+
+std::string DurationText(Duration d, const DurationExprPtr& expr) {
+  return expr ? DurationExprString(*expr) : FormatDuration(d);
+}
+
+std::string AtOffset(AtKind at, TimestampMs at_ms, Duration offset, const DurationExprPtr& offset_expr) {
   std::string out;
   switch (at) {
     case AtKind::kNone: break;
     case AtKind::kTimestamp: {
+      // Prometheus prints "%.3f" of the seconds; integer arithmetic gives the
+      // same digits without losing precision on huge values.
+      uint64_t abs_ms = at_ms < 0 ? 0 - static_cast<uint64_t>(at_ms) : static_cast<uint64_t>(at_ms);
       char buf[64];
-      std::snprintf(buf, sizeof(buf), " @ %.3f", static_cast<double>(at_ms) / 1000.0);
+      std::snprintf(buf, sizeof(buf), " @ %s%llu.%03llu", at_ms < 0 ? "-" : "",
+                    static_cast<unsigned long long>(abs_ms / 1000), static_cast<unsigned long long>(abs_ms % 1000));
       out += buf;
       break;
     }
     case AtKind::kStart: out += " @ start()"; break;
     case AtKind::kEnd: out += " @ end()"; break;
   }
-  if (offset.count() != 0) out += " offset " + FormatDuration(offset);
+  if (offset_expr) {
+    out += " offset " + DurationExprString(*offset_expr);
+  } else if (offset.count() != 0) {
+    out += " offset " + FormatDuration(offset);
+  }
   return out;
 }
 
@@ -161,31 +217,38 @@ void WriteSelector(const VectorSelector& vs, std::string* out) {
 
 void Write(const Expr& e, std::string* out) {
   switch (e.kind) {
-    case Expr::Kind::kNumber: *out += FormatNumber(static_cast<const NumberLiteral&>(e).value); return;
+    case Expr::Kind::kNumber: {
+      const auto& n = static_cast<const NumberLiteral&>(e);
+      std::optional<std::string> text;
+      if (n.duration) text = DurationLiteral(n.value);
+      *out += text ? *text : FormatNumber(n.value);
+      return;
+    }
     case Expr::Kind::kString: *out += GoQuote(static_cast<const StringLiteral&>(e).value); return;
     case Expr::Kind::kVectorSelector: {
       const auto& vs = static_cast<const VectorSelector&>(e);
       WriteSelector(vs, out);
+      *out += AtOffset(vs.at, vs.at_ms, Duration(0), nullptr);
       *out += ExtendedRange(vs);
-      *out += AtOffset(vs.at, vs.at_ms, vs.offset);
+      *out += AtOffset(AtKind::kNone, 0, vs.offset, vs.offset_expr);
       return;
     }
     case Expr::Kind::kMatrixSelector: {
       const auto& ms = static_cast<const MatrixSelector&>(e);
       const auto& vs = static_cast<const VectorSelector&>(*ms.selector);
       WriteSelector(vs, out);
-      *out += "[" + FormatDuration(ms.range) + "]";
+      *out += "[" + DurationText(ms.range, ms.range_expr) + "]";
       *out += ExtendedRange(vs);
-      *out += AtOffset(vs.at, vs.at_ms, vs.offset);
+      *out += AtOffset(vs.at, vs.at_ms, vs.offset, vs.offset_expr);
       return;
     }
     case Expr::Kind::kSubquery: {
       const auto& sq = static_cast<const SubqueryExpr&>(e);
       Write(*sq.expr, out);
-      *out += "[" + FormatDuration(sq.range) + ":";
-      if (sq.step.count() != 0) *out += FormatDuration(sq.step);
+      *out += "[" + DurationText(sq.range, sq.range_expr) + ":";
+      if (sq.step_expr || sq.step.count() != 0) *out += DurationText(sq.step, sq.step_expr);
       *out += "]";
-      *out += AtOffset(sq.at, sq.at_ms, sq.offset);
+      *out += AtOffset(sq.at, sq.at_ms, sq.offset, sq.offset_expr);
       return;
     }
     case Expr::Kind::kParen:
@@ -201,7 +264,14 @@ void Write(const Expr& e, std::string* out) {
     }
     case Expr::Kind::kBinary: {
       const auto& b = static_cast<const BinaryExpr&>(e);
-      Write(*b.lhs, out);
+      if (b.op == BinaryOp::kPow && b.lhs->kind == Expr::Kind::kNumber &&
+          std::isinf(static_cast<const NumberLiteral&>(*b.lhs).value) &&
+          static_cast<const NumberLiteral&>(*b.lhs).value > 0) {
+        // "+Inf ^ 2" would read back as +(Inf ^ 2).
+        *out += "Inf";
+      } else {
+        Write(*b.lhs, out);
+      }
       *out += " ";
       *out += BinaryOpName(b.op);
       if (b.return_bool) *out += " bool";

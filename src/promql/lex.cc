@@ -428,6 +428,15 @@ std::string GoQuote(std::string_view s) {
 
 std::vector<Token> Lex(std::string_view input) { return Lexer(input).Run(); }
 
+bool IsValidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    int n = Utf8Len(s, i);
+    if (n == 0) return false;
+    i += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {

@@ -57,6 +57,9 @@ std::vector<Token> Lex(std::string_view input);
 // `identifier "foo"`, `end of input`, `"("`.
 std::string DescribeToken(const Token& t);
 
+// True iff `s` is well-formed UTF-8.
+bool IsValidUtf8(std::string_view s);
+
 // Lower-cased copy.
 std::string Lower(std::string_view s);
 

@@ -18,6 +18,47 @@
 
 namespace vigil::promql {
 
+bool DurationExpr::DependsOnQuery() const {
+  if (op == Op::kStep || op == Op::kRange) return true;
+  return (lhs && lhs->DependsOnQuery()) || (rhs && rhs->DependsOnQuery());
+}
+
+namespace {
+
+double EvalSeconds(const DurationExpr& d, double step, double range) {
+  using Op = DurationExpr::Op;
+  auto l = [&] { return EvalSeconds(*d.lhs, step, range); };
+  auto r = [&] { return EvalSeconds(*d.rhs, step, range); };
+  switch (d.op) {
+    case Op::kLiteral: return d.seconds;
+    case Op::kStep: return step;
+    case Op::kRange: return range;
+    case Op::kMinOf: return std::min(l(), r());
+    case Op::kMaxOf: return std::max(l(), r());
+    case Op::kParen: return r();
+    case Op::kNeg: return -r();
+    case Op::kAdd: return l() + r();
+    case Op::kSub: return l() - r();
+    case Op::kMul: return l() * r();
+    case Op::kDiv: return l() / r();
+    case Op::kMod: return std::fmod(l(), r());
+    case Op::kPow: return std::pow(l(), r());
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<Duration> EvalDurationExpr(const DurationExpr& expr, Duration step, Duration range) {
+  double secs =
+      EvalSeconds(expr, static_cast<double>(step.count()) / 1000.0, static_cast<double>(range.count()) / 1000.0);
+  double ms = std::round(secs * 1000);
+  if (!std::isfinite(ms) || std::fabs(ms) >= 9.2e18) {
+    return Status::Error("duration expression out of range: " + std::to_string(secs));
+  }
+  return Duration(static_cast<int64_t>(ms));
+}
+
 namespace {
 
 using internal::Lower;
@@ -67,9 +108,10 @@ bool IsAggregatorWord(const std::string& w, AggregateOp* op) {
   return false;
 }
 
-bool IsKeywordWord(const std::string& w) {
-  static const std::string_view kWords[] = {"and", "or",       "unless", "atan2",  "by",         "without",
-                                            "on",  "ignoring", "bool",   "offset", "group_left", "group_right"};
+// Keywords that cannot start an operand. Prometheus lets the other keywords
+// (`and`, `by`, `offset`, `sum`, …) name a metric there.
+bool IsReservedWord(const std::string& w) {
+  static const std::string_view kWords[] = {"atan2", "bool", "on", "ignoring", "group_left", "group_right"};
   for (auto k : kWords) {
     if (w == k) return true;
   }
@@ -81,6 +123,10 @@ class Parser {
   explicit Parser(std::string_view in) : in_(in), toks_(internal::Lex(in)) {}
 
   Result<ExprPtr> Expression() {
+    if (Cur().type == Tok::kEOF) {
+      Fail(0, "no expression found in input");
+      return Error();
+    }
     ExprPtr e = ParseBinary(0);
     if (e && Cur().type != Tok::kEOF) Unexpected("");
     if (!err_ && e) Check(e.get(), false);
@@ -151,20 +197,27 @@ class Parser {
     return Status::Error(std::to_string(line) + ":" + std::to_string(pos - last_nl) + ": parse error: " + err_->second);
   }
 
+  // Tree depth of a parsed node (leaves are 1).
+  int DepthOf(const Expr* e) const {
+    if (e == nullptr) return 0;
+    auto it = depth_.find(e);
+    return it == depth_.end() ? 1 : it->second;
+  }
+
   // Records the tree depth of a new composite node; fails past kMaxDepth.
-  bool Track(const Expr* e, std::initializer_list<const Expr*> children) {
-    int d = 0;
-    for (const Expr* c : children) {
-      if (c == nullptr) continue;
-      auto it = depth_.find(c);
-      d = std::max(d, it == depth_.end() ? 1 : it->second);
-    }
-    depth_[e] = d + 1;
-    if (d + 1 > kMaxDepth) {
+  bool SetDepth(const Expr* e, int children_depth) {
+    depth_[e] = children_depth + 1;
+    if (children_depth + 1 > kMaxDepth) {
       Fail(e->pos.start, "expression nesting too deep");
       return false;
     }
     return true;
+  }
+
+  bool Track(const Expr* e, std::initializer_list<const Expr*> children) {
+    int d = 0;
+    for (const Expr* c : children) d = std::max(d, DepthOf(c));
+    return SetDepth(e, d);
   }
 
   // ---- expressions ----
@@ -275,9 +328,9 @@ class Parser {
     if (t.type == Tok::kNumber) {
       if (!ParseNumber(t.text, out)) return Fail(t.pos, "error parsing number: " + t.text), false;
     } else if (t.type == Tok::kDuration) {
-      auto d = ParseDuration(t.text);
-      if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
-      *out = static_cast<double>(d->count()) / 1000.0;
+      int64_t ms = 0;
+      if (!DurationTokenMs(t, &ms)) return false;
+      *out = static_cast<double>(ms) / 1000.0;
     } else if (IsWord(t, "inf") || IsWord(t, "nan")) {
       *out = IsWord(t, "inf") ? std::numeric_limits<double>::infinity() : std::numeric_limits<double>::quiet_NaN();
     } else {
@@ -294,8 +347,12 @@ class Parser {
     if (!Expect(Tok::kLeftParen, context, "\"(\"")) return false;
     while (Cur().type != Tok::kRightParen) {
       const Token& t = Cur();
-      if (t.type != Tok::kIdentifier && t.type != Tok::kString) {
+      if (t.type != Tok::kIdentifier && t.type != Tok::kMetricIdentifier && t.type != Tok::kString) {
         Unexpected("grouping opts", "label");
+        return false;
+      }
+      if (t.text.empty() || !internal::IsValidUtf8(t.text)) {
+        Fail(t.pos, "invalid label name for grouping: " + Quote(t.text));
         return false;
       }
       out->push_back(t.text);
@@ -348,10 +405,11 @@ class Parser {
         return n;
       }
       case Tok::kDuration: {
-        auto d = ParseDuration(t.text);
-        if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
+        int64_t ms = 0;
+        if (!DurationTokenMs(t, &ms)) return nullptr;
         auto n = std::make_unique<NumberLiteral>();
-        n->value = static_cast<double>(d->count()) / 1000.0;
+        n->value = static_cast<double>(ms) / 1000.0;
+        n->duration = true;
         n->pos = {t.pos, t.end};
         Advance();
         return n;
@@ -387,8 +445,11 @@ class Parser {
           return n;
         }
         AggregateOp agg;
-        if (IsAggregatorWord(w, &agg)) return ParseAggregate(agg);
-        if (IsKeywordWord(w)) return Unexpected("");
+        if (IsAggregatorWord(w, &agg) &&
+            (Ahead().type == Tok::kLeftParen || IsWord(Ahead(), "by") || IsWord(Ahead(), "without"))) {
+          return ParseAggregate(agg);
+        }
+        if (IsReservedWord(w)) return Unexpected("");
         if (Ahead().type == Tok::kLeftParen) return ParseCall();
         return ParseVectorSelector(true);
       }
@@ -503,18 +564,13 @@ class Parser {
     call->func = f;
     call->args = std::move(args);
     call->pos = {start, PrevEnd()};
-    std::vector<const Expr*> kids;
     int d = 0;
-    for (const auto& a : call->args) {
-      auto it = depth_.find(a.get());
-      d = std::max(d, it == depth_.end() ? 1 : it->second);
-    }
-    depth_[call.get()] = d + 1;
-    if (d + 1 > kMaxDepth) return Fail(start, "expression nesting too deep");
+    for (const auto& a : call->args) d = std::max(d, DepthOf(a.get()));
+    if (!SetDepth(call.get(), d)) return nullptr;
     return call;
   }
 
-  // `(a, b, c,)` after a function or aggregation name.
+  // `(a, b, c)` after a function or aggregation name.
   bool ParseArgs(std::vector<ExprPtr>* args, std::string_view context) {
     if (!Expect(Tok::kLeftParen, context, "\"(\"")) return false;
     while (Cur().type != Tok::kRightParen) {
@@ -522,6 +578,10 @@ class Parser {
       if (!e) return false;
       args->push_back(std::move(e));
       if (Cur().type == Tok::kComma) {
+        if (Ahead().type == Tok::kRightParen) {
+          Fail(Cur().pos, "trailing commas not allowed in function call args");
+          return false;
+        }
         Advance();
       } else if (Cur().type != Tok::kRightParen) {
         Unexpected(context, "\",\" or \")\"");
@@ -585,22 +645,31 @@ class Parser {
     return e;
   }
 
-  // A duration in `[…]` or after `offset`: `5m`, `1h30m`, or seconds `300`.
-  bool ParseDurationToken(Duration* out, bool allow_zero) {
+  // A DURATION token's milliseconds; like Prometheus, zero is an error.
+  bool DurationTokenMs(const Token& t, int64_t* ms) {
+    auto d = ParseDuration(t.text);
+    if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
+    if (d->count() == 0) return Fail(t.pos, "duration must be greater than 0"), false;
+    *ms = d->count();
+    return true;
+  }
+
+  // A duration in `[…]` or after `offset`: `5m`, `1h30m`, or seconds `300`
+  // (truncated to milliseconds, as Prometheus does).
+  bool ParseDurationToken(Duration* out, bool allow_zero, std::string_view context = "",
+                          std::string_view expected = "number or duration") {
     const Token& t = Cur();
     int64_t ms = 0;
     if (t.type == Tok::kDuration) {
-      auto d = ParseDuration(t.text);
-      if (!d.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text)), false;
-      ms = d->count();
+      if (!DurationTokenMs(t, &ms)) return false;
     } else if (t.type == Tok::kNumber) {
       double secs = 0;
       if (!ParseNumber(t.text, &secs)) return Fail(t.pos, "error parsing number: " + t.text), false;
-      double v = std::round(secs * 1000);
+      double v = std::trunc(secs * 1000);
       if (!std::isfinite(v) || std::fabs(v) >= 9.2e18) return Fail(t.pos, "duration out of range: " + t.text), false;
       ms = static_cast<int64_t>(v);
     } else {
-      Unexpected("", "duration");
+      Unexpected(context, expected);
       return false;
     }
     if (ms == 0 && !allow_zero) return Fail(t.pos, "duration must be greater than 0"), false;
@@ -609,27 +678,170 @@ class Parser {
     return true;
   }
 
+  // A duration in `[…]`: a literal, or an experimental duration expression.
+  bool ParseBracketDuration(Duration* value, DurationExprPtr* expr) {
+    const Token& t = Cur();
+    if ((t.type == Tok::kDuration || t.type == Tok::kNumber) &&
+        (Ahead().type == Tok::kRightBracket || Ahead().type == Tok::kColon)) {
+      return ParseDurationToken(value, false, "subquery selector");
+    }
+    int start = t.pos;
+    if (!StartsDurationExpr(t)) {
+      Unexpected("subquery selector", "number or duration");
+      return false;
+    }
+    dur_nodes_ = 0;
+    DurationExprPtr e = ParseDurExpr(1);
+    if (!e) return false;
+    return SetDurationExpr(std::move(e), start, true, value, expr);
+  }
+
+  bool StartsDurationExpr(const Token& t) const {
+    switch (t.type) {
+      case Tok::kNumber:
+      case Tok::kDuration:
+      case Tok::kLeftParen:
+      case Tok::kAdd:
+      case Tok::kSub: return true;
+      case Tok::kIdentifier: {
+        std::string w = Lower(t.text);
+        return Ahead().type == Tok::kLeftParen && (w == "step" || w == "range" || w == "min_of" || w == "max_of");
+      }
+      default: return false;
+    }
+  }
+
+  // Stores a duration expression, folding it into `value` unless it needs
+  // the query's step or range.
+  bool SetDurationExpr(DurationExprPtr e, int start, bool positive, Duration* value, DurationExprPtr* out) {
+    *value = Duration(0);
+    if (!e->DependsOnQuery()) {
+      auto v = EvalDurationExpr(*e, Duration(0), Duration(0));
+      if (!v.ok()) return Fail(start, v.status().message()), false;
+      if (positive && v->count() <= 0) return Fail(start, "duration must be greater than 0"), false;
+      *value = *v;
+    }
+    // A lone literal (`[+1]`) is an ordinary duration.
+    if (e->op != DurationExpr::Op::kLiteral) *out = std::move(e);
+    return true;
+  }
+
+  std::shared_ptr<DurationExpr> MakeDur(DurationExpr::Op op, DurationExprPtr lhs, DurationExprPtr rhs) {
+    // Bounds the tree's depth, as kMaxDepth does for expressions.
+    if (++dur_nodes_ > kMaxDepth) return Fail(Cur().pos, "duration expression too long");
+    auto d = std::make_shared<DurationExpr>();
+    d->op = op;
+    d->lhs = std::move(lhs);
+    d->rhs = std::move(rhs);
+    return d;
+  }
+
+  DurationExprPtr ParseDurExpr(int min_prec) {
+    if (++recursion_ > kMaxDepth) return Fail(Cur().pos, "expression nesting too deep");
+    DurationExprPtr lhs = ParseDurUnary();
+    while (lhs) {
+      using Op = DurationExpr::Op;
+      Op op;
+      int prec;
+      switch (Cur().type) {
+        case Tok::kAdd: op = Op::kAdd, prec = 1; break;
+        case Tok::kSub: op = Op::kSub, prec = 1; break;
+        case Tok::kMul: op = Op::kMul, prec = 2; break;
+        case Tok::kDiv: op = Op::kDiv, prec = 2; break;
+        case Tok::kMod: op = Op::kMod, prec = 2; break;
+        case Tok::kPow: op = Op::kPow, prec = 3; break;
+        default: prec = 0; break;
+      }
+      if (prec == 0 || prec < min_prec) break;
+      Advance();
+      DurationExprPtr rhs = ParseDurExpr(op == Op::kPow ? 3 : prec + 1);
+      if (!rhs) return nullptr;
+      lhs = MakeDur(op, std::move(lhs), std::move(rhs));
+    }
+    --recursion_;
+    return lhs;
+  }
+
+  DurationExprPtr ParseDurUnary() {
+    if (Cur().type != Tok::kAdd && Cur().type != Tok::kSub) return ParseDurPrimary();
+    bool negate = Cur().type == Tok::kSub;
+    Advance();
+    DurationExprPtr e = ParseDurExpr(3);  // like `*`: only `^` binds tighter
+    if (!e || !negate) return e;          // unary plus changes nothing, as Prometheus prints it
+    return MakeDur(DurationExpr::Op::kNeg, nullptr, std::move(e));
+  }
+
+  DurationExprPtr ParseDurPrimary() {
+    using Op = DurationExpr::Op;
+    const Token& t = Cur();
+    if (t.type == Tok::kNumber || t.type == Tok::kDuration) {
+      auto d = MakeDur(Op::kLiteral, nullptr, nullptr);
+      if (!d) return nullptr;
+      DurationExpr* lit = d.get();
+      if (t.type == Tok::kNumber) {
+        if (!ParseNumber(t.text, &lit->seconds)) return Fail(t.pos, "error parsing number: " + t.text);
+        if (!std::isfinite(lit->seconds)) return Fail(t.pos, "duration out of range: " + t.text);
+      } else {
+        auto v = ParseDuration(t.text);
+        if (!v.ok()) return Fail(t.pos, "not a valid duration string: " + Quote(t.text));
+        lit->seconds = static_cast<double>(v->count()) / 1000.0;
+        lit->duration = true;
+      }
+      Advance();
+      return d;
+    }
+    if (t.type == Tok::kLeftParen) {
+      Advance();
+      DurationExprPtr inner = ParseDurExpr(1);
+      if (!inner || !Expect(Tok::kRightParen, "duration expression", "\")\"")) return nullptr;
+      return MakeDur(Op::kParen, nullptr, std::move(inner));
+    }
+    if (t.type == Tok::kIdentifier && Ahead().type == Tok::kLeftParen) {
+      std::string w = Lower(t.text);
+      if (w == "step" || w == "range") {
+        Advance();
+        Advance();
+        if (!Expect(Tok::kRightParen, "duration expression", "\")\"")) return nullptr;
+        return MakeDur(w == "step" ? Op::kStep : Op::kRange, nullptr, nullptr);
+      }
+      if (w == "min_of" || w == "max_of") {
+        Advance();
+        Advance();
+        DurationExprPtr a = ParseDurExpr(1);
+        if (!a || !Expect(Tok::kComma, "duration expression", "\",\"")) return nullptr;
+        DurationExprPtr b = ParseDurExpr(1);
+        if (!b || !Expect(Tok::kRightParen, "duration expression", "\")\"")) return nullptr;
+        return MakeDur(w == "min_of" ? Op::kMinOf : Op::kMaxOf, std::move(a), std::move(b));
+      }
+    }
+    return Unexpected("duration expression", "duration");
+  }
+
   ExprPtr ParseRange(ExprPtr e) {
+    int bracket = Cur().pos;
     Advance();  // [
     Duration range{0};
-    if (!ParseDurationToken(&range, false)) return nullptr;
+    DurationExprPtr range_expr;
+    if (!ParseBracketDuration(&range, &range_expr)) return nullptr;
     if (Cur().type == Tok::kColon) {
       Advance();
       auto sq = std::make_unique<SubqueryExpr>();
       sq->range = range;
-      if (Cur().type != Tok::kRightBracket && !ParseDurationToken(&sq->step, false)) return nullptr;
+      sq->range_expr = std::move(range_expr);
+      if (Cur().type != Tok::kRightBracket && !ParseBracketDuration(&sq->step, &sq->step_expr)) return nullptr;
       if (!Expect(Tok::kRightBracket, "subquery selector", "\"]\"")) return nullptr;
       sq->pos = {e->pos.start, PrevEnd()};
       sq->expr = std::move(e);
       if (!Track(sq.get(), {sq->expr.get()})) return nullptr;
       return sq;
     }
-    if (!Expect(Tok::kRightBracket, "matrix selector", "\"]\" or \":\"")) return nullptr;
-    if (e->kind != Expr::Kind::kVectorSelector) return Fail(e->pos.start, "ranges only allowed for vector selectors");
-    if (modified_offset_.count(e.get())) return Fail(e->pos.start, "no offset modifiers allowed before range");
-    if (modified_at_.count(e.get())) return Fail(e->pos.start, "no @ modifiers allowed before range");
+    if (!Expect(Tok::kRightBracket, "subquery or range", "\":\" or \"]\"")) return nullptr;
+    if (e->kind != Expr::Kind::kVectorSelector) return Fail(bracket, "ranges only allowed for vector selectors");
+    if (modified_offset_.count(e.get())) return Fail(bracket, "no offset modifiers allowed before range");
+    if (modified_at_.count(e.get())) return Fail(bracket, "no @ modifiers allowed before range");
     auto ms = std::make_unique<MatrixSelector>();
     ms->range = range;
+    ms->range_expr = std::move(range_expr);
     ms->pos = {e->pos.start, PrevEnd()};
     ms->selector = std::move(e);
     if (!Track(ms.get(), {ms->selector.get()})) return nullptr;
@@ -645,14 +857,26 @@ class Parser {
 
   ExprPtr ParseOffset(ExprPtr e) {
     Advance();  // offset
-    bool negative = false;
-    if (Cur().type == Tok::kSub) {
-      negative = true;
-      Advance();
-    }
+    int start = Cur().pos;
+    Tok sign = Cur().type;
+    if (sign == Tok::kSub || sign == Tok::kAdd) Advance();
     Duration d{0};
-    if (!ParseDurationToken(&d, true)) return nullptr;
-    if (negative) d = -d;
+    DurationExprPtr d_expr;
+    if (Cur().type == Tok::kNumber || Cur().type == Tok::kDuration) {
+      if (!ParseDurationToken(&d, true, "offset")) return nullptr;
+      if (sign == Tok::kSub) d = -d;
+    } else {
+      // Experimental: `offset (1m + 2s)`, `offset -min_of(step(), 1s)`.
+      if (!StartsDurationExpr(Cur())) return Unexpected("offset", "number or duration");
+      dur_nodes_ = 0;
+      DurationExprPtr prim = ParseDurPrimary();
+      if (!prim) return nullptr;
+      if (sign == Tok::kSub) {
+        prim = MakeDur(DurationExpr::Op::kNeg, nullptr, prim);
+        if (!prim) return nullptr;
+      }
+      if (!SetDurationExpr(prim, start, false, &d, &d_expr)) return nullptr;
+    }
     Expr* target = ModifierTarget(e.get());
     if (target == nullptr) {
       return Fail(e->pos.start,
@@ -662,8 +886,10 @@ class Parser {
     if (!modified_offset_.insert(target).second) return Fail(e->pos.start, "offset may not be set multiple times");
     if (target->kind == Expr::Kind::kVectorSelector) {
       static_cast<VectorSelector*>(target)->offset = d;
+      static_cast<VectorSelector*>(target)->offset_expr = std::move(d_expr);
     } else {
       static_cast<SubqueryExpr*>(target)->offset = d;
+      static_cast<SubqueryExpr*>(target)->offset_expr = std::move(d_expr);
     }
     e->pos.end = PrevEnd();
     return e;
@@ -913,6 +1139,7 @@ class Parser {
   std::vector<Token> toks_;
   size_t i_ = 0;
   int recursion_ = 0;
+  int dur_nodes_ = 0;  // in the duration expression being parsed
   std::optional<std::pair<int, std::string>> err_;
   std::unordered_map<const Expr*, int> depth_;
   std::unordered_map<const BinaryExpr*, int> op_pos_;

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <ostream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -11,10 +12,102 @@
 namespace vigil::promql {
 namespace {
 
+// Structural equality of two trees, positions aside.
+bool SameDuration(const DurationExprPtr& a, const DurationExprPtr& b) {
+  if (!a || !b) return !a && !b;
+  if (a->op != b->op || a->duration != b->duration) return false;
+  if (a->op == DurationExpr::Op::kLiteral && a->seconds != b->seconds) return false;
+  return SameDuration(a->lhs, b->lhs) && SameDuration(a->rhs, b->rhs);
+}
+
+bool SameTree(const Expr& a, const Expr& b) {
+  if (a.kind != b.kind) return false;
+  auto same_ptr = [](const ExprPtr& x, const ExprPtr& y) { return (!x && !y) || (x && y && SameTree(*x, *y)); };
+  switch (a.kind) {
+    case Expr::Kind::kNumber: {
+      auto& x = static_cast<const NumberLiteral&>(a);
+      auto& y = static_cast<const NumberLiteral&>(b);
+      return (x.value == y.value || (x.value != x.value && y.value != y.value)) && x.duration == y.duration;
+    }
+    case Expr::Kind::kString:
+      return static_cast<const StringLiteral&>(a).value == static_cast<const StringLiteral&>(b).value;
+    case Expr::Kind::kVectorSelector: {
+      auto& x = static_cast<const VectorSelector&>(a);
+      auto& y = static_cast<const VectorSelector&>(b);
+      if (x.name != y.name || x.matchers.size() != y.matchers.size() || x.offset != y.offset || x.at != y.at ||
+          x.at_ms != y.at_ms || x.anchored != y.anchored || x.smoothed != y.smoothed ||
+          !SameDuration(x.offset_expr, y.offset_expr)) {
+        return false;
+      }
+      // Matchers may come back in a different order (Format sorts them).
+      std::multiset<std::string> mx, my;
+      for (const auto& m : x.matchers) mx.insert(m.ToString());
+      for (const auto& m : y.matchers) my.insert(m.ToString());
+      return mx == my;
+    }
+    case Expr::Kind::kMatrixSelector: {
+      auto& x = static_cast<const MatrixSelector&>(a);
+      auto& y = static_cast<const MatrixSelector&>(b);
+      return x.range == y.range && SameDuration(x.range_expr, y.range_expr) && SameTree(*x.selector, *y.selector);
+    }
+    case Expr::Kind::kSubquery: {
+      auto& x = static_cast<const SubqueryExpr&>(a);
+      auto& y = static_cast<const SubqueryExpr&>(b);
+      return x.range == y.range && x.step == y.step && x.offset == y.offset && x.at == y.at && x.at_ms == y.at_ms &&
+             SameDuration(x.range_expr, y.range_expr) && SameDuration(x.step_expr, y.step_expr) &&
+             SameDuration(x.offset_expr, y.offset_expr) && SameTree(*x.expr, *y.expr);
+    }
+    case Expr::Kind::kParen:
+      return SameTree(*static_cast<const ParenExpr&>(a).expr, *static_cast<const ParenExpr&>(b).expr);
+    case Expr::Kind::kUnary: {
+      auto& x = static_cast<const UnaryExpr&>(a);
+      auto& y = static_cast<const UnaryExpr&>(b);
+      return x.negate == y.negate && SameTree(*x.expr, *y.expr);
+    }
+    case Expr::Kind::kBinary: {
+      auto& x = static_cast<const BinaryExpr&>(a);
+      auto& y = static_cast<const BinaryExpr&>(b);
+      if (x.op != y.op || x.return_bool != y.return_bool || x.matching.has_value() != y.matching.has_value() ||
+          x.fill_left.has_value() != y.fill_left.has_value() || x.fill_right.has_value() != y.fill_right.has_value()) {
+        return false;
+      }
+      if (x.matching && (x.matching->card != y.matching->card || x.matching->on != y.matching->on ||
+                         x.matching->labels != y.matching->labels || x.matching->include != y.matching->include)) {
+        return false;
+      }
+      return SameTree(*x.lhs, *y.lhs) && SameTree(*x.rhs, *y.rhs);
+    }
+    case Expr::Kind::kAggregate: {
+      auto& x = static_cast<const AggregateExpr&>(a);
+      auto& y = static_cast<const AggregateExpr&>(b);
+      return x.op == y.op && x.grouping == y.grouping && x.without == y.without && same_ptr(x.param, y.param) &&
+             SameTree(*x.expr, *y.expr);
+    }
+    case Expr::Kind::kCall: {
+      auto& x = static_cast<const Call&>(a);
+      auto& y = static_cast<const Call&>(b);
+      if (x.func != y.func || x.args.size() != y.args.size()) return false;
+      for (size_t i = 0; i < x.args.size(); ++i) {
+        if (!SameTree(*x.args[i], *y.args[i])) return false;
+      }
+      return true;
+    }
+  }
+  return false;
+}
+
 struct FormatCase {
   const char* input;
   const char* want;
 };
+
+// Readable, single-line parameter names for test listings.
+std::string Printable(const char* s) {
+  std::string out;
+  for (; *s != '\0'; ++s) out.push_back(*s >= 0x20 && *s < 0x7f ? *s : '?');
+  return out;
+}
+void PrintTo(const FormatCase& c, std::ostream* os) { *os << Printable(c.input); }
 
 class ParseFormatTest : public testing::TestWithParam<FormatCase> {};
 
@@ -27,6 +120,8 @@ TEST_P(ParseFormatTest, FormatsCanonically) {
   auto again = ParseExpr(got);
   ASSERT_TRUE(again.ok()) << got << ": " << again.status().message();
   EXPECT_EQ(Format(**again), got);
+  EXPECT_TRUE(SameTree(**e, **again)) << c.input;
+  EXPECT_TRUE(SameTree(**e, *(*e)->Clone())) << c.input;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -36,9 +131,11 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"1", "1"}, FormatCase{"1.5", "1.5"}, FormatCase{".5", "0.5"}, FormatCase{"5.", "5"},
         FormatCase{"1e3", "1000"}, FormatCase{"1E-3", "0.001"}, FormatCase{"0x1f", "31"}, FormatCase{"0X1F", "31"},
         FormatCase{"010", "8"}, FormatCase{"089", "89"}, FormatCase{"1_000", "1000"}, FormatCase{"Inf", "+Inf"},
-        FormatCase{"-inf", "-Inf"}, FormatCase{"NaN", "NaN"}, FormatCase{"nAn", "NaN"}, FormatCase{"+5", "5"},
-        FormatCase{"-5", "-5"}, FormatCase{"--5", "5"}, FormatCase{"1e21", "1000000000000000000000"},
-        FormatCase{"5m", "300"}, FormatCase{"1h30m", "5400"}, FormatCase{"100ms", "0.1"},
+        FormatCase{"-inf", "-Inf"}, FormatCase{"Inf ^ 2", "Inf ^ 2"}, FormatCase{"1 - Inf ^ -1", "1 - Inf ^ -1"},
+        FormatCase{"NaN", "NaN"}, FormatCase{"nAn", "NaN"}, FormatCase{"+5", "5"}, FormatCase{"-5", "-5"},
+        FormatCase{"--5", "5"}, FormatCase{"1e21", "1000000000000000000000"}, FormatCase{"5m", "5m"},
+        FormatCase{"1h30m", "1h30m"}, FormatCase{"100ms", "100ms"}, FormatCase{"-5m", "-5m"},
+        FormatCase{"time() - 1h", "time() - 1h"}, FormatCase{"90s", "1m30s"},
         // Strings.
         FormatCase{"\"a\\x41\\u00e9\\101\\n\"", "\"aAéA\\n\""}, FormatCase{"'it\\'s'", "\"it's\""},
         FormatCase{"'say \"hi\"'", "\"say \\\"hi\\\"\""}, FormatCase{"`raw\\n`", "\"raw\\\\n\""},
@@ -87,7 +184,10 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"count_values(\"l\", x)", "count_values(\"l\", x)"}, FormatCase{"limitk(2, x)", "limitk(2, x)"},
         FormatCase{"limit_ratio(0.5, x)", "limit_ratio(0.5, x)"},
         FormatCase{"sum by (\"a.b\", c) (x)", "sum by (\"a.b\", c) (x)"},
-        FormatCase{"sum by (on, by, bool, sum) (x)", "sum by (on, by, bool, sum) (x)"}, FormatCase{"sum(x,)", "sum(x)"},
+        FormatCase{"sum by (on, by, bool, sum) (x)", "sum by (on, by, bool, sum) (x)"},
+        FormatCase{"sum by (a:b) (x)", "sum by (a:b) (x)"}, FormatCase{"sum", "sum"},
+        FormatCase{"sum{job=\"x\"} + by + offset", "sum{job=\"x\"} + by + offset"},
+        FormatCase{"and or without", "and or without"},
         // Functions.
         FormatCase{"rate(x[5m])", "rate(x[5m])"}, FormatCase{"time()", "time()"}, FormatCase{"round(x)", "round(x)"},
         FormatCase{"round(x, 5)", "round(x, 5)"},
@@ -99,14 +199,24 @@ INSTANTIATE_TEST_SUITE_P(
         FormatCase{"x # a comment", "x"}, FormatCase{"sum(\n  x\n)", "sum(x)"},
         // Experimental: extended range selectors and fill modifiers.
         FormatCase{"rate(x[5m] anchored)", "rate(x[5m] anchored)"}, FormatCase{"x SMOOTHED", "x smoothed"},
-        FormatCase{"x[5m] smoothed offset 1m", "x[5m] smoothed offset 1m"},
+        FormatCase{"x offset 1m smoothed @ 10", "x @ 10.000 smoothed offset 1m"},
+        FormatCase{"x[1m] offset 1m anchored @ 10", "x[1m] anchored @ 10.000 offset 1m"},
+        FormatCase{"x offset +(1m)", "x offset (1m)"}, FormatCase{"x[+1m+2m]", "x[1m + 2m]"},
+        FormatCase{"x[+90]", "x[1m30s]"}, FormatCase{"x[5m] smoothed offset 1m", "x[5m] smoothed offset 1m"},
         FormatCase{"a + fill(0) b", "a + fill(0) b"},
         FormatCase{"a + fill_left(5) fill_right(7) b", "a + fill_left(5) fill_right(7) b"},
         FormatCase{"a + fill_right(-Inf) b", "a + fill_right(-Inf) b"},
         FormatCase{"a + fill(NaN) b", "a + fill(NaN) b"},
         FormatCase{"a > bool on(x) group_left fill(1) b", "a > bool on (x) group_left () fill(1) b"},
-        FormatCase{"fill + fill(0) fill", "fill + fill(0) fill"},
-        FormatCase{"other + fill_left", "other + fill_left"}));
+        FormatCase{"fill + fill(0) fill", "fill + fill(0) fill"}, FormatCase{"other + fill_left", "other + fill_left"},
+        // Experimental: duration expressions.
+        FormatCase{"x[2m*(10+5)]", "x[2m * (10 + 5)]"}, FormatCase{"x[-5m+35m]", "x[-5m + 35m]"},
+        FormatCase{"x[1h30m % 1h]", "x[1h30m % 1h]"}, FormatCase{"x[STEP()]", "x[step()]"},
+        FormatCase{"x[29s+1s:20*500ms] offset -(20*(7s % 4))", "x[29s + 1s:20 * 500ms] offset -(20 * (7s % 4))"},
+        FormatCase{"x offset min_of(step(), 1s)^0", "x offset min_of(step(), 1s) ^ 0"},
+        FormatCase{"x offset (100 + 2)", "x offset (100 + 2)"}, FormatCase{"x offset 100 + 2", "x offset 1m40s + 2"},
+        FormatCase{"x offset -2 ^ 2", "x offset -2s ^ 2"}, FormatCase{"x offset +5m", "x offset 5m"},
+        FormatCase{"x[max_of(range(), 1m):]", "x[max_of(range(), 1m):]"}));
 
 TEST(ParseTest, TreeShape) {
   auto e = ParseExpr("-2^2");
@@ -152,6 +262,32 @@ TEST(ParseTest, TreeShape) {
   auto& ms = static_cast<MatrixSelector&>(*call.args[0]);
   EXPECT_TRUE(static_cast<VectorSelector&>(*ms.selector).anchored);
 
+  e = ParseExpr("x[2m*(10+5)] offset (1m + 1s)");
+  ASSERT_TRUE(e.ok());
+  {
+    auto& m = static_cast<MatrixSelector&>(**e);
+    EXPECT_EQ(m.range, Duration(30 * 60 * 1000));
+    ASSERT_NE(m.range_expr, nullptr);
+    EXPECT_FALSE(m.range_expr->DependsOnQuery());
+    EXPECT_EQ(static_cast<VectorSelector&>(*m.selector).offset, Duration(61000));
+  }
+
+  e = ParseExpr("x[step()+1:] offset -min_of(step(), 1s)");
+  ASSERT_TRUE(e.ok());
+  {
+    auto& sq = static_cast<SubqueryExpr&>(**e);
+    EXPECT_EQ(sq.range, Duration(0));
+    ASSERT_NE(sq.range_expr, nullptr);
+    EXPECT_TRUE(sq.range_expr->DependsOnQuery());
+    auto r = EvalDurationExpr(*sq.range_expr, Duration(5000), Duration(0));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(*r, Duration(6000));
+    ASSERT_NE(sq.offset_expr, nullptr);
+    auto o = EvalDurationExpr(*sq.offset_expr, Duration(500), Duration(0));
+    ASSERT_TRUE(o.ok());
+    EXPECT_EQ(*o, Duration(-500));
+  }
+
   e = ParseExpr("x[5m:]");
   ASSERT_TRUE(e.ok());
   EXPECT_EQ(static_cast<SubqueryExpr&>(**e).step, Duration(0));
@@ -175,6 +311,8 @@ struct ErrorCase {
   const char* where;  // "line:col"
 };
 
+void PrintTo(const ErrorCase& c, std::ostream* os) { *os << Printable(c.input); }
+
 class ParseErrorTest : public testing::TestWithParam<ErrorCase> {};
 
 TEST_P(ParseErrorTest, Fails) {
@@ -189,7 +327,7 @@ TEST_P(ParseErrorTest, Fails) {
 INSTANTIATE_TEST_SUITE_P(
     Invalid, ParseErrorTest,
     testing::Values(
-        ErrorCase{"", "unexpected end of input", "1:1"}, ErrorCase{"1 *", "unexpected end of input", "1:4"},
+        ErrorCase{"", "no expression found in input", "1:1"}, ErrorCase{"1 *", "unexpected end of input", "1:4"},
         ErrorCase{"*1", "unexpected <op:*>", "1:1"}, ErrorCase{"foo{", "inside braces", "1:5"},
         ErrorCase{"(1", "unclosed left parenthesis", "1:3"}, ErrorCase{"1)", "unexpected right parenthesis", "1:2"},
         ErrorCase{"{}", "vector selector must contain at least one non-empty matcher", "1:1"},
@@ -224,24 +362,35 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"sum(x) offset 1m", "offset modifier must be preceded by an instant vector selector", "1:1"},
         ErrorCase{"(x) @ 1", "@ modifier must be preceded by an instant vector selector", "1:1"},
         ErrorCase{"x @ Inf", "timestamp out of bounds for @ modifier", "1:1"},
-        ErrorCase{"x offset 1m [5m]", "no offset modifiers allowed before range", "1:1"},
-        ErrorCase{"x @ 1 [5m]", "no @ modifiers allowed before range", "1:1"},
-        ErrorCase{"(x)[5m]", "ranges only allowed for vector selectors", "1:1"},
-        ErrorCase{"x[5m][5m]", "ranges only allowed for vector selectors", "1:1"},
+        ErrorCase{"x offset 1m [5m]", "no offset modifiers allowed before range", "1:13"},
+        ErrorCase{"x @ 1 [5m]", "no @ modifiers allowed before range", "1:7"},
+        ErrorCase{"(x)[5m]", "ranges only allowed for vector selectors", "1:4"},
+        ErrorCase{"x[5m][5m]", "ranges only allowed for vector selectors", "1:6"},
         ErrorCase{"x[5m][10m:]", "subquery is only allowed on instant vector, got matrix instead", "1:1"},
         ErrorCase{"x[0s]", "duration must be greater than 0", "1:3"}, ErrorCase{"x[5m:0s]", "greater than 0", "1:6"},
         ErrorCase{"x[5x]", "bad number or duration syntax", "1:3"}, ErrorCase{"x[1.5h]", "not a valid duration", "1:3"},
         ErrorCase{"-x[5m]", "unary expression only allowed on expressions of type scalar or instant vector", "1:1"},
         ErrorCase{"\"abc", "unterminated quoted string", "1:1"}, ErrorCase{"`abc", "unterminated raw string", "1:1"},
         ErrorCase{"\"\\q\"", "unknown escape sequence", "1:2"}, ErrorCase{"\"a\nb\"", "unterminated", "1:1"},
-        ErrorCase{"sum", "unexpected end of input", "1:4"}, ErrorCase{"by", "unexpected <by>", "1:1"},
+        ErrorCase{"sum(x,)", "trailing commas not allowed in function call args", "1:6"},
+        ErrorCase{"rate(x[5m],)", "trailing commas not allowed", "1:11"}, ErrorCase{"bool", "unexpected <bool>", "1:1"},
+        ErrorCase{"sum by (\"\") (x)", "invalid label name for grouping: \"\"", "1:9"},
+        ErrorCase{"x offset 0s", "duration must be greater than 0", "1:10"},
+        ErrorCase{"x offset", "unexpected end of input in offset, expected number or duration", "1:9"},
+        ErrorCase{"x[]", "unexpected \"]\" in subquery selector, expected number or duration", "1:3"},
         ErrorCase{"x y", "unexpected identifier \"y\"", "1:3"}, ErrorCase{"foo ~ bar", "unexpected character", "1:5"},
         ErrorCase{"1 +\n  *", "unexpected <op:*>", "2:3"}, ErrorCase{"x[5m", "unclosed left bracket", "1:5"},
         ErrorCase{"x]", "unexpected right bracket", "1:2"},
         ErrorCase{"a + fill(0) fill_left(1) b", "fill modifier may not be set multiple times", "1:13"},
         ErrorCase{"a + fill(x) b", "unexpected identifier \"x\"", "1:10"},
         ErrorCase{"sum(x) anchored", "anchored modifier must be preceded by", "1:1"},
-        ErrorCase{"x anchored smoothed", "may not be set multiple times", "1:1"}));
+        ErrorCase{"x anchored smoothed", "may not be set multiple times", "1:1"},
+        ErrorCase{"x[1m-1m]", "duration must be greater than 0", "1:3"},
+        ErrorCase{"x[1m/0]", "duration expression out of range", "1:3"},
+        ErrorCase{"x[1m+1e999]", "duration out of range", "1:6"}, ErrorCase{"x[1e999]", "duration out of range", "1:3"},
+        ErrorCase{"x[foo()]", "unexpected identifier \"foo\" in subquery selector", "1:3"},
+        ErrorCase{"x[1m+foo]", "unexpected identifier \"foo\" in duration expression", "1:6"},
+        ErrorCase{"x offset foo", "unexpected identifier \"foo\" in offset, expected number or duration", "1:10"}));
 
 TEST(ParseTest, NeverCrashesOnDeepNesting) {
   std::string deep(100000, '(');
@@ -308,6 +457,7 @@ TEST(ParseTest, ConformanceExpressionsRoundTrip) {
     auto again = ParseExpr(text);
     ASSERT_TRUE(again.ok()) << expr << " -> " << text << ": " << again.status().message();
     EXPECT_EQ(Format(**again), text) << expr;
+    EXPECT_TRUE(SameTree(**e, **again)) << expr << " -> " << text;
     EXPECT_EQ(Format(*(*e)->Clone()), text) << expr;
   }
   EXPECT_GT(required, 1000);
