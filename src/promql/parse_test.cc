@@ -319,7 +319,7 @@ TEST_P(ParseErrorTest, Fails) {
   const ErrorCase& c = GetParam();
   auto e = ParseExpr(c.input);
   ASSERT_FALSE(e.ok()) << c.input << " parsed as " << Format(**e);
-  const std::string& msg = e.status().message();
+  const std::string msg = e.status().message();  // a copy: status() returns a temporary
   EXPECT_NE(msg.find(c.want), std::string::npos) << c.input << ": " << msg;
   EXPECT_EQ(msg.rfind(std::string(c.where) + ": parse error: ", 0), 0u) << c.input << ": " << msg;
 }
