@@ -4,6 +4,7 @@
 #include <exception>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <utility>
 
@@ -356,8 +357,15 @@ class RequestHandler {
     return o_.storage(range.start, range.end, tsdb::ReadHints{});
   }
 
-  http::Response Series(const http::Request& r) const {
-    if (!r.HasParam("match[]")) return BadData("no match[] parameter provided");
+  // What /series, /labels and /label/<name>/values share: start/end,
+  // limit, the match[] selectors and a querier over the range.
+  struct Selection {
+    size_t limit = 0;
+    std::vector<std::vector<tsdb::Matcher>> sets;
+    std::unique_ptr<tsdb::Querier> querier;
+  };
+  // Fills `out`, or returns the error response for the bad parameter.
+  std::optional<http::Response> ParseSelection(const http::Request& r, Selection* out) const {
     std::string bad_param;
     Result<Range> range = TimeRange(r, &bad_param);
     if (!range.ok()) return InvalidParam(bad_param, range.status().message());
@@ -365,11 +373,20 @@ class RequestHandler {
     if (!limit.ok()) return InvalidParam("limit", limit.status().message());
     Result<std::vector<std::vector<tsdb::Matcher>>> sets = Matchers(r);
     if (!sets.ok()) return InvalidParam("match[]", sets.status().message());
-    std::unique_ptr<tsdb::Querier> q = Querier(*range);
-    if (!q) return ErrorResponse(422, "execution", "storage is not available");
+    out->querier = Querier(*range);
+    if (!out->querier) return ErrorResponse(422, "execution", "storage is not available");
+    out->limit = *limit;
+    out->sets = std::move(*sets);
+    return std::nullopt;
+  }
+
+  http::Response Series(const http::Request& r) const {
+    if (!r.HasParam("match[]")) return BadData("no match[] parameter provided");
+    Selection sel;
+    if (auto error = ParseSelection(r, &sel)) return *error;
     std::set<Labels> series;
-    for (const auto& matchers : *sets) {
-      auto selected = q->Select(matchers);
+    for (const auto& matchers : sel.sets) {
+      auto selected = sel.querier->Select(matchers);
       if (!selected.ok()) return ErrorResponse(422, "execution", selected.status().message());
       for (const auto& s : *selected) series.insert(s->labels());
     }
@@ -377,7 +394,7 @@ class RequestHandler {
     std::string data = "[";
     size_t n = 0;
     for (const Labels& l : series) {
-      if (n == *limit) {
+      if (n == sel.limit) {
         warnings.emplace_back(kTruncated);
         break;
       }
@@ -391,24 +408,17 @@ class RequestHandler {
   // The sorted union of `names_of(matchers)` over every match[] (or none).
   template <typename Fn>
   http::Response SortedStrings(const http::Request& r, Fn names_of) const {
-    std::string bad_param;
-    Result<Range> range = TimeRange(r, &bad_param);
-    if (!range.ok()) return InvalidParam(bad_param, range.status().message());
-    Result<size_t> limit = PositiveLimit(r);
-    if (!limit.ok()) return InvalidParam("limit", limit.status().message());
-    Result<std::vector<std::vector<tsdb::Matcher>>> sets = Matchers(r);
-    if (!sets.ok()) return InvalidParam("match[]", sets.status().message());
-    std::unique_ptr<tsdb::Querier> q = Querier(*range);
-    if (!q) return ErrorResponse(422, "execution", "storage is not available");
+    Selection sel;
+    if (auto error = ParseSelection(r, &sel)) return *error;
     std::set<std::string> names;
-    if (sets->empty()) sets->emplace_back();
-    for (const auto& matchers : *sets) {
-      for (std::string& n : names_of(*q, matchers)) names.insert(std::move(n));
+    if (sel.sets.empty()) sel.sets.emplace_back();
+    for (const auto& matchers : sel.sets) {
+      for (std::string& n : names_of(*sel.querier, matchers)) names.insert(std::move(n));
     }
     std::vector<std::string> list(names.begin(), names.end());
     std::vector<std::string> warnings;
-    if (list.size() > *limit) {
-      list.resize(*limit);
+    if (list.size() > sel.limit) {
+      list.resize(sel.limit);
       warnings.emplace_back(kTruncated);
     }
     std::string data;

@@ -279,8 +279,8 @@ class Evaluator {
       case Expr::Kind::kParen: return Eval(*static_cast<const ParenExpr&>(e).expr);
       case Expr::Kind::kUnary: return EvalUnary(static_cast<const UnaryExpr&>(e));
       case Expr::Kind::kVectorSelector: return EvalVectorSelector(static_cast<const VectorSelector&>(e), false);
-      case Expr::Kind::kMatrixSelector: return EvalMatrixSelector(static_cast<const MatrixSelector&>(e));
-      case Expr::Kind::kSubquery: return EvalSubqueryValue(static_cast<const SubqueryExpr&>(e));
+      case Expr::Kind::kMatrixSelector:
+      case Expr::Kind::kSubquery: return RangeResult(e);
       case Expr::Kind::kBinary: return EvalBinary(static_cast<const BinaryExpr&>(e));
       case Expr::Kind::kAggregate: return EvalAggregate(static_cast<const AggregateExpr&>(e));
       case Expr::Kind::kCall: return EvalCall(static_cast<const Call&>(e));
@@ -441,9 +441,6 @@ class Evaluator {
   }
 
   // A range vector as the result of an instant query.
-  Val EvalMatrixSelector(const MatrixSelector& ms) { return RangeResult(ms); }
-  Val EvalSubqueryValue(const SubqueryExpr& sq) { return RangeResult(sq); }
-
   Val RangeResult(const Expr& e) {
     if (Steps() != 1) Fail("range vectors can only be the result of an instant query", ErrorKind::kBadData);
     RangeSource src = LoadRange(e);

@@ -27,14 +27,6 @@ using vigil::Labels;
 using vigil::TimestampMs;
 using vigil::promql::ValueType;
 
-constexpr uint64_t kStaleBits = 0x7ff0000000000002ULL;
-
-bool IsStale(double v) {
-  uint64_t bits;
-  std::memcpy(&bits, &v, 8);
-  return bits == kStaleBits;
-}
-
 std::string Trim(std::string_view s) {
   size_t a = s.find_first_not_of(" \t\r");
   if (a == std::string_view::npos) return "";
@@ -228,9 +220,7 @@ bool ExpandValues(std::string_view text, std::vector<std::optional<double>>* out
       continue;
     }
     if (item == "stale") {
-      double v;
-      std::memcpy(&v, &kStaleBits, 8);
-      out->push_back(v);
+      out->push_back(vigil::tsdb::StaleNaN());
       continue;
     }
     size_t i = 0;
@@ -259,7 +249,8 @@ bool ExpandValues(std::string_view text, std::vector<std::optional<double>>* out
 }
 
 bool AlmostEqual(double a, double b) {
-  if (IsStale(a) || IsStale(b)) return IsStale(a) && IsStale(b);
+  if (vigil::tsdb::IsStaleNaN(a) || vigil::tsdb::IsStaleNaN(b))
+    return vigil::tsdb::IsStaleNaN(a) && vigil::tsdb::IsStaleNaN(b);
   if (std::isnan(a) && std::isnan(b)) return true;
   if (a == b) return true;
   const double kMinNormal = 2.2250738585072014e-308;
