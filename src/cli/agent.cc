@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "base/log.h"
 #include "cli/build_info.h"
+#include "cli/service_collectors.h"
 #include "collect/host/host_collector.h"
 #include "collect/scheduler.h"
 #include "collect/self/self_collector.h"
@@ -99,6 +100,8 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     o.exclude_network_devices = c.host.exclude_network_devices;
     out.push_back({collect::NewHostCollector(std::move(o)), c.host.interval, c.host.timeout});
   }
+  ServiceCollectors services = BuildServiceCollectors(c, clock, events);
+  if (!services.scheduled.empty()) events->Declare("probe");
   systemd::MonitorOptions mo;
   mo.bus = c.systemd && c.systemd->bus == config::BusKind::kUser ? systemd::Bus::kUser : systemd::Bus::kSystem;
   for (const auto& s : c.services) {
@@ -109,8 +112,8 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     mo.clock = &clock;
     mo.events = events;
     mo.storage = storage;
-    // Hook for the probes collector (a later step): vigil_service_up = unit active AND probes pass.
-    mo.probes_ok = nullptr;
+    // vigil_service_up = unit active AND the service's probes pass.
+    mo.probes_ok = [health = services.health](std::string_view service) { return health->ProbesOk(service); };
     events->Declare("systemd");
     wiring->systemd = systemd::Monitor::Start(std::move(mo));
     // Unit states are recorded on every change by the monitor itself; the
@@ -135,6 +138,7 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     out.push_back({process::NewProcessCollector(std::move(po)), c.global.scrape_interval,
                    std::min(c.global.scrape_interval, Duration(10000))});
   }
+  for (auto& sc : services.scheduled) out.push_back(std::move(sc));
   return out;
 }
 

@@ -507,6 +507,8 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
   YAML::Node url = r.Take("url"), target = r.Take("target"), file = r.Take("file"), method = r.Take("method");
   YAML::Node params = r.Take("params"), extract = r.Take("extract"), headers = r.Take("headers");
   YAML::Node skip = r.Take("tls_insecure_skip_verify"), body = r.Take("body_regex"), status = r.Take("expected_status");
+  YAML::Node json_pointer = r.Take("json_pointer"), json_equals = r.Take("json_equals");
+  YAML::Node version = r.Take("jsonrpc_version");
   if (url.IsDefined()) d.Url(url, r.Field("url"), &p->url);
   if (target.IsDefined()) d.HostPort(target, r.Field("target"), &p->target);
   if (file.IsDefined()) d.String(file, r.Field("file"), &p->file);
@@ -570,6 +572,20 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
   }
   if (skip.IsDefined()) d.Bool(skip, r.Field("tls_insecure_skip_verify"), &p->tls_insecure_skip_verify);
   if (body.IsDefined()) d.Regex(body, r.Field("body_regex"), &p->body_regex);
+  if (json_pointer.IsDefined() && d.String(json_pointer, r.Field("json_pointer"), &p->json_pointer) &&
+      !p->json_pointer.empty() && p->json_pointer[0] != '/') {
+    d.Report(json_pointer, r.Field("json_pointer"),
+             "a JSON pointer is empty or starts with \"/\" (e.g. /status), got \"" + p->json_pointer + "\"");
+  }
+  if (json_equals.IsDefined()) {
+    std::string json;
+    if (ToJson(d, json_equals, r.Field("json_equals"), &json)) p->json_equals = std::move(json);
+    if (!json_pointer.IsDefined()) d.Report(json_equals, r.Field("json_equals"), "needs json_pointer");
+  }
+  if (version.IsDefined() && d.String(version, r.Field("jsonrpc_version"), &p->jsonrpc_version) &&
+      p->jsonrpc_version != "1.0" && p->jsonrpc_version != "2.0") {
+    d.Report(version, r.Field("jsonrpc_version"), "expected \"1.0\" or \"2.0\", got \"" + p->jsonrpc_version + "\"");
+  }
   if (status.IsDefined()) {
     std::vector<YAML::Node> items;
     if (status.IsSequence()) {
@@ -597,10 +613,12 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
   if (p->type == "http") {
     needs(url.IsDefined(), "url");
     ignores(target, "target"), ignores(file, "file"), ignores(method, "method"), ignores(params, "params");
+    ignores(version, "jsonrpc_version"), ignores(extract, "extract");
   } else if (p->type == "jsonrpc") {
     needs(url.IsDefined(), "url");
     needs(method.IsDefined(), "method");
     ignores(target, "target"), ignores(file, "file"), ignores(body, "body_regex");
+    ignores(json_pointer, "json_pointer"), ignores(json_equals, "json_equals");
   } else if (p->type == "tcp") {
     needs(target.IsDefined(), "target (HOST:PORT)");
     for (auto& [n, k] : {std::pair{url, "url"},
@@ -610,7 +628,10 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
                          {extract, "extract"},
                          {headers, "headers"},
                          {body, "body_regex"},
-                         {status, "expected_status"}})
+                         {status, "expected_status"},
+                         {json_pointer, "json_pointer"},
+                         {json_equals, "json_equals"},
+                         {version, "jsonrpc_version"}})
       ignores(n, k);
   } else if (p->type == "tls") {
     if (int(url.IsDefined()) + int(target.IsDefined()) + int(file.IsDefined()) != 1) {
@@ -621,7 +642,10 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
                          {extract, "extract"},
                          {headers, "headers"},
                          {body, "body_regex"},
-                         {status, "expected_status"}})
+                         {status, "expected_status"},
+                         {json_pointer, "json_pointer"},
+                         {json_equals, "json_equals"},
+                         {version, "jsonrpc_version"}})
       ignores(n, k);
   }
 }

@@ -74,11 +74,14 @@ struct ProbeOptions {
   std::string file;                            // tls: a PEM certificate file on disk instead of an endpoint
   std::string method;                          // jsonrpc
   std::string params_json = "[]";              // jsonrpc params, already rendered as JSON
-  std::map<std::string, std::string> extract;  // gauge name -> JSON pointer into the response
+  std::map<std::string, std::string> extract;  // gauge name -> JSON pointer into the result ("" is all of it)
   std::vector<std::pair<std::string, std::string>> headers;
   EndpointAuth auth;
   bool tls_insecure_skip_verify = false;
   std::string body_regex;            // http: RE2, unanchored
+  std::string json_pointer;          // http: RFC 6901 into the JSON body; the value must exist
+  std::optional<std::string> json_equals;  // http: JSON text the pointed-to value must equal
+  std::string jsonrpc_version = "2.0";     // jsonrpc: "2.0", or "1.0" as bitcoind speaks
   std::vector<int> expected_status;  // http: empty means any 2xx
   Duration interval{15000};
   Duration timeout{10000};

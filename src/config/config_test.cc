@@ -446,6 +446,43 @@ TEST(ServicesConfig, ProbeValidation) {
   EXPECT_NE(all.find("services.s.probes[6]: missing name"), std::string::npos) << all;
 }
 
+TEST(ServicesConfig, HttpJsonMatchAndJsonRpcVersion) {
+  LoadResult r = LoadString(R"(services:
+  s:
+    probes:
+      - {name: tip, type: http, url: 'http://127.0.0.1:3030/status', json_pointer: /block_tip/is_at_tip, json_equals: true}
+      - {name: rpc, type: jsonrpc, url: 'http://127.0.0.1:8332/', method: getblockcount, jsonrpc_version: '1.0'}
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const auto& probes = r.config.services[0].probes;
+  EXPECT_EQ(probes[0].json_pointer, "/block_tip/is_at_tip");
+  EXPECT_EQ(probes[0].json_equals, "true");
+  EXPECT_EQ(probes[1].jsonrpc_version, "1.0");
+  EXPECT_EQ(probes[0].jsonrpc_version, "2.0");
+
+  r = LoadString(R"(services:
+  s:
+    probes:
+      - {name: a, type: http, url: 'http://x/', json_pointer: 'nope', extract: {v: /x}}
+      - {name: b, type: http, url: 'http://x/', json_equals: 1}
+      - {name: c, type: jsonrpc, url: 'http://x/', method: m, jsonrpc_version: '3.0', json_pointer: /x}
+      - {name: d, type: tcp, target: 'h:1', jsonrpc_version: '2.0'}
+)",
+                 "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:4:63: services.s.probes[0].json_pointer: a JSON pointer is empty or starts with"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.s.probes[0].extract: not used by a http probe"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[1].json_equals: needs json_pointer"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[2].jsonrpc_version: expected \"1.0\" or \"2.0\", got \"3.0\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.s.probes[2].json_pointer: not used by a jsonrpc probe"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[3].jsonrpc_version: not used by a tcp probe"), std::string::npos) << all;
+}
+
 TEST(ServicesConfig, JsonRpcParamsAndHeadersAndStatus) {
   LoadResult r = LoadString(R"(services:
   s:

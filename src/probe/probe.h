@@ -82,11 +82,13 @@ struct JsonRpcProbeOptions {
   std::vector<JsonExtract> extract;
 };
 
-// Certificate expiry of a remote endpoint (`target` host:port, SNI from host)
-// or of a PEM file on disk (`file`); exactly one of them is set.
+// Certificate expiry of a remote endpoint (`target` host:port, SNI from host;
+// or the host and port of an https `url`) or of a PEM file on disk (`file`);
+// exactly one of them is set.
 struct TlsProbeOptions {
   ProbeCommon common;
   std::string target;
+  std::string url;
   std::string server_name;  // SNI and name to verify; default: the host of `target`
   std::string file;
 };
