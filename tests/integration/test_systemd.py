@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ UNITS = {
     "vt-restart.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=on-failure\nRestartSec=300ms\n",
     "vt-plain.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-fail.service": "[Service]\nExecStart=/bin/false\nRestart=no\n",
+    "vt-guarded.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-demo@.service": "[Service]\nExecStart=/bin/sleep 1000\n",
 }
 for name, text in UNITS.items():
@@ -87,7 +89,12 @@ try:
             print(f.read()[-2000:])
         skip(f"systemd --user did not start: {e}")
 
-    systemctl("start", "vt-restart.service", "vt-plain.service")
+    systemctl("start", "vt-restart.service", "vt-plain.service", "vt-guarded.service")
+    # The port the `guarded` service's probe checks; closing it fails the probe.
+    guard = socket.socket()
+    guard.bind(("127.0.0.1", 0))
+    guard.listen(16)
+    guard_port = guard.getsockname()[1]
 
     CONFIG = """
 global: {scrape_interval: 1s, log_level: debug}
@@ -99,8 +106,11 @@ services:
   demo: {unit: 'vt-demo@*.service'}
   failing: {unit: vt-fail}
   missing: {unit: vt-missing.service}
-  sleepers: {processes: {match: '^/bin/sleep 1000', expect: 2}}
-"""
+  sleepers: {processes: {match: '^/bin/sleep 1000', expect: 3}}
+  guarded:
+    unit: vt-guarded.service
+    probes: [{name: port, type: tcp, target: '127.0.0.1:GUARD_PORT', interval: 1s, timeout: 500ms}]
+""".replace("GUARD_PORT", str(guard_port))
     v = vt.Vigil(a.vigil, CONFIG)
     v.wait_ready()
 
@@ -152,6 +162,20 @@ services:
     c.check("missing unit error has a log line naming the unit",
             re.search(r'msg="systemd problem" unit=vt-missing.service reason=unit_not_found', v.logs()) is not None)
     c.check("glob without a match yet: service not up", sample(f, "vigil_service_up", service="demo") == 0)
+
+    # vigil_service_up needs the unit active AND the service's probes passing.
+    vt.wait_until(lambda: sample(fams(), "vigil_probe_success", service="guarded", probe="port") == 1, timeout=5,
+                  what="guarded probe passing")
+    c.check("active unit, probe passing: service up", sample(fams(), "vigil_service_up", service="guarded") == 1)
+    probe_events = sample(fams(), "vigil_events_total", source="probe") or 0
+    guard.close()
+    vt.wait_until(lambda: sample(fams(), "vigil_service_up", service="guarded") == 0, timeout=5,
+                  what="guarded down once its port closed")
+    f = fams()
+    c.check("active unit, probe failing: service down",
+            state(f, "vt-guarded.service") == "active" and sample(f, "vigil_probe_success", service="guarded") == 0)
+    c.check("the probe verdict change reached the event sink",
+            (sample(f, "vigil_events_total", source="probe") or 0) > probe_events)
     vt.wait_until(lambda: sample(fams(), "vigil_process_threads", unit="vt-plain.service") is not None, timeout=5,
                   what="process metrics of the main PID")
     f = fams()
@@ -176,8 +200,8 @@ services:
     c.check("the glob's unit_not_found problem cleared",
             re.search(r'msg="systemd problem cleared" unit=vt-demo@\*\.service reason=unit_not_found', v.logs())
             is not None)
-    vt.wait_until(lambda: sample(fams(), "vigil_service_processes", service="sleepers") == 2, timeout=5,
-                  what="2 sleepers matched by cmdline")
+    vt.wait_until(lambda: sample(fams(), "vigil_service_processes", service="sleepers") == 3, timeout=5,
+                  what="3 sleepers matched by cmdline")
     c.check("processes.match counts by cmdline", True)
 
     # SIGKILL: failed within milliseconds, recorded and announced.

@@ -1,6 +1,7 @@
 """Shared helpers for vigil's integration tests: start the real binary and
 real peers on loopback, bounded waits, and clean shutdown by PID."""
 import argparse
+import json
 import os
 import re
 import shutil
@@ -110,6 +111,32 @@ class Vigil:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Emulator:
+    """An emulated peer from tests/emulators on a free loopback port."""
+
+    def __init__(self, source_dir, name, *extra_args):
+        script = os.path.join(source_dir, "tests", "emulators", name + ".py")
+        self.proc = subprocess.Popen([sys.executable, script, "--port", "0", *extra_args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise AssertionError(f"emulator {name} did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def scenario(self, mode, **fields):
+        body = json.dumps({"mode": mode, **fields}).encode()
+        req = urllib.request.Request(self.url + "/_scenario", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
 
 def parse_exposition(text):
