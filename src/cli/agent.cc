@@ -16,6 +16,7 @@
 #include "collect/scheduler.h"
 #include "collect/self/self_collector.h"
 #include "collect/storage_sink.h"
+#include "collect/textfile/textfile_collector.h"
 #include "config/config.h"
 #include "http/server.h"
 #include "process/process.h"
@@ -139,6 +140,10 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
                    std::min(c.global.scrape_interval, Duration(10000))});
   }
   for (auto& sc : services.scheduled) out.push_back(std::move(sc));
+  if (!c.textfile.directory.empty()) {
+    out.push_back({collect::NewTextfileCollector({c.textfile.directory}), c.global.scrape_interval,
+                   std::min(c.global.scrape_interval, Duration(10000))});
+  }
   return out;
 }
 

@@ -183,6 +183,17 @@ ServiceCollectors BuildServiceCollectors(const config::Config& c, const Clock& c
       add(s.name, "updates", probe::NewUpdateChecker(std::move(o)), s.updates->interval, s.updates->timeout, false);
     }
   }
+  for (const auto& t : c.scrape) {
+    probe::ScrapeOptions o;
+    o.job = t.job;
+    o.url = t.url;
+    o.auth = ToBasicAuth(t.auth);
+    o.tls_verify = !t.tls_insecure_skip_verify;
+    o.honor_labels = t.honor_labels;
+    o.sample_limit = t.sample_limit;
+    o.timeout = t.timeout;
+    add("", "scrape/" + t.job, probe::NewScrapeCollector(std::move(o)), t.interval, t.timeout, false);
+  }
   return out;
 }
 

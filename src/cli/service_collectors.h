@@ -1,6 +1,7 @@
 // Internal to the agent: turns each configured service's probes, peer modules
-// (bitcoind, titan, validator) and update check into scheduled collectors,
-// and keeps the per-service probe verdict that vigil_service_up ANDs in.
+// (bitcoind, titan, validator) and update check, and every scrape target, into
+// scheduled collectors, and keeps the per-service probe verdict that
+// vigil_service_up ANDs in.
 #pragma once
 
 #include <functional>

@@ -650,6 +650,44 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
   }
 }
 
+void DecodeScrape(Decoder& d, const YAML::Node& node, const GlobalOptions& g, std::vector<ScrapeTarget>* out) {
+  if (!node.IsSequence()) {
+    d.Report(node, "scrape", std::string("expected a list, got ") + Decoder::KindName(node));
+    return;
+  }
+  std::set<std::string> jobs;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string path = "scrape[" + std::to_string(i) + "]";
+    MapReader r(d, node[i], path);
+    if (!node[i].IsMap()) continue;
+    ScrapeTarget t;
+    if (auto n = r.Take("job"); !n.IsDefined()) {
+      d.Report(node[i], path, "missing job");
+    } else if (d.String(n, r.Field("job"), &t.job)) {
+      if (t.job.empty()) d.Report(n, r.Field("job"), "must not be empty");
+      if (!jobs.insert(t.job).second) d.Report(n, r.Field("job"), "duplicate job \"" + t.job + "\"");
+    }
+    if (auto n = r.Take("url"); !n.IsDefined()) {
+      d.Report(node[i], path, "missing url (e.g. http://127.0.0.1:9100/metrics)");
+    } else {
+      d.Url(n, r.Field("url"), &t.url);
+    }
+    if (auto n = r.Take("honor_labels"); n.IsDefined()) d.Bool(n, r.Field("honor_labels"), &t.honor_labels);
+    if (auto n = r.Take("tls_insecure_skip_verify"); n.IsDefined()) {
+      d.Bool(n, r.Field("tls_insecure_skip_verify"), &t.tls_insecure_skip_verify);
+    }
+    if (auto n = r.Take("sample_limit"); n.IsDefined()) {
+      int limit = 0;
+      d.Int(n, r.Field("sample_limit"), &limit, 0, 100000000);
+      t.sample_limit = static_cast<uint64_t>(limit);
+    }
+    DecodeAuth(d, r, path, /*allow_cookie=*/false, &t.auth);
+    DecodeTiming(d, r, path, g, &t.interval, &t.timeout);
+    r.Finish();
+    out->push_back(std::move(t));
+  }
+}
+
 void DecodeBitcoind(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g,
                     BitcoindOptions* b) {
   MapReader r(d, node, path);
@@ -1019,8 +1057,9 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("systemd"); n.IsDefined()) DecodeSystemd(d, n, &c.systemd.emplace());
   if (auto n = top.Take("services"); n.IsDefined()) DecodeServices(d, n, c.global, &c.services);
   if (auto n = top.Take("textfile"); n.IsDefined()) DecodeTextfile(d, n, &c.textfile);
+  if (auto n = top.Take("scrape"); n.IsDefined()) DecodeScrape(d, n, c.global, &c.scrape);
   top.Finish(
-      "(this version of vigil configures env_files, global, host, storage, systemd, services and textfile; see "
+      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile and scrape; see "
       "docs/configuration.md)");
   return result;
 }

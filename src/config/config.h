@@ -156,6 +156,18 @@ struct ServiceOptions {
   std::optional<UpdatesOptions> updates;
 };
 
+// Another Prometheus endpoint whose samples vigil stores (Prometheus's scrape_configs, one target each).
+struct ScrapeTarget {
+  std::string job;
+  std::string url;
+  EndpointAuth auth;
+  bool tls_insecure_skip_verify = false;
+  bool honor_labels = false;
+  uint64_t sample_limit = 0;  // 0: no limit
+  Duration interval{15000};
+  Duration timeout{10000};
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -165,6 +177,7 @@ struct Config {
   std::optional<SystemdOptions> systemd;  // absent: the system bus when a service names a unit
   std::vector<ServiceOptions> services;   // in file order; names are unique
   TextfileOptions textfile;
+  std::vector<ScrapeTarget> scrape;  // in file order; jobs are unique
 };
 
 struct Problem {

@@ -176,6 +176,24 @@ std::string ExtractVersion(const std::string& text);
 
 Result<std::unique_ptr<collect::Collector>> NewUpdateChecker(UpdateCheckOptions options);
 
+// Scrapes another Prometheus endpoint (a service's /metrics) like Prometheus
+// does: every sample gets job and instance (host:port of the URL); a scraped
+// job or instance label is kept as exported_job/exported_instance unless
+// `honor_labels`, where the scraped value wins. Adds up, scrape_duration_seconds
+// and scrape_samples_scraped per target. A body with an error keeps nothing.
+struct ScrapeOptions {
+  std::string job;
+  std::string collector_name;  // default "scrape/<job>"
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // never logged
+  BasicAuth auth;
+  bool tls_verify = true;
+  bool honor_labels = false;
+  size_t sample_limit = 0;  // 0: none; more samples fail the scrape (Prometheus's sample_limit)
+  Duration timeout{10000};
+};
+Result<std::unique_ptr<collect::Collector>> NewScrapeCollector(ScrapeOptions options);
+
 Result<std::unique_ptr<collect::Collector>> NewBitcoindCollector(BitcoindOptions options);
 Result<std::unique_ptr<collect::Collector>> NewTitanCollector(TitanOptions options);
 Result<std::unique_ptr<collect::Collector>> NewValidatorCollector(ValidatorOptions options);
