@@ -483,6 +483,45 @@ TEST(ServicesConfig, HttpJsonMatchAndJsonRpcVersion) {
   EXPECT_NE(all.find("services.s.probes[3].jsonrpc_version: not used by a tcp probe"), std::string::npos) << all;
 }
 
+TEST(ScrapeConfig, TargetsAndTheirProblems) {
+  LoadResult r = LoadString(R"(global: {scrape_interval: 30s}
+scrape:
+  - {job: node, url: 'http://127.0.0.1:9100/metrics'}
+  - {job: app, url: 'https://app.local/metrics', honor_labels: true, sample_limit: 5000, interval: 1m, timeout: 5s,
+     user: u, password: secret}
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  ASSERT_EQ(r.config.scrape.size(), 2u);
+  EXPECT_EQ(r.config.scrape[0].job, "node");
+  EXPECT_EQ(r.config.scrape[0].interval, Duration(30000));
+  EXPECT_EQ(r.config.scrape[0].timeout, Duration(10000));
+  EXPECT_FALSE(r.config.scrape[0].honor_labels);
+  EXPECT_TRUE(r.config.scrape[1].honor_labels);
+  EXPECT_EQ(r.config.scrape[1].sample_limit, 5000u);
+  EXPECT_EQ(r.config.scrape[1].auth.password, "secret");
+
+  r = LoadString(R"(scrape:
+  - {job: a, url: 'ftp://x/'}
+  - {job: a, url: 'http://x/', password: hunter2, cookie_file: /c}
+  - {url: 'http://x/', honor_labels: maybe}
+  - {job: b}
+)",
+                 "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:2:19: scrape[0].url: expected an http:// or https:// URL"), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[1].job: duplicate job \"a\""), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[1]: unknown key \"cookie_file\""), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[2]: missing job"), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[2].honor_labels"), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[3]: missing url"), std::string::npos) << all;
+  EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
+
+  r = LoadString("scrape: {job: a}\n", "c.yml", NoEnv());
+  EXPECT_NE(AllProblems(r).find("c.yml:1:9: scrape: expected a list, got a mapping"), std::string::npos)
+      << AllProblems(r);
+}
+
 TEST(ServicesConfig, JsonRpcParamsAndHeadersAndStatus) {
   LoadResult r = LoadString(R"(services:
   s:
