@@ -25,26 +25,10 @@ def skip(msg):
     sys.exit(vt.SKIP)
 
 
-systemd_bin = "/lib/systemd/systemd"
-if not os.path.exists(systemd_bin) or not shutil.which("systemctl"):
-    skip("systemd is not installed (scripts/setup.sh installs it)")
-try:
-    os.makedirs("/run/systemd/system", exist_ok=True)  # how libsystemd decides "booted with systemd"
-except OSError as e:
-    skip(f"cannot create /run/systemd/system: {e}")
-
-runtime = tempfile.mkdtemp(prefix="vigil-sd.")
-os.chmod(runtime, 0o700)
-units_dir = os.path.join(runtime, "config", "systemd", "user")
-os.makedirs(units_dir)
-# systemctl and vigil find the private manager and its bus through these.
-os.environ["XDG_RUNTIME_DIR"] = runtime
-os.environ["XDG_CONFIG_HOME"] = os.path.join(runtime, "config")
-os.environ["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={runtime}/bus"
-
 # vt-restart runs a copy of sleep under its own name, so `processes: {expect: 1}`
 # without `match` (processes named like the unit's main process) counts just it.
-sleeper = os.path.join(runtime, "vt-sleeper")
+sleeper_dir = tempfile.mkdtemp(prefix="vigil-sleeper.")
+sleeper = os.path.join(sleeper_dir, "vt-sleeper")
 shutil.copy("/bin/sleep", sleeper)
 UNITS = {
     "vt-restart.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=on-failure\nRestartSec=300ms\n",
@@ -53,42 +37,20 @@ UNITS = {
     "vt-guarded.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-demo@.service": "[Service]\nExecStart=/bin/sleep 1000\n",
 }
-for name, text in UNITS.items():
-    with open(os.path.join(units_dir, name), "w") as f:
-        f.write(text)
-
-sd_log = open(os.path.join(runtime, "systemd.log"), "w")
-sd = subprocess.Popen([systemd_bin, "--user"], stdout=sd_log, stderr=subprocess.STDOUT)
-
-
-def systemctl(*args, check=True):
-    r = subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=10)
-    if check and r.returncode != 0:
-        raise AssertionError(f"systemctl --user {' '.join(args)}: {r.stderr.strip()}")
-    return r.stdout.strip()
+try:
+    sd = vt.UserSystemd(UNITS)
+except RuntimeError as e:
+    shutil.rmtree(sleeper_dir, ignore_errors=True)
+    skip(str(e))
+systemctl = sd.systemctl
 
 
 def show(unit, prop):
     return systemctl("show", unit, "-p", prop, "--value")
 
 
-def manager_up():
-    r = subprocess.run(["systemctl", "--user", "show", "-p", "Version", "--value"], capture_output=True, text=True,
-                       timeout=5)
-    return r.returncode == 0 and r.stdout.strip() != ""
-
-
 v = None
 try:
-    try:
-        vt.wait_until(lambda: os.path.exists(f"{runtime}/systemd/private") and os.path.exists(f"{runtime}/bus"),
-                      timeout=15, what="systemd --user and its bus")
-        vt.wait_until(manager_up, timeout=10, what="systemctl answering")
-    except AssertionError as e:
-        with open(os.path.join(runtime, "systemd.log")) as f:
-            print(f.read()[-2000:])
-        skip(f"systemd --user did not start: {e}")
-
     systemctl("start", "vt-restart.service", "vt-plain.service", "vt-guarded.service")
     # The port the `guarded` service's probe checks; closing it fails the probe.
     guard = socket.socket()
@@ -290,13 +252,12 @@ services:
 
     # Losing systemd and its bus: reported, /metrics keeps serving, and vigil
     # reconnects on its own (backoff) once a manager is back.
-    sd.send_signal(signal.SIGTERM)
-    sd.wait(timeout=10)
+    sd.stop()
     vt.wait_until(lambda: re.search(r'msg="systemd problem" reason=(bus_disconnected|systemd_gone)', v.logs()),
                   timeout=10, what="bus loss logged")
     c.check("bus loss is logged with a reason and /metrics keeps serving", "vigil_service_up" in v.metrics())
-    sd = subprocess.Popen([systemd_bin, "--user"], stdout=sd_log, stderr=subprocess.STDOUT)
-    vt.wait_until(manager_up, timeout=15, what="systemd --user again")
+    sd.start()
+    vt.wait_until(sd.manager_up, timeout=15, what="systemd --user again")
     systemctl("start", "vt-plain.service")
     vt.wait_until(lambda: sample(fams(), "vigil_systemd_bus_connected") == 1 and
                   state(fams(), "vt-plain.service") == "active", timeout=20,
@@ -312,13 +273,6 @@ except Exception:
 finally:
     if v is not None:
         v.cleanup()
-    if sd.poll() is None:
-        sd.send_signal(signal.SIGTERM)
-        try:
-            sd.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            sd.kill()
-            sd.wait()
-    sd_log.close()
-    shutil.rmtree(runtime, ignore_errors=True)
+    sd.cleanup()
+    shutil.rmtree(sleeper_dir, ignore_errors=True)
 c.finish()
