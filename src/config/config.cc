@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <fnmatch.h>
+
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -267,6 +269,23 @@ void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
   if (auto n = r.Take("data_dir"); n.IsDefined()) d.String(n, r.Field("data_dir"), &g->data_dir);
   if (auto n = r.Take("scrape_interval"); n.IsDefined())
     d.Duration(n, r.Field("scrape_interval"), &g->scrape_interval, false);
+  if (auto n = r.Take("evaluation_interval"); n.IsDefined())
+    d.Duration(n, r.Field("evaluation_interval"), &g->evaluation_interval, false);
+  if (auto n = r.Take("external_labels"); n.IsDefined()) {
+    if (!n.IsMap()) {
+      d.Report(n, r.Field("external_labels"), std::string("expected a mapping, got ") + Decoder::KindName(n));
+    } else {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        std::string key = it->first.IsScalar() ? it->first.Scalar() : "", value;
+        std::string field = r.Field("external_labels") + "." + key;
+        if (!IsValidLabelName(key) || key.starts_with("__")) {
+          d.Report(it->first, r.Field("external_labels"), "\"" + key + "\" is not a valid label name");
+          continue;
+        }
+        if (d.String(it->second, field, &value)) g->external_labels[key] = std::move(value);
+      }
+    }
+  }
   if (auto n = r.Take("log_level"); n.IsDefined()) {
     std::string level;
     if (d.String(n, r.Field("log_level"), &level)) {
@@ -342,6 +361,51 @@ void DecodeTextfile(Decoder& d, const YAML::Node& node, TextfileOptions* t) {
     }
   }
   r.Finish();
+}
+
+// Paths and globs (`*`, `?`, `[…]` in the last component, as Prometheus
+// allows). A glob matching nothing is fine (the directory may fill later); a
+// plain path that does not exist is a problem.
+void DecodeRuleFiles(Decoder& d, const YAML::Node& node, const std::string& base_dir, Config* c) {
+  if (!node.IsSequence()) {
+    d.Report(node, "rule_files", std::string("expected a list, got ") + Decoder::KindName(node));
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& item = node[i];
+    std::string field = "rule_files[" + std::to_string(i) + "]", written;
+    if (!d.String(item, field, &written)) continue;
+    std::filesystem::path pattern(written);
+    if (pattern.is_relative() && !base_dir.empty()) pattern = std::filesystem::path(base_dir) / pattern;
+    c->rule_file_patterns.push_back(pattern.string());
+    if (pattern.parent_path().string().find_first_of("*?[") != std::string::npos) {
+      d.Report(item, field, "only the file name may hold a glob (" + written + ")");
+      continue;
+    }
+    std::vector<std::string> found;
+    if (pattern.filename().string().find_first_of("*?[") == std::string::npos) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(pattern, ec)) {
+        d.Report(item, field, "cannot read " + pattern.string() + ": no such file");
+        continue;
+      }
+      found.push_back(pattern.string());
+    } else {
+      std::error_code ec;
+      for (std::filesystem::directory_iterator it(pattern.parent_path(), ec), end; !ec && it != end;
+           it.increment(ec)) {
+        if (it->is_regular_file() &&
+            fnmatch(pattern.filename().c_str(), it->path().filename().c_str(), FNM_PERIOD) == 0) {
+          found.push_back(it->path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+    }
+    for (auto& f : found) {
+      if (seen.insert(f).second) c->rule_files.push_back(std::move(f));
+    }
+  }
 }
 
 void DecodeSystemd(Decoder& d, const YAML::Node& node, SystemdOptions* s) {
@@ -1058,8 +1122,10 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("services"); n.IsDefined()) DecodeServices(d, n, c.global, &c.services);
   if (auto n = top.Take("textfile"); n.IsDefined()) DecodeTextfile(d, n, &c.textfile);
   if (auto n = top.Take("scrape"); n.IsDefined()) DecodeScrape(d, n, c.global, &c.scrape);
+  if (auto n = top.Take("rule_files"); n.IsDefined()) DecodeRuleFiles(d, n, base_dir, &c);
   top.Finish(
-      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile and scrape; see "
+      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape and "
+      "rule_files; see "
       "docs/configuration.md)");
   return result;
 }

@@ -26,6 +26,8 @@ struct GlobalOptions {
   std::string listen = "127.0.0.1:9810";
   std::string data_dir = "./data";
   Duration scrape_interval{15000};
+  Duration evaluation_interval{15000};  // rule groups without their own interval
+  std::map<std::string, std::string> external_labels;  // $externalLabels in templates; added to alerts sent out
   std::string log_level = "info";
 };
 
@@ -178,6 +180,12 @@ struct Config {
   std::vector<ServiceOptions> services;   // in file order; names are unique
   TextfileOptions textfile;
   std::vector<ScrapeTarget> scrape;  // in file order; jobs are unique
+  // Prometheus rule files: every file the configured paths and globs matched,
+  // relative ones resolved against the config file's directory, sorted per
+  // entry, without duplicates. `rule_file_patterns` keeps what was written,
+  // so a reload picks up files added since.
+  std::vector<std::string> rule_files;
+  std::vector<std::string> rule_file_patterns;
 };
 
 struct Problem {

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -72,7 +73,7 @@ TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
   LoadResult r = LoadString("alerting: {}\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("unknown key \"alerting\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("env_files, global, host, storage, systemd, services and textfile"),
+  EXPECT_NE(r.problems[0].message.find("env_files, global, host, storage, systemd, services, textfile, scrape and rule_files"),
             std::string::npos);
 }
 
@@ -481,6 +482,40 @@ TEST(ServicesConfig, HttpJsonMatchAndJsonRpcVersion) {
       << all;
   EXPECT_NE(all.find("services.s.probes[2].json_pointer: not used by a jsonrpc probe"), std::string::npos) << all;
   EXPECT_NE(all.find("services.s.probes[3].jsonrpc_version: not used by a tcp probe"), std::string::npos) << all;
+}
+
+TEST(RuleFilesConfig, PathsGlobsAndGlobalRuleSettings) {
+  TempDir dir;
+  dir.Write("b.yml", "groups: []\n");
+  dir.Write("a.yml", "groups: []\n");
+  dir.Write("notes.txt", "");
+  std::filesystem::create_directory(dir.path() + "/rules");
+  dir.Write("rules/x.yml", "groups: []\n");
+  std::string config = dir.Write("vigil.yml", R"(global:
+  evaluation_interval: 5s
+  external_labels: {cluster: validators, host: v1}
+rule_files: ['*.yml', rules/x.yml, 'a.yml', 'none/*.yml']
+)");
+  LoadResult r = LoadFile(config, NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  EXPECT_EQ(r.config.global.evaluation_interval, Duration(5000));
+  EXPECT_EQ(r.config.global.external_labels.at("cluster"), "validators");
+  // Sorted per glob, duplicates dropped, relative to the config file's directory.
+  EXPECT_THAT(r.config.rule_files, ::testing::ElementsAre(dir.path() + "/a.yml", dir.path() + "/b.yml", dir.path() + "/vigil.yml",
+                                               dir.path() + "/rules/x.yml"));
+  EXPECT_EQ(r.config.rule_file_patterns.size(), 4u);
+
+  r = LoadString(R"(global: {external_labels: {'bad-name': x, __reserved: y}}
+rule_files: [/nonexistent/rules.yml, '/tmp/*/x.yml', 7]
+)",
+                 "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("global.external_labels: \"bad-name\" is not a valid label name"), std::string::npos) << all;
+  EXPECT_NE(all.find("\"__reserved\" is not a valid label name"), std::string::npos) << all;
+  EXPECT_NE(all.find("c.yml:2:14: rule_files[0]: cannot read /nonexistent/rules.yml: no such file"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("rule_files[1]: only the file name may hold a glob"), std::string::npos) << all;
 }
 
 TEST(ScrapeConfig, TargetsAndTheirProblems) {
