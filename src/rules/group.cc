@@ -137,10 +137,10 @@ Result<std::vector<promql::Sample>> Rule::EvalAlerting(TimestampMs t, const Eval
       tmpl::AlertData data{s.labels, s.v, ctx.external_labels, ctx.external_url};
       Labels labels = s.labels;
       labels.Set("__name__", "");
-      for (const auto& l : spec_.labels) labels.Set(l.name, tmpl::ExpandAlert(l.value, data));
+      for (const auto& l : spec_.labels) labels.Set(l.name, tmpl::ExpandAlert(l.value, data, spec_.alert));
       labels.Set("alertname", spec_.alert);
       Candidate c{labels, {}, s.v};
-      for (const auto& [k, text] : spec_.annotations) c.annotations[k] = tmpl::ExpandAlert(text, data);
+      for (const auto& [k, text] : spec_.annotations) c.annotations[k] = tmpl::ExpandAlert(text, data, spec_.alert);
       if (!out->emplace(labels, std::move(c)).second) {
         return Status::Error("vector contains metrics with the same labelset after applying alert labels");
       }

@@ -107,7 +107,10 @@ struct Node {
 namespace {
 
 struct TemplateError {
-  std::string message;
+  std::string message;  // "LINE:COL: reason" once the failing command is known
+  int line = 0, col = 0;
+  std::string reason;   // without the position
+  std::string context;  // the failing command as written, for Prometheus-style messages
 };
 
 [[noreturn]] void Fail(std::string message) { throw TemplateError{std::move(message)}; }
@@ -940,7 +943,14 @@ const std::map<std::string, Function>& Functions() {
     unary_float("humanize1024", Humanize1024);
     unary_float("humanizeDuration", HumanizeDuration);
     unary_float("humanizePercentage", HumanizePercentage);
-    unary_float("humanizeTimestamp", HumanizeTimestamp);
+    f["humanizeTimestamp"] = [](const std::vector<Value>& a) {
+      Arity("humanizeTimestamp", a, 1);
+      double v = ToFloat(a[0]);
+      if (std::isfinite(v) && (v * 1e9 >= 9.223372036854775807e18 || v * 1e9 <= -9.223372036854775807e18)) {
+        Fail(GoFormatFloat(v) + " cannot be represented as a nanoseconds timestamp since it overflows int64");
+      }
+      return Value::String(HumanizeTimestamp(v));
+    };
     f["toUpper"] = [](const std::vector<Value>& a) {
       Arity("toUpper", a, 1);
       std::string s = ToStringArg(a[0], "toUpper");
@@ -1152,6 +1162,39 @@ const std::map<std::string, Function>& Functions() {
 
 bool IsFunction(const std::string& name) { return Functions().count(name) != 0; }
 
+std::string PipeString(const Pipe& p);
+
+std::string ArgString(const Arg& a) {
+  std::string out;
+  switch (a.kind) {
+    case Arg::Kind::kDot: out = a.chain.empty() ? "." : ""; break;
+    case Arg::Kind::kField: break;
+    case Arg::Kind::kVar: out = a.name; break;
+    case Arg::Kind::kFunc: out = a.name; break;
+    case Arg::Kind::kLiteral: out = a.literal.kind == Value::Kind::kNil ? "nil" : a.text; break;
+    case Arg::Kind::kPipe: out = "(" + PipeString(*a.pipe) + ")"; break;
+  }
+  for (const auto& f : a.chain) out += "." + f;
+  return out;
+}
+
+std::string CommandString(const Command& c) {
+  std::string out;
+  for (const auto& a : c.args) {
+    if (!out.empty()) out += " ";
+    out += ArgString(a);
+  }
+  return out;
+}
+
+std::string PipeString(const Pipe& p) {
+  std::string out;
+  for (size_t i = 0; i < p.decl.size(); ++i) out += (i > 0 ? ", " : "") + p.decl[i];
+  if (!p.decl.empty()) out += p.assign ? " = " : " := ";
+  for (size_t i = 0; i < p.cmds.size(); ++i) out += (i > 0 ? " | " : "") + CommandString(p.cmds[i]);
+  return out;
+}
+
 struct Frame {
   std::vector<std::pair<std::string, Value>> vars;
   std::string out;
@@ -1262,8 +1305,14 @@ class Executor {
       try {
         v = EvalCommand(cmd, dot, have ? &v : nullptr);
       } catch (const TemplateError& e) {
-        if (!e.message.empty() && std::isdigit(static_cast<unsigned char>(e.message[0]))) throw;
-        Fail(std::to_string(cmd.line) + ":" + std::to_string(cmd.col) + ": " + e.message);
+        if (e.line != 0) throw;
+        TemplateError located = e;
+        located.line = cmd.line;
+        located.col = cmd.col;
+        located.reason = e.message;
+        located.context = CommandString(cmd);
+        located.message = std::to_string(cmd.line) + ":" + std::to_string(cmd.col) + ": " + e.message;
+        throw located;
       }
       have = true;
     }
@@ -1349,14 +1398,39 @@ Result<std::string> Template::ExecuteAlert(const AlertData& data) const {
                        {"$value", (*dot.fields).at("Value")}});
 }
 
-std::string ExpandAlert(std::string_view text, const AlertData& data) {
+std::string ExpandAlert(std::string_view text, const AlertData& data, std::string_view name) {
   // Most annotations have no action at all.
   if (text.find("{{") == std::string_view::npos) return std::string(text);
+  std::string tname = "__alert_" + std::string(name);
   Result<Template> t = Template::ParseAlert(text);
-  if (!t.ok()) return "<error expanding template: " + t.status().message() + ">";
-  Result<std::string> out = t->ExecuteAlert(data);
-  if (!out.ok()) return "<error expanding template: " + out.status().message() + ">";
-  return std::move(*out);
+  if (!t.ok()) {
+    if (name.empty()) return "<error expanding template: " + t.status().message() + ">";
+    // Go's parse errors name the line only: "template: NAME:LINE: reason".
+    const std::string& m = t.status().message();
+    size_t colon = m.find(':');
+    size_t second = m.find(": ", colon + 1);
+    return "<error expanding template: error parsing template " + tname + ": template: " + tname + ":" +
+           m.substr(0, colon) + ": " + m.substr(second + 2) + ">";
+  }
+  Value dot = MakeAlertData(data);
+  Frame frame;
+  frame.vars.emplace_back("$", dot);
+  frame.vars.emplace_back("$labels", (*dot.fields).at("Labels"));
+  frame.vars.emplace_back("$externalLabels", (*dot.fields).at("ExternalLabels"));
+  frame.vars.emplace_back("$externalURL", (*dot.fields).at("ExternalURL"));
+  frame.vars.emplace_back("$value", (*dot.fields).at("Value"));
+  try {
+    Executor(frame).Walk(*t->root_, dot);
+  } catch (const TemplateError& e) {
+    if (name.empty() || e.line == 0) return "<error expanding template: " + e.message + ">";
+    // Prometheus prepends its variable definitions (112 bytes) on the first
+    // line, and Go counts columns from 0.
+    int col = e.col - 1 + (e.line == 1 ? 112 : 0);
+    return "<error expanding template: error executing template " + tname + ": template: " + tname + ":" +
+           std::to_string(e.line) + ":" + std::to_string(col) + ": executing \"" + tname + "\" at <" + e.context +
+           ">: " + e.reason + ">";
+  }
+  return std::move(frame.out);
 }
 
 std::vector<std::string> FunctionNames() {

@@ -75,14 +75,16 @@ class Template {
   Result<std::string> ExecuteAlert(const AlertData& data) const;
 
  private:
+  friend std::string ExpandAlert(std::string_view, const AlertData&, std::string_view);
   std::shared_ptr<const Node> root_;
 };
 
 inline const std::vector<std::string> kAlertVariables = {"$labels", "$value", "$externalLabels", "$externalURL"};
 
 // Expands an alert template as Prometheus does: a parse or execution error
-// becomes the text `<error expanding template: …>`.
-std::string ExpandAlert(std::string_view text, const AlertData& data);
+// becomes the text `<error expanding template: …>`, worded as Prometheus
+// words it for the alerting rule `rule_name` (when given).
+std::string ExpandAlert(std::string_view text, const AlertData& data, std::string_view rule_name = "");
 
 // The functions a template may call.
 std::vector<std::string> FunctionNames();

@@ -198,6 +198,9 @@ TEST(TemplateTest, ExecErrorsBecomeText) {
             "<error expanding template: 1:4: error calling humanize: strconv.ParseFloat: parsing \"abc\": invalid "
             "syntax>");
   EXPECT_EQ(ExpandAlert("{{ .Nope }}", d), "<error expanding template: 1:4: can't evaluate field Nope in type struct>");
+  EXPECT_EQ(ExpandAlert("{{ humanizeTimestamp 1e21 }}", d),
+            "<error expanding template: 1:4: error calling humanizeTimestamp: 1e+21 cannot be represented as a "
+            "nanoseconds timestamp since it overflows int64>");
   EXPECT_EQ(ExpandAlert("{{ nosuch }}", d), "<error expanding template: 1:4: function \"nosuch\" not defined>");
   EXPECT_EQ(ExpandAlert("{{ 1 2 }}", d), "<error expanding template: 1:4: can't give argument to non-function 1>");
 }
