@@ -27,11 +27,36 @@ LoadResult Manager::Load(const std::vector<std::string>& paths) {
   std::lock_guard lock(mu_);
   TimestampMs now = options_.clock->NowMs();
   std::map<std::string, TimestampMs> next;
+  std::vector<SavedAlert> saved;
+  if (options_.state_store != nullptr && groups_.empty()) {
+    Result<std::vector<SavedAlert>> all = options_.state_store->LoadAll();
+    if (all.ok()) {
+      saved = std::move(*all);
+    } else {
+      LogError("cannot restore alert state; alerts start inactive", {{"err", all.status().message()}});
+    }
+  }
+  std::set<std::string> keys;
   for (auto& g : fresh) {
+    keys.insert(g->key());
+    bool carried = false;
     for (const auto& old : groups_) {
       if (old->key() == g->key()) {
         g->CopyStateFrom(*old);
+        carried = true;
         break;
+      }
+    }
+    if (!carried && !saved.empty()) {
+      for (auto& rule : g->rules()) {
+        if (!rule->is_alert()) continue;
+        std::vector<Alert> alerts;
+        for (const auto& a : saved) {
+          if (a.group_key == g->key() && a.rule == rule->name() && a.rule_labels == rule->spec().labels) {
+            alerts.push_back(a.alert);
+          }
+        }
+        if (!alerts.empty()) rule->SetAlerts(std::move(alerts));
       }
     }
     auto it = next_eval_.find(g->key());
@@ -40,6 +65,10 @@ LoadResult Manager::Load(const std::vector<std::string>& paths) {
   }
   groups_ = std::move(fresh);
   next_eval_ = std::move(next);
+  if (options_.state_store != nullptr) {
+    Status pruned = options_.state_store->Prune(keys);
+    if (!pruned.ok()) LogWarn("cannot prune alert state", {{"err", pruned.message()}});
+  }
   cv_.notify_all();
   size_t rules = 0;
   for (const auto& g : groups_) rules += g->rules().size();
@@ -63,7 +92,35 @@ void Manager::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Manager::EvalLocked(Group& g, TimestampMs t) { g.Eval(t, ctx_, options_.appender); }
+void Manager::EvalLocked(Group& g, TimestampMs t) {
+  g.Eval(t, ctx_, options_.appender);
+  SaveStateLocked(g);
+}
+
+void Manager::SaveStateLocked(const Group& g) {
+  if (options_.state_store == nullptr) return;
+  std::vector<SavedAlert> alerts;
+  std::string fingerprint;
+  for (const auto& r : g.rules()) {
+    if (!r->is_alert()) continue;
+    for (auto& a : r->Alerts()) {
+      fingerprint += r->name() + "\x1f" + a.labels.ToString() + "\x1f" + std::string(AlertStateName(a.state)) + "\x1f" +
+                     std::to_string(a.active_at) + "," + std::to_string(a.fired_at) + "," +
+                     std::to_string(a.resolved_at) + "," + std::to_string(a.keep_firing_since) + "," +
+                     std::to_string(a.last_sent_at) + "\x1e";
+      alerts.push_back({g.key(), r->name(), r->spec().labels, std::move(a)});
+    }
+  }
+  // Values and annotations change every evaluation; state changes are what must survive.
+  auto it = saved_state_.find(g.key());
+  if (it != saved_state_.end() && it->second == fingerprint) return;
+  Status s = options_.state_store->SaveGroup(g.key(), alerts);
+  if (!s.ok()) {
+    LogWarn("cannot save alert state", {{"group", g.key()}, {"err", s.message()}});
+    return;
+  }
+  saved_state_[g.key()] = std::move(fingerprint);
+}
 
 void Manager::Loop() {
   std::unique_lock lock(mu_);

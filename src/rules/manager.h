@@ -17,6 +17,7 @@
 #include "promql/engine.h"
 #include "rules/group.h"
 #include "rules/rule_file.h"
+#include "rules/state_store.h"
 
 namespace vigil::rules {
 
@@ -29,6 +30,9 @@ struct ManagerOptions {
   Labels external_labels;
   std::string external_url;
   ParseOptions parse;
+  // Where alert state is kept across restarts (may be null: memory only);
+  // must outlive the manager.
+  AlertStateStore* state_store = nullptr;
 };
 
 // A snapshot of one alert for the API and the CLI.
@@ -63,7 +67,8 @@ class Manager {
   Manager& operator=(const Manager&) = delete;
 
   // Loads the rule files (paths or globs) and replaces the running groups;
-  // alert state of rules that keep their group, name and labels carries over.
+  // alert state of rules that keep their group, name and labels carries over
+  // (from the running rules, or on the first load from the state store).
   // On any problem nothing changes and the problems are returned (and logged).
   LoadResult Load(const std::vector<std::string>& paths);
 
@@ -91,6 +96,7 @@ class Manager {
  private:
   void Loop();
   void EvalLocked(Group& g, TimestampMs t);
+  void SaveStateLocked(const Group& g);
 
   ManagerOptions options_;
   EvalContext ctx_;
@@ -99,6 +105,7 @@ class Manager {
   std::vector<std::unique_ptr<Group>> groups_;
   std::map<std::string, TimestampMs> next_eval_;  // by group key
   std::set<std::string> triggered_;               // group keys to evaluate at once
+  std::map<std::string, std::string> saved_state_;  // by group key: what the store holds, to skip no-op writes
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -161,18 +161,21 @@ class Parser {
 
  private:
   std::string Where(int line, int col) const { return std::to_string(line) + ":" + std::to_string(col) + ": "; }
+  // Offsets are asked for in mostly increasing order: resume from the last one.
   std::pair<int, int> LineCol(size_t off) const {
-    int line = 1, col = 1;
-    for (size_t i = 0; i < off && i < src_.size(); ++i) {
-      if (src_[i] == '\n') {
-        ++line;
-        col = 1;
+    if (off < lc_off_) lc_off_ = 0, lc_line_ = 1, lc_col_ = 1;
+    for (; lc_off_ < off && lc_off_ < src_.size(); ++lc_off_) {
+      if (src_[lc_off_] == '\n') {
+        ++lc_line_;
+        lc_col_ = 1;
       } else {
-        ++col;
+        ++lc_col_;
       }
     }
-    return {line, col};
+    return {lc_line_, lc_col_};
   }
+  mutable size_t lc_off_ = 0;
+  mutable int lc_line_ = 1, lc_col_ = 1;
 
   // After a `-}}`, the following text loses its leading white space.
   void TrimLeftIfPending(std::string* text) {
@@ -414,6 +417,12 @@ class Parser {
 
   std::shared_ptr<const Node> ParseControl(const std::string& kw) {
     int line = last_action_line_, col = last_action_col_;
+    struct DepthGuard {
+      int& d;
+      explicit DepthGuard(int& depth) : d(depth) { ++d; }
+      ~DepthGuard() { --d; }
+    } guard(depth_);
+    if (depth_ > kMaxDepth) Fail(Where(line, col) + "nesting deeper than 100 levels");
     auto n = std::make_shared<Node>();
     n->kind = kw == "if" ? Node::Kind::kIf : kw == "range" ? Node::Kind::kRange : Node::Kind::kWith;
     scopes_.emplace_back();
@@ -452,6 +461,12 @@ class Parser {
   }
 
   std::shared_ptr<const Pipe> ParsePipeline(bool allow_decl, bool range) {
+    struct DepthGuard {
+      int& d;
+      explicit DepthGuard(int& depth) : d(depth) { ++d; }
+      ~DepthGuard() { --d; }
+    } guard(depth_);
+    if (depth_ > kMaxDepth) Fail(Where(Peek().line, Peek().col) + "nesting deeper than 100 levels");
     auto pipe = std::make_shared<Pipe>();
     pipe->line = Peek().line;
     pipe->col = Peek().col;
@@ -590,6 +605,8 @@ class Parser {
     return a;
   }
 
+  static constexpr int kMaxDepth = 100;
+  int depth_ = 0;
   std::string_view src_;
   size_t pos_ = 0;
   bool trim_right_pending_ = false;
@@ -1199,6 +1216,7 @@ struct Frame {
   std::vector<std::pair<std::string, Value>> vars;
   std::string out;
   int depth = 0;
+  int64_t steps = 0;  // bounds the work of nested ranges
 };
 
 class Executor {
@@ -1206,6 +1224,7 @@ class Executor {
   explicit Executor(Frame& frame) : f_(frame) {}
 
   void Walk(const Node& n, const Value& dot) {
+    if (++f_.steps > 1'000'000) Fail("template execution took more than 1000000 steps");
     switch (n.kind) {
       case Node::Kind::kList: {
         size_t mark = f_.vars.size();
