@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "api/format.h"
+#include "api/rules_api.h"
 #include "base/strings.h"
 #include "promql/ast.h"
 
@@ -201,6 +202,8 @@ class RequestHandler {
     if (endpoint == "query_exemplars") return get_or_post ? Success("[]") : MethodNotAllowed(r);
     if (endpoint == "metadata") return r.method == "GET" ? Metadata(r) : MethodNotAllowed(r);
     if (endpoint == "status/buildinfo") return r.method == "GET" ? BuildInfo() : MethodNotAllowed(r);
+    if (endpoint == "rules") return r.method == "GET" ? Rules(r) : MethodNotAllowed(r);
+    if (endpoint == "alerts") return r.method == "GET" ? Alerts() : MethodNotAllowed(r);
     if (StartsWith(endpoint, "label/") && EndsWith(endpoint, "/values") && endpoint.size() > 13) {
       if (r.method != "GET") return MethodNotAllowed(r);
       return LabelValues(r, std::string(endpoint.substr(6, endpoint.size() - 13)));
@@ -215,6 +218,23 @@ class RequestHandler {
   // Prometheus's router answers a wrong method in plain text.
   static http::Response MethodNotAllowed(const http::Request&) {
     return http::Response{405, "text/plain; charset=utf-8", "Method Not Allowed\n", {}};
+  }
+
+  http::Response Rules(const http::Request& r) const {
+    RulesFilter f;
+    f.type = r.Param("type");
+    if (!f.type.empty() && f.type != "alert" && f.type != "record") {
+      return BadData("invalid parameter \"type\": unsupported rule type \"" + f.type + "\"");
+    }
+    f.rule_names = r.Params("rule_name[]");
+    f.group_names = r.Params("rule_group[]");
+    f.files = r.Params("file[]");
+    f.exclude_alerts = r.Param("exclude_alerts") == "true";
+    return Success(RulesData(o_.rules ? o_.rules->Groups() : std::vector<rules::GroupSnapshot>{}, f));
+  }
+
+  http::Response Alerts() const {
+    return Success(AlertsData(o_.rules ? o_.rules->Alerts() : std::vector<rules::AlertSnapshot>{}));
   }
 
   // The engine for one request: the server's options, a shorter `timeout`

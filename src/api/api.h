@@ -13,6 +13,10 @@
 #include "http/server.h"
 #include "promql/engine.h"
 
+namespace vigil::rules {
+class Manager;
+}
+
 namespace vigil::api {
 
 // What /api/v1/status/buildinfo reports.
@@ -36,6 +40,9 @@ struct Options {
   BuildInfo build;
   // "Now" for queries without `time`; must outlive the Api. Null: the system clock.
   const Clock* clock = nullptr;
+  // Answers /api/v1/rules and /api/v1/alerts; may be null (no rules: empty
+  // lists). Must outlive the Api.
+  const rules::Manager* rules = nullptr;
 };
 
 class Api {

@@ -8,6 +8,7 @@
 #include "cli/agent.h"
 #include "cli/build_info.h"
 #include "cli/query_commands.h"
+#include "cli/rules_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
 
@@ -74,6 +75,17 @@ int Main(int argc, char** argv) {
   CLI::App* check_config =
       check->add_subcommand("config", "Validate configuration files; print file:line:col: problem");
   check_config->add_option("FILE", config_files, "Configuration file(s)")->required();
+  std::vector<std::string> rule_files;
+  CLI::App* check_rules =
+      check->add_subcommand("rules", "Validate rule files (Prometheus format); print file:line:col: problem");
+  check_rules->add_option("FILE", rule_files, "Rule file(s)")->required();
+
+  CLI::App* test_cmd = app.add_subcommand("test", "Run unit tests");
+  test_cmd->require_subcommand(1);
+  std::vector<std::string> rule_test_files;
+  CLI::App* test_rules =
+      test_cmd->add_subcommand("rules", "Run rule unit tests written for `promtool test rules`");
+  test_rules->add_option("FILE", rule_test_files, "Test file(s)")->required();
 
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
@@ -121,6 +133,8 @@ int Main(int argc, char** argv) {
     return RunAgent(run);
   }
   if (check_config->parsed()) return CheckConfig(config_files);
+  if (check_rules->parsed()) return CheckRules(rule_files);
+  if (test_rules->parsed()) return TestRules(rule_test_files);
   if (query_cmd->parsed()) return QueryInstant(query_target, query_expr, query_time);
   if (range_cmd->parsed()) return QueryRange(query_target, query_expr, range_start, range_end, range_step);
   if (tsdb_import->parsed()) return TsdbImport(tsdb_dir, import_file);

@@ -72,7 +72,33 @@ class MemoryQuerier final : public Querier {
   std::vector<std::shared_ptr<Series>> series_;
 };
 
+class MemoryAppender final : public Appender {
+ public:
+  explicit MemoryAppender(MemoryStorage* storage) : storage_(storage) {}
+  Result<SeriesRef> Append(SeriesRef, const Labels& labels, TimestampMs t, double v) override {
+    pending_.push_back({labels, t, v});
+    return SeriesRef{0};
+  }
+  Status Commit() override {
+    for (const auto& p : pending_) storage_->Add(p.labels, p.t, p.v);
+    pending_.clear();
+    return Status::Ok();
+  }
+  void Rollback() override { pending_.clear(); }
+
+ private:
+  struct Pending {
+    Labels labels;
+    TimestampMs t;
+    double v;
+  };
+  MemoryStorage* storage_;
+  std::vector<Pending> pending_;
+};
+
 }  // namespace
+
+std::unique_ptr<Appender> MemoryStorage::NewAppender() { return std::make_unique<MemoryAppender>(this); }
 
 void MemoryStorage::Add(const Labels& labels, TimestampMs t, double v) { series_[labels][t] = v; }
 

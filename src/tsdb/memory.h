@@ -19,6 +19,9 @@ class MemoryStorage {
   void Clear() { series_.clear(); }
   // A querier over [mint, maxt]; it reads a snapshot, so later Adds do not affect it.
   std::unique_ptr<Querier> NewQuerier(TimestampMs mint, TimestampMs maxt) const;
+  // An appender whose Commit() Adds its samples (any order, replacing
+  // samples at the same time); for rule output in tests. Not thread-safe.
+  std::unique_ptr<Appender> NewAppender();
 
  private:
   std::map<Labels, std::map<TimestampMs, double>> series_;

@@ -1,0 +1,163 @@
+#include "rules/manager.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "base/testing/temp_dir.h"
+#include "tsdb/memory.h"
+
+namespace vigil::rules {
+namespace {
+
+class ManagerTest : public ::testing::Test {
+ protected:
+  ManagerTest() : clock_(1'000'000) {
+    ManagerOptions o;
+    o.engine = &engine_;
+    o.querier = [this](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints&) {
+      std::lock_guard lock(storage_mu_);
+      return storage_.NewQuerier(mint, maxt);
+    };
+    o.appender = [this] { return std::make_unique<LockedAppender>(this); };
+    o.clock = &clock_;
+    o.default_interval = Duration(3600 * 1000);  // only events and EvaluateNow run the groups
+    manager_ = std::make_unique<Manager>(o);
+  }
+
+  // MemoryStorage is not thread-safe; the evaluation thread writes through this.
+  class LockedAppender : public tsdb::Appender {
+   public:
+    explicit LockedAppender(ManagerTest* t) : t_(t) {}
+    Result<tsdb::SeriesRef> Append(tsdb::SeriesRef, const Labels& l, TimestampMs ts, double v) override {
+      samples_.push_back({l, ts, v});
+      return tsdb::SeriesRef{0};
+    }
+    Status Commit() override {
+      std::lock_guard lock(t_->storage_mu_);
+      for (const auto& s : samples_) t_->storage_.Add(s.l, s.t, s.v);
+      return Status::Ok();
+    }
+    void Rollback() override {}
+
+   private:
+    struct S {
+      Labels l;
+      TimestampMs t;
+      double v;
+    };
+    ManagerTest* t_;
+    std::vector<S> samples_;
+  };
+
+  void Set(const Labels& l, TimestampMs t, double v) {
+    std::lock_guard lock(storage_mu_);
+    storage_.Add(l, t, v);
+  }
+
+  testing::TempDir dir_;
+  FakeClock clock_;
+  promql::Engine engine_;
+  std::mutex storage_mu_;
+  tsdb::MemoryStorage storage_;
+  std::unique_ptr<Manager> manager_;
+};
+
+const char* kRules = R"(groups:
+- name: units
+  rules:
+  - alert: UnitDown
+    expr: unit_active == 0
+    labels: {severity: P0}
+- name: disks
+  rules:
+  - alert: DiskFull
+    expr: disk_free_ratio < 0.1
+)";
+
+TEST_F(ManagerTest, LoadEvaluateAndKeepRulesOnBadReload) {
+  std::string file = dir_.Write("rules.yml", kRules);
+  ASSERT_TRUE(manager_->Load({file}).ok());
+  ASSERT_EQ(manager_->Groups().size(), 2u);
+  EXPECT_EQ(manager_->GroupsReading({"unit_active"}), std::vector<std::string>{file + ";units"});
+  EXPECT_TRUE(manager_->GroupsReading({"nothing"}).empty());
+
+  Set(Labels{{"__name__", "unit_active"}, {"unit", "bitcoind"}}, clock_.NowMs(), 0);
+  EXPECT_TRUE(manager_->EvaluateNow(file + ";units", clock_.NowMs()));
+  EXPECT_FALSE(manager_->EvaluateNow("nope;units", clock_.NowMs()));
+  auto alerts = manager_->Alerts();
+  ASSERT_EQ(alerts.size(), 1u);
+  EXPECT_EQ(alerts[0].rule_name, "UnitDown");
+  EXPECT_EQ(alerts[0].alert.state, AlertState::kFiring);
+  EXPECT_EQ(alerts[0].alert.labels.Get("severity"), "critical");
+
+  // A broken file is refused; the running rules and their state stay.
+  dir_.Write("rules.yml", "groups:\n- name: units\n  rules:\n  - alert: X\n    expr: 'sum('\n");
+  LoadResult bad = manager_->Load({file});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.problems[0].line, 5);
+  EXPECT_EQ(manager_->Alerts().size(), 1u);
+  EXPECT_EQ(manager_->Groups().size(), 2u);
+
+  // A good reload keeps the alert's state.
+  dir_.Write("rules.yml", kRules);
+  ASSERT_TRUE(manager_->Load({file}).ok());
+  ASSERT_EQ(manager_->Alerts().size(), 1u);
+  EXPECT_EQ(manager_->Alerts()[0].alert.active_at, 1'000'000);
+
+  MetricBatch batch;
+  manager_->AppendSelfMetrics(batch);
+  const MetricFamily* evals = batch.Find("vigil_rule_evaluations_total");
+  ASSERT_NE(evals, nullptr);
+  EXPECT_EQ(evals->samples.size(), 2u);
+  EXPECT_NE(batch.Find("vigil_rule_evaluation_failures_total"), nullptr);
+}
+
+TEST_F(ManagerTest, EventTriggersEvaluationAtOnce) {
+  std::string file = dir_.Write("rules.yml", kRules);
+  ASSERT_TRUE(manager_->Load({file}).ok());
+  manager_->Start();
+  Set(Labels{{"__name__", "unit_active"}, {"unit", "titan"}}, clock_.NowMs(), 0);
+  auto start = std::chrono::steady_clock::now();
+  manager_->NotifyMetricsChanged({"unit_active"});
+  while (manager_->Alerts().empty() && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  manager_->Stop();
+  ASSERT_EQ(manager_->Alerts().size(), 1u);
+  EXPECT_LT(took, std::chrono::seconds(1));
+  // The other group was not evaluated.
+  for (const auto& g : manager_->Groups()) {
+    if (g.name == "disks") {
+      EXPECT_EQ(g.last_evaluation, 0);
+    }
+  }
+}
+
+TEST_F(ManagerTest, ScheduledEvaluation) {
+  ManagerOptions o;
+  o.engine = &engine_;
+  o.querier = [this](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints&) {
+    std::lock_guard lock(storage_mu_);
+    return storage_.NewQuerier(mint, maxt);
+  };
+  o.appender = [this] { return std::make_unique<LockedAppender>(this); };
+  SystemClock clock;
+  o.clock = &clock;
+  Manager m(o);
+  std::string file = dir_.Write("fast.yml", "groups:\n- name: fast\n  interval: 50ms\n  rules:\n  - record: one\n    expr: vector(1)\n");
+  ASSERT_TRUE(m.Load({file}).ok());
+  m.Start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  m.Stop();
+  MetricBatch batch;
+  m.AppendSelfMetrics(batch);
+  double evals = batch.Find("vigil_rule_evaluations_total")->samples.at(0).value;
+  EXPECT_GE(evals, 3);
+  EXPECT_LE(evals, 8);
+}
+
+}  // namespace
+}  // namespace vigil::rules
