@@ -82,6 +82,13 @@ bool FileFollower::ReadAvailable(OpenFile& f, uint64_t size, size_t& budget,
     const char* end = buf + n;
     const char* p = buf;
     while (p < end) {
+      // NULs before a line are the hole a writer without O_APPEND leaves after
+      // copytruncate (it goes on writing at its old offset); they are skipped
+      // so the first line after the hole is matched.
+      if (f.partial_len == 0) {
+        while (p < end && *p == '\0') ++p;
+        if (p == end) break;
+      }
       const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
       size_t seg = static_cast<size_t>((nl != nullptr ? nl : end) - p);
       if (nl != nullptr && f.partial_len == 0) {

@@ -188,6 +188,25 @@ TEST_F(LogsCollector, CopyTruncateStartsAgainAtZero) {
   EXPECT_EQ(Lines(), 6);
 }
 
+TEST_F(LogsCollector, CopyTruncateUnderAWriterWithoutAppendMode) {
+  Append(log_, "ERROR 1\nERROR 2\n");
+  Restart();
+  Collect();
+  // The writer keeps its offset: after the truncation its next line lands
+  // past a hole of NULs as long as the old content.
+  uint64_t old_size = std::filesystem::file_size(log_);
+  std::filesystem::resize_file(log_, 0);
+  {
+    std::fstream f(log_, std::ios::binary | std::ios::in | std::ios::out);
+    f.seekp(static_cast<std::streamoff>(old_size + 100));
+    f << "ERROR after the hole\n";
+  }
+  Collect();
+  EXPECT_EQ(Errors(), 3);
+  EXPECT_EQ(Lines(), 3);
+  EXPECT_EQ(Value("vigil_log_rotations_total", "", "truncate"), 1);
+}
+
 TEST_F(LogsCollector, BinaryGarbageIsReadAsBytes) {
   std::string garbage;
   std::mt19937 rng(42);
