@@ -222,7 +222,10 @@ PollOutcome FileFollower::Poll(size_t max_bytes, std::chrono::steady_clock::time
     f->ino = static_cast<uint64_t>(st.st_ino);
     if (saved_) {
       uint64_t size = static_cast<uint64_t>(st.st_size);
-      if (saved_->dev != f->dev || saved_->ino != f->ino) {
+      // Device numbers of LVM and btrfs volumes may change across reboots; the
+      // same inode with the same first bytes is taken as the same file then.
+      bool same_file = saved_->ino == f->ino && (saved_->dev == f->dev || saved_->fingerprint_len > 0);
+      if (!same_file) {
         ++out.rotations;  // rotated while nobody watched
       } else {
         f->fingerprint_len = saved_->fingerprint_len;

@@ -35,7 +35,18 @@ class LogCollector final : public collect::Collector {
   std::string_view name() const override { return name_; }
 
   Status Collect(const collect::CollectContext& ctx, MetricBatch& out) override {
-    if (!loaded_) Load(out);
+    if (!loaded_) {
+      // Without the lock (another reader of this log still finishing) nothing
+      // is read; a lock that cannot be taken at all shows as state_save_failed.
+      if (state_file_) {
+        Result<bool> locked = state_file_->TryLock();
+        if (locked.ok() && !*locked) {
+          out.ReportError("state_locked", "another reader of " + label_ + " is still running; waiting for it", label_);
+          return Status::Ok();
+        }
+      }
+      Load(out);
+    }
     // Half the time to the deadline is for reading; the rest covers saving and slow disks.
     auto start = std::chrono::steady_clock::now();
     auto deadline = ctx.deadline == std::chrono::steady_clock::time_point{}

@@ -332,6 +332,28 @@ TEST_F(LogsCollector, UnreadableStateStartsOverAndSays) {
   EXPECT_EQ(Errors(), 1);
 }
 
+TEST_F(LogsCollector, OneReaderPerLogAtATime) {
+  Append(log_, "ERROR 1\n");
+  Restart();
+  Collect();
+  // A reload builds a new collector while the old one may still be finishing.
+  auto second = NewLogCollector(Options());
+  ASSERT_TRUE(second.ok());
+  Append(log_, "ERROR 2\n");
+  MetricBatch b;
+  ASSERT_TRUE((*second)->Collect({now_ms_, {}}, b).ok());
+  ASSERT_EQ(b.errors().size(), 1u);
+  EXPECT_EQ(b.errors()[0].reason, "state_locked");
+  EXPECT_EQ(b.Find("vigil_log_lines_total"), nullptr);
+  Collect();
+  EXPECT_EQ(Errors(), 2);
+  collector_ = std::move(*second);
+  Collect();
+  EXPECT_EQ(ErrorReasons(), "");
+  EXPECT_EQ(Errors(), 2);
+  EXPECT_EQ(Lines(), 2);
+}
+
 TEST_F(LogsCollector, StateDirectoryThatCannotBeWrittenIsReported) {
   Append(std::string(dir_.path()) + "/data", "a file where the directory should be");
   Append(log_, "ERROR 1\n");
@@ -422,6 +444,36 @@ TEST(LogsFileFollower, LinesComeOutWhole) {
   ASSERT_EQ(got.size(), 5u);
   EXPECT_EQ(got[3].first, "xyz");
   EXPECT_EQ(got[4], std::make_pair(std::string("12345678"), false));
+}
+
+TEST(LogsFileFollower, ResumesWhenOnlyTheDeviceNumberChanged) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/a.log";
+  auto far = std::chrono::steady_clock::time_point::max();
+  int lines = 0;
+  auto count = [&](std::string_view, bool) { ++lines; };
+  Append(path, "one\ntwo\n");
+  FileFollower first(path);
+  first.Poll(1 << 20, far, count);
+  ASSERT_EQ(lines, 2);
+  FilePosition saved = *first.position();
+  EXPECT_EQ(saved.fingerprint_len, 8u);
+  // As after a reboot that numbered the volume anew.
+  ++saved.dev;
+  Append(path, "three\n");
+  FileFollower again(path);
+  again.Restore(saved);
+  PollOutcome p = again.Poll(1 << 20, far, count);
+  EXPECT_EQ(lines, 3);
+  EXPECT_EQ(p.rotations, 0u);
+  EXPECT_EQ(p.truncations, 0u);
+  // Another inode is another file, whatever its first bytes.
+  ++saved.ino;
+  FileFollower other(path);
+  other.Restore(saved);
+  p = other.Poll(1 << 20, far, count);
+  EXPECT_EQ(lines, 6);
+  EXPECT_EQ(p.rotations, 1u);
 }
 
 TEST(LogsFileFollower, NotARegularFile) {

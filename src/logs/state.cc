@@ -1,7 +1,10 @@
 #include "logs/state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cctype>
 #include <charconv>
@@ -204,6 +207,28 @@ StateFile::StateFile(std::string dir, std::string_view service, std::string_view
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(Fingerprint(source)));
   path_ = dir_ + "/" + safe + "-" + hex + ".state";
+}
+
+StateFile::~StateFile() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
+}
+
+Result<bool> StateFile::TryLock() {
+  if (lock_fd_ >= 0) return true;
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  if (ec) return Status::Error("create " + dir_ + ": " + ec.message());
+  std::string lock = path_ + ".lock";
+  int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Error("open " + lock + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return false;
+    return Status::Error("flock " + lock + ": " + std::strerror(err));
+  }
+  lock_fd_ = fd;
+  return true;
 }
 
 Result<LogState> StateFile::Load() const {

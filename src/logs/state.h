@@ -49,7 +49,14 @@ Result<LogState> DecodeState(std::string_view text);
 class StateFile {
  public:
   StateFile(std::string dir, std::string_view service, std::string_view source);
+  ~StateFile();
+  StateFile(const StateFile&) = delete;
+  StateFile& operator=(const StateFile&) = delete;
   const std::string& path() const { return path_; }
+  // Makes this the log's only reader until destroyed (flock on <path>.lock):
+  // a reader abandoned at a reload may still be finishing its last run, and
+  // two readers would count lines twice. False while another holds it.
+  Result<bool> TryLock();
   // Absent file: an empty state for `source`.
   Result<LogState> Load() const;
   // Replaces the file atomically; creates `dir` when missing.
@@ -58,6 +65,7 @@ class StateFile {
  private:
   std::string dir_;
   std::string path_;
+  int lock_fd_ = -1;
 };
 
 }  // namespace vigil::logs

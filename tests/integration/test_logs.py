@@ -1,11 +1,12 @@
 """Log following end to end: `vigil run` follows a validator-style log file
 through appends, a partial line, rename rotation, copytruncate, a restart
-with lines written while it was down, and the file disappearing; /metrics
-must show exact counts throughout, failures as collector errors naming the
-file, and the values must reach storage."""
+with lines written while it was down, the file disappearing and a SIGHUP
+reload; /metrics must show exact counts throughout, failures as collector
+errors naming the file, and the values must reach storage."""
 import json
 import os
 import shutil
+import signal
 import tempfile
 import urllib.parse
 
@@ -147,8 +148,14 @@ try:
     append("ERROR the file is back\n")
     wait_for(v, "file back: read from its start", vigil_log_up=1, vigil_log_matches_total__errors=8,
              vigil_log_lines_total=15)
-    c.check("position kept under the data dir", len(os.listdir(os.path.join(data_dir, "logs"))) == 1,
-            os.listdir(os.path.join(data_dir, "logs")))
+    # A reload replaces the collector; the new one continues the same totals.
+    v.proc.send_signal(signal.SIGHUP)
+    vt.wait_until(lambda: "configuration reloaded" in v.logs(), timeout=5, what="reload")
+    append("ERROR after the reload\n")
+    wait_for(v, "reload: continues without counting twice", vigil_log_matches_total__errors=9,
+             vigil_log_lines_total=16)
+    state_files = [f for f in os.listdir(os.path.join(data_dir, "logs")) if f.endswith(".state")]
+    c.check("position kept under the data dir", len(state_files) == 1, os.listdir(os.path.join(data_dir, "logs")))
 finally:
     v.stop()
     if c.failed:
