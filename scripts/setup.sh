@@ -25,6 +25,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # real peers used by the tests
   prometheus prometheus-node-exporter systemd dbus-user-session curl procps python3 openssl
+  # writes journal files for the journal follower tests
+  systemd-journal-remote
 )
 # --bench: the peers bench/compare_storage.sh measures against, and command timing.
 if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine); fi

@@ -19,6 +19,7 @@
 #include "collect/textfile/textfile_collector.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "logs/log_collector.h"
 #include "process/process.h"
 #include "promql/engine.h"
 #include "rules/manager.h"
@@ -159,6 +160,30 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
   if (!c.textfile.directory.empty()) {
     out.push_back({collect::NewTextfileCollector({c.textfile.directory}), c.global.scrape_interval,
                    std::min(c.global.scrape_interval, Duration(10000))});
+  }
+  // One collector per followed log, so a huge or stuck log never delays another.
+  for (const auto& s : c.services) {
+    for (const auto& l : s.logs) {
+      logs::LogCollectorOptions lo;
+      lo.service = s.name;
+      lo.path = l.path;
+      lo.journal_unit = l.journal_unit;
+      for (const auto& r : l.counters) lo.rules.counters.push_back({r.name, r.match});
+      for (const auto& r : l.gauges) lo.rules.gauges.push_back({r.name, r.match});
+      for (const auto& r : l.states) lo.rules.states.push_back({r.name, r.on, r.off});
+      lo.state_dir = c.global.data_dir + "/logs";
+      lo.events = events;
+      lo.storage = storage;
+      auto collector = logs::NewLogCollector(std::move(lo));
+      if (!collector.ok()) {  // the config loader checked the rules; this is a bug if it happens
+        LogError("log collector not started", {{"service", s.name}, {"err", collector.status().message()}});
+        continue;
+      }
+      events->Declare(std::string((*collector)->name()));
+      collect::ScheduledCollector sc{std::move(*collector), l.interval, l.timeout};
+      sc.store = storage == nullptr;  // otherwise it stores its batches itself, before publishing state changes
+      out.push_back(std::move(sc));
+    }
   }
   return out;
 }

@@ -803,12 +803,16 @@ void DecodeValidator(Decoder& d, const YAML::Node& node, const std::string& path
   r.Finish();
 }
 
-void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, LogOptions* l) {
+void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g, LogOptions* l) {
   MapReader r(d, node, path);
   if (!node.IsMap()) return;
   YAML::Node p = r.Take("path"), unit = r.Take("journal_unit");
-  if (p.IsDefined()) d.String(p, r.Field("path"), &l->path);
-  if (unit.IsDefined()) d.String(unit, r.Field("journal_unit"), &l->journal_unit);
+  if (p.IsDefined() && d.String(p, r.Field("path"), &l->path) && l->path.empty()) {
+    d.Report(p, r.Field("path"), "must not be empty");
+  }
+  if (unit.IsDefined() && d.String(unit, r.Field("journal_unit"), &l->journal_unit) && l->journal_unit.empty()) {
+    d.Report(unit, r.Field("journal_unit"), "must not be empty");
+  }
   if (p.IsDefined() == unit.IsDefined()) d.Report(node, path, "needs exactly one of path and journal_unit");
   std::set<std::string> names;
   auto rule_list = [&](const char* key,
@@ -862,6 +866,7 @@ void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, LogO
     regex(rr, at, "on", &l->states.back().on, -1);
     regex(rr, at, "off", &l->states.back().off, -1);
   });
+  DecodeTiming(d, r, path, g, &l->interval, &l->timeout);
   r.Finish();
 }
 
@@ -949,9 +954,16 @@ void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, 
     if (!n.IsSequence()) {
       d.Report(n, r.Field("logs"), std::string("expected a list, got ") + Decoder::KindName(n));
     } else {
+      std::set<std::string> sources;
       for (size_t i = 0; i < n.size(); ++i) {
+        std::string field = r.Field("logs") + "[" + std::to_string(i) + "]";
         s->logs.emplace_back();
-        DecodeLog(d, n[i], r.Field("logs") + "[" + std::to_string(i) + "]", &s->logs.back());
+        DecodeLog(d, n[i], field, g, &s->logs.back());
+        const LogOptions& l = s->logs.back();
+        std::string source = l.path.empty() ? "journal_unit " + l.journal_unit : "path " + l.path;
+        if ((!l.path.empty() || !l.journal_unit.empty()) && !sources.insert(source).second) {
+          d.Report(n[i], field, "duplicate log (" + source + ")");
+        }
       }
     }
   }

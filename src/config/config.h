@@ -128,6 +128,8 @@ struct LogOptions {
   std::vector<LogCounterRule> counters;
   std::vector<LogGaugeRule> gauges;
   std::vector<LogStateRule> states;
+  Duration interval{15000};  // how often new lines are read; default global.scrape_interval
+  Duration timeout{10000};
 };
 
 struct UpdatesOptions {

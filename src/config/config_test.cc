@@ -641,6 +641,39 @@ TEST(ServicesConfig, LogRules) {
   EXPECT_NE(all.find("services.v.logs[1]: needs exactly one of path and journal_unit"), std::string::npos) << all;
 }
 
+TEST(ServicesConfig, LogRegexErrorsNameFileLineAndField) {
+  LoadResult r = LoadString(R"(services:
+  v:
+    logs:
+      - path: /x.log
+        counters: [{name: errors, match: 'ERROR(('}]
+        states: [{name: s, on: 'up', off: '[down'}]
+        interval: 5s
+        timeout: 10s
+      - {path: /x.log}
+      - {journal_unit: ''}
+)",
+                            "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:5:42: services.v.logs[0].counters[0].match: invalid regular expression"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("c.yml:6:43: services.v.logs[0].states[0].off: invalid regular expression"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.v.logs[0].timeout: must not be longer than"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.v.logs[1]: duplicate log (path /x.log)"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.v.logs[2].journal_unit: must not be empty"), std::string::npos) << all;
+
+  LoadResult ok = LoadString(
+      "global: {scrape_interval: 30s}\nservices:\n  v:\n    logs: [{path: /a.log}, "
+      "{path: /b.log, interval: 5s}]\n",
+      "c.yml", NoEnv());
+  ASSERT_TRUE(ok.ok()) << AllProblems(ok);
+  EXPECT_EQ(ok.config.services[0].logs[0].interval, Duration(30000));
+  EXPECT_EQ(ok.config.services[0].logs[0].timeout, Duration(10000));
+  EXPECT_EQ(ok.config.services[0].logs[1].interval, Duration(5000));
+  EXPECT_EQ(ok.config.services[0].logs[1].timeout, Duration(5000));
+}
+
 TEST(ServicesConfig, UpdatesAndRecovery) {
   LoadResult r = LoadString(R"(services:
   v:
