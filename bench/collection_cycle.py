@@ -5,11 +5,17 @@ peers (3 HTTP, 3 JSON-RPC, 3 TCP, 1 TLS certificate file) and 5 log files
 each appended at 1 000 lines/s, with host metrics, storage and the default
 collection interval, measured as CPU seconds per second of wall time.
 
-    bench/collection_cycle.py [--seconds 60] [--interval 15s] [--vigil build/vigil]
+    bench/collection_cycle.py [--seconds 60] [--interval 15s] [--vigil build/vigil] [--no-anchor]
 
-Prints the figures and the per-collector mean durations from vigil's own
-metrics. Everything runs on loopback; every loop is bounded by --seconds."""
+The anchor is the Prometheus stack doing the same job on the same host in the
+same run, one after the other: node_exporter (default collectors plus its
+systemd collector on the same units), blackbox_exporter (the same 10 probes),
+mtail (the same 5 logs and patterns) and a Prometheus scraping and storing
+them all at the same interval; its CPU is the sum of the four processes.
+Prints both figures with their ratio, and vigil's per-collector durations.
+Everything runs on loopback; every loop is bounded by --seconds."""
 import argparse
+import subprocess
 import os
 import socket
 import sys
@@ -71,11 +77,103 @@ def write_logs(paths, stop, counts):
     counts.append(n)
 
 
+MTAIL_PROGRAM = r"""
+counter log_errors
+counter log_warnings
+gauge log_slot
+gauge log_titan_connected
+/ERROR/ { log_errors++ }
+/WARN/ { log_warnings++ }
+/Processing slot (?P<slot>\d+)/ { log_slot = $slot }
+/Connected to server at titan/ { log_titan_connected = 1 }
+/Detected disconnection/ { log_titan_connected = 0 }
+"""
+
+
+def run_anchor(work, interval, seconds, titan, validator, listener_ports, logs, stop_writers):
+    """Starts the anchor stack, measures it like vigil, returns (cpu_seconds, wall, rss_mib, up_targets)."""
+    binaries = {"node": "/usr/bin/prometheus-node-exporter", "blackbox": "/usr/bin/prometheus-blackbox-exporter",
+                "mtail": "/usr/bin/mtail", "prometheus": "/usr/bin/prometheus"}
+    for b in binaries.values():
+        if not os.access(b, os.X_OK):
+            print(f"anchor skipped: {b} missing (scripts/setup.sh --bench installs it)")
+            return None
+    ports = {k: vt.free_port() for k in ("node", "blackbox", "mtail", "prometheus")}
+    with open(os.path.join(work, "blackbox.yml"), "w") as f:
+        f.write("""modules:
+  http_json: {prober: http, timeout: 5s, http: {valid_status_codes: [200], fail_if_body_not_matches_regexp: ['"height"']}}
+  jsonrpc: {prober: http, timeout: 5s, http: {method: POST, headers: {Content-Type: application/json},
+            body: '{"jsonrpc":"2.0","id":1,"method":"get_block_count","params":[]}',
+            fail_if_body_not_matches_regexp: ['"result"']}}
+  tcp: {prober: tcp, timeout: 5s}
+""")
+    os.makedirs(os.path.join(work, "mtail"), exist_ok=True)
+    with open(os.path.join(work, "mtail", "validator.mtail"), "w") as f:
+        f.write(MTAIL_PROGRAM)
+    targets = ([("http_json", f"{titan.url}/status")] * 3 + [("jsonrpc", f"{validator.url}/")] * 3 +
+               [("tcp", f"127.0.0.1:{p}") for p in listener_ports])
+    jobs = []
+    for i, (module, target) in enumerate(targets):
+        jobs.append(f"""  - job_name: probe{i}
+    metrics_path: /probe
+    params: {{module: [{module}], target: ['{target}']}}
+    static_configs: [{{targets: ['127.0.0.1:{ports["blackbox"]}']}}]""")
+    with open(os.path.join(work, "prometheus.yml"), "w") as f:
+        f.write(f"""global: {{scrape_interval: {interval}, scrape_timeout: {min(10, int(interval.rstrip('s')))}s}}
+scrape_configs:
+  - job_name: node
+    static_configs: [{{targets: ['127.0.0.1:{ports["node"]}']}}]
+  - job_name: mtail
+    static_configs: [{{targets: ['127.0.0.1:{ports["mtail"]}']}}]
+""" + "\n".join(jobs) + "\n")
+    env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=os.environ["DBUS_SESSION_BUS_ADDRESS"])
+    procs = []
+    out = open(os.path.join(work, "anchor.log"), "w")
+    try:
+        procs.append(subprocess.Popen([binaries["node"], f"--web.listen-address=127.0.0.1:{ports['node']}",
+                                       "--collector.systemd", "--collector.systemd.unit-include=vb@.*"],
+                                      env=env, stdout=out, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([binaries["blackbox"], f"--config.file={work}/blackbox.yml",
+                                       f"--web.listen-address=127.0.0.1:{ports['blackbox']}"],
+                                      stdout=out, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([binaries["mtail"], "-progs", f"{work}/mtail", "-logs", ",".join(logs),
+                                       "-address", "127.0.0.1", "-port", str(ports["mtail"])],
+                                      stdout=out, stderr=subprocess.STDOUT))
+        procs.append(subprocess.Popen([binaries["prometheus"], f"--config.file={work}/prometheus.yml",
+                                       f"--storage.tsdb.path={work}/prom",
+                                       f"--web.listen-address=127.0.0.1:{ports['prometheus']}"],
+                                      stdout=out, stderr=subprocess.STDOUT))
+        vt.wait_until(lambda: vt.get(f"http://127.0.0.1:{ports['prometheus']}/-/ready")[0] == 200, timeout=30,
+                      what="prometheus ready")
+        time.sleep(5 + 2 * int(interval.rstrip("s")))  # warm-up: every target scraped at least once
+        cpu0, t0 = sum(cpu_seconds(p.pid) for p in procs), time.monotonic()
+        time.sleep(seconds)
+        cpu1, t1 = sum(cpu_seconds(p.pid) for p in procs), time.monotonic()
+        rss = sum(rss_mib(p.pid) for p in procs)
+        import json
+        import urllib.parse
+        q = urllib.parse.urlencode({"query": "sum(up)"})
+        up = json.loads(vt.get(f"http://127.0.0.1:{ports['prometheus']}/api/v1/query?{q}")[2])["data"]["result"]
+        q = urllib.parse.urlencode({"query": "count(node_systemd_unit_state{state=\"active\"} == 1)"})
+        units = json.loads(vt.get(f"http://127.0.0.1:{ports['prometheus']}/api/v1/query?{q}")[2])["data"]["result"]
+        return (cpu1 - cpu0, t1 - t0, rss, up[0]["value"][1] if up else "0", units[0]["value"][1] if units else "0")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        out.close()
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=int, default=60)
     p.add_argument("--interval", default="15s")
     p.add_argument("--vigil", default=os.path.join(ROOT, "build", "vigil"))
+    p.add_argument("--no-anchor", action="store_true")
     a = p.parse_args()
     if not 10 <= a.seconds <= 3600:
         sys.exit("--seconds must be within 10..3600")
@@ -167,6 +265,22 @@ services:
             print(f"  log lines read: {int(sum(lines.values()))} of {counts[0] * LOG_FILES if counts else '?'} written")
         else:
             print("  (this vigil build exposes no vigil_log_lines_total: log following not measured)")
+        if not a.no_anchor:
+            v.cleanup()
+            v = None
+            stop.clear()
+            writer = threading.Thread(target=write_logs, args=(logs, stop, counts), daemon=True)
+            writer.start()
+            r = run_anchor(work, a.interval, a.seconds, titan, validator, listener_ports, logs, stop)
+            stop.set()
+            writer.join(timeout=5)
+            if r:
+                acpu, awall, arss, up, units = r
+                ours = (cpu1 - cpu0) / (t1 - t0)
+                theirs = acpu / awall
+                print(f"anchor (node_exporter + blackbox_exporter + mtail + Prometheus): {acpu:.3f} s in {awall:.1f} s "
+                      f"= {theirs * 1000:.2f} ms CPU per s; RSS {arss:.1f} MiB; {up} targets up, {units} units active")
+                print(f"ratio vigil / anchor: CPU {ours / theirs:.2f}, RSS {rss / arss:.2f}")
         for s in listeners:
             s.close()
     finally:
