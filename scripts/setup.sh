@@ -3,8 +3,8 @@
 # Idempotent: exits quickly when everything is already there.
 #
 #   scripts/setup.sh           build, test, benchmark and fuzzing packages
-#   scripts/setup.sh --bench   also the storage comparison peers of
-#                              bench/compare_storage.sh (victoria-metrics, hyperfine)
+#   scripts/setup.sh --bench   also the comparison peers of the benchmarks
+#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail)
 set -euo pipefail
 
 bench=0
@@ -29,7 +29,7 @@ packages=(
   systemd-journal-remote
 )
 # --bench: the peers bench/compare_storage.sh measures against, and command timing.
-if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine); fi
+if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -408,6 +408,261 @@ void DecodeRuleFiles(Decoder& d, const YAML::Node& node, const std::string& base
   }
 }
 
+// --- alerting: Alertmanager's route, receivers and inhibit_rules, plus vigil's
+// maintenance_windows and flap control. Receiver URLs and keys are secrets:
+// problems name the field, never the value.
+
+void DecodeMatcherList(Decoder& d, const YAML::Node& node, const std::string& field, std::vector<std::string>* out) {
+  if (!node.IsSequence()) {
+    d.Report(node, field, std::string("expected a list of matchers, got ") + Decoder::KindName(node));
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string f = field + "[" + std::to_string(i) + "]", text;
+    if (!d.String(node[i], f, &text)) continue;
+    if (Result<alert::Matchers> m = alert::ParseMatchers(text); !m.ok()) {
+      d.Report(node[i], f, m.status().message());
+      continue;
+    }
+    out->push_back(std::move(text));
+  }
+}
+
+void DecodeRoute(Decoder& d, const YAML::Node& node, const std::string& path, const std::set<std::string>& receivers,
+                 bool root, alert::RouteSpec* r) {
+  MapReader mr(d, node, path);
+  if (!node.IsMap()) return;
+  if (auto n = mr.Take("receiver"); n.IsDefined()) {
+    if (d.String(n, mr.Field("receiver"), &r->receiver) && !receivers.count(r->receiver)) {
+      d.Report(n, mr.Field("receiver"), "unknown receiver \"" + r->receiver + "\" (not in alerting.receivers)");
+    }
+  } else if (root) {
+    d.Report(node, path, "the root route needs a receiver");
+  }
+  if (auto n = mr.Take("matchers"); n.IsDefined()) {
+    if (root) d.Report(n, mr.Field("matchers"), "the root route matches every alert; put matchers on its routes");
+    DecodeMatcherList(d, n, mr.Field("matchers"), &r->matchers);
+  }
+  if (auto n = mr.Take("group_by"); n.IsDefined()) {
+    std::vector<std::string> names;
+    d.StringList(n, mr.Field("group_by"), &names);
+    for (const auto& name : names) {
+      if (name != "..." && !IsValidLabelName(name)) {
+        d.Report(n, mr.Field("group_by"), "\"" + name + "\" is not a label name (or \"...\" for all labels)");
+      }
+    }
+    r->group_by = std::move(names);
+  }
+  auto duration = [&](const char* key, std::optional<Duration>* out, bool allow_zero) {
+    if (auto n = mr.Take(key); n.IsDefined()) {
+      Duration v{0};
+      d.Duration(n, mr.Field(key), &v, allow_zero);
+      *out = v;
+    }
+  };
+  duration("group_wait", &r->group_wait, true);
+  duration("group_interval", &r->group_interval, false);
+  duration("repeat_interval", &r->repeat_interval, false);
+  if (auto n = mr.Take("continue"); n.IsDefined()) d.Bool(n, mr.Field("continue"), &r->continue_matching);
+  if (auto n = mr.Take("routes"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, mr.Field("routes"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        alert::RouteSpec child;
+        DecodeRoute(d, n[i], mr.Field("routes") + "[" + std::to_string(i) + "]", receivers, false, &child);
+        r->routes.push_back(std::move(child));
+      }
+    }
+  }
+  mr.Finish();
+}
+
+// A URL that may carry a token (Slack, webhooks): checked, never echoed.
+void SecretUrl(Decoder& d, const YAML::Node& node, const std::string& field, std::string* out) {
+  std::string text;
+  if (!d.String(node, field, &text)) return;
+  if (!(text.starts_with("http://") || text.starts_with("https://")) || text.size() < 9 ||
+      text.find_first_of(" \t\r\n") != std::string::npos) {
+    d.Report(node, field, "expected an http:// or https:// URL (the value is not shown: it may hold a secret)");
+    return;
+  }
+  *out = std::move(text);
+}
+
+template <typename T>
+void DecodeIntegrations(Decoder& d, MapReader& r, const char* key,
+                        const std::function<void(MapReader&, const YAML::Node&, const std::string&, T*)>& fields,
+                        std::vector<T>* out) {
+  YAML::Node list = r.Take(key);
+  if (!list.IsDefined()) return;
+  if (!list.IsSequence()) {
+    d.Report(list, r.Field(key), std::string("expected a list, got ") + Decoder::KindName(list));
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = r.Field(key) + "[" + std::to_string(i) + "]";
+    MapReader ir(d, list[i], path);
+    if (!list[i].IsMap()) continue;
+    T t;
+    if (auto n = ir.Take("send_resolved"); n.IsDefined()) d.Bool(n, ir.Field("send_resolved"), &t.send_resolved);
+    fields(ir, list[i], path, &t);
+    ir.Finish();
+    out->push_back(std::move(t));
+  }
+}
+
+void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path, ReceiverOptions* rc) {
+  MapReader r(d, node, path);
+  if (!node.IsMap()) return;
+  if (auto n = r.Take("name"); !n.IsDefined()) {
+    d.Report(node, path, "missing name");
+  } else {
+    d.String(n, r.Field("name"), &rc->name);
+  }
+  DecodeIntegrations<WebhookConfig>(
+      d, r, "webhook_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, WebhookConfig* w) {
+        if (auto n = ir.Take("url"); n.IsDefined()) {
+          SecretUrl(d, n, ir.Field("url"), &w->url);
+        } else {
+          d.Report(item, path, "a webhook needs url");
+        }
+        if (auto n = ir.Take("max_alerts"); n.IsDefined()) d.Int(n, ir.Field("max_alerts"), &w->max_alerts, 0, 100000);
+      },
+      &rc->webhook_configs);
+  DecodeIntegrations<PagerDutyConfig>(
+      d, r, "pagerduty_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, PagerDutyConfig* p) {
+        if (auto n = ir.Take("routing_key"); n.IsDefined()) {
+          if (d.String(n, ir.Field("routing_key"), &p->routing_key) && p->routing_key.empty()) {
+            d.Report(n, ir.Field("routing_key"), "must not be empty");
+          }
+        } else {
+          d.Report(item, path, "PagerDuty needs routing_key (an Events API v2 integration key)");
+        }
+        if (auto n = ir.Take("url"); n.IsDefined()) d.Url(n, ir.Field("url"), &p->url);
+      },
+      &rc->pagerduty_configs);
+  DecodeIntegrations<SlackConfig>(
+      d, r, "slack_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, SlackConfig* s) {
+        if (auto n = ir.Take("api_url"); n.IsDefined()) {
+          SecretUrl(d, n, ir.Field("api_url"), &s->api_url);
+        } else {
+          d.Report(item, path, "Slack needs api_url (an incoming-webhook URL)");
+        }
+        if (auto n = ir.Take("channel"); n.IsDefined()) d.String(n, ir.Field("channel"), &s->channel);
+      },
+      &rc->slack_configs);
+  r.Finish();
+}
+
+void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
+  MapReader r(d, node, "alerting");
+  if (!node.IsMap()) return;
+  std::set<std::string> names;
+  if (auto n = r.Take("receivers"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("receivers"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        ReceiverOptions rc;
+        DecodeReceiver(d, n[i], r.Field("receivers") + "[" + std::to_string(i) + "]", &rc);
+        if (!rc.name.empty() && !names.insert(rc.name).second) {
+          d.Report(n[i], r.Field("receivers") + "[" + std::to_string(i) + "].name",
+                   "duplicate receiver \"" + rc.name + "\"");
+        }
+        a->receivers.push_back(std::move(rc));
+      }
+    }
+  }
+  if (auto n = r.Take("route"); n.IsDefined()) {
+    DecodeRoute(d, n, r.Field("route"), names, true, &a->route);
+  } else {
+    d.Report(node, "alerting", "missing route (at least {receiver: NAME})");
+  }
+  if (auto n = r.Take("inhibit_rules"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("inhibit_rules"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        std::string path = r.Field("inhibit_rules") + "[" + std::to_string(i) + "]";
+        MapReader ir(d, n[i], path);
+        if (!n[i].IsMap()) continue;
+        alert::InhibitRuleSpec spec;
+        if (auto m = ir.Take("source_matchers"); m.IsDefined()) {
+          DecodeMatcherList(d, m, ir.Field("source_matchers"), &spec.source_matchers);
+        }
+        if (auto m = ir.Take("target_matchers"); m.IsDefined()) {
+          DecodeMatcherList(d, m, ir.Field("target_matchers"), &spec.target_matchers);
+        }
+        if (auto m = ir.Take("equal"); m.IsDefined()) d.StringList(m, ir.Field("equal"), &spec.equal);
+        ir.Finish();
+        if (spec.source_matchers.empty() || spec.target_matchers.empty()) {
+          d.Report(n[i], path, "needs source_matchers and target_matchers");
+        }
+        a->inhibit_rules.push_back(std::move(spec));
+      }
+    }
+  }
+  if (auto n = r.Take("maintenance_windows"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("maintenance_windows"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        std::string path = r.Field("maintenance_windows") + "[" + std::to_string(i) + "]";
+        MapReader wr(d, n[i], path);
+        if (!n[i].IsMap()) continue;
+        alert::MaintenanceWindowSpec w;
+        if (auto m = wr.Take("name"); m.IsDefined()) d.String(m, wr.Field("name"), &w.name);
+        if (auto m = wr.Take("weekdays"); m.IsDefined()) d.StringList(m, wr.Field("weekdays"), &w.weekdays);
+        if (auto m = wr.Take("location"); m.IsDefined()) d.String(m, wr.Field("location"), &w.location);
+        if (auto m = wr.Take("matchers"); m.IsDefined()) DecodeMatcherList(d, m, wr.Field("matchers"), &w.matchers);
+        if (auto m = wr.Take("times"); m.IsDefined()) {
+          if (!m.IsSequence()) {
+            d.Report(m, wr.Field("times"), std::string("expected a list, got ") + Decoder::KindName(m));
+          } else {
+            for (size_t j = 0; j < m.size(); ++j) {
+              MapReader tr(d, m[j], wr.Field("times") + "[" + std::to_string(j) + "]");
+              alert::MaintenanceWindowSpec::Range range;
+              if (auto t = tr.Take("start"); t.IsDefined()) d.String(t, tr.Field("start"), &range.start);
+              if (auto t = tr.Take("end"); t.IsDefined()) d.String(t, tr.Field("end"), &range.end);
+              tr.Finish();
+              w.times.push_back(std::move(range));
+            }
+          }
+        }
+        wr.Finish();
+        // The window's own checks (weekday names, HH:MM, the time zone) report at the window.
+        if (Result<alert::MaintenanceWindow> built = alert::MaintenanceWindow::Build(w, path); !built.ok()) {
+          // "<path>.location: why" -> field "<path>.location", reason "why".
+          std::string msg = built.status().message();
+          size_t colon = msg.find(": ");
+          if (msg.starts_with(path) && colon != std::string::npos) {
+            d.Report(n[i], msg.substr(0, colon), msg.substr(colon + 2));
+          } else {
+            d.Report(n[i], path, msg);
+          }
+        }
+        a->maintenance_windows.push_back(std::move(w));
+      }
+    }
+  }
+  if (auto n = r.Take("flap"); n.IsDefined()) {
+    MapReader fr(d, n, r.Field("flap"));
+    if (auto m = fr.Take("enabled"); m.IsDefined()) d.Bool(m, fr.Field("enabled"), &a->flap.enabled);
+    if (auto m = fr.Take("max_changes"); m.IsDefined()) d.Int(m, fr.Field("max_changes"), &a->flap.max_changes, 1, 1000);
+    if (auto m = fr.Take("window"); m.IsDefined()) d.Duration(m, fr.Field("window"), &a->flap.window, false);
+    if (auto m = fr.Take("stable_for"); m.IsDefined()) {
+      d.Duration(m, fr.Field("stable_for"), &a->flap.stable_for, false);
+    }
+    fr.Finish();
+  }
+  r.Finish();
+}
+
+
 void DecodeSystemd(Decoder& d, const YAML::Node& node, SystemdOptions* s) {
   MapReader r(d, node, "systemd");
   if (auto n = r.Take("bus"); n.IsDefined()) {
@@ -1135,9 +1390,10 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("textfile"); n.IsDefined()) DecodeTextfile(d, n, &c.textfile);
   if (auto n = top.Take("scrape"); n.IsDefined()) DecodeScrape(d, n, c.global, &c.scrape);
   if (auto n = top.Take("rule_files"); n.IsDefined()) DecodeRuleFiles(d, n, base_dir, &c);
+  if (auto n = top.Take("alerting"); n.IsDefined()) DecodeAlerting(d, n, &c.alerting.emplace());
   top.Finish(
-      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape and "
-      "rule_files; see "
+      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape, "
+      "rule_files and alerting; see "
       "docs/configuration.md)");
   return result;
 }

@@ -10,6 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "alert/dispatch.h"
+#include "alert/inhibit.h"
+#include "alert/mute.h"
+#include "alert/route.h"
 #include "base/time.h"
 
 namespace vigil::config {
@@ -172,6 +176,37 @@ struct ScrapeTarget {
   Duration timeout{10000};
 };
 
+// Receivers in Alertmanager's shape: one name, one or more integrations.
+struct WebhookConfig {
+  std::string url;  // receives Alertmanager's version-4 JSON payload
+  bool send_resolved = true;
+  int max_alerts = 0;  // 0: all
+};
+struct PagerDutyConfig {
+  std::string routing_key;  // Events API v2 integration key; a secret
+  std::string url = "https://events.pagerduty.com/v2/enqueue";
+  bool send_resolved = true;
+};
+struct SlackConfig {
+  std::string api_url;  // the incoming-webhook URL; a secret
+  std::string channel;
+  bool send_resolved = true;
+};
+struct ReceiverOptions {
+  std::string name;
+  std::vector<WebhookConfig> webhook_configs;
+  std::vector<PagerDutyConfig> pagerduty_configs;
+  std::vector<SlackConfig> slack_configs;
+};
+
+struct AlertingOptions {
+  alert::RouteSpec route;
+  std::vector<ReceiverOptions> receivers;
+  std::vector<alert::InhibitRuleSpec> inhibit_rules;
+  std::vector<alert::MaintenanceWindowSpec> maintenance_windows;
+  alert::FlapOptions flap;
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -188,6 +223,7 @@ struct Config {
   // so a reload picks up files added since.
   std::vector<std::string> rule_files;
   std::vector<std::string> rule_file_patterns;
+  std::optional<AlertingOptions> alerting;  // absent: alerts are evaluated and shown, not sent
 };
 
 struct Problem {

@@ -70,10 +70,10 @@ TEST(Config, UnknownKeyIsAnErrorWithPosition) {
 }
 
 TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
-  LoadResult r = LoadString("alerting: {}\n", "vigil.yml", MapEnv({}));
+  LoadResult r = LoadString("remote_write: []\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].message.find("unknown key \"alerting\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("env_files, global, host, storage, systemd, services, textfile, scrape and rule_files"),
+  EXPECT_NE(r.problems[0].message.find("unknown key \"remote_write\""), std::string::npos);
+  EXPECT_NE(r.problems[0].message.find("services, textfile, scrape, rule_files and alerting"),
             std::string::npos);
 }
 
@@ -516,6 +516,81 @@ rule_files: [/nonexistent/rules.yml, '/tmp/*/x.yml', 7]
             std::string::npos)
       << all;
   EXPECT_NE(all.find("rule_files[1]: only the file name may hold a glob"), std::string::npos) << all;
+}
+
+TEST(AlertingConfig, AlertmanagerShapesAndVigilsAdditions) {
+  LoadResult r = LoadString(R"(alerting:
+  route:
+    receiver: slack
+    group_by: [alertname, service]
+    routes:
+      - {matchers: ['severity="critical"'], receiver: pager, group_wait: 0s, continue: true}
+      - {matchers: ['severity=~"medium|low"'], receiver: slack, group_wait: 1h, group_interval: 1h}
+  receivers:
+    - name: pager
+      pagerduty_configs: [{routing_key: '${PD_KEY}'}]
+    - name: slack
+      slack_configs: [{api_url: 'https://hooks.slack.com/services/T/B/X', channel: '#ops'}]
+      webhook_configs: [{url: 'http://127.0.0.1:9/hook', send_resolved: false}]
+  inhibit_rules:
+    - {source_matchers: ['severity=critical'], target_matchers: ['severity=high'], equal: [service]}
+  maintenance_windows:
+    - {name: backup, weekdays: [mon-fri], times: [{start: '02:00', end: '02:30'}], location: UTC,
+       matchers: ['service="bitcoind"']}
+  flap: {max_changes: 4, window: 5m, stable_for: 10m}
+)",
+                            "c.yml", MapEnv({{"PD_KEY", "pd-secret"}}));
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  ASSERT_TRUE(r.config.alerting.has_value());
+  const AlertingOptions& a = *r.config.alerting;
+  EXPECT_EQ(a.route.receiver, "slack");
+  ASSERT_EQ(a.route.routes.size(), 2u);
+  EXPECT_EQ(a.route.routes[0].group_wait, Duration(0));
+  EXPECT_TRUE(a.route.routes[0].continue_matching);
+  EXPECT_EQ(a.receivers[0].pagerduty_configs[0].routing_key, "pd-secret");
+  EXPECT_FALSE(a.receivers[1].webhook_configs[0].send_resolved);
+  EXPECT_EQ(a.inhibit_rules[0].equal, std::vector<std::string>{"service"});
+  EXPECT_EQ(a.maintenance_windows[0].times[0].end, "02:30");
+  EXPECT_EQ(a.flap.max_changes, 4);
+  // What the config holds builds into a working tree.
+  EXPECT_TRUE(alert::Route::Build(a.route).ok());
+}
+
+TEST(AlertingConfig, ProblemsNameFileLineAndFieldButNoSecret) {
+  LoadResult r = LoadString(R"(alerting:
+  route:
+    receiver: nobody
+    routes:
+      - {matchers: ['severity=~"("'], receiver: pager, group_interval: soon}
+  receivers:
+    - name: pager
+      slack_configs: [{api_url: 'ftp://hooks.example/T0SECRET'}]
+      email_configs: [{to: a@b}]
+    - name: pager
+  maintenance_windows:
+    - {name: w, weekdays: [funday], location: Mars/Base}
+  inhibit_rules:
+    - {source_matchers: ['a=b']}
+)",
+                            "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:3:15: alerting.route.receiver: unknown receiver \"nobody\""), std::string::npos) << all;
+  EXPECT_NE(all.find("alerting.route.routes[0].matchers[0]: matcher"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerting.route.routes[0].group_interval"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerting.receivers[0].slack_configs[0].api_url: expected an http:// or https:// URL"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("unknown key \"email_configs\""), std::string::npos) << all;
+  EXPECT_NE(all.find("duplicate receiver \"pager\""), std::string::npos) << all;
+  EXPECT_NE(all.find("c.yml:12:7: alerting.maintenance_windows[0].location: time zone \"Mars/Base\": unknown"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("alerting.inhibit_rules[0]: needs source_matchers and target_matchers"), std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("T0SECRET"), std::string::npos) << all;
+
+  r = LoadString("alerting: {receivers: []}\n", "c.yml", NoEnv());
+  EXPECT_NE(AllProblems(r).find("alerting: missing route"), std::string::npos) << AllProblems(r);
 }
 
 TEST(ScrapeConfig, TargetsAndTheirProblems) {
