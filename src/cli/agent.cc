@@ -1,6 +1,7 @@
 #include "cli/agent.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "logs/log_collector.h"
+#include "notify/notifier.h"
 #include "process/process.h"
 #include "promql/engine.h"
 #include "rules/manager.h"
@@ -221,7 +223,8 @@ class Agent {
     }
     db_ = std::move(*db);
     sink_ = std::make_unique<collect::StorageSink>(db_.get());
-    if (!StartRules()) {
+    if (!StartNotifier() || !StartRules()) {
+      if (notifier_) notifier_->Stop();
       (void)db_->Close();
       return 1;
     }
@@ -242,6 +245,7 @@ class Agent {
       StopScheduler();
       events_.SetRules(nullptr);
       rules_->Stop();
+      if (notifier_) notifier_->Stop();
       return 1;
     }
     http::HostPort bound = (*server)->bound();
@@ -257,6 +261,7 @@ class Agent {
     StopScheduler();
     events_.SetRules(nullptr);
     rules_->Stop();
+    if (notifier_) notifier_->Stop();
     if (Status s = db_->Close(); !s.ok()) LogError("closing storage failed", {{"err", s.message()}});
     LogInfo("shutdown complete");
     return 0;
@@ -275,6 +280,27 @@ class Agent {
     if (options_.query_max_samples) e.max_samples = *options_.query_max_samples;
     if (options_.query_timeout) e.timeout = *options_.query_timeout;
     return e;
+  }
+
+  // Notifications leave through the durable outbox in <data_dir>/state.db.
+  // Without an `alerting` section alerts are evaluated and shown, not sent.
+  bool StartNotifier() {
+    if (!config_.alerting) return true;
+    notify::NotifierOptions no;
+    no.alerting = *config_.alerting;
+    for (const auto& s : config_.services) no.depends_on[s.name] = s.depends_on;
+    no.outbox_path = config_.global.data_dir + "/state.db";
+    no.context.external_url = "http://" + config_.global.listen;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) no.context.host = host;
+    no.clock = &clock_;
+    auto n = notify::Notifier::Start(std::move(no));
+    if (!n.ok()) {
+      std::fprintf(stderr, "alerting: %s\n", n.status().message().c_str());
+      return false;
+    }
+    notifier_ = std::move(*n);
+    return true;
   }
 
   // Alert state lives in <data_dir>/state.db so pending and firing alerts
@@ -296,6 +322,20 @@ class Agent {
     mo.default_interval = config_.global.evaluation_interval;
     for (const auto& [name, value] : config_.global.external_labels) mo.external_labels.Set(name, value);
     mo.state_store = state_store_.get();
+    if (notifier_) {
+      mo.notify = [n = notifier_.get()](const std::vector<rules::Alert>& alerts) {
+        std::vector<notify::AlertUpdate> updates;
+        for (const auto& a : alerts) {
+          notify::AlertUpdate u;
+          u.labels = a.labels;
+          for (const auto& [k, v] : a.annotations) u.annotations.Set(k, v);
+          u.starts_at = a.fired_at != 0 ? a.fired_at : a.active_at;
+          u.ends_at = a.state == rules::AlertState::kInactive ? a.resolved_at : 0;
+          updates.push_back(std::move(u));
+        }
+        n->Update(std::move(updates));
+      };
+    }
     rules_ = std::make_unique<rules::Manager>(std::move(mo));
     rules::LoadResult loaded = rules_->Load(config_.rule_file_patterns);
     if (!loaded.ok()) {
@@ -347,6 +387,9 @@ class Agent {
       std::lock_guard lock(mu_);
       reload_.last_successful = false;
       return;
+    }
+    if (r.config.alerting.has_value() != config_.alerting.has_value()) {
+      LogWarn("alerting changes take effect only after a restart");
     }
     if (r.config.global.listen != config_.global.listen || r.config.global.data_dir != config_.global.data_dir ||
         r.config.storage.retention != config_.storage.retention ||
@@ -435,6 +478,7 @@ class Agent {
     if (s) s->AppendSelfMetrics(out);
     events_.AppendMetrics(out);
     if (rules_) rules_->AppendSelfMetrics(out);
+    if (notifier_) notifier_->AppendMetrics(out);
     out.AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
                  {}, reload.last_successful ? 1 : 0);
     out.AddGauge("vigil_config_last_reload_success_timestamp_seconds",
@@ -470,6 +514,7 @@ class Agent {
   std::unique_ptr<tsdb::DB> db_;
   std::unique_ptr<collect::StorageSink> sink_;
   std::unique_ptr<rules::AlertStateStore> state_store_;
+  std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<promql::Engine> engine_;
   std::unique_ptr<rules::Manager> rules_;
   std::shared_ptr<collect::Collector> self_;

@@ -17,13 +17,14 @@ constexpr int kHistoryRows = 1000;
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                            nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
     return Status::Error("open outbox " + path + ": " + msg);
   }
+  // FULLMUTEX: the delivery thread, /metrics and the API share the connection.
   std::unique_ptr<Outbox> o(new Outbox(db));
   sqlite3_busy_timeout(db, 5000);
   for (const char* sql : {

@@ -95,6 +95,17 @@ void Manager::Stop() {
 void Manager::EvalLocked(Group& g, TimestampMs t) {
   g.Eval(t, ctx_, options_.appender);
   SaveStateLocked(g);
+  if (!options_.notify) return;
+  std::vector<Alert> out;
+  for (const auto& r : g.rules()) {
+    if (!r->is_alert()) continue;
+    for (auto& a : r->Alerts()) {
+      if (a.state == AlertState::kFiring || (a.state == AlertState::kInactive && a.resolved_at != 0)) {
+        out.push_back(std::move(a));
+      }
+    }
+  }
+  if (!out.empty()) options_.notify(out);
 }
 
 void Manager::SaveStateLocked(const Group& g) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,11 @@ struct ManagerOptions {
   // Where alert state is kept across restarts (may be null: memory only);
   // must outlive the manager.
   AlertStateStore* state_store = nullptr;
+  // Told after each evaluation of a group about its alerts that fire and those
+  // resolved recently (as Prometheus's notifier is): the notification path.
+  // Called on the evaluation thread with the manager's lock held: must not
+  // call back into the manager. May be null.
+  std::function<void(const std::vector<Alert>& alerts)> notify;
 };
 
 // A snapshot of one alert for the API and the CLI.

@@ -1,0 +1,245 @@
+#include "notify/notifier.h"
+
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "base/log.h"
+#include "http/outbound.h"
+
+namespace vigil::notify {
+namespace {
+
+// What a delivery attempt means for the message.
+struct Outcome {
+  enum Kind { kDelivered, kRetry, kDead } kind = kRetry;
+  std::string detail;             // never holds the URL or a key
+  std::optional<Duration> after;  // from Retry-After
+};
+
+Outcome Post(const std::string& url, const std::string& body, Duration timeout) {
+  std::optional<http::ParsedUrl> u = http::ParseUrl(url);
+  if (!u) return {Outcome::kDead, "the receiver's URL is not http(s)://host/…"};
+  http::HttpRequest req;
+  req.url = *u;
+  req.method = "POST";
+  req.body = body;
+  req.content_type = "application/json";
+  req.user = u->user;
+  req.password = u->password;
+  req.deadline = std::chrono::steady_clock::now() + timeout;
+  req.max_body_bytes = 64 << 10;
+  http::HttpResponse res;
+  if (auto f = http::HttpExchange(req, &res)) return {Outcome::kRetry, f->reason + ": " + f->detail};
+  if (res.status >= 200 && res.status <= 299) return {Outcome::kDelivered, ""};
+  std::string body_start = res.body.substr(0, 200);
+  for (auto& ch : body_start) {
+    if (ch == '\n' || ch == '\r') ch = ' ';
+  }
+  Outcome o;
+  o.detail = "HTTP " + std::to_string(res.status) + (body_start.empty() ? "" : ": " + body_start);
+  // 408, 429 and 5xx can succeed later; any other 4xx never will.
+  o.kind = res.status == 408 || res.status == 429 || res.status >= 500 ? Outcome::kRetry : Outcome::kDead;
+  if (!res.retry_after.empty()) {
+    char* end = nullptr;
+    long seconds = std::strtol(res.retry_after.c_str(), &end, 10);
+    if (end != res.retry_after.c_str() && seconds >= 0 && seconds < 24 * 3600) o.after = Duration(seconds * 1000);
+  }
+  return o;
+}
+
+}  // namespace
+
+Notifier::Notifier(NotifierOptions o) : o_(std::move(o)) {}
+
+Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
+  auto route = alert::Route::Build(o.alerting.route);
+  if (!route.ok()) return route.status();
+  std::vector<alert::InhibitRule> rules = alert::DependencyInhibitRules(o.depends_on);
+  for (size_t i = 0; i < o.alerting.inhibit_rules.size(); ++i) {
+    auto r = alert::BuildInhibitRule(o.alerting.inhibit_rules[i], "alerting.inhibit_rules[" + std::to_string(i) + "]");
+    if (!r.ok()) return r.status();
+    rules.push_back(std::move(*r));
+  }
+  std::vector<alert::MaintenanceWindow> windows;
+  for (size_t i = 0; i < o.alerting.maintenance_windows.size(); ++i) {
+    auto w = alert::MaintenanceWindow::Build(o.alerting.maintenance_windows[i],
+                                             "alerting.maintenance_windows[" + std::to_string(i) + "]");
+    if (!w.ok()) return w.status();
+    windows.push_back(std::move(*w));
+  }
+  auto outbox = Outbox::Open(o.outbox_path);
+  if (!outbox.ok()) return outbox.status();
+  std::unique_ptr<Notifier> n(new Notifier(std::move(o)));
+  n->outbox_ = std::move(*outbox);
+  n->dispatcher_ = std::make_unique<alert::Dispatcher>(std::shared_ptr<const alert::Route>(std::move(*route)),
+                                                       alert::Inhibitor(std::move(rules)), std::move(windows),
+                                                       n->o_.alerting.flap, *n->o_.clock);
+  if (auto c = n->outbox_->Counts(); c.ok() && c->pending > 0) {
+    LogInfo("notifications queued before the restart will be delivered", {{"pending", std::to_string(c->pending)}});
+  }
+  n->thread_ = std::thread([p = n.get()] { p->Loop(); });
+  return n;
+}
+
+Notifier::~Notifier() { Stop(); }
+
+void Notifier::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Notifier::Update(std::vector<AlertUpdate> alerts) {
+  {
+    std::lock_guard lock(mu_);
+    for (auto& a : alerts) pending_.push_back(std::move(a));
+  }
+  cv_.notify_all();
+}
+
+void Notifier::Render(const alert::Notification& n) {
+  const config::ReceiverOptions* rc = nullptr;
+  for (const auto& r : o_.alerting.receivers) {
+    if (r.name == n.receiver) rc = &r;
+  }
+  if (rc == nullptr) return;  // the config loader refuses unknown receivers
+  TimestampMs now = o_.clock->NowMs();
+  auto enqueue = [&](const char* integration, int index, const std::string& body) {
+    if (body.empty()) return;
+    if (auto id = outbox_->Enqueue(rc->name, integration, index, body, now); !id.ok()) {
+      // The disk is full or the database broken: say so loudly; the alert
+      // state is still in the rules' store and the next flush tries again.
+      LogError("cannot queue a notification", {{"receiver", rc->name}, {"err", id.status().message()}});
+    }
+  };
+  for (size_t i = 0; i < rc->webhook_configs.size(); ++i) {
+    const auto& w = rc->webhook_configs[i];
+    enqueue("webhook", static_cast<int>(i), AlertmanagerWebhookV4(n, o_.context, w.max_alerts, w.send_resolved));
+  }
+  for (size_t i = 0; i < rc->pagerduty_configs.size(); ++i) {
+    for (const auto& e : PagerDutyEvents(n, o_.context, rc->pagerduty_configs[i].send_resolved)) {
+      enqueue("pagerduty", static_cast<int>(i), e);
+    }
+  }
+  for (size_t i = 0; i < rc->slack_configs.size(); ++i) {
+    const auto& s = rc->slack_configs[i];
+    enqueue("slack", static_cast<int>(i), SlackMessage(n, o_.context, s.channel, s.send_resolved));
+  }
+}
+
+void Notifier::DeliverDue() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto due = outbox_->Due(o_.clock->NowMs(), 64);
+  if (!due.ok()) {
+    LogError("cannot read the outbox", {{"err", due.status().message()}});
+    return;
+  }
+  for (auto& m : *due) {
+    const config::ReceiverOptions* rc = nullptr;
+    for (const auto& r : o_.alerting.receivers) {
+      if (r.name == m.receiver) rc = &r;
+    }
+    std::string url, body = m.payload;
+    if (rc != nullptr && m.integration == "webhook" && m.index < static_cast<int>(rc->webhook_configs.size())) {
+      url = rc->webhook_configs[m.index].url;
+    } else if (rc != nullptr && m.integration == "slack" && m.index < static_cast<int>(rc->slack_configs.size())) {
+      url = rc->slack_configs[m.index].api_url;
+    } else if (rc != nullptr && m.integration == "pagerduty" &&
+               m.index < static_cast<int>(rc->pagerduty_configs.size())) {
+      const auto& pd = rc->pagerduty_configs[m.index];
+      url = pd.url;
+      // The key is added here, never stored: the outbox can be shown.
+      body.insert(1, "\"routing_key\":" + nlohmann::json(pd.routing_key).dump() + ",");
+    }
+    TimestampMs now = o_.clock->NowMs();
+    if (url.empty()) {
+      (void)outbox_->DeadLetter(m, "the receiver or integration is no longer configured", now);
+      std::lock_guard lock(mu_);
+      ++counts_[{m.receiver, m.integration, "dead"}];
+      continue;
+    }
+    Outcome o = Post(url, body, o_.send_timeout);
+    now = o_.clock->NowMs();
+    std::string outcome = o.kind == Outcome::kDelivered ? "delivered" : o.kind == Outcome::kDead ? "dead" : "retry";
+    if (o.kind == Outcome::kDelivered) {
+      (void)outbox_->Delivered(m, now);
+      LogDebug("notification delivered", {{"receiver", m.receiver},
+                                          {"integration", m.integration},
+                                          {"latency_ms", std::to_string(now - m.created_ms)}});
+    } else if (o.kind == Outcome::kDead) {
+      (void)outbox_->DeadLetter(m, o.detail, now);
+      LogError("notification rejected for good; kept as a dead letter",
+               {{"receiver", m.receiver}, {"integration", m.integration}, {"reason", o.detail}});
+    } else {
+      // Exponential backoff with jitter (50–100 %), or what the receiver asked for.
+      int64_t base = o_.min_backoff.count() << std::min(m.attempts, 20);
+      int64_t backoff = std::min<int64_t>(base, o_.max_backoff.count());
+      std::uniform_int_distribution<int64_t> jitter(backoff / 2, backoff);
+      int64_t wait = o.after ? o.after->count() : jitter(rng);
+      (void)outbox_->Retry(m, now + wait, o.detail);
+      LogWarn("notification not delivered; will retry",
+              {{"receiver", m.receiver},
+               {"integration", m.integration},
+               {"reason", o.detail},
+               {"retry_in", FormatDuration(Duration(wait))}});
+    }
+    std::lock_guard lock(mu_);
+    ++counts_[{m.receiver, m.integration, outcome}];
+    if (stopping_) return;
+  }
+}
+
+void Notifier::Loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    std::vector<AlertUpdate> updates;
+    updates.swap(pending_);
+    lock.unlock();
+    for (auto& u : updates) {
+      alert::Alert a;
+      a.labels = std::move(u.labels);
+      a.annotations = std::move(u.annotations);
+      a.starts_at = u.starts_at;
+      a.ends_at = u.ends_at;
+      dispatcher_->Update(a);
+    }
+    for (const auto& n : dispatcher_->Flush()) Render(n);
+    DeliverDue();
+    TimestampMs now = o_.clock->NowMs();
+    TimestampMs next = now + 1000;  // bounded: maintenance windows and silences end on their own
+    if (auto f = dispatcher_->NextFlush()) next = std::min(next, *f);
+    if (auto a = outbox_->NextAttempt(); a.ok() && *a) next = std::min(next, **a);
+    lock.lock();
+    if (stopping_ || !pending_.empty()) continue;
+    cv_.wait_for(lock, std::chrono::milliseconds(std::max<TimestampMs>(1, next - now)),
+                 [&] { return stopping_ || !pending_.empty(); });
+  }
+}
+
+void Notifier::AppendMetrics(MetricBatch& out) const {
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts;
+  {
+    std::lock_guard lock(mu_);
+    counts = counts_;
+  }
+  for (const auto& [key, n] : counts) {
+    const auto& [receiver, integration, outcome] = key;
+    out.AddCounter("vigil_notifications_total",
+                   "Notification delivery attempts by receiver, integration and outcome (delivered, retry, dead).",
+                   Labels{{"integration", integration}, {"outcome", outcome}, {"receiver", receiver}},
+                   static_cast<double>(n));
+  }
+  if (auto c = outbox_->Counts(); c.ok()) {
+    out.AddGauge("vigil_notifications_pending", "Notifications in the outbox, not yet accepted by their receiver.", {},
+                 static_cast<double>(c->pending));
+    out.AddGauge("vigil_notifications_dead_letters", "Notifications a receiver rejected for good (kept for review).",
+                 {}, static_cast<double>(c->dead));
+  }
+}
+
+Result<std::vector<Outbox::HistoryEntry>> Notifier::History(int limit) const { return outbox_->History(limit); }
+
+}  // namespace vigil::notify
