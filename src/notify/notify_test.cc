@@ -1,0 +1,129 @@
+// The outbox on a real SQLite file and the receivers' payload shapes.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "base/testing/temp_dir.h"
+#include "notify/outbox.h"
+#include "notify/payload.h"
+
+namespace vigil::notify {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::SizeIs;
+using nlohmann::json;
+
+TEST(Outbox, SurvivesReopenAndMovesFinishedToHistory) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/state.db";
+  {
+    auto o = Outbox::Open(path);
+    ASSERT_TRUE(o.ok()) << o.status().message();
+    ASSERT_TRUE((*o)->Enqueue("pager", "pagerduty", 0, R"({"a":1})", 1000).ok());
+    ASSERT_TRUE((*o)->Enqueue("slack", "slack", 0, R"({"b":2})", 1001).ok());
+  }
+  auto o = Outbox::Open(path);  // as after a crash: what was queued is still there
+  ASSERT_TRUE(o.ok());
+  auto due = (*o)->Due(2000, 10);
+  ASSERT_TRUE(due.ok());
+  ASSERT_THAT(*due, SizeIs(2));
+  EXPECT_EQ((*due)[0].payload, R"({"a":1})");
+  ASSERT_TRUE((*o)->Retry((*due)[0], 5000, "HTTP 503").ok());
+  ASSERT_TRUE((*o)->Delivered((*due)[1], 2100).ok());
+  EXPECT_THAT(*(*o)->Due(2200, 10), SizeIs(0));  // the retry is not due yet
+  EXPECT_EQ(**(*o)->NextAttempt(), 5000);
+  auto again = (*o)->Due(5000, 10);
+  ASSERT_THAT(*again, SizeIs(1));
+  EXPECT_EQ((*again)[0].attempts, 1);
+  EXPECT_EQ((*again)[0].last_error, "HTTP 503");
+  ASSERT_TRUE((*o)->DeadLetter((*again)[0], "HTTP 400: invalid event", 5100).ok());
+  auto counts = (*o)->Counts();
+  EXPECT_EQ(counts->pending, 0);
+  EXPECT_EQ(counts->dead, 1);
+  EXPECT_EQ(counts->delivered, 1);
+  auto history = (*o)->History(10);
+  ASSERT_THAT(*history, SizeIs(2));
+  EXPECT_EQ((*history)[0].outcome, "dead");
+  EXPECT_EQ((*history)[0].detail, "HTTP 400: invalid event");
+  EXPECT_EQ((*history)[0].attempts, 2);
+  EXPECT_FALSE((*o)->NextAttempt()->has_value());
+}
+
+TEST(Outbox, UnopenablePathIsAnErrorNamingIt) {
+  auto o = Outbox::Open("/nonexistent/dir/state.db");
+  ASSERT_FALSE(o.ok());
+  EXPECT_THAT(o.status().message(), HasSubstr("/nonexistent/dir/state.db"));
+}
+
+alert::Notification Sample() {
+  alert::Notification n;
+  n.receiver = "pager";
+  n.group_key = "{}/{severity=\"critical\"}/0:{alertname=\"ServiceDown\", service=\"bitcoind\"}";
+  n.group_labels = Labels{{"alertname", "ServiceDown"}, {"service", "bitcoind"}};
+  alert::Alert a;
+  a.labels = Labels{{"alertname", "ServiceDown"}, {"service", "bitcoind"}, {"severity", "critical"}};
+  a.annotations = Labels{{"summary", "bitcoind is down"}};
+  a.starts_at = 1795435200000;
+  n.alerts.push_back(a);
+  alert::Alert r = a;
+  r.labels.Set("instance", "b");
+  r.ends_at = 1795435260000;
+  n.alerts.push_back(r);
+  n.downstream[alert::Fingerprint(a.labels)] = {"titan", "validator"};
+  return n;
+}
+
+TEST(Payload, PagerDutyEventsV2) {
+  auto events = PagerDutyEvents(Sample(), {"http://127.0.0.1:9810", "node1"}, true);
+  ASSERT_THAT(events, SizeIs(2));
+  json t = json::parse(events[0]);
+  EXPECT_EQ(t["event_action"], "trigger");
+  EXPECT_EQ(t["dedup_key"], alert::Fingerprint(Sample().alerts[0].labels));
+  EXPECT_FALSE(t.contains("routing_key"));  // added by the sender, never stored
+  EXPECT_EQ(t["payload"]["severity"], "critical");
+  EXPECT_EQ(t["payload"]["source"], "node1");
+  EXPECT_EQ(t["payload"]["component"], "bitcoind");
+  EXPECT_EQ(t["payload"]["summary"], "bitcoind is down (also takes down: titan validator)");
+  EXPECT_EQ(t["payload"]["timestamp"], "2026-11-23T12:00:00.000Z");
+  EXPECT_EQ(t["payload"]["custom_details"]["downstream_impact"], json({"titan", "validator"}));
+  json r = json::parse(events[1]);
+  EXPECT_EQ(r["event_action"], "resolve");
+  EXPECT_THAT(PagerDutyEvents(Sample(), {}, false), SizeIs(1));
+  EXPECT_EQ(PagerDutySeverity("high"), "error");
+  EXPECT_EQ(PagerDutySeverity("medium"), "warning");
+  EXPECT_EQ(PagerDutySeverity("low"), "info");
+}
+
+TEST(Payload, AlertmanagerWebhookV4Shape) {
+  json j = json::parse(AlertmanagerWebhookV4(Sample(), {"http://127.0.0.1:9810", "node1"}, 0, true));
+  EXPECT_EQ(j["version"], "4");
+  EXPECT_EQ(j["status"], "firing");
+  EXPECT_EQ(j["receiver"], "pager");
+  EXPECT_EQ(j["groupLabels"]["service"], "bitcoind");
+  EXPECT_EQ(j["commonLabels"], json({{"alertname", "ServiceDown"}, {"service", "bitcoind"}, {"severity", "critical"}}));
+  EXPECT_EQ(j["externalURL"], "http://127.0.0.1:9810");
+  ASSERT_EQ(j["alerts"].size(), 2u);
+  EXPECT_EQ(j["alerts"][0]["status"], "firing");
+  EXPECT_EQ(j["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+  EXPECT_EQ(j["alerts"][1]["status"], "resolved");
+  EXPECT_EQ(j["alerts"][1]["fingerprint"].get<std::string>().size(), 16u);
+  json limited = json::parse(AlertmanagerWebhookV4(Sample(), {}, 1, true));
+  EXPECT_EQ(limited["truncatedAlerts"], 1);
+  EXPECT_EQ(limited["alerts"].size(), 1u);
+}
+
+TEST(Payload, SlackColoursAndLists) {
+  json j = json::parse(SlackMessage(Sample(), {"", "node1"}, "#ops", true));
+  EXPECT_EQ(j["channel"], "#ops");
+  EXPECT_EQ(j["text"], "1 firing, 1 resolved on node1");
+  ASSERT_EQ(j["attachments"].size(), 2u);
+  EXPECT_EQ(j["attachments"][0]["color"], "#d00000");
+  EXPECT_EQ(j["attachments"][1]["color"], "#2eb886");
+  EXPECT_THAT(j["attachments"][0]["blocks"][0]["text"]["text"].get<std::string>(),
+              HasSubstr("also takes down: titan validator"));
+}
+
+}  // namespace
+}  // namespace vigil::notify
