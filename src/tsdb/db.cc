@@ -174,7 +174,7 @@ class MergedSeries final : public Series {
     for (const auto& chunk : head.chunks) {
       std::vector<TimestampMs> st;
       std::vector<double> sv;
-      chunkenc::XorDecoder d(*chunk);
+      chunkenc::DecimalDecoder d(*chunk);
       while (d.Next()) {
         st.push_back(d.t());
         sv.push_back(d.v());
@@ -635,7 +635,7 @@ class DBImpl final : public DB {
       SeriesSamples ss;
       ss.labels = s->labels;
       for (const auto& c : snap.chunks) {
-        chunkenc::XorDecoder d(*c);
+        chunkenc::DecimalDecoder d(*c);
         while (d.Next()) {
           if (d.t() < start || d.t() >= end) continue;
           ss.t.push_back(d.t());

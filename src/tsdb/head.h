@@ -1,5 +1,6 @@
 // The head: the most recent data in memory, one MemSeries per label set,
-// Gorilla chunks cut at max_chunk_samples or at block-range boundaries.
+// decimal chunks (chunkenc/decimal_chunk.h) cut at max_chunk_samples or at
+// block-range boundaries.
 #pragma once
 
 #include <atomic>
@@ -13,7 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/decimal_chunk.h"
 #include "tsdb/postings.h"
 #include "tsdb/tsdb.h"
 
@@ -23,7 +24,7 @@ namespace vigil::tsdb {
 // stays small), or in memory when it could not be written there.
 struct HeadChunk {
   TimestampMs min_time = 0, max_time = 0;
-  std::shared_ptr<const std::string> data;  // XOR-encoded; null when on disk
+  std::shared_ptr<const std::string> data;  // a decimal chunk; null when on disk
   uint64_t offset = 0;
   uint32_t file = 0, length = 0;
   uint16_t samples = 0;
@@ -63,7 +64,7 @@ struct MemSeries {
 
   mutable std::mutex mu;  // guards everything below
   std::vector<HeadChunk> closed;
-  std::optional<chunkenc::XorEncoder> open;  // in place: one allocation less per series
+  std::optional<chunkenc::DecimalEncoder> open;  // in place: one allocation less per series
   TimestampMs open_min_time = 0, open_max_time = 0;
   TimestampMs last_t = std::numeric_limits<TimestampMs>::min();
   TimestampMs chunk_end = 0;  // the open chunk is cut at this block boundary
@@ -75,7 +76,7 @@ struct MemSeries {
 
 // A consistent copy of one series' chunks for a reader.
 struct ChunkSnapshot {
-  std::vector<std::shared_ptr<const std::string>> chunks;  // XOR chunks in time order
+  std::vector<std::shared_ptr<const std::string>> chunks;  // decimal chunks in time order
   Status error;                                            // a chunk that could not be read back
 };
 
