@@ -14,22 +14,41 @@ namespace vigil::tsdb {
 double StaleNaN() { return std::bit_cast<double>(kStaleNaNBits); }
 bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
 
-uint64_t HashLabels(const Labels& labels) {
-  // FNV-1a over name\xff value\xff …; cheap and stable.
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;
-    h *= 1099511628211ULL;
-  };
-  for (const Label& l : labels) {
-    mix(l.name);
-    mix(l.value);
+namespace {
+
+// FNV-1a over name\xff value\xff …; cheap and stable.
+class LabelHasher {
+ public:
+  void Add(std::string_view name, std::string_view value) {
+    Mix(name);
+    Mix(value);
   }
-  return h;
+  uint64_t hash() const { return h_; }
+
+ private:
+  void Mix(std::string_view s) {
+    for (unsigned char c : s) {
+      h_ ^= c;
+      h_ *= 1099511628211ULL;
+    }
+    h_ ^= 0xff;
+    h_ *= 1099511628211ULL;
+  }
+  uint64_t h_ = 1469598103934665603ULL;
+};
+
+}  // namespace
+
+uint64_t HashLabels(const Labels& labels) {
+  LabelHasher h;
+  for (const Label& l : labels) h.Add(l.name, l.value);
+  return h.hash();
+}
+
+uint64_t HashLabels(const PackedLabels& labels) {
+  LabelHasher h;
+  labels.ForEach([&](std::string_view name, std::string_view value) { h.Add(name, value); });
+  return h.hash();
 }
 
 HeadChunkFiles::HeadChunkFiles(std::string dir, uint64_t file_bytes) : dir_(std::move(dir)), file_bytes_(file_bytes) {
@@ -113,7 +132,7 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& labels, bool* created
     std::shared_lock lock(mu_);
     auto [b, e] = by_hash_.equal_range(h);
     for (auto it = b; it != e; ++it) {
-      if (it->second->labels == labels) {
+      if (it->second->packed_labels == labels) {
         *created = false;
         return it->second;
       }
@@ -122,13 +141,13 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& labels, bool* created
   std::unique_lock lock(mu_);
   auto [b, e] = by_hash_.equal_range(h);
   for (auto it = b; it != e; ++it) {
-    if (it->second->labels == labels) {
+    if (it->second->packed_labels == labels) {
       *created = false;
       return it->second;
     }
   }
   auto s = std::make_shared<MemSeries>(next_ref_.fetch_add(1), labels);
-  Index(s);
+  Index(s, labels);
   *created = true;
   return s;
 }
@@ -137,7 +156,7 @@ std::shared_ptr<MemSeries> Head::GetOrCreateWithRef(SeriesRef ref, const Labels&
   std::unique_lock lock(mu_);
   if (auto it = by_ref_.find(ref); it != by_ref_.end()) return it->second;
   auto s = std::make_shared<MemSeries>(ref, labels);
-  Index(s);
+  Index(s, labels);
   SeriesRef next = next_ref_.load();
   if (ref >= next) next_ref_.store(ref + 1);
   return s;
@@ -149,10 +168,10 @@ void Head::AdvanceRefs(SeriesRef at_least) {
   }
 }
 
-void Head::Index(const std::shared_ptr<MemSeries>& s) {
+void Head::Index(const std::shared_ptr<MemSeries>& s, const Labels& labels) {
   by_ref_.emplace(s->ref, s);
-  by_hash_.emplace(HashLabels(s->labels), s);
-  postings_.Add(s->labels, s->ref);
+  by_hash_.emplace(HashLabels(labels), s);
+  postings_.Add(labels, s->ref);
 }
 
 std::shared_ptr<MemSeries> Head::GetByRef(SeriesRef ref) const {
@@ -216,7 +235,7 @@ std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>&
   std::vector<std::shared_ptr<MemSeries>> out;
   auto consider = [&](const std::shared_ptr<MemSeries>& s) {
     for (const Matcher& m : matchers) {
-      if (!m.Matches(s->labels)) return;
+      if (!m.Matches(s->packed_labels.Get(m.name()))) return;
     }
     out.push_back(s);
   };
@@ -227,7 +246,7 @@ std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>&
   } else {
     for (const auto& [ref, s] : by_ref_) consider(s);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->labels < b->labels; });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->packed_labels < b->packed_labels; });
   return out;
 }
 
@@ -304,14 +323,14 @@ void Head::Truncate(TimestampMs mint) {
         if (!s->closed.empty() || (s->open && s->open->num_samples() > 0)) continue;
       }
       by_ref_.erase(it);
-      auto [b, e] = by_hash_.equal_range(HashLabels(s->labels));
+      auto [b, e] = by_hash_.equal_range(HashLabels(s->packed_labels));
       for (auto h = b; h != e; ++h) {
         if (h->second == s) {
           by_hash_.erase(h);
           break;
         }
       }
-      postings_.Remove(s->labels, r);
+      postings_.Remove(s->labels(), r);
     }
   }
   min_time_.store(new_min);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "tsdb/chunkenc/decimal_chunk.h"
+#include "tsdb/packed_labels.h"
 #include "tsdb/postings.h"
 #include "tsdb/tsdb.h"
 
@@ -58,9 +59,11 @@ class HeadChunkFiles {
 };
 
 struct MemSeries {
-  MemSeries(SeriesRef r, Labels l) : ref(r), labels(std::move(l)) {}
+  MemSeries(SeriesRef r, const Labels& l) : ref(r), packed_labels(l) {}
+  Labels labels() const { return packed_labels.ToLabels(); }
+
   const SeriesRef ref;
-  const Labels labels;
+  const PackedLabels packed_labels;
 
   mutable std::mutex mu;  // guards everything below
   std::vector<HeadChunk> closed;
@@ -118,7 +121,7 @@ class Head {
   void AdvanceRefs(SeriesRef at_least);  // after replay: never reuse a ref
 
  private:
-  void Index(const std::shared_ptr<MemSeries>& s);  // requires mu_ held exclusively
+  void Index(const std::shared_ptr<MemSeries>& s, const Labels& labels);  // requires mu_ held exclusively
   void CutIfNeeded(MemSeries& s, TimestampMs t);
 
   const Options options_;
@@ -135,5 +138,6 @@ class Head {
 };
 
 uint64_t HashLabels(const Labels& labels);
+uint64_t HashLabels(const PackedLabels& labels);  // the same hash as for the unpacked set
 
 }  // namespace vigil::tsdb
