@@ -134,7 +134,7 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& labels, bool* created
     for (auto it = b; it != e; ++it) {
       if (it->second->packed_labels == labels) {
         *created = false;
-        return it->second;
+        return by_ref_.find(it->second->ref)->second;
       }
     }
   }
@@ -143,7 +143,7 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& labels, bool* created
   for (auto it = b; it != e; ++it) {
     if (it->second->packed_labels == labels) {
       *created = false;
-      return it->second;
+      return by_ref_.find(it->second->ref)->second;
     }
   }
   auto s = std::make_shared<MemSeries>(next_ref_.fetch_add(1), labels);
@@ -170,7 +170,7 @@ void Head::AdvanceRefs(SeriesRef at_least) {
 
 void Head::Index(const std::shared_ptr<MemSeries>& s, const Labels& labels) {
   by_ref_.emplace(s->ref, s);
-  by_hash_.emplace(HashLabels(labels), s);
+  by_hash_.emplace(HashLabels(labels), s.get());
   postings_.Add(labels, s->ref);
 }
 
@@ -196,7 +196,7 @@ void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
   if (s.open && s.open->num_samples() > 0) {
     HeadChunk c;
     c.min_time = s.open_min_time;
-    c.max_time = s.open_max_time;
+    c.max_time = s.last_t;
     c.samples = static_cast<uint16_t>(s.open->num_samples());
     if (!chunk_files_ || !chunk_files_->Write(s.open->bytes(), c.max_time, &c)) {
       c.data = std::make_shared<const std::string>(s.open->bytes());
@@ -217,7 +217,6 @@ Head::AppendResult Head::Append(MemSeries& s, TimestampMs t, double v) {
     if (t == s.last_t) return AppendResult::kDuplicate;
     CutIfNeeded(s, t);
     s.open->Append(t, v);
-    s.open_max_time = t;
     s.last_t = t;
   }
   num_samples_.fetch_add(1, std::memory_order_relaxed);
@@ -273,7 +272,7 @@ ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs m
       snap.error = bytes.status();
     }
   }
-  if (s.open && s.open->num_samples() > 0 && s.open_max_time >= mint && s.open_min_time <= maxt) {
+  if (s.open && s.open->num_samples() > 0 && s.last_t >= mint && s.open_min_time <= maxt) {
     snap.chunks.push_back(std::make_shared<const std::string>(s.open->bytes()));
   }
   return snap;
@@ -298,7 +297,7 @@ void Head::Truncate(TimestampMs mint) {
     });
     s->closed.erase(keep, s->closed.end());
     bool open_live = s->open && s->open->num_samples() > 0;
-    if (open_live && s->open_max_time < mint) {
+    if (open_live && s->last_t < mint) {
       dropped += static_cast<uint64_t>(s->open->num_samples());
       s->open.reset();
       open_live = false;
@@ -325,7 +324,7 @@ void Head::Truncate(TimestampMs mint) {
       by_ref_.erase(it);
       auto [b, e] = by_hash_.equal_range(HashLabels(s->packed_labels));
       for (auto h = b; h != e; ++h) {
-        if (h->second == s) {
+        if (h->second == s.get()) {
           by_hash_.erase(h);
           break;
         }

@@ -68,7 +68,8 @@ struct MemSeries {
   mutable std::mutex mu;  // guards everything below
   std::vector<HeadChunk> closed;
   std::optional<chunkenc::DecimalEncoder> open;  // in place: one allocation less per series
-  TimestampMs open_min_time = 0, open_max_time = 0;
+  TimestampMs open_min_time = 0;
+  // The newest sample, which is the open chunk's last one while it has any.
   TimestampMs last_t = std::numeric_limits<TimestampMs>::min();
   TimestampMs chunk_end = 0;  // the open chunk is cut at this block boundary
   // The newest sample an uncommitted batch holds for this series, and which
@@ -128,7 +129,8 @@ class Head {
   std::unique_ptr<HeadChunkFiles> chunk_files_;  // null when read-only
   mutable std::shared_mutex mu_;                 // guards the maps below
   std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref_;
-  std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;
+  // Plain pointers: by_ref_ owns the series, and a node is 16 bytes smaller.
+  std::unordered_multimap<uint64_t, MemSeries*> by_hash_;
   PostingsIndex postings_;
 
   std::atomic<SeriesRef> next_ref_{1};

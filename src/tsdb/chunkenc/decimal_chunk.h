@@ -32,11 +32,12 @@ class DecimalEncoder {
   void AppendDecimal(double v, uint64_t vb);
   void WriteDelta(int64_t delta);
 
+  // Every head series holds one encoder: the small fields share a word.
   BitWriter w_;
   TimestampWriter ts_;
-  XorValueWriter xor_;
   uint64_t v_bits_ = 0;  // the previous value
   int64_t m_ = 0;        // the previous decimal value's mantissa
+  XorValueWriter xor_;
   uint16_t count_ = 0;
   bool decimal_ = false;  // false: XOR values throughout
   uint8_t k_ = 0;         // current scale; only grows within a chunk

@@ -132,8 +132,8 @@ class XorValueWriter {
       w.Write(x >> trailing_, 64 - leading_ - trailing_);
       return;
     }
-    leading_ = lead;
-    trailing_ = trail;
+    leading_ = static_cast<uint8_t>(lead);
+    trailing_ = static_cast<uint8_t>(trail);
     int sig = 64 - lead - trail;
     w.WriteBit(true);
     w.Write(static_cast<uint64_t>(lead), 5);
@@ -142,8 +142,9 @@ class XorValueWriter {
   }
 
  private:
-  int leading_ = 0xff;  // 0xff: no previous window
-  int trailing_ = 0;
+  // Bytes, not ints: a head series keeps one writer in its open chunk.
+  uint8_t leading_ = 0xff;  // 0xff: no previous window
+  uint8_t trailing_ = 0;
 };
 
 class XorValueReader {
