@@ -17,6 +17,7 @@
 #include "tsdb/chunkenc/decimal_chunk.h"
 #include "tsdb/packed_labels.h"
 #include "tsdb/postings.h"
+#include "tsdb/small_mutex.h"
 #include "tsdb/tsdb.h"
 
 namespace vigil::tsdb {
@@ -65,7 +66,7 @@ struct MemSeries {
   const SeriesRef ref;
   const PackedLabels packed_labels;
 
-  mutable std::mutex mu;  // guards everything below
+  mutable SmallMutex mu;  // guards everything below
   std::vector<HeadChunk> closed;
   std::optional<chunkenc::DecimalEncoder> open;  // in place: one allocation less per series
   TimestampMs open_min_time = 0;
