@@ -80,10 +80,11 @@ bool HeadChunkFiles::Write(std::string_view bytes, TimestampMs max_time, HeadChu
     it = files_.find(current_);
   }
   File& f = it->second;
+  if (f.size > std::numeric_limits<uint32_t>::max()) return false;  // offsets are 32-bit
   ssize_t n = ::pwrite(f.fd, bytes.data(), bytes.size(), static_cast<off_t>(f.size));
   if (n != static_cast<ssize_t>(bytes.size())) return false;  // disk full: the chunk stays in memory
   chunk->file = current_;
-  chunk->offset = f.size;
+  chunk->offset = static_cast<uint32_t>(f.size);
   chunk->length = static_cast<uint32_t>(bytes.size());
   f.size += bytes.size();
   f.max_time = std::max(f.max_time, max_time);
@@ -199,7 +200,7 @@ void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
     c.max_time = s.last_t;
     c.samples = static_cast<uint16_t>(s.open->num_samples());
     if (!chunk_files_ || !chunk_files_->Write(s.open->bytes(), c.max_time, &c)) {
-      c.data = std::make_shared<const std::string>(s.open->bytes());
+      c.data = std::make_unique<const std::string>(s.open->bytes());
     }
     s.closed.push_back(std::move(c));
   }
@@ -265,7 +266,8 @@ ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs m
   for (const HeadChunk& c : s.closed) {
     if (c.max_time < mint || c.min_time > maxt) continue;
     if (c.data) {
-      snap.chunks.push_back(c.data);
+      // A copy: only chunks the disk refused live here.
+      snap.chunks.push_back(std::make_shared<const std::string>(*c.data));
     } else if (Result<std::string> bytes = chunk_files_->Read(c); bytes.ok()) {
       snap.chunks.push_back(std::make_shared<const std::string>(std::move(*bytes)));
     } else {

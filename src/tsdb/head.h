@@ -23,11 +23,13 @@
 namespace vigil::tsdb {
 
 // A full head chunk: on disk in the head chunk files (so memory per series
-// stays small), or in memory when it could not be written there.
+// stays small), or in memory when it could not be written there. A series
+// keeps one per full chunk until its range becomes a block (60 at 1 s
+// scrapes), so it is packed into 40 bytes.
 struct HeadChunk {
   TimestampMs min_time = 0, max_time = 0;
-  std::shared_ptr<const std::string> data;  // a decimal chunk; null when on disk
-  uint64_t offset = 0;
+  std::unique_ptr<const std::string> data;  // a decimal chunk; null when on disk
+  uint32_t offset = 0;                      // head chunk files stay far below 4 GiB
   uint32_t file = 0, length = 0;
   uint16_t samples = 0;
 };
