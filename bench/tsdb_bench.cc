@@ -272,19 +272,17 @@ void BM_RangeReadDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_RangeReadDecode)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond);
 
-// Head memory: 100k series x 120 samples at 15 s (one full chunk each) into a
-// fresh store, scrape by scrape, committing every 10k samples. Reports the RSS
-// growth (/proc/self/statm, after malloc_trim so freed commit buffers do not
-// count) divided by the series count. Run once.
-void BM_HeadMemoryPerSeries(benchmark::State& state) {
+// Appends `samples` scrapes of `series` series at `interval_ms` (plus a few
+// ms of jitter) into a fresh store, scrape by scrape, committing every 10k
+// samples, and reports the RSS growth (/proc/self/statm, after malloc_trim so
+// freed commit buffers do not count) divided by the series count.
+void MeasureHeadMemory(benchmark::State& state, size_t series, size_t samples, int64_t interval_ms) {
   QuietLogs();
-  constexpr size_t kSeries = 100000;
-  constexpr size_t kSamples = 120;
   constexpr size_t kCommitEvery = 10000;
   TempDir dir;
-  std::vector<Labels> labels = MakeLabels(kSeries);
-  std::vector<tsdb::SeriesRef> refs(kSeries, 0);
-  Values values(kSeries, 11);
+  std::vector<Labels> labels = MakeLabels(series);
+  std::vector<tsdb::SeriesRef> refs(series, 0);
+  Values values(series, 11);
   auto db = OpenOrDie(dir.path(), state);
   if (!db) return;
   const TimestampMs start = PreviousBlockStart();
@@ -294,9 +292,9 @@ void BM_HeadMemoryPerSeries(benchmark::State& state) {
     auto app = db->NewAppender();
     size_t pending = 0;
     const double cpu0 = ThreadCpuSeconds();
-    for (size_t k = 0; k < kSamples; ++k) {
-      TimestampMs ts = start + 1000 + static_cast<TimestampMs>(k) * 15000 + static_cast<TimestampMs>(k % 5);
-      for (size_t i = 0; i < kSeries; ++i) {
+    for (size_t k = 0; k < samples; ++k) {
+      TimestampMs ts = start + 1000 + static_cast<TimestampMs>(k) * interval_ms + static_cast<TimestampMs>(k % 5);
+      for (size_t i = 0; i < series; ++i) {
         auto r = app->Append(refs[i], labels[i], ts, values.Next(i, k));
         if (!r.ok()) {
           state.SkipWithError(r.status().message().c_str());
@@ -322,15 +320,36 @@ void BM_HeadMemoryPerSeries(benchmark::State& state) {
     const uint64_t rss1 = RssBytes();
     tsdb::Stats st = db->GetStats();
     state.counters["bytes_per_series"] =
-        static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / static_cast<double>(kSeries);
+        static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / static_cast<double>(series);
     state.counters["rss_growth_MiB"] = static_cast<double>(rss1 > rss0 ? rss1 - rss0 : 0) / (1 << 20);
     state.counters["head_series"] = static_cast<double>(st.head_series);
     state.counters["head_chunks"] = static_cast<double>(st.head_chunks);
-    state.counters["append_samples/cpu_s"] = static_cast<double>(kSeries * kSamples) / secs;
+    state.counters["append_samples/cpu_s"] = static_cast<double>(series * samples) / secs;
   }
   (void)db->Close();
 }
+
+// Head memory: 100k series x 120 samples at 15 s (one full chunk each). Run once.
+void BM_HeadMemoryPerSeries(benchmark::State& state) { MeasureHeadMemory(state, 100000, 120, 15000); }
 BENCHMARK(BM_HeadMemoryPerSeries)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Head memory at steady state: the head spans 1-3 h before its oldest range
+// becomes a block, so this fills 2 h and half a chunk, leaving full chunks in
+// head_chunks/ (one record each in memory) and a half-full open chunk.
+// Arg: the scrape interval in seconds (10k series at 15 s, 1k at 1 s, to
+// bound the setup). Run once.
+void BM_HeadMemorySteadyState(benchmark::State& state) {
+  const int64_t interval_s = state.range(0);
+  const size_t samples = static_cast<size_t>(2 * 3600 / interval_s + 60);
+  MeasureHeadMemory(state, interval_s >= 15 ? 10000 : 1000, samples, interval_s * 1000);
+}
+BENCHMARK(BM_HeadMemorySteadyState)
+    ->ArgName("interval_s")
+    ->Arg(15)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace vigil

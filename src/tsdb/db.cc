@@ -52,11 +52,11 @@ std::string EncodeSeriesRecord(const std::vector<std::shared_ptr<MemSeries>>& se
   std::string out;
   for (const auto& s : series) {
     PutUvarint(&out, s->ref);
-    PutUvarint(&out, s->labels.size());
-    for (const Label& l : s->labels) {
-      PutString(&out, l.name);
-      PutString(&out, l.value);
-    }
+    PutUvarint(&out, s->packed_labels.size());
+    s->packed_labels.ForEach([&](std::string_view name, std::string_view value) {
+      PutString(&out, name);
+      PutString(&out, value);
+    });
   }
   return out;
 }
@@ -174,7 +174,7 @@ class MergedSeries final : public Series {
     for (const auto& chunk : head.chunks) {
       std::vector<TimestampMs> st;
       std::vector<double> sv;
-      chunkenc::XorDecoder d(*chunk);
+      chunkenc::DecimalDecoder d(*chunk);
       while (d.Next()) {
         st.push_back(d.t());
         sv.push_back(d.v());
@@ -259,7 +259,7 @@ class DBQuerier final : public Querier {
     for (const auto& s : head_->Select(matchers)) {
       ChunkSnapshot snap = head_->Snapshot(*s, mint_, maxt_);
       if (snap.chunks.empty()) continue;
-      get(s->labels).head = std::move(snap);
+      get(s->labels()).head = std::move(snap);
     }
     std::vector<std::shared_ptr<Series>> out;
     out.reserve(merged.size());
@@ -633,9 +633,9 @@ class DBImpl final : public DB {
       ChunkSnapshot snap = head_.Snapshot(*s, start, end - 1);
       if (!snap.error.ok()) return snap.error;
       SeriesSamples ss;
-      ss.labels = s->labels;
+      ss.labels = s->labels();
       for (const auto& c : snap.chunks) {
-        chunkenc::XorDecoder d(*c);
+        chunkenc::DecimalDecoder d(*c);
         while (d.Next()) {
           if (d.t() < start || d.t() >= end) continue;
           ss.t.push_back(d.t());
@@ -931,7 +931,7 @@ class HeadAppender final : public Appender {
 
   Result<SeriesRef> Append(SeriesRef ref, const Labels& labels, TimestampMs t, double v) override {
     std::shared_ptr<MemSeries> s = ref != 0 ? db_->head().GetByRef(ref) : nullptr;
-    if (!s || (ref != 0 && !labels.empty() && s->labels != labels)) {
+    if (!s || (ref != 0 && !labels.empty() && s->packed_labels != labels)) {
       if (Status st = ValidateLabels(labels); !st.ok()) return st;
       bool created = false;
       s = db_->head().GetOrCreate(labels, &created);

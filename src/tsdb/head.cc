@@ -14,22 +14,41 @@ namespace vigil::tsdb {
 double StaleNaN() { return std::bit_cast<double>(kStaleNaNBits); }
 bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
 
-uint64_t HashLabels(const Labels& labels) {
-  // FNV-1a over name\xff value\xff …; cheap and stable.
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&](std::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;
-    h *= 1099511628211ULL;
-  };
-  for (const Label& l : labels) {
-    mix(l.name);
-    mix(l.value);
+namespace {
+
+// FNV-1a over name\xff value\xff …; cheap and stable.
+class LabelHasher {
+ public:
+  void Add(std::string_view name, std::string_view value) {
+    Mix(name);
+    Mix(value);
   }
-  return h;
+  uint64_t hash() const { return h_; }
+
+ private:
+  void Mix(std::string_view s) {
+    for (unsigned char c : s) {
+      h_ ^= c;
+      h_ *= 1099511628211ULL;
+    }
+    h_ ^= 0xff;
+    h_ *= 1099511628211ULL;
+  }
+  uint64_t h_ = 1469598103934665603ULL;
+};
+
+}  // namespace
+
+uint64_t HashLabels(const Labels& labels) {
+  LabelHasher h;
+  for (const Label& l : labels) h.Add(l.name, l.value);
+  return h.hash();
+}
+
+uint64_t HashLabels(const PackedLabels& labels) {
+  LabelHasher h;
+  labels.ForEach([&](std::string_view name, std::string_view value) { h.Add(name, value); });
+  return h.hash();
 }
 
 HeadChunkFiles::HeadChunkFiles(std::string dir, uint64_t file_bytes) : dir_(std::move(dir)), file_bytes_(file_bytes) {
@@ -61,10 +80,11 @@ bool HeadChunkFiles::Write(std::string_view bytes, TimestampMs max_time, HeadChu
     it = files_.find(current_);
   }
   File& f = it->second;
+  if (f.size > std::numeric_limits<uint32_t>::max()) return false;  // offsets are 32-bit
   ssize_t n = ::pwrite(f.fd, bytes.data(), bytes.size(), static_cast<off_t>(f.size));
   if (n != static_cast<ssize_t>(bytes.size())) return false;  // disk full: the chunk stays in memory
   chunk->file = current_;
-  chunk->offset = f.size;
+  chunk->offset = static_cast<uint32_t>(f.size);
   chunk->length = static_cast<uint32_t>(bytes.size());
   f.size += bytes.size();
   f.max_time = std::max(f.max_time, max_time);
@@ -113,22 +133,22 @@ std::shared_ptr<MemSeries> Head::GetOrCreate(const Labels& labels, bool* created
     std::shared_lock lock(mu_);
     auto [b, e] = by_hash_.equal_range(h);
     for (auto it = b; it != e; ++it) {
-      if (it->second->labels == labels) {
+      if (it->second->packed_labels == labels) {
         *created = false;
-        return it->second;
+        return by_ref_.find(it->second->ref)->second;
       }
     }
   }
   std::unique_lock lock(mu_);
   auto [b, e] = by_hash_.equal_range(h);
   for (auto it = b; it != e; ++it) {
-    if (it->second->labels == labels) {
+    if (it->second->packed_labels == labels) {
       *created = false;
-      return it->second;
+      return by_ref_.find(it->second->ref)->second;
     }
   }
   auto s = std::make_shared<MemSeries>(next_ref_.fetch_add(1), labels);
-  Index(s);
+  Index(s, labels);
   *created = true;
   return s;
 }
@@ -137,7 +157,7 @@ std::shared_ptr<MemSeries> Head::GetOrCreateWithRef(SeriesRef ref, const Labels&
   std::unique_lock lock(mu_);
   if (auto it = by_ref_.find(ref); it != by_ref_.end()) return it->second;
   auto s = std::make_shared<MemSeries>(ref, labels);
-  Index(s);
+  Index(s, labels);
   SeriesRef next = next_ref_.load();
   if (ref >= next) next_ref_.store(ref + 1);
   return s;
@@ -149,10 +169,10 @@ void Head::AdvanceRefs(SeriesRef at_least) {
   }
 }
 
-void Head::Index(const std::shared_ptr<MemSeries>& s) {
+void Head::Index(const std::shared_ptr<MemSeries>& s, const Labels& labels) {
   by_ref_.emplace(s->ref, s);
-  by_hash_.emplace(HashLabels(s->labels), s);
-  postings_.Add(s->labels, s->ref);
+  by_hash_.emplace(HashLabels(labels), s.get());
+  postings_.Add(labels, s->ref);
 }
 
 std::shared_ptr<MemSeries> Head::GetByRef(SeriesRef ref) const {
@@ -177,10 +197,10 @@ void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
   if (s.open && s.open->num_samples() > 0) {
     HeadChunk c;
     c.min_time = s.open_min_time;
-    c.max_time = s.open_max_time;
+    c.max_time = s.last_t;
     c.samples = static_cast<uint16_t>(s.open->num_samples());
     if (!chunk_files_ || !chunk_files_->Write(s.open->bytes(), c.max_time, &c)) {
-      c.data = std::make_shared<const std::string>(s.open->bytes());
+      c.data = std::make_unique<const std::string>(s.open->bytes());
     }
     s.closed.push_back(std::move(c));
   }
@@ -198,7 +218,6 @@ Head::AppendResult Head::Append(MemSeries& s, TimestampMs t, double v) {
     if (t == s.last_t) return AppendResult::kDuplicate;
     CutIfNeeded(s, t);
     s.open->Append(t, v);
-    s.open_max_time = t;
     s.last_t = t;
   }
   num_samples_.fetch_add(1, std::memory_order_relaxed);
@@ -216,7 +235,7 @@ std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>&
   std::vector<std::shared_ptr<MemSeries>> out;
   auto consider = [&](const std::shared_ptr<MemSeries>& s) {
     for (const Matcher& m : matchers) {
-      if (!m.Matches(s->labels)) return;
+      if (!m.Matches(s->packed_labels.Get(m.name()))) return;
     }
     out.push_back(s);
   };
@@ -227,7 +246,7 @@ std::vector<std::shared_ptr<MemSeries>> Head::Select(const std::vector<Matcher>&
   } else {
     for (const auto& [ref, s] : by_ref_) consider(s);
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->labels < b->labels; });
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->packed_labels < b->packed_labels; });
   return out;
 }
 
@@ -247,14 +266,15 @@ ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs m
   for (const HeadChunk& c : s.closed) {
     if (c.max_time < mint || c.min_time > maxt) continue;
     if (c.data) {
-      snap.chunks.push_back(c.data);
+      // A copy: only chunks the disk refused live here.
+      snap.chunks.push_back(std::make_shared<const std::string>(*c.data));
     } else if (Result<std::string> bytes = chunk_files_->Read(c); bytes.ok()) {
       snap.chunks.push_back(std::make_shared<const std::string>(std::move(*bytes)));
     } else {
       snap.error = bytes.status();
     }
   }
-  if (s.open && s.open->num_samples() > 0 && s.open_max_time >= mint && s.open_min_time <= maxt) {
+  if (s.open && s.open->num_samples() > 0 && s.last_t >= mint && s.open_min_time <= maxt) {
     snap.chunks.push_back(std::make_shared<const std::string>(s.open->bytes()));
   }
   return snap;
@@ -279,7 +299,7 @@ void Head::Truncate(TimestampMs mint) {
     });
     s->closed.erase(keep, s->closed.end());
     bool open_live = s->open && s->open->num_samples() > 0;
-    if (open_live && s->open_max_time < mint) {
+    if (open_live && s->last_t < mint) {
       dropped += static_cast<uint64_t>(s->open->num_samples());
       s->open.reset();
       open_live = false;
@@ -304,14 +324,14 @@ void Head::Truncate(TimestampMs mint) {
         if (!s->closed.empty() || (s->open && s->open->num_samples() > 0)) continue;
       }
       by_ref_.erase(it);
-      auto [b, e] = by_hash_.equal_range(HashLabels(s->labels));
+      auto [b, e] = by_hash_.equal_range(HashLabels(s->packed_labels));
       for (auto h = b; h != e; ++h) {
-        if (h->second == s) {
+        if (h->second == s.get()) {
           by_hash_.erase(h);
           break;
         }
       }
-      postings_.Remove(s->labels, r);
+      postings_.Remove(s->labels(), r);
     }
   }
   min_time_.store(new_min);

@@ -1,5 +1,6 @@
 // The head: the most recent data in memory, one MemSeries per label set,
-// Gorilla chunks cut at max_chunk_samples or at block-range boundaries.
+// decimal chunks (chunkenc/decimal_chunk.h) cut at max_chunk_samples or at
+// block-range boundaries.
 #pragma once
 
 #include <atomic>
@@ -13,18 +14,22 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tsdb/chunkenc/xor.h"
+#include "tsdb/chunkenc/decimal_chunk.h"
+#include "tsdb/packed_labels.h"
 #include "tsdb/postings.h"
+#include "tsdb/small_mutex.h"
 #include "tsdb/tsdb.h"
 
 namespace vigil::tsdb {
 
 // A full head chunk: on disk in the head chunk files (so memory per series
-// stays small), or in memory when it could not be written there.
+// stays small), or in memory when it could not be written there. A series
+// keeps one per full chunk until its range becomes a block (60 at 1 s
+// scrapes), so it is packed into 40 bytes.
 struct HeadChunk {
   TimestampMs min_time = 0, max_time = 0;
-  std::shared_ptr<const std::string> data;  // XOR-encoded; null when on disk
-  uint64_t offset = 0;
+  std::unique_ptr<const std::string> data;  // a decimal chunk; null when on disk
+  uint32_t offset = 0;                      // head chunk files stay far below 4 GiB
   uint32_t file = 0, length = 0;
   uint16_t samples = 0;
 };
@@ -57,14 +62,17 @@ class HeadChunkFiles {
 };
 
 struct MemSeries {
-  MemSeries(SeriesRef r, Labels l) : ref(r), labels(std::move(l)) {}
-  const SeriesRef ref;
-  const Labels labels;
+  MemSeries(SeriesRef r, const Labels& l) : ref(r), packed_labels(l) {}
+  Labels labels() const { return packed_labels.ToLabels(); }
 
-  mutable std::mutex mu;  // guards everything below
+  const SeriesRef ref;
+  const PackedLabels packed_labels;
+
+  mutable SmallMutex mu;  // guards everything below
   std::vector<HeadChunk> closed;
-  std::optional<chunkenc::XorEncoder> open;  // in place: one allocation less per series
-  TimestampMs open_min_time = 0, open_max_time = 0;
+  std::optional<chunkenc::DecimalEncoder> open;  // in place: one allocation less per series
+  TimestampMs open_min_time = 0;
+  // The newest sample, which is the open chunk's last one while it has any.
   TimestampMs last_t = std::numeric_limits<TimestampMs>::min();
   TimestampMs chunk_end = 0;  // the open chunk is cut at this block boundary
   // The newest sample an uncommitted batch holds for this series, and which
@@ -75,7 +83,7 @@ struct MemSeries {
 
 // A consistent copy of one series' chunks for a reader.
 struct ChunkSnapshot {
-  std::vector<std::shared_ptr<const std::string>> chunks;  // XOR chunks in time order
+  std::vector<std::shared_ptr<const std::string>> chunks;  // decimal chunks in time order
   Status error;                                            // a chunk that could not be read back
 };
 
@@ -117,14 +125,15 @@ class Head {
   void AdvanceRefs(SeriesRef at_least);  // after replay: never reuse a ref
 
  private:
-  void Index(const std::shared_ptr<MemSeries>& s);  // requires mu_ held exclusively
+  void Index(const std::shared_ptr<MemSeries>& s, const Labels& labels);  // requires mu_ held exclusively
   void CutIfNeeded(MemSeries& s, TimestampMs t);
 
   const Options options_;
   std::unique_ptr<HeadChunkFiles> chunk_files_;  // null when read-only
   mutable std::shared_mutex mu_;                 // guards the maps below
   std::unordered_map<SeriesRef, std::shared_ptr<MemSeries>> by_ref_;
-  std::unordered_multimap<uint64_t, std::shared_ptr<MemSeries>> by_hash_;
+  // Plain pointers: by_ref_ owns the series, and a node is 16 bytes smaller.
+  std::unordered_multimap<uint64_t, MemSeries*> by_hash_;
   PostingsIndex postings_;
 
   std::atomic<SeriesRef> next_ref_{1};
@@ -134,5 +143,6 @@ class Head {
 };
 
 uint64_t HashLabels(const Labels& labels);
+uint64_t HashLabels(const PackedLabels& labels);  // the same hash as for the unpacked set
 
 }  // namespace vigil::tsdb

@@ -47,6 +47,7 @@
 #include <utility>
 
 #include "tsdb/chunkenc/bitstream.h"
+#include "tsdb/chunkenc/decimal_digits.h"
 
 namespace vigil::tsdb::chunkenc {
 namespace {
@@ -78,14 +79,6 @@ constexpr size_t kZstdTriesPerSection = 3;
 constexpr uint64_t kMaxIntsDivisor = uint64_t{1} << 32;  // keeps (x - base) / g clear of INT64_MIN / -1
 
 constexpr uint8_t kDecimalUlpsBit = 0x40;
-constexpr int kMaxDecimalDigits = 15;
-constexpr int64_t kMaxMantissa = int64_t{1} << 53;  // |m| below this converts to double exactly
-constexpr std::array<double, kMaxDecimalDigits + 1> kPow10 = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                                              1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-constexpr std::array<int64_t, kMaxDecimalDigits + 1> kPow10Int = {
-    1,         10,         100,         1000,         10000,         100000,         1000000,         10000000,
-    100000000, 1000000000, 10000000000, 100000000000, 1000000000000, 10000000000000, 100000000000000, 1000000000000000};
-
 // A bound on any decompressed section: a few varints and an exception per sample.
 size_t MaxSectionBytes(size_t count) { return 64 + 48 * count; }
 
@@ -905,22 +898,6 @@ Status DecodeTimestamps(uint8_t layout, std::string_view section, size_t n, int6
 constexpr int64_t kMaxUlpCorrection = int64_t{1} << 40;
 // A value this close to a decimal was computed from one (e.g. micros * 1e-6).
 constexpr int64_t kNearUlps = 2;
-
-// Returns the smallest k with v == double(m) / 10^k exactly for an |m| < 2^53, or -1.
-int ExactDigits(double v, int64_t* m) {
-  if (!std::isfinite(v)) return -1;
-  const uint64_t bits = Bits(v);
-  for (int k = 0; k <= kMaxDecimalDigits; ++k) {
-    double scaled = std::nearbyint(v * kPow10[static_cast<size_t>(k)]);
-    if (!(std::fabs(scaled) < static_cast<double>(kMaxMantissa))) return -1;
-    int64_t candidate = static_cast<int64_t>(scaled);
-    if (Bits(static_cast<double>(candidate) / kPow10[static_cast<size_t>(k)]) == bits) {
-      *m = candidate;
-      return k;
-    }
-  }
-  return -1;
-}
 
 // The decimal view of a chunk's values: which scales are worth trying, and
 // each value's mantissa and ulp correction at a scale.

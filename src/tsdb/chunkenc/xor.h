@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "tsdb/chunkenc/bitstream.h"
+#include "tsdb/chunkenc/gorilla.h"
 
 namespace vigil::tsdb::chunkenc {
 
@@ -23,12 +24,10 @@ class XorEncoder {
 
  private:
   BitWriter w_;
+  TimestampWriter ts_;
   int count_ = 0;
-  int64_t t_ = 0;
-  int64_t t_delta_ = 0;
+  XorValueWriter values_;
   uint64_t v_bits_ = 0;
-  int leading_ = 0xff;  // 0xff: no previous XOR window
-  int trailing_ = 0;
 };
 
 class XorDecoder {
@@ -36,7 +35,7 @@ class XorDecoder {
   explicit XorDecoder(std::string_view chunk);
   // Advances to the next sample; false at the end or on corrupt input.
   bool Next();
-  int64_t t() const { return t_; }
+  int64_t t() const { return ts_.t(); }
   double v() const { return v_; }
   // True iff decoding stopped because the input was malformed.
   bool corrupt() const { return corrupt_; }
@@ -44,14 +43,12 @@ class XorDecoder {
 
  private:
   BitReader r_;
+  TimestampReader ts_;
   int total_ = 0;
   int read_ = 0;
-  int64_t t_ = 0;
-  int64_t t_delta_ = 0;
+  XorValueReader values_;
   uint64_t v_bits_ = 0;
   double v_ = 0;
-  int leading_ = 0;
-  int trailing_ = 0;
   bool corrupt_ = false;
 };
 
