@@ -86,6 +86,20 @@ std::optional<Failure> Credentials::Get(std::string* user, std::string* password
   return std::nullopt;
 }
 
+std::optional<Failure> Credentials::Authenticate(HttpRequest* req) {
+  if (!empty()) return Get(&req->user, &req->password);
+  req->user = req->url.user;
+  req->password = req->url.password;
+  return std::nullopt;
+}
+
+Failure Credentials::StatusFailure(int status) {
+  bool auth = status == 401 || status == 403;
+  if (auth) Invalidate();
+  return Failure{auth ? "auth_failed" : "http_" + std::to_string(status),
+                 "unexpected HTTP status " + std::to_string(status)};
+}
+
 std::optional<Failure> JsonRpcClient::Call(const std::string& method, const json& params, SteadyTime deadline,
                                            RpcReply* reply, int* http_status) {
   json request = {{"method", method}, {"params", params}};

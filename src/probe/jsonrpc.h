@@ -8,19 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "http/outbound.h"
+#include "probe/net.h"  // and the outbound HTTP client
 
-namespace vigil::probe {
-// The outbound HTTP client the probes are built on.
-using http::DeadlineFrom;
-using http::Failure;
-using http::HttpExchange;
-using http::HttpRequest;
-using http::HttpResponse;
-using http::ParsedUrl;
-using http::ParseUrl;
-using http::SteadyTime;
-}  // namespace vigil::probe
 #include "probe/probe.h"
 
 namespace vigil::probe {
@@ -56,6 +45,12 @@ class Credentials {
   std::optional<Failure> Get(std::string* user, std::string* password);
   // Forgets a cached cookie so the next Get() reads the file again (after a 401).
   void Invalidate() { cookie_loaded_ = false; }
+  // Sets `req`'s basic auth: these credentials when configured, else the
+  // user:password of the request's URL.
+  std::optional<Failure> Authenticate(HttpRequest* req);
+  // The failure for an unexpected HTTP status: auth_failed for 401/403 (and
+  // the cookie is read again next time), else http_<status>.
+  Failure StatusFailure(int status);
 
  private:
   BasicAuth auth_;

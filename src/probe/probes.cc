@@ -39,23 +39,14 @@ class HttpProbe final : public ProbeBase {
     req.headers = o_.headers;
     req.tls_verify = o_.tls_verify;
     req.deadline = deadline;
-    if (!credentials_.empty()) {
-      if (auto f = credentials_.Get(&req.user, &req.password)) return f;
-    } else {
-      req.user = url_.user;
-      req.password = url_.password;
-    }
+    if (auto f = credentials_.Authenticate(&req)) return f;
     HttpResponse res;
     if (auto f = HttpExchange(req, &res)) return f;
     out.AddGauge("vigil_probe_http_status_code", "HTTP status of the probe's last response.", labels(), res.status);
     bool status_ok = o_.expected_status.empty() ? res.status >= 200 && res.status <= 299
                                                 : std::find(o_.expected_status.begin(), o_.expected_status.end(),
                                                             res.status) != o_.expected_status.end();
-    if (!status_ok) {
-      if (res.status == 401 || res.status == 403) credentials_.Invalidate();
-      return Failure{res.status == 401 || res.status == 403 ? "auth_failed" : "http_" + std::to_string(res.status),
-                     "unexpected HTTP status " + std::to_string(res.status)};
-    }
+    if (!status_ok) return credentials_.StatusFailure(res.status);
     if (re_ == nullptr && o_.json_pointer.empty()) return std::nullopt;
     bool match = true;
     std::optional<Failure> failure;

@@ -52,19 +52,10 @@ class Scraper final : public collect::Collector {
     req.headers.emplace_back("Accept", kAccept);
     req.tls_verify = o_.tls_verify;
     req.deadline = deadline;
-    if (!credentials_.empty()) {
-      if (auto f = credentials_.Get(&req.user, &req.password)) return f;
-    } else {
-      req.user = url_.user;
-      req.password = url_.password;
-    }
+    if (auto f = credentials_.Authenticate(&req)) return f;
     HttpResponse res;
     if (auto f = HttpExchange(req, &res)) return f;
-    if (res.status < 200 || res.status > 299) {
-      if (res.status == 401 || res.status == 403) credentials_.Invalidate();
-      return Failure{res.status == 401 || res.status == 403 ? "auth_failed" : "http_" + std::to_string(res.status),
-                     "unexpected HTTP status " + std::to_string(res.status)};
-    }
+    if (res.status < 200 || res.status > 299) return credentials_.StatusFailure(res.status);
     expfmt::ToBatchOptions opts;
     opts.sample_limit = o_.sample_limit;
     opts.relabel = [this](Labels& l) { ApplyTargetLabels(l); };

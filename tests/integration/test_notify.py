@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import shutil
-import sys
 import tempfile
 import time
 
@@ -19,19 +18,12 @@ a = vt.args()
 c = vt.Checks()
 
 
-def skip(msg):
-    if os.environ.get("VIGIL_REQUIRE_PEERS") == "1":
-        print(f"FAIL: {msg} and VIGIL_REQUIRE_PEERS=1")
-        sys.exit(1)
-    print(f"SKIP: {msg}")
-    sys.exit(vt.SKIP)
-
 
 UNIT = "[Service]\nExecStart=/bin/sleep 100000\nRestart=no\n"
 try:
     sd = vt.UserSystemd({"vn-bitcoind.service": UNIT, "vn-titan.service": UNIT, "vn-validator.service": UNIT})
 except RuntimeError as e:
-    skip(str(e))
+    vt.skip(str(e))
 
 work = tempfile.mkdtemp(prefix="vigil-notify.")
 rules = os.path.join(work, "rules.yml")

@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import shutil
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -18,18 +17,11 @@ a = vt.args()
 c = vt.Checks()
 
 
-def skip(msg):
-    if os.environ.get("VIGIL_REQUIRE_PEERS") == "1":
-        print(f"FAIL: {msg} and VIGIL_REQUIRE_PEERS=1")
-        sys.exit(1)
-    print(f"SKIP: {msg}")
-    sys.exit(vt.SKIP)
-
 
 try:
     sd = vt.UserSystemd({"vr-node.service": "[Service]\nExecStart=/bin/sleep 100000\nRestart=no\n"})
 except RuntimeError as e:
-    skip(str(e))
+    vt.skip(str(e))
 
 work = tempfile.mkdtemp(prefix="vigil-rules-agent.")
 rules = os.path.join(work, "rules.yml")

@@ -7,7 +7,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -16,13 +15,6 @@ import vigiltest as vt
 a = vt.args()
 c = vt.Checks()
 
-
-def skip(msg):
-    if os.environ.get("VIGIL_REQUIRE_PEERS") == "1":
-        print(f"FAIL: {msg} and VIGIL_REQUIRE_PEERS=1")
-        sys.exit(1)
-    print(f"SKIP: {msg}")
-    sys.exit(vt.SKIP)
 
 
 # vt-restart runs a copy of sleep under its own name, so `processes: {expect: 1}`
@@ -41,7 +33,7 @@ try:
     sd = vt.UserSystemd(UNITS)
 except RuntimeError as e:
     shutil.rmtree(sleeper_dir, ignore_errors=True)
-    skip(str(e))
+    vt.skip(str(e))
 systemctl = sd.systemctl
 
 

@@ -28,11 +28,15 @@ def need(binary):
     path = shutil.which(binary)
     if path:
         return path
-    msg = f"SKIP: {binary} is not installed (scripts/setup.sh installs it)"
+    skip(f"{binary} is not installed (scripts/setup.sh installs it)")
+
+
+def skip(msg):
+    """Skips the test (fails it when VIGIL_REQUIRE_PEERS=1, as CI sets)."""
     if os.environ.get("VIGIL_REQUIRE_PEERS") == "1":
-        print(msg.replace("SKIP", "FAIL") + " and VIGIL_REQUIRE_PEERS=1")
+        print(f"FAIL: {msg} and VIGIL_REQUIRE_PEERS=1")
         sys.exit(1)
-    print(msg)
+    print(f"SKIP: {msg}")
     sys.exit(SKIP)
 
 
