@@ -265,6 +265,25 @@ void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
     }
   }
   if (auto n = r.Take("data_dir"); n.IsDefined()) d.String(n, r.Field("data_dir"), &g->data_dir);
+  if (auto n = r.Take("evaluation_interval"); n.IsDefined())
+    d.Duration(n, r.Field("evaluation_interval"), &g->evaluation_interval, false);
+  if (auto n = r.Take("external_labels"); n.IsDefined()) {
+    if (!n.IsMap()) {
+      d.Report(n, r.Field("external_labels"), std::string("expected a mapping, got ") + Decoder::KindName(n));
+    } else {
+      std::map<std::string, std::string> labels;
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        std::string name, value;
+        if (!d.String(it->first, r.Field("external_labels"), &name)) continue;
+        if (!IsValidLabelName(name)) {
+          d.Report(it->first, r.Field("external_labels"), "invalid label name \"" + name + "\"");
+          continue;
+        }
+        if (d.String(it->second, r.Field("external_labels") + "." + name, &value)) labels[name] = value;
+      }
+      g->external_labels.assign(labels.begin(), labels.end());
+    }
+  }
   if (auto n = r.Take("scrape_interval"); n.IsDefined())
     d.Duration(n, r.Field("scrape_interval"), &g->scrape_interval, false);
   if (auto n = r.Take("log_level"); n.IsDefined()) {
@@ -995,9 +1014,18 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("systemd"); n.IsDefined()) DecodeSystemd(d, n, &c.systemd.emplace());
   if (auto n = top.Take("services"); n.IsDefined()) DecodeServices(d, n, c.global, &c.services);
   if (auto n = top.Take("textfile"); n.IsDefined()) DecodeTextfile(d, n, &c.textfile);
+  if (auto n = top.Take("rule_files"); n.IsDefined()) {
+    std::vector<std::string> files;
+    d.StringList(n, "rule_files", &files);
+    for (auto& f : files) {
+      std::filesystem::path p(f);
+      if (p.is_relative() && !base_dir.empty()) f = (std::filesystem::path(base_dir) / p).string();
+      c.rule_files.push_back(std::move(f));
+    }
+  }
   top.Finish(
-      "(this version of vigil configures env_files, global, host, storage, systemd, services and textfile; see "
-      "docs/configuration.md)");
+      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile and "
+      "rule_files; see docs/configuration.md)");
   return result;
 }
 

@@ -26,6 +26,8 @@ struct GlobalOptions {
   std::string listen = "127.0.0.1:9810";
   std::string data_dir = "./data";
   Duration scrape_interval{15000};
+  Duration evaluation_interval{15000};                   // default interval of rule groups
+  std::vector<std::pair<std::string, std::string>> external_labels;  // sorted by name; templates' $externalLabels
   std::string log_level = "info";
 };
 
@@ -162,6 +164,9 @@ struct Config {
   std::optional<SystemdOptions> systemd;  // absent: the system bus when a service names a unit
   std::vector<ServiceOptions> services;   // in file order; names are unique
   TextfileOptions textfile;
+  // Rule files (paths or globs), relative ones resolved against the config
+  // file's directory; the files themselves are checked when rules load.
+  std::vector<std::string> rule_files;
 };
 
 struct Problem {

@@ -72,7 +72,7 @@ TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
   LoadResult r = LoadString("alerting: {}\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("unknown key \"alerting\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("env_files, global, host, storage, systemd, services and textfile"),
+  EXPECT_NE(r.problems[0].message.find("env_files, global, host, storage, systemd, services, textfile and rule_files"),
             std::string::npos);
 }
 
