@@ -387,7 +387,7 @@ class Parser {
       if (first.kind == Token::Kind::kEnd && first.text == "comment") continue;
       if (first.kind == Token::Kind::kEnd) Fail(Where(first.line, first.col) + "missing value for command");
       if (first.kind == Token::Kind::kIdent) {
-        const std::string& kw = first.text;
+        const std::string kw = first.text;
         if (kw == "end" || kw == "else") {
           Take();
           *stop = kw;
@@ -415,7 +415,7 @@ class Parser {
     if (t.kind != Token::Kind::kEnd) Fail(Where(t.line, t.col) + "unexpected \"" + t.text + "\" in command");
   }
 
-  std::shared_ptr<const Node> ParseControl(const std::string& kw) {
+  std::shared_ptr<const Node> ParseControl(const std::string kw) {  // a copy: tokens_ changes below
     int line = last_action_line_, col = last_action_col_;
     struct DepthGuard {
       int& d;
