@@ -788,14 +788,21 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
     size_t start = i++;
     std::string flags;
     while (i < format.size() && std::string_view("-+# 0").find(format[i]) != std::string_view::npos) flags += format[i++];
-    std::string width;
-    while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) width += format[i++];
+    // Width and precision are capped: a template must not ask for gigabytes.
+    auto number = [&](int* out) {
+      while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) {
+        *out = std::min(*out * 10 + (format[i++] - '0'), 1000);
+      }
+    };
+    int width_n = 0;
+    size_t width_start = i;
+    number(&width_n);
+    std::string width = i > width_start ? std::to_string(width_n) : "";
     int prec = -1;
     if (i < format.size() && format[i] == '.') {
       ++i;
-      std::string p;
-      while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) p += format[i++];
-      prec = p.empty() ? 0 : std::min(std::stoi(p), 100);
+      prec = 0;
+      number(&prec);
     }
     if (i >= format.size()) {
       out += "%!(NOVERB)";
@@ -814,17 +821,24 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
     std::string spec = "%" + flags + width + (prec >= 0 ? "." + std::to_string(prec) : "");
     auto bad = [&]() { return "%!" + std::string(1, verb) + "(" + TypeName(a) + "=" + Print(a) + ")"; };
     auto pad = [&](std::string s) {
-      size_t w = width.empty() ? 0 : static_cast<size_t>(std::min(std::stoi(width), 1000));
+      size_t w = static_cast<size_t>(width_n);
       if (s.size() >= w) return s;
       if (flags.find('-') != std::string::npos) return s + std::string(w - s.size(), ' ');
       return std::string(w - s.size(), ' ') + s;
     };
-    char buf[512];
+    // snprintf into a buffer of the size it asks for.
+    auto cfmt = [](const std::string& spec_text, auto value) {
+      int n = std::snprintf(nullptr, 0, spec_text.c_str(), value);
+      if (n <= 0) return std::string();
+      std::string r(static_cast<size_t>(n) + 1, '\0');
+      std::snprintf(r.data(), r.size(), spec_text.c_str(), value);
+      r.resize(static_cast<size_t>(n));
+      return r;
+    };
     switch (verb) {
       case 'v':
         if (a.kind == Value::Kind::kFloat && (prec >= 0 || !flags.empty())) {
-          std::snprintf(buf, sizeof buf, (spec + "g").c_str(), a.f);
-          out += buf;
+          out += cfmt(spec + "g", a.f);
         } else {
           out += pad(Print(a));
         }
@@ -854,20 +868,17 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
         if (a.kind != Value::Kind::kInt) {
           out += bad();
         } else {
-          std::snprintf(buf, sizeof buf, (spec + "lld").c_str(), static_cast<long long>(a.i));
-          out += buf;
+          out += cfmt(spec + "lld", static_cast<long long>(a.i));
         }
         break;
       case 'x':
       case 'X':
         if (a.kind == Value::Kind::kInt) {
-          std::snprintf(buf, sizeof buf, (spec + "ll" + std::string(1, verb)).c_str(), static_cast<long long>(a.i));
-          out += buf;
+          out += cfmt(spec + "ll" + std::string(1, verb), static_cast<long long>(a.i));
         } else if (a.kind == Value::Kind::kString) {
           std::string hex;
           for (unsigned char ch : a.s) {
-            std::snprintf(buf, sizeof buf, verb == 'x' ? "%02x" : "%02X", ch);
-            hex += buf;
+            hex += cfmt(verb == 'x' ? "%02x" : "%02X", static_cast<unsigned>(ch));
           }
           out += pad(hex);
         } else {
@@ -890,8 +901,7 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
           if (flags.find('+') != std::string::npos && a.f >= 0) s = "+" + s;
           out += pad(s);
         } else {
-          std::snprintf(buf, sizeof buf, (spec + std::string(1, verb)).c_str(), a.f);
-          out += buf;
+          out += cfmt(spec + std::string(1, verb), a.f);
         }
         break;
       default:

@@ -117,6 +117,10 @@ TEST(TemplateTest, Printf) {
   EXPECT_EQ(Expand("{{ printf \"%s\" \"a\" 1 }}", d), "a%!(EXTRA int=1)");
   EXPECT_EQ(Expand("{{ printf \"%q\" \"a\\\"b\" }}", d), "\"a\\\"b\"");
   EXPECT_EQ(Expand("{{ printf \"%.3g\" 1234.5 }}", d), "1.23e+03");
+  EXPECT_EQ(Expand("{{ printf \"%x|%X|%5x\" \"hi\" 255 \"a\" }}", d), "6869|FF|   61");
+  // Huge widths and precisions are capped rather than trusted.
+  EXPECT_EQ(Expand("{{ printf \"%.99999999999999999999f\" 1.0 }}", d).size(), 1002u);
+  EXPECT_EQ(Expand("{{ printf \"%99999999999d\" 1 }}", d).size(), 1000u);
 }
 
 TEST(TemplateTest, Conditionals) {
