@@ -1299,7 +1299,15 @@ class Executor {
         for (int64_t i = 0; i < std::min<int64_t>(v.i, 1 << 20); ++i) items.emplace_back(Value::Int(i), Value::Int(i));
         break;
       case Value::Kind::kNil: break;
-      default: Fail("range can't iterate over " + Print(v));
+      default: {
+        TemplateError e;
+        e.line = n.pipe->line;
+        e.col = n.pipe->col;
+        e.reason = "range can't iterate over " + Print(v);
+        e.context = PipeString(*n.pipe);
+        e.message = std::to_string(e.line) + ":" + std::to_string(e.col) + ": " + e.reason;
+        throw e;
+      }
     }
     if (items.empty()) {
       if (n.else_body) Walk(*n.else_body, dot);

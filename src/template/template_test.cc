@@ -205,6 +205,9 @@ TEST(TemplateTest, ExecErrorsBecomeText) {
   EXPECT_EQ(ExpandAlert("{{ humanizeTimestamp 1e21 }}", d),
             "<error expanding template: 1:4: error calling humanizeTimestamp: 1e+21 cannot be represented as a "
             "nanoseconds timestamp since it overflows int64>");
+  EXPECT_EQ(ExpandAlert("{{ range $ }}x{{ end }}", d),
+            "<error expanding template: 1:10: range can't iterate over {map[network:testnet] http://vigil:9810 "
+            "map[instance:host:9100 job:node severity:critical] 0.5}>");
   EXPECT_EQ(ExpandAlert("{{ nosuch }}", d), "<error expanding template: 1:4: function \"nosuch\" not defined>");
   EXPECT_EQ(ExpandAlert("{{ 1 2 }}", d), "<error expanding template: 1:4: can't give argument to non-function 1>");
 }
