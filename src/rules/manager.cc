@@ -137,7 +137,8 @@ void Manager::Loop() {
       TimestampMs& due = next_eval_[g->key()];
       const int64_t iv = g->interval().count();
       if (due <= now) {
-        EvalLocked(*g, now);
+        // A group an event just evaluated at this very time is not evaluated twice.
+        if (triggered.count(g->key()) == 0) EvalLocked(*g, now);
         // Skip missed slots rather than catching up with a burst.
         due = AlignDown(now, iv) + iv;
       }
