@@ -11,6 +11,7 @@
 #include "cli/rules_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
+#include "rules/rule_file.h"
 
 namespace vigil::cli {
 namespace {
@@ -20,6 +21,13 @@ int CheckConfig(const std::vector<std::string>& files) {
   for (const auto& file : files) {
     config::LoadResult r = config::LoadFile(file);
     if (r.ok()) {
+      // The rule files the config names are part of it, as for promtool check config.
+      rules::LoadResult rules = rules::LoadRuleFiles(r.config.rule_files);
+      if (!rules.ok()) {
+        rc = 1;
+        for (const auto& p : rules.problems) std::printf("%s\n", p.ToString().c_str());
+        continue;
+      }
       std::printf("%s: valid\n", file.c_str());
       continue;
     }
