@@ -41,18 +41,15 @@ std::string RuleFile(int rules) {
         case 0:
           y += "  - alert: HighRate" + std::to_string(n) + "\n    expr: rate(" + m +
                "[5m]) > 0.9\n    for: 5m\n    labels: {severity: P2}\n"
-               "    annotations: {summary: '{{ $labels.instance }} of {{ $labels.job }} at {{ $value | humanize }}/s'}\n";
+               "    annotations: {summary: '{{ $labels.instance }} of {{ $labels.job }} at {{ $value | humanize "
+               "}}/s'}\n";
           break;
-        case 1:
-          y += "  - record: job:" + m + ":rate5m\n    expr: sum by (job) (rate(" + m + "[5m]))\n";
-          break;
+        case 1: y += "  - record: job:" + m + ":rate5m\n    expr: sum by (job) (rate(" + m + "[5m]))\n"; break;
         case 2:
           y += "  - alert: Stalled" + std::to_string(n) + "\n    expr: increase(" + m +
                "[10m]) == 0\n    for: 10m\n    labels: {severity: high}\n";
           break;
-        case 3:
-          y += "  - record: instance:" + m + ":max\n    expr: max by (instance) (" + m + ")\n";
-          break;
+        case 3: y += "  - record: instance:" + m + ":max\n    expr: max by (instance) (" + m + ")\n"; break;
         default:
           y += "  - alert: Many" + std::to_string(n) + "\n    expr: count by (job) (" + m +
                " > 0) > 5\n    labels: {severity: low}\n    annotations: {summary: '{{ $value }} instances'}\n";

@@ -91,8 +91,7 @@ int Main(int argc, char** argv) {
   CLI::App* test_cmd = app.add_subcommand("test", "Run unit tests");
   test_cmd->require_subcommand(1);
   std::vector<std::string> rule_test_files;
-  CLI::App* test_rules =
-      test_cmd->add_subcommand("rules", "Run rule unit tests written for `promtool test rules`");
+  CLI::App* test_rules = test_cmd->add_subcommand("rules", "Run rule unit tests written for `promtool test rules`");
   test_rules->add_option("FILE", rule_test_files, "Test file(s)")->required();
 
   CLI::App* alerts_cmd = app.add_subcommand("alerts", "List the pending and firing alerts of a running vigil");

@@ -81,7 +81,8 @@ int ListAlerts(const std::string& server, bool json) {
       rows.push_back({order, {name, state, severity, a.value("activeAt", ""), a.value("value", ""), rest, summary}});
     }
     std::stable_sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.order < y.order; });
-    std::vector<std::vector<std::string>> table{{"ALERT", "STATE", "SEVERITY", "ACTIVE SINCE", "VALUE", "LABELS", "SUMMARY"}};
+    std::vector<std::vector<std::string>> table{
+        {"ALERT", "STATE", "SEVERITY", "ACTIVE SINCE", "VALUE", "LABELS", "SUMMARY"}};
     for (auto& row : rows) table.push_back(std::move(row.cells));
     std::vector<size_t> width(table[0].size(), 0);
     for (const auto& row : table) {

@@ -26,7 +26,7 @@ struct GlobalOptions {
   std::string listen = "127.0.0.1:9810";
   std::string data_dir = "./data";
   Duration scrape_interval{15000};
-  Duration evaluation_interval{15000};                   // default interval of rule groups
+  Duration evaluation_interval{15000};                               // default interval of rule groups
   std::vector<std::pair<std::string, std::string>> external_labels;  // sorted by name; templates' $externalLabels
   std::string log_level = "info";
 };

@@ -19,7 +19,8 @@ Manager::~Manager() { Stop(); }
 LoadResult Manager::Load(const std::vector<std::string>& paths) {
   LoadResult loaded = LoadRuleFiles(paths, options_.parse);
   if (!loaded.ok()) {
-    for (const auto& p : loaded.problems) LogError("rule file problem; keeping the running rules", {{"err", p.ToString()}});
+    for (const auto& p : loaded.problems)
+      LogError("rule file problem; keeping the running rules", {{"err", p.ToString()}});
     return loaded;
   }
   std::vector<std::unique_ptr<Group>> fresh;

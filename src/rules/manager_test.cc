@@ -147,7 +147,8 @@ TEST_F(ManagerTest, ScheduledEvaluation) {
   SystemClock clock;
   o.clock = &clock;
   Manager m(o);
-  std::string file = dir_.Write("fast.yml", "groups:\n- name: fast\n  interval: 50ms\n  rules:\n  - record: one\n    expr: vector(1)\n");
+  std::string file = dir_.Write(
+      "fast.yml", "groups:\n- name: fast\n  interval: 50ms\n  rules:\n  - record: one\n    expr: vector(1)\n");
   ASSERT_TRUE(m.Load({file}).ok());
   m.Start();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));

@@ -133,7 +133,21 @@ std::string TypeName(const Value& v) {
 // Lexing of one action's text.
 
 struct Token {
-  enum class Kind { kIdent, kField, kVar, kString, kNumber, kChar, kPipe, kLParen, kRParen, kDeclare, kAssign, kComma, kEnd };
+  enum class Kind {
+    kIdent,
+    kField,
+    kVar,
+    kString,
+    kNumber,
+    kChar,
+    kPipe,
+    kLParen,
+    kRParen,
+    kDeclare,
+    kAssign,
+    kComma,
+    kEnd
+  };
   Kind kind = Kind::kEnd;
   std::string text;  // kString: the unquoted value
   bool space_before = false;
@@ -344,9 +358,10 @@ class Parser {
       } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
         t.kind = Token::Kind::kNumber;
         ++p;
-        while (p < src_.size() && (IsAlnum(src_[p]) || src_[p] == '.' ||
-                                   ((src_[p] == '+' || src_[p] == '-') &&
-                                    (src_[p - 1] == 'e' || src_[p - 1] == 'E' || src_[p - 1] == 'p' || src_[p - 1] == 'P')))) {
+        while (p < src_.size() &&
+               (IsAlnum(src_[p]) || src_[p] == '.' ||
+                ((src_[p] == '+' || src_[p] == '-') &&
+                 (src_[p - 1] == 'e' || src_[p - 1] == 'E' || src_[p - 1] == 'p' || src_[p - 1] == 'P')))) {
           ++p;
         }
       } else if (IsAlnum(c)) {
@@ -548,8 +563,8 @@ class Parser {
         break;
       case Token::Kind::kNumber: {
         a.kind = Arg::Kind::kLiteral;
-        bool is_float = t.text.find_first_of(".eE") != std::string::npos &&
-                        t.text.find("0x") == std::string::npos && t.text.find("0X") == std::string::npos;
+        bool is_float = t.text.find_first_of(".eE") != std::string::npos && t.text.find("0x") == std::string::npos &&
+                        t.text.find("0X") == std::string::npos;
         if (!is_float) {
           std::optional<int64_t> v = ParseInt64(t.text[0] == '+' ? t.text.substr(1) : t.text);
           if (!v) {
@@ -574,7 +589,7 @@ class Parser {
         } else if (t.text == "nil") {
           a.kind = Arg::Kind::kLiteral;
         } else {
-          static const std::set<std::string> kKeywords = {"if",       "else",  "end",  "range", "with",
+          static const std::set<std::string> kKeywords = {"if",       "else",   "end",   "range", "with",
                                                           "template", "define", "block", "break", "continue"};
           if (kKeywords.count(t.text) != 0) Fail(Where(t.line, t.col) + "unexpected <" + t.text + "> in command");
           if (!IsFunction(t.text)) {
@@ -592,8 +607,7 @@ class Parser {
         a.text = "(…)";
         break;
       }
-      default:
-        Fail(Where(t.line, t.col) + "unexpected \"" + t.text + "\" in operand");
+      default: Fail(Where(t.line, t.col) + "unexpected \"" + t.text + "\" in operand");
     }
     // Chained fields: $x.a.b, (pipe).a, .a.b
     while (Peek().kind == Token::Kind::kField && !Peek().space_before && Peek().text != ".") {
@@ -787,7 +801,8 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
     }
     size_t start = i++;
     std::string flags;
-    while (i < format.size() && std::string_view("-+# 0").find(format[i]) != std::string_view::npos) flags += format[i++];
+    while (i < format.size() && std::string_view("-+# 0").find(format[i]) != std::string_view::npos)
+      flags += format[i++];
     // Width and precision are capped: a template must not ask for gigabytes.
     auto number = [&](int* out) {
       while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) {
@@ -894,7 +909,9 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
         if (a.kind != Value::Kind::kFloat) {
           out += bad();
         } else if (!std::isfinite(a.f)) {
-          std::string s = std::isnan(a.f) ? "NaN" : a.f > 0 ? (flags.find('+') != std::string::npos ? "+Inf" : "+Inf") : "-Inf";
+          std::string s = std::isnan(a.f) ? "NaN"
+                          : a.f > 0       ? (flags.find('+') != std::string::npos ? "+Inf" : "+Inf")
+                                          : "-Inf";
           out += pad(s);
         } else if ((verb == 'g' || verb == 'G') && prec < 0) {
           std::string s = GoFormatFloat(a.f);
@@ -904,8 +921,7 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
           out += cfmt(spec + std::string(1, verb), a.f);
         }
         break;
-      default:
-        out += "%!" + std::string(1, verb) + "(" + TypeName(a) + "=" + Print(a) + ")";
+      default: out += "%!" + std::string(1, verb) + "(" + TypeName(a) + "=" + Print(a) + ")";
     }
     (void)start;
   }
@@ -952,8 +968,7 @@ using Function = std::function<Value(const std::vector<Value>&)>;
 
 void Arity(const std::string& name, const std::vector<Value>& args, size_t want) {
   if (args.size() != want) {
-    Fail("wrong number of args for " + name + ": want " + std::to_string(want) + " got " +
-         std::to_string(args.size()));
+    Fail("wrong number of args for " + name + ": want " + std::to_string(want) + " got " + std::to_string(args.size()));
   }
 }
 
@@ -1293,7 +1308,8 @@ class Executor {
         for (const auto& [k, x] : *v.fields) items.emplace_back(Value::String(k), x);
         break;
       case Value::Kind::kList:
-        for (size_t i = 0; i < v.list->size(); ++i) items.emplace_back(Value::Int(static_cast<int64_t>(i)), (*v.list)[i]);
+        for (size_t i = 0; i < v.list->size(); ++i)
+          items.emplace_back(Value::Int(static_cast<int64_t>(i)), (*v.list)[i]);
         break;
       case Value::Kind::kInt:
         for (int64_t i = 0; i < std::min<int64_t>(v.i, 1 << 20); ++i) items.emplace_back(Value::Int(i), Value::Int(i));
