@@ -303,3 +303,30 @@ TEST(GroupTest, CopyStateKeepsPendingTimer) {
 
 }  // namespace
 }  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+TEST(GroupQueryOffsetTest, QueriesAndWritesInThePast) {
+  Harness h(R"(groups:
+- name: g
+  query_offset: 1m
+  rules:
+  - record: seen
+    expr: up
+  - alert: Down
+    expr: up == 0
+)");
+  h.Set(kUp, 0, 0);
+  h.Set(kUp, 2 * kMin, 1);
+  h.Eval(2 * kMin);  // queries at 1m: sees the 0 from t=0, not the 1 from t=2m
+  EXPECT_EQ(h.At(Labels{{"__name__", "seen"}, {"instance", "a"}}, kMin), 0);
+  EXPECT_EQ(h.State(1), "firing");
+  EXPECT_EQ(h.rule(1).Alerts()[0].active_at, 2 * kMin);
+  EXPECT_EQ(
+      h.At(Labels{{"__name__", "ALERTS"}, {"alertname", "Down"}, {"alertstate", "firing"}, {"instance", "a"}}, kMin),
+      1);
+}
+
+}  // namespace
+}  // namespace vigil::rules
