@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "probe/http.h"
+#include "http/outbound.h"
 #include "probe/jsonrpc.h"
 
 namespace {

@@ -3,8 +3,8 @@
 # Idempotent: exits quickly when everything is already there.
 #
 #   scripts/setup.sh           build, test, benchmark and fuzzing packages
-#   scripts/setup.sh --bench   also the storage comparison peers of
-#                              bench/compare_storage.sh (victoria-metrics, hyperfine)
+#   scripts/setup.sh --bench   also the comparison peers of the benchmarks
+#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail)
 set -euo pipefail
 
 bench=0
@@ -25,9 +25,11 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # real peers used by the tests
   prometheus prometheus-node-exporter systemd dbus-user-session curl procps python3 openssl
+  # writes journal files for the journal follower tests
+  systemd-journal-remote
 )
 # --bench: the peers bench/compare_storage.sh measures against, and command timing.
-if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine); fi
+if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -11,13 +11,19 @@
 #include "api/api.h"
 #include "base/log.h"
 #include "cli/build_info.h"
+#include "cli/service_collectors.h"
 #include "collect/host/host_collector.h"
 #include "collect/scheduler.h"
 #include "collect/self/self_collector.h"
 #include "collect/storage_sink.h"
+#include "collect/textfile/textfile_collector.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "logs/log_collector.h"
 #include "process/process.h"
+#include "promql/engine.h"
+#include "rules/manager.h"
+#include "rules/state_store.h"
 #include "systemd/monitor.h"
 #include "tsdb/tsdb.h"
 
@@ -38,17 +44,29 @@ LogLevel ParseLevel(const std::string& level) {
   return LogLevel::kInfo;
 }
 
-// Counts the events collectors publish (systemd state changes) until the rule
-// evaluator consumes them; the debug line carries the publish latency.
+// Counts the events collectors publish (systemd state changes, probe
+// verdicts) and hands them to the rule manager, which evaluates at once the
+// groups reading the changed metrics; the debug line carries the latency.
 class EventCounter final : public collect::EventSink {
  public:
   explicit EventCounter(const Clock& clock) : clock_(clock) {}
 
+  // Where events go besides the counters; null: nowhere.
+  void SetRules(rules::Manager* rules) {
+    std::lock_guard lock(mu_);
+    rules_ = rules;
+  }
+
   void Publish(const collect::Event& e) override {
+    rules::Manager* rules = nullptr;
     {
       std::lock_guard lock(mu_);
       ++counts_[e.source];
+      rules = rules_;
     }
+    // Outside the lock: the manager may be mid-evaluation. It outlives every
+    // publisher (collectors stop before it does).
+    if (rules) rules->NotifyMetricsChanged({e.metric_names.begin(), e.metric_names.end()});
     std::string names;
     for (const auto& n : e.metric_names) names += (names.empty() ? "" : ",") + n;
     LogDebug("event", {{"source", e.source},
@@ -75,6 +93,7 @@ class EventCounter final : public collect::EventSink {
   const Clock& clock_;
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> counts_;
+  rules::Manager* rules_ = nullptr;
 };
 
 // What BuildCollectors creates besides the scheduled list.
@@ -99,6 +118,8 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     o.exclude_network_devices = c.host.exclude_network_devices;
     out.push_back({collect::NewHostCollector(std::move(o)), c.host.interval, c.host.timeout});
   }
+  ServiceCollectors services = BuildServiceCollectors(c, clock, events);
+  if (!services.scheduled.empty()) events->Declare("probe");
   systemd::MonitorOptions mo;
   mo.bus = c.systemd && c.systemd->bus == config::BusKind::kUser ? systemd::Bus::kUser : systemd::Bus::kSystem;
   for (const auto& s : c.services) {
@@ -109,8 +130,8 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     mo.clock = &clock;
     mo.events = events;
     mo.storage = storage;
-    // Hook for the probes collector (a later step): vigil_service_up = unit active AND probes pass.
-    mo.probes_ok = nullptr;
+    // vigil_service_up = unit active AND the service's probes pass.
+    mo.probes_ok = [health = services.health](std::string_view service) { return health->ProbesOk(service); };
     events->Declare("systemd");
     wiring->systemd = systemd::Monitor::Start(std::move(mo));
     // Unit states are recorded on every change by the monitor itself; the
@@ -134,6 +155,35 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     }
     out.push_back({process::NewProcessCollector(std::move(po)), c.global.scrape_interval,
                    std::min(c.global.scrape_interval, Duration(10000))});
+  }
+  for (auto& sc : services.scheduled) out.push_back(std::move(sc));
+  if (!c.textfile.directory.empty()) {
+    out.push_back({collect::NewTextfileCollector({c.textfile.directory}), c.global.scrape_interval,
+                   std::min(c.global.scrape_interval, Duration(10000))});
+  }
+  // One collector per followed log, so a huge or stuck log never delays another.
+  for (const auto& s : c.services) {
+    for (const auto& l : s.logs) {
+      logs::LogCollectorOptions lo;
+      lo.service = s.name;
+      lo.path = l.path;
+      lo.journal_unit = l.journal_unit;
+      for (const auto& r : l.counters) lo.rules.counters.push_back({r.name, r.match});
+      for (const auto& r : l.gauges) lo.rules.gauges.push_back({r.name, r.match});
+      for (const auto& r : l.states) lo.rules.states.push_back({r.name, r.on, r.off});
+      lo.state_dir = c.global.data_dir + "/logs";
+      lo.events = events;
+      lo.storage = storage;
+      auto collector = logs::NewLogCollector(std::move(lo));
+      if (!collector.ok()) {  // the config loader checked the rules; this is a bug if it happens
+        LogError("log collector not started", {{"service", s.name}, {"err", collector.status().message()}});
+        continue;
+      }
+      events->Declare(std::string((*collector)->name()));
+      collect::ScheduledCollector sc{std::move(*collector), l.interval, l.timeout};
+      sc.store = storage == nullptr;  // otherwise it stores its batches itself, before publishing state changes
+      out.push_back(std::move(sc));
+    }
   }
   return out;
 }
@@ -171,6 +221,10 @@ class Agent {
     }
     db_ = std::move(*db);
     sink_ = std::make_unique<collect::StorageSink>(db_.get());
+    if (!StartRules()) {
+      (void)db_->Close();
+      return 1;
+    }
     StartScheduler(config_);
     reload_.last_success_seconds = static_cast<double>(clock_.NowMs()) / 1000.0;
 
@@ -186,6 +240,8 @@ class Agent {
       std::fprintf(stderr, "%s\n", server.status().message().c_str());
       LogError("cannot start HTTP server", {{"err", server.status().message()}});
       StopScheduler();
+      events_.SetRules(nullptr);
+      rules_->Stop();
       return 1;
     }
     http::HostPort bound = (*server)->bound();
@@ -199,20 +255,63 @@ class Agent {
     LogInfo("shutting down");
     (*server)->Stop();
     StopScheduler();
+    events_.SetRules(nullptr);
+    rules_->Stop();
     if (Status s = db_->Close(); !s.ok()) LogError("closing storage failed", {{"err", s.message()}});
     LogInfo("shutdown complete");
     return 0;
   }
 
  private:
-  api::Options ApiOptions() {
-    api::Options o;
-    o.storage = [this](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints& hints) {
+  promql::QuerierFactory Storage() {
+    return [this](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints& hints) {
       return db_->NewQuerier(mint, maxt, hints);
     };
-    if (options_.query_lookback_delta) o.engine.lookback_delta = *options_.query_lookback_delta;
-    if (options_.query_max_samples) o.engine.max_samples = *options_.query_max_samples;
-    if (options_.query_timeout) o.engine.timeout = *options_.query_timeout;
+  }
+
+  promql::EngineOptions EngineOptions() const {
+    promql::EngineOptions e;
+    if (options_.query_lookback_delta) e.lookback_delta = *options_.query_lookback_delta;
+    if (options_.query_max_samples) e.max_samples = *options_.query_max_samples;
+    if (options_.query_timeout) e.timeout = *options_.query_timeout;
+    return e;
+  }
+
+  // Alert state lives in <data_dir>/state.db so pending and firing alerts
+  // resume after a restart. A bad rule file at start is fatal, as a bad config.
+  bool StartRules() {
+    std::string state_path = config_.global.data_dir + "/state.db";
+    auto store = rules::AlertStateStore::Open(state_path);
+    if (!store.ok()) {
+      std::fprintf(stderr, "state %s: %s\n", state_path.c_str(), store.status().message().c_str());
+      return false;
+    }
+    state_store_ = std::move(*store);
+    engine_ = std::make_unique<promql::Engine>(EngineOptions());
+    rules::ManagerOptions mo;
+    mo.engine = engine_.get();
+    mo.querier = Storage();
+    mo.appender = [this] { return db_->NewAppender(); };
+    mo.clock = &clock_;
+    mo.default_interval = config_.global.evaluation_interval;
+    for (const auto& [name, value] : config_.global.external_labels) mo.external_labels.Set(name, value);
+    mo.state_store = state_store_.get();
+    rules_ = std::make_unique<rules::Manager>(std::move(mo));
+    rules::LoadResult loaded = rules_->Load(config_.rule_file_patterns);
+    if (!loaded.ok()) {
+      for (const auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+      return false;
+    }
+    rules_->Start();
+    events_.SetRules(rules_.get());
+    return true;
+  }
+
+  api::Options ApiOptions() {
+    api::Options o;
+    o.storage = Storage();
+    o.engine = EngineOptions();
+    o.rules = rules_.get();
     o.metric_families = [this] { return Gather(); };
     collect::BuildInfo b = GetBuildInfo();
     o.build = api::BuildInfo{b.version, b.revision, "", "", "", b.compiler};
@@ -259,6 +358,15 @@ class Agent {
       r.config.global.listen = config_.global.listen;
       r.config.global.data_dir = config_.global.data_dir;
       r.config.storage = config_.storage;
+    }
+    // Rule files are re-read on every reload: their content may have changed.
+    if (rules::LoadResult loaded = rules_->Load(r.config.rule_file_patterns); !loaded.ok()) {
+      for (const auto& p : loaded.problems) {
+        LogError("rule files reload failed; keeping the running configuration and rules", {{"err", p.ToString()}});
+      }
+      std::lock_guard lock(mu_);
+      reload_.last_successful = false;
+      return;
     }
     StopScheduler();
     config_ = std::move(r.config);
@@ -326,6 +434,7 @@ class Agent {
     }
     if (s) s->AppendSelfMetrics(out);
     events_.AppendMetrics(out);
+    if (rules_) rules_->AppendSelfMetrics(out);
     out.AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
                  {}, reload.last_successful ? 1 : 0);
     out.AddGauge("vigil_config_last_reload_success_timestamp_seconds",
@@ -360,6 +469,9 @@ class Agent {
   ReloadState reload_;
   std::unique_ptr<tsdb::DB> db_;
   std::unique_ptr<collect::StorageSink> sink_;
+  std::unique_ptr<rules::AlertStateStore> state_store_;
+  std::unique_ptr<promql::Engine> engine_;
+  std::unique_ptr<rules::Manager> rules_;
   std::shared_ptr<collect::Collector> self_;
 };
 

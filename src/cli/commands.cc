@@ -16,23 +16,26 @@
 namespace vigil::cli {
 namespace {
 
+// Like promtool check config: the rule files the configuration names are
+// checked too, so one command says whether `vigil run` would start.
 int CheckConfig(const std::vector<std::string>& files) {
   int rc = 0;
   for (const auto& file : files) {
     config::LoadResult r = config::LoadFile(file);
-    if (r.ok()) {
-      // The rule files the config names are part of it, as for promtool check config.
-      rules::LoadResult rules = rules::LoadRuleFiles(r.config.rule_files);
-      if (!rules.ok()) {
-        rc = 1;
-        for (const auto& p : rules.problems) std::printf("%s\n", p.ToString().c_str());
-        continue;
-      }
-      std::printf("%s: valid\n", file.c_str());
+    if (!r.ok()) {
+      rc = 1;
+      for (const auto& p : r.problems) std::printf("%s\n", p.ToString().c_str());
       continue;
     }
-    rc = 1;
-    for (const auto& p : r.problems) std::printf("%s\n", p.ToString().c_str());
+    rules::LoadResult rules = rules::LoadRuleFiles(r.config.rule_files);
+    if (!rules.ok()) {
+      rc = 1;
+      for (const auto& p : rules.problems) std::printf("%s\n", p.ToString().c_str());
+      continue;
+    }
+    size_t count = 0;
+    for (const auto& g : rules.groups) count += g.rules.size();
+    std::printf("%s: valid (%zu rule files, %zu rules)\n", file.c_str(), r.config.rule_files.size(), count);
   }
   return rc;
 }

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <fnmatch.h>
+
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -265,27 +267,25 @@ void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
     }
   }
   if (auto n = r.Take("data_dir"); n.IsDefined()) d.String(n, r.Field("data_dir"), &g->data_dir);
+  if (auto n = r.Take("scrape_interval"); n.IsDefined())
+    d.Duration(n, r.Field("scrape_interval"), &g->scrape_interval, false);
   if (auto n = r.Take("evaluation_interval"); n.IsDefined())
     d.Duration(n, r.Field("evaluation_interval"), &g->evaluation_interval, false);
   if (auto n = r.Take("external_labels"); n.IsDefined()) {
     if (!n.IsMap()) {
       d.Report(n, r.Field("external_labels"), std::string("expected a mapping, got ") + Decoder::KindName(n));
     } else {
-      std::map<std::string, std::string> labels;
       for (auto it = n.begin(); it != n.end(); ++it) {
-        std::string name, value;
-        if (!d.String(it->first, r.Field("external_labels"), &name)) continue;
-        if (!IsValidLabelName(name)) {
-          d.Report(it->first, r.Field("external_labels"), "invalid label name \"" + name + "\"");
+        std::string key = it->first.IsScalar() ? it->first.Scalar() : "", value;
+        std::string field = r.Field("external_labels") + "." + key;
+        if (!IsValidLabelName(key) || key.starts_with("__")) {
+          d.Report(it->first, r.Field("external_labels"), "\"" + key + "\" is not a valid label name");
           continue;
         }
-        if (d.String(it->second, r.Field("external_labels") + "." + name, &value)) labels[name] = value;
+        if (d.String(it->second, field, &value)) g->external_labels[key] = std::move(value);
       }
-      g->external_labels.assign(labels.begin(), labels.end());
     }
   }
-  if (auto n = r.Take("scrape_interval"); n.IsDefined())
-    d.Duration(n, r.Field("scrape_interval"), &g->scrape_interval, false);
   if (auto n = r.Take("log_level"); n.IsDefined()) {
     std::string level;
     if (d.String(n, r.Field("log_level"), &level)) {
@@ -362,6 +362,306 @@ void DecodeTextfile(Decoder& d, const YAML::Node& node, TextfileOptions* t) {
   }
   r.Finish();
 }
+
+// Paths and globs (`*`, `?`, `[…]` in the last component, as Prometheus
+// allows). A glob matching nothing is fine (the directory may fill later); a
+// plain path that does not exist is a problem.
+void DecodeRuleFiles(Decoder& d, const YAML::Node& node, const std::string& base_dir, Config* c) {
+  if (!node.IsSequence()) {
+    d.Report(node, "rule_files", std::string("expected a list, got ") + Decoder::KindName(node));
+    return;
+  }
+  std::set<std::string> seen;
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& item = node[i];
+    std::string field = "rule_files[" + std::to_string(i) + "]", written;
+    if (!d.String(item, field, &written)) continue;
+    std::filesystem::path pattern(written);
+    if (pattern.is_relative() && !base_dir.empty()) pattern = std::filesystem::path(base_dir) / pattern;
+    c->rule_file_patterns.push_back(pattern.string());
+    if (pattern.parent_path().string().find_first_of("*?[") != std::string::npos) {
+      d.Report(item, field, "only the file name may hold a glob (" + written + ")");
+      continue;
+    }
+    std::vector<std::string> found;
+    if (pattern.filename().string().find_first_of("*?[") == std::string::npos) {
+      std::error_code ec;
+      if (!std::filesystem::is_regular_file(pattern, ec)) {
+        d.Report(item, field, "cannot read " + pattern.string() + ": no such file");
+        continue;
+      }
+      found.push_back(pattern.string());
+    } else {
+      std::error_code ec;
+      for (std::filesystem::directory_iterator it(pattern.parent_path(), ec), end; !ec && it != end;
+           it.increment(ec)) {
+        if (it->is_regular_file() &&
+            fnmatch(pattern.filename().c_str(), it->path().filename().c_str(), FNM_PERIOD) == 0) {
+          found.push_back(it->path().string());
+        }
+      }
+      std::sort(found.begin(), found.end());
+    }
+    for (auto& f : found) {
+      if (seen.insert(f).second) c->rule_files.push_back(std::move(f));
+    }
+  }
+}
+
+// --- alerting: Alertmanager's route, receivers and inhibit_rules, plus vigil's
+// maintenance_windows and flap control. Receiver URLs and keys are secrets:
+// problems name the field, never the value.
+
+void DecodeMatcherList(Decoder& d, const YAML::Node& node, const std::string& field, std::vector<std::string>* out) {
+  if (!node.IsSequence()) {
+    d.Report(node, field, std::string("expected a list of matchers, got ") + Decoder::KindName(node));
+    return;
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string f = field + "[" + std::to_string(i) + "]", text;
+    if (!d.String(node[i], f, &text)) continue;
+    if (Result<alert::Matchers> m = alert::ParseMatchers(text); !m.ok()) {
+      d.Report(node[i], f, m.status().message());
+      continue;
+    }
+    out->push_back(std::move(text));
+  }
+}
+
+void DecodeRoute(Decoder& d, const YAML::Node& node, const std::string& path, const std::set<std::string>& receivers,
+                 bool root, alert::RouteSpec* r) {
+  MapReader mr(d, node, path);
+  if (!node.IsMap()) return;
+  if (auto n = mr.Take("receiver"); n.IsDefined()) {
+    if (d.String(n, mr.Field("receiver"), &r->receiver) && !receivers.count(r->receiver)) {
+      d.Report(n, mr.Field("receiver"), "unknown receiver \"" + r->receiver + "\" (not in alerting.receivers)");
+    }
+  } else if (root) {
+    d.Report(node, path, "the root route needs a receiver");
+  }
+  if (auto n = mr.Take("matchers"); n.IsDefined()) {
+    if (root) d.Report(n, mr.Field("matchers"), "the root route matches every alert; put matchers on its routes");
+    DecodeMatcherList(d, n, mr.Field("matchers"), &r->matchers);
+  }
+  if (auto n = mr.Take("group_by"); n.IsDefined()) {
+    std::vector<std::string> names;
+    d.StringList(n, mr.Field("group_by"), &names);
+    for (const auto& name : names) {
+      if (name != "..." && !IsValidLabelName(name)) {
+        d.Report(n, mr.Field("group_by"), "\"" + name + "\" is not a label name (or \"...\" for all labels)");
+      }
+    }
+    r->group_by = std::move(names);
+  }
+  auto duration = [&](const char* key, std::optional<Duration>* out, bool allow_zero) {
+    if (auto n = mr.Take(key); n.IsDefined()) {
+      Duration v{0};
+      d.Duration(n, mr.Field(key), &v, allow_zero);
+      *out = v;
+    }
+  };
+  duration("group_wait", &r->group_wait, true);
+  duration("group_interval", &r->group_interval, false);
+  duration("repeat_interval", &r->repeat_interval, false);
+  if (auto n = mr.Take("continue"); n.IsDefined()) d.Bool(n, mr.Field("continue"), &r->continue_matching);
+  if (auto n = mr.Take("routes"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, mr.Field("routes"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        alert::RouteSpec child;
+        DecodeRoute(d, n[i], mr.Field("routes") + "[" + std::to_string(i) + "]", receivers, false, &child);
+        r->routes.push_back(std::move(child));
+      }
+    }
+  }
+  mr.Finish();
+}
+
+// A URL that may carry a token (Slack, webhooks): checked, never echoed.
+void SecretUrl(Decoder& d, const YAML::Node& node, const std::string& field, std::string* out) {
+  std::string text;
+  if (!d.String(node, field, &text)) return;
+  if (!(text.starts_with("http://") || text.starts_with("https://")) || text.size() < 9 ||
+      text.find_first_of(" \t\r\n") != std::string::npos) {
+    d.Report(node, field, "expected an http:// or https:// URL (the value is not shown: it may hold a secret)");
+    return;
+  }
+  *out = std::move(text);
+}
+
+template <typename T>
+void DecodeIntegrations(Decoder& d, MapReader& r, const char* key,
+                        const std::function<void(MapReader&, const YAML::Node&, const std::string&, T*)>& fields,
+                        std::vector<T>* out) {
+  YAML::Node list = r.Take(key);
+  if (!list.IsDefined()) return;
+  if (!list.IsSequence()) {
+    d.Report(list, r.Field(key), std::string("expected a list, got ") + Decoder::KindName(list));
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = r.Field(key) + "[" + std::to_string(i) + "]";
+    MapReader ir(d, list[i], path);
+    if (!list[i].IsMap()) continue;
+    T t;
+    if (auto n = ir.Take("send_resolved"); n.IsDefined()) d.Bool(n, ir.Field("send_resolved"), &t.send_resolved);
+    fields(ir, list[i], path, &t);
+    ir.Finish();
+    out->push_back(std::move(t));
+  }
+}
+
+void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path, ReceiverOptions* rc) {
+  MapReader r(d, node, path);
+  if (!node.IsMap()) return;
+  if (auto n = r.Take("name"); !n.IsDefined()) {
+    d.Report(node, path, "missing name");
+  } else {
+    d.String(n, r.Field("name"), &rc->name);
+  }
+  DecodeIntegrations<WebhookConfig>(
+      d, r, "webhook_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, WebhookConfig* w) {
+        if (auto n = ir.Take("url"); n.IsDefined()) {
+          SecretUrl(d, n, ir.Field("url"), &w->url);
+        } else {
+          d.Report(item, path, "a webhook needs url");
+        }
+        if (auto n = ir.Take("max_alerts"); n.IsDefined()) d.Int(n, ir.Field("max_alerts"), &w->max_alerts, 0, 100000);
+      },
+      &rc->webhook_configs);
+  DecodeIntegrations<PagerDutyConfig>(
+      d, r, "pagerduty_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, PagerDutyConfig* p) {
+        if (auto n = ir.Take("routing_key"); n.IsDefined()) {
+          if (d.String(n, ir.Field("routing_key"), &p->routing_key) && p->routing_key.empty()) {
+            d.Report(n, ir.Field("routing_key"), "must not be empty");
+          }
+        } else {
+          d.Report(item, path, "PagerDuty needs routing_key (an Events API v2 integration key)");
+        }
+        if (auto n = ir.Take("url"); n.IsDefined()) d.Url(n, ir.Field("url"), &p->url);
+      },
+      &rc->pagerduty_configs);
+  DecodeIntegrations<SlackConfig>(
+      d, r, "slack_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, SlackConfig* s) {
+        if (auto n = ir.Take("api_url"); n.IsDefined()) {
+          SecretUrl(d, n, ir.Field("api_url"), &s->api_url);
+        } else {
+          d.Report(item, path, "Slack needs api_url (an incoming-webhook URL)");
+        }
+        if (auto n = ir.Take("channel"); n.IsDefined()) d.String(n, ir.Field("channel"), &s->channel);
+      },
+      &rc->slack_configs);
+  r.Finish();
+}
+
+void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
+  MapReader r(d, node, "alerting");
+  if (!node.IsMap()) return;
+  std::set<std::string> names;
+  if (auto n = r.Take("receivers"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("receivers"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        ReceiverOptions rc;
+        DecodeReceiver(d, n[i], r.Field("receivers") + "[" + std::to_string(i) + "]", &rc);
+        if (!rc.name.empty() && !names.insert(rc.name).second) {
+          d.Report(n[i], r.Field("receivers") + "[" + std::to_string(i) + "].name",
+                   "duplicate receiver \"" + rc.name + "\"");
+        }
+        a->receivers.push_back(std::move(rc));
+      }
+    }
+  }
+  if (auto n = r.Take("route"); n.IsDefined()) {
+    DecodeRoute(d, n, r.Field("route"), names, true, &a->route);
+  } else {
+    d.Report(node, "alerting", "missing route (at least {receiver: NAME})");
+  }
+  if (auto n = r.Take("inhibit_rules"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("inhibit_rules"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        std::string path = r.Field("inhibit_rules") + "[" + std::to_string(i) + "]";
+        MapReader ir(d, n[i], path);
+        if (!n[i].IsMap()) continue;
+        alert::InhibitRuleSpec spec;
+        if (auto m = ir.Take("source_matchers"); m.IsDefined()) {
+          DecodeMatcherList(d, m, ir.Field("source_matchers"), &spec.source_matchers);
+        }
+        if (auto m = ir.Take("target_matchers"); m.IsDefined()) {
+          DecodeMatcherList(d, m, ir.Field("target_matchers"), &spec.target_matchers);
+        }
+        if (auto m = ir.Take("equal"); m.IsDefined()) d.StringList(m, ir.Field("equal"), &spec.equal);
+        ir.Finish();
+        if (spec.source_matchers.empty() || spec.target_matchers.empty()) {
+          d.Report(n[i], path, "needs source_matchers and target_matchers");
+        }
+        a->inhibit_rules.push_back(std::move(spec));
+      }
+    }
+  }
+  if (auto n = r.Take("maintenance_windows"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("maintenance_windows"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        std::string path = r.Field("maintenance_windows") + "[" + std::to_string(i) + "]";
+        MapReader wr(d, n[i], path);
+        if (!n[i].IsMap()) continue;
+        alert::MaintenanceWindowSpec w;
+        if (auto m = wr.Take("name"); m.IsDefined()) d.String(m, wr.Field("name"), &w.name);
+        if (auto m = wr.Take("weekdays"); m.IsDefined()) d.StringList(m, wr.Field("weekdays"), &w.weekdays);
+        if (auto m = wr.Take("location"); m.IsDefined()) d.String(m, wr.Field("location"), &w.location);
+        if (auto m = wr.Take("matchers"); m.IsDefined()) DecodeMatcherList(d, m, wr.Field("matchers"), &w.matchers);
+        if (auto m = wr.Take("times"); m.IsDefined()) {
+          if (!m.IsSequence()) {
+            d.Report(m, wr.Field("times"), std::string("expected a list, got ") + Decoder::KindName(m));
+          } else {
+            for (size_t j = 0; j < m.size(); ++j) {
+              MapReader tr(d, m[j], wr.Field("times") + "[" + std::to_string(j) + "]");
+              alert::MaintenanceWindowSpec::Range range;
+              if (auto t = tr.Take("start"); t.IsDefined()) d.String(t, tr.Field("start"), &range.start);
+              if (auto t = tr.Take("end"); t.IsDefined()) d.String(t, tr.Field("end"), &range.end);
+              tr.Finish();
+              w.times.push_back(std::move(range));
+            }
+          }
+        }
+        wr.Finish();
+        // The window's own checks (weekday names, HH:MM, the time zone) report at the window.
+        if (Result<alert::MaintenanceWindow> built = alert::MaintenanceWindow::Build(w, path); !built.ok()) {
+          // "<path>.location: why" -> field "<path>.location", reason "why".
+          std::string msg = built.status().message();
+          size_t colon = msg.find(": ");
+          if (msg.starts_with(path) && colon != std::string::npos) {
+            d.Report(n[i], msg.substr(0, colon), msg.substr(colon + 2));
+          } else {
+            d.Report(n[i], path, msg);
+          }
+        }
+        a->maintenance_windows.push_back(std::move(w));
+      }
+    }
+  }
+  if (auto n = r.Take("flap"); n.IsDefined()) {
+    MapReader fr(d, n, r.Field("flap"));
+    if (auto m = fr.Take("enabled"); m.IsDefined()) d.Bool(m, fr.Field("enabled"), &a->flap.enabled);
+    if (auto m = fr.Take("max_changes"); m.IsDefined()) d.Int(m, fr.Field("max_changes"), &a->flap.max_changes, 1, 1000);
+    if (auto m = fr.Take("window"); m.IsDefined()) d.Duration(m, fr.Field("window"), &a->flap.window, false);
+    if (auto m = fr.Take("stable_for"); m.IsDefined()) {
+      d.Duration(m, fr.Field("stable_for"), &a->flap.stable_for, false);
+    }
+    fr.Finish();
+  }
+  r.Finish();
+}
+
 
 void DecodeSystemd(Decoder& d, const YAML::Node& node, SystemdOptions* s) {
   MapReader r(d, node, "systemd");
@@ -526,6 +826,8 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
   YAML::Node url = r.Take("url"), target = r.Take("target"), file = r.Take("file"), method = r.Take("method");
   YAML::Node params = r.Take("params"), extract = r.Take("extract"), headers = r.Take("headers");
   YAML::Node skip = r.Take("tls_insecure_skip_verify"), body = r.Take("body_regex"), status = r.Take("expected_status");
+  YAML::Node json_pointer = r.Take("json_pointer"), json_equals = r.Take("json_equals");
+  YAML::Node version = r.Take("jsonrpc_version");
   if (url.IsDefined()) d.Url(url, r.Field("url"), &p->url);
   if (target.IsDefined()) d.HostPort(target, r.Field("target"), &p->target);
   if (file.IsDefined()) d.String(file, r.Field("file"), &p->file);
@@ -589,6 +891,20 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
   }
   if (skip.IsDefined()) d.Bool(skip, r.Field("tls_insecure_skip_verify"), &p->tls_insecure_skip_verify);
   if (body.IsDefined()) d.Regex(body, r.Field("body_regex"), &p->body_regex);
+  if (json_pointer.IsDefined() && d.String(json_pointer, r.Field("json_pointer"), &p->json_pointer) &&
+      !p->json_pointer.empty() && p->json_pointer[0] != '/') {
+    d.Report(json_pointer, r.Field("json_pointer"),
+             "a JSON pointer is empty or starts with \"/\" (e.g. /status), got \"" + p->json_pointer + "\"");
+  }
+  if (json_equals.IsDefined()) {
+    std::string json;
+    if (ToJson(d, json_equals, r.Field("json_equals"), &json)) p->json_equals = std::move(json);
+    if (!json_pointer.IsDefined()) d.Report(json_equals, r.Field("json_equals"), "needs json_pointer");
+  }
+  if (version.IsDefined() && d.String(version, r.Field("jsonrpc_version"), &p->jsonrpc_version) &&
+      p->jsonrpc_version != "1.0" && p->jsonrpc_version != "2.0") {
+    d.Report(version, r.Field("jsonrpc_version"), "expected \"1.0\" or \"2.0\", got \"" + p->jsonrpc_version + "\"");
+  }
   if (status.IsDefined()) {
     std::vector<YAML::Node> items;
     if (status.IsSequence()) {
@@ -616,10 +932,12 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
   if (p->type == "http") {
     needs(url.IsDefined(), "url");
     ignores(target, "target"), ignores(file, "file"), ignores(method, "method"), ignores(params, "params");
+    ignores(version, "jsonrpc_version"), ignores(extract, "extract");
   } else if (p->type == "jsonrpc") {
     needs(url.IsDefined(), "url");
     needs(method.IsDefined(), "method");
     ignores(target, "target"), ignores(file, "file"), ignores(body, "body_regex");
+    ignores(json_pointer, "json_pointer"), ignores(json_equals, "json_equals");
   } else if (p->type == "tcp") {
     needs(target.IsDefined(), "target (HOST:PORT)");
     for (auto& [n, k] : {std::pair{url, "url"},
@@ -629,7 +947,10 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
                          {extract, "extract"},
                          {headers, "headers"},
                          {body, "body_regex"},
-                         {status, "expected_status"}})
+                         {status, "expected_status"},
+                         {json_pointer, "json_pointer"},
+                         {json_equals, "json_equals"},
+                         {version, "jsonrpc_version"}})
       ignores(n, k);
   } else if (p->type == "tls") {
     if (int(url.IsDefined()) + int(target.IsDefined()) + int(file.IsDefined()) != 1) {
@@ -640,8 +961,49 @@ void DecodeProbe(Decoder& d, const YAML::Node& node, const std::string& path, co
                          {extract, "extract"},
                          {headers, "headers"},
                          {body, "body_regex"},
-                         {status, "expected_status"}})
+                         {status, "expected_status"},
+                         {json_pointer, "json_pointer"},
+                         {json_equals, "json_equals"},
+                         {version, "jsonrpc_version"}})
       ignores(n, k);
+  }
+}
+
+void DecodeScrape(Decoder& d, const YAML::Node& node, const GlobalOptions& g, std::vector<ScrapeTarget>* out) {
+  if (!node.IsSequence()) {
+    d.Report(node, "scrape", std::string("expected a list, got ") + Decoder::KindName(node));
+    return;
+  }
+  std::set<std::string> jobs;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string path = "scrape[" + std::to_string(i) + "]";
+    MapReader r(d, node[i], path);
+    if (!node[i].IsMap()) continue;
+    ScrapeTarget t;
+    if (auto n = r.Take("job"); !n.IsDefined()) {
+      d.Report(node[i], path, "missing job");
+    } else if (d.String(n, r.Field("job"), &t.job)) {
+      if (t.job.empty()) d.Report(n, r.Field("job"), "must not be empty");
+      if (!jobs.insert(t.job).second) d.Report(n, r.Field("job"), "duplicate job \"" + t.job + "\"");
+    }
+    if (auto n = r.Take("url"); !n.IsDefined()) {
+      d.Report(node[i], path, "missing url (e.g. http://127.0.0.1:9100/metrics)");
+    } else {
+      d.Url(n, r.Field("url"), &t.url);
+    }
+    if (auto n = r.Take("honor_labels"); n.IsDefined()) d.Bool(n, r.Field("honor_labels"), &t.honor_labels);
+    if (auto n = r.Take("tls_insecure_skip_verify"); n.IsDefined()) {
+      d.Bool(n, r.Field("tls_insecure_skip_verify"), &t.tls_insecure_skip_verify);
+    }
+    if (auto n = r.Take("sample_limit"); n.IsDefined()) {
+      int limit = 0;
+      d.Int(n, r.Field("sample_limit"), &limit, 0, 100000000);
+      t.sample_limit = static_cast<uint64_t>(limit);
+    }
+    DecodeAuth(d, r, path, /*allow_cookie=*/false, &t.auth);
+    DecodeTiming(d, r, path, g, &t.interval, &t.timeout);
+    r.Finish();
+    out->push_back(std::move(t));
   }
 }
 
@@ -696,12 +1058,16 @@ void DecodeValidator(Decoder& d, const YAML::Node& node, const std::string& path
   r.Finish();
 }
 
-void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, LogOptions* l) {
+void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, const GlobalOptions& g, LogOptions* l) {
   MapReader r(d, node, path);
   if (!node.IsMap()) return;
   YAML::Node p = r.Take("path"), unit = r.Take("journal_unit");
-  if (p.IsDefined()) d.String(p, r.Field("path"), &l->path);
-  if (unit.IsDefined()) d.String(unit, r.Field("journal_unit"), &l->journal_unit);
+  if (p.IsDefined() && d.String(p, r.Field("path"), &l->path) && l->path.empty()) {
+    d.Report(p, r.Field("path"), "must not be empty");
+  }
+  if (unit.IsDefined() && d.String(unit, r.Field("journal_unit"), &l->journal_unit) && l->journal_unit.empty()) {
+    d.Report(unit, r.Field("journal_unit"), "must not be empty");
+  }
   if (p.IsDefined() == unit.IsDefined()) d.Report(node, path, "needs exactly one of path and journal_unit");
   std::set<std::string> names;
   auto rule_list = [&](const char* key,
@@ -755,6 +1121,7 @@ void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, LogO
     regex(rr, at, "on", &l->states.back().on, -1);
     regex(rr, at, "off", &l->states.back().off, -1);
   });
+  DecodeTiming(d, r, path, g, &l->interval, &l->timeout);
   r.Finish();
 }
 
@@ -842,9 +1209,16 @@ void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, 
     if (!n.IsSequence()) {
       d.Report(n, r.Field("logs"), std::string("expected a list, got ") + Decoder::KindName(n));
     } else {
+      std::set<std::string> sources;
       for (size_t i = 0; i < n.size(); ++i) {
+        std::string field = r.Field("logs") + "[" + std::to_string(i) + "]";
         s->logs.emplace_back();
-        DecodeLog(d, n[i], r.Field("logs") + "[" + std::to_string(i) + "]", &s->logs.back());
+        DecodeLog(d, n[i], field, g, &s->logs.back());
+        const LogOptions& l = s->logs.back();
+        std::string source = l.path.empty() ? "journal_unit " + l.journal_unit : "path " + l.path;
+        if ((!l.path.empty() || !l.journal_unit.empty()) && !sources.insert(source).second) {
+          d.Report(n[i], field, "duplicate log (" + source + ")");
+        }
       }
     }
   }
@@ -1014,18 +1388,13 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("systemd"); n.IsDefined()) DecodeSystemd(d, n, &c.systemd.emplace());
   if (auto n = top.Take("services"); n.IsDefined()) DecodeServices(d, n, c.global, &c.services);
   if (auto n = top.Take("textfile"); n.IsDefined()) DecodeTextfile(d, n, &c.textfile);
-  if (auto n = top.Take("rule_files"); n.IsDefined()) {
-    std::vector<std::string> files;
-    d.StringList(n, "rule_files", &files);
-    for (auto& f : files) {
-      std::filesystem::path p(f);
-      if (p.is_relative() && !base_dir.empty()) f = (std::filesystem::path(base_dir) / p).string();
-      c.rule_files.push_back(std::move(f));
-    }
-  }
+  if (auto n = top.Take("scrape"); n.IsDefined()) DecodeScrape(d, n, c.global, &c.scrape);
+  if (auto n = top.Take("rule_files"); n.IsDefined()) DecodeRuleFiles(d, n, base_dir, &c);
+  if (auto n = top.Take("alerting"); n.IsDefined()) DecodeAlerting(d, n, &c.alerting.emplace());
   top.Finish(
-      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile and "
-      "rule_files; see docs/configuration.md)");
+      "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape, "
+      "rule_files and alerting; see "
+      "docs/configuration.md)");
   return result;
 }
 

@@ -10,6 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "alert/dispatch.h"
+#include "alert/inhibit.h"
+#include "alert/mute.h"
+#include "alert/route.h"
 #include "base/time.h"
 
 namespace vigil::config {
@@ -26,8 +30,8 @@ struct GlobalOptions {
   std::string listen = "127.0.0.1:9810";
   std::string data_dir = "./data";
   Duration scrape_interval{15000};
-  Duration evaluation_interval{15000};                               // default interval of rule groups
-  std::vector<std::pair<std::string, std::string>> external_labels;  // sorted by name; templates' $externalLabels
+  Duration evaluation_interval{15000};  // rule groups without their own interval
+  std::map<std::string, std::string> external_labels;  // $externalLabels in templates; added to alerts sent out
   std::string log_level = "info";
 };
 
@@ -76,11 +80,14 @@ struct ProbeOptions {
   std::string file;                            // tls: a PEM certificate file on disk instead of an endpoint
   std::string method;                          // jsonrpc
   std::string params_json = "[]";              // jsonrpc params, already rendered as JSON
-  std::map<std::string, std::string> extract;  // gauge name -> JSON pointer into the response
+  std::map<std::string, std::string> extract;  // gauge name -> JSON pointer into the result ("" is all of it)
   std::vector<std::pair<std::string, std::string>> headers;
   EndpointAuth auth;
   bool tls_insecure_skip_verify = false;
   std::string body_regex;            // http: RE2, unanchored
+  std::string json_pointer;          // http: RFC 6901 into the JSON body; the value must exist
+  std::optional<std::string> json_equals;  // http: JSON text the pointed-to value must equal
+  std::string jsonrpc_version = "2.0";     // jsonrpc: "2.0", or "1.0" as bitcoind speaks
   std::vector<int> expected_status;  // http: empty means any 2xx
   Duration interval{15000};
   Duration timeout{10000};
@@ -125,6 +132,8 @@ struct LogOptions {
   std::vector<LogCounterRule> counters;
   std::vector<LogGaugeRule> gauges;
   std::vector<LogStateRule> states;
+  Duration interval{15000};  // how often new lines are read; default global.scrape_interval
+  Duration timeout{10000};
 };
 
 struct UpdatesOptions {
@@ -155,6 +164,49 @@ struct ServiceOptions {
   std::optional<UpdatesOptions> updates;
 };
 
+// Another Prometheus endpoint whose samples vigil stores (Prometheus's scrape_configs, one target each).
+struct ScrapeTarget {
+  std::string job;
+  std::string url;
+  EndpointAuth auth;
+  bool tls_insecure_skip_verify = false;
+  bool honor_labels = false;
+  uint64_t sample_limit = 0;  // 0: no limit
+  Duration interval{15000};
+  Duration timeout{10000};
+};
+
+// Receivers in Alertmanager's shape: one name, one or more integrations.
+struct WebhookConfig {
+  std::string url;  // receives Alertmanager's version-4 JSON payload
+  bool send_resolved = true;
+  int max_alerts = 0;  // 0: all
+};
+struct PagerDutyConfig {
+  std::string routing_key;  // Events API v2 integration key; a secret
+  std::string url = "https://events.pagerduty.com/v2/enqueue";
+  bool send_resolved = true;
+};
+struct SlackConfig {
+  std::string api_url;  // the incoming-webhook URL; a secret
+  std::string channel;
+  bool send_resolved = true;
+};
+struct ReceiverOptions {
+  std::string name;
+  std::vector<WebhookConfig> webhook_configs;
+  std::vector<PagerDutyConfig> pagerduty_configs;
+  std::vector<SlackConfig> slack_configs;
+};
+
+struct AlertingOptions {
+  alert::RouteSpec route;
+  std::vector<ReceiverOptions> receivers;
+  std::vector<alert::InhibitRuleSpec> inhibit_rules;
+  std::vector<alert::MaintenanceWindowSpec> maintenance_windows;
+  alert::FlapOptions flap;
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -164,9 +216,14 @@ struct Config {
   std::optional<SystemdOptions> systemd;  // absent: the system bus when a service names a unit
   std::vector<ServiceOptions> services;   // in file order; names are unique
   TextfileOptions textfile;
-  // Rule files (paths or globs), relative ones resolved against the config
-  // file's directory; the files themselves are checked when rules load.
+  std::vector<ScrapeTarget> scrape;  // in file order; jobs are unique
+  // Prometheus rule files: every file the configured paths and globs matched,
+  // relative ones resolved against the config file's directory, sorted per
+  // entry, without duplicates. `rule_file_patterns` keeps what was written,
+  // so a reload picks up files added since.
   std::vector<std::string> rule_files;
+  std::vector<std::string> rule_file_patterns;
+  std::optional<AlertingOptions> alerting;  // absent: alerts are evaluated and shown, not sent
 };
 
 struct Problem {

@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -69,10 +70,10 @@ TEST(Config, UnknownKeyIsAnErrorWithPosition) {
 }
 
 TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
-  LoadResult r = LoadString("alerting: {}\n", "vigil.yml", MapEnv({}));
+  LoadResult r = LoadString("remote_write: []\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].message.find("unknown key \"alerting\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("env_files, global, host, storage, systemd, services, textfile and rule_files"),
+  EXPECT_NE(r.problems[0].message.find("unknown key \"remote_write\""), std::string::npos);
+  EXPECT_NE(r.problems[0].message.find("services, textfile, scrape, rule_files and alerting"),
             std::string::npos);
 }
 
@@ -446,6 +447,191 @@ TEST(ServicesConfig, ProbeValidation) {
   EXPECT_NE(all.find("services.s.probes[6]: missing name"), std::string::npos) << all;
 }
 
+TEST(ServicesConfig, HttpJsonMatchAndJsonRpcVersion) {
+  LoadResult r = LoadString(R"(services:
+  s:
+    probes:
+      - {name: tip, type: http, url: 'http://127.0.0.1:3030/status', json_pointer: /block_tip/is_at_tip, json_equals: true}
+      - {name: rpc, type: jsonrpc, url: 'http://127.0.0.1:8332/', method: getblockcount, jsonrpc_version: '1.0'}
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const auto& probes = r.config.services[0].probes;
+  EXPECT_EQ(probes[0].json_pointer, "/block_tip/is_at_tip");
+  EXPECT_EQ(probes[0].json_equals, "true");
+  EXPECT_EQ(probes[1].jsonrpc_version, "1.0");
+  EXPECT_EQ(probes[0].jsonrpc_version, "2.0");
+
+  r = LoadString(R"(services:
+  s:
+    probes:
+      - {name: a, type: http, url: 'http://x/', json_pointer: 'nope', extract: {v: /x}}
+      - {name: b, type: http, url: 'http://x/', json_equals: 1}
+      - {name: c, type: jsonrpc, url: 'http://x/', method: m, jsonrpc_version: '3.0', json_pointer: /x}
+      - {name: d, type: tcp, target: 'h:1', jsonrpc_version: '2.0'}
+)",
+                 "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:4:63: services.s.probes[0].json_pointer: a JSON pointer is empty or starts with"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.s.probes[0].extract: not used by a http probe"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[1].json_equals: needs json_pointer"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[2].jsonrpc_version: expected \"1.0\" or \"2.0\", got \"3.0\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.s.probes[2].json_pointer: not used by a jsonrpc probe"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.s.probes[3].jsonrpc_version: not used by a tcp probe"), std::string::npos) << all;
+}
+
+TEST(RuleFilesConfig, PathsGlobsAndGlobalRuleSettings) {
+  TempDir dir;
+  dir.Write("b.yml", "groups: []\n");
+  dir.Write("a.yml", "groups: []\n");
+  dir.Write("notes.txt", "");
+  std::filesystem::create_directory(dir.path() + "/rules");
+  dir.Write("rules/x.yml", "groups: []\n");
+  std::string config = dir.Write("vigil.yml", R"(global:
+  evaluation_interval: 5s
+  external_labels: {cluster: validators, host: v1}
+rule_files: ['*.yml', rules/x.yml, 'a.yml', 'none/*.yml']
+)");
+  LoadResult r = LoadFile(config, NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  EXPECT_EQ(r.config.global.evaluation_interval, Duration(5000));
+  EXPECT_EQ(r.config.global.external_labels.at("cluster"), "validators");
+  // Sorted per glob, duplicates dropped, relative to the config file's directory.
+  EXPECT_THAT(r.config.rule_files, ::testing::ElementsAre(dir.path() + "/a.yml", dir.path() + "/b.yml", dir.path() + "/vigil.yml",
+                                               dir.path() + "/rules/x.yml"));
+  EXPECT_EQ(r.config.rule_file_patterns.size(), 4u);
+
+  r = LoadString(R"(global: {external_labels: {'bad-name': x, __reserved: y}}
+rule_files: [/nonexistent/rules.yml, '/tmp/*/x.yml', 7]
+)",
+                 "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("global.external_labels: \"bad-name\" is not a valid label name"), std::string::npos) << all;
+  EXPECT_NE(all.find("\"__reserved\" is not a valid label name"), std::string::npos) << all;
+  EXPECT_NE(all.find("c.yml:2:14: rule_files[0]: cannot read /nonexistent/rules.yml: no such file"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("rule_files[1]: only the file name may hold a glob"), std::string::npos) << all;
+}
+
+TEST(AlertingConfig, AlertmanagerShapesAndVigilsAdditions) {
+  LoadResult r = LoadString(R"(alerting:
+  route:
+    receiver: slack
+    group_by: [alertname, service]
+    routes:
+      - {matchers: ['severity="critical"'], receiver: pager, group_wait: 0s, continue: true}
+      - {matchers: ['severity=~"medium|low"'], receiver: slack, group_wait: 1h, group_interval: 1h}
+  receivers:
+    - name: pager
+      pagerduty_configs: [{routing_key: '${PD_KEY}'}]
+    - name: slack
+      slack_configs: [{api_url: 'https://hooks.slack.com/services/T/B/X', channel: '#ops'}]
+      webhook_configs: [{url: 'http://127.0.0.1:9/hook', send_resolved: false}]
+  inhibit_rules:
+    - {source_matchers: ['severity=critical'], target_matchers: ['severity=high'], equal: [service]}
+  maintenance_windows:
+    - {name: backup, weekdays: [mon-fri], times: [{start: '02:00', end: '02:30'}], location: UTC,
+       matchers: ['service="bitcoind"']}
+  flap: {max_changes: 4, window: 5m, stable_for: 10m}
+)",
+                            "c.yml", MapEnv({{"PD_KEY", "pd-secret"}}));
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  ASSERT_TRUE(r.config.alerting.has_value());
+  const AlertingOptions& a = *r.config.alerting;
+  EXPECT_EQ(a.route.receiver, "slack");
+  ASSERT_EQ(a.route.routes.size(), 2u);
+  EXPECT_EQ(a.route.routes[0].group_wait, Duration(0));
+  EXPECT_TRUE(a.route.routes[0].continue_matching);
+  EXPECT_EQ(a.receivers[0].pagerduty_configs[0].routing_key, "pd-secret");
+  EXPECT_FALSE(a.receivers[1].webhook_configs[0].send_resolved);
+  EXPECT_EQ(a.inhibit_rules[0].equal, std::vector<std::string>{"service"});
+  EXPECT_EQ(a.maintenance_windows[0].times[0].end, "02:30");
+  EXPECT_EQ(a.flap.max_changes, 4);
+  // What the config holds builds into a working tree.
+  EXPECT_TRUE(alert::Route::Build(a.route).ok());
+}
+
+TEST(AlertingConfig, ProblemsNameFileLineAndFieldButNoSecret) {
+  LoadResult r = LoadString(R"(alerting:
+  route:
+    receiver: nobody
+    routes:
+      - {matchers: ['severity=~"("'], receiver: pager, group_interval: soon}
+  receivers:
+    - name: pager
+      slack_configs: [{api_url: 'ftp://hooks.example/T0SECRET'}]
+      email_configs: [{to: a@b}]
+    - name: pager
+  maintenance_windows:
+    - {name: w, weekdays: [funday], location: Mars/Base}
+  inhibit_rules:
+    - {source_matchers: ['a=b']}
+)",
+                            "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:3:15: alerting.route.receiver: unknown receiver \"nobody\""), std::string::npos) << all;
+  EXPECT_NE(all.find("alerting.route.routes[0].matchers[0]: matcher"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerting.route.routes[0].group_interval"), std::string::npos) << all;
+  EXPECT_NE(all.find("alerting.receivers[0].slack_configs[0].api_url: expected an http:// or https:// URL"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("unknown key \"email_configs\""), std::string::npos) << all;
+  EXPECT_NE(all.find("duplicate receiver \"pager\""), std::string::npos) << all;
+  EXPECT_NE(all.find("c.yml:12:7: alerting.maintenance_windows[0].location: time zone \"Mars/Base\": unknown"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("alerting.inhibit_rules[0]: needs source_matchers and target_matchers"), std::string::npos)
+      << all;
+  EXPECT_EQ(all.find("T0SECRET"), std::string::npos) << all;
+
+  r = LoadString("alerting: {receivers: []}\n", "c.yml", NoEnv());
+  EXPECT_NE(AllProblems(r).find("alerting: missing route"), std::string::npos) << AllProblems(r);
+}
+
+TEST(ScrapeConfig, TargetsAndTheirProblems) {
+  LoadResult r = LoadString(R"(global: {scrape_interval: 30s}
+scrape:
+  - {job: node, url: 'http://127.0.0.1:9100/metrics'}
+  - {job: app, url: 'https://app.local/metrics', honor_labels: true, sample_limit: 5000, interval: 1m, timeout: 5s,
+     user: u, password: secret}
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  ASSERT_EQ(r.config.scrape.size(), 2u);
+  EXPECT_EQ(r.config.scrape[0].job, "node");
+  EXPECT_EQ(r.config.scrape[0].interval, Duration(30000));
+  EXPECT_EQ(r.config.scrape[0].timeout, Duration(10000));
+  EXPECT_FALSE(r.config.scrape[0].honor_labels);
+  EXPECT_TRUE(r.config.scrape[1].honor_labels);
+  EXPECT_EQ(r.config.scrape[1].sample_limit, 5000u);
+  EXPECT_EQ(r.config.scrape[1].auth.password, "secret");
+
+  r = LoadString(R"(scrape:
+  - {job: a, url: 'ftp://x/'}
+  - {job: a, url: 'http://x/', password: hunter2, cookie_file: /c}
+  - {url: 'http://x/', honor_labels: maybe}
+  - {job: b}
+)",
+                 "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:2:19: scrape[0].url: expected an http:// or https:// URL"), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[1].job: duplicate job \"a\""), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[1]: unknown key \"cookie_file\""), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[2]: missing job"), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[2].honor_labels"), std::string::npos) << all;
+  EXPECT_NE(all.find("scrape[3]: missing url"), std::string::npos) << all;
+  EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
+
+  r = LoadString("scrape: {job: a}\n", "c.yml", NoEnv());
+  EXPECT_NE(AllProblems(r).find("c.yml:1:9: scrape: expected a list, got a mapping"), std::string::npos)
+      << AllProblems(r);
+}
+
 TEST(ServicesConfig, JsonRpcParamsAndHeadersAndStatus) {
   LoadResult r = LoadString(R"(services:
   s:
@@ -528,6 +714,39 @@ TEST(ServicesConfig, LogRules) {
   EXPECT_NE(all.find("services.v.logs[0].states[0].off: missing"), std::string::npos) << all;
   EXPECT_NE(all.find("duplicate rule name \"slot\""), std::string::npos) << all;
   EXPECT_NE(all.find("services.v.logs[1]: needs exactly one of path and journal_unit"), std::string::npos) << all;
+}
+
+TEST(ServicesConfig, LogRegexErrorsNameFileLineAndField) {
+  LoadResult r = LoadString(R"(services:
+  v:
+    logs:
+      - path: /x.log
+        counters: [{name: errors, match: 'ERROR(('}]
+        states: [{name: s, on: 'up', off: '[down'}]
+        interval: 5s
+        timeout: 10s
+      - {path: /x.log}
+      - {journal_unit: ''}
+)",
+                            "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("c.yml:5:42: services.v.logs[0].counters[0].match: invalid regular expression"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("c.yml:6:43: services.v.logs[0].states[0].off: invalid regular expression"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("services.v.logs[0].timeout: must not be longer than"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.v.logs[1]: duplicate log (path /x.log)"), std::string::npos) << all;
+  EXPECT_NE(all.find("services.v.logs[2].journal_unit: must not be empty"), std::string::npos) << all;
+
+  LoadResult ok = LoadString(
+      "global: {scrape_interval: 30s}\nservices:\n  v:\n    logs: [{path: /a.log}, "
+      "{path: /b.log, interval: 5s}]\n",
+      "c.yml", NoEnv());
+  ASSERT_TRUE(ok.ok()) << AllProblems(ok);
+  EXPECT_EQ(ok.config.services[0].logs[0].interval, Duration(30000));
+  EXPECT_EQ(ok.config.services[0].logs[0].timeout, Duration(10000));
+  EXPECT_EQ(ok.config.services[0].logs[1].interval, Duration(5000));
+  EXPECT_EQ(ok.config.services[0].logs[1].timeout, Duration(5000));
 }
 
 TEST(ServicesConfig, UpdatesAndRecovery) {

@@ -82,11 +82,13 @@ struct JsonRpcProbeOptions {
   std::vector<JsonExtract> extract;
 };
 
-// Certificate expiry of a remote endpoint (`target` host:port, SNI from host)
-// or of a PEM file on disk (`file`); exactly one of them is set.
+// Certificate expiry of a remote endpoint (`target` host:port, SNI from host;
+// or the host and port of an https `url`) or of a PEM file on disk (`file`);
+// exactly one of them is set.
 struct TlsProbeOptions {
   ProbeCommon common;
   std::string target;
+  std::string url;
   std::string server_name;  // SNI and name to verify; default: the host of `target`
   std::string file;
 };
@@ -173,6 +175,24 @@ int CompareVersions(const std::string& a, const std::string& b);
 std::string ExtractVersion(const std::string& text);
 
 Result<std::unique_ptr<collect::Collector>> NewUpdateChecker(UpdateCheckOptions options);
+
+// Scrapes another Prometheus endpoint (a service's /metrics) like Prometheus
+// does: every sample gets job and instance (host:port of the URL); a scraped
+// job or instance label is kept as exported_job/exported_instance unless
+// `honor_labels`, where the scraped value wins. Adds up, scrape_duration_seconds
+// and scrape_samples_scraped per target. A body with an error keeps nothing.
+struct ScrapeOptions {
+  std::string job;
+  std::string collector_name;  // default "scrape/<job>"
+  std::string url;
+  std::vector<std::pair<std::string, std::string>> headers;  // never logged
+  BasicAuth auth;
+  bool tls_verify = true;
+  bool honor_labels = false;
+  size_t sample_limit = 0;  // 0: none; more samples fail the scrape (Prometheus's sample_limit)
+  Duration timeout{10000};
+};
+Result<std::unique_ptr<collect::Collector>> NewScrapeCollector(ScrapeOptions options);
 
 Result<std::unique_ptr<collect::Collector>> NewBitcoindCollector(BitcoindOptions options);
 Result<std::unique_ptr<collect::Collector>> NewTitanCollector(TitanOptions options);

@@ -16,7 +16,19 @@
 
 #include "base/metrics.h"
 #include "collect/collector.h"
-#include "probe/http.h"
+#include "http/outbound.h"
+
+namespace vigil::probe {
+// The outbound HTTP client the probes are built on.
+using http::DeadlineFrom;
+using http::Failure;
+using http::HttpExchange;
+using http::HttpRequest;
+using http::HttpResponse;
+using http::ParsedUrl;
+using http::ParseUrl;
+using http::SteadyTime;
+}  // namespace vigil::probe
 
 namespace vigil::probe::testing {
 

@@ -9,7 +9,7 @@
 #include "base/log.h"
 #include "base/testing/temp_dir.h"
 #include "collect/scheduler.h"
-#include "probe/http.h"
+#include "http/outbound.h"
 #include "probe/jsonrpc.h"
 #include "probe/probe.h"
 #include "probe/probe_test_util.h"

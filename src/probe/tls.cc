@@ -61,7 +61,7 @@ class TlsFileProbe final : public ProbeBase {
 class TlsEndpointProbe final : public ProbeBase {
  public:
   TlsEndpointProbe(TlsProbeOptions o, std::string host, int port)
-      : ProbeBase(o.common, o.target),
+      : ProbeBase(o.common, (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + std::to_string(port)),
         host_(std::move(host)),
         port_(port),
         server_name_(o.server_name.empty() ? host_ : o.server_name) {}
@@ -136,8 +136,13 @@ class TlsEndpointProbe final : public ProbeBase {
 
 Result<std::unique_ptr<collect::Collector>> NewTlsProbe(TlsProbeOptions o) {
   if (o.common.service.empty() || o.common.name.empty()) return Status::Error("probe needs a service and a name");
-  if (o.target.empty() == o.file.empty()) {
-    return Status::Error("probe " + o.common.name + ": set exactly one of target (host:port) and file");
+  if (int(!o.target.empty()) + int(!o.url.empty()) + int(!o.file.empty()) != 1) {
+    return Status::Error("probe " + o.common.name + ": set exactly one of target (host:port), url and file");
+  }
+  if (!o.url.empty()) {
+    std::optional<ParsedUrl> u = ParseUrl(o.url);
+    if (!u) return Status::Error("probe " + o.common.name + ": url must be http(s)://host[:port]/…");
+    return std::unique_ptr<collect::Collector>(std::make_unique<TlsEndpointProbe>(std::move(o), u->host, u->port));
   }
   if (!o.file.empty()) return std::unique_ptr<collect::Collector>(std::make_unique<TlsFileProbe>(std::move(o)));
   std::string host;

@@ -39,7 +39,8 @@ c.check("no subcommand is a usage error", rc != 0 and "subcommand" in out.lower(
 rc, out = run("check", "config", os.path.join(a.source_dir, "deploy", "default.yml"))
 c.check("check config accepts deploy/default.yml", rc == 0 and "valid" in out, out)
 rc, out = run("check", "config", os.path.join(a.source_dir, "deploy", "validator-stack.yml"))
-c.check("check config accepts deploy/validator-stack.yml", rc == 0 and "valid" in out, out)
+c.check("check config accepts deploy/validator-stack.yml with its rules",
+        rc == 0 and "valid (2 rule files, 26 rules)" in out, out)
 
 # One test per kind of bad input: (name, config text, env, expected line:col prefix, expected words).
 cases = [
@@ -51,7 +52,16 @@ cases = [
     ("missing env file", "env_files:\n  - /nonexistent/vigil.env\n", {}, ":2:5:", "cannot read env file"),
     ("invalid yaml", "global: [\n", {}, ":", "invalid YAML"),
 ]
+# A rule file the config names is checked by both, with its own file:line.
+bad_rules = write("bad_rules.yml", "groups:\n  - name: g\n    rules:\n      - alert: X\n        expr: 'rate(('\n")
+cases.append(("bad rule file", f"rule_files: ['{bad_rules}']\n", {}, None, f"{bad_rules}:5:"))
 for name, text, env, pos, words in cases:
+    if pos is None:  # the problem is in another file than the config
+        path = write(name.replace(" ", "_") + ".yml", text)
+        for argv in (["check", "config", path], ["run", "--config", path, "--listen", "127.0.0.1:0", "--data-dir", tmp]):
+            rc, out = run(*argv, env=env)
+            c.check(f"{name}: {argv[0]} exits 1 naming {words}", rc == 1 and words in out, repr(out))
+        continue
     path = write(name.replace(" ", "_") + ".yml", text)
     for argv in (["check", "config", path], ["run", "--config", path, "--listen", "127.0.0.1:0", "--data-dir", tmp]):
         rc, out = run(*argv, env=env)

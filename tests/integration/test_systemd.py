@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,70 +25,38 @@ def skip(msg):
     sys.exit(vt.SKIP)
 
 
-systemd_bin = "/lib/systemd/systemd"
-if not os.path.exists(systemd_bin) or not shutil.which("systemctl"):
-    skip("systemd is not installed (scripts/setup.sh installs it)")
-try:
-    os.makedirs("/run/systemd/system", exist_ok=True)  # how libsystemd decides "booted with systemd"
-except OSError as e:
-    skip(f"cannot create /run/systemd/system: {e}")
-
-runtime = tempfile.mkdtemp(prefix="vigil-sd.")
-os.chmod(runtime, 0o700)
-units_dir = os.path.join(runtime, "config", "systemd", "user")
-os.makedirs(units_dir)
-# systemctl and vigil find the private manager and its bus through these.
-os.environ["XDG_RUNTIME_DIR"] = runtime
-os.environ["XDG_CONFIG_HOME"] = os.path.join(runtime, "config")
-os.environ["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={runtime}/bus"
-
 # vt-restart runs a copy of sleep under its own name, so `processes: {expect: 1}`
 # without `match` (processes named like the unit's main process) counts just it.
-sleeper = os.path.join(runtime, "vt-sleeper")
+sleeper_dir = tempfile.mkdtemp(prefix="vigil-sleeper.")
+sleeper = os.path.join(sleeper_dir, "vt-sleeper")
 shutil.copy("/bin/sleep", sleeper)
 UNITS = {
     "vt-restart.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=on-failure\nRestartSec=300ms\n",
     "vt-plain.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-fail.service": "[Service]\nExecStart=/bin/false\nRestart=no\n",
+    "vt-guarded.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-demo@.service": "[Service]\nExecStart=/bin/sleep 1000\n",
 }
-for name, text in UNITS.items():
-    with open(os.path.join(units_dir, name), "w") as f:
-        f.write(text)
-
-sd_log = open(os.path.join(runtime, "systemd.log"), "w")
-sd = subprocess.Popen([systemd_bin, "--user"], stdout=sd_log, stderr=subprocess.STDOUT)
-
-
-def systemctl(*args, check=True):
-    r = subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=10)
-    if check and r.returncode != 0:
-        raise AssertionError(f"systemctl --user {' '.join(args)}: {r.stderr.strip()}")
-    return r.stdout.strip()
+try:
+    sd = vt.UserSystemd(UNITS)
+except RuntimeError as e:
+    shutil.rmtree(sleeper_dir, ignore_errors=True)
+    skip(str(e))
+systemctl = sd.systemctl
 
 
 def show(unit, prop):
     return systemctl("show", unit, "-p", prop, "--value")
 
 
-def manager_up():
-    r = subprocess.run(["systemctl", "--user", "show", "-p", "Version", "--value"], capture_output=True, text=True,
-                       timeout=5)
-    return r.returncode == 0 and r.stdout.strip() != ""
-
-
 v = None
 try:
-    try:
-        vt.wait_until(lambda: os.path.exists(f"{runtime}/systemd/private") and os.path.exists(f"{runtime}/bus"),
-                      timeout=15, what="systemd --user and its bus")
-        vt.wait_until(manager_up, timeout=10, what="systemctl answering")
-    except AssertionError as e:
-        with open(os.path.join(runtime, "systemd.log")) as f:
-            print(f.read()[-2000:])
-        skip(f"systemd --user did not start: {e}")
-
-    systemctl("start", "vt-restart.service", "vt-plain.service")
+    systemctl("start", "vt-restart.service", "vt-plain.service", "vt-guarded.service")
+    # The port the `guarded` service's probe checks; closing it fails the probe.
+    guard = socket.socket()
+    guard.bind(("127.0.0.1", 0))
+    guard.listen(16)
+    guard_port = guard.getsockname()[1]
 
     CONFIG = """
 global: {scrape_interval: 1s, log_level: debug}
@@ -99,8 +68,11 @@ services:
   demo: {unit: 'vt-demo@*.service'}
   failing: {unit: vt-fail}
   missing: {unit: vt-missing.service}
-  sleepers: {processes: {match: '^/bin/sleep 1000', expect: 2}}
-"""
+  sleepers: {processes: {match: '^/bin/sleep 1000', expect: 3}}
+  guarded:
+    unit: vt-guarded.service
+    probes: [{name: port, type: tcp, target: '127.0.0.1:GUARD_PORT', interval: 1s, timeout: 500ms}]
+""".replace("GUARD_PORT", str(guard_port))
     v = vt.Vigil(a.vigil, CONFIG)
     v.wait_ready()
 
@@ -152,6 +124,20 @@ services:
     c.check("missing unit error has a log line naming the unit",
             re.search(r'msg="systemd problem" unit=vt-missing.service reason=unit_not_found', v.logs()) is not None)
     c.check("glob without a match yet: service not up", sample(f, "vigil_service_up", service="demo") == 0)
+
+    # vigil_service_up needs the unit active AND the service's probes passing.
+    vt.wait_until(lambda: sample(fams(), "vigil_probe_success", service="guarded", probe="port") == 1, timeout=5,
+                  what="guarded probe passing")
+    c.check("active unit, probe passing: service up", sample(fams(), "vigil_service_up", service="guarded") == 1)
+    probe_events = sample(fams(), "vigil_events_total", source="probe") or 0
+    guard.close()
+    vt.wait_until(lambda: sample(fams(), "vigil_service_up", service="guarded") == 0, timeout=5,
+                  what="guarded down once its port closed")
+    f = fams()
+    c.check("active unit, probe failing: service down",
+            state(f, "vt-guarded.service") == "active" and sample(f, "vigil_probe_success", service="guarded") == 0)
+    c.check("the probe verdict change reached the event sink",
+            (sample(f, "vigil_events_total", source="probe") or 0) > probe_events)
     vt.wait_until(lambda: sample(fams(), "vigil_process_threads", unit="vt-plain.service") is not None, timeout=5,
                   what="process metrics of the main PID")
     f = fams()
@@ -176,8 +162,8 @@ services:
     c.check("the glob's unit_not_found problem cleared",
             re.search(r'msg="systemd problem cleared" unit=vt-demo@\*\.service reason=unit_not_found', v.logs())
             is not None)
-    vt.wait_until(lambda: sample(fams(), "vigil_service_processes", service="sleepers") == 2, timeout=5,
-                  what="2 sleepers matched by cmdline")
+    vt.wait_until(lambda: sample(fams(), "vigil_service_processes", service="sleepers") == 3, timeout=5,
+                  what="3 sleepers matched by cmdline")
     c.check("processes.match counts by cmdline", True)
 
     # SIGKILL: failed within milliseconds, recorded and announced.
@@ -266,13 +252,12 @@ services:
 
     # Losing systemd and its bus: reported, /metrics keeps serving, and vigil
     # reconnects on its own (backoff) once a manager is back.
-    sd.send_signal(signal.SIGTERM)
-    sd.wait(timeout=10)
+    sd.stop()
     vt.wait_until(lambda: re.search(r'msg="systemd problem" reason=(bus_disconnected|systemd_gone)', v.logs()),
                   timeout=10, what="bus loss logged")
     c.check("bus loss is logged with a reason and /metrics keeps serving", "vigil_service_up" in v.metrics())
-    sd = subprocess.Popen([systemd_bin, "--user"], stdout=sd_log, stderr=subprocess.STDOUT)
-    vt.wait_until(manager_up, timeout=15, what="systemd --user again")
+    sd.start()
+    vt.wait_until(sd.manager_up, timeout=15, what="systemd --user again")
     systemctl("start", "vt-plain.service")
     vt.wait_until(lambda: sample(fams(), "vigil_systemd_bus_connected") == 1 and
                   state(fams(), "vt-plain.service") == "active", timeout=20,
@@ -288,13 +273,6 @@ except Exception:
 finally:
     if v is not None:
         v.cleanup()
-    if sd.poll() is None:
-        sd.send_signal(signal.SIGTERM)
-        try:
-            sd.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            sd.kill()
-            sd.wait()
-    sd_log.close()
-    shutil.rmtree(runtime, ignore_errors=True)
+    sd.cleanup()
+    shutil.rmtree(sleeper_dir, ignore_errors=True)
 c.finish()

@@ -1,6 +1,7 @@
 """Shared helpers for vigil's integration tests: start the real binary and
 real peers on loopback, bounded waits, and clean shutdown by PID."""
 import argparse
+import json
 import os
 import re
 import shutil
@@ -110,6 +111,100 @@ class Vigil:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class UserSystemd:
+    """A private `systemd --user` with its own runtime dir, bus and unit files
+    (recipe: ../shared/design/TESTING.md). Sets XDG_RUNTIME_DIR,
+    XDG_CONFIG_HOME and DBUS_SESSION_BUS_ADDRESS in os.environ so systemctl
+    and vigil (systemd: {bus: user}) find it. Raises SkipTest-worthy
+    RuntimeError when systemd is missing or does not come up."""
+
+    BINARY = "/lib/systemd/systemd"
+
+    def __init__(self, units):
+        if not os.path.exists(self.BINARY) or not shutil.which("systemctl"):
+            raise RuntimeError("systemd is not installed (scripts/setup.sh installs it)")
+        try:
+            os.makedirs("/run/systemd/system", exist_ok=True)  # how libsystemd decides "booted with systemd"
+        except OSError as e:
+            raise RuntimeError(f"cannot create /run/systemd/system: {e}")
+        self.runtime = tempfile.mkdtemp(prefix="vigil-sd.")
+        os.chmod(self.runtime, 0o700)
+        self.units_dir = os.path.join(self.runtime, "config", "systemd", "user")
+        os.makedirs(self.units_dir)
+        os.environ["XDG_RUNTIME_DIR"] = self.runtime
+        os.environ["XDG_CONFIG_HOME"] = os.path.join(self.runtime, "config")
+        os.environ["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={self.runtime}/bus"
+        for name, text in units.items():
+            with open(os.path.join(self.units_dir, name), "w") as f:
+                f.write(text)
+        self.log_path = os.path.join(self.runtime, "systemd.log")
+        self.log = open(self.log_path, "w")
+        self.proc = None
+        self.start()
+        try:
+            wait_until(lambda: os.path.exists(f"{self.runtime}/systemd/private") and
+                       os.path.exists(f"{self.runtime}/bus"), timeout=15, what="systemd --user and its bus")
+            wait_until(self.manager_up, timeout=10, what="systemctl answering")
+        except AssertionError as e:
+            tail = open(self.log_path).read()[-2000:]
+            self.cleanup()
+            raise RuntimeError(f"systemd --user did not start: {e}\n{tail}")
+
+    def start(self):
+        self.proc = subprocess.Popen([self.BINARY, "--user"], stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def manager_up(self):
+        r = subprocess.run(["systemctl", "--user", "show", "-p", "Version", "--value"], capture_output=True,
+                           text=True, timeout=5)
+        return r.returncode == 0 and r.stdout.strip() != ""
+
+    def systemctl(self, *args, check=True):
+        r = subprocess.run(["systemctl", "--user", *args], capture_output=True, text=True, timeout=10)
+        if check and r.returncode != 0:
+            raise AssertionError(f"systemctl --user {' '.join(args)}: {r.stderr.strip()}")
+        return r.stdout.strip()
+
+    def cleanup(self):
+        self.stop()
+        self.log.close()
+        shutil.rmtree(self.runtime, ignore_errors=True)
+
+
+class Emulator:
+    """An emulated peer from tests/emulators on a free loopback port."""
+
+    def __init__(self, source_dir, name, *extra_args):
+        script = os.path.join(source_dir, "tests", "emulators", name + ".py")
+        self.proc = subprocess.Popen([sys.executable, script, "--port", "0", *extra_args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        line = self.proc.stdout.readline().strip()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise AssertionError(f"emulator {name} did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def scenario(self, mode, **fields):
+        body = json.dumps({"mode": mode, **fields}).encode()
+        req = urllib.request.Request(self.url + "/_scenario", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=5) as r:
+            r.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
 
 def parse_exposition(text):

@@ -1,4 +1,4 @@
-#include "probe/http.h"
+#include "http/outbound.h"
 
 #include <httplib.h>
 
@@ -7,7 +7,7 @@
 
 #include "base/strings.h"
 
-namespace vigil::probe {
+namespace vigil::http {
 
 std::optional<ParsedUrl> ParseUrl(const std::string& url) {
   ParsedUrl u;
@@ -136,7 +136,8 @@ std::optional<Failure> HttpExchange(const HttpRequest& req, HttpResponse* out) {
   }
   out->status = hres.status;
   out->body = std::move(body);
+  out->retry_after = hres.get_header_value("Retry-After");
   return std::nullopt;
 }
 
-}  // namespace vigil::probe
+}  // namespace vigil::http

@@ -1,5 +1,6 @@
-// Internal: one bounded HTTP(S) exchange over cpp-httplib, with failures
-// mapped to the short stable reasons the probes report. httplib stays in http.cc.
+// One bounded outbound HTTP(S) exchange over cpp-httplib, with failures mapped
+// to short stable reasons: what probes, scrapes and notification delivery
+// share. httplib stays in outbound.cc.
 #pragma once
 
 #include <chrono>
@@ -8,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-namespace vigil::probe {
+namespace vigil::http {
 
 using SteadyTime = std::chrono::steady_clock::time_point;
 
@@ -47,6 +48,7 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 0;
   std::string body;
+  std::string retry_after;  // the Retry-After header, if any (429, 503)
 };
 
 // Sends `req`; on a transport failure returns it (reason timeout,
@@ -57,4 +59,4 @@ std::optional<Failure> HttpExchange(const HttpRequest& req, HttpResponse* out);
 // The earliest of `deadline` and now + `timeout`.
 SteadyTime DeadlineFrom(SteadyTime deadline, std::chrono::milliseconds timeout);
 
-}  // namespace vigil::probe
+}  // namespace vigil::http

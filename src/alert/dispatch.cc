@@ -1,0 +1,184 @@
+#include "alert/dispatch.h"
+
+#include <algorithm>
+
+namespace vigil::alert {
+
+Dispatcher::Dispatcher(std::shared_ptr<const Route> root, Inhibitor inhibitor, std::vector<MaintenanceWindow> windows,
+                       FlapOptions flap, const Clock& clock)
+    : root_(std::move(root)),
+      inhibitor_(std::move(inhibitor)),
+      windows_(std::move(windows)),
+      flap_(flap),
+      clock_(clock) {}
+
+void Dispatcher::SetSilences(std::vector<Silence> silences) { silences_ = std::move(silences); }
+
+std::vector<const Alert*> Dispatcher::FiringAlerts() const {
+  std::vector<const Alert*> out;
+  for (const auto& [fp, a] : current_) {
+    if (!a.resolved()) out.push_back(&a);
+  }
+  return out;
+}
+
+MuteState Dispatcher::StateOf(const Labels& labels) const {
+  MuteState s;
+  TimestampMs now = clock_.NowMs();
+  for (const auto& sil : silences_) {
+    if (sil.Mutes(labels, now)) s.silenced_by.push_back(sil.id);
+  }
+  s.inhibited = inhibitor_.Inhibited(labels, FiringAlerts());
+  for (const auto& w : windows_) {
+    if (w.Mutes(labels, now)) {
+      s.maintenance = w.name();
+      break;
+    }
+  }
+  auto f = flaps_.find(Fingerprint(labels));
+  s.flapping = f != flaps_.end() && f->second.flapping;
+  return s;
+}
+
+bool Dispatcher::Muted(const Labels& labels, TimestampMs now) const {
+  for (const auto& sil : silences_) {
+    if (sil.Mutes(labels, now)) return true;
+  }
+  for (const auto& w : windows_) {
+    if (w.Mutes(labels, now)) return true;
+  }
+  return inhibitor_.Inhibited(labels, FiringAlerts());
+}
+
+void Dispatcher::Update(const Alert& alert) {
+  TimestampMs now = clock_.NowMs();
+  std::string fp = Fingerprint(alert.labels);
+  if (flap_.enabled) {
+    Flap& f = flaps_[fp];
+    bool firing = !alert.resolved();
+    bool known = !f.changes.empty() || f.latest.starts_at != 0;
+    if (!known || firing != f.firing) {
+      f.changes.push_back(now);
+      f.last_change = now;
+    }
+    std::erase_if(f.changes, [&](TimestampMs t) { return t < now - flap_.window.count(); });
+    f.firing = firing;
+    f.latest = alert;
+    if (!f.flapping && static_cast<int>(f.changes.size()) > flap_.max_changes) {
+      f.flapping = true;
+      f.announced = false;
+    }
+    if (f.flapping) {
+      // Held as firing until stable; Flush() releases the real state.
+      Alert held = alert;
+      held.ends_at = 0;
+      Place(held);
+      return;
+    }
+  }
+  Place(alert);
+}
+
+void Dispatcher::Place(const Alert& alert) {
+  TimestampMs now = clock_.NowMs();
+  std::string fp = Fingerprint(alert.labels);
+  current_[fp] = alert;
+  for (const Route* r : root_->Match(alert.labels)) {
+    Labels gl = r->GroupLabels(alert.labels);
+    std::string key = r->key() + ":" + gl.ToString();
+    auto [it, inserted] = groups_.try_emplace(key);
+    Group& g = it->second;
+    if (inserted) {
+      g.route = r;
+      g.labels = std::move(gl);
+      g.next_flush = now + r->group_wait().count();
+    }
+    // A resolved alert never seen firing by this group has nothing to say here.
+    if (alert.resolved() && !g.alerts.count(fp)) {
+      if (g.alerts.empty()) groups_.erase(it);
+      continue;
+    }
+    g.alerts[fp] = alert;
+  }
+  if (alert.resolved()) current_.erase(fp);
+}
+
+std::vector<Notification> Dispatcher::Flush() {
+  TimestampMs now = clock_.NowMs();
+  // Flapping alerts that have kept one state for stable_for get their real state back.
+  for (auto it = flaps_.begin(); it != flaps_.end();) {
+    Flap& f = it->second;
+    std::erase_if(f.changes, [&](TimestampMs t) { return t < now - flap_.window.count(); });
+    if (f.flapping && f.last_change <= now - flap_.stable_for.count()) {
+      f.flapping = false;
+      f.changes.clear();
+      Place(f.latest);
+    }
+    if (!f.flapping && f.changes.empty() && f.latest.resolved()) {
+      it = flaps_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  std::vector<Notification> out;
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    Group& g = it->second;
+    if (g.next_flush > now) {
+      ++it;
+      continue;
+    }
+    Notification n;
+    std::set<std::string> firing, resolved;
+    bool announce_flap = false;
+    for (const auto& [fp, a] : g.alerts) {
+      if (Muted(a.labels, now)) continue;
+      (a.resolved() ? resolved : firing).insert(fp);
+      n.alerts.push_back(a);
+      auto f = flaps_.find(fp);
+      if (f != flaps_.end() && f->second.flapping) {
+        n.flapping.insert(fp);
+        if (!f->second.announced) announce_flap = true;
+      }
+      if (!a.resolved()) {
+        std::vector<std::string> down = inhibitor_.DownstreamOf(a.labels);
+        if (!down.empty()) n.downstream[fp] = std::move(down);
+      }
+    }
+    bool new_firing = !std::includes(g.sent_firing.begin(), g.sent_firing.end(), firing.begin(), firing.end());
+    bool new_resolved =
+        !std::includes(g.sent_resolved.begin(), g.sent_resolved.end(), resolved.begin(), resolved.end());
+    bool gone = !std::includes(firing.begin(), firing.end(), g.sent_firing.begin(), g.sent_firing.end()) &&
+                !resolved.empty();
+    bool repeat = !firing.empty() && now - g.last_sent >= g.route->repeat_interval().count();
+    if (!n.alerts.empty() && (new_firing || new_resolved || gone || repeat || announce_flap)) {
+      n.receiver = g.route->receiver();
+      n.group_key = it->first;
+      n.group_labels = g.labels;
+      n.time_ms = now;
+      for (const auto& fp : n.flapping) flaps_[fp].announced = true;
+      g.sent_firing = firing;
+      g.sent_resolved = resolved;
+      g.last_sent = now;
+      out.push_back(std::move(n));
+    }
+    // Resolved alerts leave the group once a flush has seen them.
+    std::erase_if(g.alerts, [](const auto& kv) { return kv.second.resolved(); });
+    if (g.alerts.empty()) {
+      it = groups_.erase(it);
+      continue;
+    }
+    g.next_flush = now + g.route->group_interval().count();
+    ++it;
+  }
+  return out;
+}
+
+std::optional<TimestampMs> Dispatcher::NextFlush() const {
+  std::optional<TimestampMs> next;
+  for (const auto& [key, g] : groups_) {
+    if (!next || g.next_flush < *next) next = g.next_flush;
+  }
+  return next;
+}
+
+}  // namespace vigil::alert

@@ -1,0 +1,101 @@
+// The dispatcher: Alertmanager's aggregation groups (group_wait,
+// group_interval, repeat_interval per route), muting by silences, inhibition
+// and maintenance windows, and flap control. It is driven by a Clock and
+// holds no threads, so every timer is unit-tested with a FakeClock; the
+// agent calls Update() for each alert change and Flush() when NextFlush() is due.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "alert/alert.h"
+#include "alert/inhibit.h"
+#include "alert/mute.h"
+#include "alert/route.h"
+
+namespace vigil::alert {
+
+// An alert that changes state more than `max_changes` times within `window`
+// is flapping: one notification says so, and its toggles are held back
+// until it has kept one state for `stable_for`.
+struct FlapOptions {
+  bool enabled = true;
+  int max_changes = 6;
+  Duration window{10 * 60 * 1000};
+  Duration stable_for{15 * 60 * 1000};
+};
+
+struct Notification {
+  std::string receiver;
+  std::string group_key;  // the route's key and the group labels
+  Labels group_labels;
+  std::vector<Alert> alerts;          // firing and resolved, in fingerprint order
+  std::set<std::string> flapping;     // fingerprints of alerts held as flapping
+  // For a dependency's P0: fingerprint -> the dependent services it holds back.
+  std::map<std::string, std::vector<std::string>> downstream;
+  TimestampMs time_ms = 0;
+};
+
+// Why an alert is not being sent now (all empty/false: it is sent).
+struct MuteState {
+  std::vector<std::string> silenced_by;  // silence ids
+  bool inhibited = false;
+  std::string maintenance;  // window name
+  bool flapping = false;
+  bool muted() const { return !silenced_by.empty() || inhibited || !maintenance.empty(); }
+};
+
+class Dispatcher {
+ public:
+  Dispatcher(std::shared_ptr<const Route> root, Inhibitor inhibitor, std::vector<MaintenanceWindow> windows,
+             FlapOptions flap, const Clock& clock);
+
+  void SetSilences(std::vector<Silence> silences);
+  // A firing alert (ends_at 0) or its resolution (ends_at set).
+  void Update(const Alert& alert);
+  // The notifications due now; advances each flushed group's timers.
+  std::vector<Notification> Flush();
+  // When Flush() next has something to do; nullopt when no group exists.
+  std::optional<TimestampMs> NextFlush() const;
+
+  MuteState StateOf(const Labels& labels) const;
+  size_t group_count() const { return groups_.size(); }
+
+ private:
+  struct Group {
+    const Route* route = nullptr;
+    Labels labels;
+    std::map<std::string, Alert> alerts;  // by fingerprint
+    TimestampMs next_flush = 0;
+    TimestampMs last_sent = 0;
+    std::set<std::string> sent_firing, sent_resolved;  // what the last notification said
+  };
+  struct Flap {
+    std::vector<TimestampMs> changes;  // within the window
+    TimestampMs last_change = 0;
+    bool firing = false;               // the latest real state
+    bool flapping = false;
+    bool announced = false;
+    Alert latest;
+  };
+
+  bool Muted(const Labels& labels, TimestampMs now) const;
+  void Place(const Alert& alert);
+  std::vector<const Alert*> FiringAlerts() const;
+
+  std::shared_ptr<const Route> root_;
+  Inhibitor inhibitor_;
+  std::vector<MaintenanceWindow> windows_;
+  std::vector<Silence> silences_;
+  FlapOptions flap_;
+  const Clock& clock_;
+  std::map<std::string, Group> groups_;  // by group key
+  std::map<std::string, Flap> flaps_;    // by fingerprint
+  std::map<std::string, Alert> current_;  // every alert's latest routed state, for inhibition sources
+};
+
+}  // namespace vigil::alert

@@ -1,0 +1,51 @@
+// Internal to the agent: turns each configured service's probes, peer modules
+// (bitcoind, titan, validator) and update check, and every scrape target, into
+// scheduled collectors, and keeps the per-service probe verdict that
+// vigil_service_up ANDs in.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/time.h"
+#include "collect/collector.h"
+#include "collect/scheduler.h"
+#include "config/config.h"
+
+namespace vigil::cli {
+
+// The latest verdict of every health-bearing collector (probes and peer
+// modules, not update checks), by service. A service whose collectors have
+// not reported yet counts as passing, so a fresh start never pages on
+// "down" before the first probe ran.
+class ServiceHealth {
+ public:
+  // `events` (may be null) hears of every change of a service's verdict.
+  ServiceHealth(const Clock& clock, collect::EventSink* events) : clock_(clock), events_(events) {}
+
+  void Record(const std::string& service, const std::string& collector, bool ok);
+  bool ProbesOk(std::string_view service) const;
+
+ private:
+  const Clock& clock_;
+  collect::EventSink* events_;
+  mutable std::mutex mu_;
+  std::map<std::string, std::map<std::string, bool>, std::less<>> verdicts_;  // service -> collector -> ok
+};
+
+struct ServiceCollectors {
+  std::vector<collect::ScheduledCollector> scheduled;
+  std::shared_ptr<ServiceHealth> health;
+};
+
+// Builds the collectors of every service in `c`. A collector that cannot be
+// built (the configuration loader normally prevents it) is logged with its
+// service and skipped; the others still run.
+ServiceCollectors BuildServiceCollectors(const config::Config& c, const Clock& clock, collect::EventSink* events);
+
+}  // namespace vigil::cli

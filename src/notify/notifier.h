@@ -1,0 +1,75 @@
+// The notifier: alerts from the rules go through the dispatcher (routing,
+// grouping, muting, flap control); each notification is rendered per
+// receiver integration and written to the durable outbox before any attempt;
+// a delivery thread sends what is due, retrying with exponential backoff and
+// jitter (honouring Retry-After and 429) and dead-lettering what can never
+// succeed (other 4xx) with the receiver's reason.
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "alert/dispatch.h"
+#include "base/metrics.h"
+#include "config/config.h"
+#include "notify/outbox.h"
+#include "notify/payload.h"
+
+namespace vigil::notify {
+
+struct NotifierOptions {
+  config::AlertingOptions alerting;
+  // service -> what it depends on, for dependency inhibition.
+  std::map<std::string, std::vector<std::string>> depends_on;
+  std::string outbox_path;  // SQLite database
+  PayloadContext context;
+  const Clock* clock = nullptr;
+  Duration send_timeout{10000};
+  Duration min_backoff{1000};
+  Duration max_backoff{300000};
+};
+
+// One alert as the rules report it after an evaluation.
+struct AlertUpdate {
+  Labels labels;
+  Labels annotations;
+  TimestampMs starts_at = 0;
+  TimestampMs ends_at = 0;  // set once resolved
+};
+
+class Notifier {
+ public:
+  // Builds the routing tree and opens the outbox; errors name the part.
+  static Result<std::unique_ptr<Notifier>> Start(NotifierOptions options);
+  ~Notifier();
+  void Stop();
+
+  // After each rule evaluation: the alerts that fire, and those that resolved.
+  void Update(std::vector<AlertUpdate> alerts);
+
+  // vigil_notifications_* metrics.
+  void AppendMetrics(MetricBatch& out) const;
+  Result<std::vector<Outbox::HistoryEntry>> History(int limit) const;
+
+ private:
+  explicit Notifier(NotifierOptions o);
+  void Loop();
+  void Render(const alert::Notification& n);
+  void DeliverDue();
+
+  NotifierOptions o_;
+  std::unique_ptr<alert::Dispatcher> dispatcher_;
+  std::unique_ptr<Outbox> outbox_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<AlertUpdate> pending_;
+  bool stopping_ = false;
+  std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;  // receiver, integration, outcome
+  std::thread thread_;
+};
+
+}  // namespace vigil::notify

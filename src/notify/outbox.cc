@@ -1,0 +1,214 @@
+#include "notify/outbox.h"
+
+#include <sqlite3.h>
+
+namespace vigil::notify {
+namespace {
+
+struct Stmt {
+  sqlite3_stmt* s = nullptr;
+  ~Stmt() { sqlite3_finalize(s); }
+};
+
+// How many finished notifications the history keeps.
+constexpr int kHistoryRows = 1000;
+
+}  // namespace
+
+Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::Error("open outbox " + path + ": " + msg);
+  }
+  std::unique_ptr<Outbox> o(new Outbox(db));
+  sqlite3_busy_timeout(db, 5000);
+  for (const char* sql : {
+           "PRAGMA journal_mode=WAL",
+           // FULL: a notification acknowledged as queued survives a power cut.
+           "PRAGMA synchronous=FULL",
+           "CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, receiver TEXT NOT NULL,"
+           " integration TEXT NOT NULL, idx INTEGER NOT NULL, payload TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+           " next_attempt_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '')",
+           "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_ms)",
+           "CREATE TABLE IF NOT EXISTS outbox_history (id INTEGER PRIMARY KEY, receiver TEXT NOT NULL,"
+           " integration TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL, payload TEXT NOT NULL,"
+           " created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, attempts INTEGER NOT NULL)",
+       }) {
+    if (Status s = o->Exec(sql); !s.ok()) return s.WithContext("outbox " + path);
+  }
+  return o;
+}
+
+Outbox::~Outbox() { sqlite3_close(db_); }
+
+Status Outbox::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::Error(msg);
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> Outbox::Enqueue(const std::string& receiver, const std::string& integration, int index,
+                                const std::string& payload, TimestampMs now) {
+  Stmt st;
+  sqlite3_prepare_v2(db_,
+                     "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms)"
+                     " VALUES (?, ?, ?, ?, ?, ?)",
+                     -1, &st.s, nullptr);
+  sqlite3_bind_text(st.s, 1, receiver.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.s, 2, integration.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int(st.s, 3, index);
+  sqlite3_bind_text(st.s, 4, payload.c_str(), static_cast<int>(payload.size()), SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.s, 5, now);
+  sqlite3_bind_int64(st.s, 6, now);
+  if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("outbox insert: ") + sqlite3_errmsg(db_));
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Result<std::vector<OutboxMessage>> Outbox::Due(TimestampMs now, int limit) {
+  Stmt st;
+  sqlite3_prepare_v2(db_,
+                     "SELECT id, receiver, integration, idx, payload, created_ms, next_attempt_ms, attempts, last_error"
+                     " FROM outbox WHERE next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
+                     -1, &st.s, nullptr);
+  sqlite3_bind_int64(st.s, 1, now);
+  sqlite3_bind_int(st.s, 2, limit);
+  std::vector<OutboxMessage> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    OutboxMessage m;
+    m.id = sqlite3_column_int64(st.s, 0);
+    m.receiver = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 1));
+    m.integration = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 2));
+    m.index = sqlite3_column_int(st.s, 3);
+    m.payload.assign(reinterpret_cast<const char*>(sqlite3_column_blob(st.s, 4)), sqlite3_column_bytes(st.s, 4));
+    m.created_ms = sqlite3_column_int64(st.s, 5);
+    m.next_attempt_ms = sqlite3_column_int64(st.s, 6);
+    m.attempts = sqlite3_column_int(st.s, 7);
+    m.last_error = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 8));
+    out.push_back(std::move(m));
+  }
+  if (rc != SQLITE_DONE) return Status::Error(std::string("outbox read: ") + sqlite3_errmsg(db_));
+  return out;
+}
+
+Result<std::optional<TimestampMs>> Outbox::NextAttempt() {
+  Stmt st;
+  sqlite3_prepare_v2(db_, "SELECT MIN(next_attempt_ms) FROM outbox", -1, &st.s, nullptr);
+  if (sqlite3_step(st.s) != SQLITE_ROW) return Status::Error(std::string("outbox read: ") + sqlite3_errmsg(db_));
+  if (sqlite3_column_type(st.s, 0) == SQLITE_NULL) return std::optional<TimestampMs>();
+  return std::optional<TimestampMs>(sqlite3_column_int64(st.s, 0));
+}
+
+namespace {
+
+// Moves a message from the outbox to the history in one transaction.
+Status Finish(sqlite3* db, const OutboxMessage& m, const char* outcome, const std::string& detail, TimestampMs now) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "begin failed";
+    sqlite3_free(err);
+    return Status::Error("outbox: " + msg);
+  }
+  bool ok = true;
+  {
+    Stmt ins;
+    sqlite3_prepare_v2(db,
+                       "INSERT OR REPLACE INTO outbox_history (id, receiver, integration, outcome, detail, payload,"
+                       " created_ms, finished_ms, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       -1, &ins.s, nullptr);
+    sqlite3_bind_int64(ins.s, 1, m.id);
+    sqlite3_bind_text(ins.s, 2, m.receiver.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ins.s, 3, m.integration.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ins.s, 4, outcome, -1, SQLITE_STATIC);
+    sqlite3_bind_text(ins.s, 5, detail.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(ins.s, 6, m.payload.c_str(), static_cast<int>(m.payload.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ins.s, 7, m.created_ms);
+    sqlite3_bind_int64(ins.s, 8, now);
+    sqlite3_bind_int(ins.s, 9, m.attempts + 1);
+    ok = sqlite3_step(ins.s) == SQLITE_DONE;
+    Stmt del;
+    sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id = ?", -1, &del.s, nullptr);
+    sqlite3_bind_int64(del.s, 1, m.id);
+    ok = ok && sqlite3_step(del.s) == SQLITE_DONE;
+    Stmt trim;
+    sqlite3_prepare_v2(db,
+                       "DELETE FROM outbox_history WHERE outcome = 'delivered' AND id NOT IN"
+                       " (SELECT id FROM outbox_history ORDER BY finished_ms DESC LIMIT ?)",
+                       -1, &trim.s, nullptr);
+    sqlite3_bind_int(trim.s, 1, kHistoryRows);
+    ok = ok && sqlite3_step(trim.s) == SQLITE_DONE;
+  }
+  std::string msg = ok ? "" : sqlite3_errmsg(db);
+  sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
+  if (!ok) return Status::Error("outbox: " + msg);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Outbox::Delivered(const OutboxMessage& m, TimestampMs now) { return Finish(db_, m, "delivered", "", now); }
+
+Status Outbox::DeadLetter(const OutboxMessage& m, const std::string& reason, TimestampMs now) {
+  return Finish(db_, m, "dead", reason, now);
+}
+
+Status Outbox::Retry(const OutboxMessage& m, TimestampMs next_attempt_ms, const std::string& error) {
+  Stmt st;
+  sqlite3_prepare_v2(db_, "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?",
+                     -1, &st.s, nullptr);
+  sqlite3_bind_int64(st.s, 1, next_attempt_ms);
+  sqlite3_bind_text(st.s, 2, error.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.s, 3, m.id);
+  if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("outbox update: ") + sqlite3_errmsg(db_));
+  return Status::Ok();
+}
+
+Result<OutboxCounts> Outbox::Counts() {
+  OutboxCounts c;
+  Stmt st;
+  sqlite3_prepare_v2(db_,
+                     "SELECT (SELECT COUNT(*) FROM outbox),"
+                     " (SELECT COUNT(*) FROM outbox_history WHERE outcome = 'dead'),"
+                     " (SELECT COUNT(*) FROM outbox_history WHERE outcome = 'delivered')",
+                     -1, &st.s, nullptr);
+  if (sqlite3_step(st.s) != SQLITE_ROW) return Status::Error(std::string("outbox read: ") + sqlite3_errmsg(db_));
+  c.pending = sqlite3_column_int64(st.s, 0);
+  c.dead = sqlite3_column_int64(st.s, 1);
+  c.delivered = sqlite3_column_int64(st.s, 2);
+  return c;
+}
+
+Result<std::vector<Outbox::HistoryEntry>> Outbox::History(int limit) {
+  Stmt st;
+  sqlite3_prepare_v2(db_,
+                     "SELECT id, receiver, integration, outcome, detail, created_ms, finished_ms, attempts"
+                     " FROM outbox_history ORDER BY finished_ms DESC, id DESC LIMIT ?",
+                     -1, &st.s, nullptr);
+  sqlite3_bind_int(st.s, 1, limit);
+  std::vector<HistoryEntry> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    HistoryEntry h;
+    h.id = sqlite3_column_int64(st.s, 0);
+    h.receiver = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 1));
+    h.integration = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 2));
+    h.outcome = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 3));
+    h.detail = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 4));
+    h.created_ms = sqlite3_column_int64(st.s, 5);
+    h.finished_ms = sqlite3_column_int64(st.s, 6);
+    h.attempts = sqlite3_column_int(st.s, 7);
+    out.push_back(std::move(h));
+  }
+  if (rc != SQLITE_DONE) return Status::Error(std::string("outbox read: ") + sqlite3_errmsg(db_));
+  return out;
+}
+
+}  // namespace vigil::notify

@@ -1,0 +1,72 @@
+// The durable outbox: every notification is written to SQLite before it is
+// sent and removed only when the receiver accepted it, so a crash, a restart
+// or a receiver outage never loses one (delivery is at least once).
+// Notifications that can never succeed are moved to dead letters with the
+// receiver's reason.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "base/time.h"
+
+struct sqlite3;
+
+namespace vigil::notify {
+
+struct OutboxMessage {
+  int64_t id = 0;
+  std::string receiver;     // the receiver's name
+  std::string integration;  // "webhook", "pagerduty", "slack"
+  int index = 0;            // which of the receiver's integrations of that kind
+  std::string payload;      // the request body, ready to send
+  TimestampMs created_ms = 0;
+  TimestampMs next_attempt_ms = 0;
+  int attempts = 0;
+  std::string last_error;
+};
+
+struct OutboxCounts {
+  int64_t pending = 0;
+  int64_t dead = 0;
+  int64_t delivered = 0;  // kept in the history table
+};
+
+class Outbox {
+ public:
+  // Opens or creates the tables in the SQLite database at `path`.
+  static Result<std::unique_ptr<Outbox>> Open(const std::string& path);
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  Result<int64_t> Enqueue(const std::string& receiver, const std::string& integration, int index,
+                          const std::string& payload, TimestampMs now);
+  // Messages whose next attempt is due, oldest first.
+  Result<std::vector<OutboxMessage>> Due(TimestampMs now, int limit);
+  // When the next pending message is due; nullopt when none is pending.
+  Result<std::optional<TimestampMs>> NextAttempt();
+  Status Delivered(const OutboxMessage& m, TimestampMs now);
+  Status Retry(const OutboxMessage& m, TimestampMs next_attempt_ms, const std::string& error);
+  Status DeadLetter(const OutboxMessage& m, const std::string& reason, TimestampMs now);
+  Result<OutboxCounts> Counts();
+  // The most recent deliveries and dead letters, newest first, for the API.
+  struct HistoryEntry {
+    int64_t id;
+    std::string receiver, integration, outcome, detail;
+    TimestampMs created_ms, finished_ms;
+    int attempts;
+  };
+  Result<std::vector<HistoryEntry>> History(int limit);
+
+ private:
+  explicit Outbox(sqlite3* db) : db_(db) {}
+  Status Exec(const char* sql);
+  sqlite3* db_;
+};
+
+}  // namespace vigil::notify

@@ -1,0 +1,36 @@
+// What each receiver is sent, rendered from a dispatcher notification. The
+// bodies carry no secret (routing keys and webhook URLs are added by the
+// sender from the configuration), so the outbox and its history can be shown.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "alert/dispatch.h"
+
+namespace vigil::notify {
+
+struct PayloadContext {
+  std::string external_url;  // vigil's own address, for links back
+  std::string host;          // the host name, as the page's source
+};
+
+// Alertmanager's webhook payload, version 4, so existing consumers work.
+std::string AlertmanagerWebhookV4(const alert::Notification& n, const PayloadContext& ctx, int max_alerts,
+                                  bool send_resolved);
+
+// PagerDuty Events API v2: one event per alert (trigger or resolve), with the
+// alert's fingerprint as dedup_key, so a redelivery never opens a second
+// incident. Without `routing_key`; the sender adds it. Empty when there is
+// nothing to send (a resolve with send_resolved off).
+std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved);
+
+// A Slack incoming-webhook message: a header, one section per alert coloured
+// by severity, firing and resolved listed apart (a digest when there are many).
+std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& channel,
+                         bool send_resolved);
+
+// "critical" -> PagerDuty's "critical", high -> "error", medium -> "warning", else "info".
+std::string PagerDutySeverity(std::string_view severity);
+
+}  // namespace vigil::notify
