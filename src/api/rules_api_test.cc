@@ -69,19 +69,21 @@ TEST_F(RulesApiTest, AlertsAndRules) {
   ASSERT_TRUE(manager_->EvaluateNow(file_ + ";g", 1700000000000));
   http::Response r = Get("/api/v1/alerts");
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, R"({"status":"success","data":{"alerts":[{"labels":{"alertname":"Down","job":"a","severity":"critical"},)"
-                    R"("annotations":{"summary":"a \u003cdown\u003e"},"state":"pending",)"
-                    R"("activeAt":"2023-11-14T22:13:20Z","value":"0e+00"}]}})");
+  EXPECT_EQ(r.body,
+            R"({"status":"success","data":{"alerts":[{"labels":{"alertname":"Down","job":"a","severity":"critical"},)"
+            R"("annotations":{"summary":"a \u003cdown\u003e"},"state":"pending",)"
+            R"("activeAt":"2023-11-14T22:13:20Z","value":"0e+00"}]}})");
 
   std::string rules = Get("/api/v1/rules").body;
   EXPECT_EQ(rules.rfind(R"({"status":"success","data":{"groups":[{"name":"g","file":)", 0), 0u) << rules;
   EXPECT_NE(rules.find(R"x({"name":"job:up:sum","query":"sum by (job) (up)","labels":{},"health":"ok",)x"),
             std::string::npos)
       << rules;
-  EXPECT_NE(rules.find(R"({"state":"pending","name":"Down","query":"up == 0","duration":60,"keepFiringFor":0,)"
-                       R"("labels":{"severity":"critical"},"annotations":{"summary":"{{ $labels.job }} \u003cdown\u003e"},)"
-                       R"("alerts":[{"labels":{"alertname":"Down")"),
-            std::string::npos)
+  EXPECT_NE(
+      rules.find(R"({"state":"pending","name":"Down","query":"up == 0","duration":60,"keepFiringFor":0,)"
+                 R"("labels":{"severity":"critical"},"annotations":{"summary":"{{ $labels.job }} \u003cdown\u003e"},)"
+                 R"("alerts":[{"labels":{"alertname":"Down")"),
+      std::string::npos)
       << rules;
   EXPECT_NE(rules.find(R"("type":"recording"})"), std::string::npos);
   EXPECT_NE(rules.find(R"("interval":30,"limit":0,"evaluationTime":)"), std::string::npos) << rules;

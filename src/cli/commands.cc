@@ -94,9 +94,14 @@ int Main(int argc, char** argv) {
   CLI::App* test_cmd = app.add_subcommand("test", "Run unit tests");
   test_cmd->require_subcommand(1);
   std::vector<std::string> rule_test_files;
-  CLI::App* test_rules =
-      test_cmd->add_subcommand("rules", "Run rule unit tests written for `promtool test rules`");
+  CLI::App* test_rules = test_cmd->add_subcommand("rules", "Run rule unit tests written for `promtool test rules`");
   test_rules->add_option("FILE", rule_test_files, "Test file(s)")->required();
+
+  CLI::App* alerts_cmd = app.add_subcommand("alerts", "List the pending and firing alerts of a running vigil");
+  std::string alerts_server = "http://127.0.0.1:9810";
+  bool alerts_json = false;
+  alerts_cmd->add_option("--server", alerts_server, "vigil's address")->capture_default_str();
+  alerts_cmd->add_flag("--json", alerts_json, "Print the API's data as JSON instead of a table");
 
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
@@ -145,6 +150,7 @@ int Main(int argc, char** argv) {
   }
   if (check_config->parsed()) return CheckConfig(config_files);
   if (check_rules->parsed()) return CheckRules(rule_files);
+  if (alerts_cmd->parsed()) return ListAlerts(alerts_server, alerts_json);
   if (test_rules->parsed()) return TestRules(rule_test_files);
   if (query_cmd->parsed()) return QueryInstant(query_target, query_expr, query_time);
   if (range_cmd->parsed()) return QueryRange(query_target, query_expr, range_start, range_end, range_step);

@@ -11,5 +11,8 @@ namespace vigil::cli {
 int CheckRules(const std::vector<std::string>& files);
 // Runs rule unit test files in promtool's format. Returns 0 when all pass.
 int TestRules(const std::vector<std::string>& files);
+// `vigil alerts`: the pending and firing alerts of a running vigil, as a
+// table (firing first, then by severity) or as the API's JSON data.
+int ListAlerts(const std::string& server, bool json);
 
 }  // namespace vigil::cli

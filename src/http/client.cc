@@ -6,8 +6,11 @@
 
 namespace vigil::http {
 
-Result<ClientResponse> PostForm(const std::string& base_url, const std::string& path,
-                                const std::vector<std::pair<std::string, std::string>>& params, Duration timeout) {
+namespace {
+
+// Runs one request on a client for `base_url`; `send` issues it.
+template <typename Send>
+Result<ClientResponse> Request(const std::string& base_url, Duration timeout, Send&& send) {
   if (!StartsWith(base_url, "http://")) {
     return Status::Error("invalid server address \"" + base_url + "\": expected http://HOST:PORT");
   }
@@ -20,9 +23,7 @@ Result<ClientResponse> PostForm(const std::string& base_url, const std::string& 
   client.set_connection_timeout(secs, usecs);
   client.set_read_timeout(secs, usecs);
   client.set_write_timeout(secs, usecs);
-  httplib::Params form;
-  for (const auto& [k, v] : params) form.emplace(k, v);
-  httplib::Result r = client.Post(path, form);
+  httplib::Result r = send(client);
   if (!r) {
     std::string why;
     switch (r.error()) {
@@ -34,6 +35,19 @@ Result<ClientResponse> PostForm(const std::string& base_url, const std::string& 
     return Status::Error("cannot reach " + base + ": " + why);
   }
   return ClientResponse{r->status, r->get_header_value("Content-Type"), r->body};
+}
+
+}  // namespace
+
+Result<ClientResponse> PostForm(const std::string& base_url, const std::string& path,
+                                const std::vector<std::pair<std::string, std::string>>& params, Duration timeout) {
+  httplib::Params form;
+  for (const auto& [k, v] : params) form.emplace(k, v);
+  return Request(base_url, timeout, [&](httplib::Client& c) { return c.Post(path, form); });
+}
+
+Result<ClientResponse> Get(const std::string& base_url, const std::string& path, Duration timeout) {
+  return Request(base_url, timeout, [&](httplib::Client& c) { return c.Get(path); });
 }
 
 }  // namespace vigil::http

@@ -22,5 +22,7 @@ struct ClientResponse {
 // errors, and they name the address: "cannot reach http://127.0.0.1:9810: connection refused".
 Result<ClientResponse> PostForm(const std::string& base_url, const std::string& path,
                                 const std::vector<std::pair<std::string, std::string>>& params, Duration timeout);
+// GETs base_url + path (with any query string), with PostForm's errors.
+Result<ClientResponse> Get(const std::string& base_url, const std::string& path, Duration timeout);
 
 }  // namespace vigil::http

@@ -53,9 +53,7 @@ void CollectMetricRefs(const promql::Expr& e, MetricRefs* refs) {
       if (!named) refs->any = true;
       break;
     }
-    case K::kMatrixSelector:
-      CollectMetricRefs(*static_cast<const promql::MatrixSelector&>(e).selector, refs);
-      break;
+    case K::kMatrixSelector: CollectMetricRefs(*static_cast<const promql::MatrixSelector&>(e).selector, refs); break;
     case K::kSubquery: CollectMetricRefs(*static_cast<const promql::SubqueryExpr&>(e).expr, refs); break;
     case K::kParen: CollectMetricRefs(*static_cast<const promql::ParenExpr&>(e).expr, refs); break;
     case K::kUnary: CollectMetricRefs(*static_cast<const promql::UnaryExpr&>(e).expr, refs); break;

@@ -76,10 +76,14 @@ TEST(GroupTest, PendingFiringResolved) {
   EXPECT_EQ(h.State(), "none");
   h.Eval(1 * kMin);
   EXPECT_EQ(h.State(), "pending");
-  Labels pending{{"__name__", "ALERTS"}, {"alertname", "Down"}, {"alertstate", "pending"}, {"instance", "a"},
+  Labels pending{{"__name__", "ALERTS"},
+                 {"alertname", "Down"},
+                 {"alertstate", "pending"},
+                 {"instance", "a"},
                  {"severity", "critical"}};
   EXPECT_EQ(h.At(pending, 1 * kMin), 1);
-  Labels for_state{{"__name__", "ALERTS_FOR_STATE"}, {"alertname", "Down"}, {"instance", "a"}, {"severity", "critical"}};
+  Labels for_state{
+      {"__name__", "ALERTS_FOR_STATE"}, {"alertname", "Down"}, {"instance", "a"}, {"severity", "critical"}};
   EXPECT_EQ(h.At(for_state, 1 * kMin), 60);
   h.Eval(2 * kMin);
   EXPECT_EQ(h.State(), "pending");
@@ -214,8 +218,7 @@ TEST(GroupTest, RecordingRulesFeedLaterRules) {
   h.Eval(0);
   EXPECT_EQ(h.At(Labels{{"__name__", "job:up:sum"}, {"job", "a"}, {"source", "rule"}}, 0), 1);
   EXPECT_EQ(h.State(1), "firing");
-  EXPECT_EQ(h.rule(1).Alerts()[0].labels,
-            (Labels{{"alertname", "FewUp"}, {"job", "a"}, {"source", "rule"}}));
+  EXPECT_EQ(h.rule(1).Alerts()[0].labels, (Labels{{"alertname", "FewUp"}, {"job", "a"}, {"source", "rule"}}));
   // The recorded series goes stale when its input disappears.
   h.Eval(10 * kMin);
   EXPECT_TRUE(tsdb::IsStaleNaN(h.At(Labels{{"__name__", "job:up:sum"}, {"job", "a"}, {"source", "rule"}}, 10 * kMin)));
@@ -320,9 +323,9 @@ TEST(GroupQueryOffsetTest, QueriesAndWritesInThePast) {
   EXPECT_EQ(h.At(Labels{{"__name__", "seen"}, {"instance", "a"}}, kMin), 0);
   EXPECT_EQ(h.State(1), "firing");
   EXPECT_EQ(h.rule(1).Alerts()[0].active_at, 2 * kMin);
-  EXPECT_EQ(h.At(Labels{{"__name__", "ALERTS"}, {"alertname", "Down"}, {"alertstate", "firing"}, {"instance", "a"}},
-                 kMin),
-            1);
+  EXPECT_EQ(
+      h.At(Labels{{"__name__", "ALERTS"}, {"alertname", "Down"}, {"alertstate", "firing"}, {"instance", "a"}}, kMin),
+      1);
 }
 
 }  // namespace

@@ -19,7 +19,8 @@ Manager::~Manager() { Stop(); }
 LoadResult Manager::Load(const std::vector<std::string>& paths) {
   LoadResult loaded = LoadRuleFiles(paths, options_.parse);
   if (!loaded.ok()) {
-    for (const auto& p : loaded.problems) LogError("rule file problem; keeping the running rules", {{"err", p.ToString()}});
+    for (const auto& p : loaded.problems)
+      LogError("rule file problem; keeping the running rules", {{"err", p.ToString()}});
     return loaded;
   }
   std::vector<std::unique_ptr<Group>> fresh;
@@ -148,7 +149,8 @@ void Manager::Loop() {
       TimestampMs& due = next_eval_[g->key()];
       const int64_t iv = g->interval().count();
       if (due <= now) {
-        EvalLocked(*g, now);
+        // A group an event just evaluated at this very time is not evaluated twice.
+        if (triggered.count(g->key()) == 0) EvalLocked(*g, now);
         // Skip missed slots rather than catching up with a burst.
         due = AlignDown(now, iv) + iv;
       }

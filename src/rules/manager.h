@@ -26,7 +26,7 @@ struct ManagerOptions {
   const promql::Engine* engine = nullptr;  // must outlive the manager
   promql::QuerierFactory querier;
   AppenderFactory appender;
-  const Clock* clock = nullptr;  // must outlive the manager
+  const Clock* clock = nullptr;      // must outlive the manager
   Duration default_interval{15000};  // global.evaluation_interval
   Labels external_labels;
   std::string external_url;
@@ -109,8 +109,8 @@ class Manager {
   mutable std::mutex mu_;  // guards everything below; evaluation holds it
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Group>> groups_;
-  std::map<std::string, TimestampMs> next_eval_;  // by group key
-  std::set<std::string> triggered_;               // group keys to evaluate at once
+  std::map<std::string, TimestampMs> next_eval_;    // by group key
+  std::set<std::string> triggered_;                 // group keys to evaluate at once
   std::map<std::string, std::string> saved_state_;  // by group key: what the store holds, to skip no-op writes
   bool stopping_ = false;
   std::thread thread_;

@@ -147,7 +147,8 @@ TEST_F(ManagerTest, ScheduledEvaluation) {
   SystemClock clock;
   o.clock = &clock;
   Manager m(o);
-  std::string file = dir_.Write("fast.yml", "groups:\n- name: fast\n  interval: 50ms\n  rules:\n  - record: one\n    expr: vector(1)\n");
+  std::string file = dir_.Write(
+      "fast.yml", "groups:\n- name: fast\n  interval: 50ms\n  rules:\n  - record: one\n    expr: vector(1)\n");
   ASSERT_TRUE(m.Load({file}).ok());
   m.Start();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -157,6 +158,73 @@ TEST_F(ManagerTest, ScheduledEvaluation) {
   double evals = batch.Find("vigil_rule_evaluations_total")->samples.at(0).value;
   EXPECT_GE(evals, 3);
   EXPECT_LE(evals, 8);
+}
+
+}  // namespace
+}  // namespace vigil::rules
+
+namespace vigil::rules {
+namespace {
+
+// The agent's setup: rule output goes into the real store and is read back
+// through the engine, with staleness markers as series disappear.
+TEST(ManagerWithStoreTest, AlertsAndRecordedSeriesLandInTheStore) {
+  testing::TempDir dir;
+  tsdb::Options to;
+  to.dir = dir.path() + "/tsdb";
+  auto db = tsdb::DB::Open(to);
+  ASSERT_TRUE(db.ok()) << db.status().message();
+  tsdb::DB* raw = db->get();
+  promql::Engine engine;
+  SystemClock clock;
+  ManagerOptions o;
+  o.engine = &engine;
+  o.querier = [raw](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints& h) {
+    return raw->NewQuerier(mint, maxt, h);
+  };
+  o.appender = [raw] { return raw->NewAppender(); };
+  o.clock = &clock;
+  Manager m(o);
+  std::string file = dir.Write("r.yml", R"(groups:
+- name: g
+  rules:
+  - record: unit:down
+    expr: unit_active == 0
+  - alert: UnitDown
+    expr: unit:down
+    labels: {severity: P0}
+)");
+  ASSERT_TRUE(m.Load({file}).ok());
+  const TimestampMs t0 = clock.NowMs() - 60000;
+  const Labels unit{{"__name__", "unit_active"}, {"unit", "bitcoind"}};
+  auto put = [&](TimestampMs t, double v) {
+    auto app = raw->NewAppender();
+    ASSERT_TRUE(app->Append(0, unit, t, v).ok());
+    ASSERT_TRUE(app->Commit().ok());
+  };
+  auto query = [&](const std::string& q, TimestampMs t) {
+    auto e = promql::ParseExpr(q);
+    EXPECT_TRUE(e.ok());
+    promql::QueryResult r = engine.Instant(o.querier, **e, t);
+    EXPECT_TRUE(r.ok) << r.error.message;
+    return r.value.vector.size();
+  };
+  put(t0, 0);
+  ASSERT_TRUE(m.EvaluateNow(file + ";g", t0));
+  ASSERT_TRUE(m.EvaluateNow(file + ";g", t0 + 1000));  // an event right after the scheduled run
+  EXPECT_EQ(query("unit:down", t0 + 1000), 1u);
+  EXPECT_EQ(query("ALERTS{alertname=\"UnitDown\", alertstate=\"firing\", severity=\"critical\"}", t0 + 1000), 1u);
+  EXPECT_EQ(query("ALERTS_FOR_STATE", t0 + 1000), 1u);
+  put(t0 + 2000, 1);
+  ASSERT_TRUE(m.EvaluateNow(file + ";g", t0 + 2000));
+  // Stale at once, not after the 5-minute lookback.
+  EXPECT_EQ(query("unit:down", t0 + 2000), 0u);
+  EXPECT_EQ(query("ALERTS", t0 + 2000), 0u);
+  EXPECT_TRUE(m.Alerts().empty());
+  MetricBatch batch;
+  m.AppendSelfMetrics(batch);
+  EXPECT_EQ(batch.Find("vigil_rule_evaluation_failures_total")->samples.at(0).value, 0);
+  ASSERT_TRUE((*db)->Close().ok());
 }
 
 }  // namespace

@@ -205,8 +205,7 @@ class Decoder {
     if (n["record"]) String(n["record"], "record", &r->record);
     if (n["alert"]) String(n["alert"], "alert", &r->alert);
     context_ = RuleContext(group, index, r->name());
-    CheckKeys(n,
-              {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations", "stay_active_while"},
+    CheckKeys(n, {"record", "alert", "expr", "for", "keep_firing_for", "labels", "annotations", "stay_active_while"},
               "rule");
     const YAML::Node& name_node = n["alert"] ? n["alert"] : n["record"] ? n["record"] : n;
     if (!r->record.empty() && !r->alert.empty()) {

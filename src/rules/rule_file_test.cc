@@ -80,8 +80,9 @@ TEST(RuleFileTest, Severities) {
     expr: vector(1)
     labels: {severity: page}
 )";
-  EXPECT_EQ(Problems(yaml), std::vector<std::string>{"r.yml:6:24: group \"g\", rule 1, \"A\": invalid severity \"page\": "
-                                                     "expected critical, high, medium or low (or P0..P3)"});
+  EXPECT_EQ(Problems(yaml),
+            std::vector<std::string>{"r.yml:6:24: group \"g\", rule 1, \"A\": invalid severity \"page\": "
+                                     "expected critical, high, medium or low (or P0..P3)"});
   ParseOptions lenient;
   lenient.severity = SeverityCheck::kLenient;
   EXPECT_TRUE(Problems(yaml, lenient).empty());
@@ -175,7 +176,8 @@ TEST(RuleFileTest, UnknownFieldsAndYamlErrors) {
   ParseOptions ignore;
   ignore.ignore_unknown_fields = true;
   EXPECT_TRUE(Problems("groups:\n- name: g\n  namespace: x\n", ignore).empty());
-  EXPECT_EQ(Problems("groups: [\n"), std::vector<std::string>{"r.yml:2:1: invalid YAML: end of sequence flow not found"});
+  EXPECT_EQ(Problems("groups: [\n"),
+            std::vector<std::string>{"r.yml:2:1: invalid YAML: end of sequence flow not found"});
   EXPECT_EQ(Problems("- a\n"),
             std::vector<std::string>{"r.yml:1:1: a rule file must be a mapping with `groups`, got a list"});
   EXPECT_EQ(Problems("groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up\n    labels: [a]\n"),

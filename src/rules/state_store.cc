@@ -35,8 +35,8 @@ struct Stmt {
 
 Result<std::unique_ptr<AlertStateStore>> AlertStateStore::Open(const std::string& path) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
@@ -88,15 +88,15 @@ Status AlertStateStore::SaveGroup(const std::string& group_key, const std::vecto
     sqlite3_bind_text(del.s, 1, group_key.c_str(), -1, SQLITE_TRANSIENT);
     if (sqlite3_step(del.s) != SQLITE_DONE) return fail("delete");
     Stmt ins;
-    if (sqlite3_prepare_v2(db_,
-                           "INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &ins.s,
+    if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", -1, &ins.s,
                            nullptr) != SQLITE_OK) {
       return fail("prepare");
     }
     for (const auto& a : alerts) {
       nlohmann::json ann = nlohmann::json::object();
       for (const auto& [k, v] : a.alert.annotations) ann[k] = v;
-      std::string rule_labels = LabelsJson(a.rule_labels), labels = LabelsJson(a.alert.labels), annotations = ann.dump();
+      std::string rule_labels = LabelsJson(a.rule_labels), labels = LabelsJson(a.alert.labels),
+                  annotations = ann.dump();
       sqlite3_reset(ins.s);
       sqlite3_bind_text(ins.s, 1, group_key.c_str(), -1, SQLITE_TRANSIENT);
       sqlite3_bind_text(ins.s, 2, a.rule.c_str(), -1, SQLITE_TRANSIENT);

@@ -91,7 +91,8 @@ class RestartTest : public ::testing::Test {
   Alert Only() { return manager_->Alerts().at(0).alert; }
 
   testing::TempDir dir_;
-  std::string rules_ = dir_.Write("rules.yml", "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 5m\n");
+  std::string rules_ =
+      dir_.Write("rules.yml", "groups:\n- name: g\n  rules:\n  - alert: Down\n    expr: up == 0\n    for: 5m\n");
   FakeClock clock_{0};
   promql::Engine engine_;
   tsdb::MemoryStorage storage_;

@@ -356,12 +356,11 @@ std::vector<std::string> RunGroup(const TestGroup& tg, const TestFile& tf, const
         return {"group name repeated in evaluation order: " + tf.group_eval_order[i]};
       }
     }
-    std::stable_sort(groups.begin(), groups.end(),
-                     [&](const auto& a, const auto& b) {
-                       // Unlisted groups rank as the first listed one, as in promtool.
-                       auto rank = [&](const std::string& n) { return order.count(n) ? order.at(n) : 0; };
-                       return rank(a->name()) < rank(b->name());
-                     });
+    std::stable_sort(groups.begin(), groups.end(), [&](const auto& a, const auto& b) {
+      // Unlisted groups rank as the first listed one, as in promtool.
+      auto rank = [&](const std::string& n) { return order.count(n) ? order.at(n) : 0; };
+      return rank(a->name()) < rank(b->name());
+    });
   }
 
   // Input samples, loaded lazily: those at or before each evaluation time.

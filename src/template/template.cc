@@ -133,7 +133,21 @@ std::string TypeName(const Value& v) {
 // Lexing of one action's text.
 
 struct Token {
-  enum class Kind { kIdent, kField, kVar, kString, kNumber, kChar, kPipe, kLParen, kRParen, kDeclare, kAssign, kComma, kEnd };
+  enum class Kind {
+    kIdent,
+    kField,
+    kVar,
+    kString,
+    kNumber,
+    kChar,
+    kPipe,
+    kLParen,
+    kRParen,
+    kDeclare,
+    kAssign,
+    kComma,
+    kEnd
+  };
   Kind kind = Kind::kEnd;
   std::string text;  // kString: the unquoted value
   bool space_before = false;
@@ -344,9 +358,10 @@ class Parser {
       } else if (std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '+' || c == '.') {
         t.kind = Token::Kind::kNumber;
         ++p;
-        while (p < src_.size() && (IsAlnum(src_[p]) || src_[p] == '.' ||
-                                   ((src_[p] == '+' || src_[p] == '-') &&
-                                    (src_[p - 1] == 'e' || src_[p - 1] == 'E' || src_[p - 1] == 'p' || src_[p - 1] == 'P')))) {
+        while (p < src_.size() &&
+               (IsAlnum(src_[p]) || src_[p] == '.' ||
+                ((src_[p] == '+' || src_[p] == '-') &&
+                 (src_[p - 1] == 'e' || src_[p - 1] == 'E' || src_[p - 1] == 'p' || src_[p - 1] == 'P')))) {
           ++p;
         }
       } else if (IsAlnum(c)) {
@@ -387,7 +402,7 @@ class Parser {
       if (first.kind == Token::Kind::kEnd && first.text == "comment") continue;
       if (first.kind == Token::Kind::kEnd) Fail(Where(first.line, first.col) + "missing value for command");
       if (first.kind == Token::Kind::kIdent) {
-        const std::string& kw = first.text;
+        const std::string kw = first.text;
         if (kw == "end" || kw == "else") {
           Take();
           *stop = kw;
@@ -415,7 +430,7 @@ class Parser {
     if (t.kind != Token::Kind::kEnd) Fail(Where(t.line, t.col) + "unexpected \"" + t.text + "\" in command");
   }
 
-  std::shared_ptr<const Node> ParseControl(const std::string& kw) {
+  std::shared_ptr<const Node> ParseControl(const std::string kw) {  // a copy: tokens_ changes below
     int line = last_action_line_, col = last_action_col_;
     struct DepthGuard {
       int& d;
@@ -548,8 +563,8 @@ class Parser {
         break;
       case Token::Kind::kNumber: {
         a.kind = Arg::Kind::kLiteral;
-        bool is_float = t.text.find_first_of(".eE") != std::string::npos &&
-                        t.text.find("0x") == std::string::npos && t.text.find("0X") == std::string::npos;
+        bool is_float = t.text.find_first_of(".eE") != std::string::npos && t.text.find("0x") == std::string::npos &&
+                        t.text.find("0X") == std::string::npos;
         if (!is_float) {
           std::optional<int64_t> v = ParseInt64(t.text[0] == '+' ? t.text.substr(1) : t.text);
           if (!v) {
@@ -574,7 +589,7 @@ class Parser {
         } else if (t.text == "nil") {
           a.kind = Arg::Kind::kLiteral;
         } else {
-          static const std::set<std::string> kKeywords = {"if",       "else",  "end",  "range", "with",
+          static const std::set<std::string> kKeywords = {"if",       "else",   "end",   "range", "with",
                                                           "template", "define", "block", "break", "continue"};
           if (kKeywords.count(t.text) != 0) Fail(Where(t.line, t.col) + "unexpected <" + t.text + "> in command");
           if (!IsFunction(t.text)) {
@@ -592,8 +607,7 @@ class Parser {
         a.text = "(…)";
         break;
       }
-      default:
-        Fail(Where(t.line, t.col) + "unexpected \"" + t.text + "\" in operand");
+      default: Fail(Where(t.line, t.col) + "unexpected \"" + t.text + "\" in operand");
     }
     // Chained fields: $x.a.b, (pipe).a, .a.b
     while (Peek().kind == Token::Kind::kField && !Peek().space_before && Peek().text != ".") {
@@ -787,15 +801,23 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
     }
     size_t start = i++;
     std::string flags;
-    while (i < format.size() && std::string_view("-+# 0").find(format[i]) != std::string_view::npos) flags += format[i++];
-    std::string width;
-    while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) width += format[i++];
+    while (i < format.size() && std::string_view("-+# 0").find(format[i]) != std::string_view::npos)
+      flags += format[i++];
+    // Width and precision are capped: a template must not ask for gigabytes.
+    auto number = [&](int* out) {
+      while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) {
+        *out = std::min(*out * 10 + (format[i++] - '0'), 1000);
+      }
+    };
+    int width_n = 0;
+    size_t width_start = i;
+    number(&width_n);
+    std::string width = i > width_start ? std::to_string(width_n) : "";
     int prec = -1;
     if (i < format.size() && format[i] == '.') {
       ++i;
-      std::string p;
-      while (i < format.size() && std::isdigit(static_cast<unsigned char>(format[i]))) p += format[i++];
-      prec = p.empty() ? 0 : std::min(std::stoi(p), 100);
+      prec = 0;
+      number(&prec);
     }
     if (i >= format.size()) {
       out += "%!(NOVERB)";
@@ -814,17 +836,24 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
     std::string spec = "%" + flags + width + (prec >= 0 ? "." + std::to_string(prec) : "");
     auto bad = [&]() { return "%!" + std::string(1, verb) + "(" + TypeName(a) + "=" + Print(a) + ")"; };
     auto pad = [&](std::string s) {
-      size_t w = width.empty() ? 0 : static_cast<size_t>(std::min(std::stoi(width), 1000));
+      size_t w = static_cast<size_t>(width_n);
       if (s.size() >= w) return s;
       if (flags.find('-') != std::string::npos) return s + std::string(w - s.size(), ' ');
       return std::string(w - s.size(), ' ') + s;
     };
-    char buf[512];
+    // snprintf into a buffer of the size it asks for.
+    auto cfmt = [](const std::string& spec_text, auto value) {
+      int n = std::snprintf(nullptr, 0, spec_text.c_str(), value);
+      if (n <= 0) return std::string();
+      std::string r(static_cast<size_t>(n) + 1, '\0');
+      std::snprintf(r.data(), r.size(), spec_text.c_str(), value);
+      r.resize(static_cast<size_t>(n));
+      return r;
+    };
     switch (verb) {
       case 'v':
         if (a.kind == Value::Kind::kFloat && (prec >= 0 || !flags.empty())) {
-          std::snprintf(buf, sizeof buf, (spec + "g").c_str(), a.f);
-          out += buf;
+          out += cfmt(spec + "g", a.f);
         } else {
           out += pad(Print(a));
         }
@@ -854,20 +883,17 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
         if (a.kind != Value::Kind::kInt) {
           out += bad();
         } else {
-          std::snprintf(buf, sizeof buf, (spec + "lld").c_str(), static_cast<long long>(a.i));
-          out += buf;
+          out += cfmt(spec + "lld", static_cast<long long>(a.i));
         }
         break;
       case 'x':
       case 'X':
         if (a.kind == Value::Kind::kInt) {
-          std::snprintf(buf, sizeof buf, (spec + "ll" + std::string(1, verb)).c_str(), static_cast<long long>(a.i));
-          out += buf;
+          out += cfmt(spec + "ll" + std::string(1, verb), static_cast<long long>(a.i));
         } else if (a.kind == Value::Kind::kString) {
           std::string hex;
           for (unsigned char ch : a.s) {
-            std::snprintf(buf, sizeof buf, verb == 'x' ? "%02x" : "%02X", ch);
-            hex += buf;
+            hex += cfmt(verb == 'x' ? "%02x" : "%02X", static_cast<unsigned>(ch));
           }
           out += pad(hex);
         } else {
@@ -883,19 +909,19 @@ std::string Sprintf(const std::string& format, const std::vector<Value>& args) {
         if (a.kind != Value::Kind::kFloat) {
           out += bad();
         } else if (!std::isfinite(a.f)) {
-          std::string s = std::isnan(a.f) ? "NaN" : a.f > 0 ? (flags.find('+') != std::string::npos ? "+Inf" : "+Inf") : "-Inf";
+          std::string s = std::isnan(a.f) ? "NaN"
+                          : a.f > 0       ? (flags.find('+') != std::string::npos ? "+Inf" : "+Inf")
+                                          : "-Inf";
           out += pad(s);
         } else if ((verb == 'g' || verb == 'G') && prec < 0) {
           std::string s = GoFormatFloat(a.f);
           if (flags.find('+') != std::string::npos && a.f >= 0) s = "+" + s;
           out += pad(s);
         } else {
-          std::snprintf(buf, sizeof buf, (spec + std::string(1, verb)).c_str(), a.f);
-          out += buf;
+          out += cfmt(spec + std::string(1, verb), a.f);
         }
         break;
-      default:
-        out += "%!" + std::string(1, verb) + "(" + TypeName(a) + "=" + Print(a) + ")";
+      default: out += "%!" + std::string(1, verb) + "(" + TypeName(a) + "=" + Print(a) + ")";
     }
     (void)start;
   }
@@ -942,8 +968,7 @@ using Function = std::function<Value(const std::vector<Value>&)>;
 
 void Arity(const std::string& name, const std::vector<Value>& args, size_t want) {
   if (args.size() != want) {
-    Fail("wrong number of args for " + name + ": want " + std::to_string(want) + " got " +
-         std::to_string(args.size()));
+    Fail("wrong number of args for " + name + ": want " + std::to_string(want) + " got " + std::to_string(args.size()));
   }
 }
 
@@ -1283,13 +1308,22 @@ class Executor {
         for (const auto& [k, x] : *v.fields) items.emplace_back(Value::String(k), x);
         break;
       case Value::Kind::kList:
-        for (size_t i = 0; i < v.list->size(); ++i) items.emplace_back(Value::Int(static_cast<int64_t>(i)), (*v.list)[i]);
+        for (size_t i = 0; i < v.list->size(); ++i)
+          items.emplace_back(Value::Int(static_cast<int64_t>(i)), (*v.list)[i]);
         break;
       case Value::Kind::kInt:
         for (int64_t i = 0; i < std::min<int64_t>(v.i, 1 << 20); ++i) items.emplace_back(Value::Int(i), Value::Int(i));
         break;
       case Value::Kind::kNil: break;
-      default: Fail("range can't iterate over " + Print(v));
+      default: {
+        TemplateError e;
+        e.line = n.pipe->line;
+        e.col = n.pipe->col;
+        e.reason = "range can't iterate over " + Print(v);
+        e.context = PipeString(*n.pipe);
+        e.message = std::to_string(e.line) + ":" + std::to_string(e.col) + ": " + e.reason;
+        throw e;
+      }
     }
     if (items.empty()) {
       if (n.else_body) Walk(*n.else_body, dot);

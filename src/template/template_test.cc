@@ -117,6 +117,10 @@ TEST(TemplateTest, Printf) {
   EXPECT_EQ(Expand("{{ printf \"%s\" \"a\" 1 }}", d), "a%!(EXTRA int=1)");
   EXPECT_EQ(Expand("{{ printf \"%q\" \"a\\\"b\" }}", d), "\"a\\\"b\"");
   EXPECT_EQ(Expand("{{ printf \"%.3g\" 1234.5 }}", d), "1.23e+03");
+  EXPECT_EQ(Expand("{{ printf \"%x|%X|%5x\" \"hi\" 255 \"a\" }}", d), "6869|FF|   61");
+  // Huge widths and precisions are capped rather than trusted.
+  EXPECT_EQ(Expand("{{ printf \"%.99999999999999999999f\" 1.0 }}", d).size(), 1002u);
+  EXPECT_EQ(Expand("{{ printf \"%99999999999d\" 1 }}", d).size(), 1000u);
 }
 
 TEST(TemplateTest, Conditionals) {
@@ -201,6 +205,9 @@ TEST(TemplateTest, ExecErrorsBecomeText) {
   EXPECT_EQ(ExpandAlert("{{ humanizeTimestamp 1e21 }}", d),
             "<error expanding template: 1:4: error calling humanizeTimestamp: 1e+21 cannot be represented as a "
             "nanoseconds timestamp since it overflows int64>");
+  EXPECT_EQ(ExpandAlert("{{ range $ }}x{{ end }}", d),
+            "<error expanding template: 1:10: range can't iterate over {map[network:testnet] http://vigil:9810 "
+            "map[instance:host:9100 job:node severity:critical] 0.5}>");
   EXPECT_EQ(ExpandAlert("{{ nosuch }}", d), "<error expanding template: 1:4: function \"nosuch\" not defined>");
   EXPECT_EQ(ExpandAlert("{{ 1 2 }}", d), "<error expanding template: 1:4: can't give argument to non-function 1>");
 }
