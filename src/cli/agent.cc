@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "http/server.h"
 #include "logs/log_collector.h"
+#include "notify/api.h"
 #include "notify/notifier.h"
 #include "process/process.h"
 #include "promql/engine.h"
@@ -238,6 +239,9 @@ class Agent {
       return scheduler_->WaitForFirstRound(Duration(0));
     };
     endpoints.routes.push_back(api::NewRoute(ApiOptions()));
+    if (notifier_) {
+      for (auto& r : notify::NewApiRoutes(notifier_.get(), &clock_)) endpoints.routes.push_back(std::move(r));
+    }
     auto server = http::StartServer(config_.global.listen, std::move(endpoints));
     if (!server.ok()) {
       std::fprintf(stderr, "%s\n", server.status().message().c_str());

@@ -9,6 +9,7 @@
 #include "cli/build_info.h"
 #include "cli/query_commands.h"
 #include "cli/rules_commands.h"
+#include "cli/silence_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
 #include "rules/rule_file.h"
@@ -103,6 +104,27 @@ int Main(int argc, char** argv) {
   alerts_cmd->add_option("--server", alerts_server, "vigil's address")->capture_default_str();
   alerts_cmd->add_flag("--json", alerts_json, "Print the API's data as JSON instead of a table");
 
+  CLI::App* silence_cmd = app.add_subcommand("silence", "Add, list and expire silences of a running vigil");
+  silence_cmd->require_subcommand(1);
+  SilenceAddOptions silence;
+  silence.server = "http://127.0.0.1:9810";
+  bool silence_expired = false, silence_json = false;
+  std::string silence_id;
+  CLI::App* silence_add = silence_cmd->add_subcommand("add", "Silence the alerts matching all MATCHERs");
+  silence_add->add_option("MATCHER", silence.matchers, "Alertmanager matchers, e.g. service=\"bitcoind\"")->required();
+  silence_add->add_option("--duration", silence.duration, "How long (e.g. 2h, 30m)")->capture_default_str();
+  silence_add->add_option("--start", silence.start, "When it starts (Unix seconds or RFC 3339; default: now)");
+  silence_add->add_option("--author", silence.author, "Who (default: $USER)");
+  silence_add->add_option("--comment", silence.comment, "Why");
+  CLI::App* silence_list = silence_cmd->add_subcommand("list", "List active and pending silences");
+  silence_list->add_flag("--expired", silence_expired, "Also list expired ones");
+  silence_list->add_flag("--json", silence_json, "Print JSON");
+  CLI::App* silence_expire = silence_cmd->add_subcommand("expire", "End a silence now");
+  silence_expire->add_option("ID", silence_id, "The silence's id")->required();
+  for (CLI::App* sub : {silence_add, silence_list, silence_expire}) {
+    sub->add_option("--server", silence.server, "vigil's address")->capture_default_str();
+  }
+
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
   CLI::App* tsdb_cmd = app.add_subcommand("tsdb", "Tools for the embedded time-series store");
@@ -150,6 +172,9 @@ int Main(int argc, char** argv) {
   }
   if (check_config->parsed()) return CheckConfig(config_files);
   if (check_rules->parsed()) return CheckRules(rule_files);
+  if (silence_add->parsed()) return AddSilence(silence);
+  if (silence_list->parsed()) return ListSilences(silence.server, silence_expired, silence_json);
+  if (silence_expire->parsed()) return ExpireSilence(silence.server, silence_id);
   if (alerts_cmd->parsed()) return ListAlerts(alerts_server, alerts_json);
   if (test_rules->parsed()) return TestRules(rule_test_files);
   if (query_cmd->parsed()) return QueryInstant(query_target, query_expr, query_time);

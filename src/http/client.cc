@@ -50,4 +50,13 @@ Result<ClientResponse> Get(const std::string& base_url, const std::string& path,
   return Request(base_url, timeout, [&](httplib::Client& c) { return c.Get(path); });
 }
 
+Result<ClientResponse> PostJson(const std::string& base_url, const std::string& path, const std::string& json,
+                                Duration timeout) {
+  return Request(base_url, timeout, [&](httplib::Client& c) { return c.Post(path, json, "application/json"); });
+}
+
+Result<ClientResponse> Delete(const std::string& base_url, const std::string& path, Duration timeout) {
+  return Request(base_url, timeout, [&](httplib::Client& c) { return c.Delete(path); });
+}
+
 }  // namespace vigil::http

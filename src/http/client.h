@@ -24,5 +24,9 @@ Result<ClientResponse> PostForm(const std::string& base_url, const std::string& 
                                 const std::vector<std::pair<std::string, std::string>>& params, Duration timeout);
 // GETs base_url + path (with any query string), with PostForm's errors.
 Result<ClientResponse> Get(const std::string& base_url, const std::string& path, Duration timeout);
+// POSTs a JSON body; DELETEs a path.
+Result<ClientResponse> PostJson(const std::string& base_url, const std::string& path, const std::string& json,
+                                Duration timeout);
+Result<ClientResponse> Delete(const std::string& base_url, const std::string& path, Duration timeout);
 
 }  // namespace vigil::http

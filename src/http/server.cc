@@ -179,6 +179,9 @@ class HttplibServer final : public Server {
       server_.Get(pattern, [handler](const httplib::Request& req, httplib::Response& res) {
         Send(handler(ToRequest(req)), res);
       });
+      server_.Delete(pattern, [handler](const httplib::Request& req, httplib::Response& res) {
+        Send(handler(ToRequest(req)), res);
+      });
       // Reads the body itself: httplib caps form bodies at 8 KiB, too small for
       // Grafana's long queries.
       server_.Post(pattern, [handler](const httplib::Request& req, httplib::Response& res,

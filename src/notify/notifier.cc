@@ -197,7 +197,25 @@ void Notifier::Loop() {
   while (!stopping_) {
     std::vector<AlertUpdate> updates;
     updates.swap(pending_);
+    bool reload_silences = std::exchange(silences_changed_, false);
     lock.unlock();
+    if (reload_silences) {
+      std::vector<alert::Silence> active;
+      if (auto stored = outbox_->Silences(); stored.ok()) {
+        for (const auto& st : *stored) {
+          alert::Silence sil{st.id, {}, st.starts_at, st.ends_at, st.created_by, st.comment};
+          for (const auto& m : st.matchers) {
+            if (auto parsed = alert::ParseMatchers(m); parsed.ok()) {
+              sil.matchers.insert(sil.matchers.end(), parsed->begin(), parsed->end());
+            }
+          }
+          active.push_back(std::move(sil));
+        }
+      } else {
+        LogError("cannot read silences", {{"err", stored.status().message()}});
+      }
+      dispatcher_->SetSilences(std::move(active));
+    }
     for (auto& u : updates) {
       alert::Alert a;
       a.labels = std::move(u.labels);
@@ -241,5 +259,63 @@ void Notifier::AppendMetrics(MetricBatch& out) const {
 }
 
 Result<std::vector<Outbox::HistoryEntry>> Notifier::History(int limit) const { return outbox_->History(limit); }
+
+Result<std::string> Notifier::PutSilence(Outbox::StoredSilence s) {
+  if (s.matchers.empty()) return Status::Error("a silence needs at least one matcher");
+  for (const auto& m : s.matchers) {
+    if (auto parsed = alert::ParseMatchers(m); !parsed.ok()) return parsed.status();
+  }
+  TimestampMs now = o_.clock->NowMs();
+  if (s.starts_at == 0) s.starts_at = now;
+  if (s.ends_at <= s.starts_at) return Status::Error("the silence must end after it starts");
+  if (s.ends_at <= now) return Status::Error("the silence's end is in the past");
+  if (s.id.empty()) {
+    std::random_device rd;
+    std::uniform_int_distribution<int> hex(0, 15);
+    const char* digits = "0123456789abcdef";
+    for (int i = 0; i < 32; ++i) {
+      if (i == 8 || i == 12 || i == 16 || i == 20) s.id += '-';
+      s.id += digits[hex(rd)];
+    }
+  } else {
+    auto all = outbox_->Silences();
+    if (!all.ok()) return all.status();
+    bool known = false;
+    for (const auto& x : *all) known = known || x.id == s.id;
+    if (!known) return Status::Error("silence " + s.id + " not found");
+  }
+  s.updated_at = now;
+  if (Status st = outbox_->SaveSilence(s); !st.ok()) return st;
+  LogInfo("silence saved", {{"id", s.id}, {"created_by", s.created_by}, {"ends", FormatTime(s.ends_at)}});
+  {
+    std::lock_guard lock(mu_);
+    silences_changed_ = true;
+  }
+  cv_.notify_all();
+  return s.id;
+}
+
+Status Notifier::ExpireSilence(const std::string& id) {
+  auto all = outbox_->Silences();
+  if (!all.ok()) return all.status();
+  for (auto s : *all) {
+    if (s.id != id) continue;
+    TimestampMs now = o_.clock->NowMs();
+    if (s.ends_at <= now) return Status::Error("silence " + id + " already expired");
+    s.ends_at = std::max(s.starts_at, now);
+    s.updated_at = now;
+    if (Status st = outbox_->SaveSilence(s); !st.ok()) return st;
+    LogInfo("silence expired", {{"id", id}});
+    {
+      std::lock_guard lock(mu_);
+      silences_changed_ = true;
+    }
+    cv_.notify_all();
+    return Status::Ok();
+  }
+  return Status::Error("silence " + id + " not found");
+}
+
+Result<std::vector<Outbox::StoredSilence>> Notifier::Silences() const { return outbox_->Silences(); }
 
 }  // namespace vigil::notify

@@ -55,6 +55,13 @@ class Notifier {
   void AppendMetrics(MetricBatch& out) const;
   Result<std::vector<Outbox::HistoryEntry>> History(int limit) const;
 
+  // Silences, Alertmanager's: creates one (empty id) or replaces it; returns
+  // its id. Errors say what is wrong (no matchers, a bad matcher, an end not
+  // after the start or in the past, an unknown id).
+  Result<std::string> PutSilence(Outbox::StoredSilence silence);
+  Status ExpireSilence(const std::string& id);
+  Result<std::vector<Outbox::StoredSilence>> Silences() const;
+
  private:
   explicit Notifier(NotifierOptions o);
   void Loop();
@@ -68,6 +75,7 @@ class Notifier {
   std::condition_variable cv_;
   std::vector<AlertUpdate> pending_;
   bool stopping_ = false;
+  bool silences_changed_ = true;  // the loop hands the stored silences to the dispatcher
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;  // receiver, integration, outcome
   std::thread thread_;
 };

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <nlohmann/json.hpp>
+
 namespace vigil::notify {
 namespace {
 
@@ -35,6 +37,9 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
            " integration TEXT NOT NULL, idx INTEGER NOT NULL, payload TEXT NOT NULL, created_ms INTEGER NOT NULL,"
            " next_attempt_ms INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '')",
            "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_ms)",
+           "CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, matchers TEXT NOT NULL,"
+           " starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
+           " created_by TEXT NOT NULL, comment TEXT NOT NULL)",
            "CREATE TABLE IF NOT EXISTS outbox_history (id INTEGER PRIMARY KEY, receiver TEXT NOT NULL,"
            " integration TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL, payload TEXT NOT NULL,"
            " created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, attempts INTEGER NOT NULL)",
@@ -209,6 +214,53 @@ Result<std::vector<Outbox::HistoryEntry>> Outbox::History(int limit) {
     out.push_back(std::move(h));
   }
   if (rc != SQLITE_DONE) return Status::Error(std::string("outbox read: ") + sqlite3_errmsg(db_));
+  return out;
+}
+
+Status Outbox::SaveSilence(const StoredSilence& s) {
+  Stmt st;
+  sqlite3_prepare_v2(db_,
+                     "INSERT OR REPLACE INTO silences (id, matchers, starts_ms, ends_ms, updated_ms, created_by, comment)"
+                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     -1, &st.s, nullptr);
+  std::string matchers = nlohmann::json(s.matchers).dump();
+  sqlite3_bind_text(st.s, 1, s.id.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.s, 2, matchers.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(st.s, 3, s.starts_at);
+  sqlite3_bind_int64(st.s, 4, s.ends_at);
+  sqlite3_bind_int64(st.s, 5, s.updated_at);
+  sqlite3_bind_text(st.s, 6, s.created_by.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(st.s, 7, s.comment.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("silence save: ") + sqlite3_errmsg(db_));
+  return Status::Ok();
+}
+
+Result<std::vector<Outbox::StoredSilence>> Outbox::Silences() {
+  Stmt st;
+  sqlite3_prepare_v2(db_,
+                     "SELECT id, matchers, starts_ms, ends_ms, updated_ms, created_by, comment FROM silences"
+                     " ORDER BY starts_ms, id",
+                     -1, &st.s, nullptr);
+  std::vector<StoredSilence> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    StoredSilence s;
+    s.id = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
+    nlohmann::json m = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st.s, 1)), nullptr,
+                                             false);
+    if (m.is_array()) {
+      for (const auto& x : m) {
+        if (x.is_string()) s.matchers.push_back(x.get<std::string>());
+      }
+    }
+    s.starts_at = sqlite3_column_int64(st.s, 2);
+    s.ends_at = sqlite3_column_int64(st.s, 3);
+    s.updated_at = sqlite3_column_int64(st.s, 4);
+    s.created_by = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 5));
+    s.comment = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 6));
+    out.push_back(std::move(s));
+  }
+  if (rc != SQLITE_DONE) return Status::Error(std::string("silences read: ") + sqlite3_errmsg(db_));
   return out;
 }
 

@@ -63,6 +63,17 @@ class Outbox {
   };
   Result<std::vector<HistoryEntry>> History(int limit);
 
+  // Silences live in the same database, so they survive restarts with the
+  // notifications they hold back. Matchers are stored as Alertmanager's text.
+  struct StoredSilence {
+    std::string id;
+    std::vector<std::string> matchers;
+    TimestampMs starts_at = 0, ends_at = 0, updated_at = 0;
+    std::string created_by, comment;
+  };
+  Status SaveSilence(const StoredSilence& s);
+  Result<std::vector<StoredSilence>> Silences();
+
  private:
   explicit Outbox(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);

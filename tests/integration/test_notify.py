@@ -9,8 +9,11 @@ import json
 import os
 import signal
 import shutil
+import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import vigiltest as vt
 
@@ -166,6 +169,41 @@ try:
     c.check("a 400 from the receiver becomes a dead letter", vt.wait_until(dead, timeout=40, what="dead letter"))
     c.check("the dead letter's reason is logged", "dead letter" in v.logs() and "HTTP 400" in v.logs())
     c.check("vigil still serves", vt.get(v.url + "/-/ready")[0] == 200)
+
+    # 7. Silences (Alertmanager's v2 API and `vigil silence`): held back, kept across a restart, released on expiry.
+    def cli(*args):
+        r = subprocess.run([a.vigil, "silence", *args, "--server", v.url], capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout + r.stderr
+
+    rc, out = cli("add", 'service="validator"', "--duration", "1h", "--author", "ops", "--comment", "upgrade")
+    c.check("vigil silence add prints the new id", rc == 0 and len(out.strip()) == 36, out)
+    sid = out.strip()
+    before = len(events("trigger", "validator"))
+    os.kill(pid_of("vn-validator.service"), signal.SIGKILL)
+    time.sleep(3)
+    c.check("a silenced alert is not sent", len(events("trigger", "validator")) == before)
+    v.stop()
+    v = vt.Vigil(a.vigil, CONFIG, data_dir=data_dir)
+    v.wait_ready()
+    rc, out = cli("list")
+    c.check("the silence survives a restart and is listed as active", rc == 0 and sid in out and "active" in out, out)
+    rc, out = cli("expire", sid)
+    c.check("vigil silence expire", rc == 0, out)
+    c.check("once the silence ends, what still fires is sent",
+            vt.wait_until(lambda: len(events("trigger", "validator")) > before, timeout=40, what="validator page"))
+    rc, out = cli("add", "not a matcher")
+    c.check("a bad matcher is refused with the reason", rc == 1 and "matcher" in out, out)
+    status, _, body = vt.get(v.url + "/api/v2/silences")
+    c.check("GET /api/v2/silences in Alertmanager's shape",
+            status == 200 and json.loads(body)[0]["matchers"][0] ==
+            {"name": "service", "value": "validator", "isRegex": False, "isEqual": True}, body[:300])
+    req = urllib.request.Request(v.url + "/api/v2/silences", data=b'{"matchers": []}', method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=5)
+        c.check("POST without matchers is a 400", False)
+    except urllib.error.HTTPError as e:
+        c.check("POST without matchers is a 400 naming the field", e.code == 400 and b"matchers" in e.read())
 except Exception:
     if v is not None:
         print("--- vigil log (tail) ---\n" + v.logs()[-3000:])

@@ -1,0 +1,14 @@
+// Alertmanager's v2 silences API on vigil's own port, so amtool-style
+// clients and scripts work: GET/POST /api/v2/silences, GET/DELETE
+// /api/v2/silence/{id}. And /api/v1/notifications: the outbox and its history.
+#pragma once
+
+#include "http/server.h"
+#include "notify/notifier.h"
+
+namespace vigil::notify {
+
+// `notifier` must outlive the routes.
+std::vector<http::Route> NewApiRoutes(Notifier* notifier, const Clock* clock);
+
+}  // namespace vigil::notify
