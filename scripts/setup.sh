@@ -24,7 +24,7 @@ packages=(
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # real peers used by the tests
-  prometheus prometheus-node-exporter systemd dbus-user-session curl procps python3 openssl
+  prometheus prometheus-node-exporter prometheus-alertmanager systemd dbus-user-session curl procps python3 openssl
   # writes journal files for the journal follower tests
   systemd-journal-remote
 )

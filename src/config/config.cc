@@ -579,8 +579,8 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
   }
   if (auto n = r.Take("route"); n.IsDefined()) {
     DecodeRoute(d, n, r.Field("route"), names, true, &a->route);
-  } else {
-    d.Report(node, "alerting", "missing route (at least {receiver: NAME})");
+  } else if (!node["alertmanagers"].IsDefined()) {
+    d.Report(node, "alerting", "missing route (at least {receiver: NAME}) or alertmanagers to forward to");
   }
   if (auto n = r.Take("inhibit_rules"); n.IsDefined()) {
     if (!n.IsSequence()) {
@@ -646,6 +646,28 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
           }
         }
         a->maintenance_windows.push_back(std::move(w));
+      }
+    }
+  }
+  if (auto n = r.Take("alertmanagers"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("alertmanagers"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        MapReader ar(d, n[i], r.Field("alertmanagers") + "[" + std::to_string(i) + "]");
+        if (!n[i].IsMap()) continue;
+        AlertmanagerTarget t;
+        if (auto u = ar.Take("url"); u.IsDefined()) {
+          d.Url(u, ar.Field("url"), &t.url);
+        } else {
+          d.Report(n[i], r.Field("alertmanagers") + "[" + std::to_string(i) + "]",
+                   "missing url (e.g. http://127.0.0.1:9093)");
+        }
+        if (auto ri = ar.Take("resend_interval"); ri.IsDefined()) {
+          d.Duration(ri, ar.Field("resend_interval"), &t.resend_interval, false);
+        }
+        ar.Finish();
+        a->alertmanagers.push_back(std::move(t));
       }
     }
   }

@@ -199,7 +199,15 @@ struct ReceiverOptions {
   std::vector<SlackConfig> slack_configs;
 };
 
+// An Alertmanager to forward every alert to, as Prometheus does (for fleets
+// that centralise routing there).
+struct AlertmanagerTarget {
+  std::string url;  // base URL; alerts are POSTed to <url>/api/v2/alerts
+  Duration resend_interval{60000};
+};
+
 struct AlertingOptions {
+  std::vector<AlertmanagerTarget> alertmanagers;
   alert::RouteSpec route;
   std::vector<ReceiverOptions> receivers;
   std::vector<alert::InhibitRuleSpec> inhibit_rules;

@@ -52,6 +52,13 @@ Outcome Post(const std::string& url, const std::string& body, Duration timeout) 
 Notifier::Notifier(NotifierOptions o) : o_(std::move(o)) {}
 
 Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
+  // Without a route vigil only forwards to Alertmanagers: a catch-all route
+  // with no integrations keeps the dispatcher's bookkeeping uniform.
+  bool forward_only = o.alerting.route.receiver.empty();
+  if (forward_only) {
+    o.alerting.route.receiver = "(forward-only)";
+    o.alerting.receivers.push_back({"(forward-only)", {}, {}, {}});
+  }
   auto route = alert::Route::Build(o.alerting.route);
   if (!route.ok()) return route.status();
   std::vector<alert::InhibitRule> rules = alert::DependencyInhibitRules(o.depends_on);
@@ -77,6 +84,8 @@ Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
   if (auto c = n->outbox_->Counts(); c.ok() && c->pending > 0) {
     LogInfo("notifications queued before the restart will be delivered", {{"pending", std::to_string(c->pending)}});
   }
+  n->last_forward_.assign(n->o_.alerting.alertmanagers.size(), 0);
+  n->forward_failing_.assign(n->o_.alerting.alertmanagers.size(), false);
   n->thread_ = std::thread([p = n.get()] { p->Loop(); });
   return n;
 }
@@ -216,14 +225,18 @@ void Notifier::Loop() {
       }
       dispatcher_->SetSilences(std::move(active));
     }
+    std::vector<alert::Alert> changed;
     for (auto& u : updates) {
       alert::Alert a;
       a.labels = std::move(u.labels);
       a.annotations = std::move(u.annotations);
       a.starts_at = u.starts_at;
       a.ends_at = u.ends_at;
+      a.generator_url = o_.context.external_url;
       dispatcher_->Update(a);
+      changed.push_back(std::move(a));
     }
+    if (!o_.alerting.alertmanagers.empty()) Forward(changed);
     for (const auto& n : dispatcher_->Flush()) Render(n);
     DeliverDue();
     TimestampMs now = o_.clock->NowMs();
@@ -234,6 +247,65 @@ void Notifier::Loop() {
     if (stopping_ || !pending_.empty()) continue;
     cv_.wait_for(lock, std::chrono::milliseconds(std::max<TimestampMs>(1, next - now)),
                  [&] { return stopping_ || !pending_.empty(); });
+  }
+}
+
+void Notifier::Forward(const std::vector<alert::Alert>& changed) {
+  TimestampMs now = o_.clock->NowMs();
+  bool news = false;
+  for (const auto& a : changed) {
+    std::string fp = alert::Fingerprint(a.labels);
+    auto it = forwarded_.find(fp);
+    bool differs = it == forwarded_.end() || it->second.alert.resolved() != a.resolved();
+    if (it != forwarded_.end() && a.resolved() && it->second.alert.resolved()) continue;  // already told
+    if (it == forwarded_.end() && a.resolved()) continue;  // never told it fired
+    news = news || differs;
+    forwarded_[fp] = {a, a.resolved() ? now : 0};
+  }
+  // Resolved alerts are repeated for 15 minutes (as Prometheus), then dropped.
+  std::erase_if(forwarded_, [&](const auto& kv) {
+    return kv.second.resolved_seen_ms != 0 && now - kv.second.resolved_seen_ms > 15 * 60 * 1000;
+  });
+  if (forwarded_.empty()) return;
+  nlohmann::json body = nlohmann::json::array();
+  for (const auto& [fp, f] : forwarded_) {
+    nlohmann::json labels = nlohmann::json::object(), annotations = nlohmann::json::object();
+    for (const auto& l : f.alert.labels) labels[l.name] = l.value;
+    for (const auto& l : f.alert.annotations) annotations[l.name] = l.value;
+    nlohmann::json a = {{"labels", labels},
+                        {"annotations", annotations},
+                        {"startsAt", FormatTime(f.alert.starts_at)},
+                        {"generatorURL", f.alert.generator_url}};
+    // A firing alert's endsAt lies a few resend intervals ahead, so Alertmanager
+    // resolves it by itself if vigil goes away (Prometheus does the same).
+    a["endsAt"] = FormatTime(f.alert.resolved() ? f.alert.ends_at
+                                                : now + 4 * o_.alerting.alertmanagers[0].resend_interval.count());
+    body.push_back(std::move(a));
+  }
+  std::string text = body.dump();
+  for (size_t i = 0; i < o_.alerting.alertmanagers.size(); ++i) {
+    const auto& am = o_.alerting.alertmanagers[i];
+    if (!news && now - last_forward_[i] < am.resend_interval.count()) continue;
+    std::string base = am.url;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    Outcome r = Post(base + "/api/v2/alerts", text, o_.send_timeout);
+    std::string outcome = r.kind == Outcome::kDelivered ? "delivered" : "retry";
+    std::optional<http::ParsedUrl> parsed = http::ParseUrl(base);
+    std::string target = parsed ? parsed->redacted : "?";
+    if (r.kind == Outcome::kDelivered) {
+      last_forward_[i] = now;
+      if (forward_failing_[i]) LogInfo("forwarding to Alertmanager works again", {{"alertmanager", target}});
+      forward_failing_[i] = false;
+    } else {
+      // The next loop (at most a second away) tries again: nothing is lost,
+      // since the whole current state is sent each time.
+      if (!forward_failing_[i]) {
+        LogWarn("cannot forward alerts to Alertmanager", {{"alertmanager", target}, {"reason", r.detail}});
+      }
+      forward_failing_[i] = true;
+    }
+    std::lock_guard lock(mu_);
+    ++counts_[{"alertmanager", "alertmanager", outcome}];
   }
 }
 

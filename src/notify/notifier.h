@@ -67,6 +67,9 @@ class Notifier {
   void Loop();
   void Render(const alert::Notification& n);
   void DeliverDue();
+  // Alertmanager forwarding: every firing alert, and resolved ones for a
+  // while, re-sent each resend_interval so a restarted Alertmanager relearns them.
+  void Forward(const std::vector<alert::Alert>& changed);
 
   NotifierOptions o_;
   std::unique_ptr<alert::Dispatcher> dispatcher_;
@@ -77,6 +80,13 @@ class Notifier {
   bool stopping_ = false;
   bool silences_changed_ = true;  // the loop hands the stored silences to the dispatcher
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;  // receiver, integration, outcome
+  struct Forwarded {
+    alert::Alert alert;
+    TimestampMs resolved_seen_ms = 0;
+  };
+  std::map<std::string, Forwarded> forwarded_;  // by fingerprint; the loop thread only
+  std::vector<TimestampMs> last_forward_;        // per Alertmanager
+  std::vector<bool> forward_failing_;            // per Alertmanager: logged once per outage
   std::thread thread_;
 };
 
