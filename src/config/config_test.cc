@@ -591,6 +591,17 @@ TEST(AlertingConfig, ProblemsNameFileLineAndFieldButNoSecret) {
 
   r = LoadString("alerting: {receivers: []}\n", "c.yml", NoEnv());
   EXPECT_NE(AllProblems(r).find("alerting: missing route"), std::string::npos) << AllProblems(r);
+
+  // Forwarding only: no route needed.
+  r = LoadString("alerting: {alertmanagers: [{url: 'http://127.0.0.1:9093', resend_interval: 30s}]}\n", "c.yml",
+                 NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  EXPECT_EQ(r.config.alerting->alertmanagers[0].resend_interval, Duration(30000));
+  r = LoadString("alerting: {alertmanagers: [{url: 'am:9093'}, {}]}\n", "c.yml", NoEnv());
+  EXPECT_NE(AllProblems(r).find("alerting.alertmanagers[0].url: expected an http:// or https:// URL"),
+            std::string::npos)
+      << AllProblems(r);
+  EXPECT_NE(AllProblems(r).find("alerting.alertmanagers[1]: missing url"), std::string::npos) << AllProblems(r);
 }
 
 TEST(ScrapeConfig, TargetsAndTheirProblems) {
