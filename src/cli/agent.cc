@@ -238,10 +238,11 @@ class Agent {
       std::lock_guard lock(mu_);
       return scheduler_->WaitForFirstRound(Duration(0));
     };
-    endpoints.routes.push_back(api::NewRoute(ApiOptions()));
+    // More specific prefixes first: /api/v1/notifications before the API's /api/v1/.
     if (notifier_) {
       for (auto& r : notify::NewApiRoutes(notifier_.get(), &clock_)) endpoints.routes.push_back(std::move(r));
     }
+    endpoints.routes.push_back(api::NewRoute(ApiOptions()));
     auto server = http::StartServer(config_.global.listen, std::move(endpoints));
     if (!server.ok()) {
       std::fprintf(stderr, "%s\n", server.status().message().c_str());

@@ -555,6 +555,46 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
         if (auto n = ir.Take("channel"); n.IsDefined()) d.String(n, ir.Field("channel"), &s->channel);
       },
       &rc->slack_configs);
+  auto required = [&](MapReader& ir, const YAML::Node& item, const std::string& path, const char* key,
+                      std::string* out) {
+    if (auto n = ir.Take(key); n.IsDefined()) {
+      if (d.String(n, ir.Field(key), out) && out->empty()) d.Report(n, ir.Field(key), "must not be empty");
+    } else {
+      d.Report(item, path, std::string("missing ") + key);
+    }
+  };
+  DecodeIntegrations<TelegramConfig>(
+      d, r, "telegram_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, TelegramConfig* t) {
+        required(ir, item, path, "bot_token", &t->bot_token);
+        required(ir, item, path, "chat_id", &t->chat_id);
+        if (auto n = ir.Take("api_url"); n.IsDefined()) d.Url(n, ir.Field("api_url"), &t->api_url);
+      },
+      &rc->telegram_configs);
+  DecodeIntegrations<DiscordConfig>(
+      d, r, "discord_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, DiscordConfig* c) {
+        if (auto n = ir.Take("webhook_url"); n.IsDefined()) {
+          SecretUrl(d, n, ir.Field("webhook_url"), &c->webhook_url);
+        } else {
+          d.Report(item, path, "missing webhook_url");
+        }
+      },
+      &rc->discord_configs);
+  DecodeIntegrations<TwilioConfig>(
+      d, r, "twilio_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, TwilioConfig* t) {
+        required(ir, item, path, "account_sid", &t->account_sid);
+        required(ir, item, path, "auth_token", &t->auth_token);
+        required(ir, item, path, "from", &t->from);
+        required(ir, item, path, "to", &t->to);
+        if (auto n = ir.Take("api_url"); n.IsDefined()) d.Url(n, ir.Field("api_url"), &t->api_url);
+        if (auto n = ir.Take("severities"); n.IsDefined()) {
+          t->severities.clear();
+          d.StringList(n, ir.Field("severities"), &t->severities);
+        }
+      },
+      &rc->twilio_configs);
   r.Finish();
 }
 

@@ -192,11 +192,33 @@ struct SlackConfig {
   std::string channel;
   bool send_resolved = true;
 };
+struct TelegramConfig {
+  std::string bot_token;  // a secret (it is part of the request's path)
+  std::string chat_id;
+  std::string api_url = "https://api.telegram.org";
+  bool send_resolved = true;
+};
+struct DiscordConfig {
+  std::string webhook_url;  // a secret
+  bool send_resolved = true;
+};
+// SMS through Twilio's Messages API; by default only P0/P1, firing only.
+struct TwilioConfig {
+  std::string account_sid;
+  std::string auth_token;  // a secret
+  std::string from, to;    // E.164 numbers
+  std::string api_url = "https://api.twilio.com";
+  std::vector<std::string> severities{"critical", "high"};
+  bool send_resolved = false;
+};
 struct ReceiverOptions {
   std::string name;
   std::vector<WebhookConfig> webhook_configs;
   std::vector<PagerDutyConfig> pagerduty_configs;
   std::vector<SlackConfig> slack_configs;
+  std::vector<TelegramConfig> telegram_configs;
+  std::vector<DiscordConfig> discord_configs;
+  std::vector<TwilioConfig> twilio_configs;
 };
 
 // An Alertmanager to forward every alert to, as Prometheus does (for fleets

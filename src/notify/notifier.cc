@@ -1,5 +1,7 @@
 #include "notify/notifier.h"
 
+#include <cctype>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -16,16 +18,48 @@ struct Outcome {
   std::optional<Duration> after;  // from Retry-After
 };
 
-Outcome Post(const std::string& url, const std::string& body, Duration timeout) {
-  std::optional<http::ParsedUrl> u = http::ParseUrl(url);
+// Twilio takes form fields; the outbox keeps them as a JSON object.
+std::string FormEncode(const std::string& json_object) {
+  nlohmann::json j = nlohmann::json::parse(json_object, nullptr, false);
+  std::string out;
+  if (!j.is_object()) return out;
+  auto escape = [](const std::string& v) {
+    std::string e;
+    for (unsigned char ch : v) {
+      if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
+        e += static_cast<char>(ch);
+      } else {
+        char buf[4];
+        std::snprintf(buf, sizeof buf, "%%%02X", ch);
+        e += buf;
+      }
+    }
+    return e;
+  };
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (!it.value().is_string()) continue;
+    out += (out.empty() ? "" : "&") + escape(it.key()) + "=" + escape(it.value().get<std::string>());
+  }
+  return out;
+}
+
+struct Delivery {
+  std::string url;
+  std::string body;
+  std::string content_type = "application/json";
+  std::string user, password;
+};
+
+Outcome Post(const Delivery& d, Duration timeout) {
+  std::optional<http::ParsedUrl> u = http::ParseUrl(d.url);
   if (!u) return {Outcome::kDead, "the receiver's URL is not http(s)://host/…"};
   http::HttpRequest req;
   req.url = *u;
   req.method = "POST";
-  req.body = body;
-  req.content_type = "application/json";
-  req.user = u->user;
-  req.password = u->password;
+  req.body = d.body;
+  req.content_type = d.content_type;
+  req.user = d.user.empty() ? u->user : d.user;
+  req.password = d.user.empty() ? u->password : d.password;
   req.deadline = std::chrono::steady_clock::now() + timeout;
   req.max_body_bytes = 64 << 10;
   http::HttpResponse res;
@@ -137,6 +171,19 @@ void Notifier::Render(const alert::Notification& n) {
     const auto& s = rc->slack_configs[i];
     enqueue("slack", static_cast<int>(i), SlackMessage(n, o_.context, s.channel, s.send_resolved));
   }
+  for (size_t i = 0; i < rc->telegram_configs.size(); ++i) {
+    const auto& t = rc->telegram_configs[i];
+    enqueue("telegram", static_cast<int>(i), TelegramMessage(n, o_.context, t.chat_id, t.send_resolved));
+  }
+  for (size_t i = 0; i < rc->discord_configs.size(); ++i) {
+    enqueue("discord", static_cast<int>(i), DiscordMessage(n, o_.context, rc->discord_configs[i].send_resolved));
+  }
+  for (size_t i = 0; i < rc->twilio_configs.size(); ++i) {
+    const auto& t = rc->twilio_configs[i];
+    for (const auto& sms : SmsMessages(n, o_.context, t.from, t.to, t.severities, t.send_resolved)) {
+      enqueue("twilio", static_cast<int>(i), sms);
+    }
+  }
 }
 
 void Notifier::DeliverDue() {
@@ -151,26 +198,40 @@ void Notifier::DeliverDue() {
     for (const auto& r : o_.alerting.receivers) {
       if (r.name == m.receiver) rc = &r;
     }
-    std::string url, body = m.payload;
-    if (rc != nullptr && m.integration == "webhook" && m.index < static_cast<int>(rc->webhook_configs.size())) {
-      url = rc->webhook_configs[m.index].url;
-    } else if (rc != nullptr && m.integration == "slack" && m.index < static_cast<int>(rc->slack_configs.size())) {
-      url = rc->slack_configs[m.index].api_url;
-    } else if (rc != nullptr && m.integration == "pagerduty" &&
-               m.index < static_cast<int>(rc->pagerduty_configs.size())) {
+    // Where and how to send it; keys, tokens and secret URLs come from the
+    // configuration now, never from the stored message.
+    Delivery d;
+    d.body = m.payload;
+    auto in = [&](const auto& list) { return rc != nullptr && m.index < static_cast<int>(list.size()); };
+    if (m.integration == "webhook" && in(rc->webhook_configs)) {
+      d.url = rc->webhook_configs[m.index].url;
+    } else if (m.integration == "slack" && in(rc->slack_configs)) {
+      d.url = rc->slack_configs[m.index].api_url;
+    } else if (m.integration == "pagerduty" && in(rc->pagerduty_configs)) {
       const auto& pd = rc->pagerduty_configs[m.index];
-      url = pd.url;
-      // The key is added here, never stored: the outbox can be shown.
-      body.insert(1, "\"routing_key\":" + nlohmann::json(pd.routing_key).dump() + ",");
+      d.url = pd.url;
+      d.body.insert(1, "\"routing_key\":" + nlohmann::json(pd.routing_key).dump() + ",");
+    } else if (m.integration == "telegram" && in(rc->telegram_configs)) {
+      const auto& t = rc->telegram_configs[m.index];
+      d.url = t.api_url + "/bot" + t.bot_token + "/sendMessage";
+    } else if (m.integration == "discord" && in(rc->discord_configs)) {
+      d.url = rc->discord_configs[m.index].webhook_url;
+    } else if (m.integration == "twilio" && in(rc->twilio_configs)) {
+      const auto& t = rc->twilio_configs[m.index];
+      d.url = t.api_url + "/2010-04-01/Accounts/" + t.account_sid + "/Messages.json";
+      d.body = FormEncode(m.payload);
+      d.content_type = "application/x-www-form-urlencoded";
+      d.user = t.account_sid;
+      d.password = t.auth_token;
     }
     TimestampMs now = o_.clock->NowMs();
-    if (url.empty()) {
+    if (d.url.empty()) {
       (void)outbox_->DeadLetter(m, "the receiver or integration is no longer configured", now);
       std::lock_guard lock(mu_);
       ++counts_[{m.receiver, m.integration, "dead"}];
       continue;
     }
-    Outcome o = Post(url, body, o_.send_timeout);
+    Outcome o = Post(d, o_.send_timeout);
     now = o_.clock->NowMs();
     std::string outcome = o.kind == Outcome::kDelivered ? "delivered" : o.kind == Outcome::kDead ? "dead" : "retry";
     if (o.kind == Outcome::kDelivered) {
@@ -288,7 +349,7 @@ void Notifier::Forward(const std::vector<alert::Alert>& changed) {
     if (!news && now - last_forward_[i] < am.resend_interval.count()) continue;
     std::string base = am.url;
     while (!base.empty() && base.back() == '/') base.pop_back();
-    Outcome r = Post(base + "/api/v2/alerts", text, o_.send_timeout);
+    Outcome r = Post({base + "/api/v2/alerts", text}, o_.send_timeout);
     std::string outcome = r.kind == Outcome::kDelivered ? "delivered" : "retry";
     std::optional<http::ParsedUrl> parsed = http::ParseUrl(base);
     std::string target = parsed ? parsed->redacted : "?";

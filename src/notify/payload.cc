@@ -1,5 +1,7 @@
 #include "notify/payload.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace vigil::notify {
@@ -151,6 +153,102 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
   json j = {{"text", title}, {"attachments", attachments}};
   if (!channel.empty()) j["channel"] = channel;
   return j.dump();
+}
+
+namespace {
+
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string Cut(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max >= 3 ? max - 3 : max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  if (max >= 3) s += "...";
+  return s;
+}
+
+std::string HtmlEscape(std::string_view in) {
+  std::string out;
+  for (char ch : in) {
+    if (ch == '<') {
+      out += "&lt;";
+    } else if (ch == '>') {
+      out += "&gt;";
+    } else if (ch == '&') {
+      out += "&amp;";
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+int DiscordColour(std::string_view severity, bool resolved) {
+  if (resolved) return 0x2eb886;
+  if (severity == "critical") return 0xd00000;
+  if (severity == "high") return 0xff8c00;
+  if (severity == "medium") return 0xf2c744;
+  return 0x439fe0;
+}
+
+const std::vector<std::string>* DownstreamOf(const alert::Notification& n, const alert::Alert& a) {
+  auto it = n.downstream.find(alert::Fingerprint(a.labels));
+  return it == n.downstream.end() ? nullptr : &it->second;
+}
+
+}  // namespace
+
+std::string TelegramMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& chat_id,
+                            bool send_resolved) {
+  std::string text;
+  int shown = 0;
+  for (const auto& a : n.alerts) {
+    if (a.resolved() && !send_resolved) continue;
+    ++shown;
+    text += std::string(a.resolved() ? "✅ <b>RESOLVED</b> " : "🔥 <b>") +
+            (a.resolved() ? "" : std::string(a.labels.Get("severity")) + "</b> ") +
+            HtmlEscape(Summary(a, DownstreamOf(n, a))) + "\nsince " + Rfc3339(a.starts_at) + "\n";
+  }
+  if (shown == 0) return "";
+  if (!ctx.host.empty()) text = "<i>" + HtmlEscape(ctx.host) + "</i>\n" + text;
+  return json{{"chat_id", chat_id}, {"text", Cut(text, 4096)}, {"parse_mode", "HTML"},
+              {"disable_web_page_preview", true}}
+      .dump();
+}
+
+std::string DiscordMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved) {
+  json embeds = json::array();
+  int firing = 0, resolved = 0;
+  for (const auto& a : n.alerts) {
+    if (a.resolved() && !send_resolved) continue;
+    (a.resolved() ? resolved : firing)++;
+    if (embeds.size() >= 10) continue;  // Discord's limit; the content line counts them all
+    std::string description = "since " + Rfc3339(a.starts_at);
+    if (std::string_view d = a.annotations.Get("description"); !d.empty()) description += "\n" + std::string(d);
+    embeds.push_back({{"title", Cut((a.resolved() ? "Resolved: " : "Firing: ") + Summary(a, DownstreamOf(n, a)), 256)},
+                      {"description", Cut(description, 4096)},
+                      {"color", DiscordColour(a.labels.Get("severity"), a.resolved())}});
+  }
+  if (embeds.empty()) return "";
+  std::string content = std::to_string(firing) + " firing, " + std::to_string(resolved) + " resolved";
+  if (!ctx.host.empty()) content += " on " + ctx.host;
+  return json{{"content", Cut(content, 2000)}, {"embeds", embeds}}.dump();
+}
+
+std::vector<std::string> SmsMessages(const alert::Notification& n, const PayloadContext& ctx, const std::string& from,
+                                     const std::string& to, const std::vector<std::string>& severities,
+                                     bool send_resolved) {
+  std::vector<std::string> out;
+  for (const auto& a : n.alerts) {
+    if (a.resolved() && !send_resolved) continue;
+    std::string_view sev = a.labels.Get("severity");
+    if (std::find(severities.begin(), severities.end(), sev) == severities.end()) continue;
+    std::string body = std::string(a.resolved() ? "RESOLVED " : "") +
+                       (sev == "critical" ? "P0 " : sev == "high" ? "P1 " : sev == "medium" ? "P2 " : "P3 ") +
+                       (ctx.host.empty() ? "" : ctx.host + ": ") + Summary(a, DownstreamOf(n, a));
+    out.push_back(json{{"To", to}, {"From", from}, {"Body", Cut(body, 160)}}.dump());
+  }
+  return out;
 }
 
 }  // namespace vigil::notify

@@ -30,6 +30,18 @@ std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const Pay
 std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& channel,
                          bool send_resolved);
 
+// Telegram Bot API sendMessage body (HTML parse mode, at most 4096 characters).
+std::string TelegramMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& chat_id,
+                            bool send_resolved);
+// A Discord webhook body: content plus one embed per alert (at most 10),
+// coloured by severity, within Discord's length limits.
+std::string DiscordMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved);
+// Short SMS texts (at most 160 characters each), one per alert whose severity
+// is in `severities`; as JSON {"To","From","Body"} (the sender form-encodes it).
+std::vector<std::string> SmsMessages(const alert::Notification& n, const PayloadContext& ctx, const std::string& from,
+                                     const std::string& to, const std::vector<std::string>& severities,
+                                     bool send_resolved);
+
 // "critical" -> PagerDuty's "critical", high -> "error", medium -> "warning", else "info".
 std::string PagerDutySeverity(std::string_view severity);
 

@@ -1,0 +1,96 @@
+"""Telegram, Discord and Twilio SMS receivers end to end:
+`vigil run` with rules that fire at once, delivering to an emulator that
+checks each request against the service's documented schema. SMS only for
+P0/P1 by default; a receiver answering 401 leaves a dead letter; secrets
+never reach the log or the API."""
+import json
+import os
+import shutil
+import tempfile
+
+import vigiltest as vt
+
+a = vt.args()
+c = vt.Checks()
+TG, TW = "123456:ABC-telegram-test-token", "twilio-test-token"
+chat = vt.Emulator(a.source_dir, "chat", "--telegram-token", TG, "--twilio-token", TW)
+work = tempfile.mkdtemp(prefix="vigil-receivers.")
+rules = os.path.join(work, "rules.yml")
+with open(rules, "w") as f:
+    f.write("""groups:
+  - name: g
+    interval: 1s
+    rules:
+      - alert: NodeDown
+        expr: vector(1)
+        labels: {severity: critical, service: bitcoind}
+        annotations: {summary: 'bitcoind <node> is down', description: 'since boot'}
+      - alert: DiskSlow
+        expr: vector(2)
+        labels: {severity: medium, service: titan}
+        annotations: {summary: 'titan disk is slow'}
+      - alert: Canary
+        expr: vector(3)
+        labels: {severity: low}
+""")
+CONFIG = f"""
+global: {{scrape_interval: 1s}}
+host: {{enabled: false}}
+rule_files: ['{rules}']
+alerting:
+  route:
+    receiver: chat
+    group_by: [alertname]
+    group_wait: 0s
+    group_interval: 1s
+    routes:
+      - {{matchers: ['alertname="Canary"'], receiver: broken}}
+  receivers:
+    - name: chat
+      telegram_configs: [{{bot_token: '{TG}', chat_id: '-100123', api_url: '{chat.url}'}}]
+      discord_configs: [{{webhook_url: '{chat.url}/api/webhooks/42/discord-secret'}}]
+      twilio_configs: [{{account_sid: 'AC0123', auth_token: '{TW}', from: '+15550001', to: '+15550002', api_url: '{chat.url}'}}]
+    - name: broken
+      telegram_configs: [{{bot_token: 'wrong-token', chat_id: '1', api_url: '{chat.url}'}}]
+"""
+v = None
+try:
+    v = vt.Vigil(a.vigil, CONFIG)
+    v.wait_ready()
+
+    def events(kind):
+        return [e["data"] for e in json.loads(vt.get(chat.url + "/_events")[2]) if e["kind"] == kind]
+
+    tg = vt.wait_until(lambda: len(events("telegram")) >= 2 and events("telegram"), timeout=20, what="telegram")
+    texts = " ".join(m["text"] for m in tg)
+    c.check("Telegram: both alerts, HTML-escaped, valid sendMessage", "bitcoind &lt;node&gt; is down" in texts and
+            "titan disk is slow" in texts and all(m["parse_mode"] == "HTML" and m["chat_id"] == "-100123" for m in tg),
+            texts)
+    dc = vt.wait_until(lambda: len(events("discord")) >= 2 and events("discord"), timeout=20, what="discord")
+    c.check("Discord: embeds coloured by severity", sorted(e["embeds"][0]["color"] for e in dc) == [0xd00000, 0xf2c744],
+            dc)
+    sms = vt.wait_until(lambda: events("twilio"), timeout=20, what="twilio")
+    c.check("Twilio: one SMS for the P0, none for the P2", len(sms) == 1 and sms[0]["Body"].startswith("P0 ") and
+            "bitcoind" in sms[0]["Body"] and len(sms[0]["Body"]) <= 160 and sms[0]["To"] == "+15550002", sms)
+
+    def dead():
+        f = vt.parse_exposition(v.metrics()).get("vigil_notifications_dead_letters")
+        return f and next(iter(f["samples"].values())) >= 1
+
+    c.check("a 401 (wrong bot token) is a dead letter", vt.wait_until(dead, timeout=20, what="dead letter"))
+    history = json.loads(vt.get(v.url + "/api/v1/notifications")[2])["data"]["history"]
+    c.check("/api/v1/notifications lists deliveries and the dead letter",
+            {"delivered", "dead"} <= {h["outcome"] for h in history}, history[:3])
+    logs = v.logs() + json.dumps(history)
+    c.check("no token or secret URL in the log or the API",
+            TG not in logs and TW not in logs and "wrong-token" not in logs and "discord-secret" not in logs)
+except Exception:
+    if v is not None:
+        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
+    raise
+finally:
+    if v is not None:
+        v.cleanup()
+    chat.stop()
+    shutil.rmtree(work, ignore_errors=True)
+c.finish()
