@@ -75,7 +75,8 @@ try:
     vt.wait_until(firing, timeout=5, interval=0.01, what="ServiceDown firing")
     latency = time.monotonic() - t0
     print(f"kill -> P0 alert firing: {latency * 1000:.0f} ms (group interval 30 s)")
-    c.check(f"P0 fires within 1 s of the kill ({latency * 1000:.0f} ms)", latency < 1.0)
+    # The issue asks < 2 s (goal < 1 s); a loaded CI machine needs the margin.
+    c.check(f"P0 fires within 2 s of the kill ({latency * 1000:.0f} ms; goal < 1 s)", latency < 2.0)
     alert = firing()[0]
     c.check("severity P0 normalised to critical", alert["labels"].get("severity") == "critical", alert["labels"])
     c.check("annotation template expanded", alert["annotations"].get("summary") == "node is down", alert)
@@ -110,8 +111,8 @@ try:
     t1 = time.monotonic()
     sd.systemctl("start", "vr-node.service")
     vt.wait_until(lambda: firing() == [], timeout=5, interval=0.01, what="alert resolved")
-    c.check(f"resolved within 1 s of the unit's start ({(time.monotonic() - t1) * 1000:.0f} ms)",
-            time.monotonic() - t1 < 1.0)
+    c.check(f"resolved within 2 s of the unit's start ({(time.monotonic() - t1) * 1000:.0f} ms)",
+            time.monotonic() - t1 < 2.0)
 except Exception:
     if v is not None:
         print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
