@@ -76,6 +76,11 @@ constexpr size_t kSteadyModelMinCount = 300;
 constexpr int kMaxExpGolombOrder = 48;
 constexpr uint64_t kMaxExpGolombValue = uint64_t{1} << 56;
 constexpr size_t kZstdTriesPerSection = 3;
+// Range coding decodes at a fraction of the speed of the other integer codecs;
+// a range-coded section is kept only when it is more than 1/N smaller than the
+// best alternative (N = 8: 12.5 %). Before this, it won by a single byte and
+// made up most of the CPU time of queries over long ranges.
+constexpr size_t kSlowCodecMinGainInverse = 8;
 constexpr uint64_t kMaxIntsDivisor = uint64_t{1} << 32;  // keeps (x - base) / g clear of INT64_MIN / -1
 
 constexpr uint8_t kDecimalUlpsBit = 0x40;
@@ -772,20 +777,26 @@ class SectionChooser {
  public:
   SectionChooser(ZstdCompressor& zstd, size_t count) : zstd_(zstd), count_(count) {}
 
-  void Offer(uint8_t layout, std::string raw) {
+  // `slow`: the section is range-coded, which decodes several times slower
+  // than the other codecs (it dominates the CPU of long range queries).
+  void Offer(uint8_t layout, std::string raw, bool slow = false) {
     // A zstd frame costs at least 6 bytes, so tiny sections are not worth trying;
     // the decoder refuses to inflate a section beyond MaxSectionBytes.
     bool try_zstd = raw.size() > 8 && raw.size() <= MaxSectionBytes(count_) && zstd_.enabled();
     size_t estimate = try_zstd ? EstimateZstdBytes(raw) : ~size_t{0};
-    best_raw_size_ = std::min(best_raw_size_, raw.size());
-    candidates_.push_back({layout, estimate, std::move(raw)});
+    if (!slow) best_raw_size_ = std::min(best_raw_size_, raw.size());
+    candidates_.push_back({layout, estimate, std::move(raw), slow});
   }
 
   Section Take() {
     Section best;
     bool set = false;
-    auto consider = [&](uint8_t layout, bool zstd, std::string& bytes) {
-      if (set && bytes.size() >= best.bytes.size()) return;
+    size_t best_cost = 0;
+    // A range-coded section must be kSlowCodecMinGain smaller to be kept.
+    auto cost = [](size_t bytes, bool slow) { return slow ? bytes + bytes / kSlowCodecMinGainInverse : bytes; };
+    auto consider = [&](uint8_t layout, bool zstd, std::string& bytes, bool slow) {
+      if (set && cost(bytes.size(), slow) >= best_cost) return;
+      best_cost = cost(bytes.size(), slow);
       best = {layout, zstd, std::move(bytes)};
       set = true;
     };
@@ -799,9 +810,9 @@ class SectionChooser {
     for (size_t t = 0; t < tries; ++t) {
       Candidate& c = candidates_[by_estimate[t]];
       std::string packed;
-      if (zstd_.Compress(c.raw, &packed) && packed.size() < c.raw.size()) consider(c.layout, true, packed);
+      if (zstd_.Compress(c.raw, &packed) && packed.size() < c.raw.size()) consider(c.layout, true, packed, c.slow);
     }
-    for (Candidate& c : candidates_) consider(c.layout, false, c.raw);
+    for (Candidate& c : candidates_) consider(c.layout, false, c.raw, c.slow);
     return best;
   }
 
@@ -816,7 +827,9 @@ class SectionChooser {
     for (IntCodec codec : kIntCodecs) {
       // Range coding is the slowest codec to try: skip it when even the
       // entropy of the residuals' widths cannot beat what is already offered.
-      if (codec == IntCodec::kAdaptive && best_raw_size_ <= prefix.size() + suffix.size() + AdaptiveEstimate(stats)) {
+      const size_t adaptive_floor = prefix.size() + suffix.size() + AdaptiveEstimate(stats);
+      if (codec == IntCodec::kAdaptive &&
+          best_raw_size_ <= adaptive_floor + adaptive_floor / kSlowCodecMinGainInverse) {
         continue;
       }
       if (codec == IntCodec::kPacked && best_raw_size_ <= prefix.size() + suffix.size() + stats.PackedBytes()) {
@@ -825,7 +838,7 @@ class SectionChooser {
       std::string raw = prefix;
       PutInts(&raw, stats, codec);
       raw += suffix;
-      Offer(layout, std::move(raw));
+      Offer(layout, std::move(raw), codec == IntCodec::kAdaptive);
     }
   }
 
@@ -834,6 +847,7 @@ class SectionChooser {
     uint8_t layout;
     size_t zstd_estimate;  // ~0: not worth compressing
     std::string raw;
+    bool slow;
   };
   ZstdCompressor& zstd_;
   size_t count_;
