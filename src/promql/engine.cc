@@ -328,19 +328,21 @@ class Evaluator {
     if (!querier) Fail("storage unavailable");
     auto selected = querier->Select(vs.matchers);
     if (!selected.ok()) Fail(selected.status().message());
+    std::vector<TimestampMs> ts;
+    std::vector<double> values;
     for (const auto& s : *selected) {
+      ts.clear();
+      values.clear();
+      Status err = s->AppendSamples(&ts, &values);
+      if (!err.ok()) Fail(err.message());
       Loaded l{s->labels(), {}};
-      auto it = s->Iterator();
-      while (it->Next()) {
-        if (it->t() < mint || it->t() > maxt) continue;
-        l.points.push_back({it->t(), it->v()});
-        if (count) {
-          q_.Tick();
-        } else {
-          q_.CheckDeadline();
-        }
+      l.points.reserve(ts.size());
+      for (size_t i = 0; i < ts.size(); ++i) {
+        if (ts[i] < mint || ts[i] > maxt) continue;
+        l.points.push_back({ts[i], values[i]});
       }
-      if (!it->err().ok()) Fail(it->err().message());
+      if (count) q_.Account(static_cast<int64_t>(l.points.size()));
+      q_.CheckDeadline();
       if (!l.points.empty()) fn(std::move(l));
     }
   }

@@ -144,6 +144,13 @@ class MergedSeries final : public Series {
   std::unique_ptr<SampleIterator> Iterator() const override {
     std::vector<TimestampMs> t;
     std::vector<double> v;
+    Status err = AppendSamples(&t, &v);
+    return std::make_unique<VectorIterator>(std::move(t), std::move(v), std::move(err));
+  }
+
+  Status AppendSamples(std::vector<TimestampMs>* t_out, std::vector<double>* v_out) const override {
+    std::vector<TimestampMs>& t = *t_out;
+    std::vector<double>& v = *v_out;
     Status err;
     auto take = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
       for (size_t i = 0; i < st.size(); ++i) {
@@ -153,9 +160,11 @@ class MergedSeries final : public Series {
         v.push_back(sv[i]);
       }
     };
+    std::vector<TimestampMs> st;
+    std::vector<double> sv;
     for (const BlockSource& b : blocks) {
-      std::vector<TimestampMs> st;
-      std::vector<double> sv;
+      st.clear();
+      sv.clear();
       Status s = b.block->Read(b.index, &st, &sv);
       if (s.ok() && b.count_index) {
         std::vector<TimestampMs> ct;
@@ -172,8 +181,8 @@ class MergedSeries final : public Series {
     }
     if (!head.error.ok()) err = head.error;
     for (const auto& chunk : head.chunks) {
-      std::vector<TimestampMs> st;
-      std::vector<double> sv;
+      st.clear();
+      sv.clear();
       chunkenc::XorDecoder d(*chunk);
       while (d.Next()) {
         st.push_back(d.t());
@@ -181,7 +190,7 @@ class MergedSeries final : public Series {
       }
       take(st, sv);
     }
-    return std::make_unique<VectorIterator>(std::move(t), std::move(v), std::move(err));
+    return err;
   }
 
   std::vector<BlockSource> blocks;
