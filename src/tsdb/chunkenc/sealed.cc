@@ -653,10 +653,8 @@ Status GetInts(Reader& r, std::span<int64_t> out) {
     if (stream.size() * 8 < count) return Corrupt("truncated integer block");  // at least a bit each
     BitReader bits(stream);
     for (int64_t& x : out) {
-      int zeros = 0;
-      while (!bits.ReadBit()) {
-        if (bits.overrun() || ++zeros + k > 63) return Corrupt("bad Exp-Golomb code");
-      }
+      const int zeros = bits.ReadZerosThenOne(63 - k);
+      if (zeros < 0) return Corrupt("bad Exp-Golomb code");
       int rest = zeros + k;
       uint64_t v = (uint64_t{1} << rest) | bits.Read(rest);
       if (bits.overrun()) return Corrupt("truncated integer block");
