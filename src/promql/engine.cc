@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <ctime>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -320,30 +321,52 @@ class Evaluator {
   };
 
   // Calls `fn(Loaded&&)` for each selected series with its samples in
-  // [mint, maxt], one series in memory at a time. `count` charges the raw
-  // samples to the query's limit (range selectors keep them all).
+  // [mint, maxt], a batch of series in memory at a time. `count` charges the
+  // raw samples to the query's limit (range selectors keep them all).
   template <typename Fn>
   void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool count, Fn&& fn) {
     auto querier = q_.storage(mint, maxt, tsdb::ReadHints{});
     if (!querier) Fail("storage unavailable");
     auto selected = querier->Select(vs.matchers);
     if (!selected.ok()) Fail(selected.status().message());
-    std::vector<TimestampMs> ts;
-    std::vector<double> values;
-    for (const auto& s : *selected) {
-      ts.clear();
-      values.clear();
-      Status err = s->AppendSamples(&ts, &values);
-      if (!err.ok()) Fail(err.message());
-      Loaded l{s->labels(), {}};
-      l.points.reserve(ts.size());
-      for (size_t i = 0; i < ts.size(); ++i) {
-        if (ts[i] < mint || ts[i] > maxt) continue;
-        l.points.push_back({ts[i], values[i]});
+    const auto& series = *selected;
+    // Decoding is most of a large selection's cost and needs no shared state,
+    // so a batch is decoded on several threads; the rest stays in order on
+    // this one. The batch bounds what is held before the sample limit is checked.
+    constexpr size_t kBatch = 256;
+    constexpr size_t kMinSeriesPerThread = 32;
+    const size_t max_threads = static_cast<size_t>(std::max(1, q_.options.max_decode_threads));
+    std::vector<std::vector<Point>> points(std::min(kBatch, series.size()));
+    std::vector<Status> errors(points.size());
+    auto decode = [&](size_t begin, size_t from, size_t to) {
+      std::vector<TimestampMs> ts;
+      std::vector<double> values;
+      for (size_t k = from; k < to; ++k) {
+        ts.clear();
+        values.clear();
+        errors[k] = series[begin + k]->AppendSamples(&ts, &values);
+        std::vector<Point>& out = points[k];
+        out.clear();
+        out.reserve(ts.size());
+        for (size_t i = 0; i < ts.size(); ++i) {
+          if (ts[i] < mint || ts[i] > maxt) continue;
+          out.push_back({ts[i], values[i]});
+        }
       }
-      if (count) q_.Account(static_cast<int64_t>(l.points.size()));
-      q_.CheckDeadline();
-      if (!l.points.empty()) fn(std::move(l));
+    };
+    for (size_t begin = 0; begin < series.size(); begin += kBatch) {
+      const size_t n = std::min(kBatch, series.size() - begin);
+      const size_t threads = std::min(max_threads, std::max<size_t>(1, n / kMinSeriesPerThread));
+      std::vector<std::thread> helpers;
+      for (size_t w = 1; w < threads; ++w) helpers.emplace_back(decode, begin, n * w / threads, n * (w + 1) / threads);
+      decode(begin, 0, n / threads);
+      for (auto& h : helpers) h.join();
+      for (size_t k = 0; k < n; ++k) {
+        if (!errors[k].ok()) Fail(errors[k].message());
+        if (count) q_.Account(static_cast<int64_t>(points[k].size()));
+        q_.CheckDeadline();
+        if (!points[k].empty()) fn(Loaded{series[begin + k]->labels(), std::move(points[k])});
+      }
     }
   }
 
