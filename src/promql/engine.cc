@@ -448,10 +448,21 @@ class Evaluator {
   }
 
   // Calls `fn` for each series and step with the window (ref - range, ref].
+  // With `mark_drops`, each window says whether a value in it is lower than
+  // the one before (a counter reset), counted once per series.
   template <typename Fn>
-  void ForEachWindow(const RangeSource& src, Fn&& fn) {
+  void ForEachWindow(const RangeSource& src, Fn&& fn, bool mark_drops = false) {
+    std::vector<uint32_t> drops_before;  // drops_before[i]: drops among points [0, i]
     for (size_t si = 0; si < src.series.size(); ++si) {
       const auto& pts = src.series[si].points;
+      if (mark_drops) {
+        drops_before.resize(pts.size());
+        uint32_t drops = 0;
+        for (size_t k = 0; k < pts.size(); ++k) {
+          if (k > 0 && pts[k].v < pts[k - 1].v) ++drops;
+          drops_before[k] = drops;
+        }
+      }
       size_t lo = 0, hi = 0;
       for (size_t i = 0; i < Steps(); ++i) {
         TimestampMs ref = RefTime(src.at, src.at_ms, src.offset, T(i));
@@ -459,6 +470,7 @@ class Evaluator {
         while (hi < pts.size() && pts[hi].t <= ref) ++hi;
         while (lo < hi && pts[lo].t <= from) ++lo;
         Window w{std::span<const Point>(pts.data() + lo, hi - lo), from, ref, T(i), src.range};
+        if (mark_drops && hi > lo) w.may_have_drops = drops_before[hi - 1] != drops_before[lo];
         fn(si, i, w);
         q_.CheckDeadline();
       }
@@ -980,15 +992,18 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   out.type = ValueType::kVector;
   out.m.resize(src.series.size());
   std::vector<double> step_params(params.size());
-  ForEachWindow(src, [&](size_t si, size_t i, const Window& w) {
-    if (w.points.empty()) return;
-    for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
-    auto v = fn(w, step_params, q_.notes);
-    if (v) {
-      out.m[si].points.push_back({T(i), *v});
-      q_.Tick();
-    }
-  });
+  ForEachWindow(
+      src,
+      [&](size_t si, size_t i, const Window& w) {
+        if (w.points.empty()) return;
+        for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
+        auto v = fn(w, step_params, q_.notes);
+        if (v) {
+          out.m[si].points.push_back({T(i), *v});
+          q_.Tick();
+        }
+      },
+      MarksCounterResets(name));
   for (size_t si = 0; si < src.series.size(); ++si) {
     out.m[si].labels = std::move(src.series[si].labels);
     out.m[si].drop_name = !keep_name || src.series[si].drop_name;
