@@ -332,40 +332,45 @@ class Evaluator {
     const auto& series = *selected;
     // Decoding is most of a large selection's cost and needs no shared state,
     // so a batch is decoded on several threads; the rest stays in order on
-    // this one. The batch bounds what is held before the sample limit is checked.
+    // this one. The batch bounds what is held before the sample limit is
+    // checked. Helpers only fill buffers reserved here: what they allocated
+    // would stay in their malloc arenas after the query (hundreds of MB).
     constexpr size_t kBatch = 256;
-    constexpr size_t kMinSeriesPerThread = 32;
+    constexpr size_t kMinSeriesPerThread = 8;
     const size_t max_threads = static_cast<size_t>(std::max(1, q_.options.max_decode_threads));
-    std::vector<std::vector<Point>> points(std::min(kBatch, series.size()));
-    std::vector<Status> errors(points.size());
+    const size_t slots = std::min(kBatch, series.size());
+    std::vector<std::vector<TimestampMs>> ts(slots);
+    std::vector<std::vector<double>> values(slots);
+    std::vector<Status> errors(slots);
     auto decode = [&](size_t begin, size_t from, size_t to) {
-      std::vector<TimestampMs> ts;
-      std::vector<double> values;
-      for (size_t k = from; k < to; ++k) {
-        ts.clear();
-        values.clear();
-        errors[k] = series[begin + k]->AppendSamples(&ts, &values);
-        std::vector<Point>& out = points[k];
-        out.clear();
-        out.reserve(ts.size());
-        for (size_t i = 0; i < ts.size(); ++i) {
-          if (ts[i] < mint || ts[i] > maxt) continue;
-          out.push_back({ts[i], values[i]});
-        }
-      }
+      for (size_t k = from; k < to; ++k) errors[k] = series[begin + k]->AppendSamples(&ts[k], &values[k]);
     };
     for (size_t begin = 0; begin < series.size(); begin += kBatch) {
       const size_t n = std::min(kBatch, series.size() - begin);
       const size_t threads = std::min(max_threads, std::max<size_t>(1, n / kMinSeriesPerThread));
+      for (size_t k = 0; k < n; ++k) {
+        ts[k].clear();
+        values[k].clear();
+        const size_t bound = series[begin + k]->SampleCountBound();
+        ts[k].reserve(bound);
+        values[k].reserve(bound);
+      }
       std::vector<std::thread> helpers;
       for (size_t w = 1; w < threads; ++w) helpers.emplace_back(decode, begin, n * w / threads, n * (w + 1) / threads);
       decode(begin, 0, n / threads);
       for (auto& h : helpers) h.join();
       for (size_t k = 0; k < n; ++k) {
         if (!errors[k].ok()) Fail(errors[k].message());
-        if (count) q_.Account(static_cast<int64_t>(points[k].size()));
+        const auto& t = ts[k];
+        std::vector<Point> points;
+        points.reserve(static_cast<size_t>(
+            std::count_if(t.begin(), t.end(), [&](TimestampMs x) { return x >= mint && x <= maxt; })));
+        for (size_t i = 0; i < t.size(); ++i) {
+          if (t[i] >= mint && t[i] <= maxt) points.push_back({t[i], values[k][i]});
+        }
+        if (count) q_.Account(static_cast<int64_t>(points.size()));
         q_.CheckDeadline();
-        if (!points[k].empty()) fn(Loaded{series[begin + k]->labels(), std::move(points[k])});
+        if (!points.empty()) fn(Loaded{series[begin + k]->labels(), std::move(points)});
       }
     }
   }

@@ -28,7 +28,6 @@ namespace {
 constexpr TimestampMs kMinTime = std::numeric_limits<TimestampMs>::min();
 constexpr TimestampMs kMaxTime = std::numeric_limits<TimestampMs>::max();
 
-
 uint64_t DirBytes(const std::string& dir) {
   uint64_t total = 0;
   std::error_code ec;
@@ -146,6 +145,16 @@ class MergedSeries final : public Series {
     std::vector<double> v;
     Status err = AppendSamples(&t, &v);
     return std::make_unique<VectorIterator>(std::move(t), std::move(v), std::move(err));
+  }
+
+  size_t SampleCountBound() const override {
+    size_t n = 0;
+    for (const BlockSource& b : blocks) n += b.block->series()[b.index].num_samples;
+    for (const auto& chunk : head.chunks) {  // an XOR chunk starts with its u16 big-endian count
+      if (chunk->size() >= 2)
+        n += static_cast<size_t>(static_cast<uint8_t>((*chunk)[0]) << 8 | static_cast<uint8_t>((*chunk)[1]));
+    }
+    return n;
   }
 
   Status AppendSamples(std::vector<TimestampMs>* t_out, std::vector<double>* v_out) const override {
