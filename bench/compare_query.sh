@@ -9,8 +9,9 @@
 # histogram). It is backfilled with `vigil tsdb import`, `promtool tsdb
 # create-blocks-from openmetrics` (--max-block-duration=25h, what compaction
 # later gives) and VictoriaMetrics' /api/v1/import/prometheus (+ force_merge).
-# Each query runs RUNS times (default 15) after 2 warm-up runs; the median
-# wall time of the HTTP request (curl's time_total) is printed per store,
+# Each query runs RUNS times (default 15) after 2 warm-up runs, the stores
+# taking turns request by request; the median wall time of the HTTP request
+# (curl's time_total) is printed per store,
 # with vigil's ratio to each anchor. VictoriaMetrics is timed twice: as it
 # runs by default, which answers a repeated range query from its rollup
 # result cache, and with nocache=1, which computes every answer. Every
@@ -97,15 +98,17 @@ QUERIES=(
   "sum by (mode) rate, 24h range @60s|query_range|query=sum by (mode)(rate(node_cpu_seconds_total[5m]))&start=$((END - 86400 + 600))&end=$END&step=60"
 )
 
-median_ms() {  # url-base path params answer-file
-  local i t out=()
-  for i in $(seq 1 $((RUNS + 2))); do
-    t=$(curl -s -o "$4" -w '%{time_total}' --max-time 120 --data-urlencode "${3%%&*}" \
-      --data "${3#*&}" "$1/api/v1/$2")
-    grep -q '"status":"success"' "$4" || { echo "query failed on $1: $(head -c 300 "$4")" >&2; echo NaN; return; }
-    ((i > 2)) && out+=("$t")
-  done
-  printf '%s\n' "${out[@]}" | sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 1000}'
+# One timed request; prints curl's time_total, or fails on an error answer.
+time_query() {  # url-base path params answer-file
+  local t
+  t=$(curl -s -o "$4" -w '%{time_total}' --max-time 120 --data-urlencode "${3%%&*}" \
+    --data "${3#*&}" "$1/api/v1/$2")
+  grep -q '"status":"success"' "$4" || { echo "query failed on $1: $(head -c 300 "$4")" >&2; return 1; }
+  echo "$t"
+}
+
+median_ms() {  # times (seconds), one per line -> median in ms
+  sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 1000}'
 }
 
 printf "\n%-62s %9s %9s %9s %9s %8s %8s %8s\n" query "vigil ms" "prom ms" "vm ms" "vm-nc ms" "vs prom" "vs vm" "vs vm-nc"
@@ -115,10 +118,20 @@ qi=0
 for q in "${QUERIES[@]}"; do
   IFS='|' read -r name path params <<<"$q"
   qi=$((qi + 1))
-  v=$(median_ms "http://127.0.0.1:$vport" "$path" "$params" "$TMP/q$qi-vigil.json")
-  p=$(median_ms "http://127.0.0.1:$pport" "$path" "$params" "$TMP/q$qi-prom.json")
-  m=$(median_ms "http://127.0.0.1:$mport" "$path" "$params" "$TMP/q$qi-vm.json")
-  n=$(median_ms "http://127.0.0.1:$mport" "$path" "$params&nocache=1" "$TMP/q$qi-vm-nocache.json")
+  # The stores take turns, request by request: on a shared machine the load
+  # changes within seconds, and this way each store sees the same changes.
+  tv=() tp=() tm=() tn=()
+  for i in $(seq 1 $((RUNS + 2))); do
+    a=$(time_query "http://127.0.0.1:$vport" "$path" "$params" "$TMP/q$qi-vigil.json") || exit 1
+    b=$(time_query "http://127.0.0.1:$pport" "$path" "$params" "$TMP/q$qi-prom.json") || exit 1
+    c=$(time_query "http://127.0.0.1:$mport" "$path" "$params" "$TMP/q$qi-vm.json") || exit 1
+    d=$(time_query "http://127.0.0.1:$mport" "$path" "$params&nocache=1" "$TMP/q$qi-vm-nocache.json") || exit 1
+    if ((i > 2)); then tv+=("$a"); tp+=("$b"); tm+=("$c"); tn+=("$d"); fi
+  done
+  v=$(printf '%s\n' "${tv[@]}" | median_ms)
+  p=$(printf '%s\n' "${tp[@]}" | median_ms)
+  m=$(printf '%s\n' "${tm[@]}" | median_ms)
+  n=$(printf '%s\n' "${tn[@]}" | median_ms)
   awk -v q="$name" -v v="$v" -v p="$p" -v m="$m" -v n="$n" \
     'BEGIN {printf "%-62s %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %8.2f\n", q, v, p, m, n, v / p, v / m, v / n}'
   c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/q$qi-prom.json" "$TMP/q$qi-vigil.json") || wrong=1
