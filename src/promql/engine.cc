@@ -336,7 +336,10 @@ class Evaluator {
     // checked. Helpers only fill buffers reserved here: what they allocated
     // would stay in their malloc arenas after the query (hundreds of MB).
     constexpr size_t kBatch = 256;
+    // A thread must have enough to decode to pay for starting it and for
+    // waiting on it: on a busy machine, helpers made a 20-series query slower.
     constexpr size_t kMinSeriesPerThread = 8;
+    constexpr size_t kMinSamplesPerThread = 32768;
     const size_t max_threads = static_cast<size_t>(std::max(1, q_.options.max_decode_threads));
     const size_t slots = std::min(kBatch, series.size());
     std::vector<std::vector<TimestampMs>> ts(slots);
@@ -347,14 +350,17 @@ class Evaluator {
     };
     for (size_t begin = 0; begin < series.size(); begin += kBatch) {
       const size_t n = std::min(kBatch, series.size() - begin);
-      const size_t threads = std::min(max_threads, std::max<size_t>(1, n / kMinSeriesPerThread));
+      size_t samples = 0;
       for (size_t k = 0; k < n; ++k) {
         ts[k].clear();
         values[k].clear();
         const size_t bound = series[begin + k]->SampleCountBound();
         ts[k].reserve(bound);
         values[k].reserve(bound);
+        samples += bound;
       }
+      const size_t threads = std::min({max_threads, std::max<size_t>(1, n / kMinSeriesPerThread),
+                                       std::max<size_t>(1, samples / kMinSamplesPerThread)});
       std::vector<std::thread> helpers;
       for (size_t w = 1; w < threads; ++w) helpers.emplace_back(decode, begin, n * w / threads, n * (w + 1) / threads);
       decode(begin, 0, n / threads);
