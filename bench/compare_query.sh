@@ -9,10 +9,17 @@
 # histogram). It is backfilled with `vigil tsdb import`, `promtool tsdb
 # create-blocks-from openmetrics` (--max-block-duration=25h, what compaction
 # later gives) and VictoriaMetrics' /api/v1/import/prometheus (+ force_merge).
-# Each query runs RUNS times (default 15) after 2 warm-up runs; the median
-# wall time of the HTTP request (curl's time_total) is printed per store,
-# with vigil's ratio to each anchor. Environment: VIGIL, PROMTOOL,
-# PROMETHEUS, VICTORIA_METRICS, RUNS.
+# Each query runs RUNS times (default 15) after 2 warm-up runs, the stores
+# taking turns request by request; the median wall time of the HTTP request
+# (curl's time_total) is printed per store,
+# with vigil's ratio to each anchor. VictoriaMetrics is timed twice: as it
+# runs by default, which answers a repeated range query from its rollup
+# result cache, and with nocache=1, which computes every answer. Every
+# answer is then compared with Prometheus's (bench/check_query_results.py):
+# vigil must match within 1e-6 relative; VictoriaMetrics' differences
+# (MetricsQL's rate does not extrapolate) are printed, not enforced.
+# Environment: VIGIL, PROMTOOL, PROMETHEUS, VICTORIA_METRICS, RUNS, KEEP=1
+# (keep the temporary directory: data, logs, the last answer of each query).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,7 +36,7 @@ done
 
 TMP=$(mktemp -d /tmp/vigil-query-bench.XXXX)
 PIDS=()
-cleanup() { stop_pids "${PIDS[@]}"; rm -rf "$TMP"; }
+cleanup() { stop_pids "${PIDS[@]}"; [[ ${KEEP:-0} == 1 ]] && echo "kept $TMP" || rm -rf "$TMP"; }
 trap cleanup EXIT
 
 FILE=${1:-}
@@ -37,13 +44,19 @@ if [[ -z $FILE ]]; then
   FILE=$TMP/data.om
   python3 "$ROOT/bench/gen_query_dataset.py" "$FILE" >/dev/null
 fi
-# The data's last timestamp: queries end there.
+# Queries end at the data's last timestamp, rounded down to the minute: on a
+# multiple of the step, VictoriaMetrics does not move the range's steps
+# (it aligns start to the step) and all three answer at the same times.
 END=$(awk '!/^#/ && NF >= 3 {t = $NF; if (t > m) m = t} END {printf "%d", m}' "$FILE")
+END=$((END / 60 * 60))
+phase_start=$SECONDS
+phase() { echo "$1: $((SECONDS - phase_start)) s"; phase_start=$SECONDS; }
 echo "dataset: $(grep -vc '^#' "$FILE") samples, ends $(date -u -d "@$END" '+%F %T') UTC"
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # vigil
 "$VIGIL" tsdb import "$FILE" --data-dir "$TMP/vigil" >"$TMP/import.log" 2>&1
+phase "vigil tsdb import"
 vport=$(free_port)
 "$VIGIL" run --config "$ROOT/bench/query_bench.yml" --data-dir "$TMP/vigil" --listen "127.0.0.1:$vport" \
   >"$TMP/vigil.log" 2>&1 &
@@ -52,6 +65,7 @@ wait_ready "http://127.0.0.1:$vport/-/ready" "${PIDS[-1]}" vigil 300
 
 # Prometheus
 "$PROMTOOL" tsdb create-blocks-from openmetrics --max-block-duration=25h "$FILE" "$TMP/prom" >/dev/null
+phase "promtool create-blocks-from"
 printf 'global: {}\n' >"$TMP/prom.yml"
 pport=$(free_port)
 "$PROMETHEUS" --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom" --storage.tsdb.retention.time=100y \
@@ -65,11 +79,14 @@ mport=$(free_port)
   -search.latencyOffset=0s >"$TMP/vm.log" 2>&1 &
 PIDS+=($!)
 wait_ready "http://127.0.0.1:$mport/health" "${PIDS[-1]}" vm 300
-awk '/^#/ {next} NF >= 3 {ts = $NF; sub(/\./, "", ts); line = $0; sub(/[^ ]+$/, ts, line); print line}' "$FILE" |
+# (substr, not sub(): mawk's regex replace took minutes for 9.5 M lines)
+awk '/^#/ {next} NF >= 3 {ts = $NF; i = index(ts, "."); if (i) { f = substr(ts, i + 1) "000"; ms = substr(ts, 1, i - 1) substr(f, 1, 3) } else ms = ts "000"
+  print substr($0, 1, length($0) - length(ts)) ms}' "$FILE" |
   curl -sf --max-time 600 --data-binary @- "http://127.0.0.1:$mport/api/v1/import/prometheus"
 curl -sf "http://127.0.0.1:$mport/internal/force_flush" >/dev/null
 curl -sf "http://127.0.0.1:$mport/internal/force_merge?partition_prefix=$(date -u -d "@$END" +%Y_%m)" >/dev/null || true
 sleep 2
+phase "VictoriaMetrics import + merge"
 
 # name|path|params
 QUERIES=(
@@ -81,23 +98,51 @@ QUERIES=(
   "sum by (mode) rate, 24h range @60s|query_range|query=sum by (mode)(rate(node_cpu_seconds_total[5m]))&start=$((END - 86400 + 600))&end=$END&step=60"
 )
 
-median_ms() {  # url-base path params
-  local i t out=()
-  for i in $(seq 1 $((RUNS + 2))); do
-    t=$(curl -s -o "$TMP/out.json" -w '%{time_total}' --max-time 120 --data-urlencode "${3%%&*}" \
-      --data "${3#*&}" "$1/api/v1/$2")
-    grep -q '"status":"success"' "$TMP/out.json" || { echo "query failed on $1: $(head -c 300 "$TMP/out.json")" >&2; echo NaN; return; }
-    ((i > 2)) && out+=("$t")
-  done
-  printf '%s\n' "${out[@]}" | sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 1000}'
+# One timed request; prints curl's time_total, or fails on an error answer.
+time_query() {  # url-base path params answer-file
+  local t
+  t=$(curl -s -o "$4" -w '%{time_total}' --max-time 120 --data-urlencode "${3%%&*}" \
+    --data "${3#*&}" "$1/api/v1/$2")
+  grep -q '"status":"success"' "$4" || { echo "query failed on $1: $(head -c 300 "$4")" >&2; return 1; }
+  echo "$t"
 }
 
-printf "\n%-62s %10s %10s %10s %9s %9s\n" query "vigil ms" "prom ms" "vm ms" "vs prom" "vs vm"
+median_ms() {  # times (seconds), one per line -> median in ms
+  sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 1000}'
+}
+
+printf "\n%-62s %9s %9s %9s %9s %8s %8s %8s\n" query "vigil ms" "prom ms" "vm ms" "vm-nc ms" "vs prom" "vs vm" "vs vm-nc"
+checks=()
+wrong=0
+qi=0
 for q in "${QUERIES[@]}"; do
   IFS='|' read -r name path params <<<"$q"
-  v=$(median_ms "http://127.0.0.1:$vport" "$path" "$params")
-  p=$(median_ms "http://127.0.0.1:$pport" "$path" "$params")
-  m=$(median_ms "http://127.0.0.1:$mport" "$path" "$params")
-  awk -v n="$name" -v v="$v" -v p="$p" -v m="$m" \
-    'BEGIN {printf "%-62s %10.2f %10.2f %10.2f %9.2f %9.2f\n", n, v, p, m, v / p, v / m}'
+  qi=$((qi + 1))
+  # The stores take turns, request by request: on a shared machine the load
+  # changes within seconds, and this way each store sees the same changes.
+  tv=() tp=() tm=() tn=()
+  for i in $(seq 1 $((RUNS + 2))); do
+    a=$(time_query "http://127.0.0.1:$vport" "$path" "$params" "$TMP/q$qi-vigil.json") || exit 1
+    b=$(time_query "http://127.0.0.1:$pport" "$path" "$params" "$TMP/q$qi-prom.json") || exit 1
+    c=$(time_query "http://127.0.0.1:$mport" "$path" "$params" "$TMP/q$qi-vm.json") || exit 1
+    d=$(time_query "http://127.0.0.1:$mport" "$path" "$params&nocache=1" "$TMP/q$qi-vm-nocache.json") || exit 1
+    if ((i > 2)); then tv+=("$a"); tp+=("$b"); tm+=("$c"); tn+=("$d"); fi
+  done
+  v=$(printf '%s\n' "${tv[@]}" | median_ms)
+  p=$(printf '%s\n' "${tp[@]}" | median_ms)
+  m=$(printf '%s\n' "${tm[@]}" | median_ms)
+  n=$(printf '%s\n' "${tn[@]}" | median_ms)
+  awk -v q="$name" -v v="$v" -v p="$p" -v m="$m" -v n="$n" \
+    'BEGIN {printf "%-62s %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %8.2f\n", q, v, p, m, n, v / p, v / m, v / n}'
+  c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/q$qi-prom.json" "$TMP/q$qi-vigil.json") || wrong=1
+  checks+=("q$qi vigil vs prom: $c")
+  c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/q$qi-prom.json" "$TMP/q$qi-vm-nocache.json") || true
+  checks+=("q$qi vm vs prom:    $c")
 done
+phase "queries"
+printf '\nanswers compared with Prometheus'"'"'s:\n'
+printf '  %s\n' "${checks[@]}"
+if ((wrong)); then
+  echo "vigil's answers differ from Prometheus's: the timings above are not comparable" >&2
+  exit 1
+fi

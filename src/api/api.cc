@@ -55,12 +55,11 @@ void AppendStringArray(std::string* out, const std::vector<std::string>& items) 
 }
 
 // {"status":"success","data":DATA} plus warnings/infos when there are any.
-http::Response Success(std::string_view data, const std::vector<std::string>& warnings = {},
-                       const std::vector<std::string>& infos = {}) {
-  std::string b;
-  b.reserve(data.size() + 64);
-  b += R"({"status":"success","data":)";
-  b += data;
+constexpr std::string_view kSuccessPrefix = R"({"status":"success","data":)";
+
+// Completes a body that starts with kSuccessPrefix and the data.
+http::Response FinishSuccess(std::string b, const std::vector<std::string>& warnings = {},
+                             const std::vector<std::string>& infos = {}) {
   if (!warnings.empty()) {
     b += R"(,"warnings":)";
     AppendStringArray(&b, warnings);
@@ -71,6 +70,15 @@ http::Response Success(std::string_view data, const std::vector<std::string>& wa
   }
   b += '}';
   return JsonResponse(200, std::move(b));
+}
+
+http::Response Success(std::string_view data, const std::vector<std::string>& warnings = {},
+                       const std::vector<std::string>& infos = {}) {
+  std::string b;
+  b.reserve(kSuccessPrefix.size() + data.size() + 64);
+  b += kSuccessPrefix;
+  b += data;
+  return FinishSuccess(std::move(b), warnings, infos);
 }
 
 void AppendLabels(std::string* out, const Labels& labels) {
@@ -88,13 +96,16 @@ void AppendLabels(std::string* out, const Labels& labels) {
 
 void AppendPoint(std::string* out, TimestampMs t, double v) {
   out->push_back('[');
-  *out += FormatTimestamp(t);
-  *out += ",\"";
-  *out += FormatSampleValue(v);
-  *out += "\"]";
+  AppendTimestamp(out, t);
+  out->append(",\"");
+  AppendSampleValue(out, v);
+  out->append("\"]");
 }
 
 void AppendMatrix(std::string* out, const std::vector<promql::SeriesPoints>& matrix) {
+  size_t points = 0;
+  for (const auto& s : matrix) points += s.points.size();
+  out->reserve(out->size() + points * 32 + matrix.size() * 128);  // about a point's size: no regrowth copies
   out->push_back('[');
   for (size_t i = 0; i < matrix.size(); ++i) {
     if (i) out->push_back(',');
@@ -111,31 +122,30 @@ void AppendMatrix(std::string* out, const std::vector<promql::SeriesPoints>& mat
   out->push_back(']');
 }
 
-// {"resultType":…,"result":…} for a query's value.
-std::string QueryData(const promql::Value& value) {
-  std::string out;
+// Appends {"resultType":…,"result":…} for a query's value.
+void AppendQueryData(std::string& out, const promql::Value& value) {
   switch (value.type) {
     case promql::ValueType::kScalar:
-      out = R"({"resultType":"scalar","result":[)";
+      out += R"({"resultType":"scalar","result":[)";
       out += FormatTimestampAsFloat(value.t);
       out += ",\"";
       out += FormatSampleValue(value.scalar);
       out += "\"]";
       break;
     case promql::ValueType::kString:
-      out = R"({"resultType":"string","result":[)";
+      out += R"({"resultType":"string","result":[)";
       out += FormatTimestampAsFloat(value.t);
       out += ',';
       AppendJsonString(&out, value.string);
       out += ']';
       break;
     case promql::ValueType::kMatrix:
-      out = R"({"resultType":"matrix","result":)";
+      out += R"({"resultType":"matrix","result":)";
       AppendMatrix(&out, value.matrix);
       break;
     case promql::ValueType::kVector:
     case promql::ValueType::kNone:
-      out = R"({"resultType":"vector","result":[)";
+      out += R"({"resultType":"vector","result":[)";
       for (size_t i = 0; i < value.vector.size(); ++i) {
         if (i) out.push_back(',');
         out += R"({"metric":)";
@@ -148,7 +158,6 @@ std::string QueryData(const promql::Value& value) {
       break;
   }
   out.push_back('}');
-  return out;
 }
 
 // Go's strconv.Atoi error text, which Prometheus passes through.
@@ -286,7 +295,9 @@ class RequestHandler {
       }
       if (truncated) result.warnings.emplace_back(kTruncated);
     }
-    return Success(QueryData(v), result.warnings, result.infos);
+    std::string body(kSuccessPrefix);  // the data is written after it, not copied
+    AppendQueryData(body, v);
+    return FinishSuccess(std::move(body), result.warnings, result.infos);
   }
 
   http::Response Query(const http::Request& r) const {

@@ -7,29 +7,51 @@
 
 namespace vigil::api {
 
-std::string FormatSampleValue(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+void AppendSampleValue(std::string* out, double v) {
+  if (std::isnan(v)) {
+    out->append("NaN");
+    return;
+  }
+  if (std::isinf(v)) {
+    out->append(v > 0 ? "+Inf" : "-Inf");
+    return;
+  }
   char buf[400];
   double abs = std::fabs(v);
   auto fmt = (abs != 0 && (abs < 1e-6 || abs >= 1e21)) ? std::chars_format::scientific : std::chars_format::fixed;
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, fmt);
-  if (ec != std::errc()) return "NaN";  // cannot happen: the buffer fits any double
-  return std::string(buf, end);
+  if (ec != std::errc()) {
+    out->append("NaN");  // cannot happen: the buffer fits any double
+    return;
+  }
+  out->append(buf, end);
+}
+
+std::string FormatSampleValue(double v) {
+  std::string out;
+  AppendSampleValue(&out, v);
+  return out;
+}
+
+void AppendTimestamp(std::string* out, TimestampMs t) {
+  char buf[32];
+  char* p = buf;
+  uint64_t abs = t < 0 ? static_cast<uint64_t>(-(t + 1)) + 1 : static_cast<uint64_t>(t);
+  if (t < 0) *p++ = '-';
+  p = std::to_chars(p, buf + sizeof buf, abs / 1000).ptr;
+  uint64_t fraction = abs % 1000;
+  if (fraction != 0) {
+    *p++ = '.';  // always three digits, as Prometheus writes them
+    *p++ = static_cast<char>('0' + fraction / 100);
+    *p++ = static_cast<char>('0' + fraction / 10 % 10);
+    *p++ = static_cast<char>('0' + fraction % 10);
+  }
+  out->append(buf, p);
 }
 
 std::string FormatTimestamp(TimestampMs t) {
   std::string out;
-  uint64_t abs = t < 0 ? static_cast<uint64_t>(-(t + 1)) + 1 : static_cast<uint64_t>(t);
-  if (t < 0) out += '-';
-  out += std::to_string(abs / 1000);
-  uint64_t fraction = abs % 1000;
-  if (fraction != 0) {
-    out += '.';
-    if (fraction < 100) out += '0';
-    if (fraction < 10) out += '0';
-    out += std::to_string(fraction);
-  }
+  AppendTimestamp(&out, t);
   return out;
 }
 

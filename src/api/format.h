@@ -14,6 +14,10 @@ namespace vigil::api {
 // A sample value as Prometheus writes it: Go's strconv.FormatFloat(v, 'f', -1, 64),
 // or 'e' when |v| < 1e-6 or >= 1e21; "NaN", "+Inf", "-Inf".
 std::string FormatSampleValue(double v);
+// Append forms of FormatSampleValue and FormatTimestamp, without a temporary
+// string (a range query's response writes one of each per point).
+void AppendSampleValue(std::string* out, double v);
+void AppendTimestamp(std::string* out, TimestampMs t);
 // Milliseconds as seconds with up to three decimals, as Prometheus writes
 // timestamps: 1700000000123 -> 1700000000.123, 1700000000500 -> 1700000000.500.
 std::string FormatTimestamp(TimestampMs t);

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <ctime>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -320,28 +321,63 @@ class Evaluator {
   };
 
   // Calls `fn(Loaded&&)` for each selected series with its samples in
-  // [mint, maxt], one series in memory at a time. `count` charges the raw
-  // samples to the query's limit (range selectors keep them all).
+  // [mint, maxt], a batch of series in memory at a time. `count` charges the
+  // raw samples to the query's limit (range selectors keep them all).
   template <typename Fn>
   void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool count, Fn&& fn) {
     auto querier = q_.storage(mint, maxt, tsdb::ReadHints{});
     if (!querier) Fail("storage unavailable");
     auto selected = querier->Select(vs.matchers);
     if (!selected.ok()) Fail(selected.status().message());
-    for (const auto& s : *selected) {
-      Loaded l{s->labels(), {}};
-      auto it = s->Iterator();
-      while (it->Next()) {
-        if (it->t() < mint || it->t() > maxt) continue;
-        l.points.push_back({it->t(), it->v()});
-        if (count) {
-          q_.Tick();
-        } else {
-          q_.CheckDeadline();
-        }
+    const auto& series = *selected;
+    // Decoding is most of a large selection's cost and needs no shared state,
+    // so a batch is decoded on several threads; the rest stays in order on
+    // this one. The batch bounds what is held before the sample limit is
+    // checked. Helpers only fill buffers reserved here: what they allocated
+    // would stay in their malloc arenas after the query (hundreds of MB).
+    constexpr size_t kBatch = 256;
+    // A thread must have enough to decode to pay for starting it and for
+    // waiting on it: on a busy machine, helpers made a 20-series query slower.
+    constexpr size_t kMinSeriesPerThread = 8;
+    constexpr size_t kMinSamplesPerThread = 32768;
+    const size_t max_threads = static_cast<size_t>(std::max(1, q_.options.max_decode_threads));
+    const size_t slots = std::min(kBatch, series.size());
+    std::vector<std::vector<TimestampMs>> ts(slots);
+    std::vector<std::vector<double>> values(slots);
+    std::vector<Status> errors(slots);
+    auto decode = [&](size_t begin, size_t from, size_t to) {
+      for (size_t k = from; k < to; ++k) errors[k] = series[begin + k]->AppendSamples(&ts[k], &values[k]);
+    };
+    for (size_t begin = 0; begin < series.size(); begin += kBatch) {
+      const size_t n = std::min(kBatch, series.size() - begin);
+      size_t samples = 0;
+      for (size_t k = 0; k < n; ++k) {
+        ts[k].clear();
+        values[k].clear();
+        const size_t bound = series[begin + k]->SampleCountBound();
+        ts[k].reserve(bound);
+        values[k].reserve(bound);
+        samples += bound;
       }
-      if (!it->err().ok()) Fail(it->err().message());
-      if (!l.points.empty()) fn(std::move(l));
+      const size_t threads = std::min({max_threads, std::max<size_t>(1, n / kMinSeriesPerThread),
+                                       std::max<size_t>(1, samples / kMinSamplesPerThread)});
+      std::vector<std::thread> helpers;
+      for (size_t w = 1; w < threads; ++w) helpers.emplace_back(decode, begin, n * w / threads, n * (w + 1) / threads);
+      decode(begin, 0, n / threads);
+      for (auto& h : helpers) h.join();
+      for (size_t k = 0; k < n; ++k) {
+        if (!errors[k].ok()) Fail(errors[k].message());
+        const auto& t = ts[k];
+        std::vector<Point> points;
+        points.reserve(static_cast<size_t>(
+            std::count_if(t.begin(), t.end(), [&](TimestampMs x) { return x >= mint && x <= maxt; })));
+        for (size_t i = 0; i < t.size(); ++i) {
+          if (t[i] >= mint && t[i] <= maxt) points.push_back({t[i], values[k][i]});
+        }
+        if (count) q_.Account(static_cast<int64_t>(points.size()));
+        q_.CheckDeadline();
+        if (!points.empty()) fn(Loaded{series[begin + k]->labels(), std::move(points)});
+      }
     }
   }
 
@@ -423,10 +459,21 @@ class Evaluator {
   }
 
   // Calls `fn` for each series and step with the window (ref - range, ref].
+  // With `mark_drops`, each window says whether a value in it is lower than
+  // the one before (a counter reset), counted once per series.
   template <typename Fn>
-  void ForEachWindow(const RangeSource& src, Fn&& fn) {
+  void ForEachWindow(const RangeSource& src, Fn&& fn, bool mark_drops = false) {
+    std::vector<uint32_t> drops_before;  // drops_before[i]: drops among points [0, i]
     for (size_t si = 0; si < src.series.size(); ++si) {
       const auto& pts = src.series[si].points;
+      if (mark_drops) {
+        drops_before.resize(pts.size());
+        uint32_t drops = 0;
+        for (size_t k = 0; k < pts.size(); ++k) {
+          if (k > 0 && pts[k].v < pts[k - 1].v) ++drops;
+          drops_before[k] = drops;
+        }
+      }
       size_t lo = 0, hi = 0;
       for (size_t i = 0; i < Steps(); ++i) {
         TimestampMs ref = RefTime(src.at, src.at_ms, src.offset, T(i));
@@ -434,6 +481,7 @@ class Evaluator {
         while (hi < pts.size() && pts[hi].t <= ref) ++hi;
         while (lo < hi && pts[lo].t <= from) ++lo;
         Window w{std::span<const Point>(pts.data() + lo, hi - lo), from, ref, T(i), src.range};
+        if (mark_drops && hi > lo) w.may_have_drops = drops_before[hi - 1] != drops_before[lo];
         fn(si, i, w);
         q_.CheckDeadline();
       }
@@ -955,15 +1003,18 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   out.type = ValueType::kVector;
   out.m.resize(src.series.size());
   std::vector<double> step_params(params.size());
-  ForEachWindow(src, [&](size_t si, size_t i, const Window& w) {
-    if (w.points.empty()) return;
-    for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
-    auto v = fn(w, step_params, q_.notes);
-    if (v) {
-      out.m[si].points.push_back({T(i), *v});
-      q_.Tick();
-    }
-  });
+  ForEachWindow(
+      src,
+      [&](size_t si, size_t i, const Window& w) {
+        if (w.points.empty()) return;
+        for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
+        auto v = fn(w, step_params, q_.notes);
+        if (v) {
+          out.m[si].points.push_back({T(i), *v});
+          q_.Tick();
+        }
+      },
+      MarksCounterResets(name));
   for (size_t si = 0; si < src.series.size(); ++si) {
     out.m[si].labels = std::move(src.series[si].labels);
     out.m[si].drop_name = !keep_name || src.series[si].drop_name;

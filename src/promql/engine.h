@@ -3,11 +3,13 @@
 // extrapolated rate/increase/delta, delayed __name__ removal).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/labels.h"
@@ -25,6 +27,8 @@ struct EngineOptions {
   // with ErrorKind::kTooManySamples instead of exhausting memory.
   int64_t max_samples = 50'000'000;
   Duration timeout{2 * 60 * 1000};
+  // Threads that decode the series of one large selection (1: no helpers).
+  int max_decode_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
 
 struct Point {

@@ -80,6 +80,9 @@ struct Window {
   TimestampMs end = 0;            // inclusive
   TimestampMs step_time = 0;      // the evaluation time of this step
   Duration range{0};
+  // False when no value in `points` is below the one before it (so a counter
+  // function need not look for resets); true when unknown.
+  bool may_have_drops = true;
 };
 
 // A function over a range vector (rate, *_over_time, …). `params` are the
@@ -89,6 +92,8 @@ using RangeFunction = std::optional<double> (*)(const Window& w, std::span<const
 RangeFunction FindRangeFunction(std::string_view name);
 // True when the function keeps the metric name of its input.
 bool KeepsMetricName(std::string_view function_name);
+// True when the function reads Window::may_have_drops (rate, increase).
+bool MarksCounterResets(std::string_view function_name);
 
 // A float → float function applied to each element (abs, ln, sin, …).
 using ElementFunction = double (*)(double);

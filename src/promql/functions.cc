@@ -95,7 +95,7 @@ Out ExtrapolatedRate(const Window& w, bool is_counter, bool is_rate) {
   const auto& p = w.points;
   if (p.size() < 2) return std::nullopt;
   double result = p.back().v - p.front().v;
-  if (is_counter) {
+  if (is_counter && w.may_have_drops) {
     for (size_t i = 1; i < p.size(); ++i) {
       if (p[i].v < p[i - 1].v) result += p[i - 1].v;
     }
@@ -375,6 +375,8 @@ bool KeepsMetricName(std::string_view name) {
   return name == "last_over_time" || name == "first_over_time" || name == "sort" || name == "sort_desc" ||
          name == "sort_by_label" || name == "sort_by_label_desc" || name == "label_replace" || name == "label_join";
 }
+
+bool MarksCounterResets(std::string_view name) { return name == "rate" || name == "increase"; }
 
 namespace {
 double Sgn(double v) { return v > 0 ? 1 : v < 0 ? -1 : v; }

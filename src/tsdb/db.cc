@@ -28,7 +28,6 @@ namespace {
 constexpr TimestampMs kMinTime = std::numeric_limits<TimestampMs>::min();
 constexpr TimestampMs kMaxTime = std::numeric_limits<TimestampMs>::max();
 
-
 uint64_t DirBytes(const std::string& dir) {
   uint64_t total = 0;
   std::error_code ec;
@@ -144,6 +143,23 @@ class MergedSeries final : public Series {
   std::unique_ptr<SampleIterator> Iterator() const override {
     std::vector<TimestampMs> t;
     std::vector<double> v;
+    Status err = AppendSamples(&t, &v);
+    return std::make_unique<VectorIterator>(std::move(t), std::move(v), std::move(err));
+  }
+
+  size_t SampleCountBound() const override {
+    size_t n = 0;
+    for (const BlockSource& b : blocks) n += b.block->series()[b.index].num_samples;
+    for (const auto& chunk : head.chunks) {  // an XOR chunk starts with its u16 big-endian count
+      if (chunk->size() >= 2)
+        n += static_cast<size_t>(static_cast<uint8_t>((*chunk)[0]) << 8 | static_cast<uint8_t>((*chunk)[1]));
+    }
+    return n;
+  }
+
+  Status AppendSamples(std::vector<TimestampMs>* t_out, std::vector<double>* v_out) const override {
+    std::vector<TimestampMs>& t = *t_out;
+    std::vector<double>& v = *v_out;
     Status err;
     auto take = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
       for (size_t i = 0; i < st.size(); ++i) {
@@ -153,9 +169,11 @@ class MergedSeries final : public Series {
         v.push_back(sv[i]);
       }
     };
+    std::vector<TimestampMs> st;
+    std::vector<double> sv;
     for (const BlockSource& b : blocks) {
-      std::vector<TimestampMs> st;
-      std::vector<double> sv;
+      st.clear();
+      sv.clear();
       Status s = b.block->Read(b.index, &st, &sv);
       if (s.ok() && b.count_index) {
         std::vector<TimestampMs> ct;
@@ -172,8 +190,8 @@ class MergedSeries final : public Series {
     }
     if (!head.error.ok()) err = head.error;
     for (const auto& chunk : head.chunks) {
-      std::vector<TimestampMs> st;
-      std::vector<double> sv;
+      st.clear();
+      sv.clear();
       chunkenc::DecimalDecoder d(*chunk);
       while (d.Next()) {
         st.push_back(d.t());
@@ -181,7 +199,7 @@ class MergedSeries final : public Series {
       }
       take(st, sv);
     }
-    return std::make_unique<VectorIterator>(std::move(t), std::move(v), std::move(err));
+    return err;
   }
 
   std::vector<BlockSource> blocks;

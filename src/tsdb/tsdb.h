@@ -72,6 +72,19 @@ class Series {
   virtual const Labels& labels() const = 0;
   // Samples within the querier's [mint, maxt], in time order.
   virtual std::unique_ptr<SampleIterator> Iterator() const = 0;
+  // Appends the samples Iterator() yields to *t and *v in one call (no
+  // virtual call per sample); an error leaves what was read before it.
+  // At least as many samples as AppendSamples appends, to reserve for them
+  // beforehand; 0 when unknown.
+  virtual size_t SampleCountBound() const { return 0; }
+  virtual Status AppendSamples(std::vector<TimestampMs>* t, std::vector<double>* v) const {
+    auto it = Iterator();
+    while (it->Next()) {
+      t->push_back(it->t());
+      v->push_back(it->v());
+    }
+    return it->err();
+  }
 };
 
 // How a long-range read may use downsampled data.

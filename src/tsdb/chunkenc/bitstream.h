@@ -1,7 +1,9 @@
 // MSB-first bit streams for the chunk encodings.
 #pragma once
 
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -70,6 +72,18 @@ class BitReader {
 
   // Reads `nbits` (0..64); sets the overrun flag and returns 0 past the end.
   uint64_t Read(int nbits) {
+    // Fast path: one unaligned 8-byte load holds all the bits when at least
+    // 8 bytes remain and nbits <= 56 (bit_ <= 7); most calls take it.
+    if (nbits > 0 && nbits <= 56 && data_.size() - byte_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, data_.data() + byte_, 8);
+      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+      uint64_t out = (w << bit_) >> (64 - nbits);
+      int pos = bit_ + nbits;
+      byte_ += static_cast<size_t>(pos >> 3);
+      bit_ = pos & 7;
+      return out;
+    }
     uint64_t out = 0;
     while (nbits > 0) {
       if (byte_ >= data_.size()) {
@@ -91,6 +105,30 @@ class BitReader {
     return out;
   }
   bool ReadBit() { return Read(1) != 0; }
+  // Consumes a run of 0 bits and the 1 bit that ends it; returns the number
+  // of zeros, or -1 (overrun flag set if the data ended) when there are more
+  // than `max_zeros` or no 1 bit follows.
+  int ReadZerosThenOne(int max_zeros) {
+    if (data_.size() - byte_ >= 8) {
+      uint64_t w;
+      std::memcpy(&w, data_.data() + byte_, 8);
+      if constexpr (std::endian::native == std::endian::little) w = __builtin_bswap64(w);
+      w <<= bit_;  // a 1 bit left in w is a real one: the shift brings in zeros
+      if (w != 0) {
+        const int zeros = std::countl_zero(w);
+        if (zeros > max_zeros) return -1;
+        const int pos = bit_ + zeros + 1;
+        byte_ += static_cast<size_t>(pos >> 3);
+        bit_ = pos & 7;
+        return zeros;
+      }
+    }
+    int zeros = 0;
+    while (!ReadBit()) {
+      if (overrun_ || ++zeros > max_zeros) return -1;
+    }
+    return zeros;
+  }
   bool overrun() const { return overrun_; }
 
  private:
