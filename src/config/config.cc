@@ -353,6 +353,26 @@ void DecodeStorage(Decoder& d, const YAML::Node& node, StorageOptions* s) {
   r.Finish();
 }
 
+// Visits each mapping of the list under `key` in `r` with its own MapReader
+// and path ("key[i]"); a missing key is fine, a non-list or non-mapping item
+// is reported. The visitor's keys are checked when it returns.
+void ForEachMapping(Decoder& d, MapReader& r, const char* key,
+                    const std::function<void(MapReader&, const YAML::Node&, const std::string&)>& visit) {
+  YAML::Node list = r.Take(key);
+  if (!list.IsDefined()) return;
+  if (!list.IsSequence()) {
+    d.Report(list, r.Field(key), std::string("expected a list, got ") + Decoder::KindName(list));
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    std::string path = r.Field(key) + "[" + std::to_string(i) + "]";
+    MapReader item(d, list[i], path);
+    if (!list[i].IsMap()) continue;
+    visit(item, list[i], path);
+    item.Finish();
+  }
+}
+
 void DecodeTextfile(Decoder& d, const YAML::Node& node, TextfileOptions* t) {
   MapReader r(d, node, "textfile");
   if (auto n = r.Take("directory"); n.IsDefined()) {
@@ -494,22 +514,12 @@ template <typename T>
 void DecodeIntegrations(Decoder& d, MapReader& r, const char* key,
                         const std::function<void(MapReader&, const YAML::Node&, const std::string&, T*)>& fields,
                         std::vector<T>* out) {
-  YAML::Node list = r.Take(key);
-  if (!list.IsDefined()) return;
-  if (!list.IsSequence()) {
-    d.Report(list, r.Field(key), std::string("expected a list, got ") + Decoder::KindName(list));
-    return;
-  }
-  for (size_t i = 0; i < list.size(); ++i) {
-    std::string path = r.Field(key) + "[" + std::to_string(i) + "]";
-    MapReader ir(d, list[i], path);
-    if (!list[i].IsMap()) continue;
+  ForEachMapping(d, r, key, [&](MapReader& ir, const YAML::Node& item, const std::string& path) {
     T t;
     if (auto n = ir.Take("send_resolved"); n.IsDefined()) d.Bool(n, ir.Field("send_resolved"), &t.send_resolved);
-    fields(ir, list[i], path, &t);
-    ir.Finish();
+    fields(ir, item, path, &t);
     out->push_back(std::move(t));
-  }
+  });
 }
 
 void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path, ReceiverOptions* rc) {
@@ -622,30 +632,20 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
   } else if (!node["alertmanagers"].IsDefined()) {
     d.Report(node, "alerting", "missing route (at least {receiver: NAME}) or alertmanagers to forward to");
   }
-  if (auto n = r.Take("inhibit_rules"); n.IsDefined()) {
-    if (!n.IsSequence()) {
-      d.Report(n, r.Field("inhibit_rules"), std::string("expected a list, got ") + Decoder::KindName(n));
-    } else {
-      for (size_t i = 0; i < n.size(); ++i) {
-        std::string path = r.Field("inhibit_rules") + "[" + std::to_string(i) + "]";
-        MapReader ir(d, n[i], path);
-        if (!n[i].IsMap()) continue;
-        alert::InhibitRuleSpec spec;
-        if (auto m = ir.Take("source_matchers"); m.IsDefined()) {
-          DecodeMatcherList(d, m, ir.Field("source_matchers"), &spec.source_matchers);
-        }
-        if (auto m = ir.Take("target_matchers"); m.IsDefined()) {
-          DecodeMatcherList(d, m, ir.Field("target_matchers"), &spec.target_matchers);
-        }
-        if (auto m = ir.Take("equal"); m.IsDefined()) d.StringList(m, ir.Field("equal"), &spec.equal);
-        ir.Finish();
-        if (spec.source_matchers.empty() || spec.target_matchers.empty()) {
-          d.Report(n[i], path, "needs source_matchers and target_matchers");
-        }
-        a->inhibit_rules.push_back(std::move(spec));
-      }
+  ForEachMapping(d, r, "inhibit_rules", [&](MapReader& ir, const YAML::Node& item, const std::string& path) {
+    alert::InhibitRuleSpec spec;
+    if (auto m = ir.Take("source_matchers"); m.IsDefined()) {
+      DecodeMatcherList(d, m, ir.Field("source_matchers"), &spec.source_matchers);
     }
-  }
+    if (auto m = ir.Take("target_matchers"); m.IsDefined()) {
+      DecodeMatcherList(d, m, ir.Field("target_matchers"), &spec.target_matchers);
+    }
+    if (auto m = ir.Take("equal"); m.IsDefined()) d.StringList(m, ir.Field("equal"), &spec.equal);
+    if (spec.source_matchers.empty() || spec.target_matchers.empty()) {
+      d.Report(item, path, "needs source_matchers and target_matchers");
+    }
+    a->inhibit_rules.push_back(std::move(spec));
+  });
   if (auto n = r.Take("maintenance_windows"); n.IsDefined()) {
     if (!n.IsSequence()) {
       d.Report(n, r.Field("maintenance_windows"), std::string("expected a list, got ") + Decoder::KindName(n));
@@ -689,28 +689,18 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
       }
     }
   }
-  if (auto n = r.Take("alertmanagers"); n.IsDefined()) {
-    if (!n.IsSequence()) {
-      d.Report(n, r.Field("alertmanagers"), std::string("expected a list, got ") + Decoder::KindName(n));
+  ForEachMapping(d, r, "alertmanagers", [&](MapReader& ar, const YAML::Node& item, const std::string& path) {
+    AlertmanagerTarget t;
+    if (auto u = ar.Take("url"); u.IsDefined()) {
+      d.Url(u, ar.Field("url"), &t.url);
     } else {
-      for (size_t i = 0; i < n.size(); ++i) {
-        MapReader ar(d, n[i], r.Field("alertmanagers") + "[" + std::to_string(i) + "]");
-        if (!n[i].IsMap()) continue;
-        AlertmanagerTarget t;
-        if (auto u = ar.Take("url"); u.IsDefined()) {
-          d.Url(u, ar.Field("url"), &t.url);
-        } else {
-          d.Report(n[i], r.Field("alertmanagers") + "[" + std::to_string(i) + "]",
-                   "missing url (e.g. http://127.0.0.1:9093)");
-        }
-        if (auto ri = ar.Take("resend_interval"); ri.IsDefined()) {
-          d.Duration(ri, ar.Field("resend_interval"), &t.resend_interval, false);
-        }
-        ar.Finish();
-        a->alertmanagers.push_back(std::move(t));
-      }
+      d.Report(item, path, "missing url (e.g. http://127.0.0.1:9093)");
     }
-  }
+    if (auto ri = ar.Take("resend_interval"); ri.IsDefined()) {
+      d.Duration(ri, ar.Field("resend_interval"), &t.resend_interval, false);
+    }
+    a->alertmanagers.push_back(std::move(t));
+  });
   if (auto n = r.Take("flap"); n.IsDefined()) {
     MapReader fr(d, n, r.Field("flap"));
     if (auto m = fr.Take("enabled"); m.IsDefined()) d.Bool(m, fr.Field("enabled"), &a->flap.enabled);
@@ -1134,27 +1124,17 @@ void DecodeLog(Decoder& d, const YAML::Node& node, const std::string& path, cons
   std::set<std::string> names;
   auto rule_list = [&](const char* key,
                        const std::function<void(MapReader&, const YAML::Node&, const std::string&)>& fn) {
-    YAML::Node list = r.Take(key);
-    if (!list.IsDefined()) return;
-    if (!list.IsSequence()) {
-      d.Report(list, r.Field(key), std::string("expected a list, got ") + Decoder::KindName(list));
-      return;
-    }
-    for (size_t i = 0; i < list.size(); ++i) {
-      std::string field = r.Field(key) + "[" + std::to_string(i) + "]";
-      MapReader rr(d, list[i], field);
-      if (!list[i].IsMap()) continue;
+    ForEachMapping(d, r, key, [&](MapReader& rr, const YAML::Node& item, const std::string& field) {
       YAML::Node name = rr.Take("name");
       std::string n;
       if (!name.IsDefined()) {
-        d.Report(list[i], field, "missing name");
+        d.Report(item, field, "missing name");
       } else if (d.String(name, rr.Field("name"), &n) && CheckMetricName(d, name, rr.Field("name"), n) &&
                  !names.insert(n).second) {
         d.Report(name, rr.Field("name"), "duplicate rule name \"" + n + "\" in this log");
       }
-      fn(rr, list[i], n);
-      rr.Finish();
-    }
+      fn(rr, item, n);
+    });
   };
   auto regex = [&](MapReader& rr, const YAML::Node& at, const char* key, std::string* out, int groups) {
     YAML::Node n = rr.Take(key);
