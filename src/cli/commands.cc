@@ -8,6 +8,7 @@
 #include "cli/agent.h"
 #include "cli/build_info.h"
 #include "cli/query_commands.h"
+#include "cli/notify_commands.h"
 #include "cli/rules_commands.h"
 #include "cli/silence_commands.h"
 #include "cli/tsdb_commands.h"
@@ -125,6 +126,15 @@ int Main(int argc, char** argv) {
     sub->add_option("--server", silence.server, "vigil's address")->capture_default_str();
   }
 
+  CLI::App* notify_cmd = app.add_subcommand("notify", "Notification tools");
+  notify_cmd->require_subcommand(1);
+  std::string notify_receiver, notify_severity = "low", notify_config;
+  CLI::App* notify_test = notify_cmd->add_subcommand("test", "Send a test message through a receiver's integrations now");
+  notify_test->add_option("RECEIVER", notify_receiver, "The receiver's name in alerting.receivers")->required();
+  notify_test->add_option("--config", notify_config, "Configuration file (default: the built-in one)");
+  notify_test->add_option("--severity", notify_severity, "The test alert's severity (critical, high, medium, low)")
+      ->capture_default_str();
+
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
   CLI::App* tsdb_cmd = app.add_subcommand("tsdb", "Tools for the embedded time-series store");
@@ -173,6 +183,10 @@ int Main(int argc, char** argv) {
   if (check_config->parsed()) return CheckConfig(config_files);
   if (check_rules->parsed()) return CheckRules(rule_files);
   if (silence_add->parsed()) return AddSilence(silence);
+  if (notify_test->parsed()) {
+    return NotifyTest(notify_config.empty() ? std::nullopt : std::optional<std::string>(notify_config),
+                      notify_receiver, notify_severity);
+  }
   if (silence_list->parsed()) return ListSilences(silence.server, silence_expired, silence_json);
   if (silence_expire->parsed()) return ExpireSilence(silence.server, silence_id);
   if (alerts_cmd->parsed()) return ListAlerts(alerts_server, alerts_json);

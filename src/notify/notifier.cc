@@ -1,87 +1,13 @@
 #include "notify/notifier.h"
 
-#include <cctype>
-#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
 
 #include "base/log.h"
 #include "http/outbound.h"
+#include "notify/delivery.h"
 
 namespace vigil::notify {
-namespace {
-
-// What a delivery attempt means for the message.
-struct Outcome {
-  enum Kind { kDelivered, kRetry, kDead } kind = kRetry;
-  std::string detail;             // never holds the URL or a key
-  std::optional<Duration> after;  // from Retry-After
-};
-
-// Twilio takes form fields; the outbox keeps them as a JSON object.
-std::string FormEncode(const std::string& json_object) {
-  nlohmann::json j = nlohmann::json::parse(json_object, nullptr, false);
-  std::string out;
-  if (!j.is_object()) return out;
-  auto escape = [](const std::string& v) {
-    std::string e;
-    for (unsigned char ch : v) {
-      if (std::isalnum(ch) || ch == '-' || ch == '_' || ch == '.' || ch == '~') {
-        e += static_cast<char>(ch);
-      } else {
-        char buf[4];
-        std::snprintf(buf, sizeof buf, "%%%02X", ch);
-        e += buf;
-      }
-    }
-    return e;
-  };
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    if (!it.value().is_string()) continue;
-    out += (out.empty() ? "" : "&") + escape(it.key()) + "=" + escape(it.value().get<std::string>());
-  }
-  return out;
-}
-
-struct Delivery {
-  std::string url;
-  std::string body;
-  std::string content_type = "application/json";
-  std::string user, password;
-};
-
-Outcome Post(const Delivery& d, Duration timeout) {
-  std::optional<http::ParsedUrl> u = http::ParseUrl(d.url);
-  if (!u) return {Outcome::kDead, "the receiver's URL is not http(s)://host/…"};
-  http::HttpRequest req;
-  req.url = *u;
-  req.method = "POST";
-  req.body = d.body;
-  req.content_type = d.content_type;
-  req.user = d.user.empty() ? u->user : d.user;
-  req.password = d.user.empty() ? u->password : d.password;
-  req.deadline = std::chrono::steady_clock::now() + timeout;
-  req.max_body_bytes = 64 << 10;
-  http::HttpResponse res;
-  if (auto f = http::HttpExchange(req, &res)) return {Outcome::kRetry, f->reason + ": " + f->detail};
-  if (res.status >= 200 && res.status <= 299) return {Outcome::kDelivered, ""};
-  std::string body_start = res.body.substr(0, 200);
-  for (auto& ch : body_start) {
-    if (ch == '\n' || ch == '\r') ch = ' ';
-  }
-  Outcome o;
-  o.detail = "HTTP " + std::to_string(res.status) + (body_start.empty() ? "" : ": " + body_start);
-  // 408, 429 and 5xx can succeed later; any other 4xx never will.
-  o.kind = res.status == 408 || res.status == 429 || res.status >= 500 ? Outcome::kRetry : Outcome::kDead;
-  if (!res.retry_after.empty()) {
-    char* end = nullptr;
-    long seconds = std::strtol(res.retry_after.c_str(), &end, 10);
-    if (end != res.retry_after.c_str() && seconds >= 0 && seconds < 24 * 3600) o.after = Duration(seconds * 1000);
-  }
-  return o;
-}
-
-}  // namespace
 
 Notifier::Notifier(NotifierOptions o) : o_(std::move(o)) {}
 
@@ -144,46 +70,23 @@ void Notifier::Update(std::vector<AlertUpdate> alerts) {
 }
 
 void Notifier::Render(const alert::Notification& n) {
-  const config::ReceiverOptions* rc = nullptr;
-  for (const auto& r : o_.alerting.receivers) {
-    if (r.name == n.receiver) rc = &r;
-  }
+  const config::ReceiverOptions* rc = Receiver(n.receiver);
   if (rc == nullptr) return;  // the config loader refuses unknown receivers
   TimestampMs now = o_.clock->NowMs();
-  auto enqueue = [&](const char* integration, int index, const std::string& body) {
-    if (body.empty()) return;
-    if (auto id = outbox_->Enqueue(rc->name, integration, index, body, now); !id.ok()) {
+  for (const auto& m : RenderFor(*rc, n, o_.context)) {
+    if (auto id = outbox_->Enqueue(rc->name, m.integration, m.index, m.payload, now); !id.ok()) {
       // The disk is full or the database broken: say so loudly; the alert
       // state is still in the rules' store and the next flush tries again.
       LogError("cannot queue a notification", {{"receiver", rc->name}, {"err", id.status().message()}});
     }
-  };
-  for (size_t i = 0; i < rc->webhook_configs.size(); ++i) {
-    const auto& w = rc->webhook_configs[i];
-    enqueue("webhook", static_cast<int>(i), AlertmanagerWebhookV4(n, o_.context, w.max_alerts, w.send_resolved));
   }
-  for (size_t i = 0; i < rc->pagerduty_configs.size(); ++i) {
-    for (const auto& e : PagerDutyEvents(n, o_.context, rc->pagerduty_configs[i].send_resolved)) {
-      enqueue("pagerduty", static_cast<int>(i), e);
-    }
+}
+
+const config::ReceiverOptions* Notifier::Receiver(const std::string& name) const {
+  for (const auto& r : o_.alerting.receivers) {
+    if (r.name == name) return &r;
   }
-  for (size_t i = 0; i < rc->slack_configs.size(); ++i) {
-    const auto& s = rc->slack_configs[i];
-    enqueue("slack", static_cast<int>(i), SlackMessage(n, o_.context, s.channel, s.send_resolved));
-  }
-  for (size_t i = 0; i < rc->telegram_configs.size(); ++i) {
-    const auto& t = rc->telegram_configs[i];
-    enqueue("telegram", static_cast<int>(i), TelegramMessage(n, o_.context, t.chat_id, t.send_resolved));
-  }
-  for (size_t i = 0; i < rc->discord_configs.size(); ++i) {
-    enqueue("discord", static_cast<int>(i), DiscordMessage(n, o_.context, rc->discord_configs[i].send_resolved));
-  }
-  for (size_t i = 0; i < rc->twilio_configs.size(); ++i) {
-    const auto& t = rc->twilio_configs[i];
-    for (const auto& sms : SmsMessages(n, o_.context, t.from, t.to, t.severities, t.send_resolved)) {
-      enqueue("twilio", static_cast<int>(i), sms);
-    }
-  }
+  return nullptr;
 }
 
 void Notifier::DeliverDue() {
@@ -194,52 +97,18 @@ void Notifier::DeliverDue() {
     return;
   }
   for (auto& m : *due) {
-    const config::ReceiverOptions* rc = nullptr;
-    for (const auto& r : o_.alerting.receivers) {
-      if (r.name == m.receiver) rc = &r;
-    }
-    // Where and how to send it; keys, tokens and secret URLs come from the
-    // configuration now, never from the stored message.
-    Delivery d;
-    d.body = m.payload;
-    auto in = [&](const auto& list) { return rc != nullptr && m.index < static_cast<int>(list.size()); };
-    if (m.integration == "webhook" && in(rc->webhook_configs)) {
-      d.url = rc->webhook_configs[m.index].url;
-    } else if (m.integration == "slack" && in(rc->slack_configs)) {
-      d.url = rc->slack_configs[m.index].api_url;
-    } else if (m.integration == "pagerduty" && in(rc->pagerduty_configs)) {
-      const auto& pd = rc->pagerduty_configs[m.index];
-      d.url = pd.url;
-      d.body.insert(1, "\"routing_key\":" + nlohmann::json(pd.routing_key).dump() + ",");
-    } else if (m.integration == "telegram" && in(rc->telegram_configs)) {
-      const auto& t = rc->telegram_configs[m.index];
-      d.url = t.api_url + "/bot" + t.bot_token + "/sendMessage";
-    } else if (m.integration == "discord" && in(rc->discord_configs)) {
-      d.url = rc->discord_configs[m.index].webhook_url;
-    } else if (m.integration == "twilio" && in(rc->twilio_configs)) {
-      const auto& t = rc->twilio_configs[m.index];
-      d.url = t.api_url + "/2010-04-01/Accounts/" + t.account_sid + "/Messages.json";
-      d.body = FormEncode(m.payload);
-      d.content_type = "application/x-www-form-urlencoded";
-      d.user = t.account_sid;
-      d.password = t.auth_token;
-    }
+    const config::ReceiverOptions* rc = Receiver(m.receiver);
+    SendResult o = rc ? Send(*rc, m.integration, m.index, m.payload, o_.send_timeout)
+                      : SendResult{SendResult::kDead, "the receiver is no longer configured", std::nullopt};
     TimestampMs now = o_.clock->NowMs();
-    if (d.url.empty()) {
-      (void)outbox_->DeadLetter(m, "the receiver or integration is no longer configured", now);
-      std::lock_guard lock(mu_);
-      ++counts_[{m.receiver, m.integration, "dead"}];
-      continue;
-    }
-    Outcome o = Post(d, o_.send_timeout);
-    now = o_.clock->NowMs();
-    std::string outcome = o.kind == Outcome::kDelivered ? "delivered" : o.kind == Outcome::kDead ? "dead" : "retry";
-    if (o.kind == Outcome::kDelivered) {
+
+    std::string outcome = o.kind == SendResult::kDelivered ? "delivered" : o.kind == SendResult::kDead ? "dead" : "retry";
+    if (o.kind == SendResult::kDelivered) {
       (void)outbox_->Delivered(m, now);
       LogDebug("notification delivered", {{"receiver", m.receiver},
                                           {"integration", m.integration},
                                           {"latency_ms", std::to_string(now - m.created_ms)}});
-    } else if (o.kind == Outcome::kDead) {
+    } else if (o.kind == SendResult::kDead) {
       (void)outbox_->DeadLetter(m, o.detail, now);
       LogError("notification rejected for good; kept as a dead letter",
                {{"receiver", m.receiver}, {"integration", m.integration}, {"reason", o.detail}});
@@ -349,11 +218,11 @@ void Notifier::Forward(const std::vector<alert::Alert>& changed) {
     if (!news && now - last_forward_[i] < am.resend_interval.count()) continue;
     std::string base = am.url;
     while (!base.empty() && base.back() == '/') base.pop_back();
-    Outcome r = Post({base + "/api/v2/alerts", text}, o_.send_timeout);
-    std::string outcome = r.kind == Outcome::kDelivered ? "delivered" : "retry";
+    SendResult r = PostJson(base + "/api/v2/alerts", text, o_.send_timeout);
+    std::string outcome = r.kind == SendResult::kDelivered ? "delivered" : "retry";
     std::optional<http::ParsedUrl> parsed = http::ParseUrl(base);
     std::string target = parsed ? parsed->redacted : "?";
-    if (r.kind == Outcome::kDelivered) {
+    if (r.kind == SendResult::kDelivered) {
       last_forward_[i] = now;
       if (forward_failing_[i]) LogInfo("forwarding to Alertmanager works again", {{"alertmanager", target}});
       forward_failing_[i] = false;

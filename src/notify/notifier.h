@@ -66,6 +66,7 @@ class Notifier {
   explicit Notifier(NotifierOptions o);
   void Loop();
   void Render(const alert::Notification& n);
+  const config::ReceiverOptions* Receiver(const std::string& name) const;
   void DeliverDue();
   // Alertmanager forwarding: every firing alert, and resolved ones for a
   // while, re-sent each resend_interval so a restarted Alertmanager relearns them.

@@ -6,6 +6,7 @@ never reach the log or the API."""
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 
 import vigiltest as vt
@@ -81,7 +82,22 @@ try:
     history = json.loads(vt.get(v.url + "/api/v1/notifications")[2])["data"]["history"]
     c.check("/api/v1/notifications lists deliveries and the dead letter",
             {"delivered", "dead"} <= {h["outcome"] for h in history}, history[:3])
-    logs = v.logs() + json.dumps(history)
+    # vigil notify test: sends now, through every integration, and reports each answer.
+    def notify_test(*args):
+        r = subprocess.run([a.vigil, "notify", "test", *args, "--config", v.config], capture_output=True, text=True,
+                           timeout=60)
+        return r.returncode, r.stdout + r.stderr
+
+    before = len(events("twilio"))
+    rc, out = notify_test("chat", "--severity", "critical")
+    c.check("notify test: telegram, discord and twilio delivered", rc == 0 and out.count("delivered") == 3, out)
+    c.check("notify test: the SMS says it is a test", len(events("twilio")) == before + 1 and
+            "Test notification" in events("twilio")[-1]["Body"], events("twilio")[-1:])
+    rc, out = notify_test("broken")
+    c.check("notify test: a rejected one fails with the receiver's answer", rc == 1 and "FAILED: HTTP 401" in out, out)
+    rc, out = notify_test("nobody")
+    c.check("notify test: an unknown receiver names the configured ones", rc == 1 and "chat, broken" in out, out)
+    logs = v.logs() + json.dumps(history) + out
     c.check("no token or secret URL in the log or the API",
             TG not in logs and TW not in logs and "wrong-token" not in logs and "discord-secret" not in logs)
 except Exception:
