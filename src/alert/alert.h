@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,6 +20,7 @@ struct Alert {
   TimestampMs starts_at = 0;
   TimestampMs ends_at = 0;  // 0 while firing; the resolve time once resolved
   std::string generator_url;
+  std::optional<double> value;  // the expression's value at the last evaluation, when known
   bool resolved() const { return ends_at != 0; }
 };
 

@@ -336,6 +336,7 @@ class Agent {
           for (const auto& [k, v] : a.annotations) u.annotations.Set(k, v);
           u.starts_at = a.fired_at != 0 ? a.fired_at : a.active_at;
           u.ends_at = a.state == rules::AlertState::kInactive ? a.resolved_at : 0;
+          u.value = a.value;
           updates.push_back(std::move(u));
         }
         n->Update(std::move(updates));

@@ -162,6 +162,7 @@ void Notifier::Loop() {
       a.annotations = std::move(u.annotations);
       a.starts_at = u.starts_at;
       a.ends_at = u.ends_at;
+      a.value = u.value;
       a.generator_url = o_.context.external_url;
       dispatcher_->Update(a);
       changed.push_back(std::move(a));

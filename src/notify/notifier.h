@@ -39,6 +39,7 @@ struct AlertUpdate {
   Labels annotations;
   TimestampMs starts_at = 0;
   TimestampMs ends_at = 0;  // set once resolved
+  std::optional<double> value;
 };
 
 class Notifier {

@@ -66,6 +66,7 @@ alert::Notification Sample() {
   a.labels = Labels{{"alertname", "ServiceDown"}, {"service", "bitcoind"}, {"severity", "critical"}};
   a.annotations = Labels{{"summary", "bitcoind is down"}};
   a.starts_at = 1795435200000;
+  a.value = 0;
   n.alerts.push_back(a);
   alert::Alert r = a;
   r.labels.Set("instance", "b");
@@ -88,6 +89,8 @@ TEST(Payload, PagerDutyEventsV2) {
   EXPECT_EQ(t["payload"]["summary"], "bitcoind is down (also takes down: titan validator)");
   EXPECT_EQ(t["payload"]["timestamp"], "2026-11-23T12:00:00.000Z");
   EXPECT_EQ(t["payload"]["custom_details"]["downstream_impact"], json({"titan", "validator"}));
+  EXPECT_EQ(t["payload"]["custom_details"]["value"], 0);
+  EXPECT_EQ(t["payload"]["custom_details"]["automatic_action"], "none: a person is needed");
   json r = json::parse(events[1]);
   EXPECT_EQ(r["event_action"], "resolve");
   EXPECT_THAT(PagerDutyEvents(Sample(), {}, false), SizeIs(1));

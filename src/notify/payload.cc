@@ -1,6 +1,7 @@
 #include "notify/payload.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -13,6 +14,12 @@ json LabelsJson(const Labels& labels) {
   json j = json::object();
   for (const auto& l : labels) j[l.name] = l.value;
   return j;
+}
+
+std::string FormatValue(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
 }
 
 std::string Rfc3339(TimestampMs t) { return t == 0 ? "0001-01-01T00:00:00Z" : FormatTime(t); }
@@ -103,7 +110,10 @@ std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const Pay
     if (summary.size() > 1024) summary.resize(1024);  // the API's limit
     json details = {{"labels", LabelsJson(a.labels)},
                     {"annotations", LabelsJson(a.annotations)},
-                    {"firing_since", Rfc3339(a.starts_at)}};
+                    {"firing_since", Rfc3339(a.starts_at)},
+                    // vigil does not act on its own yet (recovery is a later step); the page says so.
+                    {"automatic_action", "none: a person is needed"}};
+    if (a.value) details["value"] = *a.value;
     if (downstream) details["downstream_impact"] = *downstream;
     json payload = {{"summary", summary},
                     {"source", ctx.host.empty() ? std::string("vigil") : ctx.host},
@@ -143,6 +153,7 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
     std::string text = (is_resolved ? "*Resolved* " : "*Firing* ") +
                        Summary(a, down == n.downstream.end() ? nullptr : &down->second) + "\nsince " +
                        Rfc3339(a.starts_at);
+    if (a.value && !is_resolved) text += ", value " + FormatValue(*a.value);
     if (std::string_view d = a.annotations.Get("description"); !d.empty()) text += "\n" + std::string(d);
     if (n.flapping.count(fp)) text += "\n_flapping: further changes held back until stable_";
     attachments.push_back({{"color", is_resolved ? "#2eb886" : colour(a.labels.Get("severity"))},
