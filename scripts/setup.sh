@@ -23,6 +23,8 @@ packages=(
   libre2-dev libsystemd-dev libsqlite3-dev libcli11-dev libfmt-dev libzstd-dev zlib1g-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
+  # a local SMTP server for the email receiver test
+  python3-aiosmtpd
   # real peers used by the tests
   prometheus prometheus-node-exporter prometheus-alertmanager systemd dbus-user-session curl procps python3 openssl
   # writes journal files for the journal follower tests

@@ -605,6 +605,32 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
         }
       },
       &rc->twilio_configs);
+  DecodeIntegrations<EmailConfig>(
+      d, r, "email_configs",
+      [&](MapReader& ir, const YAML::Node& item, const std::string& path, EmailConfig* e) {
+        required(ir, item, path, "to", &e->to);
+        required(ir, item, path, "from", &e->from);
+        if (auto n = ir.Take("smarthost"); n.IsDefined()) {
+          d.HostPort(n, ir.Field("smarthost"), &e->smarthost);
+        } else {
+          d.Report(item, path, "missing smarthost (HOST:PORT of the SMTP server)");
+        }
+        if (auto n = ir.Take("auth_username"); n.IsDefined()) d.String(n, ir.Field("auth_username"), &e->auth_username);
+        if (auto n = ir.Take("auth_password"); n.IsDefined()) {
+          if (!n.IsScalar()) {
+            d.Report(n, ir.Field("auth_password"), "expected a string");
+          } else if (Result<std::string> v = ExpandVariables(n.Scalar(), d.env); !v.ok()) {
+            d.Report(n, ir.Field("auth_password"), v.status().message());
+          } else {
+            e->auth_password = std::move(*v);
+          }
+        }
+        if (auto n = ir.Take("require_tls"); n.IsDefined()) d.Bool(n, ir.Field("require_tls"), &e->require_tls);
+        if (auto n = ir.Take("tls_insecure_skip_verify"); n.IsDefined()) {
+          d.Bool(n, ir.Field("tls_insecure_skip_verify"), &e->tls_insecure_skip_verify);
+        }
+      },
+      &rc->email_configs);
   r.Finish();
 }
 

@@ -211,6 +211,15 @@ struct TwilioConfig {
   std::vector<std::string> severities{"critical", "high"};
   bool send_resolved = false;
 };
+// Email over SMTP (STARTTLS unless require_tls is false), text and HTML.
+struct EmailConfig {
+  std::string to, from;
+  std::string smarthost;  // HOST:PORT
+  std::string auth_username, auth_password;  // the password is a secret
+  bool require_tls = true;
+  bool tls_insecure_skip_verify = false;
+  bool send_resolved = true;
+};
 struct ReceiverOptions {
   std::string name;
   std::vector<WebhookConfig> webhook_configs;
@@ -219,6 +228,7 @@ struct ReceiverOptions {
   std::vector<TelegramConfig> telegram_configs;
   std::vector<DiscordConfig> discord_configs;
   std::vector<TwilioConfig> twilio_configs;
+  std::vector<EmailConfig> email_configs;
 };
 
 // An Alertmanager to forward every alert to, as Prometheus does (for fleets

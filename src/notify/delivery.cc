@@ -1,8 +1,14 @@
 #include "notify/delivery.h"
 
+#include <curl/curl.h>
+
 #include <cctype>
+#include <mutex>
+#include <random>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 
 #include "http/outbound.h"
@@ -73,6 +79,121 @@ SendResult Post(const Delivery& d, Duration timeout) {
   return o;
 }
 
+// RFC 2047 for a header with non-ASCII text.
+std::string EncodedWord(const std::string& text) {
+  bool ascii = true;
+  for (unsigned char ch : text) ascii = ascii && ch >= 0x20 && ch < 0x7f;
+  if (ascii) return text;
+  static const char* kB64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < text.size(); i += 3) {
+    uint32_t v = (uint8_t(text[i]) << 16) | (uint8_t(text[i + 1]) << 8) | uint8_t(text[i + 2]);
+    for (int k = 18; k >= 0; k -= 6) out += kB64[(v >> k) & 63];
+  }
+  if (i < text.size()) {
+    uint32_t v = uint8_t(text[i]) << 16;
+    if (i + 1 < text.size()) v |= uint8_t(text[i + 1]) << 8;
+    out += kB64[(v >> 18) & 63];
+    out += kB64[(v >> 12) & 63];
+    out += i + 1 < text.size() ? kB64[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return "=?UTF-8?B?" + out + "?=";
+}
+
+// Normalises line ends to CRLF, as SMTP requires.
+std::string Crlf(const std::string& in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '\n' && (i == 0 || in[i - 1] != '\r')) out += '\r';
+    out += in[i];
+  }
+  return out;
+}
+
+std::string MimeMessage(const config::EmailConfig& e, const nlohmann::json& m) {
+  std::mt19937_64 rng{std::random_device{}()};
+  char boundary[40];
+  std::snprintf(boundary, sizeof boundary, "vigil-%016llx", static_cast<unsigned long long>(rng()));
+  char date[64];
+  time_t now = time(nullptr);
+  struct tm tm {};
+  gmtime_r(&now, &tm);
+  strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+  std::string msg = "From: " + e.from + "\nTo: " + e.to + "\nSubject: " + EncodedWord(m.value("subject", "")) +
+                    "\nDate: " + date + "\nMessage-ID: <" + std::string(boundary) + "@vigil>\nMIME-Version: 1.0\n" +
+                    "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\n\n";
+  msg += "--" + std::string(boundary) + "\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" +
+         m.value("text", "") + "\n";
+  msg += "--" + std::string(boundary) + "\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" +
+         m.value("html", "") + "\n";
+  msg += "--" + std::string(boundary) + "--\n";
+  return Crlf(msg);
+}
+
+SendResult SendMail(const config::EmailConfig& e, const std::string& payload, Duration timeout) {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  nlohmann::json m = nlohmann::json::parse(payload, nullptr, false);
+  if (!m.is_object()) return {SendResult::kDead, "the stored email is not a JSON object", std::nullopt};
+  std::string body = MimeMessage(e, m);
+  size_t offset = 0;
+  CURL* c = curl_easy_init();
+  if (c == nullptr) return {SendResult::kRetry, "cannot create a curl handle", std::nullopt};
+  std::string url = "smtp://" + e.smarthost;
+  std::string from = "<" + e.from + ">";
+  curl_slist* rcpt = nullptr;
+  size_t start = 0;
+  while (start <= e.to.size()) {  // "a@x, b@y"
+    size_t comma = e.to.find(',', start);
+    std::string one = e.to.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    while (!one.empty() && one.front() == ' ') one.erase(0, 1);
+    while (!one.empty() && one.back() == ' ') one.pop_back();
+    if (!one.empty()) rcpt = curl_slist_append(rcpt, ("<" + one + ">").c_str());
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
+  curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+  curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(c, CURLOPT_USE_SSL, static_cast<long>(e.require_tls ? CURLUSESSL_ALL : CURLUSESSL_NONE));
+  if (e.tls_insecure_skip_verify) {
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  if (!e.auth_username.empty()) {
+    curl_easy_setopt(c, CURLOPT_USERNAME, e.auth_username.c_str());
+    curl_easy_setopt(c, CURLOPT_PASSWORD, e.auth_password.c_str());
+  }
+  struct Reader {
+    const std::string* body;
+    size_t* offset;
+  } reader{&body, &offset};
+  using ReadFn = size_t (*)(char*, size_t, size_t, void*);
+  ReadFn read = [](char* buf, size_t size, size_t n, void* p) -> size_t {
+    auto* r = static_cast<Reader*>(p);
+    size_t left = r->body->size() - *r->offset, take = std::min(left, size * n);
+    std::memcpy(buf, r->body->data() + *r->offset, take);
+    *r->offset += take;
+    return take;
+  };
+  curl_easy_setopt(c, CURLOPT_READDATA, &reader);
+  curl_easy_setopt(c, CURLOPT_READFUNCTION, read);
+  CURLcode rc = curl_easy_perform(c);
+  long smtp = 0;
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &smtp);
+  curl_slist_free_all(rcpt);
+  curl_easy_cleanup(c);
+  if (rc == CURLE_OK) return {SendResult::kDelivered, "", std::nullopt};
+  // A 5xx reply is the server's final word (unknown recipient, refused sender); the rest may pass later.
+  std::string detail = std::string("SMTP: ") + curl_easy_strerror(rc) + (smtp ? " (reply " + std::to_string(smtp) + ")" : "");
+  return {smtp >= 500 ? SendResult::kDead : SendResult::kRetry, detail, std::nullopt};
+}
+
 }  // namespace
 
 std::vector<Rendered> RenderFor(const config::ReceiverOptions& rc, const alert::Notification& n,
@@ -100,6 +221,9 @@ std::vector<Rendered> RenderFor(const config::ReceiverOptions& rc, const alert::
   for (size_t i = 0; i < rc.twilio_configs.size(); ++i) {
     const auto& t = rc.twilio_configs[i];
     for (auto& sms : SmsMessages(n, ctx, t.from, t.to, t.severities, t.send_resolved)) add("twilio", i, std::move(sms));
+  }
+  for (size_t i = 0; i < rc.email_configs.size(); ++i) {
+    add("email", i, EmailMessage(n, ctx, rc.email_configs[i].send_resolved));
   }
   return out;
 }
@@ -130,6 +254,8 @@ SendResult Send(const config::ReceiverOptions& rc, const std::string& integratio
     d.content_type = "application/x-www-form-urlencoded";
     d.user = t.account_sid;
     d.password = t.auth_token;
+  } else if (integration == "email" && in(rc.email_configs)) {
+    return SendMail(rc.email_configs[index], payload, timeout);
   } else {
     return {SendResult::kDead, "the receiver no longer has this integration", std::nullopt};
   }

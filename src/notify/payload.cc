@@ -246,6 +246,52 @@ std::string DiscordMessage(const alert::Notification& n, const PayloadContext& c
   return json{{"content", Cut(content, 2000)}, {"embeds", embeds}}.dump();
 }
 
+std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved) {
+  std::vector<const alert::Alert*> firing, resolved;
+  for (const auto& a : n.alerts) (a.resolved() ? resolved : firing).push_back(&a);
+  if (!send_resolved) resolved.clear();
+  if (firing.empty() && resolved.empty()) return "";
+  std::string top_severity = "low";
+  for (const char* sev : {"medium", "high", "critical"}) {
+    for (const auto* a : firing) {
+      if (a->labels.Get("severity") == sev) top_severity = sev;
+    }
+  }
+  std::string subject = firing.empty() ? "[RESOLVED] " : "[" + top_severity + "] ";
+  subject += firing.size() + resolved.size() == 1
+                 ? Summary(firing.empty() ? *resolved[0] : *firing[0], nullptr)
+                 : std::to_string(firing.size()) + " firing, " + std::to_string(resolved.size()) + " resolved";
+  if (!ctx.host.empty()) subject += " on " + ctx.host;
+  std::string text, html = "<html><body>";
+  auto section = [&](const char* title, const std::vector<const alert::Alert*>& list) {
+    if (list.empty()) return;
+    text += std::string(title) + ":\n";
+    html += std::string("<h3>") + title + "</h3><ul>";
+    for (const auto* a : list) {
+      std::string line = Summary(*a, DownstreamOf(n, *a)) + " (since " + Rfc3339(a->starts_at);
+      if (a->value && !a->resolved()) line += ", value " + FormatValue(*a->value);
+      line += ")";
+      text += "- " + line + "\n";
+      html += "<li>" + HtmlEscape(line);
+      if (std::string_view d = a->annotations.Get("description"); !d.empty()) {
+        text += "  " + std::string(d) + "\n";
+        html += "<br><small>" + HtmlEscape(d) + "</small>";
+      }
+      html += "</li>";
+    }
+    text += "\n";
+    html += "</ul>";
+  };
+  section("Firing", firing);
+  section("Resolved", resolved);
+  if (!ctx.external_url.empty()) {
+    text += "Alerts: " + ctx.external_url + "/api/v1/alerts\n";
+    html += "<p><a href=\"" + HtmlEscape(ctx.external_url) + "/api/v1/alerts\">vigil alerts</a></p>";
+  }
+  html += "</body></html>";
+  return json{{"subject", Cut(subject, 200)}, {"text", text}, {"html", html}}.dump();
+}
+
 std::vector<std::string> SmsMessages(const alert::Notification& n, const PayloadContext& ctx, const std::string& from,
                                      const std::string& to, const std::vector<std::string>& severities,
                                      bool send_resolved) {

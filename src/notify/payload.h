@@ -42,6 +42,10 @@ std::vector<std::string> SmsMessages(const alert::Notification& n, const Payload
                                      const std::string& to, const std::vector<std::string>& severities,
                                      bool send_resolved);
 
+// An email as JSON {"subject", "text", "html"} (the sender adds the headers
+// and the MIME structure); a digest when the notification holds many alerts.
+std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved);
+
 // "critical" -> PagerDuty's "critical", high -> "error", medium -> "warning", else "info".
 std::string PagerDutySeverity(std::string_view severity);
 

@@ -1,4 +1,4 @@
-"""Telegram, Discord and Twilio SMS receivers end to end:
+"""Telegram, Discord, Twilio SMS and email (SMTP) receivers end to end:
 `vigil run` with rules that fire at once, delivering to an emulator that
 checks each request against the service's documented schema. SMS only for
 P0/P1 by default; a receiver answering 401 leaves a dead letter; secrets
@@ -16,6 +16,17 @@ c = vt.Checks()
 TG, TW = "123456:ABC-telegram-test-token", "twilio-test-token"
 chat = vt.Emulator(a.source_dir, "chat", "--telegram-token", TG, "--twilio-token", TW)
 work = tempfile.mkdtemp(prefix="vigil-receivers.")
+# Email: a real SMTP server (aiosmtpd) requiring STARTTLS and AUTH, with a certificate made now.
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                "-keyout", f"{work}/smtp.key", "-out", f"{work}/smtp.pem", "-days", "1", "-subj", "/CN=127.0.0.1"],
+               check=True, capture_output=True, timeout=30)
+try:
+    smtp = vt.Emulator(a.source_dir, "smtp", "--out", f"{work}/mail.jsonl", "--cert", f"{work}/smtp.pem", "--key",
+                       f"{work}/smtp.key", "--require-starttls", "--user", "vigil", "--password", "mail-secret",
+                       python="/usr/bin/python3", port_arg=False)
+except AssertionError as e:
+    chat.stop()
+    vt.skip(f"the SMTP server (python3-aiosmtpd, scripts/setup.sh installs it) did not start: {e}")
 rules = os.path.join(work, "rules.yml")
 with open(rules, "w") as f:
     f.write("""groups:
@@ -51,6 +62,8 @@ alerting:
       telegram_configs: [{{bot_token: '{TG}', chat_id: '-100123', api_url: '{chat.url}'}}]
       discord_configs: [{{webhook_url: '{chat.url}/api/webhooks/42/discord-secret'}}]
       twilio_configs: [{{account_sid: 'AC0123', auth_token: '{TW}', from: '+15550001', to: '+15550002', api_url: '{chat.url}'}}]
+      email_configs: [{{to: 'ops@example.org, oncall@example.org', from: 'vigil@example.org', smarthost: '127.0.0.1:{smtp.port}',
+                        auth_username: vigil, auth_password: mail-secret, tls_insecure_skip_verify: true}}]
     - name: broken
       telegram_configs: [{{bot_token: 'wrong-token', chat_id: '1', api_url: '{chat.url}'}}]
 """
@@ -74,6 +87,22 @@ try:
     c.check("Twilio: one SMS for the P0, none for the P2", len(sms) == 1 and sms[0]["Body"].startswith("P0 ") and
             "bitcoind" in sms[0]["Body"] and len(sms[0]["Body"]) <= 160 and sms[0]["To"] == "+15550002", sms)
 
+    def mails():
+        try:
+            with open(f"{work}/mail.jsonl") as f:
+                return [json.loads(line) for line in f]
+        except FileNotFoundError:
+            return []
+
+    got = vt.wait_until(lambda: len(mails()) >= 2 and mails(), timeout=30, what="two emails")
+    m = got[0]
+    c.check("email: delivered over STARTTLS with AUTH to both recipients",
+            m["tls"] and sorted(m["rcpt_tos"]) == ["oncall@example.org", "ops@example.org"] and
+            m["mail_from"] == "vigil@example.org", {k: m[k] for k in ("tls", "rcpt_tos", "mail_from")})
+    c.check("email: multipart text and HTML with a subject naming the severity",
+            any("Subject: [critical]" in x["data"] for x in got) and "multipart/alternative" in m["data"] and
+            "text/html" in m["data"] and "text/plain" in m["data"], m["data"][:600])
+
     def dead():
         f = vt.parse_exposition(v.metrics()).get("vigil_notifications_dead_letters")
         return f and next(iter(f["samples"].values())) >= 1
@@ -90,7 +119,7 @@ try:
 
     before = len(events("twilio"))
     rc, out = notify_test("chat", "--severity", "critical")
-    c.check("notify test: telegram, discord and twilio delivered", rc == 0 and out.count("delivered") == 3, out)
+    c.check("notify test: telegram, discord, twilio and email delivered", rc == 0 and out.count("delivered") == 4, out)
     c.check("notify test: the SMS says it is a test", len(events("twilio")) == before + 1 and
             "Test notification" in events("twilio")[-1]["Body"], events("twilio")[-1:])
     rc, out = notify_test("broken")
@@ -98,8 +127,9 @@ try:
     rc, out = notify_test("nobody")
     c.check("notify test: an unknown receiver names the configured ones", rc == 1 and "chat, broken" in out, out)
     logs = v.logs() + json.dumps(history) + out
-    c.check("no token or secret URL in the log or the API",
-            TG not in logs and TW not in logs and "wrong-token" not in logs and "discord-secret" not in logs)
+    c.check("no token, password or secret URL in the log or the API",
+            TG not in logs and TW not in logs and "wrong-token" not in logs and "discord-secret" not in logs and
+            "mail-secret" not in logs)
 except Exception:
     if v is not None:
         print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
@@ -108,5 +138,6 @@ finally:
     if v is not None:
         v.cleanup()
     chat.stop()
+    smtp.stop()
     shutil.rmtree(work, ignore_errors=True)
 c.finish()

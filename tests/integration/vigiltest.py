@@ -188,9 +188,10 @@ class UserSystemd:
 class Emulator:
     """An emulated peer from tests/emulators on a free loopback port."""
 
-    def __init__(self, source_dir, name, *extra_args):
+    def __init__(self, source_dir, name, *extra_args, python=None, port_arg=True):
         script = os.path.join(source_dir, "tests", "emulators", name + ".py")
-        self.proc = subprocess.Popen([sys.executable, script, "--port", "0", *extra_args],
+        args = ["--port", "0"] if port_arg else []
+        self.proc = subprocess.Popen([python or sys.executable, script, *args, *extra_args],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         line = self.proc.stdout.readline().strip()
         if not line.startswith("PORT "):
