@@ -565,6 +565,7 @@ TEST(AlertingConfig, ProblemsNameFileLineAndFieldButNoSecret) {
   receivers:
     - name: pager
       slack_configs: [{api_url: 'ftp://hooks.example/T0SECRET'}]
+      opsgenie_configs: [{api_key: x}]
       email_configs: [{to: a@b}]
     - name: pager
   maintenance_windows:
@@ -580,9 +581,10 @@ TEST(AlertingConfig, ProblemsNameFileLineAndFieldButNoSecret) {
   EXPECT_NE(all.find("alerting.receivers[0].slack_configs[0].api_url: expected an http:// or https:// URL"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("unknown key \"email_configs\""), std::string::npos) << all;
+  EXPECT_NE(all.find("unknown key \"opsgenie_configs\""), std::string::npos) << all;
+  EXPECT_NE(all.find("alerting.receivers[0].email_configs[0]: missing smarthost"), std::string::npos) << all;
   EXPECT_NE(all.find("duplicate receiver \"pager\""), std::string::npos) << all;
-  EXPECT_NE(all.find("c.yml:12:7: alerting.maintenance_windows[0].location: time zone \"Mars/Base\": unknown"),
+  EXPECT_NE(all.find("c.yml:13:7: alerting.maintenance_windows[0].location: time zone \"Mars/Base\": unknown"),
             std::string::npos)
       << all;
   EXPECT_NE(all.find("alerting.inhibit_rules[0]: needs source_matchers and target_matchers"), std::string::npos)

@@ -128,7 +128,14 @@ try:
     # 4. The receiver is down for a while: nothing is lost.
     pd.stop()
     os.kill(pid_of("vn-bitcoind.service"), signal.SIGKILL)
+
+    def bitcoind_firing():
+        body = json.loads(vt.get(v.url + "/api/v1/alerts")[2])["data"]["alerts"]
+        return [x for x in body if x["labels"].get("service") == "bitcoind" and x["state"] == "firing"]
+
+    vt.wait_until(bitcoind_firing, timeout=10, what="bitcoind's alert firing again")
     vt.wait_until(lambda: "will retry" in v.logs(), timeout=10, what="a failed delivery")
+    time.sleep(1)  # the page is queued within milliseconds of the alert (group_wait 0s)
     c.check("a failed delivery is logged without the routing key", KEY not in v.logs())
     # 5. ...and vigil is killed while the page is queued, then restarted.
     v.stop(sig=signal.SIGKILL)
