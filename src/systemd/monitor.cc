@@ -491,6 +491,9 @@ class MonitorImpl final : public Monitor {
       resubscribe_ = false;
       ScopedError err;
       int r = sd_bus_call_method(bus_, kDest, kManagerPath, kManagerIface, "Subscribe", &err.e, nullptr, "");
+      // The name can change owner without this client losing its subscription
+      // (seen on a busy user manager): "already subscribed" is success.
+      if (r < 0 && sd_bus_error_has_name(&err.e, "org.freedesktop.systemd1.AlreadySubscribed")) r = 0;
       if (r < 0) {
         SetProblem("subscribe_failed", "", std::string("Subscribe after systemd restarted: ") + BusError(err.e, r));
       } else {

@@ -118,12 +118,12 @@ try:
     sd.systemctl("start", "vn-bitcoind.service")
     c.check("resolve sent with the same dedup_key",
             vt.wait_until(lambda: [e for e in events("resolve") if e["event"]["dedup_key"] == ev["dedup_key"]],
-                          timeout=10, what="resolve"))
+                          timeout=30, what="resolve"))
     c.check("titan paged once the inhibiting P0 resolved",
-            vt.wait_until(lambda: events("trigger", "titan"), timeout=10, what="titan page"))
+            vt.wait_until(lambda: events("trigger", "titan"), timeout=30, what="titan page"))
     c.check("validator still held back by titan's P0", not events("trigger", "validator"))
     sd.systemctl("start", "vn-titan.service", "vn-validator.service")
-    vt.wait_until(lambda: len(events("resolve")) >= 2, timeout=10, what="titan resolve")
+    vt.wait_until(lambda: len(events("resolve")) >= 2, timeout=30, what="titan resolve")
 
     # 4. The receiver is down for a while: nothing is lost.
     pd.stop()
