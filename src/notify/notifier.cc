@@ -96,7 +96,16 @@ void Notifier::DeliverDue() {
     LogError("cannot read the outbox", {{"err", due.status().message()}});
     return;
   }
+  // A target that failed in this pass is not tried again in it: its other
+  // messages wait as long as the failed one, so one dead receiver never
+  // holds up a page to another for a timeout per queued message.
+  std::map<std::tuple<std::string, std::string, int>, TimestampMs> failing;  // target -> its next attempt
   for (auto& m : *due) {
+    auto target = std::make_tuple(m.receiver, m.integration, m.index);
+    if (auto f = failing.find(target); f != failing.end()) {
+      (void)outbox_->Retry(m, f->second, "waiting: an earlier message to this target failed");
+      continue;
+    }
     const config::ReceiverOptions* rc = Receiver(m.receiver);
     SendResult o = rc ? Send(*rc, m.integration, m.index, m.payload, o_.send_timeout)
                       : SendResult{SendResult::kDead, "the receiver is no longer configured", std::nullopt};
@@ -119,6 +128,7 @@ void Notifier::DeliverDue() {
       std::uniform_int_distribution<int64_t> jitter(backoff / 2, backoff);
       int64_t wait = o.after ? o.after->count() : jitter(rng);
       (void)outbox_->Retry(m, now + wait, o.detail);
+      failing[target] = now + wait;
       LogWarn("notification not delivered; will retry",
               {{"receiver", m.receiver},
                {"integration", m.integration},
