@@ -537,7 +537,9 @@ Result<std::vector<std::optional<double>>> ExpandSeriesValues(std::string_view t
     if (i >= item.size() || item[i] != 'x') return bad();
     int64_t n;
     if (!repeat(item.substr(i + 1), &n)) return bad();
-    for (int64_t k = 0; k <= n; ++k) out.push_back(a + delta * static_cast<double>(k));
+    // Accumulated, as Prometheus's series grammar does (`$1 += $2`), so float
+    // rounding matches promtool's and the PromQL test scripts' exactly.
+    for (int64_t k = 0; k <= n; ++k, a += delta) out.push_back(a);
   }
   return out;
 }

@@ -19,6 +19,7 @@
 #include "base/labels.h"
 #include "promql/ast.h"
 #include "promql/engine.h"
+#include "rules/unittest.h"
 #include "tsdb/memory.h"
 
 namespace {
@@ -205,46 +206,12 @@ bool ScanNumber(std::string_view s, size_t& i, double* out) {
   return true;
 }
 
-// Expands value items; nullopt entries are "no sample".
+// Expands value items with the series notation `vigil test rules` uses (one
+// parser for both); nullopt entries are "no sample".
 bool ExpandValues(std::string_view text, std::vector<std::optional<double>>* out) {
-  std::istringstream in{std::string(text)};
-  std::string item;
-  while (in >> item) {
-    if (item == "_") {
-      out->push_back(std::nullopt);
-      continue;
-    }
-    if (item.rfind("_x", 0) == 0) {
-      int n = std::stoi(item.substr(2));
-      for (int k = 0; k < n; ++k) out->push_back(std::nullopt);
-      continue;
-    }
-    if (item == "stale") {
-      out->push_back(vigil::tsdb::StaleNaN());
-      continue;
-    }
-    size_t i = 0;
-    double a;
-    if (!ScanNumber(item, i, &a)) return false;
-    if (i == item.size()) {
-      out->push_back(a);
-      continue;
-    }
-    double delta = 0;
-    if (item[i] == '+' || item[i] == '-') {
-      bool neg = item[i] == '-';
-      ++i;
-      if (!ScanNumber(item, i, &delta)) return false;
-      if (neg) delta = -delta;
-    }
-    if (i >= item.size() || item[i] != 'x') return false;
-    int n = std::stoi(item.substr(i + 1));
-    double v = a;
-    for (int k = 0; k <= n; ++k) {
-      out->push_back(v);
-      v += delta;
-    }
-  }
+  auto v = vigil::rules::ExpandSeriesValues(text);
+  if (!v.ok()) return false;
+  *out = std::move(*v);
   return true;
 }
 
