@@ -154,9 +154,9 @@ services:
     c.check("the glob's unit_not_found problem cleared",
             re.search(r'msg="systemd problem cleared" unit=vt-demo@\*\.service reason=unit_not_found', v.logs())
             is not None)
-    vt.wait_until(lambda: sample(fams(), "vigil_service_processes", service="sleepers") == 3, timeout=5,
-                  what="3 sleepers matched by cmdline")
-    c.check("processes.match counts by cmdline", True)
+    c.check("processes.match counts by cmdline",
+            vt.wait_until(lambda: sample(fams(), "vigil_service_processes", service="sleepers") == 3, timeout=5,
+                          what="3 sleepers matched by cmdline"))
 
     # SIGKILL: failed within milliseconds, recorded and announced.
     latencies = []
@@ -251,10 +251,10 @@ services:
     sd.start()
     vt.wait_until(sd.manager_up, timeout=15, what="systemd --user again")
     systemctl("start", "vt-plain.service")
-    vt.wait_until(lambda: sample(fams(), "vigil_systemd_bus_connected") == 1 and
-                  state(fams(), "vt-plain.service") == "active", timeout=20,
-                  what="reconnected and vt-plain active again")
-    c.check("reconnects after the bus comes back", True)
+    c.check("reconnects after the bus comes back",
+            vt.wait_until(lambda: sample(fams(), "vigil_systemd_bus_connected") == 1 and
+                          state(fams(), "vt-plain.service") == "active", timeout=20,
+                          what="reconnected and vt-plain active again"))
 
     rc = v.stop(signal.SIGTERM, timeout=5)
     c.check("vigil stops cleanly", rc == 0, f"rc={rc}")
