@@ -1,6 +1,7 @@
 #include "alert/dispatch.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace vigil::alert {
 
@@ -92,10 +93,20 @@ void Dispatcher::Place(const Alert& alert) {
       g.route = r;
       g.labels = std::move(gl);
       g.next_flush = now + r->group_wait().count();
+      if (auto s = restored_.find(key); s != restored_.end()) {
+        g.sent_firing = std::move(s->second.firing);
+        g.sent_resolved = std::move(s->second.resolved);
+        g.last_sent = s->second.at;
+        restored_.erase(s);
+      }
     }
-    // A resolved alert never seen firing by this group has nothing to say here.
-    if (alert.resolved() && !g.alerts.count(fp)) {
-      if (g.alerts.empty()) groups_.erase(it);
+    // A resolved alert this group never announced has nothing to say here.
+    if (alert.resolved() && !g.alerts.count(fp) && !g.sent_firing.count(fp)) {
+      if (g.alerts.empty()) {
+        // Keep the log entry for the group's other alerts.
+        if (g.last_sent != 0) restored_[key] = {g.sent_firing, g.sent_resolved, g.last_sent};
+        groups_.erase(it);
+      }
       continue;
     }
     g.alerts[fp] = alert;
@@ -105,6 +116,10 @@ void Dispatcher::Place(const Alert& alert) {
 
 std::vector<Notification> Dispatcher::Flush() {
   TimestampMs now = clock_.NowMs();
+  if (!restored_.empty() && now >= restored_until_) {
+    for (const auto& [key, s] : restored_) sent_changes_[key] = std::nullopt;
+    restored_.clear();
+  }
   // Flapping alerts that have kept one state for stable_for get their real state back.
   for (auto it = flaps_.begin(); it != flaps_.end();) {
     Flap& f = it->second;
@@ -159,16 +174,56 @@ std::vector<Notification> Dispatcher::Flush() {
       g.sent_firing = firing;
       g.sent_resolved = resolved;
       g.last_sent = now;
+      sent_changes_[it->first] = SentState{firing, resolved, now};
       out.push_back(std::move(n));
     }
     // Resolved alerts leave the group once a flush has seen them.
     std::erase_if(g.alerts, [](const auto& kv) { return kv.second.resolved(); });
     if (g.alerts.empty()) {
+      if (g.last_sent != 0) sent_changes_[it->first] = std::nullopt;
       it = groups_.erase(it);
       continue;
     }
     g.next_flush = now + g.route->group_interval().count();
     ++it;
+  }
+  return out;
+}
+
+void Dispatcher::RestoreSent(std::map<std::string, SentState> sent, Duration claim_within) {
+  for (auto& [key, s] : sent) {
+    if (auto g = groups_.find(key); g != groups_.end()) {
+      g->second.sent_firing = std::move(s.firing);
+      g->second.sent_resolved = std::move(s.resolved);
+      g->second.last_sent = s.at;
+    } else {
+      restored_[key] = std::move(s);
+    }
+  }
+  restored_until_ = clock_.NowMs() + claim_within.count();
+}
+
+std::map<std::string, std::optional<SentState>> Dispatcher::TakeSentChanges() { return std::exchange(sent_changes_, {}); }
+
+std::map<std::string, SentState> Dispatcher::SentLog() const {
+  std::map<std::string, SentState> out = restored_;
+  for (const auto& [key, g] : groups_) {
+    if (g.last_sent != 0) out[key] = {g.sent_firing, g.sent_resolved, g.last_sent};
+  }
+  return out;
+}
+
+std::vector<Alert> Dispatcher::Alerts() const {
+  // Firing alerts, and resolved ones whose resolve a group has yet to send.
+  std::map<std::string, Alert> all = current_;
+  for (const auto& [key, g] : groups_) {
+    for (const auto& [fp, a] : g.alerts) all.try_emplace(fp, a);
+  }
+  std::vector<Alert> out;
+  for (auto& [fp, a] : all) {
+    // Flapping alerts are held as firing; carry their real state.
+    auto f = flaps_.find(fp);
+    out.push_back(f != flaps_.end() ? f->second.latest : a);
   }
   return out;
 }

@@ -40,6 +40,15 @@ struct Notification {
   TimestampMs time_ms = 0;
 };
 
+// What a group's last notification said, Alertmanager's notification log:
+// kept across restarts and reloads so that neither repeats what was already
+// sent nor forgets a resolve for an alert that fired before.
+struct SentState {
+  std::set<std::string> firing, resolved;  // fingerprints
+  TimestampMs at = 0;
+  bool operator==(const SentState&) const = default;
+};
+
 // Why an alert is not being sent now (all empty/false: it is sent).
 struct MuteState {
   std::vector<std::string> silenced_by;  // silence ids
@@ -64,6 +73,18 @@ class Dispatcher {
 
   MuteState StateOf(const Labels& labels) const;
   size_t group_count() const { return groups_.size(); }
+
+  // The notification log. Restore() seeds it (after a restart or a reload)
+  // by group key; a restored entry is claimed when its group forms again and
+  // forgotten after `claim_within` otherwise. TakeSentChanges() returns what
+  // changed since its last call (nullopt: the group is gone) for the caller
+  // to persist once the notifications are safely queued.
+  void RestoreSent(std::map<std::string, SentState> sent, Duration claim_within);
+  std::map<std::string, std::optional<SentState>> TakeSentChanges();
+  // Every group's log entry and every current alert, to carry into a new
+  // dispatcher when the routing configuration is reloaded.
+  std::map<std::string, SentState> SentLog() const;
+  std::vector<Alert> Alerts() const;
 
  private:
   struct Group {
@@ -96,6 +117,9 @@ class Dispatcher {
   std::map<std::string, Group> groups_;  // by group key
   std::map<std::string, Flap> flaps_;    // by fingerprint
   std::map<std::string, Alert> current_;  // every alert's latest routed state, for inhibition sources
+  std::map<std::string, SentState> restored_;  // log entries whose group has not formed again yet
+  TimestampMs restored_until_ = 0;
+  std::map<std::string, std::optional<SentState>> sent_changes_;
 };
 
 }  // namespace vigil::alert

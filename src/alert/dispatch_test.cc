@@ -111,6 +111,90 @@ TEST(Dispatcher, GroupWaitCollectsThenGroupIntervalBatchesChanges) {
   EXPECT_EQ(f.d.NextFlush(), std::nullopt);
 }
 
+// A restart: the new dispatcher starts from the persisted notification log.
+TEST(Dispatcher, RestoredLogNeitherRepeatsNorLosesTheResolve) {
+  Fixture before;
+  before.d.Update(Firing(Down("bitcoind")));
+  ASSERT_THAT(before.d.Flush(), SizeIs(1));
+  auto changes = before.d.TakeSentChanges();
+  ASSERT_THAT(changes, SizeIs(1));
+  ASSERT_TRUE(changes.begin()->second.has_value());
+  EXPECT_EQ(changes.begin()->second->firing, std::set<std::string>{Fingerprint(Down("bitcoind"))});
+  EXPECT_THAT(before.d.TakeSentChanges(), IsEmpty());  // taken once
+  std::map<std::string, SentState> log{{changes.begin()->first, *changes.begin()->second}};
+
+  // Without the log the firing alert is announced again...
+  Fixture amnesiac;
+  amnesiac.clock.Advance(60 * kS);
+  amnesiac.d.Update(Firing(Down("bitcoind")));
+  EXPECT_THAT(amnesiac.d.Flush(), SizeIs(1));
+  // ...with it, only once repeat_interval has passed since the first page.
+  Fixture after;
+  after.clock.Advance(60 * kS);
+  after.d.RestoreSent(log, Duration(15 * 60000));
+  after.d.Update(Firing(Down("bitcoind")));
+  EXPECT_THAT(after.d.Flush(), IsEmpty());
+  after.clock.Advance(Duration(59 * 60000));
+  EXPECT_THAT(after.d.Flush(), SizeIs(1));
+
+  // An alert that resolved while vigil was down: its group has not formed
+  // again, yet the resolve goes out because the log says it was paged.
+  Fixture resolved;
+  resolved.clock.Advance(60 * kS);
+  resolved.d.RestoreSent(log, Duration(15 * 60000));
+  resolved.d.Update(Resolved(Firing(Down("bitcoind")), resolved.clock.NowMs()));
+  auto n = resolved.d.Flush();
+  ASSERT_THAT(n, SizeIs(1));
+  ASSERT_THAT(n[0].alerts, SizeIs(1));
+  EXPECT_TRUE(n[0].alerts[0].resolved());
+  auto gone = resolved.d.TakeSentChanges();
+  ASSERT_THAT(gone, SizeIs(1));
+  EXPECT_FALSE(gone.begin()->second.has_value());  // the group is done: its entry is deleted
+  // A resolve the log knows nothing about is still not sent.
+  resolved.d.Update(Resolved(Firing(Down("titan")), resolved.clock.NowMs()));
+  EXPECT_THAT(resolved.d.Flush(), IsEmpty());
+}
+
+TEST(Dispatcher, UnclaimedLogEntriesAreForgottenAfterTheClaimWindow) {
+  Fixture f;
+  SentState s{{"abc"}, {}, kMonday - 1000};
+  f.d.RestoreSent({{"gone-route:{}", s}}, Duration(60000));
+  EXPECT_THAT(f.d.SentLog(), SizeIs(1));
+  f.clock.Advance(59 * kS);
+  (void)f.d.Flush();
+  EXPECT_THAT(f.d.TakeSentChanges(), IsEmpty());
+  f.clock.Advance(1 * kS);
+  (void)f.d.Flush();
+  auto changes = f.d.TakeSentChanges();
+  ASSERT_THAT(changes, SizeIs(1));
+  EXPECT_EQ(changes.begin()->first, "gone-route:{}");
+  EXPECT_FALSE(changes.begin()->second.has_value());
+  EXPECT_THAT(f.d.SentLog(), IsEmpty());
+}
+
+// A configuration reload: a new dispatcher takes over the log and the alerts.
+TEST(Dispatcher, ReloadCarriesAlertsAndLog) {
+  Fixture old;
+  Labels lag{{"alertname", "Lag"}, {"service", "titan"}, {"severity", "high"}};
+  old.d.Update(Firing(Down("bitcoind")));
+  old.d.Update(Firing(lag));
+  ASSERT_THAT(old.d.Flush(), SizeIs(1));  // the page; the high group waits 10 s
+  old.d.Update(Resolved(Firing(Down("bitcoind")), old.clock.NowMs()));  // its resolve is not sent yet
+
+  Dispatcher fresh(SeverityRoutes(), Inhibitor({}), {}, FlapOptions{}, old.clock);
+  fresh.RestoreSent(old.d.SentLog(), Duration(15 * 60000));
+  for (const auto& a : old.d.Alerts()) fresh.Update(a);
+  old.clock.Advance(10 * kS);
+  auto n = fresh.Flush();
+  ASSERT_THAT(n, SizeIs(2));  // the pending resolve and the high group's first notification
+  std::set<std::string> receivers;
+  for (const auto& x : n) {
+    ASSERT_THAT(x.alerts, SizeIs(1));
+    receivers.insert(x.receiver + (x.alerts[0].resolved() ? ":resolved" : ":firing"));
+  }
+  EXPECT_EQ(receivers, (std::set<std::string>{"pager:resolved", "slack:firing"}));
+}
+
 TEST(Dispatcher, DigestListsWhatFiredAndResolvedInTheHour) {
   Fixture f;
   Labels disk{{"alertname", "DiskFillingUp"}, {"service", "host"}, {"severity", "medium"}};

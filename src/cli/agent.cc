@@ -239,9 +239,7 @@ class Agent {
       return scheduler_->WaitForFirstRound(Duration(0));
     };
     // More specific prefixes first: /api/v1/notifications before the API's /api/v1/.
-    if (notifier_) {
-      for (auto& r : notify::NewApiRoutes(notifier_.get(), &clock_)) endpoints.routes.push_back(std::move(r));
-    }
+    for (auto& r : notify::NewApiRoutes(notifier_.get(), &clock_)) endpoints.routes.push_back(std::move(r));
     endpoints.routes.push_back(api::NewRoute(ApiOptions()));
     auto server = http::StartServer(config_.global.listen, std::move(endpoints));
     if (!server.ok()) {
@@ -288,12 +286,12 @@ class Agent {
   }
 
   // Notifications leave through the durable outbox in <data_dir>/state.db.
-  // Without an `alerting` section alerts are evaluated and shown, not sent.
+  // Without an `alerting` section alerts are evaluated, shown and silenced,
+  // not sent; a reload may add one.
   bool StartNotifier() {
-    if (!config_.alerting) return true;
     notify::NotifierOptions no;
-    no.alerting = *config_.alerting;
-    for (const auto& s : config_.services) no.depends_on[s.name] = s.depends_on;
+    no.alerting = config_.alerting.value_or(config::AlertingOptions{});
+    no.depends_on = DependsOn(config_);
     no.outbox_path = config_.global.data_dir + "/state.db";
     no.context.external_url = "http://" + config_.global.listen;
     char host[256] = {};
@@ -306,6 +304,12 @@ class Agent {
     }
     notifier_ = std::move(*n);
     return true;
+  }
+
+  static std::map<std::string, std::vector<std::string>> DependsOn(const config::Config& c) {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& s : c.services) out[s.name] = s.depends_on;
+    return out;
   }
 
   // Alert state lives in <data_dir>/state.db so pending and firing alerts
@@ -327,21 +331,19 @@ class Agent {
     mo.default_interval = config_.global.evaluation_interval;
     for (const auto& [name, value] : config_.global.external_labels) mo.external_labels.Set(name, value);
     mo.state_store = state_store_.get();
-    if (notifier_) {
-      mo.notify = [n = notifier_.get()](const std::vector<rules::Alert>& alerts) {
-        std::vector<notify::AlertUpdate> updates;
-        for (const auto& a : alerts) {
-          notify::AlertUpdate u;
-          u.labels = a.labels;
-          for (const auto& [k, v] : a.annotations) u.annotations.Set(k, v);
-          u.starts_at = a.fired_at != 0 ? a.fired_at : a.active_at;
-          u.ends_at = a.state == rules::AlertState::kInactive ? a.resolved_at : 0;
-          u.value = a.value;
-          updates.push_back(std::move(u));
-        }
-        n->Update(std::move(updates));
-      };
-    }
+    mo.notify = [n = notifier_.get()](const std::vector<rules::Alert>& alerts) {
+      std::vector<notify::AlertUpdate> updates;
+      for (const auto& a : alerts) {
+        notify::AlertUpdate u;
+        u.labels = a.labels;
+        for (const auto& [k, v] : a.annotations) u.annotations.Set(k, v);
+        u.starts_at = a.fired_at != 0 ? a.fired_at : a.active_at;
+        u.ends_at = a.state == rules::AlertState::kInactive ? a.resolved_at : 0;
+        u.value = a.value;
+        updates.push_back(std::move(u));
+      }
+      n->Update(std::move(updates));
+    };
     rules_ = std::make_unique<rules::Manager>(std::move(mo));
     rules::LoadResult loaded = rules_->Load(config_.rule_file_patterns);
     if (!loaded.ok()) {
@@ -394,9 +396,6 @@ class Agent {
       reload_.last_successful = false;
       return;
     }
-    if (r.config.alerting.has_value() != config_.alerting.has_value()) {
-      LogWarn("alerting changes take effect only after a restart");
-    }
     if (r.config.global.listen != config_.global.listen || r.config.global.data_dir != config_.global.data_dir ||
         r.config.storage.retention != config_.storage.retention ||
         r.config.storage.max_bytes != config_.storage.max_bytes ||
@@ -413,6 +412,14 @@ class Agent {
       for (const auto& p : loaded.problems) {
         LogError("rule files reload failed; keeping the running configuration and rules", {{"err", p.ToString()}});
       }
+      std::lock_guard lock(mu_);
+      reload_.last_successful = false;
+      return;
+    }
+    // Checked before anything changes; the notifier keeps its alerts and log.
+    if (Status s = notifier_->Reload(r.config.alerting.value_or(config::AlertingOptions{}), DependsOn(r.config));
+        !s.ok()) {
+      LogError("alerting reload failed; keeping the running configuration", {{"err", s.message()}});
       std::lock_guard lock(mu_);
       reload_.last_successful = false;
       return;

@@ -11,36 +11,61 @@ namespace vigil::notify {
 
 Notifier::Notifier(NotifierOptions o) : o_(std::move(o)) {}
 
-Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
+namespace {
+
+// A notification log entry untouched this long is dropped (Alertmanager's
+// nflog retention); one whose group does not form again within kClaimWithin
+// of a start or reload (its rule is gone, its route changed) is forgotten.
+constexpr Duration kSentLogRetention{5LL * 24 * 3600 * 1000};
+constexpr Duration kClaimWithin{15 * 60 * 1000};
+
+// The routing tree, inhibition (declared and from depends_on) and
+// maintenance windows of one alerting configuration; errors name the part.
+Result<std::unique_ptr<alert::Dispatcher>> BuildDispatcher(config::AlertingOptions& alerting,
+                                                           const std::map<std::string, std::vector<std::string>>& depends_on,
+                                                           const Clock& clock) {
   // Without a route vigil only forwards to Alertmanagers: a catch-all route
   // with no integrations keeps the dispatcher's bookkeeping uniform.
-  bool forward_only = o.alerting.route.receiver.empty();
-  if (forward_only) {
-    o.alerting.route.receiver = "(forward-only)";
-    o.alerting.receivers.push_back({"(forward-only)", {}, {}, {}});
+  if (alerting.route.receiver.empty()) {
+    alerting.route.receiver = "(forward-only)";
+    alerting.receivers.push_back({"(forward-only)", {}, {}, {}});
   }
-  auto route = alert::Route::Build(o.alerting.route);
+  auto route = alert::Route::Build(alerting.route);
   if (!route.ok()) return route.status();
-  std::vector<alert::InhibitRule> rules = alert::DependencyInhibitRules(o.depends_on);
-  for (size_t i = 0; i < o.alerting.inhibit_rules.size(); ++i) {
-    auto r = alert::BuildInhibitRule(o.alerting.inhibit_rules[i], "alerting.inhibit_rules[" + std::to_string(i) + "]");
+  std::vector<alert::InhibitRule> rules = alert::DependencyInhibitRules(depends_on);
+  for (size_t i = 0; i < alerting.inhibit_rules.size(); ++i) {
+    auto r = alert::BuildInhibitRule(alerting.inhibit_rules[i], "alerting.inhibit_rules[" + std::to_string(i) + "]");
     if (!r.ok()) return r.status();
     rules.push_back(std::move(*r));
   }
   std::vector<alert::MaintenanceWindow> windows;
-  for (size_t i = 0; i < o.alerting.maintenance_windows.size(); ++i) {
-    auto w = alert::MaintenanceWindow::Build(o.alerting.maintenance_windows[i],
+  for (size_t i = 0; i < alerting.maintenance_windows.size(); ++i) {
+    auto w = alert::MaintenanceWindow::Build(alerting.maintenance_windows[i],
                                              "alerting.maintenance_windows[" + std::to_string(i) + "]");
     if (!w.ok()) return w.status();
     windows.push_back(std::move(*w));
   }
+  return std::make_unique<alert::Dispatcher>(std::shared_ptr<const alert::Route>(std::move(*route)),
+                                             alert::Inhibitor(std::move(rules)), std::move(windows), alerting.flap,
+                                             clock);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
+  auto dispatcher = BuildDispatcher(o.alerting, o.depends_on, *o.clock);
+  if (!dispatcher.ok()) return dispatcher.status();
   auto outbox = Outbox::Open(o.outbox_path);
   if (!outbox.ok()) return outbox.status();
   std::unique_ptr<Notifier> n(new Notifier(std::move(o)));
   n->outbox_ = std::move(*outbox);
-  n->dispatcher_ = std::make_unique<alert::Dispatcher>(std::shared_ptr<const alert::Route>(std::move(*route)),
-                                                       alert::Inhibitor(std::move(rules)), std::move(windows),
-                                                       n->o_.alerting.flap, *n->o_.clock);
+  n->dispatcher_ = std::move(*dispatcher);
+  if (auto sent = n->outbox_->LoadSentLog(n->o_.clock->NowMs(), kSentLogRetention); sent.ok()) {
+    n->dispatcher_->RestoreSent(std::move(*sent), kClaimWithin);
+  } else {
+    // Not fatal: at worst firing alerts are announced once more.
+    LogError("cannot read the notification log", {{"err", sent.status().message()}});
+  }
   if (auto c = n->outbox_->Counts(); c.ok() && c->pending > 0) {
     LogInfo("notifications queued before the restart will be delivered", {{"pending", std::to_string(c->pending)}});
   }
@@ -48,6 +73,30 @@ Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
   n->forward_failing_.assign(n->o_.alerting.alertmanagers.size(), false);
   n->thread_ = std::thread([p = n.get()] { p->Loop(); });
   return n;
+}
+
+Status Notifier::Reload(config::AlertingOptions alerting, std::map<std::string, std::vector<std::string>> depends_on) {
+  auto dispatcher = BuildDispatcher(alerting, depends_on, *o_.clock);
+  if (!dispatcher.ok()) return dispatcher.status();
+  {
+    std::lock_guard lock(mu_);
+    reload_ = Reloaded{std::move(alerting), std::move(depends_on), std::move(*dispatcher)};
+  }
+  cv_.notify_all();
+  return Status::Ok();
+}
+
+// On the loop thread: the new dispatcher takes over the log and every alert,
+// so a reload that keeps a route re-sends nothing and loses no resolve.
+void Notifier::ApplyReload(Reloaded r) {
+  r.dispatcher->SetSilences(silences_);
+  r.dispatcher->RestoreSent(dispatcher_->SentLog(), kClaimWithin);
+  for (const auto& a : dispatcher_->Alerts()) r.dispatcher->Update(a);
+  dispatcher_ = std::move(r.dispatcher);
+  o_.alerting = std::move(r.alerting);
+  o_.depends_on = std::move(r.depends_on);
+  last_forward_.assign(o_.alerting.alertmanagers.size(), 0);
+  forward_failing_.assign(o_.alerting.alertmanagers.size(), false);
 }
 
 Notifier::~Notifier() { Stop(); }
@@ -147,7 +196,9 @@ void Notifier::Loop() {
     std::vector<AlertUpdate> updates;
     updates.swap(pending_);
     bool reload_silences = std::exchange(silences_changed_, false);
+    std::optional<Reloaded> reloaded = std::exchange(reload_, std::nullopt);
     lock.unlock();
+    if (reloaded) ApplyReload(std::move(*reloaded));
     if (reload_silences) {
       std::vector<alert::Silence> active;
       if (auto stored = outbox_->Silences(); stored.ok()) {
@@ -163,6 +214,7 @@ void Notifier::Loop() {
       } else {
         LogError("cannot read silences", {{"err", stored.status().message()}});
       }
+      silences_ = active;
       dispatcher_->SetSilences(std::move(active));
     }
     std::vector<alert::Alert> changed;
@@ -179,6 +231,11 @@ void Notifier::Loop() {
     }
     if (!o_.alerting.alertmanagers.empty()) Forward(changed);
     for (const auto& n : dispatcher_->Flush()) Render(n);
+    // After the notifications are queued: a crash in between repeats one
+    // rather than losing it.
+    if (Status st = outbox_->SaveSentLog(dispatcher_->TakeSentChanges()); !st.ok()) {
+      LogError("cannot save the notification log", {{"err", st.message()}});
+    }
     DeliverDue();
     TimestampMs now = o_.clock->NowMs();
     TimestampMs next = now + 1000;  // bounded: maintenance windows and silences end on their own

@@ -52,6 +52,11 @@ class Notifier {
   // After each rule evaluation: the alerts that fire, and those that resolved.
   void Update(std::vector<AlertUpdate> alerts);
 
+  // A new alerting configuration (SIGHUP): checked here, an error names the
+  // part and keeps the running one; applied by the notifier's thread, which
+  // carries over the current alerts and what was already sent.
+  Status Reload(config::AlertingOptions alerting, std::map<std::string, std::vector<std::string>> depends_on);
+
   // vigil_notifications_* metrics.
   void AppendMetrics(MetricBatch& out) const;
   Result<std::vector<Outbox::HistoryEntry>> History(int limit) const;
@@ -64,8 +69,15 @@ class Notifier {
   Result<std::vector<Outbox::StoredSilence>> Silences() const;
 
  private:
+  struct Reloaded {
+    config::AlertingOptions alerting;
+    std::map<std::string, std::vector<std::string>> depends_on;
+    std::unique_ptr<alert::Dispatcher> dispatcher;
+  };
+
   explicit Notifier(NotifierOptions o);
   void Loop();
+  void ApplyReload(Reloaded r);
   void Render(const alert::Notification& n);
   const config::ReceiverOptions* Receiver(const std::string& name) const;
   void DeliverDue();
@@ -81,6 +93,8 @@ class Notifier {
   std::vector<AlertUpdate> pending_;
   bool stopping_ = false;
   bool silences_changed_ = true;  // the loop hands the stored silences to the dispatcher
+  std::optional<Reloaded> reload_;
+  std::vector<alert::Silence> silences_;  // the loop thread only
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;  // receiver, integration, outcome
   struct Forwarded {
     alert::Alert alert;

@@ -57,6 +57,30 @@ TEST(Outbox, UnopenablePathIsAnErrorNamingIt) {
   EXPECT_THAT(o.status().message(), HasSubstr("/nonexistent/dir/state.db"));
 }
 
+TEST(Outbox, SentLogRoundTripsDeletesAndPrunesByAge) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/state.db";
+  {
+    auto o = Outbox::Open(path);
+    ASSERT_TRUE(o.ok());
+    ASSERT_TRUE((*o)->SaveSentLog({{"pager:{a}", alert::SentState{{"f1", "f2"}, {"f3"}, 1000}},
+                                   {"slack:{b}", alert::SentState{{"f4"}, {}, 2000}},
+                                   {"old:{c}", alert::SentState{{"f5"}, {}, 10}}})
+                    .ok());
+    ASSERT_TRUE((*o)->SaveSentLog({{"slack:{b}", std::nullopt}, {"pager:{a}", alert::SentState{{"f1"}, {"f2"}, 1500}}})
+                    .ok());
+  }
+  auto o = Outbox::Open(path);
+  auto log = (*o)->LoadSentLog(2010, Duration(2000));  // at t=2010 a 2 s age keeps t=10, just
+  ASSERT_TRUE(log.ok()) << log.status().message();
+  EXPECT_EQ(log->size(), 2u);
+  EXPECT_EQ(log->at("pager:{a}"), (alert::SentState{{"f1"}, {"f2"}, 1500}));
+  log = (*o)->LoadSentLog(2011, Duration(2000));
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_TRUE(log->count("pager:{a}"));
+}
+
 alert::Notification Sample() {
   alert::Notification n;
   n.receiver = "pager";

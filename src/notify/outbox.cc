@@ -15,6 +15,17 @@ struct Stmt {
 // How many finished notifications the history keeps.
 constexpr int kHistoryRows = 1000;
 
+// A column holding a JSON array of strings; anything else reads as empty.
+std::vector<std::string> JsonStrings(const unsigned char* text) {
+  std::vector<std::string> out;
+  nlohmann::json j = nlohmann::json::parse(reinterpret_cast<const char*>(text), nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& x : j) {
+    if (x.is_string()) out.push_back(x.get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
@@ -40,6 +51,8 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
            "CREATE TABLE IF NOT EXISTS silences (id TEXT PRIMARY KEY, matchers TEXT NOT NULL,"
            " starts_ms INTEGER NOT NULL, ends_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
            " created_by TEXT NOT NULL, comment TEXT NOT NULL)",
+           "CREATE TABLE IF NOT EXISTS sent_log (group_key TEXT PRIMARY KEY, firing TEXT NOT NULL,"
+           " resolved TEXT NOT NULL, at_ms INTEGER NOT NULL)",
            "CREATE TABLE IF NOT EXISTS outbox_history (id INTEGER PRIMARY KEY, receiver TEXT NOT NULL,"
            " integration TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL, payload TEXT NOT NULL,"
            " created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, attempts INTEGER NOT NULL)",
@@ -246,13 +259,7 @@ Result<std::vector<Outbox::StoredSilence>> Outbox::Silences() {
   while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
     StoredSilence s;
     s.id = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0));
-    nlohmann::json m = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(st.s, 1)), nullptr,
-                                             false);
-    if (m.is_array()) {
-      for (const auto& x : m) {
-        if (x.is_string()) s.matchers.push_back(x.get<std::string>());
-      }
-    }
+    s.matchers = JsonStrings(sqlite3_column_text(st.s, 1));
     s.starts_at = sqlite3_column_int64(st.s, 2);
     s.ends_at = sqlite3_column_int64(st.s, 3);
     s.updated_at = sqlite3_column_int64(st.s, 4);
@@ -261,6 +268,54 @@ Result<std::vector<Outbox::StoredSilence>> Outbox::Silences() {
     out.push_back(std::move(s));
   }
   if (rc != SQLITE_DONE) return Status::Error(std::string("silences read: ") + sqlite3_errmsg(db_));
+  return out;
+}
+
+Status Outbox::SaveSentLog(const std::map<std::string, std::optional<alert::SentState>>& changes) {
+  if (changes.empty()) return Status::Ok();
+  if (Status s = Exec("BEGIN"); !s.ok()) return s.WithContext("sent log");
+  Stmt put, del;
+  sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO sent_log (group_key, firing, resolved, at_ms) VALUES (?, ?, ?, ?)",
+                     -1, &put.s, nullptr);
+  sqlite3_prepare_v2(db_, "DELETE FROM sent_log WHERE group_key = ?", -1, &del.s, nullptr);
+  for (const auto& [key, state] : changes) {
+    sqlite3_stmt* st = state ? put.s : del.s;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+    if (state) {
+      std::string firing = nlohmann::json(state->firing).dump(), resolved = nlohmann::json(state->resolved).dump();
+      sqlite3_bind_text(st, 2, firing.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st, 3, resolved.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 4, state->at);
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+      std::string msg = sqlite3_errmsg(db_);
+      (void)Exec("ROLLBACK");
+      return Status::Error("sent log save: " + msg);
+    }
+  }
+  return Exec("COMMIT");
+}
+
+Result<std::map<std::string, alert::SentState>> Outbox::LoadSentLog(TimestampMs now, Duration max_age) {
+  Stmt prune;
+  sqlite3_prepare_v2(db_, "DELETE FROM sent_log WHERE at_ms < ?", -1, &prune.s, nullptr);
+  sqlite3_bind_int64(prune.s, 1, now - max_age.count());
+  if (sqlite3_step(prune.s) != SQLITE_DONE) return Status::Error(std::string("sent log prune: ") + sqlite3_errmsg(db_));
+  Stmt st;
+  sqlite3_prepare_v2(db_, "SELECT group_key, firing, resolved, at_ms FROM sent_log", -1, &st.s, nullptr);
+  auto fingerprints = [](const unsigned char* text) {
+    std::vector<std::string> v = JsonStrings(text);
+    return std::set<std::string>(v.begin(), v.end());
+  };
+  std::map<std::string, alert::SentState> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    alert::SentState s{fingerprints(sqlite3_column_text(st.s, 1)), fingerprints(sqlite3_column_text(st.s, 2)),
+                       sqlite3_column_int64(st.s, 3)};
+    out[reinterpret_cast<const char*>(sqlite3_column_text(st.s, 0))] = std::move(s);
+  }
+  if (rc != SQLITE_DONE) return Status::Error(std::string("sent log read: ") + sqlite3_errmsg(db_));
   return out;
 }
 

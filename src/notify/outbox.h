@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "alert/dispatch.h"
 #include "base/status.h"
 #include "base/time.h"
 
@@ -73,6 +74,12 @@ class Outbox {
   };
   Status SaveSilence(const StoredSilence& s);
   Result<std::vector<StoredSilence>> Silences();
+
+  // The dispatcher's notification log (what each group last said), so a
+  // restart neither repeats notifications nor loses a resolve. Entries not
+  // touched for `max_age` are pruned on load.
+  Status SaveSentLog(const std::map<std::string, std::optional<alert::SentState>>& changes);
+  Result<std::map<std::string, alert::SentState>> LoadSentLog(TimestampMs now, Duration max_age);
 
  private:
   explicit Outbox(sqlite3* db) : db_(db) {}
