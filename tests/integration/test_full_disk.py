@@ -46,8 +46,8 @@ try:
     # Fill the filesystem.
     filler = os.path.join(mnt, "filler")
     subprocess.run(["dd", "if=/dev/zero", f"of={filler}", "bs=64k"], capture_output=True)
-    vt.wait_until(lambda: metric("vigil_tsdb_writes_failing") == 1, timeout=15, what="writes_failing=1")
-    c.check("disk full raises vigil_tsdb_writes_failing", True)
+    c.check("disk full raises vigil_tsdb_writes_failing",
+            vt.wait_until(lambda: metric("vigil_tsdb_writes_failing") == 1, timeout=15, what="writes_failing=1"))
     c.check("write errors are counted", metric("vigil_tsdb_wal_write_errors_total") > 0)
     with open(log_path) as f:
         logs = f.read()
@@ -60,8 +60,8 @@ try:
 
     # Space returns.
     os.unlink(filler)
-    vt.wait_until(lambda: metric("vigil_tsdb_writes_failing") == 0, timeout=15, what="writes_failing=0")
-    c.check("writes resume when space returns", True)
+    c.check("writes resume when space returns",
+            vt.wait_until(lambda: metric("vigil_tsdb_writes_failing") == 0, timeout=15, what="writes_failing=0"))
     time.sleep(1)
     proc.terminate()
     c.check("clean shutdown", proc.wait(timeout=10) == 0)
