@@ -11,6 +11,11 @@ documented schema and recording the accepted ones (GET /_events):
 - Twilio Messages: POST /2010-04-01/Accounts/<sid>/Messages.json, form
   fields To, From, Body (1-1600 characters), basic auth <sid>:--twilio-token;
   201 with a message resource.
+- Slack incoming webhooks: POST /services/<T>/<B>/<token>, JSON with a
+  non-empty text, blocks or attachments (each attachment's color a #rrggbb
+  or good/warning/danger; section texts at most 3000 characters); 200 "ok",
+  else 400 "invalid_payload" or "no_text". Recorded as {"hook": "<T>/<B>",
+  "message": …}.
 Invalid requests get 400 with the reasons.
 """
 import base64
@@ -110,6 +115,30 @@ class ChatHandler(emulator.Handler):
             self.record("twilio", f)
             self.send(201, json.dumps({"sid": "SM" + "0" * 32, "status": "queued", "to": f["To"], "from": f["From"],
                                        "body": f["Body"]}))
+        elif self.path.startswith("/services/") and len(self.path.split("/")) == 5:
+            try:
+                m = json.loads(body)
+            except ValueError:
+                self.send(400, "invalid_payload")
+                return
+            if not isinstance(m, dict):
+                self.send(400, "invalid_payload")
+                return
+            if not m.get("text") and not m.get("blocks") and not m.get("attachments"):
+                self.send(400, "no_text")
+                return
+            for a in m.get("attachments", []) or []:
+                colour = a.get("color", "#000000")
+                if not (colour in ("good", "warning", "danger") or
+                        (isinstance(colour, str) and len(colour) == 7 and colour.startswith("#"))):
+                    self.send(400, "invalid_attachments")
+                    return
+                for b in a.get("blocks", []) or []:
+                    if b.get("type") == "section" and len(b.get("text", {}).get("text", "")) > 3000:
+                        self.send(400, "invalid_blocks")
+                        return
+            self.record("slack", {"hook": "/".join(self.path.split("/")[2:4]), "message": m})
+            self.send(200, "ok")
         else:
             self.send(404, "{}")
 
