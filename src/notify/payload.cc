@@ -223,7 +223,11 @@ std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const Pay
     // Each event covers one alert, so its templates see just that one.
     auto data = [&] { return TemplateData(n, ctx, {&a}); };
     summary = texts.Render("description", data, std::move(summary));
-    if (summary.size() > 1024) summary.resize(1024);  // the API's limit
+    if (summary.size() > 1024) {  // the API's limit, cut between UTF-8 sequences
+      size_t n = 1024;
+      while (n > 0 && (static_cast<unsigned char>(summary[n]) & 0xC0) == 0x80) --n;
+      summary.resize(n);
+    }
     json details = {{"labels", LabelsJson(a.labels)},
                     {"annotations", LabelsJson(a.annotations)},
                     {"firing_since", Rfc3339(a.starts_at)},

@@ -160,6 +160,23 @@ TEST(Templates, RenderFailureFallsBackToTheDefaultText) {
   EXPECT_EQ(SlackMessage(Sample(), kCtx, "#ops", true, Texts(Fields{{"title", ""}})), d.dump());
 }
 
+// What a receiver would reject, or JSON cannot hold, is a failure too: the default goes out.
+TEST(Templates, EmptyOrInvalidUtf8ResultFallsBack) {
+  Texts texts(Fields{{"description", "{{ if false }}x{{ end }}  \n"}, {"details.raw", "\xff{{ .Status }}"}});
+  auto events = PagerDutyEvents(Sample(), kCtx, true, texts);
+  json t = json::parse(events[0]);
+  EXPECT_EQ(t["payload"]["summary"], "bitcoind is down (also takes down: titan validator)");
+  EXPECT_FALSE(t["payload"]["custom_details"].contains("raw"));
+  ASSERT_THAT(texts.errors(), SizeIs(2));
+  EXPECT_EQ(texts.errors()[0], "description: the template rendered nothing");
+  EXPECT_EQ(texts.errors()[1], "details.raw: the template rendered invalid UTF-8");
+  // A long summary is cut at 1 024 bytes between UTF-8 sequences (ä is 2 bytes: 511 fit, then 1 byte is left).
+  Texts umlauts(Fields{{"description", "a{{ range $i := 600 }}ä{{ end }}"}});
+  std::string summary = json::parse(PagerDutyEvents(Sample(), kCtx, false, umlauts)[0])["payload"]["summary"];
+  EXPECT_EQ(summary.size(), 1023u);
+  EXPECT_THAT(umlauts.errors(), SizeIs(0));
+}
+
 TEST(Templates, RenderForCallsTheTemplateFiles) {
   config::ReceiverOptions rc;
   rc.name = "digest";

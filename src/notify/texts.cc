@@ -1,5 +1,7 @@
 #include "notify/texts.h"
 
+#include <nlohmann/json.hpp>
+
 namespace vigil::notify {
 
 Texts::Texts(const std::map<std::string, std::string>& templates, std::optional<tmpl::Template> library)
@@ -31,6 +33,18 @@ std::optional<std::string> Texts::Try(std::string_view field, const std::functio
   Result<std::string> out = t->Execute(data(), {});
   if (!out.ok()) {
     errors_.push_back(std::string(field) + ": " + out.status().message());
+    return std::nullopt;
+  }
+  // Receivers reject an empty summary or SMS body: a page must never be lost to that.
+  if (out->find_first_not_of(" \t\r\n") == std::string::npos) {
+    errors_.push_back(std::string(field) + ": the template rendered nothing");
+    return std::nullopt;
+  }
+  // Every message is sent as JSON, which only holds UTF-8.
+  try {
+    (void)nlohmann::json(*out).dump();
+  } catch (const nlohmann::json::exception&) {
+    errors_.push_back(std::string(field) + ": the template rendered invalid UTF-8");
     return std::nullopt;
   }
   return std::move(*out);

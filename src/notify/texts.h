@@ -26,8 +26,9 @@ class Texts {
   // The fields whose name starts with `prefix`, without it ("details." -> "runbook").
   std::vector<std::string> FieldsUnder(std::string_view prefix) const;
   // `field`'s template run over data(), or nullopt when the field has none
-  // or it fails (the failure is kept in errors()). data() is only called
-  // when there is a template to run.
+  // or it fails: an error, nothing but white space, or invalid UTF-8 (the
+  // failure is kept in errors()). data() is only called when there is a
+  // template to run.
   std::optional<std::string> Try(std::string_view field, const std::function<tmpl::Value()>& data) const;
   std::string Render(std::string_view field, const std::function<tmpl::Value()>& data, std::string fallback) const {
     return Try(field, data).value_or(std::move(fallback));
