@@ -55,6 +55,7 @@ struct Decoder {
   std::vector<Problem>* problems;
   // alerting.templates' {{define}}s, once read: what receivers' templates may call.
   std::optional<tmpl::Template> template_library;
+  std::string_view source;  // the file's text, to place a problem inside a value
 
   void Report(const YAML::Node& node, const std::string& field, const std::string& message) {
     YAML::Mark m = node.Mark();
@@ -519,6 +520,34 @@ void SecretUrl(Decoder& d, const YAML::Node& node, const std::string& field, std
   *out = std::move(text);
 }
 
+// Where the template parse error "LINE:COL: reason" lies in the config file,
+// for the scalar styles that keep the text as written: a plain or quoted
+// one-line value, and a literal block (`|`). Nullopt for the others.
+std::optional<std::pair<int, int>> PositionInFile(std::string_view source, const YAML::Node& node,
+                                                  const std::string& error) {
+  int line = 0, col = 0;
+  if (std::sscanf(error.c_str(), "%d:%d:", &line, &col) != 2 || line < 1 || col < 1) return std::nullopt;
+  YAML::Mark m = node.Mark();
+  if (m.is_null() || m.pos < 0 || static_cast<size_t>(m.pos) >= source.size()) return std::nullopt;
+  const std::string& text = node.Scalar();
+  char first = source[m.pos];
+  if (first == '|') {
+    // The block's lines start on the line after the indicator; the first one sets the indent.
+    size_t start = source.find('\n', m.pos);
+    if (start == std::string_view::npos) return std::nullopt;
+    size_t indent = 0;
+    while (start + 1 + indent < source.size() && source[start + 1 + indent] == ' ') ++indent;
+    if (start + 1 + indent < source.size() && source[start + 1 + indent] == '\n') return std::nullopt;  // blank first line
+    return std::make_pair(m.line + 1 + line, static_cast<int>(indent) + col);
+  }
+  if (line != 1 || text.find('\n') != std::string::npos) return std::nullopt;
+  bool quoted = first == '\'' || first == '"';
+  // Only where the value is written exactly as its text (no escapes before the error).
+  std::string_view written = source.substr(m.pos + (quoted ? 1 : 0), col - 1);
+  if (written != std::string_view(text).substr(0, col - 1)) return std::nullopt;
+  return std::make_pair(m.line + 1, m.column + (quoted ? 1 : 0) + col);
+}
+
 // A notification template (Go text/template over Alertmanager's data).
 // Taken verbatim, without ${VAR} expansion: a rendered message is shown in
 // the outbox and the API, so a template must never pull a secret into it.
@@ -529,7 +558,12 @@ void NotificationTemplate(Decoder& d, const YAML::Node& node, const std::string&
   }
   Result<tmpl::Template> t = tmpl::Template::Parse(node.Scalar());
   if (!t.ok()) {
-    d.Report(node, field, "invalid template: " + t.status().message() + " (line:column within the template)");
+    const std::string m = t.status().message();
+    if (auto at = PositionInFile(d.source, node, m)) {
+      d.problems->push_back({d.file, at->first, at->second, field + ": invalid template: " + m.substr(m.find(": ") + 2)});
+    } else {
+      d.Report(node, field, "invalid template: " + m + " (line:column within the template)");
+    }
     return;
   }
   if (d.template_library) t->Use(*d.template_library);
@@ -1525,7 +1559,7 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
     result.problems.push_back({name, e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg});
     return result;
   }
-  Decoder d{name, env, &result.problems};
+  Decoder d{name, env, &result.problems, std::nullopt, yaml};
   if (root.IsNull()) return result;  // an empty file means all defaults
   MapReader top(d, root, "");
   Config& c = result.config;

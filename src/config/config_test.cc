@@ -922,19 +922,38 @@ TEST(AlertingConfig, NotificationTemplatesAreCheckedAndKeptVerbatim) {
       slack_configs: [{api_url: 'https://hooks.slack.com/x', text: '{{ .Status '}]
       pagerduty_configs: [{routing_key: k, details: {a: '{{ end }}'}}]
       email_configs: [{to: a, from: b, smarthost: 'c:25', subject: [x]}]
+      telegram_configs:
+        - bot_token: t
+          chat_id: '1'
+          message: |
+            first line
+              {{ .Status | nosuch }}
+      discord_configs: [{webhook_url: 'https://discord.com/x', title: "\t{{ end }}"}]
 )",
                  "c.yml", NoEnv());
   std::string all = AllProblems(r);
-  EXPECT_NE(all.find("c.yml:5:68: alerting.receivers[0].slack_configs[0].text: invalid template: 1:"),
+  // The problem lies where the template's error is in the file: a one-line value...
+  EXPECT_NE(all.find("c.yml:5:69: alerting.receivers[0].slack_configs[0].text: invalid template: unclosed action\n"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("c.yml:6:57: alerting.receivers[0].pagerduty_configs[0].details.a: invalid template: 1:"),
+  EXPECT_NE(all.find("c.yml:6:58: alerting.receivers[0].pagerduty_configs[0].details.a: invalid template: "
+                     "unexpected {{end}}\n"),
+            std::string::npos)
+      << all;
+  // ...a literal block (its second line)...
+  EXPECT_NE(all.find("c.yml:13:28: alerting.receivers[0].telegram_configs[0].message: invalid template: function "
+                     "\"nosuch\" not defined\n"),
+            std::string::npos)
+      << all;
+  // ...else at the value, with the template's own line:column.
+  EXPECT_NE(all.find("c.yml:14:71: alerting.receivers[0].discord_configs[0].title: invalid template: 1:2: unexpected "
+                     "{{end}} (line:column within the template)"),
             std::string::npos)
       << all;
   EXPECT_NE(all.find("alerting.receivers[0].email_configs[0].subject: expected a template string, got a list"),
             std::string::npos)
       << all;
-  EXPECT_EQ(r.problems.size(), 3u) << all;
+  EXPECT_EQ(r.problems.size(), 5u) << all;
 }
 
 }  // namespace
