@@ -104,6 +104,7 @@ struct Node {
   enum class Kind { kList, kText, kAction, kIf, kRange, kWith, kTemplate };
   Kind kind = Kind::kList;
   std::string text;  // kText; kTemplate: the name called
+  int line = 0, col = 0;  // kTemplate: where the call is, for its errors
   std::vector<std::shared_ptr<const Node>> list;
   std::shared_ptr<const Pipe> pipe;
   std::shared_ptr<const Node> body, else_body;
@@ -426,8 +427,9 @@ class Parser {
           continue;
         }
         if (kw == "template") {
+          int line = first.line, col = first.col;
           Take();
-          list->list.push_back(ParseTemplateCall());
+          list->list.push_back(ParseTemplateCall(line, col));
           continue;
         }
         if (kw == "block" || kw == "break" || kw == "continue") {
@@ -463,12 +465,14 @@ class Parser {
   }
 
   // {{template "name"}} or {{template "name" pipeline}}; the name is looked up when run.
-  std::shared_ptr<const Node> ParseTemplateCall() {
+  std::shared_ptr<const Node> ParseTemplateCall(int line, int col) {
     const Token name = Take();  // a copy: tokens_ grows while the pipeline is parsed
     if (name.kind != Token::Kind::kString) Fail(Where(name.line, name.col) + "{{template}} needs a quoted name");
     auto n = std::make_shared<Node>();
     n->kind = Node::Kind::kTemplate;
     n->text = name.text;
+    n->line = line;
+    n->col = col;
     if (Peek().kind != Token::Kind::kEnd) n->pipe = ParsePipeline(false, false);
     ExpectEnd();
     return n;
@@ -1490,9 +1494,18 @@ class Executor {
   // {{template "name" pipeline}}: the named template with the pipeline's
   // value as its dot and `$`, and none of the caller's variables.
   void Call(const Node& n, const Value& dot) {
+    auto fail = [&](const std::string& reason) {
+      TemplateError e;
+      e.line = n.line;
+      e.col = n.col;
+      e.reason = reason;
+      e.context = "template \"" + n.text + "\"";
+      e.message = std::to_string(e.line) + ":" + std::to_string(e.col) + ": " + e.reason;
+      throw e;
+    };
     auto it = defines_ ? defines_->find(n.text) : Definitions::const_iterator{};
-    if (!defines_ || it == defines_->end()) Fail("no such template \"" + n.text + "\"");
-    if (f_.depth >= 100) Fail("exceeded maximum template depth (100)");
+    if (!defines_ || it == defines_->end()) fail("no such template \"" + n.text + "\"");
+    if (f_.depth >= 100) fail("exceeded maximum template depth (100)");
     Value arg = n.pipe ? EvalPipe(*n.pipe, dot) : Value::Nil();
     std::vector<std::pair<std::string, Value>> saved = std::move(f_.vars);
     f_.vars = {{"$", arg}};

@@ -249,9 +249,9 @@ TEST(TemplateTest, DefineAndTemplate) {
             "PARSE: 1:17: {{define}} must be at the top level");
   EXPECT_EQ(run("{{ define x }}{{ end }}"), "PARSE: 1:11: {{define}} needs a quoted name");
   EXPECT_EQ(run("{{ define \"d\" }}x"), "PARSE: 1:1: unexpected EOF: {{define}} without {{end}}");
-  EXPECT_EQ(run("{{ template \"nope\" . }}"), "EXEC: no such template \"nope\"");
+  EXPECT_EQ(run("{{ template \"nope\" . }}"), "EXEC: 1:4: no such template \"nope\"");
   EXPECT_EQ(run("{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}"),
-            "EXEC: exceeded maximum template depth (100)");
+            "EXEC: 1:20: exceeded maximum template depth (100)");
 
   Result<Template> library =
       Template::Parse("{{ define \"a\" }}lib-a{{ end }}{{ define \"b\" }}lib-b {{ template \"a\" }}{{ end }}");
