@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "base/labels.h"
 #include "base/strings.h"
 #include "config/env.h"
+#include "template/template.h"
 
 namespace vigil::config {
 
@@ -51,6 +53,9 @@ struct Decoder {
   std::string file;
   EnvLookup env;
   std::vector<Problem>* problems;
+  // alerting.templates' {{define}}s, once read: what receivers' templates may call.
+  std::optional<tmpl::Template> template_library;
+  std::string_view source;  // the file's text, to place a problem inside a value
 
   void Report(const YAML::Node& node, const std::string& field, const std::string& message) {
     YAML::Mark m = node.Mark();
@@ -386,19 +391,20 @@ void DecodeTextfile(Decoder& d, const YAML::Node& node, TextfileOptions* t) {
 // Paths and globs (`*`, `?`, `[…]` in the last component, as Prometheus
 // allows). A glob matching nothing is fine (the directory may fill later); a
 // plain path that does not exist is a problem.
-void DecodeRuleFiles(Decoder& d, const YAML::Node& node, const std::string& base_dir, Config* c) {
+void DecodeFileList(Decoder& d, const YAML::Node& node, const std::string& key, const std::string& base_dir,
+                    std::vector<std::string>* patterns, std::vector<std::string>* files) {
   if (!node.IsSequence()) {
-    d.Report(node, "rule_files", std::string("expected a list, got ") + Decoder::KindName(node));
+    d.Report(node, key, std::string("expected a list, got ") + Decoder::KindName(node));
     return;
   }
   std::set<std::string> seen;
   for (size_t i = 0; i < node.size(); ++i) {
     const YAML::Node& item = node[i];
-    std::string field = "rule_files[" + std::to_string(i) + "]", written;
+    std::string field = key + "[" + std::to_string(i) + "]", written;
     if (!d.String(item, field, &written)) continue;
     std::filesystem::path pattern(written);
     if (pattern.is_relative() && !base_dir.empty()) pattern = std::filesystem::path(base_dir) / pattern;
-    c->rule_file_patterns.push_back(pattern.string());
+    patterns->push_back(pattern.string());
     if (pattern.parent_path().string().find_first_of("*?[") != std::string::npos) {
       d.Report(item, field, "only the file name may hold a glob (" + written + ")");
       continue;
@@ -423,9 +429,13 @@ void DecodeRuleFiles(Decoder& d, const YAML::Node& node, const std::string& base
       std::sort(found.begin(), found.end());
     }
     for (auto& f : found) {
-      if (seen.insert(f).second) c->rule_files.push_back(std::move(f));
+      if (seen.insert(f).second) files->push_back(std::move(f));
     }
   }
+}
+
+void DecodeRuleFiles(Decoder& d, const YAML::Node& node, const std::string& base_dir, Config* c) {
+  DecodeFileList(d, node, "rule_files", base_dir, &c->rule_file_patterns, &c->rule_files);
 }
 
 // --- alerting: Alertmanager's route, receivers and inhibit_rules, plus vigil's
@@ -510,6 +520,66 @@ void SecretUrl(Decoder& d, const YAML::Node& node, const std::string& field, std
   *out = std::move(text);
 }
 
+// Where the template parse error "LINE:COL: reason" lies in the config file,
+// for the scalar styles that keep the text as written: a plain or quoted
+// one-line value, and a literal block (`|`). Nullopt for the others.
+std::optional<std::pair<int, int>> PositionInFile(std::string_view source, const YAML::Node& node,
+                                                  const std::string& error) {
+  int line = 0, col = 0;
+  if (std::sscanf(error.c_str(), "%d:%d:", &line, &col) != 2 || line < 1 || col < 1) return std::nullopt;
+  YAML::Mark m = node.Mark();
+  if (m.is_null() || m.pos < 0 || static_cast<size_t>(m.pos) >= source.size()) return std::nullopt;
+  const std::string& text = node.Scalar();
+  char first = source[m.pos];
+  if (first == '|') {
+    // The block's lines start on the line after the indicator; the first one sets the indent.
+    size_t start = source.find('\n', m.pos);
+    if (start == std::string_view::npos) return std::nullopt;
+    size_t indent = 0;
+    while (start + 1 + indent < source.size() && source[start + 1 + indent] == ' ') ++indent;
+    if (start + 1 + indent < source.size() && source[start + 1 + indent] == '\n') return std::nullopt;  // blank first line
+    return std::make_pair(m.line + 1 + line, static_cast<int>(indent) + col);
+  }
+  if (line != 1 || text.find('\n') != std::string::npos) return std::nullopt;
+  bool quoted = first == '\'' || first == '"';
+  // Only where the value is written exactly as its text (no escapes before the error).
+  std::string_view written = source.substr(m.pos + (quoted ? 1 : 0), col - 1);
+  if (written != std::string_view(text).substr(0, col - 1)) return std::nullopt;
+  return std::make_pair(m.line + 1, m.column + (quoted ? 1 : 0) + col);
+}
+
+// A notification template (Go text/template over Alertmanager's data).
+// Taken verbatim, without ${VAR} expansion: a rendered message is shown in
+// the outbox and the API, so a template must never pull a secret into it.
+void NotificationTemplate(Decoder& d, const YAML::Node& node, const std::string& field, std::string* out) {
+  if (!node.IsScalar()) {
+    d.Report(node, field, std::string("expected a template string, got ") + Decoder::KindName(node));
+    return;
+  }
+  Result<tmpl::Template> t = tmpl::Template::Parse(node.Scalar());
+  if (!t.ok()) {
+    const std::string m = t.status().message();
+    if (auto at = PositionInFile(d.source, node, m)) {
+      d.problems->push_back({d.file, at->first, at->second, field + ": invalid template: " + m.substr(m.find(": ") + 2)});
+    } else {
+      d.Report(node, field, "invalid template: " + m + " (line:column within the template)");
+    }
+    return;
+  }
+  if (d.template_library) t->Use(*d.template_library);
+  std::vector<std::string> defined = t->DefinedNames();
+  for (const auto& name : t->CalledNames()) {
+    if (std::find(defined.begin(), defined.end(), name) != defined.end()) continue;
+    std::string known;
+    for (const auto& k : defined) known += (known.empty() ? "" : ", ") + k;
+    d.Report(node, field,
+             "template \"" + name +
+                 "\" is not defined (alerting.templates defines: " + (known.empty() ? "none" : known) + ")");
+    return;
+  }
+  *out = node.Scalar();
+}
+
 template <typename T>
 void DecodeIntegrations(Decoder& d, MapReader& r, const char* key,
                         const std::function<void(MapReader&, const YAML::Node&, const std::string&, T*)>& fields,
@@ -552,6 +622,18 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
           d.Report(item, path, "PagerDuty needs routing_key (an Events API v2 integration key)");
         }
         if (auto n = ir.Take("url"); n.IsDefined()) d.Url(n, ir.Field("url"), &p->url);
+        if (auto n = ir.Take("description"); n.IsDefined())
+          NotificationTemplate(d, n, ir.Field("description"), &p->description);
+        if (auto n = ir.Take("details"); n.IsDefined()) {
+          if (!n.IsMap()) {
+            d.Report(n, ir.Field("details"), std::string("expected a mapping, got ") + Decoder::KindName(n));
+          } else {
+            for (auto it = n.begin(); it != n.end(); ++it) {
+              std::string key = it->first.Scalar();
+              NotificationTemplate(d, it->second, ir.Field("details") + "." + key, &p->details[key]);
+            }
+          }
+        }
       },
       &rc->pagerduty_configs);
   DecodeIntegrations<SlackConfig>(
@@ -563,6 +645,8 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
           d.Report(item, path, "Slack needs api_url (an incoming-webhook URL)");
         }
         if (auto n = ir.Take("channel"); n.IsDefined()) d.String(n, ir.Field("channel"), &s->channel);
+        if (auto n = ir.Take("title"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("title"), &s->title);
+        if (auto n = ir.Take("text"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("text"), &s->text);
       },
       &rc->slack_configs);
   auto required = [&](MapReader& ir, const YAML::Node& item, const std::string& path, const char* key,
@@ -579,6 +663,7 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
         required(ir, item, path, "bot_token", &t->bot_token);
         required(ir, item, path, "chat_id", &t->chat_id);
         if (auto n = ir.Take("api_url"); n.IsDefined()) d.Url(n, ir.Field("api_url"), &t->api_url);
+        if (auto n = ir.Take("message"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("message"), &t->message);
       },
       &rc->telegram_configs);
   DecodeIntegrations<DiscordConfig>(
@@ -589,6 +674,8 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
         } else {
           d.Report(item, path, "missing webhook_url");
         }
+        if (auto n = ir.Take("title"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("title"), &c->title);
+        if (auto n = ir.Take("message"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("message"), &c->message);
       },
       &rc->discord_configs);
   DecodeIntegrations<TwilioConfig>(
@@ -603,6 +690,7 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
           t->severities.clear();
           d.StringList(n, ir.Field("severities"), &t->severities);
         }
+        if (auto n = ir.Take("text"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("text"), &t->text);
       },
       &rc->twilio_configs);
   DecodeIntegrations<EmailConfig>(
@@ -629,14 +717,52 @@ void DecodeReceiver(Decoder& d, const YAML::Node& node, const std::string& path,
         if (auto n = ir.Take("tls_insecure_skip_verify"); n.IsDefined()) {
           d.Bool(n, ir.Field("tls_insecure_skip_verify"), &e->tls_insecure_skip_verify);
         }
+        if (auto n = ir.Take("subject"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("subject"), &e->subject);
+        if (auto n = ir.Take("text"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("text"), &e->text);
+        if (auto n = ir.Take("html"); n.IsDefined()) NotificationTemplate(d, n, ir.Field("html"), &e->html);
       },
       &rc->email_configs);
   r.Finish();
 }
 
-void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
+// alerting.templates: Alertmanager's template files of {{define "name"}}
+// blocks. Read and parsed now (problems carry the template file's own
+// line:column); a name defined twice: the later file wins.
+void DecodeTemplateFiles(Decoder& d, const YAML::Node& node, const std::string& base_dir, AlertingOptions* a) {
+  std::vector<std::string> files;
+  DecodeFileList(d, node, "alerting.templates", base_dir, &a->template_patterns, &files);
+  tmpl::Template library;
+  auto texts = std::make_shared<std::vector<TemplateFile>>();
+  for (auto it = files.rbegin(); it != files.rend(); ++it) {
+    Result<std::string> text = ReadFile(*it, kMaxConfigBytes);
+    if (!text.ok()) {
+      d.problems->push_back({*it, 0, 0, "cannot read template file: " + ReasonOf(text.status())});
+      continue;
+    }
+    Result<tmpl::Template> t = tmpl::Template::Parse(*text);
+    if (!t.ok()) {
+      // "LINE:COL: reason" becomes the problem's own position in that file.
+      const std::string m = t.status().message();  // a copy: status() returns a temporary
+      int line = 0, col = 0, used = 0;
+      if (std::sscanf(m.c_str(), "%d:%d: %n", &line, &col, &used) == 2 && used > 0) {
+        d.problems->push_back({*it, line, col, "invalid template: " + m.substr(used)});
+      } else {
+        d.problems->push_back({*it, 0, 0, "invalid template: " + m});
+      }
+      continue;
+    }
+    library.Use(*t);
+    texts->insert(texts->begin(), {*it, std::move(*text)});
+  }
+  a->template_files = std::move(texts);
+  d.template_library = std::move(library);
+}
+
+void DecodeAlerting(Decoder& d, const YAML::Node& node, const std::string& base_dir, AlertingOptions* a) {
   MapReader r(d, node, "alerting");
   if (!node.IsMap()) return;
+  // First: the receivers' templates may call what these define.
+  if (auto n = r.Take("templates"); n.IsDefined()) DecodeTemplateFiles(d, n, base_dir, a);
   std::set<std::string> names;
   if (auto n = r.Take("receivers"); n.IsDefined()) {
     if (!n.IsSequence()) {
@@ -649,6 +775,7 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
           d.Report(n[i], r.Field("receivers") + "[" + std::to_string(i) + "].name",
                    "duplicate receiver \"" + rc.name + "\"");
         }
+        rc.template_files = a->template_files;
         a->receivers.push_back(std::move(rc));
       }
     }
@@ -739,7 +866,6 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, AlertingOptions* a) {
   }
   r.Finish();
 }
-
 
 void DecodeSystemd(Decoder& d, const YAML::Node& node, SystemdOptions* s) {
   MapReader r(d, node, "systemd");
@@ -1433,7 +1559,7 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
     result.problems.push_back({name, e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg});
     return result;
   }
-  Decoder d{name, env, &result.problems};
+  Decoder d{name, env, &result.problems, std::nullopt, yaml};
   if (root.IsNull()) return result;  // an empty file means all defaults
   MapReader top(d, root, "");
   Config& c = result.config;
@@ -1458,7 +1584,7 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("textfile"); n.IsDefined()) DecodeTextfile(d, n, &c.textfile);
   if (auto n = top.Take("scrape"); n.IsDefined()) DecodeScrape(d, n, c.global, &c.scrape);
   if (auto n = top.Take("rule_files"); n.IsDefined()) DecodeRuleFiles(d, n, base_dir, &c);
-  if (auto n = top.Take("alerting"); n.IsDefined()) DecodeAlerting(d, n, &c.alerting.emplace());
+  if (auto n = top.Take("alerting"); n.IsDefined()) DecodeAlerting(d, n, base_dir, &c.alerting.emplace());
   top.Finish(
       "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape, "
       "rule_files and alerting; see "

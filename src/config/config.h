@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -186,21 +187,29 @@ struct PagerDutyConfig {
   std::string routing_key;  // Events API v2 integration key; a secret
   std::string url = "https://events.pagerduty.com/v2/enqueue";
   bool send_resolved = true;
+  // Go templates over the notification (docs/alerting.md, "Templates"); empty: vigil's text.
+  std::string description;                     // payload.summary
+  std::map<std::string, std::string> details;  // added to custom_details, replacing a default of that name
 };
 struct SlackConfig {
   std::string api_url;  // the incoming-webhook URL; a secret
   std::string channel;
   bool send_resolved = true;
+  std::string title;  // the message's top line
+  std::string text;   // one attachment with this text instead of one per alert
 };
 struct TelegramConfig {
   std::string bot_token;  // a secret (it is part of the request's path)
   std::string chat_id;
   std::string api_url = "https://api.telegram.org";
   bool send_resolved = true;
+  std::string message;  // the whole text (HTML parse mode: escape with `html`)
 };
 struct DiscordConfig {
   std::string webhook_url;  // a secret
   bool send_resolved = true;
+  std::string title;    // the content line
+  std::string message;  // one embed with this description instead of one per alert
 };
 // SMS through Twilio's Messages API; by default only P0/P1, firing only.
 struct TwilioConfig {
@@ -210,6 +219,7 @@ struct TwilioConfig {
   std::string api_url = "https://api.twilio.com";
   std::vector<std::string> severities{"critical", "high"};
   bool send_resolved = false;
+  std::string text;  // each SMS's body (per alert), cut to 160 characters
 };
 // Email over SMTP (STARTTLS unless require_tls is false), text and HTML.
 struct EmailConfig {
@@ -219,9 +229,18 @@ struct EmailConfig {
   bool require_tls = true;
   bool tls_insecure_skip_verify = false;
   bool send_resolved = true;
+  std::string subject, text, html;  // html is not escaped for you: use `html` on values
+};
+// A file of alerting.templates, as read when the config was loaded.
+struct TemplateFile {
+  std::string path;
+  std::string text;
 };
 struct ReceiverOptions {
   std::string name;
+  // alerting.templates (shared by every receiver): what its templates may
+  // call with {{template "name" .}}. Null or empty: none.
+  std::shared_ptr<const std::vector<TemplateFile>> template_files;
   std::vector<WebhookConfig> webhook_configs;
   std::vector<PagerDutyConfig> pagerduty_configs;
   std::vector<SlackConfig> slack_configs;
@@ -239,6 +258,8 @@ struct AlertmanagerTarget {
 };
 
 struct AlertingOptions {
+  std::vector<std::string> template_patterns;  // alerting.templates as written, resolved against the config's directory
+  std::shared_ptr<const std::vector<TemplateFile>> template_files;  // the files they matched, in order
   std::vector<AlertmanagerTarget> alertmanagers;
   alert::RouteSpec route;
   std::vector<ReceiverOptions> receivers;

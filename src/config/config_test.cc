@@ -777,12 +777,183 @@ TEST(ServicesConfig, UpdatesAndRecovery) {
   EXPECT_NE(all.find("services.v.recovery: unknown key \"restart\""), std::string::npos) << all;
 }
 
+// The receivers' secrets of deploy/validator-stack.yml, set to dummy values.
+std::map<std::string, std::string> StackSecrets() {
+  return {{"PAGERDUTY_ROUTING_KEY", "dummy-pd-key-0001"},
+          {"TWILIO_ACCOUNT_SID", "ACdummy0002"},
+          {"TWILIO_AUTH_TOKEN", "dummy-twilio-token-0003"},
+          {"TWILIO_FROM", "+15550000004"},
+          {"ONCALL_PHONE", "+15550000005"},
+          {"SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/dummy-slack-0006"},
+          {"SMTP_SMARTHOST", "smtp.example.org:587"},
+          {"SMTP_USERNAME", "vigil"},
+          {"SMTP_PASSWORD", "dummy-smtp-password-0007"},
+          {"ALERT_EMAIL_TO", "ops@example.org"}};
+}
+
 TEST(ServicesConfig, ShippedValidatorStackExampleLoads) {
-  LoadResult r = LoadFile(std::string(VIGIL_TESTDATA_DIR) + "/../../deploy/validator-stack.yml", NoEnv());
+  const std::string path = std::string(VIGIL_TESTDATA_DIR) + "/../../deploy/validator-stack.yml";
+  LoadResult r = LoadFile(path, MapEnv(StackSecrets()));
   ASSERT_TRUE(r.ok()) << AllProblems(r);
   ASSERT_EQ(r.config.services.size(), 3u);
   EXPECT_EQ(r.config.services[2].unit, "arch-validator@ops.service");
   EXPECT_EQ(r.config.services[2].depends_on, std::vector<std::string>{"titan"});
+  // P0/P1 page PagerDuty and Twilio at once; P2/P3 go to Slack and email as hourly digests.
+  ASSERT_TRUE(r.config.alerting.has_value());
+  const AlertingOptions& a = *r.config.alerting;
+  ASSERT_TRUE(alert::Route::Build(a.route).ok());
+  std::map<std::string, const ReceiverOptions*> by_name;
+  for (const auto& rc : a.receivers) by_name[rc.name] = &rc;
+  ASSERT_TRUE(by_name.count("page") && by_name.count("digest")) << a.receivers.size();
+  EXPECT_EQ(by_name["page"]->pagerduty_configs.at(0).routing_key, "dummy-pd-key-0001");
+  EXPECT_EQ(by_name["page"]->twilio_configs.at(0).auth_token, "dummy-twilio-token-0003");
+  EXPECT_EQ(by_name["digest"]->slack_configs.at(0).api_url, "https://hooks.slack.com/services/T0/B0/dummy-slack-0006");
+  EXPECT_EQ(by_name["digest"]->email_configs.at(0).auth_password, "dummy-smtp-password-0007");
+  auto route = alert::Route::Build(a.route);
+  auto receivers_of = [&](const char* severity) {
+    std::vector<std::string> out;
+    for (const alert::Route* m : (*route)->Match(Labels{{"alertname", "X"}, {"severity", severity}})) {
+      out.push_back(m->receiver());
+    }
+    return out;
+  };
+  EXPECT_EQ(receivers_of("critical"), std::vector<std::string>{"page"});
+  EXPECT_EQ(receivers_of("high"), std::vector<std::string>{"page"});
+  EXPECT_EQ(receivers_of("medium"), std::vector<std::string>{"digest"});
+  EXPECT_EQ(receivers_of("low"), std::vector<std::string>{"digest"});
+  const alert::Route* digest = (*route)->Match(Labels{{"severity", "low"}})[0];
+  EXPECT_EQ(digest->group_interval(), Duration(3600 * 1000));
+
+  // Every secret is a variable: without one, the error names it and shows no value.
+  for (const auto& [missing, unused] : StackSecrets()) {
+    auto env = StackSecrets();
+    env.erase(missing);
+    LoadResult m = LoadFile(path, MapEnv(env));
+    std::string all = AllProblems(m);
+    EXPECT_NE(all.find("environment variable " + missing + " is not set"), std::string::npos) << all;
+    for (const auto& [name, value] : env) EXPECT_EQ(all.find(value), std::string::npos) << name << ": " << all;
+  }
+}
+
+TEST(AlertingConfig, TemplateFilesDefineWhatReceiversCall) {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() + "/tmpl");
+  dir.Write("tmpl/a.tmpl",
+            "{{ define \"page.title\" }}A {{ .Status }}{{ end }}\n{{ define \"page.host\" }}{{ .Host }}{{ end }}\n");
+  dir.Write("tmpl/b.tmpl", "{{ define \"page.title\" }}B {{ .Status }}{{ end }}\n");
+  std::string cfg = dir.Write("vigil.yml", R"(alerting:
+  templates: ['tmpl/*.tmpl']
+  route: {receiver: r}
+  receivers:
+    - name: r
+      slack_configs: [{api_url: 'https://hooks.slack.com/x', title: '{{ template "page.title" . }}'}]
+)");
+  LoadResult r = LoadFile(cfg, NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const AlertingOptions& a = *r.config.alerting;
+  EXPECT_EQ(a.template_patterns, std::vector<std::string>{dir.path() + "/tmpl/*.tmpl"});
+  ASSERT_TRUE(a.template_files);
+  ASSERT_EQ(a.template_files->size(), 2u);
+  EXPECT_EQ((*a.template_files)[0].path, dir.path() + "/tmpl/a.tmpl");
+  EXPECT_EQ(a.receivers[0].template_files, a.template_files);  // every receiver gets them
+
+  // A name nobody defines, and a template file that does not parse (its own line:column).
+  dir.Write("tmpl/c.tmpl", "{{ define \"x\" }}\n  {{ .Status \n{{ end }}\n");
+  dir.Write("vigil.yml", R"(alerting:
+  templates: ['tmpl/*.tmpl', tmpl/missing.tmpl]
+  route: {receiver: r}
+  receivers:
+    - name: r
+      slack_configs: [{api_url: 'https://hooks.slack.com/x', title: '{{ template "page.nope" . }}'}]
+)");
+  r = LoadFile(cfg, NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find(dir.path() + "/tmpl/c.tmpl:3:1: invalid template: unexpected \"{\" in command"), std::string::npos)
+      << all;
+  EXPECT_NE(
+      all.find("vigil.yml:2:30: alerting.templates[1]: cannot read " + dir.path() + "/tmpl/missing.tmpl: no such file"),
+      std::string::npos)
+      << all;
+  EXPECT_NE(all.find("vigil.yml:6:69: alerting.receivers[0].slack_configs[0].title: template \"page.nope\" is not "
+                     "defined (alerting.templates defines: page.host, page.title)"),
+            std::string::npos)
+      << all;
+}
+
+TEST(AlertingConfig, NotificationTemplatesAreCheckedAndKeptVerbatim) {
+  LoadResult r = LoadString(R"(alerting:
+  route: {receiver: r}
+  receivers:
+    - name: r
+      pagerduty_configs:
+        - routing_key: k
+          description: '{{ .CommonLabels.service }} down on {{ .Host }}'
+          details: {runbook: 'https://runbooks/{{ .CommonLabels.alertname }}'}
+      slack_configs: [{api_url: 'https://hooks.slack.com/x', title: '{{ .Status }}', text: '${NOT_EXPANDED} {{ len .Alerts }}'}]
+      telegram_configs: [{bot_token: t, chat_id: '1', message: '{{ .Receiver }}'}]
+      discord_configs: [{webhook_url: 'https://discord.com/x', title: a, message: b}]
+      twilio_configs: [{account_sid: s, auth_token: t, from: '+1', to: '+2', text: '{{ .Status }}'}]
+      email_configs:
+        - to: a@b
+          from: c@d
+          smarthost: 'e:25'
+          subject: s
+          text: t
+          html: |
+            <p>{{ .Status }}</p>
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const ReceiverOptions& rc = r.config.alerting->receivers[0];
+  EXPECT_EQ(rc.pagerduty_configs[0].description, "{{ .CommonLabels.service }} down on {{ .Host }}");
+  EXPECT_EQ(rc.pagerduty_configs[0].details.at("runbook"), "https://runbooks/{{ .CommonLabels.alertname }}");
+  // No ${VAR} expansion in templates: a rendered message must never hold a secret.
+  EXPECT_EQ(rc.slack_configs[0].text, "${NOT_EXPANDED} {{ len .Alerts }}");
+  EXPECT_EQ(rc.slack_configs[0].title, "{{ .Status }}");
+  EXPECT_EQ(rc.telegram_configs[0].message, "{{ .Receiver }}");
+  EXPECT_EQ(rc.discord_configs[0].message, "b");
+  EXPECT_EQ(rc.twilio_configs[0].text, "{{ .Status }}");
+  EXPECT_EQ(rc.email_configs[0].html, "<p>{{ .Status }}</p>\n");
+
+  r = LoadString(R"(alerting:
+  route: {receiver: r}
+  receivers:
+    - name: r
+      slack_configs: [{api_url: 'https://hooks.slack.com/x', text: '{{ .Status '}]
+      pagerduty_configs: [{routing_key: k, details: {a: '{{ end }}'}}]
+      email_configs: [{to: a, from: b, smarthost: 'c:25', subject: [x]}]
+      telegram_configs:
+        - bot_token: t
+          chat_id: '1'
+          message: |
+            first line
+              {{ .Status | nosuch }}
+      discord_configs: [{webhook_url: 'https://discord.com/x', title: "\t{{ end }}"}]
+)",
+                 "c.yml", NoEnv());
+  std::string all = AllProblems(r);
+  // The problem lies where the template's error is in the file: a one-line value...
+  EXPECT_NE(all.find("c.yml:5:69: alerting.receivers[0].slack_configs[0].text: invalid template: unclosed action\n"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("c.yml:6:58: alerting.receivers[0].pagerduty_configs[0].details.a: invalid template: "
+                     "unexpected {{end}}\n"),
+            std::string::npos)
+      << all;
+  // ...a literal block (its second line)...
+  EXPECT_NE(all.find("c.yml:13:28: alerting.receivers[0].telegram_configs[0].message: invalid template: function "
+                     "\"nosuch\" not defined\n"),
+            std::string::npos)
+      << all;
+  // ...else at the value, with the template's own line:column.
+  EXPECT_NE(all.find("c.yml:14:71: alerting.receivers[0].discord_configs[0].title: invalid template: 1:2: unexpected "
+                     "{{end}} (line:column within the template)"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("alerting.receivers[0].email_configs[0].subject: expected a template string, got a list"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(r.problems.size(), 5u) << all;
 }
 
 }  // namespace

@@ -3,14 +3,16 @@
 #include <curl/curl.h>
 
 #include <cctype>
-#include <mutex>
-#include <random>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <random>
 
+#include "base/log.h"
 #include "http/outbound.h"
 
 namespace vigil::notify {
@@ -202,28 +204,71 @@ std::vector<Rendered> RenderFor(const config::ReceiverOptions& rc, const alert::
   auto add = [&](const char* integration, size_t index, std::string payload) {
     if (!payload.empty()) out.push_back({integration, static_cast<int>(index), std::move(payload)});
   };
+  // A template that fails to render leaves the default text in its place; the
+  // failure is logged (receiver, integration, reason: a template holds no secret).
+  auto report = [&](const char* integration, size_t index, const Texts& texts) {
+    for (const auto& error : texts.errors()) {
+      LogWarn("notification template failed; the default text was sent instead",
+              {{"receiver", rc.name},
+               {"integration", integration + ("[" + std::to_string(index) + "]")},
+               {"error", error}});
+    }
+  };
+  // alerting.templates, as read at load: a later file's {{define}} wins.
+  std::optional<tmpl::Template> library;
+  if (rc.template_files && !rc.template_files->empty()) {
+    library.emplace();
+    for (auto it = rc.template_files->rbegin(); it != rc.template_files->rend(); ++it) {
+      if (Result<tmpl::Template> t = tmpl::Template::Parse(it->text); t.ok()) {
+        library->Use(*t);
+      } else {  // `vigil check config` rejects this; only a bug gets here
+        LogWarn("notification template file failed to parse", {{"file", it->path}, {"error", t.status().message()}});
+      }
+    }
+  }
   for (size_t i = 0; i < rc.webhook_configs.size(); ++i) {
     const auto& w = rc.webhook_configs[i];
     add("webhook", i, AlertmanagerWebhookV4(n, ctx, w.max_alerts, w.send_resolved));
   }
   for (size_t i = 0; i < rc.pagerduty_configs.size(); ++i) {
-    for (auto& e : PagerDutyEvents(n, ctx, rc.pagerduty_configs[i].send_resolved)) add("pagerduty", i, std::move(e));
+    const auto& p = rc.pagerduty_configs[i];
+    std::map<std::string, std::string> fields{{"description", p.description}};
+    for (const auto& [name, text] : p.details) fields["details." + name] = text;
+    Texts texts(fields, library);
+    for (auto& e : PagerDutyEvents(n, ctx, p.send_resolved, texts)) add("pagerduty", i, std::move(e));
+    report("pagerduty", i, texts);
   }
   for (size_t i = 0; i < rc.slack_configs.size(); ++i) {
-    add("slack", i, SlackMessage(n, ctx, rc.slack_configs[i].channel, rc.slack_configs[i].send_resolved));
+    const auto& s = rc.slack_configs[i];
+    Texts texts({{"title", s.title}, {"text", s.text}}, library);
+    add("slack", i, SlackMessage(n, ctx, s.channel, s.send_resolved, texts));
+    report("slack", i, texts);
   }
   for (size_t i = 0; i < rc.telegram_configs.size(); ++i) {
-    add("telegram", i, TelegramMessage(n, ctx, rc.telegram_configs[i].chat_id, rc.telegram_configs[i].send_resolved));
+    const auto& t = rc.telegram_configs[i];
+    Texts texts({{"message", t.message}}, library);
+    add("telegram", i, TelegramMessage(n, ctx, t.chat_id, t.send_resolved, texts));
+    report("telegram", i, texts);
   }
   for (size_t i = 0; i < rc.discord_configs.size(); ++i) {
-    add("discord", i, DiscordMessage(n, ctx, rc.discord_configs[i].send_resolved));
+    const auto& d = rc.discord_configs[i];
+    Texts texts({{"title", d.title}, {"message", d.message}}, library);
+    add("discord", i, DiscordMessage(n, ctx, d.send_resolved, texts));
+    report("discord", i, texts);
   }
   for (size_t i = 0; i < rc.twilio_configs.size(); ++i) {
     const auto& t = rc.twilio_configs[i];
-    for (auto& sms : SmsMessages(n, ctx, t.from, t.to, t.severities, t.send_resolved)) add("twilio", i, std::move(sms));
+    Texts texts({{"text", t.text}}, library);
+    for (auto& sms : SmsMessages(n, ctx, t.from, t.to, t.severities, t.send_resolved, texts)) {
+      add("twilio", i, std::move(sms));
+    }
+    report("twilio", i, texts);
   }
   for (size_t i = 0; i < rc.email_configs.size(); ++i) {
-    add("email", i, EmailMessage(n, ctx, rc.email_configs[i].send_resolved));
+    const auto& e = rc.email_configs[i];
+    Texts texts({{"subject", e.subject}, {"text", e.text}, {"html", e.html}}, library);
+    add("email", i, EmailMessage(n, ctx, e.send_resolved, texts));
+    report("email", i, texts);
   }
   return out;
 }

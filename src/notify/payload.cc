@@ -40,6 +40,78 @@ std::string Summary(const alert::Alert& a, const std::vector<std::string>* downs
   return s;
 }
 
+// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
+std::string Cut(std::string s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max >= 3 ? max - 3 : max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  s.resize(n);
+  if (max >= 3) s += "...";
+  return s;
+}
+
+std::string HtmlEscape(std::string_view in) {
+  std::string out;
+  for (char ch : in) {
+    if (ch == '<') {
+      out += "&lt;";
+    } else if (ch == '>') {
+      out += "&gt;";
+    } else if (ch == '&') {
+      out += "&amp;";
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+int DiscordColour(std::string_view severity, bool resolved) {
+  if (resolved) return 0x2eb886;
+  if (severity == "critical") return 0xd00000;
+  if (severity == "high") return 0xff8c00;
+  if (severity == "medium") return 0xf2c744;
+  return 0x439fe0;
+}
+
+const std::vector<std::string>* DownstreamOf(const alert::Notification& n, const alert::Alert& a) {
+  auto it = n.downstream.find(alert::Fingerprint(a.labels));
+  return it == n.downstream.end() ? nullptr : &it->second;
+}
+
+// The highest severity among `firing` (an unknown one counts as low); "" when none fires.
+std::string WorstSeverity(const std::vector<const alert::Alert*>& firing) {
+  static const std::vector<std::string> kOrder = {"low", "medium", "high", "critical"};
+  int worst = -1;
+  for (const auto* a : firing) {
+    auto it = std::find(kOrder.begin(), kOrder.end(), a->labels.Get("severity"));
+    worst = std::max(worst, it == kOrder.end() ? 0 : static_cast<int>(it - kOrder.begin()));
+  }
+  return worst < 0 ? "" : kOrder[worst];
+}
+
+// Labels (or annotations) every alert has with the same value.
+Labels Common(const std::vector<const alert::Alert*>& alerts, Labels alert::Alert::*field) {
+  if (alerts.empty()) return {};
+  Labels common = alerts[0]->*field;
+  for (const auto* a : alerts) {
+    Labels keep;
+    for (const auto& l : common) {
+      if ((a->*field).Get(l.name) == l.value) keep.Set(l.name, l.value);
+    }
+    common = std::move(keep);
+  }
+  return common;
+}
+
+std::vector<const alert::Alert*> Shown(const alert::Notification& n, bool send_resolved) {
+  std::vector<const alert::Alert*> out;
+  for (const auto& a : n.alerts) {
+    if (!a.resolved() || send_resolved) out.push_back(&a);
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string PagerDutySeverity(std::string_view severity) {
@@ -47,6 +119,46 @@ std::string PagerDutySeverity(std::string_view severity) {
   if (severity == "high") return "error";
   if (severity == "medium") return "warning";
   return "info";
+}
+
+tmpl::Value TemplateData(const alert::Notification& n, const PayloadContext& ctx,
+                         const std::vector<const alert::Alert*>& alerts) {
+  using tmpl::Value;
+  std::vector<Value> all, firing, resolved;
+  for (const auto* a : alerts) {
+    std::string fp = alert::Fingerprint(a->labels);
+    auto down = n.downstream.find(fp);
+    const std::vector<std::string>* downstream = down == n.downstream.end() ? nullptr : &down->second;
+    std::vector<Value> impact;
+    if (downstream) {
+      for (const auto& d : *downstream) impact.push_back(Value::String(d));
+    }
+    Value v = Value::Struct({{"Status", Value::String(a->resolved() ? "resolved" : "firing")},
+                             {"Labels", Value::FromLabels(a->labels)},
+                             {"Annotations", Value::FromLabels(a->annotations)},
+                             // RFC 3339 text: the engine has no time.Time (and so no .Format).
+                             {"StartsAt", Value::String(Rfc3339(a->starts_at))},
+                             {"EndsAt", Value::String(Rfc3339(a->ends_at))},
+                             {"GeneratorURL", Value::String(a->generator_url)},
+                             {"Fingerprint", Value::String(fp)},
+                             {"Value", a->value ? Value::Float(*a->value) : Value::Nil()},
+                             {"Downstream", Value::List(std::move(impact))},
+                             {"Flapping", Value::Bool(n.flapping.count(fp) != 0)},
+                             {"Summary", Value::String(Summary(*a, downstream))}});
+    (a->resolved() ? resolved : firing).push_back(v);
+    all.push_back(std::move(v));
+  }
+  bool any_firing = !firing.empty();
+  return Value::Struct({{"Status", Value::String(any_firing ? "firing" : "resolved")},
+                        {"Receiver", Value::String(n.receiver)},
+                        {"GroupLabels", Value::FromLabels(n.group_labels)},
+                        {"CommonLabels", Value::FromLabels(Common(alerts, &alert::Alert::labels))},
+                        {"CommonAnnotations", Value::FromLabels(Common(alerts, &alert::Alert::annotations))},
+                        {"ExternalURL", Value::String(ctx.external_url)},
+                        {"Alerts", Value::List(std::move(all), {{"Firing", Value::List(std::move(firing))},
+                                                                {"Resolved", Value::List(std::move(resolved))}})},
+                        {"Host", Value::String(ctx.host)},
+                        {"Action", Value::String(std::string(kAutomaticAction))}});
 }
 
 std::string AlertmanagerWebhookV4(const alert::Notification& n, const PayloadContext& ctx, int max_alerts,
@@ -95,7 +207,8 @@ std::string AlertmanagerWebhookV4(const alert::Notification& n, const PayloadCon
   return j.dump();
 }
 
-std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved) {
+std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
+                                         const Texts& texts) {
   std::vector<std::string> out;
   for (const auto& a : n.alerts) {
     std::string fp = alert::Fingerprint(a.labels);
@@ -107,14 +220,24 @@ std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const Pay
     const std::vector<std::string>* downstream = down == n.downstream.end() ? nullptr : &down->second;
     std::string summary = Summary(a, downstream);
     if (n.flapping.count(fp)) summary += " [flapping: further changes held back until stable]";
-    if (summary.size() > 1024) summary.resize(1024);  // the API's limit
+    // Each event covers one alert, so its templates see just that one.
+    auto data = [&] { return TemplateData(n, ctx, {&a}); };
+    summary = texts.Render("description", data, std::move(summary));
+    if (summary.size() > 1024) {  // the API's limit, cut between UTF-8 sequences
+      size_t n = 1024;
+      while (n > 0 && (static_cast<unsigned char>(summary[n]) & 0xC0) == 0x80) --n;
+      summary.resize(n);
+    }
     json details = {{"labels", LabelsJson(a.labels)},
                     {"annotations", LabelsJson(a.annotations)},
                     {"firing_since", Rfc3339(a.starts_at)},
                     // vigil does not act on its own yet (recovery is a later step); the page says so.
-                    {"automatic_action", "none: a person is needed"}};
+                    {"automatic_action", kAutomaticAction}};
     if (a.value) details["value"] = *a.value;
     if (downstream) details["downstream_impact"] = *downstream;
+    for (const auto& name : texts.FieldsUnder("details.")) {
+      if (auto v = texts.Try("details." + name, data)) details[name] = std::move(*v);
+    }
     json payload = {{"summary", summary},
                     {"source", ctx.host.empty() ? std::string("vigil") : ctx.host},
                     {"severity", PagerDutySeverity(a.labels.Get("severity"))},
@@ -133,7 +256,7 @@ std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const Pay
 }
 
 std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& channel,
-                         bool send_resolved) {
+                         bool send_resolved, const Texts& texts) {
   std::vector<const alert::Alert*> firing, resolved;
   for (const auto& a : n.alerts) (a.resolved() ? resolved : firing).push_back(&a);
   if (!send_resolved) resolved.clear();
@@ -161,56 +284,23 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
   };
   for (const auto* a : firing) add(*a, false);
   for (const auto* a : resolved) add(*a, true);
+  auto data = [&] { return TemplateData(n, ctx, Shown(n, send_resolved)); };
+  title = texts.Render("title", data, std::move(title));
+  if (auto text = texts.Try("text", data)) {
+    // One attachment, coloured by the worst firing severity.
+    std::string worst = WorstSeverity(firing);
+    attachments = json::array(
+        {{{"color", worst.empty() ? "#2eb886" : colour(worst)},
+          {"blocks",
+           json::array({{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", Cut(*text, 3000)}}}}})}}});
+  }
   json j = {{"text", title}, {"attachments", attachments}};
   if (!channel.empty()) j["channel"] = channel;
   return j.dump();
 }
 
-namespace {
-
-// Cuts `s` to at most `max` bytes without splitting a UTF-8 sequence.
-std::string Cut(std::string s, size_t max) {
-  if (s.size() <= max) return s;
-  size_t n = max >= 3 ? max - 3 : max;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  s.resize(n);
-  if (max >= 3) s += "...";
-  return s;
-}
-
-std::string HtmlEscape(std::string_view in) {
-  std::string out;
-  for (char ch : in) {
-    if (ch == '<') {
-      out += "&lt;";
-    } else if (ch == '>') {
-      out += "&gt;";
-    } else if (ch == '&') {
-      out += "&amp;";
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
-int DiscordColour(std::string_view severity, bool resolved) {
-  if (resolved) return 0x2eb886;
-  if (severity == "critical") return 0xd00000;
-  if (severity == "high") return 0xff8c00;
-  if (severity == "medium") return 0xf2c744;
-  return 0x439fe0;
-}
-
-const std::vector<std::string>* DownstreamOf(const alert::Notification& n, const alert::Alert& a) {
-  auto it = n.downstream.find(alert::Fingerprint(a.labels));
-  return it == n.downstream.end() ? nullptr : &it->second;
-}
-
-}  // namespace
-
 std::string TelegramMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& chat_id,
-                            bool send_resolved) {
+                            bool send_resolved, const Texts& texts) {
   std::string text;
   int shown = 0;
   for (const auto& a : n.alerts) {
@@ -222,12 +312,15 @@ std::string TelegramMessage(const alert::Notification& n, const PayloadContext& 
   }
   if (shown == 0) return "";
   if (!ctx.host.empty()) text = "<i>" + HtmlEscape(ctx.host) + "</i>\n" + text;
+  text = texts.Render(
+      "message", [&] { return TemplateData(n, ctx, Shown(n, send_resolved)); }, std::move(text));
   return json{{"chat_id", chat_id}, {"text", Cut(text, 4096)}, {"parse_mode", "HTML"},
               {"disable_web_page_preview", true}}
       .dump();
 }
 
-std::string DiscordMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved) {
+std::string DiscordMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
+                           const Texts& texts) {
   json embeds = json::array();
   int firing = 0, resolved = 0;
   for (const auto& a : n.alerts) {
@@ -243,10 +336,23 @@ std::string DiscordMessage(const alert::Notification& n, const PayloadContext& c
   if (embeds.empty()) return "";
   std::string content = std::to_string(firing) + " firing, " + std::to_string(resolved) + " resolved";
   if (!ctx.host.empty()) content += " on " + ctx.host;
+  auto data = [&] { return TemplateData(n, ctx, Shown(n, send_resolved)); };
+  content = texts.Render("title", data, std::move(content));
+  if (auto message = texts.Try("message", data)) {
+    std::vector<const alert::Alert*> firing_alerts;
+    for (const auto* a : Shown(n, send_resolved)) {
+      if (!a->resolved()) firing_alerts.push_back(a);
+    }
+    std::string worst = WorstSeverity(firing_alerts);
+    embeds = json::array({{{"title", Cut(content, 256)},
+                           {"description", Cut(*message, 4096)},
+                           {"color", DiscordColour(worst, worst.empty())}}});
+  }
   return json{{"content", Cut(content, 2000)}, {"embeds", embeds}}.dump();
 }
 
-std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved) {
+std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
+                         const Texts& texts) {
   std::vector<const alert::Alert*> firing, resolved;
   for (const auto& a : n.alerts) (a.resolved() ? resolved : firing).push_back(&a);
   if (!send_resolved) resolved.clear();
@@ -289,12 +395,19 @@ std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx
     html += "<p><a href=\"" + HtmlEscape(ctx.external_url) + "/api/v1/alerts\">vigil alerts</a></p>";
   }
   html += "</body></html>";
+  auto data = [&] { return TemplateData(n, ctx, Shown(n, send_resolved)); };
+  subject = texts.Render("subject", data, std::move(subject));
+  // The subject becomes a header line: a template's line breaks must not add headers.
+  std::replace_if(
+      subject.begin(), subject.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  text = texts.Render("text", data, std::move(text));
+  html = texts.Render("html", data, std::move(html));
   return json{{"subject", Cut(subject, 200)}, {"text", text}, {"html", html}}.dump();
 }
 
 std::vector<std::string> SmsMessages(const alert::Notification& n, const PayloadContext& ctx, const std::string& from,
                                      const std::string& to, const std::vector<std::string>& severities,
-                                     bool send_resolved) {
+                                     bool send_resolved, const Texts& texts) {
   std::vector<std::string> out;
   for (const auto& a : n.alerts) {
     if (a.resolved() && !send_resolved) continue;
@@ -303,6 +416,9 @@ std::vector<std::string> SmsMessages(const alert::Notification& n, const Payload
     std::string body = std::string(a.resolved() ? "RESOLVED " : "") +
                        (sev == "critical" ? "P0 " : sev == "high" ? "P1 " : sev == "medium" ? "P2 " : "P3 ") +
                        (ctx.host.empty() ? "" : ctx.host + ": ") + Summary(a, DownstreamOf(n, a));
+    // One SMS per alert, so its template sees just that one.
+    body = texts.Render(
+        "text", [&] { return TemplateData(n, ctx, {&a}); }, std::move(body));
     out.push_back(json{{"To", to}, {"From", from}, {"Body", Cut(body, 160)}}.dump());
   }
   return out;

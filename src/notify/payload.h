@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "alert/dispatch.h"
+#include "notify/texts.h"
+#include "template/template.h"
 
 namespace vigil::notify {
 
@@ -14,6 +16,21 @@ struct PayloadContext {
   std::string external_url;  // vigil's own address, for links back
   std::string host;          // the host name, as the page's source
 };
+
+// What a page says vigil is doing about a firing alert.
+inline constexpr std::string_view kAutomaticAction = "none: a person is needed";
+
+// What a receiver's templates see as `.`: Alertmanager's notification data
+// (.Status, .Receiver, .GroupLabels, .CommonLabels, .CommonAnnotations,
+// .ExternalURL, .Alerts with .Firing/.Resolved) over `alerts`, the ones the
+// message covers, plus vigil's .Host and .Action, and per alert .Value,
+// .Downstream, .Flapping and .Summary (docs/alerting.md, "Templates").
+tmpl::Value TemplateData(const alert::Notification& n, const PayloadContext& ctx,
+                         const std::vector<const alert::Alert*>& alerts);
+
+// Each integration below takes the receiver's custom texts for it (field
+// names as in its config: PagerDuty "description" and "details.NAME", Slack
+// "title" and "text", …); a field without one keeps the default text.
 
 // Alertmanager's webhook payload, version 4, so existing consumers work.
 std::string AlertmanagerWebhookV4(const alert::Notification& n, const PayloadContext& ctx, int max_alerts,
@@ -23,28 +40,31 @@ std::string AlertmanagerWebhookV4(const alert::Notification& n, const PayloadCon
 // alert's fingerprint as dedup_key, so a redelivery never opens a second
 // incident. Without `routing_key`; the sender adds it. Empty when there is
 // nothing to send (a resolve with send_resolved off).
-std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved);
+std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
+                                         const Texts& texts = Texts());
 
 // A Slack incoming-webhook message: a header, one section per alert coloured
 // by severity, firing and resolved listed apart (a digest when there are many).
 std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& channel,
-                         bool send_resolved);
+                         bool send_resolved, const Texts& texts = Texts());
 
 // Telegram Bot API sendMessage body (HTML parse mode, at most 4096 characters).
 std::string TelegramMessage(const alert::Notification& n, const PayloadContext& ctx, const std::string& chat_id,
-                            bool send_resolved);
+                            bool send_resolved, const Texts& texts = Texts());
 // A Discord webhook body: content plus one embed per alert (at most 10),
 // coloured by severity, within Discord's length limits.
-std::string DiscordMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved);
+std::string DiscordMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
+                           const Texts& texts = Texts());
 // Short SMS texts (at most 160 characters each), one per alert whose severity
 // is in `severities`; as JSON {"To","From","Body"} (the sender form-encodes it).
 std::vector<std::string> SmsMessages(const alert::Notification& n, const PayloadContext& ctx, const std::string& from,
                                      const std::string& to, const std::vector<std::string>& severities,
-                                     bool send_resolved);
+                                     bool send_resolved, const Texts& texts = Texts());
 
 // An email as JSON {"subject", "text", "html"} (the sender adds the headers
 // and the MIME structure); a digest when the notification holds many alerts.
-std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved);
+std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
+                         const Texts& texts = Texts());
 
 // "critical" -> PagerDuty's "critical", high -> "error", medium -> "warning", else "info".
 std::string PagerDutySeverity(std::string_view severity);

@@ -55,6 +55,11 @@ Value Value::List(std::vector<Value> l) {
   x.list = std::make_shared<const std::vector<Value>>(std::move(l));
   return x;
 }
+Value Value::List(std::vector<Value> l, std::map<std::string, Value> fields) {
+  Value x = List(std::move(l));
+  x.fields = std::make_shared<const std::map<std::string, Value>>(std::move(fields));
+  return x;
+}
 Value Value::FromLabels(const Labels& labels) {
   std::map<std::string, Value> m;
   for (const auto& l : labels) m.emplace(l.name, String(l.value));
@@ -96,9 +101,10 @@ struct Pipe {
 };
 
 struct Node {
-  enum class Kind { kList, kText, kAction, kIf, kRange, kWith };
+  enum class Kind { kList, kText, kAction, kIf, kRange, kWith, kTemplate };
   Kind kind = Kind::kList;
-  std::string text;
+  std::string text;  // kText; kTemplate: the name called
+  int line = 0, col = 0;  // kTemplate: where the call is, for its errors
   std::vector<std::shared_ptr<const Node>> list;
   std::shared_ptr<const Pipe> pipe;
   std::shared_ptr<const Node> body, else_body;
@@ -172,6 +178,8 @@ class Parser {
     if (!stop.empty()) Fail(Where(last_action_line_, last_action_col_) + "unexpected {{" + stop + "}}");
     return root;
   }
+  // The {{define "name"}} blocks met by Parse().
+  const Definitions& definitions() const { return defines_; }
 
  private:
   std::string Where(int line, int col) const { return std::to_string(line) + ":" + std::to_string(col) + ": "; }
@@ -413,7 +421,18 @@ class Parser {
           list->list.push_back(ParseControl(kw));
           continue;
         }
-        if (kw == "define" || kw == "template" || kw == "block" || kw == "break" || kw == "continue") {
+        if (kw == "define") {
+          Take();
+          ParseDefine(first.line, first.col);
+          continue;
+        }
+        if (kw == "template") {
+          int line = first.line, col = first.col;
+          Take();
+          list->list.push_back(ParseTemplateCall(line, col));
+          continue;
+        }
+        if (kw == "block" || kw == "break" || kw == "continue") {
           Fail(Where(first.line, first.col) + "{{" + kw + "}} is not supported");
         }
       }
@@ -423,6 +442,40 @@ class Parser {
       ExpectEnd();
       list->list.push_back(n);
     }
+  }
+
+  // {{define "name"}}…{{end}}, at the top level only (as Go): a template of
+  // its own, which sees only `$` (its dot).
+  void ParseDefine(int line, int col) {
+    if (depth_ > 0 || in_define_) Fail(Where(line, col) + "{{define}} must be at the top level");
+    int action_line = last_action_line_, action_col = last_action_col_;
+    const Token& name = Take();
+    if (name.kind != Token::Kind::kString) Fail(Where(name.line, name.col) + "{{define}} needs a quoted name");
+    std::string defined = name.text;
+    ExpectEnd();
+    auto outer = std::move(scopes_);
+    scopes_ = {{"$"}};
+    in_define_ = true;
+    std::string stop;
+    auto body = ParseList(&stop);
+    in_define_ = false;
+    scopes_ = std::move(outer);
+    if (stop != "end") Fail(Where(action_line, action_col) + "unexpected EOF: {{define}} without {{end}}");
+    defines_[defined] = body;
+  }
+
+  // {{template "name"}} or {{template "name" pipeline}}; the name is looked up when run.
+  std::shared_ptr<const Node> ParseTemplateCall(int line, int col) {
+    const Token name = Take();  // a copy: tokens_ grows while the pipeline is parsed
+    if (name.kind != Token::Kind::kString) Fail(Where(name.line, name.col) + "{{template}} needs a quoted name");
+    auto n = std::make_shared<Node>();
+    n->kind = Node::Kind::kTemplate;
+    n->text = name.text;
+    n->line = line;
+    n->col = col;
+    if (Peek().kind != Token::Kind::kEnd) n->pipe = ParsePipeline(false, false);
+    ExpectEnd();
+    return n;
   }
 
   void ExpectEnd() {
@@ -621,6 +674,8 @@ class Parser {
 
   static constexpr int kMaxDepth = 100;
   int depth_ = 0;
+  bool in_define_ = false;
+  Definitions defines_;
   std::string_view src_;
   size_t pos_ = 0;
   bool trim_right_pending_ = false;
@@ -696,6 +751,12 @@ Value Field(const Value& v, const std::string& name) {
       auto it = v.fields->find(name);
       if (it == v.fields->end()) Fail("can't evaluate field " + name + " in type " + TypeName(v));
       return it->second;
+    }
+    case Value::Kind::kList: {
+      if (v.fields) {
+        if (auto it = v.fields->find(name); it != v.fields->end()) return it->second;
+      }
+      Fail("can't evaluate field " + name + " in type " + TypeName(v));
     }
     case Value::Kind::kNil: Fail("nil pointer evaluating interface {}." + name);
     default: Fail("can't evaluate field " + name + " in type " + TypeName(v));
@@ -1013,6 +1074,22 @@ const std::map<std::string, Function>& Functions() {
       Arity("safeHtml", a, 1);
       return Value::String(ToStringArg(a[0], "safeHtml"));
     };
+    // Alertmanager's: `{{ .Values | join ", " }}` is strings.Join(list, sep).
+    f["join"] = [](const std::vector<Value>& a) {
+      Arity("join", a, 2);
+      if (a[1].kind != Value::Kind::kList) Fail("error calling join: expected a list, got " + TypeName(a[1]));
+      std::string sep = ToStringArg(a[0], "join"), out;
+      for (size_t i = 0; i < a[1].list->size(); ++i) out += (i ? sep : "") + ToStringArg((*a[1].list)[i], "join");
+      return Value::String(out);
+    };
+    f["trimSpace"] = [](const std::vector<Value>& a) {
+      Arity("trimSpace", a, 1);
+      std::string s = ToStringArg(a[0], "trimSpace");
+      size_t b = 0, e = s.size();
+      while (b < e && IsSpace(s[b])) ++b;
+      while (e > b && IsSpace(s[e - 1])) --e;
+      return Value::String(s.substr(b, e - b));
+    };
     f["match"] = [](const std::vector<Value>& a) {
       Arity("match", a, 2);
       RE2 re(ToStringArg(a[0], "match"), RE2::Quiet);
@@ -1246,7 +1323,7 @@ struct Frame {
 
 class Executor {
  public:
-  explicit Executor(Frame& frame) : f_(frame) {}
+  explicit Executor(Frame& frame, const Definitions* defines = nullptr) : f_(frame), defines_(defines) {}
 
   void Walk(const Node& n, const Value& dot) {
     if (++f_.steps > 1'000'000) Fail("template execution took more than 1000000 steps");
@@ -1276,6 +1353,7 @@ class Executor {
         break;
       }
       case Node::Kind::kRange: Range(n, dot); break;
+      case Node::Kind::kTemplate: Call(n, dot); break;
     }
     if (f_.out.size() > (16u << 20)) Fail("output exceeds 16 MiB");
   }
@@ -1413,7 +1491,32 @@ class Executor {
     return EvalArg(first, dot);
   }
 
+  // {{template "name" pipeline}}: the named template with the pipeline's
+  // value as its dot and `$`, and none of the caller's variables.
+  void Call(const Node& n, const Value& dot) {
+    auto fail = [&](const std::string& reason) {
+      TemplateError e;
+      e.line = n.line;
+      e.col = n.col;
+      e.reason = reason;
+      e.context = "template \"" + n.text + "\"";
+      e.message = std::to_string(e.line) + ":" + std::to_string(e.col) + ": " + e.reason;
+      throw e;
+    };
+    auto it = defines_ ? defines_->find(n.text) : Definitions::const_iterator{};
+    if (!defines_ || it == defines_->end()) fail("no such template \"" + n.text + "\"");
+    if (f_.depth >= 100) fail("exceeded maximum template depth (100)");
+    Value arg = n.pipe ? EvalPipe(*n.pipe, dot) : Value::Nil();
+    std::vector<std::pair<std::string, Value>> saved = std::move(f_.vars);
+    f_.vars = {{"$", arg}};
+    ++f_.depth;
+    Walk(*it->second, arg);
+    --f_.depth;
+    f_.vars = std::move(saved);
+  }
+
   Frame& f_;
+  const Definitions* defines_;
 };
 
 }  // namespace
@@ -1423,6 +1526,7 @@ Result<Template> Template::Parse(std::string_view text, const std::vector<std::s
     Parser p(text, predefined);
     Template t;
     t.root_ = p.Parse();
+    t.defines_ = std::make_shared<const Definitions>(p.definitions());
     return t;
   } catch (const TemplateError& e) {
     return Status::Error(e.message);
@@ -1436,11 +1540,48 @@ Result<std::string> Template::Execute(const Value& dot, const std::map<std::stri
   frame.vars.emplace_back("$", dot);
   for (const auto& [k, v] : variables) frame.vars.emplace_back(k, v);
   try {
-    Executor(frame).Walk(*root_, dot);
+    Executor(frame, defines_.get()).Walk(*root_, dot);
   } catch (const TemplateError& e) {
     return Status::Error(e.message);
   }
   return std::move(frame.out);
+}
+
+void Template::Use(const Template& other) {
+  if (!other.defines_ || other.defines_->empty()) return;
+  auto merged = std::make_shared<Definitions>(*other.defines_);
+  if (defines_) {
+    for (const auto& [name, body] : *defines_) (*merged)[name] = body;
+  }
+  defines_ = std::move(merged);
+}
+
+namespace {
+
+void CollectCalls(const Node& n, std::set<std::string>* out) {
+  if (n.kind == Node::Kind::kTemplate) out->insert(n.text);
+  for (const auto& c : n.list) CollectCalls(*c, out);
+  if (n.body) CollectCalls(*n.body, out);
+  if (n.else_body) CollectCalls(*n.else_body, out);
+}
+
+}  // namespace
+
+std::vector<std::string> Template::CalledNames() const {
+  std::set<std::string> names;
+  if (root_) CollectCalls(*root_, &names);
+  if (defines_) {
+    for (const auto& [name, body] : *defines_) CollectCalls(*body, &names);
+  }
+  return {names.begin(), names.end()};
+}
+
+std::vector<std::string> Template::DefinedNames() const {
+  std::vector<std::string> out;
+  if (defines_) {
+    for (const auto& [name, body] : *defines_) out.push_back(name);
+  }
+  return out;
 }
 
 Result<std::string> Template::ExecuteAlert(const AlertData& data) const {
@@ -1459,7 +1600,7 @@ std::string ExpandAlert(std::string_view text, const AlertData& data, std::strin
   if (!t.ok()) {
     if (name.empty()) return "<error expanding template: " + t.status().message() + ">";
     // Go's parse errors name the line only: "template: NAME:LINE: reason".
-    const std::string& m = t.status().message();
+    const std::string m = t.status().message();  // a copy: status() returns a temporary
     size_t colon = m.find(':');
     size_t second = m.find(": ", colon + 1);
     return "<error expanding template: error parsing template " + tname + ": template: " + tname + ":" +
@@ -1473,7 +1614,7 @@ std::string ExpandAlert(std::string_view text, const AlertData& data, std::strin
   frame.vars.emplace_back("$externalURL", (*dot.fields).at("ExternalURL"));
   frame.vars.emplace_back("$value", (*dot.fields).at("Value"));
   try {
-    Executor(frame).Walk(*t->root_, dot);
+    Executor(frame, t->defines_.get()).Walk(*t->root_, dot);
   } catch (const TemplateError& e) {
     if (name.empty() || e.line == 0) return "<error expanding template: " + e.message + ">";
     // Prometheus prepends its variable definitions (112 bytes) on the first

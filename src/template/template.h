@@ -7,8 +7,9 @@
 // pipelines with `|`; `.`, `.Field.x`, `$var.x`, `$`, literals (strings, raw
 // strings, numbers, true/false/nil), parenthesised pipelines; `$x := …` and
 // `$x = …`; if / else if / else / end, range (with `$k, $v :=`, else), with;
-// the functions listed by FunctionNames(). Not supported (a parse error):
-// define/template/block, break/continue, and Prometheus's query functions.
+// define (top level) and template (Alertmanager's template files); the
+// functions listed by FunctionNames(). Not supported (a parse error):
+// block, break/continue, and Prometheus's query functions.
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,8 @@ struct Value {
   // (a missing field is an error).
   std::shared_ptr<const std::map<std::string, Value>> fields;
   std::shared_ptr<const std::vector<Value>> list;  // kList
+  // A kList may also have fields, as a Go slice type with methods does
+  // (Alertmanager's `.Alerts.Firing`); `fields` is null when it has none.
 
   static Value Nil() { return {}; }
   static Value Bool(bool v);
@@ -44,6 +47,7 @@ struct Value {
   static Value Map(std::map<std::string, Value> m);
   static Value Struct(std::map<std::string, Value> m);
   static Value List(std::vector<Value> l);
+  static Value List(std::vector<Value> l, std::map<std::string, Value> fields);
   static Value FromLabels(const Labels& labels);  // map[string]string
 };
 
@@ -58,6 +62,7 @@ struct AlertData {
 Value MakeAlertData(const AlertData& data);
 
 struct Node;
+using Definitions = std::map<std::string, std::shared_ptr<const Node>>;
 
 class Template {
  public:
@@ -74,9 +79,18 @@ class Template {
   // Runs an alert template: `.` is MakeAlertData(data), the alert variables are set.
   Result<std::string> ExecuteAlert(const AlertData& data) const;
 
+  // Makes `other`'s {{define}}d templates callable here with {{template "name" …}};
+  // a name this template defines itself keeps its own definition.
+  void Use(const Template& other);
+  std::vector<std::string> DefinedNames() const;  // sorted
+  // The names {{template}} calls here and in the definitions it has, sorted;
+  // whether they exist is only known when it runs.
+  std::vector<std::string> CalledNames() const;
+
  private:
   friend std::string ExpandAlert(std::string_view, const AlertData&, std::string_view);
   std::shared_ptr<const Node> root_;
+  std::shared_ptr<const Definitions> defines_;  // never null after Parse
 };
 
 inline const std::vector<std::string> kAlertVariables = {"$labels", "$value", "$externalLabels", "$externalURL"};

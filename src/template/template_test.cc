@@ -189,7 +189,7 @@ TEST(TemplateTest, ParseErrors) {
   EXPECT_EQ(err("{{ $labels.x"), "1:1: unclosed action");
   EXPECT_EQ(err("{{ \"abc }}"), "1:4: unterminated quoted string");
   EXPECT_EQ(err("{{ }}"), "1:4: missing value for command");
-  EXPECT_EQ(err("{{ template \"x\" }}"), "1:4: {{template}} is not supported");
+  EXPECT_EQ(err("{{ block \"x\" . }}{{ end }}"), "1:4: {{block}} is not supported");
   EXPECT_EQ(err("{{ (1 }}"), "1:4: unclosed left paren");
   EXPECT_EQ(err("{{ 1 | 2 }}"), "1:8: non executable command in pipeline stage 2");
   // Variables are scoped to their block.
@@ -210,6 +210,60 @@ TEST(TemplateTest, ExecErrorsBecomeText) {
             "map[instance:host:9100 job:node severity:critical] 0.5}>");
   EXPECT_EQ(ExpandAlert("{{ nosuch }}", d), "<error expanding template: 1:4: function \"nosuch\" not defined>");
   EXPECT_EQ(ExpandAlert("{{ 1 2 }}", d), "<error expanding template: 1:4: can't give argument to non-function 1>");
+}
+
+// Alertmanager's notification templates: a list with fields (`.Alerts.Firing`)
+// and its join/trimSpace functions.
+TEST(TemplateTest, ListFieldsJoinAndTrimSpace) {
+  Value alerts = Value::List({Value::String("a"), Value::String("b")}, {{"Firing", Value::List({Value::String("a")})}});
+  Value dot = Value::Struct({{"Alerts", alerts}});
+  auto run = [&](const char* text) {
+    Result<Template> t = Template::Parse(text);
+    if (!t.ok()) return "PARSE: " + t.status().message();
+    Result<std::string> out = t->Execute(dot, {});
+    return out.ok() ? *out : "EXEC: " + out.status().message();
+  };
+  EXPECT_EQ(run("{{ range .Alerts }}{{ . }}{{ end }} {{ len .Alerts }} {{ .Alerts.Firing | join \"+\" }}"), "ab 2 a");
+  EXPECT_EQ(run("{{ .Alerts | join \", \" }}|{{ trimSpace \"  x y \\n\" }}|"), "a, b|x y|");
+  EXPECT_EQ(run("{{ .Alerts.Resolved }}"), "EXEC: 1:4: can't evaluate field Resolved in type []interface {}");
+  EXPECT_EQ(run("{{ join \",\" \"ab\" }}"), "EXEC: 1:4: error calling join: expected a list, got string");
+}
+
+// Alertmanager's template files: {{define}} at the top level, {{template}}
+// calls with or without a pipeline, names from another template by Use().
+TEST(TemplateTest, DefineAndTemplate) {
+  Value dot = Value::Struct({{"Host", Value::String("node1")}, {"N", Value::Int(2)}});
+  auto run = [&](const char* text, const Template* library = nullptr) {
+    Result<Template> t = Template::Parse(text);
+    if (!t.ok()) return "PARSE: " + t.status().message();
+    if (library) t->Use(*library);
+    Result<std::string> out = t->Execute(dot, {});
+    return out.ok() ? *out : "EXEC: " + out.status().message();
+  };
+  EXPECT_EQ(run("{{ define \"h\" }}on {{ .Host }}{{ end }}down {{ template \"h\" . }}"), "down on node1");
+  EXPECT_EQ(run("{{ define \"n\" }}[{{ . }}|{{ $ }}]{{ end }}{{ template \"n\" .N }}{{ template \"n\" }}"),
+            "[2|2][<no value>|<no value>]");
+  // A defined template does not see the caller's variables (as Go: a parse error).
+  EXPECT_EQ(run("{{ $x := 1 }}{{ define \"v\" }}{{ $x }}{{ end }}"), "PARSE: 1:33: undefined variable \"$x\"");
+  EXPECT_EQ(run("{{ if true }}{{ define \"d\" }}{{ end }}{{ end }}"),
+            "PARSE: 1:17: {{define}} must be at the top level");
+  EXPECT_EQ(run("{{ define x }}{{ end }}"), "PARSE: 1:11: {{define}} needs a quoted name");
+  EXPECT_EQ(run("{{ define \"d\" }}x"), "PARSE: 1:1: unexpected EOF: {{define}} without {{end}}");
+  EXPECT_EQ(run("{{ template \"nope\" . }}"), "EXEC: 1:4: no such template \"nope\"");
+  EXPECT_EQ(run("{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}"),
+            "EXEC: 1:20: exceeded maximum template depth (100)");
+
+  Result<Template> library =
+      Template::Parse("{{ define \"a\" }}lib-a{{ end }}{{ define \"b\" }}lib-b {{ template \"a\" }}{{ end }}");
+  ASSERT_TRUE(library.ok()) << library.status().message();
+  EXPECT_EQ(library->DefinedNames(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(run("{{ template \"b\" . }}", &*library), "lib-b lib-a");
+  // The template's own definition wins over the library's, also for the library's own calls.
+  EXPECT_EQ(run("{{ define \"a\" }}own-a{{ end }}{{ template \"b\" . }}", &*library), "lib-b own-a");
+  Result<Template> t = Template::Parse("{{ template \"b\" . }}{{ if .N }}{{ template \"c\" }}{{ end }}");
+  ASSERT_TRUE(t.ok());
+  t->Use(*library);
+  EXPECT_EQ(t->CalledNames(), (std::vector<std::string>{"a", "b", "c"}));
 }
 
 }  // namespace

@@ -11,6 +11,9 @@ documented schema and recording the accepted ones (GET /_events):
 - Twilio Messages: POST /2010-04-01/Accounts/<sid>/Messages.json, form
   fields To, From, Body (1-1600 characters), basic auth <sid>:--twilio-token;
   201 with a message resource.
+- Slack incoming webhooks: POST /services/<T>/<B>/<token>, checked as in
+  webhooks.py (which also serves Alertmanager's webhook); any token works
+  here. Recorded as {"hook": "<T>/<B>", "message": …}.
 Invalid requests get 400 with the reasons.
 """
 import base64
@@ -22,6 +25,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emulator  # noqa: E402
+import webhooks  # noqa: E402
 
 EVENTS = []
 
@@ -110,6 +114,18 @@ class ChatHandler(emulator.Handler):
             self.record("twilio", f)
             self.send(201, json.dumps({"sid": "SM" + "0" * 32, "status": "queued", "to": f["To"], "from": f["From"],
                                        "body": f["Body"]}))
+        elif self.path.startswith("/services/") and len(self.path.split("/")) == 5:
+            try:
+                m = json.loads(body)
+            except ValueError:
+                self.send(400, "invalid_payload", "text/plain")
+                return
+            errors = webhooks.check_slack(m)
+            if errors:
+                self.send(400, "invalid_blocks: " + "; ".join(errors), "text/plain")
+                return
+            self.record("slack", {"hook": "/".join(self.path.split("/")[2:4]), "message": m})
+            self.send(200, "ok", "text/plain")
         else:
             self.send(404, "{}")
 

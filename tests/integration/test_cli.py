@@ -38,9 +38,33 @@ c.check("no subcommand is a usage error", rc != 0 and "subcommand" in out.lower(
 # The shipped default config is valid.
 rc, out = run("check", "config", os.path.join(a.source_dir, "deploy", "default.yml"))
 c.check("check config accepts deploy/default.yml", rc == 0 and "valid" in out, out)
-rc, out = run("check", "config", os.path.join(a.source_dir, "deploy", "validator-stack.yml"))
-c.check("check config accepts deploy/validator-stack.yml with its rules",
+# The deploy example takes every receiver secret from the environment.
+STACK = os.path.join(a.source_dir, "deploy", "validator-stack.yml")
+SECRETS = {"PAGERDUTY_ROUTING_KEY": "dummy-pd-key-0001", "TWILIO_ACCOUNT_SID": "ACdummy0002",
+           "TWILIO_AUTH_TOKEN": "dummy-twilio-token-0003", "TWILIO_FROM": "+15550000004", "ONCALL_PHONE": "+15550000005",
+           "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T0/B0/dummy-slack-0006",
+           "SMTP_SMARTHOST": "smtp.example.org:587", "SMTP_USERNAME": "vigil-smtp-user-0008",
+           "SMTP_PASSWORD": "dummy-smtp-password-0007", "ALERT_EMAIL_TO": "ops-0009@example.org"}
+
+
+def run_clean_env(*argv, env):
+    e = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    e.update(env)
+    p = subprocess.run([a.vigil, *argv], capture_output=True, text=True, timeout=20, env=e)
+    return p.returncode, p.stdout + p.stderr
+
+
+rc, out = run_clean_env("check", "config", STACK, env=SECRETS)
+c.check("check config accepts deploy/validator-stack.yml with its rules and receivers (secrets set)",
         rc == 0 and "valid (2 rule files, 27 rules)" in out, out)
+partial = {k: v for k, v in SECRETS.items() if k != "SLACK_WEBHOOK_URL"}
+rc, out = run_clean_env("check", "config", STACK, env=partial)
+c.check("deploy/validator-stack.yml without SLACK_WEBHOOK_URL: exits 1 naming the variable, showing no value",
+        rc == 1 and "environment variable SLACK_WEBHOOK_URL is not set" in out and
+        not any(v in out for v in partial.values()), out)
+rc, out = run_clean_env("check", "config", STACK, env={})
+c.check("deploy/validator-stack.yml without any secret: every missing variable is named",
+        rc == 1 and all(f"environment variable {k} is not set" in out for k in SECRETS), out)
 
 # One test per kind of bad input: (name, config text, env, expected line:col prefix, expected words).
 cases = [

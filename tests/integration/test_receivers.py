@@ -2,7 +2,10 @@
 `vigil run` with rules that fire at once, delivering to an emulator that
 checks each request against the service's documented schema. SMS only for
 P0/P1 by default; a receiver answering 401 leaves a dead letter; secrets
-never reach the log or the API."""
+never reach the log or the API. Custom templates (a template file's
+{{define}}s, per-field templates) reach the PagerDuty and Slack emulators
+exactly as written; one that fails at render time sends the default text and
+is logged."""
 import json
 import os
 import shutil
@@ -15,6 +18,8 @@ a = vt.args()
 c = vt.Checks()
 TG, TW = "123456:ABC-telegram-test-token", "twilio-test-token"
 chat = vt.Emulator(a.source_dir, "chat", "--telegram-token", TG, "--twilio-token", TW)
+PD = "0123456789abcdef0123456789abcdef"
+pd = vt.Emulator(a.source_dir, "pagerduty")
 work = tempfile.mkdtemp(prefix="vigil-receivers.")
 # Email: a real SMTP server (aiosmtpd) requiring STARTTLS and AUTH, with a certificate made now.
 subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -26,6 +31,7 @@ try:
                        python="/usr/bin/python3", port_arg=False)
 except AssertionError as e:
     chat.stop()
+    pd.stop()
     vt.skip(f"the SMTP server (python3-aiosmtpd, scripts/setup.sh installs it) did not start: {e}")
 rules = os.path.join(work, "rules.yml")
 with open(rules, "w") as f:
@@ -44,12 +50,34 @@ with open(rules, "w") as f:
       - alert: Canary
         expr: vector(3)
         labels: {severity: low}
+      - alert: Templated
+        expr: vector(4)
+        labels: {severity: critical, service: validator}
+        annotations: {summary: 'validator RPC is down'}
 """)
+with open(os.path.join(work, "vigil.tmpl"), "w") as f:
+    f.write('{{ define "vigil.title" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}{{ end }}\n')
+# Not an f-string: templates are full of braces.
+TEMPLATED = """
+    - name: templated
+      pagerduty_configs:
+        - routing_key: 'PD_KEY'
+          url: 'PD_URL/v2/enqueue'
+          description: '{{ .CommonLabels.severity | toUpper }}: {{ .CommonAnnotations.summary }} (value {{ range .Alerts }}{{ .Value }}{{ end }}); vigil: {{ .Action }}'
+          details: {runbook: 'https://runbooks.example.org/{{ .CommonLabels.alertname }}'}
+      slack_configs:
+        - api_url: 'CHAT_URL/services/T0/B0/slack-secret-token'
+          title: '{{ template "vigil.title" . }}'
+          text: '{{ range .Alerts.Firing }}{{ .Annotations.summary }} ({{ .Labels.service }}, since {{ .StartsAt }}){{ end }}'
+        - api_url: 'CHAT_URL/services/T0/B1/slack-secret-token'
+          text: '{{ .NoSuchField }}'
+""".replace("PD_KEY", PD).replace("PD_URL", pd.url).replace("CHAT_URL", chat.url)
 CONFIG = f"""
 global: {{scrape_interval: 1s}}
 host: {{enabled: false}}
 rule_files: ['{rules}']
 alerting:
+  templates: ['{work}/vigil.tmpl']
   route:
     receiver: chat
     group_by: [alertname]
@@ -57,6 +85,7 @@ alerting:
     group_interval: 1s
     routes:
       - {{matchers: ['alertname="Canary"'], receiver: broken}}
+      - {{matchers: ['alertname="Templated"'], receiver: templated}}
   receivers:
     - name: chat
       telegram_configs: [{{bot_token: '{TG}', chat_id: '-100123', api_url: '{chat.url}'}}]
@@ -66,7 +95,7 @@ alerting:
                         auth_username: vigil, auth_password: mail-secret, tls_insecure_skip_verify: true}}]
     - name: broken
       telegram_configs: [{{bot_token: 'wrong-token', chat_id: '1', api_url: '{chat.url}'}}]
-"""
+""" + TEMPLATED
 v = None
 try:
     v = vt.Vigil(a.vigil, CONFIG)
@@ -86,6 +115,36 @@ try:
     sms = vt.wait_until(lambda: events("twilio"), timeout=20, what="twilio")
     c.check("Twilio: one SMS for the P0, none for the P2", len(sms) == 1 and sms[0]["Body"].startswith("P0 ") and
             "bitcoind" in sms[0]["Body"] and len(sms[0]["Body"]) <= 160 and sms[0]["To"] == "+15550002", sms)
+
+    # Custom templates, as the receivers get them.
+    def pd_events():
+        return [e["event"] for e in json.loads(vt.get(pd.url + "/_events")[2])]
+
+    page = vt.wait_until(lambda: pd_events(), timeout=20, what="templated PagerDuty event")[0]
+    c.check("PagerDuty: the description template is the summary, exactly",
+            page["payload"]["summary"] == "CRITICAL: validator RPC is down (value 4); vigil: none: a person is needed",
+            page["payload"])
+    c.check("PagerDuty: a details template is added to custom_details, the defaults stay",
+            page["payload"]["custom_details"].get("runbook") == "https://runbooks.example.org/Templated" and
+            page["payload"]["custom_details"].get("automatic_action") == "none: a person is needed" and
+            page["routing_key"] == PD, page["payload"]["custom_details"])
+    slack = vt.wait_until(lambda: len(events("slack")) >= 2 and events("slack"), timeout=20, what="two Slack messages")
+    by_hook = {m["hook"]: m["message"] for m in slack}
+    good = by_hook.get("T0/B0", {})
+    starts_at = page["payload"]["timestamp"]
+    c.check("Slack: the title calls a template file's {{define}}, the text template renders exactly",
+            good.get("text") == "[FIRING] Templated" and len(good.get("attachments", [])) == 1 and
+            good["attachments"][0]["color"] == "#d00000" and
+            good["attachments"][0]["blocks"][0]["text"]["text"] ==
+            f"validator RPC is down (validator, since {starts_at})", good)
+    fallback = by_hook.get("T0/B1", {})
+    c.check("Slack: a template failing at render time sends the default text instead",
+            fallback.get("text", "").startswith("1 firing, 0 resolved") and
+            "validator RPC is down" in json.dumps(fallback.get("attachments")), fallback)
+    failed = [line for line in v.logs().splitlines() if "notification template failed" in line]
+    c.check("the render failure is logged with receiver, integration and reason",
+            failed and "receiver=templated" in failed[0] and "slack[1]" in failed[0] and "NoSuchField" in failed[0],
+            failed[:2])
 
     def mails():
         try:
@@ -129,7 +188,7 @@ try:
     logs = v.logs() + json.dumps(history) + out
     c.check("no token, password or secret URL in the log or the API",
             TG not in logs and TW not in logs and "wrong-token" not in logs and "discord-secret" not in logs and
-            "mail-secret" not in logs)
+            "mail-secret" not in logs and PD not in logs and "slack-secret-token" not in logs)
 except Exception:
     if v is not None:
         print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
@@ -138,6 +197,7 @@ finally:
     if v is not None:
         v.cleanup()
     chat.stop()
+    pd.stop()
     smtp.stop()
     shutil.rmtree(work, ignore_errors=True)
 c.finish()
