@@ -9,6 +9,7 @@
 #include <map>
 
 #include "base/testing/temp_dir.h"
+#include "alert/inhibit.h"
 #include "config/env.h"
 
 namespace vigil::config {
@@ -823,6 +824,23 @@ TEST(ServicesConfig, ShippedValidatorStackExampleLoads) {
   EXPECT_EQ(receivers_of("low"), std::vector<std::string>{"digest"});
   const alert::Route* digest = (*route)->Match(Labels{{"severity", "low"}})[0];
   EXPECT_EQ(digest->group_interval(), Duration(3600 * 1000));
+  // Watchdog (always firing) goes to the dead man's switch, not into every digest.
+  std::vector<std::string> watchdog;
+  for (const alert::Route* m : (*route)->Match(Labels{{"alertname", "Watchdog"}, {"severity", "low"}})) {
+    watchdog.push_back(m->receiver());
+  }
+  EXPECT_EQ(watchdog, std::vector<std::string>{"deadman"});
+  // A stopped bitcoind pages once: ServiceDown holds back its RPC alert, not titan's.
+  std::vector<alert::InhibitRule> rules;
+  for (const auto& spec : a.inhibit_rules) rules.push_back(*alert::BuildInhibitRule(spec, "inhibit_rules"));
+  alert::Inhibitor inhibitor(std::move(rules));
+  alert::Alert down;
+  down.labels = Labels{{"alertname", "ServiceDown"}, {"service", "bitcoind"}, {"severity", "critical"}};
+  EXPECT_TRUE(inhibitor.Inhibited(Labels{{"alertname", "BitcoindDown"}, {"service", "bitcoind"}, {"severity", "critical"}},
+                                  {&down}));
+  EXPECT_FALSE(inhibitor.Inhibited(Labels{{"alertname", "TitanDown"}, {"service", "titan"}, {"severity", "critical"}},
+                                   {&down}));
+  EXPECT_FALSE(inhibitor.Inhibited(down.labels, {&down}));
 
   // Every secret is a variable: without one, the error names it and shows no value.
   for (const auto& [missing, unused] : StackSecrets()) {
