@@ -284,6 +284,74 @@ BENCHMARK(BM_RangeReadDecode)->Arg(100)->Arg(1000)->Unit(benchmark::kMillisecond
 // ms of jitter) into a fresh store, scrape by scrape, committing every 10k
 // samples, and reports the RSS growth (/proc/self/statm, after malloc_trim so
 // freed commit buffers do not count) divided by the series count.
+// Reads back the head: 1k series x 2 h at 1 s, appended as scrapes (so 60
+// full chunks per series in head_chunks/ and an open one), then each iteration
+// reads the last `window_s` seconds of every series through NewQuerier +
+// Select + Iterator(). Arg 7200: the whole head; 300: the last 5 minutes, as
+// alerting rules read it.
+void BM_HeadRangeRead(benchmark::State& state) {
+  QuietLogs();
+  constexpr size_t kSeries = 1000, kSamples = 7200;
+  const int64_t window_ms = state.range(0) * 1000;
+  TempDir dir;
+  auto db = OpenOrDie(dir.path(), state);
+  if (!db) return;
+  std::vector<Labels> labels = MakeLabels(kSeries);
+  std::vector<tsdb::SeriesRef> refs(kSeries, 0);
+  Values values(kSeries, 5);
+  const TimestampMs start = PreviousBlockStart();
+  auto app = db->NewAppender();
+  for (size_t k = 0; k < kSamples; ++k) {
+    TimestampMs ts = start + 500 + static_cast<TimestampMs>(k) * 1000;
+    for (size_t i = 0; i < kSeries; ++i) {
+      auto r = app->Append(refs[i], labels[i], ts, values.Next(i, k));
+      if (!r.ok()) {
+        state.SkipWithError(r.status().message().c_str());
+        return;
+      }
+      refs[i] = *r;
+    }
+    if (k % 10 == 9 && !app->Commit().ok()) {
+      state.SkipWithError("commit failed");
+      return;
+    }
+  }
+  if (!app->Commit().ok()) {
+    state.SkipWithError("commit failed");
+    return;
+  }
+  app.reset();
+  const TimestampMs end = start + kBlockRangeMs - 1;
+  auto matcher = tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "job", "node");
+  uint64_t total = 0;
+  for (auto _ : state) {
+    auto q = db->NewQuerier(end - window_ms + 1, end);
+    auto sel = q->Select({*matcher});
+    if (!sel.ok()) {
+      state.SkipWithError(sel.status().message().c_str());
+      return;
+    }
+    uint64_t count = 0;
+    double sum = 0;
+    for (const auto& s : *sel) {
+      auto it = s->Iterator();
+      while (it->Next()) {
+        sum += it->v();
+        ++count;
+      }
+    }
+    benchmark::DoNotOptimize(sum);
+    total += count;
+    if (count != kSeries * static_cast<uint64_t>(window_ms / 1000)) {
+      state.SkipWithError("read back a different number of samples than written");
+      return;
+    }
+  }
+  state.counters["samples/s"] = benchmark::Counter(static_cast<double>(total), benchmark::Counter::kIsRate);
+  (void)db->Close();
+}
+BENCHMARK(BM_HeadRangeRead)->ArgName("window_s")->Arg(7200)->Arg(300)->Unit(benchmark::kMillisecond);
+
 void MeasureHeadMemory(benchmark::State& state, size_t series, size_t samples, int64_t interval_ms) {
   QuietLogs();
   constexpr size_t kCommitEvery = 10000;
