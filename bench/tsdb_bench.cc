@@ -352,7 +352,8 @@ void BM_HeadRangeRead(benchmark::State& state) {
 }
 BENCHMARK(BM_HeadRangeRead)->ArgName("window_s")->Arg(7200)->Arg(300)->Unit(benchmark::kMillisecond);
 
-void MeasureHeadMemory(benchmark::State& state, size_t series, size_t samples, int64_t interval_ms) {
+void MeasureHeadMemory(benchmark::State& state, size_t series, size_t samples, int64_t interval_ms,
+                       TimestampMs start_offset = 0) {
   QuietLogs();
   constexpr size_t kCommitEvery = 10000;
   TempDir dir;
@@ -361,7 +362,7 @@ void MeasureHeadMemory(benchmark::State& state, size_t series, size_t samples, i
   Values values(series, 11);
   auto db = OpenOrDie(dir.path(), state);
   if (!db) return;
-  const TimestampMs start = PreviousBlockStart();
+  const TimestampMs start = PreviousBlockStart() + start_offset;
   for (auto _ : state) {
     ::malloc_trim(0);
     const uint64_t rss0 = RssBytes();
@@ -427,6 +428,22 @@ void BM_HeadMemorySteadyState(benchmark::State& state) {
   MeasureHeadMemory(state, interval_s >= 15 ? 10000 : 1000, samples, interval_s * 1000);
 }
 BENCHMARK(BM_HeadMemorySteadyState)
+    ->ArgName("interval_s")
+    ->Arg(15)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The peak of the steady state: the head spans just under 3 h (1.5 block
+// ranges) right before its oldest range becomes a block. It starts a block
+// range earlier, so it ends no later than the run above. Arg as above.
+void BM_HeadMemoryBeforeBlockCut(benchmark::State& state) {
+  const int64_t interval_s = state.range(0);
+  const size_t samples = static_cast<size_t>(3 * 3600 / interval_s - 2);
+  MeasureHeadMemory(state, interval_s >= 15 ? 10000 : 1000, samples, interval_s * 1000, -kBlockRangeMs);
+}
+BENCHMARK(BM_HeadMemoryBeforeBlockCut)
     ->ArgName("interval_s")
     ->Arg(15)
     ->Arg(1)
