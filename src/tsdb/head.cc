@@ -389,11 +389,13 @@ ChunkSnapshot Head::Snapshot(const MemSeries& s, TimestampMs mint, TimestampMs m
   bool on_disk = false;
   for (const DiskChunkRange& r : s.full) on_disk |= r.max_time >= mint && r.min_time <= maxt;
   if (on_disk) {
-    // Newest first, so a read of recent data stops after a few records.
+    // Newest first, so a read of recent data stops after a few records: a
+    // series' chunks follow each other in time, so once a record starts at or
+    // before `mint` every older one ends before it.
     Status st = WalkDisk(s, s.full.disk_chunks(), [&](HeadChunkRecord& r) {
       if (r.max_time < mint) return false;
       if (r.min_time <= maxt) full.emplace_back(r.min_time, std::make_shared<const std::string>(std::move(r.chunk)));
-      return true;
+      return r.min_time > mint;
     });
     if (!st.ok()) snap.error = st;
     std::reverse(full.begin(), full.end());
