@@ -44,7 +44,7 @@ struct HeadChunkRecord {
   HeadChunkRef prev;  // the series' previous record on disk (meaningless for its first)
   TimestampMs min_time = 0, max_time = 0;
   uint16_t samples = 0;
-  std::string chunk;  // a decimal chunk (left empty by Write, which takes the bytes apart)
+  std::string chunk;  // a decimal chunk, filled by Read (Write takes the bytes separately)
 };
 
 // Append-only files of full head chunks, read back with pread. They are only
