@@ -294,10 +294,9 @@ void Head::CutIfNeeded(MemSeries& s, TimestampMs t) {
     if (chunk_files_ && chunk_files_->Write(r, s.open->bytes(), &ref)) {
       s.newest_on_disk = ref;
       size_t n = s.full.num_ranges();
-      DiskChunkRange& d =
-          n > 0 && AlignDown(s.full.range(n - 1).min_time, range) == AlignDown(r.min_time, range)
-              ? s.full.range(n - 1)
-              : s.full.AddRange(DiskChunkRange{r.min_time, r.max_time, 0, 0});
+      DiskChunkRange& d = n > 0 && AlignDown(s.full.range(n - 1).min_time, range) == AlignDown(r.min_time, range)
+                              ? s.full.range(n - 1)
+                              : s.full.AddRange(DiskChunkRange{r.min_time, r.max_time, 0, 0});
       d.max_time = r.max_time;
       d.chunks += 1;
       d.samples += r.samples;
@@ -324,8 +323,7 @@ Status Head::WalkDisk(const MemSeries& s, uint64_t limit, const std::function<bo
     if (!r.ok()) return r.status();
     if (r->series != s.ref) {
       return Status::Error("head chunk file " + std::to_string(ref.file) + " offset " + std::to_string(ref.offset) +
-                           ": record of series " + std::to_string(r->series) + ", expected " +
-                           std::to_string(s.ref));
+                           ": record of series " + std::to_string(r->series) + ", expected " + std::to_string(s.ref));
     }
     ref = r->prev;
     if (!fn(*r)) break;
