@@ -20,30 +20,15 @@ import base64
 import json
 import os
 import sys
-import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emulator  # noqa: E402
 import webhooks  # noqa: E402
 
-EVENTS = []
 
 
 class ChatHandler(emulator.Handler):
-    def do_GET(self):
-        if self.control():
-            return
-        if self.path == "/_events":
-            with self.state.lock:
-                self.send(200, json.dumps(EVENTS))
-            return
-        self.send(404, "{}")
-
-    def record(self, kind, data):
-        with self.state.lock:
-            EVENTS.append({"kind": kind, "time": time.time(), "data": data})
-
     def do_POST(self):
         if self.control():
             return
@@ -68,8 +53,8 @@ class ChatHandler(emulator.Handler):
             if errors:
                 self.send(400, json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: " + "; ".join(errors)}))
                 return
-            self.record("telegram", m)
-            self.send(200, json.dumps({"ok": True, "result": {"message_id": len(EVENTS), "text": m["text"]}}))
+            n = self.record_event(kind="telegram", data=m)
+            self.send(200, json.dumps({"ok": True, "result": {"message_id": n, "text": m["text"]}}))
         elif self.path.startswith("/api/webhooks/"):
             try:
                 m = json.loads(body)
@@ -92,7 +77,7 @@ class ChatHandler(emulator.Handler):
             if errors:
                 self.send(400, json.dumps({"message": "Invalid Form Body", "errors": errors}))
                 return
-            self.record("discord", m)
+            self.record_event(kind="discord", data=m)
             self.send(204, "")
         elif self.path.startswith("/2010-04-01/Accounts/") and self.path.endswith("/Messages.json"):
             sid = self.path.split("/")[3]
@@ -111,7 +96,7 @@ class ChatHandler(emulator.Handler):
             if errors:
                 self.send(400, json.dumps({"code": 21602, "message": "missing or bad: " + ",".join(errors), "status": 400}))
                 return
-            self.record("twilio", f)
+            self.record_event(kind="twilio", data=f)
             self.send(201, json.dumps({"sid": "SM" + "0" * 32, "status": "queued", "to": f["To"], "from": f["From"],
                                        "body": f["Body"]}))
         elif self.path.startswith("/services/") and len(self.path.split("/")) == 5:
@@ -124,7 +109,7 @@ class ChatHandler(emulator.Handler):
             if errors:
                 self.send(400, "invalid_blocks: " + "; ".join(errors), "text/plain")
                 return
-            self.record("slack", {"hook": "/".join(self.path.split("/")[2:4]), "message": m})
+            self.record_event(kind="slack", data={"hook": "/".join(self.path.split("/")[2:4]), "message": m})
             self.send(200, "ok", "text/plain")
         else:
             self.send(404, "{}")

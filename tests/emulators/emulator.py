@@ -7,6 +7,7 @@ Control (never authenticated, never subject to failure modes):
                    replaces the scenario; extra fields (delay, code, message,
                    height, ...) tune it.
   GET  /_requests  the methods/paths received so far, as a JSON list.
+  GET  /_events    what a receiver emulator accepted (record_event), in order.
 
 Start with --port 0 to get a free port: the first stdout line is "PORT <n>".
 """
@@ -25,6 +26,7 @@ class State:
         self.lock = threading.Lock()
         self.scenario = {"mode": "ok"}
         self.requests = []
+        self.events = []
 
     def get(self):
         with self.lock:
@@ -70,7 +72,21 @@ class Handler(BaseHTTPRequestHandler):
             with self.state.lock:
                 self.send(200, json.dumps(self.state.requests))
             return True
+        if self.path == "/_events" and self.command == "GET":
+            with self.state.lock:
+                self.send(200, json.dumps(self.state.events))
+            return True
         return False
+
+    def do_GET(self):
+        if not self.control():
+            self.send(404, "{}")
+
+    def record_event(self, **fields):
+        """Records an accepted request for GET /_events; returns how many there are."""
+        with self.state.lock:
+            self.state.events.append({"time": time.time(), **fields})
+            return len(self.state.events)
 
     def failure(self, sc, normal_body, rpc_id=None, rpc_version=None):
         """Applies a common failure mode; True when the response was sent."""

@@ -16,12 +16,10 @@ Retry-After: <retry_after, default 1>), plus the common failure modes.
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emulator  # noqa: E402
 
-EVENTS = []
 TRIGGER_FIELDS = {"summary", "source", "severity", "timestamp", "component", "group", "class", "custom_details"}
 EVENT_FIELDS = {"routing_key", "event_action", "dedup_key", "payload", "images", "links", "client", "client_url"}
 
@@ -61,15 +59,6 @@ def validate(e):
 
 
 class PagerDutyHandler(emulator.Handler):
-    def do_GET(self):
-        if self.control():
-            return
-        if self.path == "/_events":
-            with self.state.lock:
-                self.send(200, json.dumps(EVENTS))
-            return
-        self.send(404, "not found", "text/plain")
-
     def do_POST(self):
         if self.control():
             return
@@ -96,8 +85,7 @@ class PagerDutyHandler(emulator.Handler):
         ok = json.dumps({"status": "success", "message": "Event processed", "dedup_key": event.get("dedup_key", "")})
         if self.failure(sc, ok):
             return
-        with self.state.lock:
-            EVENTS.append({"time": time.time(), "event": event})
+        self.record_event(event=event)
         self.send(202, ok)
 
 

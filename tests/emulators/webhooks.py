@@ -27,7 +27,6 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import emulator  # noqa: E402
 
-EVENTS = []
 HEX_COLOUR = re.compile(r"^#?[0-9a-fA-F]{6}$")
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -152,19 +151,6 @@ def check_webhook_v4(m):
 
 
 class WebhookHandler(emulator.Handler):
-    def do_GET(self):
-        if self.control():
-            return
-        if self.path == "/_events":
-            with self.state.lock:
-                self.send(200, json.dumps(EVENTS))
-            return
-        self.send(404, "{}")
-
-    def record(self, kind, data):
-        with self.state.lock:
-            EVENTS.append({"kind": kind, "time": time.time(), "data": data})
-
     def do_POST(self):
         if self.control():
             return
@@ -182,7 +168,7 @@ class WebhookHandler(emulator.Handler):
             if errors:
                 self.send(400, "invalid_blocks: " + "; ".join(errors), "text/plain")
                 return
-            self.record("slack", m)
+            self.record_event(kind="slack", data=m)
             self.send(200, "ok", "text/plain")
         elif self.path == "/alertmanager":
             try:
@@ -194,7 +180,7 @@ class WebhookHandler(emulator.Handler):
             if errors:
                 self.send(400, json.dumps({"error": "; ".join(errors)}))
                 return
-            self.record("webhook", m)
+            self.record_event(kind="webhook", data=m)
             self.send(200, "{}")
         else:
             self.send(404, "{}")
