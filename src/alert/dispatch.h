@@ -115,7 +115,7 @@ class Dispatcher {
     Alert latest;
   };
 
-  bool Muted(const Labels& labels, TimestampMs now) const;
+  bool Muted(const Labels& labels, TimestampMs now, const Inhibitor::Index& inhibition) const;
   void Place(const Alert& alert);
   std::vector<const Alert*> FiringAlerts() const;
 

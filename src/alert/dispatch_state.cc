@@ -6,7 +6,8 @@ namespace vigil::alert {
 
 std::vector<AlertState> Dispatcher::Alerts() const {
   TimestampMs now = clock_.NowMs();
-  std::vector<const Alert*> firing = FiringAlerts();  // once: StateOf() per alert would be quadratic twice over
+  std::vector<const Alert*> firing = FiringAlerts();  // once: StateOf() per alert would be quadratic
+  Inhibitor::Index inhibition = inhibitor_.BuildIndex(firing);
   std::vector<AlertState> out;
   out.reserve(firing.size());
   for (const Alert* a : firing) {
@@ -21,14 +22,8 @@ std::vector<AlertState> Dispatcher::Alerts() const {
         break;
       }
     }
-    s.mute.inhibited = inhibitor_.Inhibited(a->labels, firing);
-    if (s.mute.inhibited) {
-      // Alertmanager names the inhibiting alerts; find them one by one (only
-      // for the inhibited, so listing stays near linear when few are).
-      for (const Alert* src : firing) {
-        if (src != a && inhibitor_.Inhibited(a->labels, {src})) s.inhibited_by.push_back(Fingerprint(src->labels));
-      }
-    }
+    for (const Alert* src : inhibition.Sources(a->labels)) s.inhibited_by.push_back(Fingerprint(src->labels));
+    s.mute.inhibited = !s.inhibited_by.empty();
     auto f = flaps_.find(Fingerprint(a->labels));
     s.mute.flapping = f != flaps_.end() && f->second.flapping;
     for (const Route* r : root_->Match(a->labels)) s.receivers.push_back(r->receiver());
