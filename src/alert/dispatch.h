@@ -82,7 +82,7 @@ class Dispatcher {
   MuteState StateOf(const Labels& labels) const;
   // Every firing alert held (a flapping one as held), in fingerprint order;
   // in dispatch_state.cc.
-  std::vector<AlertState> Alerts() const;
+  std::vector<AlertState> AlertStates() const;
   size_t group_count() const { return groups_.size(); }
 
   // The notification log. Restore() seeds it (after a restart or a reload)

@@ -1,10 +1,10 @@
-// Dispatcher::Alerts(): the dispatcher's view for GET /api/v2/alerts, kept
+// Dispatcher::AlertStates(): the dispatcher's view for GET /api/v2/alerts, kept
 // apart from the timers in dispatch.cc.
 #include "alert/dispatch.h"
 
 namespace vigil::alert {
 
-std::vector<AlertState> Dispatcher::Alerts() const {
+std::vector<AlertState> Dispatcher::AlertStates() const {
   TimestampMs now = clock_.NowMs();
   std::vector<const Alert*> firing = FiringAlerts();  // once: StateOf() per alert would be quadratic
   Inhibitor::Index inhibition = inhibitor_.BuildIndex(firing);

@@ -1,4 +1,4 @@
-// Dispatcher::Alerts(): what GET /api/v2/alerts lists for each firing alert.
+// Dispatcher::AlertStates(): what GET /api/v2/alerts lists for each firing alert.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -50,7 +50,7 @@ TEST(DispatcherAlerts, ListsFiringWithReceiversSilencesAndInhibitingFingerprints
   s.matchers = *ParseMatchers("service=web");
   d.SetSilences({s});
 
-  std::vector<AlertState> all = d.Alerts();
+  std::vector<AlertState> all = d.AlertStates();
   ASSERT_THAT(all, SizeIs(3));
   std::map<std::string, AlertState> by_name;
   for (auto& a : all) by_name[std::string(a.alert.labels.Get("alertname")) + "/" +

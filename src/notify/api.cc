@@ -117,7 +117,7 @@ http::Response ListAlerts(const http::Request& r, Notifier* n, const AlertIngest
   }
   std::map<std::string, AlertIngest::Posted> posted = ingest.Snapshot();
   json out = json::array();
-  for (const auto& s : n->Alerts()) {
+  for (const auto& s : n->AlertStates()) {
     const alert::Alert& a = s.alert;
     if (!alert::MatchesAll(filter, a.labels)) continue;
     if (receiver) {

@@ -198,7 +198,7 @@ void Notifier::Loop() {
     bool reload_silences = std::exchange(silences_changed_, false);
     std::optional<Reloaded> reloaded = std::exchange(reload_, std::nullopt);
     lock.unlock();
-    std::unique_lock dispatch_lock(dispatch_mu_);  // Alerts() reads the dispatcher whole
+    std::unique_lock dispatch_lock(dispatch_mu_);  // AlertStates() reads the dispatcher whole
     if (reloaded) ApplyReload(std::move(*reloaded));
     if (reload_silences) {
       std::vector<alert::Silence> active;
@@ -396,9 +396,9 @@ Status Notifier::ExpireSilence(const std::string& id) {
 
 Result<std::vector<Outbox::StoredSilence>> Notifier::Silences() const { return outbox_->Silences(); }
 
-std::vector<alert::AlertState> Notifier::Alerts() const {
+std::vector<alert::AlertState> Notifier::AlertStates() const {
   std::lock_guard lock(dispatch_mu_);
-  return dispatcher_->Alerts();
+  return dispatcher_->AlertStates();
 }
 
 }  // namespace vigil::notify

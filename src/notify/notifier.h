@@ -71,7 +71,7 @@ class Notifier {
 
   // The firing alerts the dispatcher holds, with why each is muted and where
   // it goes (GET /api/v2/alerts).
-  std::vector<alert::AlertState> Alerts() const;
+  std::vector<alert::AlertState> AlertStates() const;
 
  private:
   struct Reloaded {
@@ -94,7 +94,7 @@ class Notifier {
   std::unique_ptr<alert::Dispatcher> dispatcher_;
   std::unique_ptr<Outbox> outbox_;
   mutable std::mutex mu_;
-  // Held by the loop while it changes the dispatcher, so Alerts() reads it whole.
+  // Held by the loop while it changes the dispatcher, so AlertStates() reads it whole.
   mutable std::mutex dispatch_mu_;
   std::condition_variable cv_;
   std::vector<AlertUpdate> pending_;
