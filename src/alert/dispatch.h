@@ -58,6 +58,14 @@ struct MuteState {
   bool muted() const { return !silenced_by.empty() || inhibited || !maintenance.empty(); }
 };
 
+// One firing alert as GET /api/v2/alerts shows it.
+struct AlertState {
+  Alert alert;
+  MuteState mute;
+  std::vector<std::string> inhibited_by;  // fingerprints of the firing alerts that inhibit it
+  std::vector<std::string> receivers;     // of the routes that handle it, in order
+};
+
 class Dispatcher {
  public:
   Dispatcher(std::shared_ptr<const Route> root, Inhibitor inhibitor, std::vector<MaintenanceWindow> windows,
@@ -72,6 +80,9 @@ class Dispatcher {
   std::optional<TimestampMs> NextFlush() const;
 
   MuteState StateOf(const Labels& labels) const;
+  // Every firing alert held (a flapping one as held), in fingerprint order;
+  // in dispatch_state.cc.
+  std::vector<AlertState> AlertStates() const;
   size_t group_count() const { return groups_.size(); }
 
   // The notification log. Restore() seeds it (after a restart or a reload)
@@ -104,7 +115,7 @@ class Dispatcher {
     Alert latest;
   };
 
-  bool Muted(const Labels& labels, TimestampMs now) const;
+  bool Muted(const Labels& labels, TimestampMs now, const Inhibitor::Index& inhibition) const;
   void Place(const Alert& alert);
   std::vector<const Alert*> FiringAlerts() const;
 

@@ -85,6 +85,65 @@ bool Inhibitor::Inhibited(const Labels& target, const std::vector<const Alert*>&
   return false;
 }
 
+namespace {
+
+// The values of `names` in `l`, \xff-separated (a byte no UTF-8 text holds).
+std::string EqualKey(const std::vector<std::string>& names, const Labels& l) {
+  std::string key;
+  for (const auto& n : names) {
+    key += l.Get(n);
+    key += '\xff';
+  }
+  return key;
+}
+
+}  // namespace
+
+Inhibitor::Index Inhibitor::BuildIndex(const std::vector<const Alert*>& firing) const {
+  Index idx;
+  idx.inhibitor_ = this;
+  idx.by_rule_.resize(rules_.size());
+  for (size_t i = 0; i < rules_.size(); ++i) {
+    const InhibitRule& r = rules_[i];
+    for (const Alert* s : firing) {
+      if (s->resolved() || !MatchesAll(r.source, s->labels)) continue;
+      idx.by_rule_[i][EqualKey(r.equal, s->labels)].push_back({s, MatchesAll(r.target, s->labels)});
+    }
+  }
+  return idx;
+}
+
+// Calls f(source) for each indexed alert inhibiting `target` until f returns false.
+template <typename F>
+void Inhibitor::Index::Each(const Labels& target, F&& f) const {
+  const auto& rules = inhibitor_->rules_;
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (by_rule_[i].empty() || !MatchesAll(rules[i].target, target)) continue;
+    auto it = by_rule_[i].find(EqualKey(rules[i].equal, target));
+    if (it == by_rule_[i].end()) continue;
+    bool target_is_source_too = MatchesAll(rules[i].source, target);
+    for (const Source& s : it->second) {
+      if (s.alert->labels == target || (target_is_source_too && s.matches_target_too)) continue;
+      if (!f(s.alert)) return;
+    }
+  }
+}
+
+bool Inhibitor::Index::Inhibits(const Labels& target) const {
+  bool found = false;
+  Each(target, [&](const Alert*) { return !(found = true); });
+  return found;
+}
+
+std::vector<const Alert*> Inhibitor::Index::Sources(const Labels& target) const {
+  std::vector<const Alert*> out;
+  Each(target, [&](const Alert* s) {
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+    return true;
+  });
+  return out;
+}
+
 std::vector<std::string> Inhibitor::DownstreamOf(const Labels& source) const {
   std::set<std::string> out;
   for (const auto& r : rules_) {

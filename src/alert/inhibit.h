@@ -6,6 +6,8 @@
 
 #include <map>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "alert/alert.h"
@@ -42,6 +44,30 @@ class Inhibitor {
   // and, as Alertmanager, an alert matching both sides of a rule does not
   // inhibit another such alert through that rule).
   bool Inhibited(const Labels& target, const std::vector<const Alert*>& firing) const;
+
+  // The firing alerts, indexed per rule by the values of its `equal` labels:
+  // checking a target is a lookup per rule instead of a scan of every firing
+  // alert, which made a flush of 10 000 alerts quadratic (seconds, not ms).
+  // Valid while `firing`'s alerts are.
+  class Index {
+   public:
+    // As Inhibited(target, firing).
+    bool Inhibits(const Labels& target) const;
+    // Every indexed alert that inhibits `target` (Alertmanager's inhibitedBy).
+    std::vector<const Alert*> Sources(const Labels& target) const;
+
+   private:
+    friend class Inhibitor;
+    struct Source {
+      const Alert* alert;
+      bool matches_target_too;  // such a source never inhibits a target that matches both sides
+    };
+    const Inhibitor* inhibitor_ = nullptr;
+    std::vector<std::unordered_map<std::string, std::vector<Source>>> by_rule_;  // equal-label values -> sources
+    template <typename F>
+    void Each(const Labels& target, F&& f) const;
+  };
+  Index BuildIndex(const std::vector<const Alert*>& firing) const;
 
   // The services held back by `source` (a firing P0 of a dependency): what its
   // page names as downstream impact. Sorted, unique.

@@ -231,6 +231,10 @@ class HttplibServer final : public Server {
     server_.set_read_timeout(10, 0);
     server_.set_write_timeout(10, 0);
     server_.set_keep_alive_timeout(5);
+    // httplib writes a response's headers and body separately; with Nagle on,
+    // the body waits for the client's delayed ACK (~40 ms on Linux) on every
+    // keep-alive request. Go's servers (Prometheus, Alertmanager) disable it too.
+    server_.set_tcp_nodelay(true);
   }
 
   Status Bind() {

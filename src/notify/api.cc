@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "alert/alert.h"
+#include "notify/ingest.h"
 
 namespace vigil::notify {
 namespace {
@@ -79,10 +80,101 @@ Result<Outbox::StoredSilence> ParsePostable(const std::string& body) {
   return s;
 }
 
+// A query parameter that is true unless it says "false" (Alertmanager's defaults).
+Result<bool> BoolParam(const http::Request& r, const char* name) {
+  if (!r.HasParam(name)) return true;
+  std::string v = r.Param(name);
+  if (v == "true" || v == "1") return true;
+  if (v == "false" || v == "0") return false;
+  return Status::Error(std::string(name) + ": expected true or false");
+}
+
+// GET /api/v2/alerts: Alertmanager's gettableAlert list, sorted by fingerprint.
+http::Response ListAlerts(const http::Request& r, Notifier* n, const AlertIngest& ingest) {
+  bool want[4];
+  const char* names[4] = {"active", "silenced", "inhibited", "unprocessed"};
+  for (int i = 0; i < 4; ++i) {
+    Result<bool> b = BoolParam(r, names[i]);
+    if (!b.ok()) return Error(400, b.status().message());
+    want[i] = *b;
+  }
+  alert::Matchers filter;
+  for (const auto& f : r.Params("filter")) {
+    auto m = alert::ParseMatchers(f);
+    if (!m.ok()) return Error(400, "filter: " + m.status().message());
+    filter.insert(filter.end(), m->begin(), m->end());
+  }
+  std::optional<alert::Matchers> receiver;
+  if (r.HasParam("receiver")) {
+    std::string quoted;
+    for (char ch : r.Param("receiver")) {
+      if (ch == '"' || ch == '\\') quoted += '\\';
+      quoted += ch;
+    }
+    auto m = alert::ParseMatchers("receiver=~\"" + quoted + "\"");
+    if (!m.ok()) return Error(400, "receiver: " + m.status().message());
+    receiver = std::move(*m);
+  }
+  std::map<std::string, AlertIngest::Posted> posted = ingest.Snapshot();
+  json out = json::array();
+  for (const auto& s : n->AlertStates()) {
+    const alert::Alert& a = s.alert;
+    if (!alert::MatchesAll(filter, a.labels)) continue;
+    if (receiver) {
+      bool any = false;
+      for (const auto& name : s.receivers) any = any || alert::MatchesAll(*receiver, Labels{{"receiver", name}});
+      if (!any) continue;
+    }
+    bool suppressed = s.mute.muted();
+    if (!want[0] && !suppressed) continue;
+    if (!want[1] && !s.mute.silenced_by.empty()) continue;
+    if (!want[2] && s.mute.inhibited) continue;
+    std::string fp = alert::Fingerprint(a.labels);
+    json labels = json::object(), annotations = json::object(), receivers = json::array();
+    for (const auto& l : a.labels) labels[l.name] = l.value;
+    for (const auto& l : a.annotations) annotations[l.name] = l.value;
+    for (const auto& name : s.receivers) receivers.push_back({{"name", name}});
+    // A posted alert ends at its expiry; one of vigil's own rules when the
+    // rule says so (Go's zero time until then).
+    auto p = posted.find(fp);
+    std::string ends = p != posted.end() ? FormatTime(p->second.ends_at) : "0001-01-01T00:00:00.000Z";
+    TimestampMs updated = p != posted.end() ? p->second.updated_at : a.starts_at;
+    json muted_by = json::array();
+    if (!s.mute.maintenance.empty()) muted_by.push_back(s.mute.maintenance);
+    out.push_back({{"labels", labels},
+                   {"annotations", annotations},
+                   {"startsAt", FormatTime(a.starts_at)},
+                   {"endsAt", ends},
+                   {"updatedAt", FormatTime(updated)},
+                   {"generatorURL", a.generator_url},
+                   {"fingerprint", fp},
+                   {"receivers", receivers},
+                   {"status",
+                    {{"state", suppressed ? "suppressed" : "active"},
+                     {"silencedBy", s.mute.silenced_by},
+                     {"inhibitedBy", s.inhibited_by},
+                     {"mutedBy", muted_by}}}});
+  }
+  return Json(200, out);
+}
+
 }  // namespace
 
 std::vector<http::Route> NewApiRoutes(Notifier* n, const Clock* clock) {
   std::vector<http::Route> routes;
+  // Owned by the route: it lives (and its expiry thread runs) as long as the server's routes.
+  auto ingest = std::make_shared<AlertIngest>([n](std::vector<AlertUpdate> a) { n->Update(std::move(a)); }, clock);
+  ingest->StartExpiryThread();
+  routes.push_back({"/api/v2/alerts", [n, ingest](const http::Request& r) -> http::Response {
+                      if (r.path != "/api/v2/alerts") return Error(404, "not found");
+                      if (r.method == "POST") {
+                        Status st = ingest->Post(r.body);
+                        if (!st.ok()) return Error(400, st.message());
+                        return Json(200, json::object());
+                      }
+                      if (r.method == "GET") return ListAlerts(r, n, *ingest);
+                      return Error(405, "method not allowed");
+                    }});
   routes.push_back({"/api/v2/silence", [n, clock](const http::Request& r) -> http::Response {
                       TimestampMs now = clock->NowMs();
                       if (r.path == "/api/v2/silences") {

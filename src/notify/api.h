@@ -1,6 +1,7 @@
-// Alertmanager's v2 silences API on vigil's own port, so amtool-style
-// clients and scripts work: GET/POST /api/v2/silences, GET/DELETE
-// /api/v2/silence/{id}. And /api/v1/notifications: the outbox and its history.
+// Alertmanager's v2 API on vigil's own port, so Prometheus can send its
+// alerts here and amtool-style clients and scripts work: GET/POST
+// /api/v2/alerts, GET/POST /api/v2/silences, GET/DELETE /api/v2/silence/{id}.
+// And /api/v1/notifications: the outbox and its history.
 #pragma once
 
 #include "http/server.h"

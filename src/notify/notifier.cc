@@ -198,6 +198,7 @@ void Notifier::Loop() {
     bool reload_silences = std::exchange(silences_changed_, false);
     std::optional<Reloaded> reloaded = std::exchange(reload_, std::nullopt);
     lock.unlock();
+    std::unique_lock dispatch_lock(dispatch_mu_);  // AlertStates() reads the dispatcher whole
     if (reloaded) ApplyReload(std::move(*reloaded));
     if (reload_silences) {
       std::vector<alert::Silence> active;
@@ -225,15 +226,22 @@ void Notifier::Loop() {
       a.starts_at = u.starts_at;
       a.ends_at = u.ends_at;
       a.value = u.value;
-      a.generator_url = o_.context.external_url;
+      a.generator_url = u.generator_url.empty() ? o_.context.external_url : std::move(u.generator_url);
       dispatcher_->Update(a);
       changed.push_back(std::move(a));
     }
+    dispatch_lock.unlock();  // forwarding waits on the network
     if (!o_.alerting.alertmanagers.empty()) Forward(changed);
-    for (const auto& n : dispatcher_->Flush()) Render(n);
+    dispatch_lock.lock();
+    std::vector<alert::Notification> flushed = dispatcher_->Flush();
+    dispatch_lock.unlock();
+    for (const auto& n : flushed) Render(n);
     // After the notifications are queued: a crash in between repeats one
     // rather than losing it.
-    if (Status st = outbox_->SaveSentLog(dispatcher_->TakeSentChanges()); !st.ok()) {
+    dispatch_lock.lock();
+    auto sent_changes = dispatcher_->TakeSentChanges();
+    dispatch_lock.unlock();
+    if (Status st = outbox_->SaveSentLog(std::move(sent_changes)); !st.ok()) {
       LogError("cannot save the notification log", {{"err", st.message()}});
     }
     DeliverDue();
@@ -387,5 +395,10 @@ Status Notifier::ExpireSilence(const std::string& id) {
 }
 
 Result<std::vector<Outbox::StoredSilence>> Notifier::Silences() const { return outbox_->Silences(); }
+
+std::vector<alert::AlertState> Notifier::AlertStates() const {
+  std::lock_guard lock(dispatch_mu_);
+  return dispatcher_->AlertStates();
+}
 
 }  // namespace vigil::notify

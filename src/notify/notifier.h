@@ -40,6 +40,7 @@ struct AlertUpdate {
   TimestampMs starts_at = 0;
   TimestampMs ends_at = 0;  // set once resolved
   std::optional<double> value;
+  std::string generator_url;  // empty: vigil's own external URL
 };
 
 class Notifier {
@@ -68,6 +69,10 @@ class Notifier {
   Status ExpireSilence(const std::string& id);
   Result<std::vector<Outbox::StoredSilence>> Silences() const;
 
+  // The firing alerts the dispatcher holds, with why each is muted and where
+  // it goes (GET /api/v2/alerts).
+  std::vector<alert::AlertState> AlertStates() const;
+
  private:
   struct Reloaded {
     config::AlertingOptions alerting;
@@ -89,6 +94,8 @@ class Notifier {
   std::unique_ptr<alert::Dispatcher> dispatcher_;
   std::unique_ptr<Outbox> outbox_;
   mutable std::mutex mu_;
+  // Held by the loop while it changes the dispatcher, so AlertStates() reads it whole.
+  mutable std::mutex dispatch_mu_;
   std::condition_variable cv_;
   std::vector<AlertUpdate> pending_;
   bool stopping_ = false;
