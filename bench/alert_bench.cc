@@ -125,5 +125,36 @@ void BM_OutboxEnqueueDeliver(benchmark::State& state) {
 }
 BENCHMARK(BM_OutboxEnqueueDeliver)->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// As the notifier works: a flush's notifications queued in one transaction,
+// then delivered in passes of 64 whose outcomes are recorded together.
+void BM_OutboxBatchedPasses(benchmark::State& state) {
+  std::string dir = (std::filesystem::temp_directory_path() / "vigil-outbox-bench.XXXXXX").string();
+  if (::mkdtemp(dir.data()) == nullptr) std::abort();
+  auto o = notify::Outbox::Open(dir + "/state.db");
+  if (!o.ok()) std::abort();
+  notify::OutboxMessage m;
+  m.receiver = "pager";
+  m.integration = "pagerduty";
+  m.payload.assign(800, 'x');
+  const std::vector<notify::OutboxMessage> flush(state.range(0), m);
+  TimestampMs now = 1795435200000;
+  for (auto _ : state) {
+    if (!(*o)->EnqueueAll(flush, now).ok()) std::abort();
+    while (true) {
+      auto due = (*o)->Due(now, 64);
+      if (!due.ok()) std::abort();
+      if (due->empty()) break;
+      std::vector<notify::Outbox::Outcome> outcomes;
+      for (const auto& d : *due) outcomes.push_back({notify::Outbox::Outcome::kDelivered, &d, "", now});
+      if (!(*o)->Record(outcomes).ok()) std::abort();
+    }
+    ++now;
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+  o->reset();
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(BM_OutboxBatchedPasses)->Arg(1)->Arg(64)->Arg(940)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 }  // namespace
 }  // namespace vigil

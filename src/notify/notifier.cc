@@ -118,16 +118,16 @@ void Notifier::Update(std::vector<AlertUpdate> alerts) {
   cv_.notify_all();
 }
 
-void Notifier::Render(const alert::Notification& n) {
+void Notifier::Render(const alert::Notification& n, std::vector<OutboxMessage>& out) const {
   const config::ReceiverOptions* rc = Receiver(n.receiver);
   if (rc == nullptr) return;  // the config loader refuses unknown receivers
-  TimestampMs now = o_.clock->NowMs();
-  for (const auto& m : RenderFor(*rc, n, o_.context)) {
-    if (auto id = outbox_->Enqueue(rc->name, m.integration, m.index, m.payload, now); !id.ok()) {
-      // The disk is full or the database broken: say so loudly; the alert
-      // state is still in the rules' store and the next flush tries again.
-      LogError("cannot queue a notification", {{"receiver", rc->name}, {"err", id.status().message()}});
-    }
+  for (auto& m : RenderFor(*rc, n, o_.context)) {
+    OutboxMessage q;
+    q.receiver = rc->name;
+    q.integration = std::move(m.integration);
+    q.index = m.index;
+    q.payload = std::move(m.payload);
+    out.push_back(std::move(q));
   }
 }
 
@@ -149,10 +149,11 @@ void Notifier::DeliverDue() {
   // messages wait as long as the failed one, so one dead receiver never
   // holds up a page to another for a timeout per queued message.
   std::map<std::tuple<std::string, std::string, int>, TimestampMs> failing;  // target -> its next attempt
+  std::vector<Outbox::Outcome> outcomes;
   for (auto& m : *due) {
     auto target = std::make_tuple(m.receiver, m.integration, m.index);
     if (auto f = failing.find(target); f != failing.end()) {
-      (void)outbox_->Retry(m, f->second, "waiting: an earlier message to this target failed");
+      outcomes.push_back({Outbox::Outcome::kRetry, &m, "waiting: an earlier message to this target failed", f->second});
       continue;
     }
     const config::ReceiverOptions* rc = Receiver(m.receiver);
@@ -162,12 +163,12 @@ void Notifier::DeliverDue() {
 
     std::string outcome = o.kind == SendResult::kDelivered ? "delivered" : o.kind == SendResult::kDead ? "dead" : "retry";
     if (o.kind == SendResult::kDelivered) {
-      (void)outbox_->Delivered(m, now);
+      outcomes.push_back({Outbox::Outcome::kDelivered, &m, "", now});
       LogDebug("notification delivered", {{"receiver", m.receiver},
                                           {"integration", m.integration},
                                           {"latency_ms", std::to_string(now - m.created_ms)}});
     } else if (o.kind == SendResult::kDead) {
-      (void)outbox_->DeadLetter(m, o.detail, now);
+      outcomes.push_back({Outbox::Outcome::kDead, &m, o.detail, now});
       LogError("notification rejected for good; kept as a dead letter",
                {{"receiver", m.receiver}, {"integration", m.integration}, {"reason", o.detail}});
     } else {
@@ -176,7 +177,7 @@ void Notifier::DeliverDue() {
       int64_t backoff = std::min<int64_t>(base, o_.max_backoff.count());
       std::uniform_int_distribution<int64_t> jitter(backoff / 2, backoff);
       int64_t wait = o.after ? o.after->count() : jitter(rng);
-      (void)outbox_->Retry(m, now + wait, o.detail);
+      outcomes.push_back({Outbox::Outcome::kRetry, &m, o.detail, now + wait});
       failing[target] = now + wait;
       LogWarn("notification not delivered; will retry",
               {{"receiver", m.receiver},
@@ -186,7 +187,11 @@ void Notifier::DeliverDue() {
     }
     std::lock_guard lock(mu_);
     ++counts_[{m.receiver, m.integration, outcome}];
-    if (stopping_) return;
+    if (stopping_) break;
+  }
+  if (Status st = outbox_->Record(outcomes); !st.ok()) {
+    // The messages stay in the outbox and are sent again: at least once.
+    LogError("cannot record delivery outcomes", {{"err", st.message()}});
   }
 }
 
@@ -235,7 +240,16 @@ void Notifier::Loop() {
     dispatch_lock.lock();
     std::vector<alert::Notification> flushed = dispatcher_->Flush();
     dispatch_lock.unlock();
-    for (const auto& n : flushed) Render(n);
+    std::vector<OutboxMessage> queued;
+    for (const auto& n : flushed) Render(n, queued);
+    if (Status st = outbox_->EnqueueAll(queued, o_.clock->NowMs()); !st.ok()) {
+      // The disk is full or the database broken: say so loudly. Nor is the
+      // log saved, so after a restart these groups are notified again.
+      LogError("cannot queue notifications", {{"count", std::to_string(queued.size())}, {"err", st.message()}});
+      dispatch_lock.lock();
+      (void)dispatcher_->TakeSentChanges();
+      dispatch_lock.unlock();
+    }
     // After the notifications are queued: a crash in between repeats one
     // rather than losing it.
     dispatch_lock.lock();

@@ -83,7 +83,8 @@ class Notifier {
   explicit Notifier(NotifierOptions o);
   void Loop();
   void ApplyReload(Reloaded r);
-  void Render(const alert::Notification& n);
+  // Appends what each of the notification's integrations is sent.
+  void Render(const alert::Notification& n, std::vector<OutboxMessage>& out) const;
   const config::ReceiverOptions* Receiver(const std::string& name) const;
   void DeliverDue();
   // Alertmanager forwarding: every firing alert, and resolved ones for a

@@ -64,6 +64,20 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
 
 Outbox::~Outbox() { sqlite3_close(db_); }
 
+Status Outbox::Transaction(const std::function<Status()>& body) {
+  if (Status s = Exec("BEGIN IMMEDIATE"); !s.ok()) return s.WithContext("outbox");
+  Status s = body();
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK");
+    return s;
+  }
+  if (Status c = Exec("COMMIT"); !c.ok()) {
+    (void)Exec("ROLLBACK");
+    return c.WithContext("outbox commit");
+  }
+  return Status::Ok();
+}
+
 Status Outbox::Exec(const char* sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -76,19 +90,35 @@ Status Outbox::Exec(const char* sql) {
 
 Result<int64_t> Outbox::Enqueue(const std::string& receiver, const std::string& integration, int index,
                                 const std::string& payload, TimestampMs now) {
-  Stmt st;
-  sqlite3_prepare_v2(db_,
-                     "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
-                     -1, &st.s, nullptr);
-  sqlite3_bind_text(st.s, 1, receiver.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_text(st.s, 2, integration.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int(st.s, 3, index);
-  sqlite3_bind_text(st.s, 4, payload.c_str(), static_cast<int>(payload.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st.s, 5, now);
-  sqlite3_bind_int64(st.s, 6, now);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("outbox insert: ") + sqlite3_errmsg(db_));
+  OutboxMessage m;
+  m.receiver = receiver;
+  m.integration = integration;
+  m.index = index;
+  m.payload = payload;
+  if (Status s = EnqueueAll({m}, now); !s.ok()) return s;
   return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status Outbox::EnqueueAll(const std::vector<OutboxMessage>& messages, TimestampMs now) {
+  if (messages.empty()) return Status::Ok();
+  return Transaction([&]() -> Status {
+    Stmt st;
+    sqlite3_prepare_v2(db_,
+                       "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms)"
+                       " VALUES (?, ?, ?, ?, ?, ?)",
+                       -1, &st.s, nullptr);
+    for (const auto& m : messages) {
+      sqlite3_reset(st.s);
+      sqlite3_bind_text(st.s, 1, m.receiver.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st.s, 2, m.integration.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int(st.s, 3, m.index);
+      sqlite3_bind_text(st.s, 4, m.payload.c_str(), static_cast<int>(m.payload.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st.s, 5, now);
+      sqlite3_bind_int64(st.s, 6, now);
+      if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("outbox insert: ") + sqlite3_errmsg(db_));
+    }
+    return Status::Ok();
+  });
 }
 
 Result<std::vector<OutboxMessage>> Outbox::Due(TimestampMs now, int limit) {
@@ -126,68 +156,69 @@ Result<std::optional<TimestampMs>> Outbox::NextAttempt() {
   return std::optional<TimestampMs>(sqlite3_column_int64(st.s, 0));
 }
 
-namespace {
+Status Outbox::Delivered(const OutboxMessage& m, TimestampMs now) { return Record({{Outcome::kDelivered, &m, "", now}}); }
 
-// Moves a message from the outbox to the history in one transaction.
-Status Finish(sqlite3* db, const OutboxMessage& m, const char* outcome, const std::string& detail, TimestampMs now) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "begin failed";
-    sqlite3_free(err);
-    return Status::Error("outbox: " + msg);
-  }
-  bool ok = true;
-  {
-    Stmt ins;
-    sqlite3_prepare_v2(db,
+Status Outbox::DeadLetter(const OutboxMessage& m, const std::string& reason, TimestampMs now) {
+  return Record({{Outcome::kDead, &m, reason, now}});
+}
+
+Status Outbox::Retry(const OutboxMessage& m, TimestampMs next_attempt_ms, const std::string& error) {
+  return Record({{Outcome::kRetry, &m, error, next_attempt_ms}});
+}
+
+Status Outbox::Record(const std::vector<Outcome>& outcomes) {
+  if (outcomes.empty()) return Status::Ok();
+  return Transaction([&]() -> Status {
+    Stmt retry, ins, del;
+    sqlite3_prepare_v2(db_,
+                       "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?",
+                       -1, &retry.s, nullptr);
+    // A finished message moves to the history.
+    sqlite3_prepare_v2(db_,
                        "INSERT OR REPLACE INTO outbox_history (id, receiver, integration, outcome, detail, payload,"
                        " created_ms, finished_ms, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        -1, &ins.s, nullptr);
-    sqlite3_bind_int64(ins.s, 1, m.id);
-    sqlite3_bind_text(ins.s, 2, m.receiver.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(ins.s, 3, m.integration.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(ins.s, 4, outcome, -1, SQLITE_STATIC);
-    sqlite3_bind_text(ins.s, 5, detail.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(ins.s, 6, m.payload.c_str(), static_cast<int>(m.payload.size()), SQLITE_TRANSIENT);
-    sqlite3_bind_int64(ins.s, 7, m.created_ms);
-    sqlite3_bind_int64(ins.s, 8, now);
-    sqlite3_bind_int(ins.s, 9, m.attempts + 1);
-    ok = sqlite3_step(ins.s) == SQLITE_DONE;
-    Stmt del;
-    sqlite3_prepare_v2(db, "DELETE FROM outbox WHERE id = ?", -1, &del.s, nullptr);
-    sqlite3_bind_int64(del.s, 1, m.id);
-    ok = ok && sqlite3_step(del.s) == SQLITE_DONE;
+    sqlite3_prepare_v2(db_, "DELETE FROM outbox WHERE id = ?", -1, &del.s, nullptr);
+    bool finished = false;
+    for (const auto& o : outcomes) {
+      const OutboxMessage& m = *o.message;
+      bool ok;
+      if (o.kind == Outcome::kRetry) {
+        sqlite3_reset(retry.s);
+        sqlite3_bind_int64(retry.s, 1, o.at);
+        sqlite3_bind_text(retry.s, 2, o.detail.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(retry.s, 3, m.id);
+        ok = sqlite3_step(retry.s) == SQLITE_DONE;
+      } else {
+        finished = true;
+        sqlite3_reset(ins.s);
+        sqlite3_bind_int64(ins.s, 1, m.id);
+        sqlite3_bind_text(ins.s, 2, m.receiver.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins.s, 3, m.integration.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins.s, 4, o.kind == Outcome::kDelivered ? "delivered" : "dead", -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins.s, 5, o.detail.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins.s, 6, m.payload.c_str(), static_cast<int>(m.payload.size()), SQLITE_TRANSIENT);
+        sqlite3_bind_int64(ins.s, 7, m.created_ms);
+        sqlite3_bind_int64(ins.s, 8, o.at);
+        sqlite3_bind_int(ins.s, 9, m.attempts + 1);
+        sqlite3_reset(del.s);
+        sqlite3_bind_int64(del.s, 1, m.id);
+        ok = sqlite3_step(ins.s) == SQLITE_DONE && sqlite3_step(del.s) == SQLITE_DONE;
+      }
+      if (!ok) return Status::Error(std::string("outbox update: ") + sqlite3_errmsg(db_));
+    }
+    if (!finished) return Status::Ok();
+    // The history keeps the latest deliveries (dead letters stay for review);
+    // trimmed once per pass, not once per message.
     Stmt trim;
-    sqlite3_prepare_v2(db,
+    sqlite3_prepare_v2(db_,
                        "DELETE FROM outbox_history WHERE outcome = 'delivered' AND id NOT IN"
                        " (SELECT id FROM outbox_history ORDER BY finished_ms DESC LIMIT ?)",
                        -1, &trim.s, nullptr);
     sqlite3_bind_int(trim.s, 1, kHistoryRows);
-    ok = ok && sqlite3_step(trim.s) == SQLITE_DONE;
-  }
-  std::string msg = ok ? "" : sqlite3_errmsg(db);
-  sqlite3_exec(db, ok ? "COMMIT" : "ROLLBACK", nullptr, nullptr, nullptr);
-  if (!ok) return Status::Error("outbox: " + msg);
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status Outbox::Delivered(const OutboxMessage& m, TimestampMs now) { return Finish(db_, m, "delivered", "", now); }
-
-Status Outbox::DeadLetter(const OutboxMessage& m, const std::string& reason, TimestampMs now) {
-  return Finish(db_, m, "dead", reason, now);
-}
-
-Status Outbox::Retry(const OutboxMessage& m, TimestampMs next_attempt_ms, const std::string& error) {
-  Stmt st;
-  sqlite3_prepare_v2(db_, "UPDATE outbox SET attempts = attempts + 1, next_attempt_ms = ?, last_error = ? WHERE id = ?",
-                     -1, &st.s, nullptr);
-  sqlite3_bind_int64(st.s, 1, next_attempt_ms);
-  sqlite3_bind_text(st.s, 2, error.c_str(), -1, SQLITE_TRANSIENT);
-  sqlite3_bind_int64(st.s, 3, m.id);
-  if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("outbox update: ") + sqlite3_errmsg(db_));
-  return Status::Ok();
+    if (sqlite3_step(trim.s) != SQLITE_DONE) return Status::Error(std::string("outbox trim: ") + sqlite3_errmsg(db_));
+    return Status::Ok();
+  });
 }
 
 Result<OutboxCounts> Outbox::Counts() {
@@ -273,28 +304,25 @@ Result<std::vector<Outbox::StoredSilence>> Outbox::Silences() {
 
 Status Outbox::SaveSentLog(const std::map<std::string, std::optional<alert::SentState>>& changes) {
   if (changes.empty()) return Status::Ok();
-  if (Status s = Exec("BEGIN"); !s.ok()) return s.WithContext("sent log");
-  Stmt put, del;
-  sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO sent_log (group_key, firing, resolved, at_ms) VALUES (?, ?, ?, ?)",
-                     -1, &put.s, nullptr);
-  sqlite3_prepare_v2(db_, "DELETE FROM sent_log WHERE group_key = ?", -1, &del.s, nullptr);
-  for (const auto& [key, state] : changes) {
-    sqlite3_stmt* st = state ? put.s : del.s;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
-    if (state) {
-      std::string firing = nlohmann::json(state->firing).dump(), resolved = nlohmann::json(state->resolved).dump();
-      sqlite3_bind_text(st, 2, firing.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(st, 3, resolved.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(st, 4, state->at);
+  return Transaction([&]() -> Status {
+    Stmt put, del;
+    sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO sent_log (group_key, firing, resolved, at_ms) VALUES (?, ?, ?, ?)",
+                       -1, &put.s, nullptr);
+    sqlite3_prepare_v2(db_, "DELETE FROM sent_log WHERE group_key = ?", -1, &del.s, nullptr);
+    for (const auto& [key, state] : changes) {
+      sqlite3_stmt* st = state ? put.s : del.s;
+      sqlite3_reset(st);
+      sqlite3_bind_text(st, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+      if (state) {
+        std::string firing = nlohmann::json(state->firing).dump(), resolved = nlohmann::json(state->resolved).dump();
+        sqlite3_bind_text(st, 2, firing.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 3, resolved.c_str(), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 4, state->at);
+      }
+      if (sqlite3_step(st) != SQLITE_DONE) return Status::Error(std::string("sent log save: ") + sqlite3_errmsg(db_));
     }
-    if (sqlite3_step(st) != SQLITE_DONE) {
-      std::string msg = sqlite3_errmsg(db_);
-      (void)Exec("ROLLBACK");
-      return Status::Error("sent log save: " + msg);
-    }
-  }
-  return Exec("COMMIT");
+    return Status::Ok();
+  });
 }
 
 Result<std::map<std::string, alert::SentState>> Outbox::LoadSentLog(TimestampMs now, Duration max_age) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,9 @@ class Outbox {
 
   Result<int64_t> Enqueue(const std::string& receiver, const std::string& integration, int index,
                           const std::string& payload, TimestampMs now);
+  // Several in one transaction: one disk sync for a whole flush, not one per
+  // notification. Only `receiver`, `integration`, `index` and `payload` are read.
+  Status EnqueueAll(const std::vector<OutboxMessage>& messages, TimestampMs now);
   // Messages whose next attempt is due, oldest first.
   Result<std::vector<OutboxMessage>> Due(TimestampMs now, int limit);
   // When the next pending message is due; nullopt when none is pending.
@@ -54,6 +58,17 @@ class Outbox {
   Status Delivered(const OutboxMessage& m, TimestampMs now);
   Status Retry(const OutboxMessage& m, TimestampMs next_attempt_ms, const std::string& error);
   Status DeadLetter(const OutboxMessage& m, const std::string& reason, TimestampMs now);
+
+  // What became of one attempt. Record() writes a delivery pass's outcomes in
+  // one transaction (one disk sync for the pass); a crash before it sends
+  // those messages again, which at-least-once delivery allows.
+  struct Outcome {
+    enum Kind { kDelivered, kDead, kRetry } kind;
+    const OutboxMessage* message;
+    std::string detail;  // the dead letter's reason or the retry's error
+    TimestampMs at = 0;  // when it finished, or the next attempt
+  };
+  Status Record(const std::vector<Outcome>& outcomes);
   Result<OutboxCounts> Counts();
   // The most recent deliveries and dead letters, newest first, for the API.
   struct HistoryEntry {
@@ -84,6 +99,8 @@ class Outbox {
  private:
   explicit Outbox(sqlite3* db) : db_(db) {}
   Status Exec(const char* sql);
+  // Runs `body` in one transaction, rolled back when it fails.
+  Status Transaction(const std::function<Status()>& body);
   sqlite3* db_;
 };
 
