@@ -1,5 +1,6 @@
 #include "notify/notifier.h"
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -18,6 +19,8 @@ namespace {
 // of a start or reload (its rule is gone, its route changed) is forgotten.
 constexpr Duration kSentLogRetention{5LL * 24 * 3600 * 1000};
 constexpr Duration kClaimWithin{15 * 60 * 1000};
+// Targets (receiver integrations) a delivery pass sends to at once.
+constexpr size_t kMaxConcurrentTargets = 8;
 
 // The routing tree, inhibition (declared and from depends_on) and
 // maintenance windows of one alerting configuration; errors name the part.
@@ -138,22 +141,16 @@ const config::ReceiverOptions* Notifier::Receiver(const std::string& name) const
   return nullptr;
 }
 
-void Notifier::DeliverDue() {
+// One target's due messages, in queue order. A target that fails is not
+// tried again in this pass: its other messages wait as long as the failed
+// one, so a dead receiver costs one timeout per pass, not one per message.
+void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, std::vector<Outbox::Outcome>& out) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto due = outbox_->Due(o_.clock->NowMs(), 64);
-  if (!due.ok()) {
-    LogError("cannot read the outbox", {{"err", due.status().message()}});
-    return;
-  }
-  // A target that failed in this pass is not tried again in it: its other
-  // messages wait as long as the failed one, so one dead receiver never
-  // holds up a page to another for a timeout per queued message.
-  std::map<std::tuple<std::string, std::string, int>, TimestampMs> failing;  // target -> its next attempt
-  std::vector<Outbox::Outcome> outcomes;
-  for (auto& m : *due) {
-    auto target = std::make_tuple(m.receiver, m.integration, m.index);
-    if (auto f = failing.find(target); f != failing.end()) {
-      outcomes.push_back({Outbox::Outcome::kRetry, &m, "waiting: an earlier message to this target failed", f->second});
+  std::optional<TimestampMs> failing;  // the failed message's next attempt
+  for (OutboxMessage* mp : messages) {
+    OutboxMessage& m = *mp;
+    if (failing) {
+      out.push_back({Outbox::Outcome::kRetry, &m, "waiting: an earlier message to this target failed", *failing});
       continue;
     }
     const config::ReceiverOptions* rc = Receiver(m.receiver);
@@ -163,12 +160,12 @@ void Notifier::DeliverDue() {
 
     std::string outcome = o.kind == SendResult::kDelivered ? "delivered" : o.kind == SendResult::kDead ? "dead" : "retry";
     if (o.kind == SendResult::kDelivered) {
-      outcomes.push_back({Outbox::Outcome::kDelivered, &m, "", now});
+      out.push_back({Outbox::Outcome::kDelivered, &m, "", now});
       LogDebug("notification delivered", {{"receiver", m.receiver},
                                           {"integration", m.integration},
                                           {"latency_ms", std::to_string(now - m.created_ms)}});
     } else if (o.kind == SendResult::kDead) {
-      outcomes.push_back({Outbox::Outcome::kDead, &m, o.detail, now});
+      out.push_back({Outbox::Outcome::kDead, &m, o.detail, now});
       LogError("notification rejected for good; kept as a dead letter",
                {{"receiver", m.receiver}, {"integration", m.integration}, {"reason", o.detail}});
     } else {
@@ -177,8 +174,8 @@ void Notifier::DeliverDue() {
       int64_t backoff = std::min<int64_t>(base, o_.max_backoff.count());
       std::uniform_int_distribution<int64_t> jitter(backoff / 2, backoff);
       int64_t wait = o.after ? o.after->count() : jitter(rng);
-      outcomes.push_back({Outbox::Outcome::kRetry, &m, o.detail, now + wait});
-      failing[target] = now + wait;
+      out.push_back({Outbox::Outcome::kRetry, &m, o.detail, now + wait});
+      failing = now + wait;
       LogWarn("notification not delivered; will retry",
               {{"receiver", m.receiver},
                {"integration", m.integration},
@@ -189,7 +186,32 @@ void Notifier::DeliverDue() {
     ++counts_[{m.receiver, m.integration, outcome}];
     if (stopping_) break;
   }
-  if (Status st = outbox_->Record(outcomes); !st.ok()) {
+}
+
+void Notifier::DeliverDue() {
+  auto due = outbox_->Due(o_.clock->NowMs(), 64);
+  if (!due.ok()) {
+    LogError("cannot read the outbox", {{"err", due.status().message()}});
+    return;
+  }
+  // Different targets are sent to at the same time, so a slow mail server
+  // never holds up a page; one target's messages stay in order.
+  std::map<std::tuple<std::string, std::string, int>, std::vector<OutboxMessage*>> by_target;
+  for (auto& m : *due) by_target[{m.receiver, m.integration, m.index}].push_back(&m);
+  std::vector<const std::vector<OutboxMessage*>*> targets;
+  for (const auto& [target, messages] : by_target) targets.push_back(&messages);
+  std::vector<std::vector<Outbox::Outcome>> outcomes(targets.size());
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i = next++; i < targets.size(); i = next++) DeliverTo(*targets[i], outcomes[i]);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t i = 1; i < std::min(targets.size(), kMaxConcurrentTargets); ++i) helpers.emplace_back(worker);
+  worker();
+  for (auto& t : helpers) t.join();
+  std::vector<Outbox::Outcome> all;
+  for (auto& o : outcomes) all.insert(all.end(), std::make_move_iterator(o.begin()), std::make_move_iterator(o.end()));
+  if (Status st = outbox_->Record(all); !st.ok()) {
     // The messages stay in the outbox and are sent again: at least once.
     LogError("cannot record delivery outcomes", {{"err", st.message()}});
   }

@@ -87,6 +87,7 @@ class Notifier {
   void Render(const alert::Notification& n, std::vector<OutboxMessage>& out) const;
   const config::ReceiverOptions* Receiver(const std::string& name) const;
   void DeliverDue();
+  void DeliverTo(const std::vector<OutboxMessage*>& messages, std::vector<Outbox::Outcome>& out);
   // Alertmanager forwarding: every firing alert, and resolved ones for a
   // while, re-sent each resend_interval so a restarted Alertmanager relearns them.
   void Forward(const std::vector<alert::Alert>& changed);

@@ -10,6 +10,7 @@ schema and recording the accepted ones (GET /_events):
   mrkdwn|plain_text; fields at most 10 of 2000), `context`, `divider`.
   Slack's answers: 200 "ok"; 400 "invalid_payload" / "no_text" /
   "invalid_blocks"; 404 "no_service" for a wrong secret (--slack-secret).
+  Scenario {"mode": "slow", "delay": S} answers Slack requests S seconds late.
 - Alertmanager's webhook, version 4: POST /alertmanager, the JSON payload
   Alertmanager's webhook_config sends (version "4", groupKey,
   truncatedAlerts, status firing|resolved, receiver, groupLabels,
@@ -159,6 +160,9 @@ class WebhookHandler(emulator.Handler):
             if self.path.split("/")[-1] != self.args.slack_secret:
                 self.send(404, "no_service", "text/plain")
                 return
+            sc = self.state.get()
+            if sc.get("mode") == "slow":  # answers, but late: a slow Slack must not hold up other receivers
+                time.sleep(float(sc.get("delay", 5)))
             try:
                 m = json.loads(body)
             except ValueError:

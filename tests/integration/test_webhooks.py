@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 import vigiltest as vt
 
@@ -128,6 +129,21 @@ try:
             SECRET not in v.logs() and "not-the-secret" not in v.logs() and SECRET not in history and
             "not-the-secret" not in history)
     c.check("vigil still serves", vt.get(v.url + "/-/ready")[0] == 200)
+
+    # A slow Slack (4 s per answer) does not hold up the webhook of the same alert.
+    hooks.scenario("slow", delay=4)
+    t0 = time.time()
+    set_metric(0)
+    hook = vt.wait_until(lambda: [e for e in json.loads(vt.get(hooks.url + "/_events")[2])
+                                  if e["kind"] == "webhook" and e["time"] > t0 and
+                                  e["data"]["commonLabels"].get("alertname") == "DemoDown"],
+                         timeout=20, what="the webhook while Slack is slow")[0]
+    slack = vt.wait_until(lambda: [e for e in json.loads(vt.get(hooks.url + "/_events")[2])
+                                   if e["kind"] == "slack" and e["time"] > t0 and "demo is down" in json.dumps(e)],
+                          timeout=20, what="the slow Slack message")[0]
+    print(f"webhook after {hook['time'] - t0:.2f} s, slow Slack after {slack['time'] - t0:.2f} s")
+    c.check("receivers are sent to concurrently: the webhook arrives while Slack is still answering",
+            hook["time"] < slack["time"] - 2, (hook["time"] - t0, slack["time"] - t0))
 except Exception:
     if v is not None:
         print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
