@@ -56,7 +56,10 @@ host: {{enabled: false}}
 textfile: {{directory: '{textdir}'}}
 rule_files: ['{rules}']
 """
-ROUTING_A = BASE + f"""
+
+
+def routing(routes="", receivers=""):
+    return BASE + f"""
 alerting:
   route:
     receiver: pager
@@ -64,27 +67,20 @@ alerting:
     group_wait: 0s
     group_interval: 1s
     repeat_interval: 4h
+{routes}
   receivers:
     - name: pager
       pagerduty_configs: [{{routing_key: '{KEY1}', url: '{PD_URL}'}}]
+{receivers}
 """
+
+
+ROUTING_A = routing()
 # B adds a route for high severity to a second receiver; the P0 route is unchanged.
-ROUTING_B = BASE + f"""
-alerting:
-  route:
-    receiver: pager
-    group_by: [alertname, service]
-    group_wait: 0s
-    group_interval: 1s
-    repeat_interval: 4h
-    routes:
-      - {{matchers: ['severity="high"'], receiver: oncall}}
-  receivers:
-    - name: pager
-      pagerduty_configs: [{{routing_key: '{KEY1}', url: '{PD_URL}'}}]
-    - name: oncall
-      pagerduty_configs: [{{routing_key: '{KEY2}', url: '{PD_URL}'}}]
-"""
+ROUTING_B = routing(routes="""    routes:
+      - {matchers: ['severity="high"'], receiver: oncall}""",
+                    receivers=f"""    - name: oncall
+      pagerduty_configs: [{{routing_key: '{KEY2}', url: '{PD_URL}'}}]""")
 BROKEN = ROUTING_B.replace("receiver: oncall", "receiver: nobody")
 
 
