@@ -45,21 +45,39 @@ json SilenceJson(const Outbox::StoredSilence& s, TimestampMs now) {
           {"comment", s.comment}};
 }
 
-// Alertmanager's PostableSilence: matchers as {name, value, isRegex, isEqual}.
-Result<Outbox::StoredSilence> ParsePostable(const std::string& body) {
+}  // namespace
+
+Result<Outbox::StoredSilence> ParsePostableSilence(const std::string& body) {
   json j = json::parse(body, nullptr, false);
   if (!j.is_object()) return Status::Error("body is not a JSON object");
+  // A member of the wrong type is an error naming it, never an exception.
+  auto text = [](const json& o, const char* key, std::string* out) -> Status {
+    if (!o.contains(key) || o[key].is_null()) return Status::Ok();
+    if (!o[key].is_string()) return Status::Error(std::string(key) + ": must be a string");
+    *out = o[key].get<std::string>();
+    return Status::Ok();
+  };
+  auto flag = [](const json& o, const char* key, bool* out) -> Status {
+    if (!o.contains(key) || o[key].is_null()) return Status::Ok();
+    if (!o[key].is_boolean()) return Status::Error(std::string(key) + ": must be true or false");
+    *out = o[key].get<bool>();
+    return Status::Ok();
+  };
   Outbox::StoredSilence s;
-  if (j.contains("id") && j["id"].is_string()) s.id = j["id"];
+  if (Status st = text(j, "id", &s.id); !st.ok()) return st;
   if (!j.contains("matchers") || !j["matchers"].is_array() || j["matchers"].empty()) {
     return Status::Error("matchers: at least one matcher is required");
   }
-  for (const auto& m : j["matchers"]) {
+  for (size_t i = 0; i < j["matchers"].size(); ++i) {
+    const json& m = j["matchers"][i];
+    std::string where = "matchers[" + std::to_string(i) + "]";
     if (!m.is_object() || !m.contains("name") || !m["name"].is_string() || !m.contains("value") ||
         !m["value"].is_string()) {
-      return Status::Error("matchers: each needs a name and a value");
+      return Status::Error(where + ": needs a name and a value, both strings");
     }
-    bool is_regex = m.value("isRegex", false), is_equal = m.value("isEqual", true);
+    bool is_regex = false, is_equal = true;
+    if (Status st = flag(m, "isRegex", &is_regex); !st.ok()) return st.WithContext(where);
+    if (Status st = flag(m, "isEqual", &is_equal); !st.ok()) return st.WithContext(where);
     std::string op = is_regex ? (is_equal ? "=~" : "!~") : (is_equal ? "=" : "!=");
     std::string value = m["value"].get<std::string>(), quoted;
     for (char ch : value) {
@@ -74,11 +92,13 @@ Result<Outbox::StoredSilence> ParsePostable(const std::string& body) {
     if (!t.ok()) return Status::Error(std::string(key) + ": " + t.status().message());
     (std::string(key) == "startsAt" ? s.starts_at : s.ends_at) = *t;
   }
-  s.created_by = j.value("createdBy", "");
-  s.comment = j.value("comment", "");
+  if (Status st = text(j, "createdBy", &s.created_by); !st.ok()) return st;
+  if (Status st = text(j, "comment", &s.comment); !st.ok()) return st;
   if (s.created_by.empty()) return Status::Error("createdBy: required");
   return s;
 }
+
+namespace {
 
 // A query parameter that is true unless it says "false" (Alertmanager's defaults).
 Result<bool> BoolParam(const http::Request& r, const char* name) {
@@ -186,7 +206,7 @@ std::vector<http::Route> NewApiRoutes(Notifier* n, const Clock* clock) {
                           return Json(200, out);
                         }
                         if (r.method == "POST") {
-                          auto s = ParsePostable(r.body);
+                          auto s = ParsePostableSilence(r.body);
                           if (!s.ok()) return Error(400, s.status().message());
                           auto id = n->PutSilence(std::move(*s));
                           if (!id.ok()) {

@@ -9,6 +9,11 @@
 
 namespace vigil::notify {
 
+// Alertmanager's PostableSilence (matchers as {name, value, isRegex,
+// isEqual}, startsAt, endsAt, createdBy, comment, id to replace one). Errors
+// name the field; any bytes are safe (fuzzed).
+Result<Outbox::StoredSilence> ParsePostableSilence(const std::string& body);
+
 // `notifier` must outlive the routes.
 std::vector<http::Route> NewApiRoutes(Notifier* notifier, const Clock* clock);
 

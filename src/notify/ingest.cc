@@ -93,6 +93,9 @@ Status AlertIngest::Post(const std::string& body) {
   } catch (const json::parse_error& e) {
     // The position only: the body is the sender's, never repeated back.
     return Status::Error("malformed JSON at byte " + std::to_string(e.byte) + ": expected an array of alerts");
+  } catch (const json::exception&) {
+    // nlohmann reports a number too large for a double this way (found by alert_api_fuzz).
+    return Status::Error("malformed JSON: a number is out of range");
   }
   if (!j.is_array()) return Status::Error("the body must be a JSON array of alerts");
   TimestampMs now = clock_->NowMs();

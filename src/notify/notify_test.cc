@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/testing/temp_dir.h"
+#include "notify/api.h"
 #include "notify/outbox.h"
 #include "notify/payload.h"
 
@@ -79,6 +80,22 @@ TEST(Outbox, SentLogRoundTripsDeletesAndPrunesByAge) {
   ASSERT_TRUE(log.ok());
   ASSERT_EQ(log->size(), 1u);
   EXPECT_TRUE(log->count("pager:{a}"));
+}
+
+TEST(SilenceApi, PostableSilenceOfWrongTypesNamesTheFieldNeverThrows) {
+  const std::string times = R"("startsAt":"2030-01-01T00:00:00Z","endsAt":"2031-01-01T00:00:00Z")";
+  auto ok = ParsePostableSilence(R"({"matchers":[{"name":"a","value":"b\"c","isRegex":true,"isEqual":false}],)" +
+                                 times + R"(,"createdBy":"ops","comment":"x"})");
+  ASSERT_TRUE(ok.ok()) << ok.status().message();
+  EXPECT_EQ(ok->matchers, std::vector<std::string>{"a!~\"b\\\"c\""});
+  auto r = ParsePostableSilence(R"({"matchers":[{"name":"a","value":"b","isRegex":"yes"}],)" + times +
+                                R"(,"createdBy":"ops"})");
+  EXPECT_EQ(r.status().message(), "matchers[0]: isRegex: must be true or false");
+  r = ParsePostableSilence(R"({"matchers":[{"name":"a","value":"b"}],)" + times + R"(,"createdBy":5})");
+  EXPECT_EQ(r.status().message(), "createdBy: must be a string");
+  r = ParsePostableSilence(R"({"matchers":[{"name":"a","value":1}],)" + times + R"(,"createdBy":"ops"})");
+  EXPECT_EQ(r.status().message(), "matchers[0]: needs a name and a value, both strings");
+  EXPECT_FALSE(ParsePostableSilence("[5E888888888888]").ok());
 }
 
 alert::Notification Sample() {
