@@ -19,9 +19,9 @@ namespace {
 
 using vigil::tsdb::chunkenc::DecodeSealed;
 using vigil::tsdb::chunkenc::DecodeSealedSplit;
+using vigil::tsdb::chunkenc::EncodeSealed;
 using vigil::tsdb::chunkenc::EncodeSealedTimestamps;
 using vigil::tsdb::chunkenc::EncodeSealedValues;
-using vigil::tsdb::chunkenc::EncodeSealed;
 using vigil::tsdb::chunkenc::SealedSampleCount;
 
 constexpr size_t kMaxRoundTripSamples = 4096;

@@ -184,8 +184,8 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   // before its first user, when that is smaller than repeating it.
   struct TsGroup {
     size_t users = 0;
-    std::string part;          // the encoded timestamps part, once known to pay
-    uint64_t offset = 0;       // of the timestamps entry, once written
+    std::string part;     // the encoded timestamps part, once known to pay
+    uint64_t offset = 0;  // of the timestamps entry, once written
     bool written = false;
   };
   std::unordered_map<std::string_view, TsGroup> groups;

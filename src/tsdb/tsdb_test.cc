@@ -353,7 +353,9 @@ std::vector<SeriesSamples> SharedTimestampSeries() {
     x.t = s < 10 ? scrape : other;
     if (s == 9) x.t.erase(x.t.begin() + 100);
     for (size_t k = 0; k < x.t.size(); ++k) {
-      double v = s % 3 == 0 ? static_cast<double>(k * 4096) : s % 3 == 1 ? 0.25 * static_cast<double>(rng() % 1000) : std::sin(k);
+      double v = s % 3 == 0   ? static_cast<double>(k * 4096)
+                 : s % 3 == 1 ? 0.25 * static_cast<double>(rng() % 1000)
+                              : std::sin(k);
       if (k % 500 == 7) v = StaleNaN();
       x.v.push_back(v);
     }

@@ -481,7 +481,8 @@ TEST(SealedSplit, RoundTripsAndEqualTimestampsGiveEqualParts) {
     ASSERT_TRUE(DecodeSealedSplit(tp, vp, &t2, &v2).ok());
     ASSERT_EQ(t2.size(), ts.size() + 1);
     EXPECT_TRUE(std::equal(ts.begin(), ts.end(), t2.begin() + 1));
-    for (size_t i = 0; i < vals->size(); ++i) ASSERT_EQ(std::bit_cast<uint64_t>(v2[i + 1]), std::bit_cast<uint64_t>((*vals)[i]));
+    for (size_t i = 0; i < vals->size(); ++i)
+      ASSERT_EQ(std::bit_cast<uint64_t>(v2[i + 1]), std::bit_cast<uint64_t>((*vals)[i]));
     // The same sections as the joined chunk, which is never smaller than the two parts' sections.
     std::string joined = EncodeSealed(ts, *vals);
     EXPECT_LE(tp.size() + vp.size(), joined.size() + 4);
