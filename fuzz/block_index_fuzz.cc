@@ -1,4 +1,5 @@
-// Fuzzes a whole block file: framing, index and every series' data.
+// Fuzzes a whole block file: framing, index and every series' data (with
+// shared timestamps looked up anywhere in the file).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -14,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (s.offset + s.length > size) std::abort();
     std::vector<int64_t> t;
     std::vector<double> v;
-    (void)vigil::tsdb::DecodeSeriesData(in.substr(s.offset, s.length), &t, &v);
+    (void)vigil::tsdb::DecodeSeriesData(in.substr(s.offset, s.length), &t, &v, in);
   }
   return 0;
 }

@@ -13,6 +13,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <span>
+#include <unordered_map>
 
 #include "base/file.h"
 #include "tsdb/chunkenc/sealed.h"
@@ -27,6 +29,10 @@ constexpr size_t kFooterBytes = 8 + 8 + 4 + 4;
 constexpr uint8_t kEncXorChunks = 1;
 constexpr uint8_t kEncXorChunksZstd = 2;
 constexpr uint8_t kEncSealed = 3;
+// Version 2: a sealed values part whose timestamps are a kEncTimestamps entry
+// elsewhere in the series data, shared with other series.
+constexpr uint8_t kEncSealedSharedTs = 4;
+constexpr uint8_t kEncTimestamps = 5;
 constexpr size_t kMaxDecodedBytes = 1ULL << 30;
 
 Status DecodeXorChunks(std::string_view payload, std::vector<TimestampMs>* t, std::vector<double>* v) {
@@ -43,6 +49,24 @@ Status DecodeXorChunks(std::string_view payload, std::vector<TimestampMs>* t, st
       v->push_back(dec.v());
     }
     if (dec.corrupt()) return Status::Error("series data: corrupt chunk");
+  }
+  return Status::Ok();
+}
+
+int UvarintLen(uint64_t v) { return v < 0x80 ? 1 : 1 + UvarintLen(v >> 7); }
+
+std::string Entry(uint8_t enc, std::string_view payload) {
+  std::string out;
+  out.reserve(5 + payload.size());
+  out.push_back(static_cast<char>(enc));
+  PutFixed32(&out, Crc32({payload}));
+  out += payload;
+  return out;
+}
+
+Status CheckIncreasing(const std::vector<TimestampMs>& t, size_t from) {
+  for (size_t i = std::max<size_t>(from, 1); i < t.size(); ++i) {
+    if (t[i] <= t[i - 1]) return Status::Error("series data: timestamps not increasing");
   }
   return Status::Ok();
 }
@@ -84,7 +108,8 @@ std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vecto
   return out;
 }
 
-Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v) {
+Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v,
+                        std::string_view series_region) {
   if (data.size() < 5) return Status::Error("series data: too short");
   uint8_t enc = static_cast<uint8_t>(data[0]);
   std::string_view payload = data.substr(5);
@@ -105,17 +130,36 @@ Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std:
       size_t before = t->size();
       Status s = chunkenc::DecodeSealed(payload, t, v);
       if (!s.ok()) return s;
-      for (size_t i = before; i < t->size(); ++i) {
-        if (i > 0 && (*t)[i] <= (*t)[i - 1]) return Status::Error("series data: timestamps not increasing");
-      }
-      return Status::Ok();
+      return CheckIncreasing(*t, before);
     }
+    case kEncSealedSharedTs: {
+      Decoder d(payload);
+      uint64_t ts_offset = d.Uvarint();
+      uint64_t ts_length = d.Uvarint();
+      if (!d.ok()) return Status::Error("series data: truncated timestamps reference");
+      if (ts_offset > series_region.size() || ts_length > series_region.size() - ts_offset || ts_length < 5) {
+        return Status::Error("series data: timestamps reference out of bounds");
+      }
+      std::string_view ts_entry = series_region.substr(ts_offset, ts_length);
+      std::string_view ts_part = ts_entry.substr(5);
+      if (static_cast<uint8_t>(ts_entry[0]) != kEncTimestamps) {
+        return Status::Error("series data: timestamps reference to a non-timestamps entry");
+      }
+      if (Crc32({ts_part}) != GetFixed32(ts_entry.data() + 1)) {
+        return Status::Error("series data: shared timestamps checksum mismatch");
+      }
+      size_t before = t->size();
+      Status s = chunkenc::DecodeSealedSplit(ts_part, payload.substr(payload.size() - d.remaining()), t, v);
+      if (!s.ok()) return s;
+      return CheckIncreasing(*t, before);
+    }
+    case kEncTimestamps: return Status::Error("series data: a timestamps entry is not a series");
     default: return Status::Error("series data: unknown encoding " + std::to_string(enc));
   }
 }
 
 Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
-                             TimestampMs max_time, int level, Duration resolution) {
+                             TimestampMs max_time, int level, Duration resolution, bool share_timestamps) {
   series.erase(std::remove_if(series.begin(), series.end(), [](const SeriesSamples& s) { return s.t.empty(); }),
                series.end());
   std::sort(series.begin(), series.end(), [](const auto& a, const auto& b) { return a.labels < b.labels; });
@@ -135,11 +179,63 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   info.max_time = max_time;
   info.level = level;
   info.resolution = resolution;
+  // Series scraped together have identical timestamps: each distinct sequence
+  // used by several series is encoded once, as a timestamps entry written just
+  // before its first user, when that is smaller than repeating it.
+  struct TsGroup {
+    size_t users = 0;
+    std::string part;     // the encoded timestamps part, once known to pay
+    uint64_t offset = 0;  // of the timestamps entry, once written
+    bool written = false;
+  };
+  std::unordered_map<std::string_view, TsGroup> groups;
+  auto ts_key = [](const SeriesSamples& s) {
+    return std::string_view(reinterpret_cast<const char*>(s.t.data()), s.t.size() * sizeof(TimestampMs));
+  };
+  if (share_timestamps) {
+    for (const SeriesSamples& s : series) {
+      if (s.t.size() <= chunkenc::kMaxSealedSamples) ++groups[ts_key(s)].users;
+    }
+    for (auto it = groups.begin(); it != groups.end();) {
+      TsGroup& g = it->second;
+      if (g.users >= 2) {
+        std::span<const TimestampMs> ts(reinterpret_cast<const TimestampMs*>(it->first.data()),
+                                        it->first.size() / sizeof(TimestampMs));
+        g.part = chunkenc::EncodeSealedTimestamps(ts);
+        // Unshared, each user carries uvarint ts_len + the section; shared,
+        // one entry (5 + part) and per user a reference (offset, length).
+        size_t section = g.part.size() - 1 - static_cast<size_t>(UvarintLen(ts.size()));
+        size_t unshared = g.users * (static_cast<size_t>(UvarintLen(section)) + section);
+        size_t shared = 5 + g.part.size() + g.users * (5 + static_cast<size_t>(UvarintLen(g.part.size() + 5)));
+        if (shared < unshared) {
+          ++it;
+          continue;
+        }
+      }
+      it = groups.erase(it);
+    }
+  }
   std::string file(kMagic, 4);
   std::string index;
   PutUvarint(&index, series.size());
   for (const SeriesSamples& s : series) {
-    std::string data = EncodeSeriesData(s.t, s.v);
+    std::string data;
+    auto shared = groups.empty() ? groups.end() : groups.find(ts_key(s));
+    if (shared != groups.end()) {
+      TsGroup& g = shared->second;
+      if (!g.written) {
+        g.offset = file.size();
+        file += Entry(kEncTimestamps, g.part);
+        g.written = true;
+      }
+      std::string payload;
+      PutUvarint(&payload, g.offset);
+      PutUvarint(&payload, g.part.size() + 5);
+      payload += chunkenc::EncodeSealedValues(s.v);
+      data = Entry(kEncSealedSharedTs, payload);
+    } else {
+      data = EncodeSeriesData(s.t, s.v);
+    }
     PutUvarint(&index, s.labels.size());
     for (const Label& l : s.labels) {
       PutString(&index, l.name);
@@ -162,7 +258,7 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
   file.append(kMagic, 4);
   info.size_bytes = file.size();
 
-  nlohmann::json meta = {{"version", 1},
+  nlohmann::json meta = {{"version", share_timestamps ? 2 : 1},
                          {"id", info.id},
                          {"minTime", min_time},
                          {"maxTime", max_time},
@@ -263,6 +359,7 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
   b->size_ = size;
   Status parsed = ParseBlockFile(std::string_view(b->data_, size), &b->series_);
   if (!parsed.ok()) return parsed.WithContext(path);
+  b->series_region_size_ = GetFixed64(b->data_ + size - kFooterBytes);  // the index offset, checked by the parse
   for (size_t i = 0; i < b->series_.size(); ++i) {
     b->info_.num_samples += b->series_[i].num_samples;
     b->postings_.Add(b->series_[i].labels, i);
@@ -294,7 +391,8 @@ std::vector<std::string> Block::LabelValues(const std::string& name) const { ret
 Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const {
   if (i >= series_.size()) return Status::Error("series index out of range");
   const BlockSeries& s = series_[i];
-  Status st = DecodeSeriesData(std::string_view(data_ + s.offset, s.length), t, v);
+  Status st = DecodeSeriesData(std::string_view(data_ + s.offset, s.length), t, v,
+                               std::string_view(data_, series_region_size_));
   return st.WithContext(dir_ + "/block");
 }
 

@@ -43,20 +43,26 @@ class Block {
   PostingsIndex postings_;
   const char* data_ = nullptr;
   size_t size_ = 0;
+  size_t series_region_size_ = 0;  // bytes before the index: where shared timestamps may live
 };
 
 // Writes `series` (any order; empty series are skipped) as a new block under
 // `parent`/<id>, atomically (written to a temp dir, then renamed).
 // `resolution` 0 is raw data; otherwise the step of a downsampled block whose
-// series carry an __aggr__ label.
+// series carry an __aggr__ label. `share_timestamps` false writes the version 1
+// layout (every series with its own timestamps; kept for tests of old blocks).
 Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
-                             TimestampMs max_time, int level, Duration resolution = Duration(0));
+                             TimestampMs max_time, int level, Duration resolution = Duration(0),
+                             bool share_timestamps = true);
 
 // Checks a whole block file's framing and parses its index (exposed for fuzzing).
 Status ParseBlockFile(std::string_view file, std::vector<BlockSeries>* series);
 
 // Series data encoding used inside blocks (exposed for tests and fuzzing).
 std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vector<double>& v);
-Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v);
+// `series_region` is the block file before its index (offsets are from its
+// start): needed for encoding 4, whose timestamps are an entry there.
+Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v,
+                        std::string_view series_region = {});
 
 }  // namespace vigil::tsdb

@@ -29,6 +29,15 @@
 //     0x86 / 0x87: range-coded    model:u8 (bits 0-2 adaptation, 3-5 width tree depth)
 //                                 len:uvarint stream (see WidthModel)
 //
+// Split form (blocks with shared timestamps, docs/format/block.md): the same
+// sections stored apart, each with its own header and count:
+//
+//   ts_part    := header:u8 count:uvarint ts_section      (header bits 2-3, 5-7 zero)
+//   value_part := header:u8 count:uvarint value_section   (header bits 0-1, 4, 6-7 zero)
+//
+// The timestamp section depends on the timestamps alone, so equal timestamp
+// sequences give byte-identical ts_parts, which a block stores once.
+//
 // All integer arithmetic wraps modulo 2^64, so any int64 sequence round-trips
 // and garbage input cannot cause undefined behaviour. Decoding allocates at
 // most 16 bytes per sample for kMaxSealedSamples and a bounded zstd buffer.
@@ -1273,6 +1282,73 @@ std::string EncodeSealed(std::span<const int64_t> timestamps_ms, std::span<const
   out += ts.bytes;
   out += vs.bytes;
   return out;
+}
+
+std::string EncodeSealedTimestamps(std::span<const int64_t> timestamps_ms, const SealedEncodeOptions& options) {
+  if (timestamps_ms.empty() || timestamps_ms.size() > kMaxSealedSamples) {
+    std::fprintf(stderr, "EncodeSealedTimestamps: %zu timestamps (1..%zu)\n", timestamps_ms.size(), kMaxSealedSamples);
+    std::abort();
+  }
+  ZstdCompressor z(options.zstd_level);
+  Section ts = EncodeTimestamps(timestamps_ms, z);
+  std::string out;
+  out.push_back(static_cast<char>(ts.layout | (ts.zstd ? kTsZstdBit : 0)));
+  PutUvarint(&out, timestamps_ms.size());
+  out += ts.bytes;
+  return out;
+}
+
+std::string EncodeSealedValues(std::span<const double> values, const SealedEncodeOptions& options) {
+  if (values.empty() || values.size() > kMaxSealedSamples) {
+    std::fprintf(stderr, "EncodeSealedValues: %zu values (1..%zu)\n", values.size(), kMaxSealedSamples);
+    std::abort();
+  }
+  ZstdCompressor z(options.zstd_level);
+  Section vs = EncodeValues(values, z);
+  std::string out;
+  out.push_back(static_cast<char>((vs.layout << 2) | (vs.zstd ? kValZstdBit : 0)));
+  PutUvarint(&out, values.size());
+  out += vs.bytes;
+  return out;
+}
+
+Status DecodeSealedSplit(std::string_view ts_part, std::string_view value_part, std::vector<int64_t>* timestamps_ms,
+                         std::vector<double>* values) {
+  Reader tr(ts_part), vr(value_part);
+  Header th, vh;
+  Status s = ReadHeader(tr, &th);
+  if (!s.ok()) return s.WithContext("timestamps");
+  s = ReadHeader(vr, &vh);
+  if (!s.ok()) return s.WithContext("values");
+  if ((th.byte & ~(3 | kTsZstdBit)) != 0) return Corrupt("value bits set in a timestamps part");
+  if ((vh.byte & ~((3 << 2) | kValZstdBit)) != 0) return Corrupt("timestamp bits set in a values part");
+  if (th.count == 0 || th.count != vh.count) return Corrupt("timestamp and value counts differ");
+  const size_t n = th.count;
+  std::string_view ts_section, value_section;
+  (void)tr.Bytes(tr.remaining(), &ts_section);
+  (void)vr.Bytes(vr.remaining(), &value_section);
+  std::string ts_buf, value_buf;
+  if (th.byte & kTsZstdBit) {
+    s = Decompress(ts_section, MaxSectionBytes(n), &ts_buf);
+    if (!s.ok()) return s.WithContext("timestamps");
+    ts_section = ts_buf;
+  }
+  if (vh.byte & kValZstdBit) {
+    s = Decompress(value_section, MaxSectionBytes(n), &value_buf);
+    if (!s.ok()) return s.WithContext("values");
+    value_section = value_buf;
+  }
+  const size_t old_ts = timestamps_ms->size();
+  const size_t old_values = values->size();
+  timestamps_ms->resize(old_ts + n);
+  values->resize(old_values + n);
+  s = DecodeTimestamps(th.byte & 3, ts_section, n, timestamps_ms->data() + old_ts);
+  if (s.ok()) s = DecodeValues((vh.byte >> 2) & 3, value_section, n, values->data() + old_values);
+  if (!s.ok()) {
+    timestamps_ms->resize(old_ts);
+    values->resize(old_values);
+  }
+  return s;
 }
 
 Result<size_t> SealedSampleCount(std::string_view data) {

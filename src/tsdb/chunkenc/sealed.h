@@ -46,6 +46,18 @@ std::string EncodeSealed(std::span<const int64_t> timestamps_ms, std::span<const
 // both vectors are left as they were.
 Status DecodeSealed(std::string_view data, std::vector<int64_t>* timestamps_ms, std::vector<double>* values);
 
+// The split form of a sealed chunk (layout at the top of sealed.cc): the
+// timestamps and the values encoded apart, so that series with identical
+// timestamps can share one timestamps part. Both abort on 0 or more than
+// kMaxSealedSamples samples. Equal timestamp sequences (and options) give
+// byte-identical parts.
+std::string EncodeSealedTimestamps(std::span<const int64_t> timestamps_ms, const SealedEncodeOptions& options = {});
+std::string EncodeSealedValues(std::span<const double> values, const SealedEncodeOptions& options = {});
+// Decodes a timestamps part and a values part of the same sample count,
+// appending as DecodeSealed does (nothing on error).
+Status DecodeSealedSplit(std::string_view ts_part, std::string_view value_part, std::vector<int64_t>* timestamps_ms,
+                         std::vector<double>* values);
+
 // Returns the number of samples in a sealed chunk without decoding it.
 Result<size_t> SealedSampleCount(std::string_view data);
 

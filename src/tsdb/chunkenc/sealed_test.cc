@@ -463,5 +463,40 @@ TEST(SealedTest, CorruptedChunksNeverCrash) {
   }
 }
 
+TEST(SealedSplit, RoundTripsAndEqualTimestampsGiveEqualParts) {
+  std::mt19937 rng(9);
+  std::vector<int64_t> ts;
+  std::vector<double> a, b;
+  for (int i = 0; i < 2000; ++i) {
+    ts.push_back(1'700'000'000'000 + 1000LL * i + static_cast<int64_t>(rng() % 21) - 10);
+    a.push_back(i % 100 == 5 ? FromBits(kStaleNaN) : 0.01 * static_cast<double>(rng() % 100000));
+    b.push_back(std::sin(i));
+  }
+  std::string tp = EncodeSealedTimestamps(ts);
+  EXPECT_EQ(tp, EncodeSealedTimestamps(std::vector<int64_t>(ts)));
+  for (const auto* vals : {&a, &b}) {
+    std::string vp = EncodeSealedValues(*vals);
+    std::vector<int64_t> t2{42};
+    std::vector<double> v2{1.0};
+    ASSERT_TRUE(DecodeSealedSplit(tp, vp, &t2, &v2).ok());
+    ASSERT_EQ(t2.size(), ts.size() + 1);
+    EXPECT_TRUE(std::equal(ts.begin(), ts.end(), t2.begin() + 1));
+    for (size_t i = 0; i < vals->size(); ++i)
+      ASSERT_EQ(std::bit_cast<uint64_t>(v2[i + 1]), std::bit_cast<uint64_t>((*vals)[i]));
+    // The same sections as the joined chunk, which is never smaller than the two parts' sections.
+    std::string joined = EncodeSealed(ts, *vals);
+    EXPECT_LE(tp.size() + vp.size(), joined.size() + 4);
+  }
+  // Mismatched counts, swapped parts and truncation are errors that leave the output alone.
+  std::vector<int64_t> t3;
+  std::vector<double> v3;
+  std::string vp = EncodeSealedValues(a);
+  EXPECT_FALSE(DecodeSealedSplit(tp, EncodeSealedValues(std::span<const double>(a).first(10)), &t3, &v3).ok());
+  EXPECT_FALSE(DecodeSealedSplit(vp, tp, &t3, &v3).ok());
+  EXPECT_FALSE(DecodeSealedSplit(tp.substr(0, tp.size() / 2), vp, &t3, &v3).ok());
+  EXPECT_FALSE(DecodeSealedSplit(tp, vp.substr(0, vp.size() - 1), &t3, &v3).ok());
+  EXPECT_TRUE(t3.empty() && v3.empty());
+}
+
 }  // namespace
 }  // namespace vigil::tsdb::chunkenc
