@@ -1312,6 +1312,39 @@ std::string EncodeSealedValues(std::span<const double> values, const SealedEncod
   return out;
 }
 
+namespace {
+
+// Decompresses the two sections as their header bytes say and appends the n
+// samples: what the one-part and the split form share. On an error the
+// vectors are left as they were.
+Status DecodeSections(std::string_view ts_section, uint8_t ts_header, std::string_view value_section,
+                      uint8_t value_header, size_t n, std::vector<int64_t>* timestamps_ms, std::vector<double>* values) {
+  std::string ts_buf, value_buf;
+  if (ts_header & kTsZstdBit) {
+    Status s = Decompress(ts_section, MaxSectionBytes(n), &ts_buf);
+    if (!s.ok()) return s.WithContext("timestamps");
+    ts_section = ts_buf;
+  }
+  if (value_header & kValZstdBit) {
+    Status s = Decompress(value_section, MaxSectionBytes(n), &value_buf);
+    if (!s.ok()) return s.WithContext("values");
+    value_section = value_buf;
+  }
+  const size_t old_ts = timestamps_ms->size();
+  const size_t old_values = values->size();
+  timestamps_ms->resize(old_ts + n);
+  values->resize(old_values + n);
+  Status s = DecodeTimestamps(ts_header & 3, ts_section, n, timestamps_ms->data() + old_ts);
+  if (s.ok()) s = DecodeValues((value_header >> 2) & 3, value_section, n, values->data() + old_values);
+  if (!s.ok()) {
+    timestamps_ms->resize(old_ts);
+    values->resize(old_values);
+  }
+  return s;
+}
+
+}  // namespace
+
 Status DecodeSealedSplit(std::string_view ts_part, std::string_view value_part, std::vector<int64_t>* timestamps_ms,
                          std::vector<double>* values) {
   Reader tr(ts_part), vr(value_part);
@@ -1327,28 +1360,7 @@ Status DecodeSealedSplit(std::string_view ts_part, std::string_view value_part, 
   std::string_view ts_section, value_section;
   (void)tr.Bytes(tr.remaining(), &ts_section);
   (void)vr.Bytes(vr.remaining(), &value_section);
-  std::string ts_buf, value_buf;
-  if (th.byte & kTsZstdBit) {
-    s = Decompress(ts_section, MaxSectionBytes(n), &ts_buf);
-    if (!s.ok()) return s.WithContext("timestamps");
-    ts_section = ts_buf;
-  }
-  if (vh.byte & kValZstdBit) {
-    s = Decompress(value_section, MaxSectionBytes(n), &value_buf);
-    if (!s.ok()) return s.WithContext("values");
-    value_section = value_buf;
-  }
-  const size_t old_ts = timestamps_ms->size();
-  const size_t old_values = values->size();
-  timestamps_ms->resize(old_ts + n);
-  values->resize(old_values + n);
-  s = DecodeTimestamps(th.byte & 3, ts_section, n, timestamps_ms->data() + old_ts);
-  if (s.ok()) s = DecodeValues((vh.byte >> 2) & 3, value_section, n, values->data() + old_values);
-  if (!s.ok()) {
-    timestamps_ms->resize(old_ts);
-    values->resize(old_values);
-  }
-  return s;
+  return DecodeSections(ts_section, th.byte, value_section, vh.byte, n, timestamps_ms, values);
 }
 
 Result<size_t> SealedSampleCount(std::string_view data) {
@@ -1376,30 +1388,7 @@ Status DecodeSealed(std::string_view data, std::vector<int64_t>* timestamps_ms, 
   }
   std::string_view value_section;
   (void)r.Bytes(r.remaining(), &value_section);
-
-  std::string ts_buf, value_buf;
-  if (h.byte & kTsZstdBit) {
-    s = Decompress(ts_section, MaxSectionBytes(n), &ts_buf);
-    if (!s.ok()) return s.WithContext("timestamps");
-    ts_section = ts_buf;
-  }
-  if (h.byte & kValZstdBit) {
-    s = Decompress(value_section, MaxSectionBytes(n), &value_buf);
-    if (!s.ok()) return s.WithContext("values");
-    value_section = value_buf;
-  }
-
-  const size_t old_ts = timestamps_ms->size();
-  const size_t old_values = values->size();
-  timestamps_ms->resize(old_ts + n);
-  values->resize(old_values + n);
-  s = DecodeTimestamps(h.byte & 3, ts_section, n, timestamps_ms->data() + old_ts);
-  if (s.ok()) s = DecodeValues((h.byte >> 2) & 3, value_section, n, values->data() + old_values);
-  if (!s.ok()) {
-    timestamps_ms->resize(old_ts);
-    values->resize(old_values);
-  }
-  return s;
+  return DecodeSections(ts_section, h.byte, value_section, h.byte, n, timestamps_ms, values);
 }
 
 }  // namespace vigil::tsdb::chunkenc
