@@ -206,6 +206,29 @@ void BM_AppendThroughput(benchmark::State& state) {
 // time); the wall-clock rate is lower on a shared machine.
 BENCHMARK(BM_AppendThroughput)->ArgName("labels")->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
 
+// Every sample of the series `matcher` selects in [mint, maxt], read through
+// Select and Iterator() as queries do; returns how many.
+Result<uint64_t> ReadEverySample(tsdb::DB& db, TimestampMs mint, TimestampMs maxt, const tsdb::Matcher& matcher) {
+  auto q = db.NewQuerier(mint, maxt);
+  auto sel = q->Select({matcher});
+  if (!sel.ok()) return sel.status();
+  uint64_t count = 0;
+  double sum = 0;
+  TimestampMs last = 0;
+  for (const auto& s : *sel) {
+    auto it = s->Iterator();
+    while (it->Next()) {
+      sum += it->v();
+      last = it->t();
+      ++count;
+    }
+    if (Status st = it->err(); !st.ok()) return st;
+  }
+  benchmark::DoNotOptimize(sum);
+  benchmark::DoNotOptimize(last);
+  return count;
+}
+
 // Reads back N series x 2 h at 1 s (7,200 samples each) from one block written
 // by ImportSeries: NewQuerier + Select + every sample through Iterator().
 void BM_RangeReadDecode(benchmark::State& state) {
@@ -243,31 +266,13 @@ void BM_RangeReadDecode(benchmark::State& state) {
   auto matcher = tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "job", "node");
   uint64_t total = 0;
   for (auto _ : state) {
-    auto q = db->NewQuerier(start, start + kBlockRangeMs - 1);
-    auto sel = q->Select({*matcher});
-    if (!sel.ok()) {
-      state.SkipWithError(sel.status().message().c_str());
+    auto count = ReadEverySample(*db, start, start + kBlockRangeMs - 1, *matcher);
+    if (!count.ok()) {
+      state.SkipWithError(count.status().message().c_str());
       return;
     }
-    uint64_t count = 0;
-    double sum = 0;
-    TimestampMs last = 0;
-    for (const auto& s : *sel) {
-      auto it = s->Iterator();
-      while (it->Next()) {
-        sum += it->v();
-        last = it->t();
-        ++count;
-      }
-      if (Status st = it->err(); !st.ok()) {
-        state.SkipWithError(st.message().c_str());
-        return;
-      }
-    }
-    benchmark::DoNotOptimize(sum);
-    benchmark::DoNotOptimize(last);
-    total += count;
-    if (count != n * kSamples) {
+    total += *count;
+    if (*count != n * kSamples) {
       state.SkipWithError("read back a different number of samples than written");
       return;
     }
@@ -325,24 +330,13 @@ void BM_HeadRangeRead(benchmark::State& state) {
   auto matcher = tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "job", "node");
   uint64_t total = 0;
   for (auto _ : state) {
-    auto q = db->NewQuerier(end - window_ms + 1, end);
-    auto sel = q->Select({*matcher});
-    if (!sel.ok()) {
-      state.SkipWithError(sel.status().message().c_str());
+    auto count = ReadEverySample(*db, end - window_ms + 1, end, *matcher);
+    if (!count.ok()) {
+      state.SkipWithError(count.status().message().c_str());
       return;
     }
-    uint64_t count = 0;
-    double sum = 0;
-    for (const auto& s : *sel) {
-      auto it = s->Iterator();
-      while (it->Next()) {
-        sum += it->v();
-        ++count;
-      }
-    }
-    benchmark::DoNotOptimize(sum);
-    total += count;
-    if (count != kSeries * static_cast<uint64_t>(window_ms / 1000)) {
+    total += *count;
+    if (*count != kSeries * static_cast<uint64_t>(window_ms / 1000)) {
       state.SkipWithError("read back a different number of samples than written");
       return;
     }
