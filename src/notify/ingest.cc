@@ -100,13 +100,17 @@ Status AlertIngest::Post(const std::string& body) {
   if (!j.is_array()) return Status::Error("the body must be a JSON array of alerts");
   TimestampMs now = clock_->NowMs();
   std::string errors;
+  size_t bad = 0;
+  constexpr size_t kErrorsListed = 10;  // a body of a million bad alerts gets a short answer
   std::vector<AlertUpdate> out;
   out.reserve(j.size());
   std::lock_guard lock(mu_);
   for (size_t i = 0; i < j.size(); ++i) {
     Result<Parsed> p = ParseAlert(j[i], now, resolve_timeout_);
     if (!p.ok()) {
-      errors += (errors.empty() ? "" : "; ") + ("alerts[" + std::to_string(i) + "]: ") + p.status().message();
+      if (++bad <= kErrorsListed) {
+        errors += (errors.empty() ? "" : "; ") + ("alerts[" + std::to_string(i) + "]: ") + p.status().message();
+      }
       continue;
     }
     AlertUpdate& a = p->alert;
@@ -135,6 +139,7 @@ Status AlertIngest::Post(const std::string& body) {
   }
   // Under the lock, so a post and an expiry reach the dispatcher in order.
   if (!out.empty()) sink_(std::move(out));
+  if (bad > kErrorsListed) errors += "; and " + std::to_string(bad - kErrorsListed) + " more invalid alerts";
   if (!errors.empty()) return Status::Error(errors);
   return Status::Ok();
 }

@@ -110,6 +110,15 @@ TEST(AlertIngest, BadRequestsNameTheIndexAndField) {
   EXPECT_THAT(bad.message(), HasSubstr("malformed JSON at byte"));
   EXPECT_THAT(bad.message(), Not(HasSubstr("hunter2")));  // the body is never echoed
   EXPECT_THAT(in.Post(R"({"labels":{"a":"b"}})").message(), HasSubstr("must be a JSON array"));
+  EXPECT_THAT(in.Post("[5E888888888888]").message(), HasSubstr("out of range"));
+
+  // Many bad alerts: ten are named, the rest counted.
+  std::string many = "[";
+  for (int i = 0; i < 1000; ++i) many += std::string(i ? "," : "") + R"({"labels":{}})";
+  Status lots = in.Post(many + "]");
+  EXPECT_THAT(lots.message(), HasSubstr("alerts[9]: labels"));
+  EXPECT_THAT(lots.message(), Not(HasSubstr("alerts[10]")));
+  EXPECT_THAT(lots.message(), HasSubstr("and 990 more invalid alerts"));
 }
 
 }  // namespace
