@@ -91,7 +91,11 @@ def am_alerts():
 
 
 v = None
-try:
+with vt.running(lambda: v, lambda: am.terminate(),
+                lambda: am.wait(timeout=10),
+                lambda: am_log.close(),
+                lambda: hook.shutdown(),
+                lambda: shutil.rmtree(work, ignore_errors=True)):
     vt.wait_until(lambda: vt.get(f"http://127.0.0.1:{am_port}/-/ready")[0] == 200, timeout=20, what="alertmanager")
     with open(flag, "w") as f:
         f.write("forward_test_flag 1\n")
@@ -122,16 +126,4 @@ try:
     os.remove(flag)
     c.check("the resolve reaches Alertmanager's receiver",
             vt.wait_until(lambda: [r for r in received if r["status"] == "resolved"], timeout=30, what="resolved"))
-except Exception:
-    if v is not None:
-        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
-    raise
-finally:
-    if v is not None:
-        v.cleanup()
-    am.terminate()
-    am.wait(timeout=10)
-    am_log.close()
-    hook.shutdown()
-    shutil.rmtree(work, ignore_errors=True)
 c.finish()

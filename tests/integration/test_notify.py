@@ -69,7 +69,9 @@ alerting:
 """
 
 v = None
-try:
+with vt.running(lambda: v, lambda: pd.stop(),
+                lambda: sd.cleanup(),
+                lambda: shutil.rmtree(work, ignore_errors=True)):
     sd.systemctl("start", "vn-bitcoind.service", "vn-titan.service", "vn-validator.service")
     data_dir = os.path.join(work, "data")
     v = vt.Vigil(a.vigil, CONFIG, data_dir=data_dir)
@@ -211,14 +213,4 @@ try:
         c.check("POST without matchers is a 400", False)
     except urllib.error.HTTPError as e:
         c.check("POST without matchers is a 400 naming the field", e.code == 400 and b"matchers" in e.read())
-except Exception:
-    if v is not None:
-        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
-    raise
-finally:
-    if v is not None:
-        v.cleanup()
-    pd.stop()
-    sd.cleanup()
-    shutil.rmtree(work, ignore_errors=True)
 c.finish()

@@ -110,7 +110,8 @@ def reload_ok(v):
 
 
 v = None
-try:
+with vt.running(lambda: v, lambda: pd.stop(),
+                lambda: shutil.rmtree(work, ignore_errors=True)):
     # 1. The P0 pages once.
     set_metrics(up=0)
     v = vt.Vigil(a.vigil, ROUTING_A, data_dir=data_dir)
@@ -164,13 +165,4 @@ try:
             vt.wait_until(lambda: len(events("resolve", KEY1)) == 2 and events("resolve", KEY2), timeout=15,
                           what="resolves after the refused reload"))
     c.check("no routing key in the log", KEY1 not in v.logs() and KEY2 not in v.logs())
-except Exception:
-    if v is not None:
-        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
-    raise
-finally:
-    if v is not None:
-        v.cleanup()
-    pd.stop()
-    shutil.rmtree(work, ignore_errors=True)
 c.finish()

@@ -97,7 +97,10 @@ alerting:
       telegram_configs: [{{bot_token: 'wrong-token', chat_id: '1', api_url: '{chat.url}'}}]
 """ + TEMPLATED
 v = None
-try:
+with vt.running(lambda: v, lambda: chat.stop(),
+                lambda: pd.stop(),
+                lambda: smtp.stop(),
+                lambda: shutil.rmtree(work, ignore_errors=True)):
     v = vt.Vigil(a.vigil, CONFIG)
     v.wait_ready()
 
@@ -189,15 +192,4 @@ try:
     c.check("no token, password or secret URL in the log or the API",
             TG not in logs and TW not in logs and "wrong-token" not in logs and "discord-secret" not in logs and
             "mail-secret" not in logs and PD not in logs and "slack-secret-token" not in logs)
-except Exception:
-    if v is not None:
-        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
-    raise
-finally:
-    if v is not None:
-        v.cleanup()
-    chat.stop()
-    pd.stop()
-    smtp.stop()
-    shutil.rmtree(work, ignore_errors=True)
 c.finish()

@@ -50,7 +50,8 @@ rule_files: ['{rules}']
 """
 
 v = None
-try:
+with vt.running(lambda: v, lambda: sd.cleanup(),
+                lambda: shutil.rmtree(work, ignore_errors=True)):
     sd.systemctl("start", "vr-node.service")
     data_dir = os.path.join(work, "data")
     v = vt.Vigil(a.vigil, CONFIG, data_dir=data_dir)
@@ -113,13 +114,4 @@ try:
     vt.wait_until(lambda: firing() == [], timeout=5, interval=0.01, what="alert resolved")
     c.check(f"resolved within 2 s of the unit's start ({(time.monotonic() - t1) * 1000:.0f} ms)",
             time.monotonic() - t1 < 2.0)
-except Exception:
-    if v is not None:
-        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
-    raise
-finally:
-    if v is not None:
-        v.cleanup()
-    sd.cleanup()
-    shutil.rmtree(work, ignore_errors=True)
 c.finish()

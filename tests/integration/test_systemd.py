@@ -42,7 +42,8 @@ def show(unit, prop):
 
 
 v = None
-try:
+with vt.running(lambda: v, lambda: sd.cleanup(),
+                lambda: shutil.rmtree(sleeper_dir, ignore_errors=True)):
     systemctl("start", "vt-restart.service", "vt-plain.service", "vt-guarded.service")
     # The port the `guarded` service's probe checks; closing it fails the probe.
     guard = socket.socket()
@@ -258,13 +259,4 @@ services:
 
     rc = v.stop(signal.SIGTERM, timeout=5)
     c.check("vigil stops cleanly", rc == 0, f"rc={rc}")
-except Exception:
-    if v is not None:
-        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
-    raise
-finally:
-    if v is not None:
-        v.cleanup()
-    sd.cleanup()
-    shutil.rmtree(sleeper_dir, ignore_errors=True)
 c.finish()

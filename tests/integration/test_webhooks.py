@@ -72,7 +72,8 @@ alerting:
       slack_configs: [{{api_url: '{hooks.url}/services/T0001/B0001/not-the-secret'}}]
 """
 v = None
-try:
+with vt.running(lambda: v, lambda: hooks.stop(),
+                lambda: shutil.rmtree(work, ignore_errors=True)):
     v = vt.Vigil(a.vigil, CONFIG)
     v.wait_ready()
 
@@ -144,13 +145,4 @@ try:
     print(f"webhook after {hook['time'] - t0:.2f} s, slow Slack after {slack['time'] - t0:.2f} s")
     c.check("receivers are sent to concurrently: the webhook arrives while Slack is still answering",
             hook["time"] < slack["time"] - 2, (hook["time"] - t0, slack["time"] - t0))
-except Exception:
-    if v is not None:
-        print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
-    raise
-finally:
-    if v is not None:
-        v.cleanup()
-    hooks.stop()
-    shutil.rmtree(work, ignore_errors=True)
 c.finish()

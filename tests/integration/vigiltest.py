@@ -1,6 +1,7 @@
 """Shared helpers for vigil's integration tests: start the real binary and
 real peers on loopback, bounded waits, and clean shutdown by PID."""
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -115,6 +116,27 @@ class Vigil:
     def cleanup(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running(current_vigil, *cleanups):
+    """Wraps a test's body: when it raises, the tail of the current vigil's
+    log is printed; at the end, whatever happened, that vigil is cleaned up
+    and then each cleanup is called in order. `current_vigil` returns the
+    Vigil in use (None before it starts), as tests restart it."""
+    try:
+        yield
+    except Exception:
+        v = current_vigil()
+        if v is not None:
+            print("--- vigil log (tail) ---\n" + v.logs()[-3000:])
+        raise
+    finally:
+        v = current_vigil()
+        if v is not None:
+            v.cleanup()
+        for cleanup in cleanups:
+            cleanup()
 
 
 class UserSystemd:
