@@ -8,6 +8,7 @@
 #include "alert/alert.h"
 #include "base/time.h"
 #include "http/client.h"
+#include "notify/api.h"
 
 namespace vigil::cli {
 namespace {
@@ -33,13 +34,7 @@ int AddSilence(const SilenceAddOptions& o) {
   for (const auto& text : o.matchers) {
     auto parsed = alert::ParseMatchers(text);
     if (!parsed.ok()) return Fail(parsed.status().message());
-    for (const auto& m : *parsed) {
-      using T = tsdb::Matcher::Type;
-      matchers.push_back({{"name", m.name()},
-                          {"value", m.value()},
-                          {"isRegex", m.type() == T::kRegexMatch || m.type() == T::kRegexNoMatch},
-                          {"isEqual", m.type() == T::kEqual || m.type() == T::kRegexMatch}});
-    }
+    for (auto& m : notify::AlertmanagerMatchers(*parsed)) matchers.push_back(std::move(m));
   }
   Result<Duration> d = ParseDuration(o.duration);
   if (!d.ok()) return Fail("--duration: " + d.status().message());

@@ -26,13 +26,7 @@ json SilenceJson(const Outbox::StoredSilence& s, TimestampMs now) {
   for (const auto& text : s.matchers) {
     auto parsed = alert::ParseMatchers(text);
     if (!parsed.ok()) continue;
-    for (const auto& m : *parsed) {
-      using T = tsdb::Matcher::Type;
-      matchers.push_back({{"name", m.name()},
-                          {"value", m.value()},
-                          {"isRegex", m.type() == T::kRegexMatch || m.type() == T::kRegexNoMatch},
-                          {"isEqual", m.type() == T::kEqual || m.type() == T::kRegexMatch}});
-    }
+    for (auto& m : AlertmanagerMatchers(*parsed)) matchers.push_back(std::move(m));
   }
   std::string state = now < s.starts_at ? "pending" : now < s.ends_at ? "active" : "expired";
   return {{"id", s.id},
@@ -179,6 +173,18 @@ http::Response ListAlerts(const http::Request& r, Notifier* n, const AlertIngest
 }
 
 }  // namespace
+
+json AlertmanagerMatchers(const alert::Matchers& matchers) {
+  json out = json::array();
+  for (const auto& m : matchers) {
+    using T = tsdb::Matcher::Type;
+    out.push_back({{"name", m.name()},
+                   {"value", m.value()},
+                   {"isRegex", m.type() == T::kRegexMatch || m.type() == T::kRegexNoMatch},
+                   {"isEqual", m.type() == T::kEqual || m.type() == T::kRegexMatch}});
+  }
+  return out;
+}
 
 std::vector<http::Route> NewApiRoutes(Notifier* n, const Clock* clock) {
   std::vector<http::Route> routes;
