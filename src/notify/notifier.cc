@@ -261,6 +261,7 @@ void Notifier::Loop() {
     if (!o_.alerting.alertmanagers.empty()) Forward(changed);
     dispatch_lock.lock();
     std::vector<alert::Notification> flushed = dispatcher_->Flush();
+    auto sent_changes = dispatcher_->TakeSentChanges();
     dispatch_lock.unlock();
     std::vector<OutboxMessage> queued;
     for (const auto& n : flushed) Render(n, queued);
@@ -268,17 +269,10 @@ void Notifier::Loop() {
       // The disk is full or the database broken: say so loudly. Nor is the
       // log saved, so after a restart these groups are notified again.
       LogError("cannot queue notifications", {{"count", std::to_string(queued.size())}, {"err", st.message()}});
-      dispatch_lock.lock();
-      (void)dispatcher_->TakeSentChanges();
-      dispatch_lock.unlock();
-    }
-    // After the notifications are queued: a crash in between repeats one
-    // rather than losing it.
-    dispatch_lock.lock();
-    auto sent_changes = dispatcher_->TakeSentChanges();
-    dispatch_lock.unlock();
-    if (Status st = outbox_->SaveSentLog(std::move(sent_changes)); !st.ok()) {
-      LogError("cannot save the notification log", {{"err", st.message()}});
+    } else if (Status sl = outbox_->SaveSentLog(sent_changes); !sl.ok()) {
+      // Saved after the notifications are queued: a crash in between repeats
+      // one rather than losing it.
+      LogError("cannot save the notification log", {{"err", sl.message()}});
     }
     DeliverDue();
     TimestampMs now = o_.clock->NowMs();
