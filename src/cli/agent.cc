@@ -25,8 +25,11 @@
 #include "notify/notifier.h"
 #include "process/process.h"
 #include "promql/engine.h"
+#include "recovery/api.h"
+#include "recovery/controller.h"
 #include "rules/manager.h"
 #include "rules/state_store.h"
+#include "systemd/control.h"
 #include "systemd/monitor.h"
 #include "tsdb/tsdb.h"
 
@@ -59,17 +62,24 @@ class EventCounter final : public collect::EventSink {
     std::lock_guard lock(mu_);
     rules_ = rules;
   }
+  void SetRecovery(recovery::Controller* recovery) {
+    std::lock_guard lock(mu_);
+    recovery_ = recovery;
+  }
 
   void Publish(const collect::Event& e) override {
     rules::Manager* rules = nullptr;
+    recovery::Controller* recovery = nullptr;
     {
       std::lock_guard lock(mu_);
       ++counts_[e.source];
       rules = rules_;
+      recovery = recovery_;
     }
     // Outside the lock: the manager may be mid-evaluation. It outlives every
     // publisher (collectors stop before it does).
     if (rules) rules->NotifyMetricsChanged({e.metric_names.begin(), e.metric_names.end()});
+    if (recovery) recovery->Poke();
     std::string names;
     for (const auto& n : e.metric_names) names += (names.empty() ? "" : ",") + n;
     LogDebug("event", {{"source", e.source},
@@ -97,11 +107,13 @@ class EventCounter final : public collect::EventSink {
   mutable std::mutex mu_;
   std::map<std::string, uint64_t> counts_;
   rules::Manager* rules_ = nullptr;
+  recovery::Controller* recovery_ = nullptr;
 };
 
 // What BuildCollectors creates besides the scheduled list.
 struct Wiring {
   std::shared_ptr<systemd::Monitor> systemd;  // null when no service names a unit
+  std::shared_ptr<ServiceHealth> health;      // the services' probe verdicts
 };
 
 // The one place that knows every collector: add new ones here.
@@ -122,6 +134,7 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     out.push_back({collect::NewHostCollector(std::move(o)), c.host.interval, c.host.timeout});
   }
   ServiceCollectors services = BuildServiceCollectors(c, clock, events);
+  wiring->health = services.health;
   if (!services.scheduled.empty()) events->Declare("probe");
   systemd::MonitorOptions mo;
   mo.bus = c.systemd && c.systemd->bus == config::BusKind::kUser ? systemd::Bus::kUser : systemd::Bus::kSystem;
@@ -230,6 +243,13 @@ class Agent {
       return 1;
     }
     StartScheduler(config_);
+    if (!StartRecovery(config_)) {
+      StopScheduler();
+      events_.SetRules(nullptr);
+      rules_->Stop();
+      if (notifier_) notifier_->Stop();
+      return 1;
+    }
     reload_.last_success_seconds = static_cast<double>(clock_.NowMs()) / 1000.0;
 
     http::Endpoints endpoints;
@@ -240,11 +260,16 @@ class Agent {
     };
     // More specific prefixes first: /api/v1/notifications before the API's /api/v1/.
     for (auto& r : notify::NewApiRoutes(notifier_.get(), &clock_)) endpoints.routes.push_back(std::move(r));
+    endpoints.routes.push_back(recovery::NewApiRoute([this] {
+      std::lock_guard lock(mu_);
+      return recovery_;
+    }));
     endpoints.routes.push_back(api::NewRoute(ApiOptions()));
     auto server = http::StartServer(config_.global.listen, std::move(endpoints));
     if (!server.ok()) {
       std::fprintf(stderr, "%s\n", server.status().message().c_str());
       LogError("cannot start HTTP server", {{"err", server.status().message()}});
+      StopRecovery();
       StopScheduler();
       events_.SetRules(nullptr);
       rules_->Stop();
@@ -261,6 +286,7 @@ class Agent {
 
     LogInfo("shutting down");
     (*server)->Stop();
+    StopRecovery();
     StopScheduler();
     events_.SetRules(nullptr);
     rules_->Stop();
@@ -355,6 +381,143 @@ class Agent {
     return true;
   }
 
+  // Services with `recovery.restart` get restarts; every service is known to
+  // the planner so dependencies are respected. Its audit shares state.db.
+  bool StartRecovery(const config::Config& c) {
+    recovery::ControllerOptions ro;
+    bool any = false;
+    for (const auto& s : c.services) {
+      recovery::ServiceSpec spec{s.name, s.unit, s.depends_on, std::nullopt};
+      if (s.recovery && s.recovery->restart) {
+        const config::RestartOptions& r = *s.recovery->restart;
+        spec.restart = recovery::RestartPolicy{r.max_attempts, r.window,         r.backoff,      r.max_backoff,
+                                               r.verify_timeout, r.stable_for, r.unhealthy_for};
+        any = true;
+      }
+      ro.services.push_back(std::move(spec));
+    }
+    if (!any) return true;
+    const recovery::Mode mode = c.recovery.mode == config::RecoveryMode::kOff      ? recovery::Mode::kOff
+                                : c.recovery.mode == config::RecoveryMode::kDryRun ? recovery::Mode::kDryRun
+                                                                                   : recovery::Mode::kEnforce;
+    ro.mode = mode;
+    ro.max_concurrent = c.recovery.max_concurrent;
+    ro.state_path = c.global.data_dir + "/state.db";
+    ro.clock = &clock_;
+    std::map<std::string, size_t> checks;
+    for (const auto& s : c.services) {
+      checks[s.name] = s.probes.size() + (s.bitcoind ? 1 : 0) + (s.titan ? 1 : 0) + (s.validator ? 1 : 0);
+    }
+    std::map<std::string, std::string> units;
+    for (const auto& s : c.services) units[s.name] = s.unit;
+    ro.observe = [this, checks, units] {
+      std::shared_ptr<systemd::Monitor> monitor;
+      std::shared_ptr<ServiceHealth> health;
+      {
+        std::lock_guard lock(mu_);
+        monitor = systemd_;
+        health = health_;
+      }
+      std::map<std::string, recovery::Observation> out;
+      std::vector<systemd::UnitState> states;
+      if (monitor) states = monitor->Units();
+      for (const auto& [service, n] : checks) {
+        recovery::Observation o;
+        if (health) {
+          o.checks_ok = health->ProbesOk(service);
+          o.checked_since_ms = health->AllCheckedSince(service, n);
+        }
+        for (const auto& u : states) {
+          if (u.service != service || u.name != units.at(service)) continue;
+          o.unit_known = u.load_state != "not-found";
+          o.active_state = u.active_state;
+          o.sub_state = u.sub_state;
+          o.result = u.result;
+          o.n_restarts = u.n_restarts.value_or(0);
+        }
+        out[service] = std::move(o);
+      }
+      return out;
+    };
+    systemd::Bus bus = c.systemd && c.systemd->bus == config::BusKind::kUser ? systemd::Bus::kUser : systemd::Bus::kSystem;
+    ro.restart = [bus](const std::string& unit, Duration timeout) {
+      auto r = systemd::RestartUnit(bus, unit, timeout);
+      if (!r.ok()) return recovery::RestartOutcome{false, r.status().message()};
+      return recovery::RestartOutcome{r->ok(), "job " + r->result + " in " + FormatDuration(r->took)};
+    };
+    std::vector<alert::MaintenanceWindow> windows;
+    if (c.alerting) {
+      for (size_t i = 0; i < c.alerting->maintenance_windows.size(); ++i) {
+        auto w = alert::MaintenanceWindow::Build(c.alerting->maintenance_windows[i],
+                                                 "alerting.maintenance_windows[" + std::to_string(i) + "]");
+        if (w.ok()) windows.push_back(std::move(*w));
+      }
+    }
+    ro.maintenance = [windows = std::move(windows)](const std::string& service,
+                                                    TimestampMs now) -> std::optional<std::string> {
+      Labels l{{"service", service}};
+      for (const auto& w : windows) {
+        if (w.Mutes(l, now)) return w.name();
+      }
+      return std::nullopt;
+    };
+    ro.on_event = [this](const recovery::Event& e) { OnRecoveryEvent(e); };
+    auto ctl = recovery::Controller::Start(std::move(ro));
+    if (!ctl.ok()) {
+      std::fprintf(stderr, "recovery: %s\n", ctl.status().message().c_str());
+      LogError("cannot start recovery", {{"err", ctl.status().message()}});
+      return false;
+    }
+    std::shared_ptr<recovery::Controller> shared(std::move(*ctl));
+    {
+      std::lock_guard lock(mu_);
+      recovery_ = shared;
+    }
+    events_.SetRecovery(shared.get());
+    LogInfo("recovery started", {{"mode", recovery::ModeName(mode)}});
+    return true;
+  }
+
+  void StopRecovery() {
+    std::shared_ptr<recovery::Controller> r;
+    {
+      std::lock_guard lock(mu_);
+      r = std::move(recovery_);
+    }
+    events_.SetRecovery(nullptr);
+    if (r) r->Stop();
+  }
+
+  // A failed recovery pages (P0) with its attempts; it resolves once the
+  // service is verified healthy again or an operator resets it.
+  void OnRecoveryEvent(const recovery::Event& e) {
+    if (!notifier_) return;
+    notify::AlertUpdate u;
+    u.labels = Labels{{"alertname", "RecoveryFailed"}, {"service", e.service}, {"severity", "critical"}};
+    for (const auto& [name, value] : config_.global.external_labels) u.labels.Set(name, value);
+    if (e.kind == recovery::Event::Kind::kEscalated) {
+      std::string attempts;
+      for (size_t i = 0; i < e.attempts.size(); ++i) {
+        attempts += (i ? "\n" : "") + std::to_string(i + 1) + ". " + e.attempts[i];
+      }
+      u.annotations.Set("summary", "automatic recovery of " + e.service + " failed: a person is needed");
+      u.annotations.Set("description", e.detail);
+      u.annotations.Set("attempts", attempts);
+      if (!e.affected.empty()) {
+        std::string affected;
+        for (const auto& a : e.affected) affected += (affected.empty() ? "" : ", ") + a;
+        u.annotations.Set("affected_services", affected);
+      }
+      u.starts_at = e.time_ms;
+      u.generator_url = "http://" + config_.global.listen + "/api/v1/recovery?service=" + e.service;
+      notifier_->Update({std::move(u)});
+    } else if (e.kind == recovery::Event::Kind::kEscalationCleared) {
+      u.starts_at = e.time_ms;
+      u.ends_at = e.time_ms;
+      notifier_->Update({std::move(u)});
+    }
+  }
+
   api::Options ApiOptions() {
     api::Options o;
     o.storage = Storage();
@@ -424,9 +587,11 @@ class Agent {
       reload_.last_successful = false;
       return;
     }
+    StopRecovery();
     StopScheduler();
     config_ = std::move(r.config);
     StartScheduler(config_);
+    if (!StartRecovery(config_)) LogError("recovery not restarted after the reload; see the error above");
     std::lock_guard lock(mu_);
     reload_.last_successful = true;
     reload_.last_success_seconds = static_cast<double>(clock_.NowMs()) / 1000.0;
@@ -442,6 +607,7 @@ class Agent {
     std::lock_guard lock(mu_);
     scheduler_ = std::move(s);
     systemd_ = std::move(wiring.systemd);
+    health_ = std::move(wiring.health);
   }
 
   void StopScheduler() {
@@ -492,6 +658,12 @@ class Agent {
     events_.AppendMetrics(out);
     if (rules_) rules_->AppendSelfMetrics(out);
     if (notifier_) notifier_->AppendMetrics(out);
+    std::shared_ptr<recovery::Controller> recovery;
+    {
+      std::lock_guard lock(mu_);
+      recovery = recovery_;
+    }
+    if (recovery) recovery->AppendMetrics(out);
     out.AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
                  {}, reload.last_successful ? 1 : 0);
     out.AddGauge("vigil_config_last_reload_success_timestamp_seconds",
@@ -522,6 +694,8 @@ class Agent {
   std::mutex mu_;  // guards scheduler_ and reload_
   std::shared_ptr<collect::Scheduler> scheduler_;
   std::shared_ptr<systemd::Monitor> systemd_;
+  std::shared_ptr<ServiceHealth> health_;
+  std::shared_ptr<recovery::Controller> recovery_;  // null when no service has a recovery policy
   EventCounter events_{clock_};
   ReloadState reload_;
   std::unique_ptr<tsdb::DB> db_;

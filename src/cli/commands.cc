@@ -10,6 +10,7 @@
 #include "cli/query_commands.h"
 #include "cli/notify_commands.h"
 #include "cli/rules_commands.h"
+#include "cli/recovery_commands.h"
 #include "cli/silence_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
@@ -126,6 +127,41 @@ int Main(int argc, char** argv) {
     sub->add_option("--server", silence.server, "vigil's address")->capture_default_str();
   }
 
+  CLI::App* recovery_cmd = app.add_subcommand("recovery", "Show and control the automatic recovery of a running vigil");
+  recovery_cmd->require_subcommand(1);
+  std::string recovery_server = "http://127.0.0.1:9810", recovery_service, recovery_for;
+  bool recovery_json = false;
+  CLI::App* recovery_list =
+      recovery_cmd->add_subcommand("list", "Each service's recovery phase and budget, and the recent audit");
+  recovery_list->add_option("SERVICE", recovery_service, "Only this service");
+  recovery_list->add_flag("--json", recovery_json, "Print the API's data as JSON");
+  CLI::App* recovery_pause = recovery_cmd->add_subcommand("pause", "Stop acting (every service, or one) until resumed");
+  recovery_pause->add_option("SERVICE", recovery_service, "Only this service (default: every service)");
+  recovery_pause->add_option("--for", recovery_for, "Resume by itself after this long (e.g. 30m)");
+  CLI::App* recovery_resume = recovery_cmd->add_subcommand("resume", "Act again after a pause");
+  recovery_resume->add_option("SERVICE", recovery_service, "The service paused by name (default: the global pause)");
+  CLI::App* recovery_reset =
+      recovery_cmd->add_subcommand("reset", "Forget a service's attempts and escalation: its budget is full again");
+  recovery_reset->add_option("SERVICE", recovery_service, "The service")->required();
+  for (CLI::App* sub : {recovery_list, recovery_pause, recovery_resume, recovery_reset}) {
+    sub->add_option("--server", recovery_server, "vigil's address")->capture_default_str();
+  }
+
+  DrillOptions drill;
+  std::string drill_timeout = "120s";
+  CLI::App* drill_cmd = app.add_subcommand(
+      "drill", "Inject a fault into a managed service and measure detection, notification and verified recovery");
+  drill_cmd->add_option("FAULT", drill.fault, "kill (SIGKILL), hang (SIGSTOP) or stop (a clean stop: not restarted)")
+      ->required();
+  drill_cmd->add_option("SERVICE", drill.service, "A service with recovery.restart in vigil's configuration")
+      ->required();
+  drill_cmd->add_flag("--yes", drill.yes, "Really inject the fault (without it, only say what would be done)");
+  drill_cmd->add_option("--rounds", drill.rounds, "How many times; p50 and p99 are printed")->capture_default_str();
+  drill_cmd->add_option("--timeout", drill_timeout, "Longest wait for one round")->capture_default_str();
+  drill_cmd->add_flag("--user", drill.user_bus, "The unit runs under `systemd --user`");
+  drill_cmd->add_flag("--json", drill.as_json, "Print JSON");
+  drill_cmd->add_option("--server", drill.server, "vigil's address")->capture_default_str();
+
   CLI::App* notify_cmd = app.add_subcommand("notify", "Notification tools");
   notify_cmd->require_subcommand(1);
   std::string notify_receiver, notify_severity = "low", notify_config;
@@ -182,6 +218,19 @@ int Main(int argc, char** argv) {
   }
   if (check_config->parsed()) return CheckConfig(config_files);
   if (check_rules->parsed()) return CheckRules(rule_files);
+  if (recovery_list->parsed()) return ListRecovery(recovery_server, recovery_service, recovery_json);
+  if (recovery_pause->parsed()) return PauseRecovery(recovery_server, recovery_service, recovery_for);
+  if (recovery_resume->parsed()) return ResumeRecovery(recovery_server, recovery_service);
+  if (recovery_reset->parsed()) return ResetRecovery(recovery_server, recovery_service);
+  if (drill_cmd->parsed()) {
+    auto t = ParseDuration(drill_timeout);
+    if (!t.ok() || t->count() <= 0) {
+      std::fprintf(stderr, "error: --timeout: expected a duration such as 120s\n");
+      return 1;
+    }
+    drill.timeout = *t;
+    return RunDrill(drill);
+  }
   if (silence_add->parsed()) return AddSilence(silence);
   if (notify_test->parsed()) {
     return NotifyTest(notify_config.empty() ? std::nullopt : std::optional<std::string>(notify_config),

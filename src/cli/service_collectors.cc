@@ -1,5 +1,7 @@
 #include "cli/service_collectors.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "base/log.h"
@@ -13,10 +15,10 @@ void ServiceHealth::Record(const std::string& service, const std::string& collec
     std::lock_guard lock(mu_);
     auto& by_collector = verdicts_[service];
     before = true;
-    for (const auto& [name, v] : by_collector) before = before && v;
-    by_collector[collector] = ok;
+    for (const auto& [name, v] : by_collector) before = before && v.ok;
+    by_collector[collector] = {ok, clock_.NowMs()};
     after = true;
-    for (const auto& [name, v] : by_collector) after = after && v;
+    for (const auto& [name, v] : by_collector) after = after && v.ok;
   }
   if (before == after || events_ == nullptr) return;
   LogInfo(after ? "service probes pass again" : "service probes failing",
@@ -28,10 +30,20 @@ bool ServiceHealth::ProbesOk(std::string_view service) const {
   std::lock_guard lock(mu_);
   auto it = verdicts_.find(service);
   if (it == verdicts_.end()) return true;
-  for (const auto& [name, ok] : it->second) {
-    if (!ok) return false;
+  for (const auto& [name, v] : it->second) {
+    if (!v.ok) return false;
   }
   return true;
+}
+
+TimestampMs ServiceHealth::AllCheckedSince(std::string_view service, size_t expected) const {
+  std::lock_guard lock(mu_);
+  auto it = verdicts_.find(service);
+  if (it == verdicts_.end()) return expected == 0 ? std::numeric_limits<TimestampMs>::max() : 0;
+  if (it->second.size() < expected) return 0;
+  TimestampMs oldest = std::numeric_limits<TimestampMs>::max();
+  for (const auto& [name, v] : it->second) oldest = std::min(oldest, v.at_ms);
+  return oldest;
 }
 
 namespace {

@@ -30,12 +30,19 @@ class ServiceHealth {
 
   void Record(const std::string& service, const std::string& collector, bool ok);
   bool ProbesOk(std::string_view service) const;
+  // The time by which each of the service's `expected` checks has reported at
+  // least once (the oldest latest verdict); 0 while one has never reported.
+  TimestampMs AllCheckedSince(std::string_view service, size_t expected) const;
 
  private:
   const Clock& clock_;
   collect::EventSink* events_;
   mutable std::mutex mu_;
-  std::map<std::string, std::map<std::string, bool>, std::less<>> verdicts_;  // service -> collector -> ok
+  struct Verdict {
+    bool ok = true;
+    TimestampMs at_ms = 0;
+  };
+  std::map<std::string, std::map<std::string, Verdict>, std::less<>> verdicts_;  // service -> collector -> verdict
 };
 
 struct ServiceCollectors {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -1340,6 +1341,130 @@ void DecodeUpdates(Decoder& d, const YAML::Node& node, const std::string& path, 
   r.Finish();
 }
 
+// A share of a filesystem: "10%" or 0.1.
+void Ratio(Decoder& d, const YAML::Node& node, const std::string& field, double* out) {
+  std::string text;
+  if (!d.String(node, field, &text)) return;
+  bool percent = !text.empty() && text.back() == '%';
+  std::string number = percent ? text.substr(0, text.size() - 1) : text;
+  char* end = nullptr;
+  double v = number.empty() ? -1 : std::strtod(number.c_str(), &end);
+  if (end == nullptr || *end != '\0' || !std::isfinite(v)) v = -1;
+  if (percent) v /= 100;
+  if (v <= 0 || v >= 1) {
+    d.Report(node, field, "expected a share between 0 and 1 or a percentage (e.g. 10%), got \"" + text + "\"");
+    return;
+  }
+  *out = v;
+}
+
+void DecodeRestart(Decoder& d, const YAML::Node& node, const std::string& path, RestartOptions* o) {
+  MapReader r(d, node, path);
+  if (auto n = r.Take("max_attempts"); n.IsDefined()) {
+    std::string text;
+    if (n.IsScalar() && n.Scalar() == "0") {
+      d.Report(n, r.Field("max_attempts"),
+               "must be at least 1 (a budget of 0 would never restart; remove `restart` to turn restarts off)");
+    } else {
+      d.Int(n, r.Field("max_attempts"), &o->max_attempts, 1, 100);
+    }
+  }
+  auto duration = [&](const char* key, Duration* out) {
+    if (auto n = r.Take(key); n.IsDefined()) d.Duration(n, r.Field(key), out, /*allow_zero=*/false);
+  };
+  duration("window", &o->window);
+  duration("backoff", &o->backoff);
+  duration("max_backoff", &o->max_backoff);
+  duration("verify_timeout", &o->verify_timeout);
+  if (auto n = r.Take("stable_for"); n.IsDefined()) d.Duration(n, r.Field("stable_for"), &o->stable_for, true);
+  duration("unhealthy_for", &o->unhealthy_for);
+  if (o->max_backoff < o->backoff) d.Report(node, path, "max_backoff must not be shorter than backoff");
+  r.Finish();
+}
+
+void DecodeFailover(Decoder& d, MapReader& r, const YAML::Node& node, const std::string& path, FailoverOptions* o) {
+  if (auto n = r.Take("env_file"); !n.IsDefined()) {
+    d.Report(node, path, "missing env_file (the consumer's env file holding the endpoint)");
+  } else if (d.String(n, r.Field("env_file"), &o->env_file) && (o->env_file.empty() || o->env_file[0] != '/')) {
+    d.Report(n, r.Field("env_file"), "must be an absolute path");
+  }
+  if (auto n = r.Take("key"); !n.IsDefined()) {
+    d.Report(node, path, "missing key (the KEY=value line to rewrite)");
+  } else if (d.String(n, r.Field("key"), &o->key)) {
+    bool valid = !o->key.empty() && !std::isdigit(static_cast<unsigned char>(o->key[0])) &&
+                 std::all_of(o->key.begin(), o->key.end(),
+                             [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; });
+    if (!valid) d.Report(n, r.Field("key"), "\"" + o->key + "\" is not a valid variable name");
+  }
+  if (auto n = r.Take("endpoints"); !n.IsDefined()) {
+    d.Report(node, path, "missing endpoints (the primary first, then standbys)");
+  } else if (!n.IsSequence()) {
+    d.Report(n, r.Field("endpoints"), std::string("expected a list, got ") + Decoder::KindName(n));
+  } else {
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string url;
+      d.Url(n[i], r.Field("endpoints") + "[" + std::to_string(i) + "]", &url);
+      if (!url.empty()) o->endpoints.push_back(std::move(url));
+    }
+    if (n.size() < 2) d.Report(n, r.Field("endpoints"), "needs at least two endpoints (a primary and a standby)");
+  }
+  if (auto n = r.Take("probe_path"); n.IsDefined() && d.String(n, r.Field("probe_path"), &o->probe_path) &&
+                                     (o->probe_path.empty() || o->probe_path[0] != '/')) {
+    d.Report(n, r.Field("probe_path"), "must start with /");
+  }
+  if (auto n = r.Take("probe_interval"); n.IsDefined())
+    d.Duration(n, r.Field("probe_interval"), &o->probe_interval, false);
+  if (auto n = r.Take("probe_timeout"); n.IsDefined()) d.Duration(n, r.Field("probe_timeout"), &o->probe_timeout, false);
+  if (auto n = r.Take("fail_after"); n.IsDefined()) d.Int(n, r.Field("fail_after"), &o->fail_after, 1, 100);
+  if (auto n = r.Take("hold_down"); n.IsDefined()) d.Duration(n, r.Field("hold_down"), &o->hold_down, true);
+  if (auto n = r.Take("restart"); n.IsDefined()) {
+    d.String(n, r.Field("restart"), &o->restart_service);
+  }
+}
+
+void DecodeExecAction(Decoder& d, MapReader& r, const YAML::Node& node, const std::string& path,
+                      ExecActionOptions* o) {
+  if (auto n = r.Take("name"); n.IsDefined()) d.String(n, r.Field("name"), &o->name);
+  if (auto n = r.Take("matchers"); n.IsDefined()) DecodeMatcherList(d, n, r.Field("matchers"), &o->matchers);
+  if (auto n = r.Take("command"); !n.IsDefined()) {
+    d.Report(node, path, "missing command (an absolute program and its arguments, run without a shell)");
+  } else {
+    d.StringList(n, r.Field("command"), &o->command);
+    if (n.IsSequence() && (o->command.empty() || o->command[0].empty() || o->command[0][0] != '/')) {
+      d.Report(n.size() > 0 ? n[0] : n, r.Field("command"),
+               "the program must be an absolute path (it is run without a shell)");
+    }
+  }
+  if (auto n = r.Take("timeout"); n.IsDefined()) d.Duration(n, r.Field("timeout"), &o->timeout, false);
+  if (auto n = r.Take("max_output"); n.IsDefined()) {
+    std::string text;
+    if (d.String(n, r.Field("max_output"), &text)) {
+      Result<uint64_t> bytes = ParseByteSize(text);
+      if (!bytes.ok() || *bytes == 0 || *bytes > (64u << 20)) {
+        d.Report(n, r.Field("max_output"), "expected a size from 1 to 64MiB (e.g. 64KiB), got \"" + text + "\"");
+      } else {
+        o->max_output_bytes = static_cast<size_t>(*bytes);
+      }
+    }
+  }
+}
+
+void DecodeServiceRecovery(Decoder& d, const YAML::Node& node, const std::string& path, ServiceRecoveryOptions* o) {
+  MapReader r(d, node, path);
+  if (auto n = r.Take("restart"); n.IsDefined()) DecodeRestart(d, n, r.Field("restart"), &o->restart.emplace());
+  ForEachMapping(d, r, "failover", [&](MapReader& fr, const YAML::Node& item, const std::string& field) {
+    o->failover.emplace_back();
+    DecodeFailover(d, fr, item, field, &o->failover.back());
+  });
+  ForEachMapping(d, r, "exec", [&](MapReader& er, const YAML::Node& item, const std::string& field) {
+    o->exec.emplace_back();
+    DecodeExecAction(d, er, item, field, &o->exec.back());
+  });
+  r.Finish();
+}
+
+bool IsGlobPattern(const std::string& unit) { return unit.find_first_of("*?[") != std::string::npos; }
+
 // Unit names as systemd spells them, with glob characters allowed.
 bool ValidUnitPattern(const std::string& unit) {
   if (unit.empty() || unit.size() > 256) return false;
@@ -1418,11 +1543,160 @@ void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, 
   }
   if (auto n = r.Take("updates"); n.IsDefined()) DecodeUpdates(d, n, r.Field("updates"), g, &s->updates.emplace());
   if (auto n = r.Take("recovery"); n.IsDefined()) {
-    // Reserved for the recovery issue; accepted empty so configs can carry the section already.
-    MapReader rr(d, n, r.Field("recovery"));
-    rr.Finish();
+    DecodeServiceRecovery(d, n, r.Field("recovery"), &s->recovery.emplace());
+    if (s->recovery->restart && s->unit.empty()) {
+      d.Report(n, r.Field("recovery.restart"), "needs the service's unit (restarts go through systemd)");
+    } else if (s->recovery->restart && IsGlobPattern(s->unit)) {
+      d.Report(n, r.Field("recovery.restart"),
+               "needs one unit, not the glob \"" + s->unit + "\" (vigil restarts only units the config names)");
+    }
+    // Verification waits for the service's checks; it must give them time to run once.
+    if (s->recovery->restart) {
+      Duration slowest{0};
+      std::string slowest_name;
+      auto consider = [&](Duration interval, const std::string& what) {
+        if (interval > slowest) slowest = interval, slowest_name = what;
+      };
+      for (const auto& p : s->probes) consider(p.interval, "probe " + p.name);
+      if (s->bitcoind) consider(s->bitcoind->interval, "bitcoind");
+      if (s->titan) consider(s->titan->interval, "titan");
+      if (s->validator) consider(s->validator->interval, "validator");
+      if (s->recovery->restart->verify_timeout < slowest) {
+        YAML::Node at = n["restart"]["verify_timeout"].IsDefined() ? n["restart"]["verify_timeout"] : n;
+        d.Report(at, r.Field("recovery.restart.verify_timeout"),
+                 FormatDuration(s->recovery->restart->verify_timeout) + " is shorter than the " + slowest_name +
+                     " check's interval (" + FormatDuration(slowest) +
+                     "): a restart could never be verified; raise verify_timeout or shorten the interval");
+      }
+    }
   }
   r.Finish();
+}
+
+// True iff `inner` is `outer` or lies beneath it (both absolute, normalised).
+bool IsWithin(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto [o, i] = std::mismatch(outer.begin(), outer.end(), inner.begin(), inner.end());
+  return o == outer.end() || (std::next(o) == outer.end() && o->empty());
+}
+
+void DecodeCleanup(Decoder& d, MapReader& r, const YAML::Node& node, const std::string& path,
+                   const std::string& data_dir, CleanupOptions* o) {
+  if (auto n = r.Take("filesystem"); !n.IsDefined()) {
+    d.Report(node, path, "missing filesystem (the mount point whose free space is watched)");
+  } else if (d.String(n, r.Field("filesystem"), &o->filesystem) &&
+             (o->filesystem.empty() || o->filesystem[0] != '/')) {
+    d.Report(n, r.Field("filesystem"), "must be an absolute path");
+  }
+  if (auto n = r.Take("below"); n.IsDefined()) Ratio(d, n, r.Field("below"), &o->below_free_ratio);
+  if (auto n = r.Take("until"); n.IsDefined()) Ratio(d, n, r.Field("until"), &o->until_free_ratio);
+  if (o->until_free_ratio <= o->below_free_ratio) {
+    d.Report(node, path, "until must be more free space than below");
+  }
+  std::filesystem::path data = std::filesystem::absolute(data_dir).lexically_normal();
+  if (auto n = r.Take("roots"); !n.IsDefined()) {
+    d.Report(node, path, "missing roots (the directories files may be removed from)");
+  } else if (!n.IsSequence() || n.size() == 0) {
+    d.Report(n, r.Field("roots"), "expected a non-empty list of directories");
+  } else {
+    for (size_t i = 0; i < n.size(); ++i) {
+      std::string field = r.Field("roots") + "[" + std::to_string(i) + "]", root;
+      if (!d.String(n[i], field, &root)) continue;
+      std::filesystem::path p = std::filesystem::path(root).lexically_normal();
+      if (root.empty() || root[0] != '/') {
+        d.Report(n[i], field, "must be an absolute path, got \"" + root + "\"");
+      } else if (p == "/" || p.parent_path() == p) {
+        d.Report(n[i], field, "/ cannot be a cleanup root: name the directories whose files may go");
+      } else if (IsWithin(p, data) || IsWithin(data, p)) {
+        d.Report(n[i], field, "overlaps vigil's own data directory " + data.string() + ": vigil never deletes its own data");
+      } else {
+        o->roots.push_back(p.string());
+      }
+    }
+  }
+  if (auto n = r.Take("match"); n.IsDefined()) {
+    if (n.IsScalar()) {
+      std::string glob;
+      if (d.String(n, r.Field("match"), &glob)) o->match.push_back(glob);
+    } else {
+      d.StringList(n, r.Field("match"), &o->match);
+    }
+    for (const auto& g : o->match) {
+      if (g.empty() || g.find('/') != std::string::npos) {
+        d.Report(n, r.Field("match"), "\"" + g + "\" must be a non-empty glob on file names (no /)");
+      }
+    }
+  }
+  if (auto n = r.Take("older_than"); n.IsDefined()) d.Duration(n, r.Field("older_than"), &o->older_than, true);
+  if (auto n = r.Take("keep_newest"); n.IsDefined()) d.Int(n, r.Field("keep_newest"), &o->keep_newest, 0, 100000);
+  if (auto n = r.Take("order"); n.IsDefined()) {
+    std::string order;
+    if (d.String(n, r.Field("order"), &order)) {
+      if (order == "largest_first") {
+        o->largest_first = true;
+      } else if (order != "oldest_first") {
+        d.Report(n, r.Field("order"), "expected oldest_first or largest_first, got \"" + order + "\"");
+      }
+    }
+  }
+  if (auto n = r.Take("compress"); n.IsDefined()) d.Bool(n, r.Field("compress"), &o->compress);
+  if (auto n = r.Take("delete_open_files"); n.IsDefined()) d.Bool(n, r.Field("delete_open_files"), &o->delete_open_files);
+  if (auto n = r.Take("journal_vacuum"); n.IsDefined()) d.Bool(n, r.Field("journal_vacuum"), &o->journal_vacuum);
+  if (auto n = r.Take("interval"); n.IsDefined()) d.Duration(n, r.Field("interval"), &o->interval, false);
+}
+
+void DecodeRecovery(Decoder& d, const YAML::Node& node, const std::string& data_dir, RecoveryOptions* o) {
+  MapReader r(d, node, "recovery");
+  if (auto n = r.Take("mode"); n.IsDefined()) {
+    std::string mode;
+    if (d.String(n, r.Field("mode"), &mode)) {
+      if (mode == "enforce") {
+        o->mode = RecoveryMode::kEnforce;
+      } else if (mode == "dry-run" || mode == "dry_run") {
+        o->mode = RecoveryMode::kDryRun;
+      } else if (mode == "off") {
+        o->mode = RecoveryMode::kOff;
+      } else {
+        d.Report(n, r.Field("mode"), "expected enforce, dry-run or off, got \"" + mode + "\"");
+      }
+    }
+  }
+  if (auto n = r.Take("max_concurrent"); n.IsDefined()) d.Int(n, r.Field("max_concurrent"), &o->max_concurrent, 1, 64);
+  ForEachMapping(d, r, "cleanup", [&](MapReader& cr, const YAML::Node& item, const std::string& field) {
+    o->cleanup.emplace_back();
+    DecodeCleanup(d, cr, item, field, data_dir, &o->cleanup.back());
+  });
+  r.Finish();
+}
+
+// Services named by recovery settings must exist; `self` means the service itself.
+void CheckRecoveryTargets(Decoder& d, const YAML::Node& services_node, std::vector<ServiceOptions>* services) {
+  std::set<std::string> names;
+  for (const auto& s : *services) names.insert(s.name);
+  for (auto& s : *services) {
+    if (!s.recovery) continue;
+    for (size_t i = 0; i < s.recovery->failover.size(); ++i) {
+      std::string& target = s.recovery->failover[i].restart_service;
+      std::string field = "services." + s.name + ".recovery.failover[" + std::to_string(i) + "].restart";
+      YAML::Node at = services_node[s.name]["recovery"]["failover"][i]["restart"];
+      if (!at.IsDefined()) {
+        target = s.name;  // the consumer reads the env file at start: restart it by default
+        continue;
+      }
+      if (target == "self") target = s.name;
+      if (target == "none") target.clear();
+      if (!target.empty() && !names.count(target)) {
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        d.Report(at, field, "unknown service \"" + target + "\" (services: " + known + "; or self, none)");
+      } else if (!target.empty()) {
+        for (const auto& other : *services) {
+          if (other.name == target && other.unit.empty()) {
+            d.Report(at, field, "service \"" + target + "\" has no unit to restart");
+          }
+        }
+      }
+    }
+  }
 }
 
 // Checks depends_on: every name is a service, none names itself, no cycles.
@@ -1507,6 +1781,7 @@ void DecodeServices(Decoder& d, const YAML::Node& node, const GlobalOptions& g, 
     out->push_back(std::move(s));
   }
   CheckDependencies(d, node, *out);
+  CheckRecoveryTargets(d, node, out);
 }
 
 // Reads env files (paths relative to the config file) into one lookup where
@@ -1585,9 +1860,10 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("scrape"); n.IsDefined()) DecodeScrape(d, n, c.global, &c.scrape);
   if (auto n = top.Take("rule_files"); n.IsDefined()) DecodeRuleFiles(d, n, base_dir, &c);
   if (auto n = top.Take("alerting"); n.IsDefined()) DecodeAlerting(d, n, base_dir, &c.alerting.emplace());
+  if (auto n = top.Take("recovery"); n.IsDefined()) DecodeRecovery(d, n, c.global.data_dir, &c.recovery);
   top.Finish(
       "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape, "
-      "rule_files and alerting; see "
+      "rule_files, alerting and recovery; see "
       "docs/configuration.md)");
   return result;
 }

@@ -152,6 +152,47 @@ struct ProcessesOptions {
   std::string match;
 };
 
+// Automatic restarts of a service's unit (services.<name>.recovery.restart).
+struct RestartOptions {
+  int max_attempts = 3;                 // per window, counting systemd's own restarts
+  Duration window{15LL * 60 * 1000};
+  Duration backoff{2000};               // before the second attempt; doubles up to max_backoff
+  Duration max_backoff{120000};
+  Duration verify_timeout{60000};       // to become active and healthy after an attempt
+  Duration stable_for{10000};           // then to stay so before the recovery counts as verified
+  Duration unhealthy_for{30000};        // an active unit whose probes fail this long is restarted
+};
+
+// A dependency with standbys: the consumer's env file names the active endpoint.
+struct FailoverOptions {
+  std::string env_file;                 // absolute; rewritten atomically
+  std::string key;                      // the KEY=value line that names the endpoint
+  std::vector<std::string> endpoints;   // index 0 is the primary; each http(s) URL is health-probed
+  std::string probe_path = "/";         // appended to an endpoint for its health probe
+  Duration probe_interval{5000};
+  Duration probe_timeout{2000};
+  int fail_after = 2;                   // consecutive failed probes before an endpoint counts as down
+  Duration hold_down{10LL * 60 * 1000}; // the primary's healthy time before failing back
+  // The service whose unit is restarted after a switch so it reads the new
+  // value: `self` (written) means this service; empty: none.
+  std::string restart_service;
+};
+
+// A command to run when a matching alert of the service fires.
+struct ExecActionOptions {
+  std::string name;
+  std::vector<std::string> matchers;    // Alertmanager matchers on the alert; service="<name>" is implied
+  std::vector<std::string> command;     // argv; command[0] absolute; no shell
+  Duration timeout{30000};
+  size_t max_output_bytes = 64 * 1024;
+};
+
+struct ServiceRecoveryOptions {
+  std::optional<RestartOptions> restart;  // absent: vigil never restarts the unit
+  std::vector<FailoverOptions> failover;
+  std::vector<ExecActionOptions> exec;
+};
+
 struct ServiceOptions {
   std::string name;
   std::string unit;  // a unit name or a glob (`arch-*@ops.service`); ".service" is added when no suffix is given
@@ -163,6 +204,7 @@ struct ServiceOptions {
   std::optional<ValidatorOptions> validator;
   std::vector<LogOptions> logs;
   std::optional<UpdatesOptions> updates;
+  std::optional<ServiceRecoveryOptions> recovery;
 };
 
 // Another Prometheus endpoint whose samples vigil stores (Prometheus's scrape_configs, one target each).
@@ -268,6 +310,32 @@ struct AlertingOptions {
   alert::FlapOptions flap;
 };
 
+enum class RecoveryMode { kEnforce, kDryRun, kOff };
+
+// Frees a filesystem that runs low by deleting (or compressing) old files
+// under allowlisted roots (recovery.cleanup[]).
+struct CleanupOptions {
+  std::string filesystem;          // a mount point
+  double below_free_ratio = 0.10;  // start when free space falls below this share
+  double until_free_ratio = 0.15;  // stop once it is back at this share
+  std::vector<std::string> roots;  // absolute directories, never /, never inside the data dir
+  std::vector<std::string> match;  // globs on file names; empty: every file
+  Duration older_than{0};
+  int keep_newest = 0;             // per directory
+  bool largest_first = false;      // default: oldest first
+  bool compress = false;           // gzip instead of deleting
+  bool delete_open_files = false;
+  bool journal_vacuum = false;
+  Duration interval{60000};        // how often free space is checked
+};
+
+// Host-wide recovery settings (the top-level `recovery` section).
+struct RecoveryOptions {
+  RecoveryMode mode = RecoveryMode::kEnforce;
+  int max_concurrent = 1;  // actions under way at once on this host
+  std::vector<CleanupOptions> cleanup;
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -285,6 +353,7 @@ struct Config {
   std::vector<std::string> rule_files;
   std::vector<std::string> rule_file_patterns;
   std::optional<AlertingOptions> alerting;  // absent: alerts are evaluated and shown, not sent
+  RecoveryOptions recovery;
 };
 
 struct Problem {

@@ -74,7 +74,7 @@ TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
   LoadResult r = LoadString("remote_write: []\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("unknown key \"remote_write\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("services, textfile, scrape, rule_files and alerting"),
+  EXPECT_NE(r.problems[0].message.find("services, textfile, scrape, rule_files, alerting and recovery"),
             std::string::npos);
 }
 
@@ -775,7 +775,106 @@ TEST(ServicesConfig, UpdatesAndRecovery) {
   EXPECT_NE(all.find("services.v.updates.timeout: must not be longer than services.v.updates.interval"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("services.v.recovery: unknown key \"restart\""), std::string::npos) << all;
+  EXPECT_NE(all.find("c.yml:4:25: services.v.recovery.restart: expected a mapping, got a scalar"), std::string::npos)
+      << all;
+}
+
+// One test per kind of bad recovery setting, each placed at file:line:col.
+std::string OnlyProblem(const std::string& yaml) {
+  LoadResult r = LoadString(yaml, "r.yml", NoEnv());
+  return r.problems.size() == 1 ? r.problems[0].ToString() : "problems: " + AllProblems(r);
+}
+
+TEST(RecoveryConfig, RestartWithDefaultsFromAnEmptyMapping) {
+  LoadResult r = LoadString("services:\n  app: {unit: app.service, recovery: {restart: {}}}\n", "r.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const auto& rec = r.config.services[0].recovery;
+  ASSERT_TRUE(rec && rec->restart);
+  EXPECT_EQ(rec->restart->max_attempts, 3);
+  EXPECT_EQ(rec->restart->window, Duration(15 * 60 * 1000));
+  EXPECT_EQ(rec->restart->verify_timeout, Duration(60000));
+  EXPECT_EQ(r.config.recovery.mode, RecoveryMode::kEnforce);
+}
+
+TEST(RecoveryConfig, ZeroBudgetIsAnError) {
+  EXPECT_EQ(OnlyProblem("services:\n  app: {unit: app.service, recovery: {restart: {max_attempts: 0}}}\n"),
+            "r.yml:2:63: services.app.recovery.restart.max_attempts: must be at least 1 (a budget of 0 would never "
+            "restart; remove `restart` to turn restarts off)");
+}
+
+TEST(RecoveryConfig, VerifyTimeoutShorterThanTheCheckIntervalIsAnError) {
+  std::string p = OnlyProblem(R"(services:
+  app:
+    unit: app.service
+    probes: [{name: rpc, type: tcp, target: '127.0.0.1:1', interval: 30s, timeout: 5s}]
+    recovery:
+      restart: {verify_timeout: 10s}
+)");
+  EXPECT_NE(p.find("r.yml:6:33: services.app.recovery.restart.verify_timeout: 10s is shorter than the probe rpc "
+                   "check's interval (30s)"),
+            std::string::npos)
+      << p;
+}
+
+TEST(RecoveryConfig, UnknownServiceAsARecoveryTargetIsAnError) {
+  std::string p = OnlyProblem(R"(services:
+  app:
+    unit: app.service
+    recovery:
+      failover:
+        - {env_file: /etc/app.env, key: RPC_URL, endpoints: ['http://127.0.0.1:1', 'http://127.0.0.1:2'], restart: ap}
+)");
+  EXPECT_NE(p.find("r.yml:6:116: services.app.recovery.failover[0].restart: unknown service \"ap\""), std::string::npos)
+      << p;
+}
+
+TEST(RecoveryConfig, UnknownServiceInDependsOnIsAnError) {
+  std::string p = OnlyProblem("services:\n  app: {unit: app.service, depends_on: [db]}\n");
+  EXPECT_NE(p.find("r.yml:2:41: services.app.depends_on[0]: unknown service \"db\""), std::string::npos) << p;
+}
+
+TEST(RecoveryConfig, CleanupRootOfSlashRelativeOrInsideTheDataDirIsAnError) {
+  std::string yaml = R"(global: {data_dir: /var/lib/vigil}
+recovery:
+  cleanup:
+    - {filesystem: /, roots: [/, logs, /var/lib/vigil/tsdb, /var/lib, /var/log/app]}
+)";
+  LoadResult r = LoadString(yaml, "r.yml", NoEnv());
+  std::string all = AllProblems(r);
+  ASSERT_EQ(r.problems.size(), 4u) << all;
+  EXPECT_NE(all.find("r.yml:4:31: recovery.cleanup[0].roots[0]: / cannot be a cleanup root"), std::string::npos) << all;
+  EXPECT_NE(all.find("r.yml:4:34: recovery.cleanup[0].roots[1]: must be an absolute path, got \"logs\""),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("r.yml:4:40: recovery.cleanup[0].roots[2]: overlaps vigil's own data directory"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("r.yml:4:61: recovery.cleanup[0].roots[3]: overlaps vigil's own data directory"),
+            std::string::npos)
+      << all;
+  EXPECT_EQ(r.config.recovery.cleanup[0].roots, std::vector<std::string>{"/var/log/app"});
+}
+
+TEST(RecoveryConfig, ExecCommandMustBeAbsolute) {
+  EXPECT_EQ(OnlyProblem(R"(services:
+  app:
+    recovery:
+      exec: [{command: [restart-app.sh, --now]}]
+)"),
+            "r.yml:4:25: services.app.recovery.exec[0].command: the program must be an absolute path (it is run "
+            "without a shell)");
+}
+
+TEST(RecoveryConfig, RestartNeedsOneUnitAndModeIsChecked) {
+  LoadResult r = LoadString(R"(services:
+  app: {unit: 'app@*.service', recovery: {restart: {}}}
+recovery: {mode: yolo}
+)",
+                            "r.yml", NoEnv());
+  std::string all = AllProblems(r);
+  EXPECT_NE(all.find("services.app.recovery.restart: needs one unit, not the glob"), std::string::npos) << all;
+  EXPECT_NE(all.find("r.yml:3:18: recovery.mode: expected enforce, dry-run or off, got \"yolo\""), std::string::npos)
+      << all;
 }
 
 // The receivers' secrets of deploy/validator-stack.yml, set to dummy values.

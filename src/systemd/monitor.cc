@@ -147,6 +147,13 @@ class MonitorImpl final : public Monitor {
                  connected ? 1 : 0);
   }
 
+  std::vector<UnitState> Units() const override {
+    std::lock_guard lock(mu_);
+    std::vector<UnitState> out;
+    for (const auto& [name, u] : units_) out.push_back(u);
+    return out;
+  }
+
   std::vector<MainProcess> MainProcesses() const override {
     std::lock_guard lock(mu_);
     std::vector<MainProcess> out;

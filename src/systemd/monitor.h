@@ -50,6 +50,8 @@ class Monitor : public collect::Collector {
   // The cached state rendered as metrics; no D-Bus call.
   virtual void Render(MetricBatch& out) const = 0;
   virtual std::vector<MainProcess> MainProcesses() const = 0;
+  // The cached state of every watched unit; no D-Bus call.
+  virtual std::vector<UnitState> Units() const = 0;
 };
 
 }  // namespace vigil::systemd
