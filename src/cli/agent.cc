@@ -390,7 +390,7 @@ class Agent {
       recovery::ServiceSpec spec{s.name, s.unit, s.depends_on, std::nullopt};
       if (s.recovery && s.recovery->restart) {
         const config::RestartOptions& r = *s.recovery->restart;
-        spec.restart = recovery::RestartPolicy{r.max_attempts, r.window,         r.backoff,      r.max_backoff,
+        spec.restart = recovery::RestartPolicy{r.max_attempts,   r.window,     r.backoff,      r.max_backoff,
                                                r.verify_timeout, r.stable_for, r.unhealthy_for};
         any = true;
       }
@@ -429,17 +429,23 @@ class Agent {
         }
         for (const auto& u : states) {
           if (u.service != service || u.name != units.at(service)) continue;
-          o.unit_known = u.load_state != "not-found";
+          // Only once its properties were read: a unit just added to the cache has none yet.
+          o.unit_known = u.load_state != "not-found" && !u.object_path.empty() && !u.active_state.empty();
           o.active_state = u.active_state;
           o.sub_state = u.sub_state;
           o.result = u.result;
           o.n_restarts = u.n_restarts.value_or(0);
+          o.restart_policy = u.restart_policy;
+          o.restart_delay = Duration(static_cast<int64_t>(u.restart_usec / 1000));
+          o.state_changed_ms = u.changed_ms;
+          o.job_pending = u.job_id != 0;
         }
         out[service] = std::move(o);
       }
       return out;
     };
-    systemd::Bus bus = c.systemd && c.systemd->bus == config::BusKind::kUser ? systemd::Bus::kUser : systemd::Bus::kSystem;
+    systemd::Bus bus =
+        c.systemd && c.systemd->bus == config::BusKind::kUser ? systemd::Bus::kUser : systemd::Bus::kSystem;
     ro.restart = [bus](const std::string& unit, Duration timeout) {
       auto r = systemd::RestartUnit(bus, unit, timeout);
       if (!r.ok()) return recovery::RestartOutcome{false, r.status().message()};

@@ -120,7 +120,7 @@ void Controller::Loop() {
     DecideLocked(now);
     // Sleep until poked, the planner's next deadline, or the poll interval.
     TimestampMs wake = now + m.o.poll_interval.count();
-    if (auto next = m.planner->NextWakeup(); next && *next < wake) wake = std::max(*next, now + 1);
+    if (auto next = m.planner->NextWakeup(now); next && *next < wake) wake = std::max(*next, now + 1);
     m.cv.wait_for(lock, std::chrono::milliseconds(wake - now), [&] { return m.stopping || m.poked; });
   }
 }

@@ -42,12 +42,22 @@ bool Planner::Healthy(const State& s) const { return !s.observed || (UnitUp(s) &
 // systemd is between a crash and its own restart (Restart=), or in the middle of a job.
 bool Planner::SystemdRestarting(const State& s) const {
   return s.obs.active_state == "activating" || s.obs.sub_state == "auto-restart" ||
-         s.obs.active_state == "deactivating";
+         s.obs.active_state == "deactivating" || (s.obs.job_pending && !UnitUp(s));
 }
 
 // An operator's `systemctl stop` (or a clean exit): inactive with Result=success.
 bool Planner::CleanlyStopped(const State& s) const {
-  return s.obs.unit_known && s.obs.active_state == "inactive" && (s.obs.result.empty() || s.obs.result == "success");
+  // Inactive with a job pending is a restart passing through "dead", not a stop.
+  return s.obs.unit_known && s.obs.active_state == "inactive" && !s.obs.job_pending &&
+         (s.obs.result.empty() || s.obs.result == "success");
+}
+
+std::optional<TimestampMs> Planner::SystemdMayRestartUntil(const State& s) const {
+  if (s.obs.restart_policy.empty() || s.obs.restart_policy == "no") return std::nullopt;
+  // systemd gave up: its start rate limit was hit.
+  if (s.obs.result == "start-limit-hit") return std::nullopt;
+  // systemd marks a crashed unit failed for an instant before its auto-restart.
+  return s.obs.state_changed_ms + s.obs.restart_delay.count() + 1000;
 }
 
 std::string Planner::DownDependency(const State& s) const {
@@ -213,6 +223,7 @@ void Planner::Observe(const std::string& service, const Observation& o, Timestam
   s.phase = Phase::kVerifying;
   s.phase_since = now;
   s.verify_started = now;
+  s.action_started = 0;  // this very observation is the fresh state
   s.verify_deadline = now + s.spec.restart->verify_timeout.count();
   s.waiting.clear();
 }
@@ -243,11 +254,19 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
 
   for (State* sp : order) {
     State& s = *sp;
-    if (!s.spec.restart || !s.observed) continue;
+    // Never act on a unit systemd has not described to us (vigil just
+    // started, the bus is down, or the unit does not exist).
+    if (!s.spec.restart || !s.observed || (!s.spec.unit.empty() && !s.obs.unit_known)) continue;
     const RestartPolicy& p = *s.spec.restart;
     Prune(s, now);
     bool healthy = Healthy(s);
 
+    // unhealthy_since: how long the unit has been up with failing checks, continuously.
+    if (!UnitUp(s) || s.obs.checks_ok) {
+      s.unhealthy_since = 0;
+    } else if (s.unhealthy_since == 0) {
+      s.unhealthy_since = now;
+    }
     if (s.phase == Phase::kHealthy || s.phase == Phase::kStopped) {
       if (healthy) {
         if (s.phase == Phase::kStopped) Recovered(s, now);
@@ -278,6 +297,8 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
         s.phase = Phase::kStabilizing;
         s.phase_since = now;
         s.stable_since = now;
+      } else if (s.obs.state_changed_ms <= s.action_started && now < s.verify_deadline) {
+        continue;  // nothing seen since the restart began: the cache has not caught up yet
       } else if (!UnitUp(s) && !SystemdRestarting(s)) {
         std::string why = FaultDetail(s);
         Emit(Event::Kind::kVerifyFailed, s, now, why);
@@ -360,6 +381,10 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
       Wait(s, now, "systemd is " + s.obs.active_state + " the unit (" + s.obs.sub_state + "): not interfering");
       continue;
     }
+    if (auto until = SystemdMayRestartUntil(s); until && now < *until) {
+      Wait(s, now, "the unit has Restart=" + s.obs.restart_policy + ": leaving the restart to systemd");
+      continue;
+    }
     if (std::string dep = DownDependency(s); !dep.empty()) {
       Wait(s, now, "waiting for dependency " + dep + " to recover first");
       s.unhealthy_since = now;  // after the dependency recovers, give this one unhealthy_for again
@@ -382,7 +407,7 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
       continue;
     }
     if (TimestampMs at = NextAttemptAt(s); now < at) {
-      Wait(s, now, "backing off until the next attempt in " + FormatDuration(Duration(at - now)));
+      Wait(s, now, "backing off: attempt " + std::to_string(s.attempts.size() + 1) + " not before " + FormatTime(at));
       continue;
     }
     if (dry_run_) {
@@ -403,6 +428,7 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
     s.attempts.push_back({now, "restart by vigil"});
     s.phase = Phase::kActing;
     s.phase_since = now;
+    s.action_started = now;
     s.action_id = a.id;
     s.waiting.clear();
     Event e;
@@ -429,7 +455,7 @@ void Planner::ActionFinished(uint64_t id, bool ok, const std::string& detail, Ti
         break;
       }
     }
-    Emit(Event::Kind::kActionFinished, s, now, (ok ? "job done" : "failed: ") + (ok ? detail : detail));
+    Emit(Event::Kind::kActionFinished, s, now, ok ? detail : "failed: " + detail);
     const RestartPolicy& p = *s.spec.restart;
     if (ok) {
       s.phase = Phase::kVerifying;
@@ -471,10 +497,10 @@ void Planner::Reset(const std::string& service, TimestampMs now) {
 
 std::vector<Event> Planner::TakeEvents() { return std::exchange(events_, {}); }
 
-std::optional<TimestampMs> Planner::NextWakeup() const {
+std::optional<TimestampMs> Planner::NextWakeup(TimestampMs now) const {
   std::optional<TimestampMs> next;
   auto consider = [&](TimestampMs t) {
-    if (!next || t < *next) next = t;
+    if (t > now && (!next || t < *next)) next = t;
   };
   for (const auto& [_, s] : services_) {
     if (!s.spec.restart || !s.observed) continue;
@@ -489,6 +515,7 @@ std::optional<TimestampMs> Planner::NextWakeup() const {
           consider(s.attempts.front().time_ms + p.window.count() + 1);  // the budget frees up
         }
         if (s.unhealthy_since != 0) consider(s.unhealthy_since + p.unhealthy_for.count());
+        if (auto until = SystemdMayRestartUntil(s)) consider(*until);
         break;
       case Phase::kVerifying: consider(s.verify_deadline); break;
       case Phase::kStabilizing: consider(s.stable_since + p.stable_for.count()); break;

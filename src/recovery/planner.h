@@ -39,12 +39,18 @@ struct ServiceSpec {
 // What is known of a service at one moment (systemd's view of its unit and
 // the result of its probes and module checks).
 struct Observation {
-  bool unit_known = false;   // the monitor has read the unit
-  std::string active_state;  // active, reloading, activating, deactivating, inactive, failed
-  std::string sub_state;     // running, auto-restart, dead, …
-  std::string result;        // success, exit-code, signal, core-dump, timeout, start-limit-hit, …
-  uint32_t n_restarts = 0;   // systemd's NRestarts
-  bool checks_ok = true;     // probes and module checks pass
+  bool unit_known = false;     // the monitor has read the unit
+  std::string active_state;    // active, reloading, activating, deactivating, inactive, failed
+  std::string sub_state;       // running, auto-restart, dead, …
+  std::string result;          // success, exit-code, signal, core-dump, timeout, start-limit-hit, …
+  uint32_t n_restarts = 0;     // systemd's NRestarts
+  bool job_pending = false;    // systemd has a job queued or running for the unit
+  std::string restart_policy;  // the unit's Restart= (no, always, on-failure, …); "" unknown
+  Duration restart_delay{0};   // the unit's RestartSec=
+  // When this state was first seen (vigil's clock). Judging a restart waits
+  // for a state seen after the restart began, never a stale one.
+  TimestampMs state_changed_ms = 0;
+  bool checks_ok = true;  // probes and module checks pass
   // Every check has reported at or after this time: a verification only
   // trusts checks that ran after the action.
   TimestampMs checked_since_ms = std::numeric_limits<TimestampMs>::max();
@@ -129,8 +135,9 @@ class Planner {
 
   std::vector<Event> TakeEvents();
 
-  // When Decide should run next even without a new observation; nullopt: only on change.
-  std::optional<TimestampMs> NextWakeup() const;
+  // The first time after `now` at which Decide should run even without a new
+  // observation (a backoff, a deadline); nullopt: only on change.
+  std::optional<TimestampMs> NextWakeup(TimestampMs now) const;
 
   struct ServiceStatus {
     std::string service;
@@ -165,6 +172,7 @@ class Planner {
     uint64_t action_id = 0;  // in flight
     TimestampMs verify_deadline = 0;
     TimestampMs verify_started = 0;
+    TimestampMs action_started = 0;  // the state must have changed since then to judge it
     TimestampMs stable_since = 0;
     bool escalated = false;
     std::string waiting;  // the last reason given for not acting (logged once)
@@ -176,6 +184,8 @@ class Planner {
   bool Healthy(const State& s) const;
   bool SystemdRestarting(const State& s) const;
   bool CleanlyStopped(const State& s) const;
+  // While systemd's own Restart= may still act on a failed unit: when it may no longer.
+  std::optional<TimestampMs> SystemdMayRestartUntil(const State& s) const;
   // The first dependency (transitively) that is not healthy, or "".
   std::string DownDependency(const State& s) const;
   std::vector<std::string> DownDependents(const std::string& service) const;

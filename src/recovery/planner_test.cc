@@ -73,8 +73,13 @@ class PlannerTest : public ::testing::Test {
  protected:
   void SetUp() override { Make({{"app", "app.service", {}, Policy()}}); }
   void Make(std::vector<ServiceSpec> specs) { planner_ = std::make_unique<Planner>(std::move(specs)); }
-  std::vector<Action> Step(const std::string& service, const Observation& o, TimestampMs t) {
+  // Observations are fresh when given unless they say when they were seen.
+  void Observe(const std::string& service, Observation o, TimestampMs t) {
+    if (o.state_changed_ms == 0) o.state_changed_ms = t;
     planner_->Observe(service, o, t);
+  }
+  std::vector<Action> Step(const std::string& service, const Observation& o, TimestampMs t) {
+    Observe(service, o, t);
     return planner_->Decide(t);
   }
   std::unique_ptr<Planner> planner_;
@@ -248,34 +253,34 @@ TEST_F(PlannerTest, DependencyOrderRootFirstThenDependentsOnlyIfStillUnhealthy) 
         {"titan", "titan.service", {"bitcoind"}, Policy()},
         {"validator", "validator.service", {"titan"}, Policy()}});
   TimestampMs t = kStart;
-  for (const char* s : {"bitcoind", "titan", "validator"}) planner_->Observe(s, Active(), t);
+  for (const char* s : {"bitcoind", "titan", "validator"}) Observe(s, Active(), t);
   planner_->Decide(t);
   // bitcoind dies; titan fails with it; the validator's RPC goes unready.
-  planner_->Observe("bitcoind", Failed(), t += 10);
-  planner_->Observe("titan", Failed("exit-code"), t);
+  Observe("bitcoind", Failed(), t += 10);
+  Observe("titan", Failed("exit-code"), t);
   Observation unready = Active();
   unready.checks_ok = false;
-  planner_->Observe("validator", unready, t);
+  Observe("validator", unready, t);
   auto actions = planner_->Decide(t);
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_EQ(actions[0].service, "bitcoind");
   // Nothing for the dependents while the root is being recovered.
   EXPECT_TRUE(planner_->Decide(t += 1000).empty());
   planner_->ActionFinished(actions[0].id, true, "done", t += 100);
-  planner_->Observe("bitcoind", Fresh(Active()), t += 100);
+  Observe("bitcoind", Fresh(Active()), t += 100);
   EXPECT_TRUE(planner_->Decide(t).empty());
   t += 3000;
-  planner_->Observe("bitcoind", Fresh(Active()), t);
+  Observe("bitcoind", Fresh(Active()), t);
   actions = planner_->Decide(t);  // bitcoind verified: titan (failed) goes now
   ASSERT_EQ(actions.size(), 1u);
   EXPECT_EQ(actions[0].service, "titan");
   planner_->ActionFinished(actions[0].id, true, "done", t += 100);
-  planner_->Observe("titan", Fresh(Active()), t += 100);
+  Observe("titan", Fresh(Active()), t += 100);
   planner_->Decide(t);
   // The validator recovers by itself once titan is back: never restarted.
-  planner_->Observe("validator", Active(), t += 500);
+  Observe("validator", Active(), t += 500);
   t += 3000;
-  planner_->Observe("titan", Fresh(Active()), t);
+  Observe("titan", Fresh(Active()), t);
   EXPECT_TRUE(planner_->Decide(t).empty());
   auto events = planner_->TakeEvents();
   std::set<uint64_t> episodes;
@@ -294,13 +299,13 @@ TEST_F(PlannerTest, RootThatCannotRecoverPagesOnceNamingTheChain) {
         {"titan", "titan.service", {"bitcoind"}, Policy()},
         {"validator", "validator.service", {"titan"}, Policy()}});
   TimestampMs t = kStart;
-  for (const char* s : {"bitcoind", "titan", "validator"}) planner_->Observe(s, Active(), t);
+  for (const char* s : {"bitcoind", "titan", "validator"}) Observe(s, Active(), t);
   planner_->Decide(t);
-  planner_->Observe("titan", Failed("exit-code"), t += 10);
-  planner_->Observe("validator", Failed("exit-code"), t);
+  Observe("titan", Failed("exit-code"), t += 10);
+  Observe("validator", Failed("exit-code"), t);
   std::vector<std::string> restarted;
   for (int i = 0; i < 200; ++i) {
-    planner_->Observe("bitcoind", Failed("exit-code"), t += 500);
+    Observe("bitcoind", Failed("exit-code"), t += 500);
     for (const auto& a : planner_->Decide(t)) {
       restarted.push_back(a.service);
       planner_->ActionFinished(a.id, true, "done", t);
@@ -352,11 +357,11 @@ TEST_F(PlannerTest, HeldAndDryRunDoNotAct) {
 TEST_F(PlannerTest, MaxConcurrentHoldsTheSecondService) {
   Make({{"a", "a.service", {}, Policy()}, {"b", "b.service", {}, Policy()}});
   TimestampMs t = kStart;
-  planner_->Observe("a", Active(), t);
-  planner_->Observe("b", Active(), t);
+  Observe("a", Active(), t);
+  Observe("b", Active(), t);
   planner_->Decide(t);
-  planner_->Observe("a", Failed(), t += 10);
-  planner_->Observe("b", Failed(), t);
+  Observe("a", Failed(), t += 10);
+  Observe("b", Failed(), t);
   auto first = planner_->Decide(t);
   ASSERT_EQ(first.size(), 1u);
   EXPECT_TRUE(planner_->Decide(t += 10).empty());
@@ -375,10 +380,46 @@ TEST_F(PlannerTest, NextWakeupCoversBackoffAndVerification) {
   Observation starting = Active();
   starting.active_state = "activating";
   starting.sub_state = "start";
-  planner_->Observe("app", starting, t);
+  Observe("app", starting, t);
   planner_->Decide(t);
-  ASSERT_TRUE(planner_->NextWakeup().has_value());
-  EXPECT_EQ(*planner_->NextWakeup(), t + 10000);  // the verify deadline
+  ASSERT_TRUE(planner_->NextWakeup(t).has_value());
+  EXPECT_EQ(*planner_->NextWakeup(t), t + 10000);  // the verify deadline
+}
+
+TEST_F(PlannerTest, AStaleStateAfterTheRestartIsNotJudged) {
+  TimestampMs t = kStart;
+  Step("app", Active(), t);
+  Observation failed = Failed();
+  failed.state_changed_ms = t + 10;
+  auto a = Step("app", failed, t += 10);
+  ASSERT_EQ(a.size(), 1u);
+  planner_->ActionFinished(a[0].id, true, "done", t += 50);
+  // The monitor has not caught up: the cache still says failed, seen before the restart.
+  EXPECT_TRUE(Step("app", failed, t += 5).empty());
+  EXPECT_FALSE(Has(planner_->TakeEvents(), Event::Kind::kVerifyFailed));
+  Step("app", Fresh(Active()), t += 20);
+  EXPECT_EQ(planner_->Status(t)[0].phase, "stabilizing");
+}
+
+TEST_F(PlannerTest, AFailedUnitWithItsOwnRestartPolicyIsLeftToSystemdFirst) {
+  TimestampMs t = kStart;
+  Observation up = Active();
+  up.restart_policy = "always";
+  up.restart_delay = Duration(300);
+  Step("app", up, t);
+  Observation failed = Failed("exit-code");
+  failed.restart_policy = "always";
+  failed.restart_delay = Duration(300);
+  EXPECT_TRUE(Step("app", failed, t += 10).empty()) << "systemd marks it failed for an instant";
+  EXPECT_TRUE(planner_->Decide(t += 1000).empty());
+  // systemd did not restart it within RestartSec + 1 s: vigil takes over.
+  EXPECT_EQ(planner_->Decide(t += 400).size(), 1u);
+  // Once systemd gave up (start limit), there is nothing to wait for.
+  Make({{"app", "app.service", {}, Policy()}});
+  Step("app", up, t);
+  Observation limit = Failed("start-limit-hit");
+  limit.restart_policy = "always";
+  EXPECT_EQ(Step("app", limit, t += 10).size(), 1u);
 }
 
 }  // namespace

@@ -123,15 +123,22 @@ Result<std::string> UnitPath(sd_bus* bus, const std::string& unit) {
 }  // namespace
 
 Result<JobOutcome> RestartUnit(Bus bus, const std::string& unit, Duration timeout) {
+  auto first = RunJob(bus, "RestartUnit", unit, timeout);
+  if (!first.ok() || first->ok()) return first;
+  // A unit past its start rate limit refuses every start until its failed state is reset.
+  auto state = ReadUnit(bus, unit);
+  if (!state.ok() || state->result != "start-limit-hit") return first;
   {
     auto b = Open(bus);
     if (!b.ok()) return b.status();
     ScopedError err;
-    // A failed unit (or one past its start rate limit) refuses a start until reset.
-    (void)sd_bus_call_method(b->get(), kDest, kManagerPath, kManagerIface, "ResetFailedUnit", &err.e, nullptr, "s",
-                             unit.c_str());
+    int r = sd_bus_call_method(b->get(), kDest, kManagerPath, kManagerIface, "ResetFailedUnit", &err.e, nullptr, "s",
+                               unit.c_str());
+    if (r < 0) return Status::Error("ResetFailedUnit " + unit + ": " + Why(err.e, r));
   }
-  return RunJob(bus, "RestartUnit", unit, timeout);
+  auto second = RunJob(bus, "RestartUnit", unit, timeout);
+  if (second.ok()) second->took += first->took;
+  return second;
 }
 
 Result<JobOutcome> StopUnit(Bus bus, const std::string& unit, Duration timeout) {

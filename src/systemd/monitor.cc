@@ -72,6 +72,11 @@ int ReadProperties(sd_bus_message* m, UnitState& state, std::set<std::string>* a
         uint64_t v = 0;
         if ((r = sd_bus_message_read_basic(m, 't', &v)) < 0) return r;
         ApplyUint(state, key, v);
+      } else if (std::strcmp(contents, "(uo)") == 0) {  // Job: (id, path); id 0 when none is pending
+        uint32_t id = 0;
+        const char* job_path = nullptr;
+        if ((r = sd_bus_message_read(m, "(uo)", &id, &job_path)) < 0) return r;
+        ApplyUint(state, key, id);
       } else {
         if ((r = sd_bus_message_skip(m, contents)) < 0) return r;
       }
@@ -88,7 +93,7 @@ int ReadProperties(sd_bus_message* m, UnitState& state, std::set<std::string>* a
 // (memory, CPU) only move with the periodic refresh.
 bool StateDiffers(const UnitState& a, const UnitState& b) {
   return a.active_state != b.active_state || a.sub_state != b.sub_state || a.n_restarts != b.n_restarts ||
-         a.main_pid != b.main_pid || a.result != b.result || a.load_state != b.load_state;
+         a.main_pid != b.main_pid || a.result != b.result || a.load_state != b.load_state || a.job_id != b.job_id;
 }
 
 class MonitorImpl final : public Monitor {
@@ -470,6 +475,7 @@ class MonitorImpl final : public Monitor {
     }
     copy.name = name;  // "Id" of an alias is the unit's real name; keep the configured one
     bool changed = StateDiffers(before, copy);
+    if (changed) copy.changed_ms = o_.clock->NowMs();
     std::lock_guard lock(mu_);
     units_[name] = std::move(copy);
     return changed;
@@ -586,6 +592,7 @@ class MonitorImpl final : public Monitor {
     }
     if (refetch) self->refetch_.insert(u.name);
     if (StateDiffers(before, u)) {
+      u.changed_ms = self->o_.clock->NowMs();
       self->changed_ = true;
       self->pending_logs_.push_back({u.name, u.active_state, u.sub_state, self->o_.clock->NowMs()});
     }  // counters alone (memory, CPU) are stored at the next refresh, without an event

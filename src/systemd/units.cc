@@ -34,6 +34,8 @@ void ApplyString(UnitState& s, std::string_view p, std::string_view v) {
     s.result = v;
   } else if (p == "Type") {
     s.service_type = v;
+  } else if (p == "Restart") {
+    s.restart_policy = v;
   }
 }
 
@@ -55,13 +57,17 @@ void ApplyUint(UnitState& s, std::string_view p, uint64_t v) {
     s.cpu_nsec = known;
   } else if (p == "TasksCurrent") {
     s.tasks = known;
+  } else if (p == "RestartUSec") {
+    s.restart_usec = v;
+  } else if (p == "Job") {
+    s.job_id = static_cast<uint32_t>(v);
   }
 }
 
 bool IsTrackedProperty(std::string_view p) {
-  for (std::string_view k :
-       {"Id", "LoadState", "ActiveState", "SubState", "Result", "Type", "ActiveEnterTimestamp",
-        "InactiveEnterTimestamp", "NRestarts", "MainPID", "MemoryCurrent", "CPUUsageNSec", "TasksCurrent"}) {
+  for (std::string_view k : {"Id", "LoadState", "ActiveState", "SubState", "Result", "Type", "ActiveEnterTimestamp",
+                             "InactiveEnterTimestamp", "NRestarts", "MainPID", "MemoryCurrent", "CPUUsageNSec",
+                             "TasksCurrent", "Restart", "RestartUSec", "Job"}) {
     if (p == k) return true;
   }
   return false;

@@ -29,8 +29,14 @@ struct UnitState {
   std::string load_state = "not-found";
   std::string active_state = "inactive";
   std::string sub_state = "dead";
-  std::string result;        // services: success, exit-code, signal, core-dump, timeout, …
-  std::string service_type;  // services: simple, forking, notify, …
+  std::string result;          // services: success, exit-code, signal, core-dump, timeout, …
+  std::string service_type;    // services: simple, forking, notify, …
+  std::string restart_policy;  // services' Restart=: no, always, on-failure, …
+  uint64_t restart_usec = 0;   // services' RestartSec=
+  uint32_t job_id = 0;         // the pending job (start, stop, restart), 0 when none
+  // When vigil's cache last saw the state (active/sub state, result,
+  // restarts, main PID) change, by vigil's clock: tells a fresh state from a stale one.
+  int64_t changed_ms = 0;
   uint64_t active_enter_us = 0;
   uint64_t inactive_enter_us = 0;
   std::optional<uint32_t> n_restarts;
