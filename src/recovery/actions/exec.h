@@ -58,8 +58,8 @@ Result<ExecResult> RunExec(const ExecSpec& spec);
 // `service` and `alertname` labels when present.
 EnvVars AlertExecEnv(const Labels& labels);
 
-// One line for logs and audit: "exit 0 in 1.2s", "killed by signal 9 after
-// timeout 30s", plus the dropped byte count when output was truncated.
+// One line for logs and audit: "exit 0 in 1s200ms", "killed by SIGTERM after
+// timeout, 30s20ms", plus the dropped byte count when output was truncated.
 std::string DescribeExecResult(const ExecResult& result);
 
 }  // namespace vigil::recovery
