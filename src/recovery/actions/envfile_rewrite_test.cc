@@ -16,6 +16,7 @@
 #include "base/file.h"
 #include "base/testing/temp_dir.h"
 #include "config/env.h"
+#include "recovery/actions/exec.h"
 
 namespace vigil::recovery {
 namespace {
@@ -71,6 +72,26 @@ TEST(EnvRewriteTest, QuotesValuesThatNeedIt) {
     for (std::string content : {"K=a\n", "K='a'\n", "K=\"a\"\n", "export K=a # c\n"}) {
       SCOPED_TRACE(content + " <- " + v);
       ExpectReplaced(content, "K", v);
+    }
+  }
+}
+
+// Operators source these files from a shell (direnv, `. validator.env`): the
+// shell must read the same value vigil's parser does.
+TEST(EnvRewriteTest, AShellReadsTheSameValue) {
+  testing::TempDir dir;
+  for (std::string v : {"http://127.0.0.1:3031", "two words", "it's $HOME", "x\"y\\z`$(id)`", "\\$", "a\\", "${A:-b}",
+                        "'", "\"", "#x", "~/x", "*", "a;b&c|d", "", "a b\\$c 'd' \"e\""}) {
+    for (std::string content : {"K=a\n", "K='a'\n", "export K=\"a\" # c\n", "A=1\n"}) {
+      SCOPED_TRACE(content + " <- " + v);
+      std::string path = dir.Write("test.env", ReplaceEnvValue(content, "K", v));
+      ExecSpec spec;
+      spec.argv = {"/bin/sh", "-c", ". \"$0\" && printf %s \"$K\"", path};
+      Result<ExecResult> r = RunExec(spec);
+      ASSERT_TRUE(r.ok()) << r.status().message();
+      EXPECT_TRUE(r->ok()) << r->output;
+      EXPECT_EQ(r->output, v);
+      EXPECT_EQ(*ReadEnvFileValue(path, "K"), v);
     }
   }
 }
