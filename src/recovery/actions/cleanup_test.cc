@@ -451,6 +451,12 @@ std::string TmpfsScenario(const std::string& mount) {
     return "symlink failed";
   }
 
+  // A filesystem mounted under the root is not entered: deleting there frees nothing here.
+  const std::string nested = logs + "/other-fs";
+  fs::create_directories(nested);
+  if (::mount("tmpfs", nested.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=1m") != 0) return "nested mount failed";
+  MakeFile(nested + "/old.log.1", 1024, 30 * kDay);
+
   CleanupPolicy policy;
   policy.filesystem = mount;
   policy.roots = {logs};
@@ -485,7 +491,7 @@ std::string TmpfsScenario(const std::string& mount) {
   std::string present;
   for (const char* rel :
        {"logs/validator.log.1", "logs/validator.log.2", "logs/validator.log.3", "logs/validator.log.6",
-        "logs/validator.log", "outside.log.1", "logs/link.log.1", "logs/linkdir"}) {
+        "logs/validator.log", "outside.log.1", "logs/link.log.1", "logs/linkdir", "logs/other-fs/old.log.1"}) {
     if (Exists(mount + "/" + rel)) present += (present.empty() ? "" : ",") + std::string(rel);
   }
   note("present: " + present);
@@ -526,12 +532,12 @@ TEST(CleanupTmpfsTest, FreesSpaceOldestFirstUntilTheTarget) {
             "dry run would delete: validator.log.1,validator.log.2\n"
             "after dry run: all there\n"
             "deleted: validator.log.1,validator.log.2\n"
-            "skipped: link.log.1,linkdir\n"
+            "skipped: link.log.1,linkdir,other-fs\n"
             "target reached: yes\n"
             "free >= 30%: yes\n"
             "reported free matches statvfs: yes\n"
             "present: logs/validator.log.3,logs/validator.log.6,logs/validator.log,outside.log.1,logs/link.log.1,"
-            "logs/linkdir\n");
+            "logs/linkdir,logs/other-fs/old.log.1\n");
 }
 
 }  // namespace
