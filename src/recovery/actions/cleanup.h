@@ -21,9 +21,10 @@ struct CleanupPolicy {             // one entry of the host-wide `recovery.clean
   double below_free_ratio = 0.10;  // start when free/size < this
   double until_free_ratio = 0.15;  // stop as soon as free/size >= this
   std::vector<std::string> roots;  // absolute directories; nothing outside them is ever touched
-  std::vector<std::string> match;  // fnmatch globs on the file name, e.g. "*.log.*"; empty: every file
-  Duration older_than{0};          // only files whose mtime is at least this old
-  int keep_newest = 0;             // per directory, the N newest matching files are always kept
+  // fnmatch globs on the file name, e.g. "*.log.*" ("*" skips dotfiles, as in a shell); empty: all but dotfiles.
+  std::vector<std::string> match;
+  Duration older_than{0};  // only files whose mtime is at least this old
+  int keep_newest = 0;     // per directory, the N newest matching files are always kept
   enum class Order { kOldestFirst, kLargestFirst } order = Order::kOldestFirst;
   bool recursive = true;
   bool compress = false;           // gzip matching files instead of deleting them; never deletes, skips *.gz etc.
