@@ -19,6 +19,7 @@
 #include "collect/storage_sink.h"
 #include "collect/textfile/textfile_collector.h"
 #include "config/config.h"
+#include "http/outbound.h"
 #include "http/server.h"
 #include "logs/log_collector.h"
 #include "notify/api.h"
@@ -27,6 +28,7 @@
 #include "promql/engine.h"
 #include "recovery/api.h"
 #include "recovery/controller.h"
+#include "recovery/host_actions.h"
 #include "rules/manager.h"
 #include "rules/state_store.h"
 #include "systemd/control.h"
@@ -357,7 +359,15 @@ class Agent {
     mo.default_interval = config_.global.evaluation_interval;
     for (const auto& [name, value] : config_.global.external_labels) mo.external_labels.Set(name, value);
     mo.state_store = state_store_.get();
-    mo.notify = [n = notifier_.get()](const std::vector<rules::Alert>& alerts) {
+    mo.notify = [this, n = notifier_.get()](const std::vector<rules::Alert>& alerts) {
+      std::shared_ptr<recovery::HostActions> actions;
+      {
+        std::lock_guard lock(mu_);
+        actions = host_actions_;
+      }
+      if (actions) {
+        for (const auto& a : alerts) actions->OnAlert(a.labels, a.state == rules::AlertState::kFiring);
+      }
       std::vector<notify::AlertUpdate> updates;
       for (const auto& a : alerts) {
         notify::AlertUpdate u;
@@ -396,7 +406,7 @@ class Agent {
       }
       ro.services.push_back(std::move(spec));
     }
-    if (!any) return true;
+    if (!any && c.recovery.cleanup.empty() && !HasServiceActions(c)) return true;
     const recovery::Mode mode = c.recovery.mode == config::RecoveryMode::kOff      ? recovery::Mode::kOff
                                 : c.recovery.mode == config::RecoveryMode::kDryRun ? recovery::Mode::kDryRun
                                                                                    : recovery::Mode::kEnforce;
@@ -475,22 +485,156 @@ class Agent {
       return false;
     }
     std::shared_ptr<recovery::Controller> shared(std::move(*ctl));
+    auto actions = StartHostActions(c, shared, bus, mode);
+    if (!actions.ok()) {
+      std::fprintf(stderr, "recovery: %s\n", actions.status().message().c_str());
+      LogError("cannot start recovery actions", {{"err", actions.status().message()}});
+      shared->Stop();
+      return false;
+    }
     {
       std::lock_guard lock(mu_);
       recovery_ = shared;
+      host_actions_ = std::move(*actions);
     }
     events_.SetRecovery(shared.get());
     LogInfo("recovery started", {{"mode", recovery::ModeName(mode)}});
     return true;
   }
 
+  static bool HasServiceActions(const config::Config& c) {
+    for (const auto& s : c.services) {
+      if (s.recovery && (!s.recovery->failover.empty() || !s.recovery->exec.empty())) return true;
+    }
+    return false;
+  }
+
+  // Cleanup, failover and exec actions; null when none is configured.
+  Result<std::shared_ptr<recovery::HostActions>> StartHostActions(const config::Config& c,
+                                                                  std::shared_ptr<recovery::Controller> ctl,
+                                                                  systemd::Bus bus, recovery::Mode mode) {
+    recovery::HostActionsOptions ho;
+    for (const auto& cl : c.recovery.cleanup) {
+      recovery::CleanupRule rule;
+      rule.policy.filesystem = cl.filesystem;
+      rule.policy.below_free_ratio = cl.below_free_ratio;
+      rule.policy.until_free_ratio = cl.until_free_ratio;
+      rule.policy.roots = cl.roots;
+      rule.policy.match = cl.match;
+      rule.policy.older_than = cl.older_than;
+      rule.policy.keep_newest = cl.keep_newest;
+      rule.policy.order = cl.largest_first ? recovery::CleanupPolicy::Order::kLargestFirst
+                                           : recovery::CleanupPolicy::Order::kOldestFirst;
+      rule.policy.compress = cl.compress;
+      rule.policy.delete_open_files = cl.delete_open_files;
+      rule.policy.journal_vacuum = cl.journal_vacuum;
+      rule.policy.journal_max_bytes = cl.journal_max_bytes;
+      rule.interval = cl.interval;
+      ho.cleanup.push_back(std::move(rule));
+    }
+    std::map<std::string, std::string> units;
+    for (const auto& s : c.services) units[s.name] = s.unit;
+    for (const auto& s : c.services) {
+      if (!s.recovery) continue;
+      Duration verify = s.recovery->restart ? s.recovery->restart->verify_timeout : Duration(60000);
+      for (const auto& f : s.recovery->failover) {
+        recovery::FailoverRule r;
+        r.service = s.name;
+        r.env_file = f.env_file;
+        r.key = f.key;
+        r.endpoints = f.endpoints;
+        r.probe_path = f.probe_path;
+        r.probe_interval = f.probe_interval;
+        r.probe_timeout = f.probe_timeout;
+        r.fail_after = f.fail_after;
+        r.hold_down = f.hold_down;
+        r.restart_service = f.restart_service;
+        r.restart_unit = f.restart_service.empty() ? "" : units[f.restart_service];
+        r.verify_timeout = verify;
+        ho.failovers.push_back(std::move(r));
+      }
+      for (const auto& e : s.recovery->exec) {
+        recovery::ExecRule r;
+        r.service = s.name;
+        r.name = e.name.empty() ? e.command[0] : e.name;
+        alert::Matchers matchers;
+        for (const auto& text : e.matchers) {
+          auto m = alert::ParseMatchers(text);
+          if (!m.ok()) return m.status().WithContext("services." + s.name + ".recovery.exec");
+          for (auto& one : *m) matchers.push_back(std::move(one));
+        }
+        r.matches = [matchers](const Labels& l) { return alert::MatchesAll(matchers, l); };
+        r.spec.argv = e.command;
+        r.spec.timeout = e.timeout;
+        r.spec.max_output_bytes = e.max_output_bytes;
+        ho.execs.push_back(std::move(r));
+      }
+    }
+    if (ho.cleanup.empty() && ho.failovers.empty() && ho.execs.empty()) {
+      return std::shared_ptr<recovery::HostActions>();
+    }
+    ho.dry_run = mode == recovery::Mode::kDryRun;
+    ho.state_path = c.global.data_dir + "/state.db";
+    ho.clock = &clock_;
+    ho.held = [ctl](const std::string& service) { return ctl->HeldReason(service); };
+    ho.probe = [](const std::string& url, Duration timeout) {
+      auto parsed = http::ParseUrl(url);
+      if (!parsed) return false;
+      http::HttpRequest req;
+      req.url = *parsed;
+      req.user = parsed->user;
+      req.password = parsed->password;
+      req.deadline = std::chrono::steady_clock::now() + timeout;
+      req.max_body_bytes = 64 << 10;
+      http::HttpResponse resp;
+      return !http::HttpExchange(req, &resp) && resp.status >= 200 && resp.status < 300;
+    };
+    ho.restart = [bus](const std::string& unit, Duration timeout, std::string* detail) {
+      auto r = systemd::RestartUnit(bus, unit, timeout);
+      *detail = r.ok() ? "job " + r->result : r.status().message();
+      return r.ok() && r->ok();
+    };
+    ho.healthy = [this](const std::string& service, TimestampMs since) {
+      std::shared_ptr<systemd::Monitor> monitor;
+      std::shared_ptr<ServiceHealth> health;
+      {
+        std::lock_guard lock(mu_);
+        monitor = systemd_;
+        health = health_;
+      }
+      if (!health || !health->ProbesOk(service) || health->AllCheckedSince(service, 1) < since) return false;
+      if (!monitor) return true;
+      for (const auto& u : monitor->Units()) {
+        if (u.service == service && !systemd::IsUp(u)) return false;
+      }
+      return true;
+    };
+    ho.alert = [this](const std::string& alertname, const std::string& service, const std::string& severity,
+                      const std::map<std::string, std::string>& annotations, bool firing) {
+      if (!notifier_) return;
+      notify::AlertUpdate u;
+      u.labels = Labels{{"alertname", alertname}, {"service", service}, {"severity", severity}};
+      for (const auto& [name, value] : config_.global.external_labels) u.labels.Set(name, value);
+      for (const auto& [k, v] : annotations) u.annotations.Set(k, v);
+      u.starts_at = clock_.NowMs();
+      if (!firing) u.ends_at = u.starts_at;
+      notifier_->Update({std::move(u)});
+    };
+    auto started = recovery::HostActions::Start(std::move(ho));
+    if (!started.ok()) return started.status();
+    return std::shared_ptr<recovery::HostActions>(std::move(*started));
+  }
+
   void StopRecovery() {
     std::shared_ptr<recovery::Controller> r;
+    std::shared_ptr<recovery::HostActions> actions;
     {
       std::lock_guard lock(mu_);
       r = std::move(recovery_);
+      actions = std::move(host_actions_);
     }
     events_.SetRecovery(nullptr);
+    if (actions) actions->Stop();
     if (r) r->Stop();
   }
 
@@ -670,6 +814,12 @@ class Agent {
       recovery = recovery_;
     }
     if (recovery) recovery->AppendMetrics(out);
+    std::shared_ptr<recovery::HostActions> actions;
+    {
+      std::lock_guard lock(mu_);
+      actions = host_actions_;
+    }
+    if (actions) actions->AppendMetrics(out);
     out.AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
                  {}, reload.last_successful ? 1 : 0);
     out.AddGauge("vigil_config_last_reload_success_timestamp_seconds",
@@ -701,7 +851,8 @@ class Agent {
   std::shared_ptr<collect::Scheduler> scheduler_;
   std::shared_ptr<systemd::Monitor> systemd_;
   std::shared_ptr<ServiceHealth> health_;
-  std::shared_ptr<recovery::Controller> recovery_;  // null when no service has a recovery policy
+  std::shared_ptr<recovery::Controller> recovery_;       // null when no service has a recovery policy
+  std::shared_ptr<recovery::HostActions> host_actions_;  // null without cleanup, failover or exec
   EventCounter events_{clock_};
   ReloadState reload_;
   std::unique_ptr<tsdb::DB> db_;

@@ -1,7 +1,6 @@
 #include "config/config.h"
 
 #include <fnmatch.h>
-
 #include <re2/re2.h>
 #include <yaml-cpp/yaml.h>
 
@@ -420,8 +419,7 @@ void DecodeFileList(Decoder& d, const YAML::Node& node, const std::string& key, 
       found.push_back(pattern.string());
     } else {
       std::error_code ec;
-      for (std::filesystem::directory_iterator it(pattern.parent_path(), ec), end; !ec && it != end;
-           it.increment(ec)) {
+      for (std::filesystem::directory_iterator it(pattern.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
         if (it->is_regular_file() &&
             fnmatch(pattern.filename().c_str(), it->path().filename().c_str(), FNM_PERIOD) == 0) {
           found.push_back(it->path().string());
@@ -538,7 +536,8 @@ std::optional<std::pair<int, int>> PositionInFile(std::string_view source, const
     if (start == std::string_view::npos) return std::nullopt;
     size_t indent = 0;
     while (start + 1 + indent < source.size() && source[start + 1 + indent] == ' ') ++indent;
-    if (start + 1 + indent < source.size() && source[start + 1 + indent] == '\n') return std::nullopt;  // blank first line
+    if (start + 1 + indent < source.size() && source[start + 1 + indent] == '\n')
+      return std::nullopt;  // blank first line
     return std::make_pair(m.line + 1 + line, static_cast<int>(indent) + col);
   }
   if (line != 1 || text.find('\n') != std::string::npos) return std::nullopt;
@@ -561,7 +560,8 @@ void NotificationTemplate(Decoder& d, const YAML::Node& node, const std::string&
   if (!t.ok()) {
     const std::string m = t.status().message();
     if (auto at = PositionInFile(d.source, node, m)) {
-      d.problems->push_back({d.file, at->first, at->second, field + ": invalid template: " + m.substr(m.find(": ") + 2)});
+      d.problems->push_back(
+          {d.file, at->first, at->second, field + ": invalid template: " + m.substr(m.find(": ") + 2)});
     } else {
       d.Report(node, field, "invalid template: " + m + " (line:column within the template)");
     }
@@ -858,7 +858,8 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, const std::string& base_
   if (auto n = r.Take("flap"); n.IsDefined()) {
     MapReader fr(d, n, r.Field("flap"));
     if (auto m = fr.Take("enabled"); m.IsDefined()) d.Bool(m, fr.Field("enabled"), &a->flap.enabled);
-    if (auto m = fr.Take("max_changes"); m.IsDefined()) d.Int(m, fr.Field("max_changes"), &a->flap.max_changes, 1, 1000);
+    if (auto m = fr.Take("max_changes"); m.IsDefined())
+      d.Int(m, fr.Field("max_changes"), &a->flap.max_changes, 1, 1000);
     if (auto m = fr.Take("window"); m.IsDefined()) d.Duration(m, fr.Field("window"), &a->flap.window, false);
     if (auto m = fr.Take("stable_for"); m.IsDefined()) {
       d.Duration(m, fr.Field("stable_for"), &a->flap.stable_for, false);
@@ -1414,7 +1415,8 @@ void DecodeFailover(Decoder& d, MapReader& r, const YAML::Node& node, const std:
   }
   if (auto n = r.Take("probe_interval"); n.IsDefined())
     d.Duration(n, r.Field("probe_interval"), &o->probe_interval, false);
-  if (auto n = r.Take("probe_timeout"); n.IsDefined()) d.Duration(n, r.Field("probe_timeout"), &o->probe_timeout, false);
+  if (auto n = r.Take("probe_timeout"); n.IsDefined())
+    d.Duration(n, r.Field("probe_timeout"), &o->probe_timeout, false);
   if (auto n = r.Take("fail_after"); n.IsDefined()) d.Int(n, r.Field("fail_after"), &o->fail_after, 1, 100);
   if (auto n = r.Take("hold_down"); n.IsDefined()) d.Duration(n, r.Field("hold_down"), &o->hold_down, true);
   if (auto n = r.Take("restart"); n.IsDefined()) {
@@ -1422,8 +1424,7 @@ void DecodeFailover(Decoder& d, MapReader& r, const YAML::Node& node, const std:
   }
 }
 
-void DecodeExecAction(Decoder& d, MapReader& r, const YAML::Node& node, const std::string& path,
-                      ExecActionOptions* o) {
+void DecodeExecAction(Decoder& d, MapReader& r, const YAML::Node& node, const std::string& path, ExecActionOptions* o) {
   if (auto n = r.Take("name"); n.IsDefined()) d.String(n, r.Field("name"), &o->name);
   if (auto n = r.Take("matchers"); n.IsDefined()) DecodeMatcherList(d, n, r.Field("matchers"), &o->matchers);
   if (auto n = r.Take("command"); !n.IsDefined()) {
@@ -1583,8 +1584,7 @@ void DecodeCleanup(Decoder& d, MapReader& r, const YAML::Node& node, const std::
                    const std::string& data_dir, CleanupOptions* o) {
   if (auto n = r.Take("filesystem"); !n.IsDefined()) {
     d.Report(node, path, "missing filesystem (the mount point whose free space is watched)");
-  } else if (d.String(n, r.Field("filesystem"), &o->filesystem) &&
-             (o->filesystem.empty() || o->filesystem[0] != '/')) {
+  } else if (d.String(n, r.Field("filesystem"), &o->filesystem) && (o->filesystem.empty() || o->filesystem[0] != '/')) {
     d.Report(n, r.Field("filesystem"), "must be an absolute path");
   }
   if (auto n = r.Take("below"); n.IsDefined()) Ratio(d, n, r.Field("below"), &o->below_free_ratio);
@@ -1607,7 +1607,8 @@ void DecodeCleanup(Decoder& d, MapReader& r, const YAML::Node& node, const std::
       } else if (p == "/" || p.parent_path() == p) {
         d.Report(n[i], field, "/ cannot be a cleanup root: name the directories whose files may go");
       } else if (IsWithin(p, data) || IsWithin(data, p)) {
-        d.Report(n[i], field, "overlaps vigil's own data directory " + data.string() + ": vigil never deletes its own data");
+        d.Report(n[i], field,
+                 "overlaps vigil's own data directory " + data.string() + ": vigil never deletes its own data");
       } else {
         o->roots.push_back(p.string());
       }
@@ -1639,8 +1640,23 @@ void DecodeCleanup(Decoder& d, MapReader& r, const YAML::Node& node, const std::
     }
   }
   if (auto n = r.Take("compress"); n.IsDefined()) d.Bool(n, r.Field("compress"), &o->compress);
-  if (auto n = r.Take("delete_open_files"); n.IsDefined()) d.Bool(n, r.Field("delete_open_files"), &o->delete_open_files);
+  if (auto n = r.Take("delete_open_files"); n.IsDefined())
+    d.Bool(n, r.Field("delete_open_files"), &o->delete_open_files);
   if (auto n = r.Take("journal_vacuum"); n.IsDefined()) d.Bool(n, r.Field("journal_vacuum"), &o->journal_vacuum);
+  if (auto n = r.Take("journal_max_size"); n.IsDefined()) {
+    std::string text;
+    if (d.String(n, r.Field("journal_max_size"), &text)) {
+      Result<uint64_t> size = ParseByteSize(text);
+      if (!size.ok()) {
+        d.Report(n, r.Field("journal_max_size"), size.status().message());
+      } else {
+        o->journal_max_bytes = *size;
+      }
+    }
+  }
+  if (o->journal_vacuum && o->journal_max_bytes == 0 && o->older_than.count() == 0) {
+    d.Report(node, path, "journal_vacuum needs journal_max_size or older_than");
+  }
   if (auto n = r.Take("interval"); n.IsDefined()) d.Duration(n, r.Field("interval"), &o->interval, false);
 }
 

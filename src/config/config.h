@@ -326,6 +326,7 @@ struct CleanupOptions {
   bool compress = false;           // gzip instead of deleting
   bool delete_open_files = false;
   bool journal_vacuum = false;
+  uint64_t journal_max_bytes = 0;  // journal_vacuum: --vacuum-size; 0: by age (older_than) only
   Duration interval{60000};        // how often free space is checked
 };
 

@@ -262,6 +262,23 @@ bool Controller::KnownService(const std::string& service) const {
   return service == "*" || impl_->specs.count(service) > 0;
 }
 
+std::optional<std::string> Controller::HeldReason(const std::string& service) const {
+  const Impl& m = *impl_;
+  if (m.o.mode == Mode::kOff) return "recovery mode is off";
+  TimestampMs now = m.o.clock->NowMs();
+  {
+    std::lock_guard lock(m.mu);
+    for (const std::string& key : {std::string("*"), service}) {
+      auto it = m.pauses.find(key);
+      if (it != m.pauses.end() && (it->second == 0 || it->second > now)) return "recovery is paused";
+    }
+  }
+  if (!service.empty() && m.o.maintenance) {
+    if (auto window = m.o.maintenance(service, now)) return "inside maintenance window " + *window;
+  }
+  return std::nullopt;
+}
+
 Controller::State Controller::Current() const {
   std::lock_guard lock(impl_->mu);
   return State{impl_->o.mode, impl_->pauses, impl_->planner->Status(impl_->o.clock->NowMs())};

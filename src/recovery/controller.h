@@ -67,6 +67,9 @@ class Controller {
   Status Pause(const std::string& service, Duration for_ms);
   Status Resume(const std::string& service);
   Status Reset(const std::string& service);
+  // Why acting on `service` ("" for host-wide actions) is held back now (a
+  // pause, a maintenance window, mode off), or nullopt.
+  std::optional<std::string> HeldReason(const std::string& service) const;
 
   // A fault drill's figures (seconds from the injection; negative: not seen),
   // audited and exposed as vigil_drill_* metrics.
