@@ -38,7 +38,34 @@ MuteState Dispatcher::StateOf(const Labels& labels) const {
   }
   auto f = flaps_.find(Fingerprint(labels));
   s.flapping = f != flaps_.end() && f->second.flapping;
+  if (auto c = current_.find(Fingerprint(labels)); c != current_.end()) s.held_until = HeldUntil(c->second, now);
   return s;
+}
+
+void Dispatcher::SetPageHolds(std::map<std::string, Duration> holds) { holds_ = std::move(holds); }
+
+void Dispatcher::SetHoldReleased(const std::string& service, bool released) {
+  if (!released) {
+    released_.erase(service);
+    return;
+  }
+  if (!released_.insert(service).second) return;
+  // The held page goes out at the next flush.
+  TimestampMs now = clock_.NowMs();
+  for (auto& [key, g] : groups_) {
+    for (const auto& [fp, a] : g.alerts) {
+      if (a.labels.Get("service") == service) g.next_flush = std::min(g.next_flush, now);
+    }
+  }
+}
+
+TimestampMs Dispatcher::HeldUntil(const Alert& a, TimestampMs now) const {
+  if (holds_.empty() || a.resolved() || a.labels.Get("severity") != "critical") return 0;
+  std::string service(a.labels.Get("service"));
+  auto it = holds_.find(service);
+  if (it == holds_.end() || released_.count(service)) return 0;
+  TimestampMs until = a.starts_at + it->second.count();
+  return until > now ? until : 0;
 }
 
 bool Dispatcher::Muted(const Labels& labels, TimestampMs now, const Inhibitor::Index& inhibition) const {
@@ -153,7 +180,14 @@ std::vector<Notification> Dispatcher::Flush() {
     Notification n;
     std::set<std::string> firing, resolved;
     bool announce_flap = false;
+    TimestampMs hold_ends = 0;
     for (const auto& [fp, a] : g.alerts) {
+      if (TimestampMs until = HeldUntil(a, now); until != 0) {
+        hold_ends = hold_ends == 0 ? until : std::min(hold_ends, until);
+        continue;
+      }
+      // Recovered inside its hold: the page was never sent, so neither is its resolve.
+      if (a.resolved() && !g.sent_firing.count(fp) && holds_.count(std::string(a.labels.Get("service")))) continue;
       if (Muted(a.labels, now, *inhibition)) continue;
       (a.resolved() ? resolved : firing).insert(fp);
       n.alerts.push_back(a);
@@ -170,8 +204,8 @@ std::vector<Notification> Dispatcher::Flush() {
     bool new_firing = !std::includes(g.sent_firing.begin(), g.sent_firing.end(), firing.begin(), firing.end());
     bool new_resolved =
         !std::includes(g.sent_resolved.begin(), g.sent_resolved.end(), resolved.begin(), resolved.end());
-    bool gone = !std::includes(firing.begin(), firing.end(), g.sent_firing.begin(), g.sent_firing.end()) &&
-                !resolved.empty();
+    bool gone =
+        !std::includes(firing.begin(), firing.end(), g.sent_firing.begin(), g.sent_firing.end()) && !resolved.empty();
     bool repeat = !firing.empty() && now - g.last_sent >= g.route->repeat_interval().count();
     if (!n.alerts.empty() && (new_firing || new_resolved || gone || repeat || announce_flap)) {
       n.receiver = g.route->receiver();
@@ -193,6 +227,7 @@ std::vector<Notification> Dispatcher::Flush() {
       continue;
     }
     g.next_flush = now + g.route->group_interval().count();
+    if (hold_ends != 0) g.next_flush = std::min(g.next_flush, hold_ends);  // the page goes when its hold ends
     ++it;
   }
   return out;
@@ -211,7 +246,9 @@ void Dispatcher::RestoreSent(std::map<std::string, SentState> sent, Duration cla
   restored_until_ = clock_.NowMs() + claim_within.count();
 }
 
-std::map<std::string, std::optional<SentState>> Dispatcher::TakeSentChanges() { return std::exchange(sent_changes_, {}); }
+std::map<std::string, std::optional<SentState>> Dispatcher::TakeSentChanges() {
+  return std::exchange(sent_changes_, {});
+}
 
 std::map<std::string, SentState> Dispatcher::SentLog() const {
   std::map<std::string, SentState> out = restored_;

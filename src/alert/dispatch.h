@@ -33,8 +33,8 @@ struct Notification {
   std::string receiver;
   std::string group_key;  // the route's key and the group labels
   Labels group_labels;
-  std::vector<Alert> alerts;          // firing and resolved, in fingerprint order
-  std::set<std::string> flapping;     // fingerprints of alerts held as flapping
+  std::vector<Alert> alerts;       // firing and resolved, in fingerprint order
+  std::set<std::string> flapping;  // fingerprints of alerts held as flapping
   // For a dependency's P0: fingerprint -> the dependent services it holds back.
   std::map<std::string, std::vector<std::string>> downstream;
   TimestampMs time_ms = 0;
@@ -55,7 +55,9 @@ struct MuteState {
   bool inhibited = false;
   std::string maintenance;  // window name
   bool flapping = false;
-  bool muted() const { return !silenced_by.empty() || inhibited || !maintenance.empty(); }
+  // A page held while vigil's recovery may fix the fault (recovery.hold_page_for): until then.
+  TimestampMs held_until = 0;
+  bool muted() const { return !silenced_by.empty() || inhibited || !maintenance.empty() || held_until != 0; }
 };
 
 // One firing alert as GET /api/v2/alerts shows it.
@@ -72,6 +74,13 @@ class Dispatcher {
              FlapOptions flap, const Clock& clock);
 
   void SetSilences(std::vector<Silence> silences);
+  // Services whose critical alerts wait `hold` after they start before being
+  // sent, so an automatic recovery can fix the fault first (and the page
+  // never goes out when the alert resolves inside the hold).
+  void SetPageHolds(std::map<std::string, Duration> holds);
+  // released: recovery will not fix it (it failed or will not act), page now;
+  // not released: hold the service's next fault again.
+  void SetHoldReleased(const std::string& service, bool released);
   // A firing alert (ends_at 0) or its resolution (ends_at set).
   void Update(const Alert& alert);
   // The notifications due now; advances each flushed group's timers.
@@ -109,13 +118,15 @@ class Dispatcher {
   struct Flap {
     std::vector<TimestampMs> changes;  // within the window
     TimestampMs last_change = 0;
-    bool firing = false;               // the latest real state
+    bool firing = false;  // the latest real state
     bool flapping = false;
     bool announced = false;
     Alert latest;
   };
 
   bool Muted(const Labels& labels, TimestampMs now, const Inhibitor::Index& inhibition) const;
+  // When a held alert may be sent, or 0 when it is not held now.
+  TimestampMs HeldUntil(const Alert& alert, TimestampMs now) const;
   void Place(const Alert& alert);
   std::vector<const Alert*> FiringAlerts() const;
 
@@ -123,11 +134,13 @@ class Dispatcher {
   Inhibitor inhibitor_;
   std::vector<MaintenanceWindow> windows_;
   std::vector<Silence> silences_;
+  std::map<std::string, Duration> holds_;  // service -> hold_page_for
+  std::set<std::string> released_;         // services whose hold is released
   FlapOptions flap_;
   const Clock& clock_;
-  std::map<std::string, Group> groups_;  // by group key
-  std::map<std::string, Flap> flaps_;    // by fingerprint
-  std::map<std::string, Alert> current_;  // every alert's latest routed state, for inhibition sources
+  std::map<std::string, Group> groups_;        // by group key
+  std::map<std::string, Flap> flaps_;          // by fingerprint
+  std::map<std::string, Alert> current_;       // every alert's latest routed state, for inhibition sources
   std::map<std::string, SentState> restored_;  // log entries whose group has not formed again yet
   TimestampMs restored_until_ = 0;
   std::map<std::string, std::optional<SentState>> sent_changes_;

@@ -178,7 +178,7 @@ TEST(Dispatcher, ReloadCarriesAlertsAndLog) {
   Labels lag{{"alertname", "Lag"}, {"service", "titan"}, {"severity", "high"}};
   old.d.Update(Firing(Down("bitcoind")));
   old.d.Update(Firing(lag));
-  ASSERT_THAT(old.d.Flush(), SizeIs(1));  // the page; the high group waits 10 s
+  ASSERT_THAT(old.d.Flush(), SizeIs(1));                                // the page; the high group waits 10 s
   old.d.Update(Resolved(Firing(Down("bitcoind")), old.clock.NowMs()));  // its resolve is not sent yet
 
   Dispatcher fresh(SeverityRoutes(), Inhibitor({}), {}, FlapOptions{}, old.clock);
@@ -336,6 +336,56 @@ TEST(MaintenanceWindow, BadSpecsNameTheField) {
   EXPECT_THAT(MaintenanceWindow::Build(spec, "mw[0]").status().message(), HasSubstr("mw[0].location: time zone"));
   spec.location = "+05:30";
   EXPECT_TRUE(MaintenanceWindow::Build(spec, "mw[0]").ok());
+}
+
+}  // namespace
+}  // namespace vigil::alert
+
+namespace vigil::alert {
+namespace {
+
+TEST(DispatcherPageHold, ACriticalPageWaitsForTheRecoveryAndIsNeverSentWhenItResolvesInside) {
+  Fixture f;
+  f.d.SetPageHolds({{"validator", Duration(30000)}});
+  Alert down = Firing(Down("validator"));
+  f.d.Update(down);
+  EXPECT_THAT(f.d.Flush(), IsEmpty());
+  EXPECT_EQ(f.d.StateOf(down.labels).held_until, kMonday + 30000);
+  EXPECT_EQ(f.d.NextFlush(), kMonday + 30000) << "the page is due when its hold ends";
+  f.clock.Advance(Duration(2000));
+  f.d.Update(Resolved(down, f.clock.NowMs()));  // recovered inside the hold
+  EXPECT_THAT(f.d.Flush(), IsEmpty());
+  f.clock.Advance(Duration(60000));
+  EXPECT_THAT(f.d.Flush(), IsEmpty());
+  // Other services and lower severities are not held.
+  f.d.Update(Firing(Down("titan"), f.clock.NowMs()));
+  EXPECT_THAT(f.d.Flush(), SizeIs(1));
+}
+
+TEST(DispatcherPageHold, ThePageGoesWhenTheHoldEndsOrAtOnceWhenReleased) {
+  Fixture f;
+  f.d.SetPageHolds({{"validator", Duration(30000)}});
+  f.d.Update(Firing(Down("validator")));
+  EXPECT_THAT(f.d.Flush(), IsEmpty());
+  f.clock.Advance(Duration(30000));
+  ASSERT_EQ(f.d.NextFlush(), kMonday + 30000);
+  EXPECT_THAT(f.d.Flush(), SizeIs(1)) << "not recovered within the hold: paged";
+
+  Fixture g;
+  g.d.SetPageHolds({{"validator", Duration(30000)}});
+  g.d.Update(Firing(Down("validator")));
+  EXPECT_THAT(g.d.Flush(), IsEmpty());
+  g.clock.Advance(Duration(1000));
+  g.d.SetHoldReleased("validator", true);  // recovery failed or will not act
+  EXPECT_EQ(g.d.NextFlush(), kMonday + 1000);
+  EXPECT_THAT(g.d.Flush(), SizeIs(1));
+  // Re-armed once the service is healthy again: its next fault is held.
+  g.d.SetHoldReleased("validator", false);
+  g.d.Update(Resolved(Firing(Down("validator")), g.clock.NowMs()));
+  g.d.Flush();
+  g.clock.Advance(Duration(60000));
+  g.d.Update(Firing(Down("validator"), g.clock.NowMs()));
+  EXPECT_THAT(g.d.Flush(), IsEmpty());
 }
 
 }  // namespace

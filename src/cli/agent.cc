@@ -320,6 +320,7 @@ class Agent {
     notify::NotifierOptions no;
     no.alerting = config_.alerting.value_or(config::AlertingOptions{});
     no.depends_on = DependsOn(config_);
+    no.page_holds = PageHolds(config_);
     no.outbox_path = config_.global.data_dir + "/state.db";
     no.context.external_url = "http://" + config_.global.listen;
     char host[256] = {};
@@ -332,6 +333,17 @@ class Agent {
     }
     notifier_ = std::move(*n);
     return true;
+  }
+
+  static std::map<std::string, Duration> PageHolds(const config::Config& c) {
+    std::map<std::string, Duration> out;
+    if (c.recovery.mode != config::RecoveryMode::kEnforce) return out;  // no recovery to wait for
+    for (const auto& s : c.services) {
+      if (s.recovery && s.recovery->restart && s.recovery->hold_page_for.count() > 0) {
+        out[s.name] = s.recovery->hold_page_for;
+      }
+    }
+    return out;
   }
 
   static std::map<std::string, std::vector<std::string>> DependsOn(const config::Config& c) {
@@ -638,10 +650,44 @@ class Agent {
     if (r) r->Stop();
   }
 
+  Duration PageHold(const std::string& service) const {
+    for (const auto& s : config_.services) {
+      if (s.name == service && s.recovery && s.recovery->restart) return s.recovery->hold_page_for;
+    }
+    return Duration(0);
+  }
+
   // A failed recovery pages (P0) with its attempts; it resolves once the
   // service is verified healthy again or an operator resets it.
   void OnRecoveryEvent(const recovery::Event& e) {
     if (!notifier_) return;
+    using Kind = recovery::Event::Kind;
+    // A held page goes out as soon as recovery will not fix the fault, and
+    // the next fault is held again once the service is healthy.
+    if (e.kind == Kind::kEscalated || (e.kind == Kind::kWaiting && !e.will_act)) {
+      notifier_->SetHoldReleased(e.service, true);
+    }
+    if (e.kind == Kind::kVerified || e.kind == Kind::kRecoveredAlone || e.kind == Kind::kEscalationCleared) {
+      notifier_->SetHoldReleased(e.service, false);
+    }
+    Duration hold = PageHold(e.service);
+    if (hold.count() > 0 && (e.kind == Kind::kVerified || e.kind == Kind::kFault)) {
+      // The P3 "recovered automatically" notice stands until the service's next fault.
+      notify::AlertUpdate n;
+      n.labels = Labels{{"alertname", "RecoveredAutomatically"}, {"service", e.service}, {"severity", "low"}};
+      for (const auto& [name, value] : config_.global.external_labels) n.labels.Set(name, value);
+      n.starts_at = e.time_ms;
+      if (e.kind == Kind::kFault) {
+        n.ends_at = e.time_ms;
+      } else if (e.mttr <= hold) {
+        n.annotations.Set("summary", e.service + " failed and was recovered automatically in " +
+                                         FormatDuration(e.mttr) + "; its page was held and not sent");
+        n.annotations.Set("description", e.detail);
+      } else {
+        n.starts_at = 0;  // recovered after the hold: the page went out, its resolve says the rest
+      }
+      if (n.starts_at != 0) notifier_->Update({std::move(n)});
+    }
     notify::AlertUpdate u;
     u.labels = Labels{{"alertname", "RecoveryFailed"}, {"service", e.service}, {"severity", "critical"}};
     for (const auto& [name, value] : config_.global.external_labels) u.labels.Set(name, value);
@@ -730,7 +776,8 @@ class Agent {
       return;
     }
     // Checked before anything changes; the notifier keeps its alerts and log.
-    if (Status s = notifier_->Reload(r.config.alerting.value_or(config::AlertingOptions{}), DependsOn(r.config));
+    if (Status s = notifier_->Reload(r.config.alerting.value_or(config::AlertingOptions{}), DependsOn(r.config),
+                                     PageHolds(r.config));
         !s.ok()) {
       LogError("alerting reload failed; keeping the running configuration", {{"err", s.message()}});
       std::lock_guard lock(mu_);

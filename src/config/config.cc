@@ -1453,6 +1453,12 @@ void DecodeExecAction(Decoder& d, MapReader& r, const YAML::Node& node, const st
 void DecodeServiceRecovery(Decoder& d, const YAML::Node& node, const std::string& path, ServiceRecoveryOptions* o) {
   MapReader r(d, node, path);
   if (auto n = r.Take("restart"); n.IsDefined()) DecodeRestart(d, n, r.Field("restart"), &o->restart.emplace());
+  if (auto n = r.Take("hold_page_for"); n.IsDefined()) {
+    d.Duration(n, r.Field("hold_page_for"), &o->hold_page_for, /*allow_zero=*/true);
+    if (o->hold_page_for.count() > 0 && !o->restart) {
+      d.Report(n, r.Field("hold_page_for"), "holds a page only while vigil restarts the service: needs restart");
+    }
+  }
   ForEachMapping(d, r, "failover", [&](MapReader& fr, const YAML::Node& item, const std::string& field) {
     o->failover.emplace_back();
     DecodeFailover(d, fr, item, field, &o->failover.back());

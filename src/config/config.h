@@ -189,6 +189,9 @@ struct ExecActionOptions {
 
 struct ServiceRecoveryOptions {
   std::optional<RestartOptions> restart;  // absent: vigil never restarts the unit
+  // > 0: the service's critical alerts wait this long for the recovery; a
+  // verified recovery inside it sends a P3 notice instead of the page.
+  Duration hold_page_for{0};
   std::vector<FailoverOptions> failover;
   std::vector<ExecActionOptions> exec;
 };

@@ -24,9 +24,9 @@ constexpr size_t kMaxConcurrentTargets = 8;
 
 // The routing tree, inhibition (declared and from depends_on) and
 // maintenance windows of one alerting configuration; errors name the part.
-Result<std::unique_ptr<alert::Dispatcher>> BuildDispatcher(config::AlertingOptions& alerting,
-                                                           const std::map<std::string, std::vector<std::string>>& depends_on,
-                                                           const Clock& clock) {
+Result<std::unique_ptr<alert::Dispatcher>> BuildDispatcher(
+    config::AlertingOptions& alerting, const std::map<std::string, std::vector<std::string>>& depends_on,
+    const Clock& clock) {
   // Without a route vigil only forwards to Alertmanagers: a catch-all route
   // with no integrations keeps the dispatcher's bookkeeping uniform.
   if (alerting.route.receiver.empty()) {
@@ -58,6 +58,7 @@ Result<std::unique_ptr<alert::Dispatcher>> BuildDispatcher(config::AlertingOptio
 Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
   auto dispatcher = BuildDispatcher(o.alerting, o.depends_on, *o.clock);
   if (!dispatcher.ok()) return dispatcher.status();
+  (*dispatcher)->SetPageHolds(o.page_holds);
   auto outbox = Outbox::Open(o.outbox_path);
   if (!outbox.ok()) return outbox.status();
   std::unique_ptr<Notifier> n(new Notifier(std::move(o)));
@@ -78,21 +79,32 @@ Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
   return n;
 }
 
-Status Notifier::Reload(config::AlertingOptions alerting, std::map<std::string, std::vector<std::string>> depends_on) {
+Status Notifier::Reload(config::AlertingOptions alerting, std::map<std::string, std::vector<std::string>> depends_on,
+                        std::map<std::string, Duration> page_holds) {
   auto dispatcher = BuildDispatcher(alerting, depends_on, *o_.clock);
   if (!dispatcher.ok()) return dispatcher.status();
+  (*dispatcher)->SetPageHolds(page_holds);
   {
     std::lock_guard lock(mu_);
-    reload_ = Reloaded{std::move(alerting), std::move(depends_on), std::move(*dispatcher)};
+    reload_ = Reloaded{std::move(alerting), std::move(depends_on), std::move(page_holds), std::move(*dispatcher)};
   }
   cv_.notify_all();
   return Status::Ok();
+}
+
+void Notifier::SetHoldReleased(const std::string& service, bool released) {
+  {
+    std::lock_guard lock(mu_);
+    hold_changes_.emplace_back(service, released);
+  }
+  cv_.notify_all();
 }
 
 // On the loop thread: the new dispatcher takes over the log and every alert,
 // so a reload that keeps a route re-sends nothing and loses no resolve.
 void Notifier::ApplyReload(Reloaded r) {
   r.dispatcher->SetSilences(silences_);
+  for (const auto& service : released_holds_) r.dispatcher->SetHoldReleased(service, true);
   r.dispatcher->RestoreSent(dispatcher_->SentLog(), kClaimWithin);
   for (const auto& a : dispatcher_->Alerts()) r.dispatcher->Update(a);
   dispatcher_ = std::move(r.dispatcher);
@@ -158,7 +170,9 @@ void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, std::vecto
                       : SendResult{SendResult::kDead, "the receiver is no longer configured", std::nullopt};
     TimestampMs now = o_.clock->NowMs();
 
-    std::string outcome = o.kind == SendResult::kDelivered ? "delivered" : o.kind == SendResult::kDead ? "dead" : "retry";
+    std::string outcome = o.kind == SendResult::kDelivered ? "delivered"
+                          : o.kind == SendResult::kDead    ? "dead"
+                                                           : "retry";
     if (o.kind == SendResult::kDelivered) {
       out.push_back({Outbox::Outcome::kDelivered, &m, "", now});
       LogDebug("notification delivered", {{"receiver", m.receiver},
@@ -176,11 +190,10 @@ void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, std::vecto
       int64_t wait = o.after ? o.after->count() : jitter(rng);
       out.push_back({Outbox::Outcome::kRetry, &m, o.detail, now + wait});
       failing = now + wait;
-      LogWarn("notification not delivered; will retry",
-              {{"receiver", m.receiver},
-               {"integration", m.integration},
-               {"reason", o.detail},
-               {"retry_in", FormatDuration(Duration(wait))}});
+      LogWarn("notification not delivered; will retry", {{"receiver", m.receiver},
+                                                         {"integration", m.integration},
+                                                         {"reason", o.detail},
+                                                         {"retry_in", FormatDuration(Duration(wait))}});
     }
     std::lock_guard lock(mu_);
     ++counts_[{m.receiver, m.integration, outcome}];
@@ -224,9 +237,17 @@ void Notifier::Loop() {
     updates.swap(pending_);
     bool reload_silences = std::exchange(silences_changed_, false);
     std::optional<Reloaded> reloaded = std::exchange(reload_, std::nullopt);
+    std::vector<std::pair<std::string, bool>> hold_changes = std::exchange(hold_changes_, {});
     lock.unlock();
     std::unique_lock dispatch_lock(dispatch_mu_);  // AlertStates() reads the dispatcher whole
     if (reloaded) ApplyReload(std::move(*reloaded));
+    for (const auto& [service, released] : hold_changes) {
+      if (released)
+        released_holds_.insert(service);
+      else
+        released_holds_.erase(service);
+      dispatcher_->SetHoldReleased(service, released);
+    }
     if (reload_silences) {
       std::vector<alert::Silence> active;
       if (auto stored = outbox_->Silences(); stored.ok()) {
@@ -280,9 +301,9 @@ void Notifier::Loop() {
     if (auto f = dispatcher_->NextFlush()) next = std::min(next, *f);
     if (auto a = outbox_->NextAttempt(); a.ok() && *a) next = std::min(next, **a);
     lock.lock();
-    if (stopping_ || !pending_.empty()) continue;
+    if (stopping_ || !pending_.empty() || !hold_changes_.empty()) continue;
     cv_.wait_for(lock, std::chrono::milliseconds(std::max<TimestampMs>(1, next - now)),
-                 [&] { return stopping_ || !pending_.empty(); });
+                 [&] { return stopping_ || !pending_.empty() || !hold_changes_.empty(); });
   }
 }
 
@@ -294,7 +315,7 @@ void Notifier::Forward(const std::vector<alert::Alert>& changed) {
     auto it = forwarded_.find(fp);
     bool differs = it == forwarded_.end() || it->second.alert.resolved() != a.resolved();
     if (it != forwarded_.end() && a.resolved() && it->second.alert.resolved()) continue;  // already told
-    if (it == forwarded_.end() && a.resolved()) continue;  // never told it fired
+    if (it == forwarded_.end() && a.resolved()) continue;                                 // never told it fired
     news = news || differs;
     forwarded_[fp] = {a, a.resolved() ? now : 0};
   }

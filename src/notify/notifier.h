@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct NotifierOptions {
   config::AlertingOptions alerting;
   // service -> what it depends on, for dependency inhibition.
   std::map<std::string, std::vector<std::string>> depends_on;
+  // service -> recovery.hold_page_for: its critical alerts wait that long for a recovery.
+  std::map<std::string, Duration> page_holds;
   std::string outbox_path;  // SQLite database
   PayloadContext context;
   const Clock* clock = nullptr;
@@ -56,7 +59,12 @@ class Notifier {
   // A new alerting configuration (SIGHUP): checked here, an error names the
   // part and keeps the running one; applied by the notifier's thread, which
   // carries over the current alerts and what was already sent.
-  Status Reload(config::AlertingOptions alerting, std::map<std::string, std::vector<std::string>> depends_on);
+  Status Reload(config::AlertingOptions alerting, std::map<std::string, std::vector<std::string>> depends_on,
+                std::map<std::string, Duration> page_holds = {});
+
+  // Recovery of `service` will not fix its fault (released: its held page goes
+  // out now), or it recovered (not released: hold its next fault again).
+  void SetHoldReleased(const std::string& service, bool released);
 
   // vigil_notifications_* metrics.
   void AppendMetrics(MetricBatch& out) const;
@@ -77,6 +85,7 @@ class Notifier {
   struct Reloaded {
     config::AlertingOptions alerting;
     std::map<std::string, std::vector<std::string>> depends_on;
+    std::map<std::string, Duration> page_holds;
     std::unique_ptr<alert::Dispatcher> dispatcher;
   };
 
@@ -100,18 +109,20 @@ class Notifier {
   mutable std::mutex dispatch_mu_;
   std::condition_variable cv_;
   std::vector<AlertUpdate> pending_;
+  std::vector<std::pair<std::string, bool>> hold_changes_;  // service, released
   bool stopping_ = false;
   bool silences_changed_ = true;  // the loop hands the stored silences to the dispatcher
   std::optional<Reloaded> reload_;
   std::vector<alert::Silence> silences_;  // the loop thread only
+  std::set<std::string> released_holds_;  // the loop thread only; carried into a reloaded dispatcher
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> counts_;  // receiver, integration, outcome
   struct Forwarded {
     alert::Alert alert;
     TimestampMs resolved_seen_ms = 0;
   };
   std::map<std::string, Forwarded> forwarded_;  // by fingerprint; the loop thread only
-  std::vector<TimestampMs> last_forward_;        // per Alertmanager
-  std::vector<bool> forward_failing_;            // per Alertmanager: logged once per outage
+  std::vector<TimestampMs> last_forward_;       // per Alertmanager
+  std::vector<bool> forward_failing_;           // per Alertmanager: logged once per outage
   std::thread thread_;
 };
 

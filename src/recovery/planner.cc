@@ -127,10 +127,11 @@ void Planner::Emit(Event::Kind kind, State& s, TimestampMs now, std::string deta
 }
 
 // Reasons for not acting are recorded once each, not on every decision.
-void Planner::Wait(State& s, TimestampMs now, const std::string& why) {
+void Planner::Wait(State& s, TimestampMs now, const std::string& why, bool will_act) {
   if (s.waiting == why) return;
   s.waiting = why;
   Emit(Event::Kind::kWaiting, s, now, why);
+  events_.back().will_act = will_act;
 }
 
 std::string Planner::FaultDetail(const State& s) const {
@@ -399,11 +400,12 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
                "budget of " + std::to_string(p.max_attempts) + " attempts within " + FormatDuration(p.window) +
                    " spent; " + FaultDetail(s));
       Wait(s, now,
-           "budget spent: no further restarts until `vigil recovery reset " + s.spec.name + "` or the window passes");
+           "budget spent: no further restarts until `vigil recovery reset " + s.spec.name + "` or the window passes",
+           /*will_act=*/false);
       continue;
     }
     if (s.held) {
-      Wait(s, now, *s.held);
+      Wait(s, now, *s.held, /*will_act=*/false);
       continue;
     }
     if (TimestampMs at = NextAttemptAt(s); now < at) {
@@ -411,7 +413,7 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
       continue;
     }
     if (dry_run_) {
-      Wait(s, now, "dry-run: would restart " + s.spec.unit + " (" + FaultDetail(s) + ")");
+      Wait(s, now, "dry-run: would restart " + s.spec.unit + " (" + FaultDetail(s) + ")", /*will_act=*/false);
       continue;
     }
     if (InFlight() >= max_concurrent_) {

@@ -91,6 +91,9 @@ struct Event {
   Duration mttr{0};                   // kVerified: from the fault to verified health
   std::vector<std::string> attempts;  // kEscalated: one line per attempt in the window
   std::vector<std::string> affected;  // kEscalated: dependents down because of this service
+  // kWaiting: false when no action will follow by itself (paused, maintenance,
+  // dry-run, budget spent), so a held page should go out now.
+  bool will_act = true;
 };
 
 const char* EventKindName(Event::Kind kind);
@@ -192,7 +195,7 @@ class Planner {
   void Prune(State& s, TimestampMs now);
   TimestampMs NextAttemptAt(const State& s) const;
   void Emit(Event::Kind kind, State& s, TimestampMs now, std::string detail);
-  void Wait(State& s, TimestampMs now, const std::string& why);
+  void Wait(State& s, TimestampMs now, const std::string& why, bool will_act = true);
   void BeginFault(State& s, TimestampMs now, const std::string& why);
   void Escalate(State& s, TimestampMs now, const std::string& why);
   void Recovered(State& s, TimestampMs now);

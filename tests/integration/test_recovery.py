@@ -52,6 +52,7 @@ UNITS = {
     "vt-loop.service": "[Service]\nExecStart=/bin/false\nRestart=always\nRestartSec=300ms\n"
                        "StartLimitIntervalSec=0\n",
     "vt-slow.service": "[Service]\nExecStartPre=/bin/sleep 3\nExecStart=/bin/false\nRestart=no\n",
+    "vt-held.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=no\n",
     "vt-root.service": rpc_unit("root"),
     "vt-mid.service": rpc_unit("mid"),
     "vt-leaf.service": rpc_unit("leaf"),
@@ -105,6 +106,9 @@ services:
   loop:
     unit: vt-loop.service
     recovery: {{restart: {{max_attempts: 3, {FAST}}}}}
+  held:
+    unit: vt-held.service
+    recovery: {{restart: {{{FAST}}}, hold_page_for: 20s}}
   slow:
     unit: vt-slow.service
     recovery: {{restart: {{max_attempts: 5, backoff: 6s, max_backoff: 6s, verify_timeout: 8s, stable_for: 1s}}}}
@@ -182,7 +186,8 @@ def pages(service):
 
 with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(),
                 lambda: shutil.rmtree(work, ignore_errors=True)):
-    systemctl("start", "vt-app.service", "vt-always.service", "vt-root.service", "vt-mid.service", "vt-leaf.service")
+    systemctl("start", "vt-app.service", "vt-always.service", "vt-root.service", "vt-mid.service", "vt-leaf.service",
+              "vt-held.service")
     v = vt.Vigil(a.vigil, CONFIG)
     v.wait_ready()
     for s in ("app", "always", "root", "mid", "leaf"):
@@ -219,6 +224,29 @@ with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(),
     c.check("stop: not restarted", len(actions("app")) == 2 and show("vt-app.service", "ActiveState") == "inactive",
             json.dumps(history("app")[-3:]))
     systemctl("start", "vt-app.service")
+
+    # --- hold_page_for: the page waits for the recovery; a verified recovery sends a P3 notice instead.
+    def hook(alertname, service, status="firing"):
+        return [al for e in json.loads(vt.get(hooks.url + "/_events")[2]) if e["kind"] == "webhook"
+                for al in e["data"]["alerts"] if al["labels"].get("alertname") == alertname and
+                al["labels"].get("service") == service and al["status"] == status]
+
+    vt.wait_until(lambda: phase("held") == "healthy", timeout=15, what="held healthy")
+    os.kill(main_pid("vt-held.service"), signal.SIGKILL)
+    vt.wait_until(lambda: "verified" in kinds("held"), timeout=20, what="held verified")
+    notice = vt.wait_until(lambda: hook("RecoveredAutomatically", "held"), timeout=10, what="the P3 notice")
+    time.sleep(1)
+    c.check("hold: recovered inside the hold, so the P0 page was never sent",
+            not hook("ServiceDown", "held") and not hook("ServiceDown", "held", "resolved"))
+    c.check("hold: a P3 'recovered automatically' notice instead", notice[0]["labels"]["severity"] == "low" and
+            "recovered automatically" in notice[0]["annotations"]["summary"], json.dumps(notice))
+    post("pause", service="held")
+    t_kill = time.time()
+    os.kill(main_pid("vt-held.service"), signal.SIGKILL)
+    vt.wait_until(lambda: hook("ServiceDown", "held"), timeout=10, what="the page once recovery will not act")
+    c.check("hold: paused, recovery will not act, so the page goes out at once", time.time() - t_kill < 5)
+    post("resume", service="held")
+    vt.wait_until(lambda: phase("held") == "healthy", timeout=20, what="held recovered after resume")
 
     # --- Restart=always: systemd's restart is verified and audited; vigil adds none.
     before = int(show("vt-always.service", "NRestarts"))
@@ -315,6 +343,8 @@ with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(),
                         "--json"], capture_output=True, text=True, timeout=180)
     out = json.loads(r.stdout) if r.returncode == 0 else {}
     print("drill:", r.stdout.strip(), r.stderr.strip())
+    if r.returncode != 0:
+        print("--- systemd --user log (tail) ---\n" + open(sd.log_path).read()[-3000:])
     c.check("drill: three rounds, each detected and recovered", r.returncode == 0 and len(out.get("rounds", [])) == 3
             and all(x["detect"] >= 0 and x["recover"] > 0 for x in out["rounds"]), r.stdout + r.stderr)
     c.check("drill: p99 recovery under 10 s", out and 0 < out["recover"]["p99"] < 10, json.dumps(out))
