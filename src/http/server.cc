@@ -907,7 +907,8 @@ class EventServer final : public Server {
                                      " bytes (limit " + std::to_string(kMaxRequestBodyBytes) + ")"});
         } else {
           c->body_left = c->head.content_length;
-          c->body.reserve(c->body_left);
+          // Grows as the body arrives: a declared length costs nothing until sent.
+          c->body.reserve(static_cast<size_t>(std::min<uint64_t>(c->body_left, 64 << 10)));
         }
         c->state = Conn::State::kReadBody;
         c->deadline_ms = now_ + options().body_timeout_ms;
@@ -1055,7 +1056,8 @@ class EventServer final : public Server {
     ReleaseOut(c);
     if (c->state == Conn::State::kStreaming) c->deadline_ms = 0;
     if (c->state == Conn::State::kWriting) {
-      if (c->close_after_write) return Linger(c);
+      // A client that half-closed gets no more answers: we stopped reading it.
+      if (c->close_after_write || c->peer_eof) return Linger(c);
       NextRequest(c);
     }
     UpdateInterest(c);
