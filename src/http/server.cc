@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -567,6 +568,8 @@ constexpr int kTickMs = 100;
 // TCP reset.
 constexpr int kLingerMs = 1000;
 constexpr size_t kLingerBytes = 1 << 20;
+// Descriptors left to the rest of the process under RLIMIT_NOFILE.
+constexpr int64_t kDescriptorsForTheRest = 256;
 
 struct Conn {
   enum class State { kReadHead, kReadBody, kHandling, kWriting, kStreaming, kLingering };
@@ -615,6 +618,19 @@ class EventServer final : public Server {
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
     ev.data.u64 = kWakeId;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, shared_->wake_fd, &ev);
+
+    max_connections_ = options().max_connections;
+    rlimit files{};
+    if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur != RLIM_INFINITY) {
+      // Connections must not take the descriptors the store, the state
+      // database and the probes need.
+      int64_t room = static_cast<int64_t>(files.rlim_cur) - kDescriptorsForTheRest;
+      if (room < max_connections_) {
+        max_connections_ = static_cast<int>(std::max<int64_t>(16, room));
+        LogWarn("HTTP connection limit lowered to fit the open-files limit",
+                {{"max_connections", std::to_string(max_connections_)}, {"nofile", std::to_string(files.rlim_cur)}});
+      }
+    }
 
     const int workers = std::max(1, options().workers);
     shared_->workers_alive = workers;
@@ -754,7 +770,7 @@ class EventServer final : public Server {
         }
         return;
       }
-      if (stats().connections_open.load() >= options().max_connections) {
+      if (stats().connections_open.load() >= max_connections_) {
         Refuse(fd);
         continue;
       }
@@ -782,7 +798,7 @@ class EventServer final : public Server {
     stats().Reject(Rejection::kMaxConnections);
     char discard[4096];
     ssize_t ignored = ::recv(fd, discard, sizeof discard, MSG_DONTWAIT);
-    std::string body = "too many open connections (limit " + std::to_string(options().max_connections) + ")\n";
+    std::string body = "too many open connections (limit " + std::to_string(max_connections_) + ")\n";
     Response r = TextResponse(503, body);
     r.headers.emplace_back("Retry-After", "1");
     std::string bytes = SerializeResponse(r, false, false, 1);
@@ -1183,7 +1199,8 @@ class EventServer final : public Server {
   std::shared_ptr<Shared> shared_;
   int listen_fd_ = -1;
   int epoll_fd_ = -1;
-  int spare_fd_ = -1;  // reserved for refusing clients when out of descriptors
+  int spare_fd_ = -1;        // reserved for refusing clients when out of descriptors
+  int max_connections_ = 0;  // options().max_connections, or less to fit RLIMIT_NOFILE
   std::thread loop_;
   std::vector<std::thread> workers_;
   std::atomic<bool> stop_{false};

@@ -96,7 +96,8 @@ struct ServerOptions {
   int idle_timeout_ms = 60'000;
   // A response that makes no progress this long is abandoned.
   int write_timeout_ms = 10'000;
-  // Connections beyond this are answered 503 and closed.
+  // Connections beyond this are answered 503 and closed. Lowered to leave
+  // 256 descriptors of RLIMIT_NOFILE to the rest of the process.
   int max_connections = 1000;
   // Threads that run route handlers and /metrics.
   int workers = 4;
