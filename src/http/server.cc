@@ -469,9 +469,6 @@ Response RenderMetrics(const Shared& s, std::string_view accept) {
   expfmt::Format format = expfmt::Negotiate(accept);
   std::vector<std::shared_ptr<const MetricBatch>> batches;
   if (s.endpoints.gather_metrics) batches = s.endpoints.gather_metrics();
-  auto own = std::make_shared<MetricBatch>();
-  s.stats.AppendTo(*own);
-  batches.push_back(std::move(own));
   std::vector<const MetricBatch*> views;
   views.reserve(batches.size());
   for (const auto& b : batches) views.push_back(b.get());

@@ -126,7 +126,8 @@ class Server {
   // (its thread detached, its answer dropped).
   virtual void Stop() = 0;
   // vigil_http_connections_open, vigil_http_requests_total{code},
-  // vigil_http_rejected_total{reason}; /metrics shows them too.
+  // vigil_http_rejected_total{reason}. The agent adds them to its own
+  // metrics (stored, and on /metrics). Thread-safe.
   virtual void AppendMetrics(MetricBatch& out) const = 0;
 };
 

@@ -3,7 +3,7 @@ connections and clients holding partial requests must not delay /-/healthy or
 /metrics; keep-alive, pipelining, HTTP/1.0, limits (413, 431, 400) and the
 slowloris timeout behave; SIGTERM with every connection open exits promptly."""
 import http.client
-import re
+import json
 import signal
 import socket
 import time
@@ -71,7 +71,7 @@ def closed_by_server(s, timeout):
     return False
 
 
-v = vt.Vigil(a.vigil, "host:\n  interval: 1s\n")
+v = vt.Vigil(a.vigil, "global:\n  scrape_interval: 1s\nhost:\n  interval: 1s\n")
 held = []
 with vt.running(lambda: v, lambda: [s.close() for s in held]):
     v.wait_ready()
@@ -175,6 +175,16 @@ with vt.running(lambda: v, lambda: [s.close() for s in held]):
     c.check("vigil_http_requests_total by code",
             "vigil_http_requests_total" in fams and
             fams["vigil_http_requests_total"]["samples"].get(frozenset({("code", "200")}), 0) > 0)
+
+    def stored_rejections():
+        q = "/api/v1/query?query=vigil_http_rejected_total%7Breason%3D%22body_too_large%22%7D"
+        result = json.loads(vt.get(v.url + q)[2])["data"]["result"]
+        return result and result[0]["value"][1] == "1"
+    try:
+        c.check("the counters are stored by the self collector (queryable)",
+                vt.wait_until(stored_rejections, timeout=5, what="vigil_http_rejected_total in the store"))
+    except AssertionError as e:
+        c.check("the counters are stored by the self collector (queryable)", False, str(e))
 
     # Keep dribbling until the server gives up on the slowloris.
     loris_closed = False
