@@ -359,6 +359,23 @@ TEST_F(ServerTest, OversizedBodyIs413WithoutReadingIt) {
   EXPECT_EQ(Stat("vigil_http_rejected_total", {{"reason", "body_too_large"}}), 1);
 }
 
+TEST_F(ServerTest, ExpectContinueForAnOversizedBodyGets413Instead) {
+  Start();
+  RawClient c(port_);
+  c.Send("POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: " +
+         std::to_string(kMaxRequestBodyBytes + 1) + "\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 413);
+}
+
+TEST_F(ServerTest, SilentConnectionsAreClosedAfterTheHeaderTimeout) {
+  ServerOptions o;
+  o.header_timeout_ms = 300;
+  Start(o);
+  RawClient c(port_);
+  EXPECT_TRUE(c.ClosedWithin(2000));
+  EXPECT_EQ(Stat("vigil_http_rejected_total", {{"reason", "header_timeout"}}), 1);
+}
+
 TEST_F(ServerTest, OversizedChunkedBodyIs413) {
   Start();
   RawClient c(port_);
