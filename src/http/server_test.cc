@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include "base/strings.h"
@@ -169,6 +170,7 @@ class ServerTest : public ::testing::Test {
                           for (const auto& [k, v] : r.params) out += " " + k + "=" + v;
                           return Response{200, "text/plain", out, {}};
                         }});
+    e.routes.push_back({"/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); }});
     auto gate = gate_;
     e.routes.push_back({"/slow", [gate](const Request&) {
                           gate->running.fetch_add(1);
@@ -614,6 +616,37 @@ TEST_F(ServerTest, StreamedResponsePushesEvents) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.headers["content-type"], "text/event-stream");
   EXPECT_EQ(r.body, "data: one\n\ndata: two\n\n");
+  EXPECT_TRUE(c.ClosedWithin(2000));
+}
+
+TEST_F(ServerTest, AThrowingHandlerIs500AndTheServerCarriesOn) {
+  Start();
+  RawClient c(port_);
+  c.Send(Get("/throw"));
+  RawResponse r = c.Read();
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body, "internal error\n");
+  c.Send(Get("/-/healthy"));
+  EXPECT_EQ(c.Read().status, 200);
+}
+
+TEST_F(ServerTest, StreamToAnHttp10ClientEndsWithTheConnection) {
+  Start();
+  RawClient c(port_);
+  c.Send("GET /events HTTP/1.0\r\n\r\n");
+  std::shared_ptr<StreamWriter> w;
+  for (int i = 0; i < 200 && !w; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::lock_guard lock(streams_->mu);
+    if (!streams_->writers.empty()) w = streams_->writers[0];
+  }
+  ASSERT_TRUE(w);
+  EXPECT_TRUE(w->Write("data: one\n\n"));
+  w->Close();
+  RawResponse r = c.Read(3000, /*head_only=*/true);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers.count("transfer-encoding"), 0u);
+  EXPECT_EQ(r.headers.count("content-length"), 0u);
   EXPECT_TRUE(c.ClosedWithin(2000));
 }
 
