@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh           build, test, benchmark and fuzzing packages
 #   scripts/setup.sh --bench   also the comparison peers of the benchmarks
-#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail)
+#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail, wrk)
 set -euo pipefail
 
 bench=0
@@ -30,8 +30,9 @@ packages=(
   # writes journal files for the journal follower tests
   systemd-journal-remote
 )
-# --bench: the peers bench/compare_storage.sh measures against, and command timing.
-if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail); fi
+# --bench: the peers bench/compare_storage.sh measures against, command timing,
+# and HTTP load for bench/http_load.py.
+if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail wrk); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -278,6 +278,10 @@ class Agent {
       if (notifier_) notifier_->Stop();
       return 1;
     }
+    {
+      std::lock_guard lock(mu_);
+      http_server_ = server->get();
+    }
     http::HostPort bound = (*server)->bound();
     LogInfo("vigil started", {{"version", GetBuildInfo().version},
                               {"config", config_.source},
@@ -287,6 +291,10 @@ class Agent {
     WaitForSignals();
 
     LogInfo("shutting down");
+    {
+      std::lock_guard lock(mu_);
+      http_server_ = nullptr;
+    }
     (*server)->Stop();
     StopRecovery();
     StopScheduler();
@@ -850,6 +858,7 @@ class Agent {
       std::lock_guard lock(mu_);
       s = scheduler_;
       reload = reload_;
+      if (http_server_) http_server_->AppendMetrics(out);
     }
     if (s) s->AppendSelfMetrics(out);
     events_.AppendMetrics(out);
@@ -894,7 +903,8 @@ class Agent {
   RunOptions options_;
   config::Config config_;
   SystemClock clock_;
-  std::mutex mu_;  // guards scheduler_ and reload_
+  std::mutex mu_;  // guards scheduler_, reload_ and http_server_
+  http::Server* http_server_ = nullptr;
   std::shared_ptr<collect::Scheduler> scheduler_;
   std::shared_ptr<systemd::Monitor> systemd_;
   std::shared_ptr<ServiceHealth> health_;

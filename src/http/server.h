@@ -1,6 +1,6 @@
 // vigil's HTTP server: /metrics, /-/healthy, /-/ready, and routes other
-// subsystems register (the Prometheus API, later the web UI). The HTTP
-// library stays behind this header.
+// subsystems register (the Prometheus API, later the web UI). An epoll event
+// loop owns every connection; route handlers run on a small worker pool.
 #pragma once
 
 #include <functional>
@@ -31,6 +31,8 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> params;
   std::string body;          // the raw body (for other content types)
   std::string content_type;  // the Content-Type header
+  // Every header field in order, names lower-cased.
+  std::vector<std::pair<std::string, std::string>> headers;
 
   // The first value of `name`, or empty when absent.
   std::string Param(std::string_view name) const;
@@ -39,11 +41,32 @@ struct Request {
   std::vector<std::string> Params(std::string_view name) const;
 };
 
+// The sending end of a streamed response (server-sent events). Thread-safe;
+// keep it as long as there is something to send.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Queues `data` for the client; false once the client has gone, the server
+  // stopped, or the client fell more than kMaxStreamBufferBytes behind.
+  virtual bool Write(std::string_view data) = 0;
+  // Ends the response and closes the connection.
+  virtual void Close() = 0;
+  virtual bool open() const = 0;
+};
+
+// Bytes a streamed response may have queued for a slow client before the
+// server drops the connection.
+inline constexpr size_t kMaxStreamBufferBytes = 1 << 20;
+
 struct Response {
   int status = 200;
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // When set, `body` is ignored: the server sends the head (chunked on
+  // HTTP/1.1), then calls `stream` once, on a worker thread, with the writer
+  // for the rest. It must return promptly and write from elsewhere.
+  std::function<void(std::shared_ptr<StreamWriter>)> stream;
 };
 
 using Handler = std::function<Response(const Request&)>;
@@ -62,6 +85,28 @@ inline constexpr size_t kMaxRequestBodyBytes = 8 << 20;
 // percent escapes are kept literally, as Go's lenient callers see them.
 std::vector<std::pair<std::string, std::string>> ParseFormUrlEncoded(std::string_view text);
 
+// Limits and pool sizes; the defaults suit the agent.
+struct ServerOptions {
+  // From a request's first byte to the end of its head (slowloris), and from
+  // accepting a connection to its first byte.
+  int header_timeout_ms = 10'000;
+  // From the end of the head to the end of the body.
+  int body_timeout_ms = 30'000;
+  // Between requests on a kept-alive connection.
+  int idle_timeout_ms = 60'000;
+  // A response that makes no progress this long is abandoned.
+  int write_timeout_ms = 10'000;
+  // Connections beyond this are answered 503 and closed. Lowered to leave
+  // 256 descriptors of RLIMIT_NOFILE to the rest of the process.
+  int max_connections = 1000;
+  // Threads that run route handlers and /metrics.
+  int workers = 4;
+  // Requests waiting for a worker beyond this are answered 503.
+  int max_queued_requests = 256;
+  // Stop() waits this long for running handlers, then abandons them.
+  int stop_grace_ms = 1000;
+};
+
 struct Endpoints {
   // Everything /metrics shows; called once per scrape.
   std::function<std::vector<std::shared_ptr<const MetricBatch>>()> gather_metrics;
@@ -76,12 +121,18 @@ class Server {
   virtual ~Server() = default;
   // The address actually bound (the real port when 0 was asked for).
   virtual HostPort bound() const = 0;
-  // Stops accepting, finishes in-flight requests and joins the serving thread.
+  // Stops accepting, closes every connection and joins the loop thread; a
+  // handler still running after ServerOptions::stop_grace_ms is abandoned
+  // (its thread detached, its answer dropped).
   virtual void Stop() = 0;
+  // vigil_http_connections_open, vigil_http_requests_total{code},
+  // vigil_http_rejected_total{reason}. The agent adds them to its own
+  // metrics (stored, and on /metrics). Thread-safe.
+  virtual void AppendMetrics(MetricBatch& out) const = 0;
 };
 
 // Binds and starts serving on a background thread. Fails with
 // "listen 127.0.0.1:9810: Address already in use" and the like.
-Result<std::unique_ptr<Server>> StartServer(const std::string& listen, Endpoints endpoints);
+Result<std::unique_ptr<Server>> StartServer(const std::string& listen, Endpoints endpoints, ServerOptions options = {});
 
 }  // namespace vigil::http
