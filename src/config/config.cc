@@ -864,6 +864,23 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, const std::string& base_
     }
     fr.Finish();
   }
+  if (auto n = r.Take("severities"); n.IsDefined()) {
+    if (!n.IsMap()) {
+      d.Report(n, r.Field("severities"),
+               std::string("expected a mapping of severity to P0..P3, got ") + Decoder::KindName(n));
+    } else {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        std::string severity = it->first.Scalar(), priority;
+        std::string field = r.Field("severities") + "." + severity;
+        if (!d.String(it->second, field, &priority)) continue;
+        if (std::optional<Priority> p = ParsePriority(priority)) {
+          a->severities.Set(std::move(severity), *p);
+        } else {
+          d.Report(it->second, field, "expected P0, P1, P2 or P3, got \"" + priority + "\"");
+        }
+      }
+    }
+  }
   r.Finish();
 }
 

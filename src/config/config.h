@@ -15,6 +15,7 @@
 #include "alert/inhibit.h"
 #include "alert/mute.h"
 #include "alert/route.h"
+#include "base/severity.h"
 #include "base/time.h"
 
 namespace vigil::config {
@@ -212,12 +213,14 @@ struct DiscordConfig {
   std::string message;  // one embed with this description instead of one per alert
 };
 // SMS through Twilio's Messages API; by default only P0/P1, firing only.
+// `severities` lists priorities (P0..P3, through alerting.severities) or
+// literal severity values.
 struct TwilioConfig {
   std::string account_sid;
   std::string auth_token;  // a secret
   std::string from, to;    // E.164 numbers
   std::string api_url = "https://api.twilio.com";
-  std::vector<std::string> severities{"critical", "high"};
+  std::vector<std::string> severities{"P0", "P1"};
   bool send_resolved = false;
   std::string text;  // each SMS's body (per alert), cut to 160 characters
 };
@@ -266,6 +269,8 @@ struct AlertingOptions {
   std::vector<alert::InhibitRuleSpec> inhibit_rules;
   std::vector<alert::MaintenanceWindowSpec> maintenance_windows;
   alert::FlapOptions flap;
+  // Severity label value -> priority; entries add to or replace the defaults.
+  SeverityMap severities;
 };
 
 struct Config {

@@ -2,7 +2,7 @@
 """`vigil check rules` on good and bad rule files (check/*.yml): each bad file
 must fail with its problem reported at file:line:col, the good one must pass;
 promtool's verdict is checked too when it is installed (it differs only on
-vigil's additions: severities and duplicate alerts).
+vigil's additions: duplicate alerts).
 
   check.py --vigil PATH [--promtool PATH]
 """
@@ -26,7 +26,10 @@ CASES = {
     "bad-duration.yml": (1, "bad-duration.yml:6:14: group \"g\", rule 1, \"A\": for: invalid duration \"5 minutes\"", 1),
     "wrong-types.yml": (1, "wrong-types.yml:6:17: group \"g\", rule 1, \"A\": labels: expected a mapping, got a list", 1),
     "unknown-field.yml": (1, "unknown-field.yml:6:9: group \"g\", rule 1, \"A\": field severity not found in rule", 1),
-    "bad-severity.yml": (1, "bad-severity.yml:6:28: group \"g\", rule 1, \"A\": invalid severity \"warning\"", 0),
+    # Any severity passes, as in promtool; one the severity map does not name is only a warning.
+    "warning-severity.yml": (0, "SUCCESS: 1 rules found", 0),
+    "unmapped-severity.yml": (0, "WARNING: unmapped-severity.yml:6:28: group \"g\", rule 1, \"A\": severity "
+                              "\"disaster\" is not in alerting.severities: counted as P3", 0),
     "duplicate-group.yml": (1, "duplicate-group.yml:4:11: groupname: \"g\" is repeated in the same file", 1),
     "record-name.yml": (1, "record-name.yml:4:17: group \"g\", rule 1, \"not a metric\": invalid recording rule name", 1),
     "yaml-error.yml": (1, "yaml-error.yml:6:8: invalid YAML", 1),
