@@ -291,6 +291,10 @@ void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
       }
     }
   }
+  if (auto n = r.Take("instance"); n.IsDefined()) d.String(n, r.Field("instance"), &g->instance);
+  if (auto n = r.Take("job"); n.IsDefined()) {
+    if (d.String(n, r.Field("job"), &g->job) && g->job.empty()) d.Report(n, r.Field("job"), "must not be empty");
+  }
   if (auto n = r.Take("log_level"); n.IsDefined()) {
     std::string level;
     if (d.String(n, r.Field("log_level"), &level)) {
@@ -310,6 +314,9 @@ void DecodeHost(Decoder& d, const YAML::Node& node, const GlobalOptions& g, Host
   h->interval = g.scrape_interval;
   MapReader r(d, node, "host");
   if (auto n = r.Take("enabled"); n.IsDefined()) d.Bool(n, r.Field("enabled"), &h->enabled);
+  if (auto n = r.Take("job"); n.IsDefined()) {
+    if (d.String(n, r.Field("job"), &h->job) && h->job.empty()) d.Report(n, r.Field("job"), "must not be empty");
+  }
   if (auto n = r.Take("interval"); n.IsDefined()) d.Duration(n, r.Field("interval"), &h->interval, false);
   h->timeout = std::min(h->interval, vigil::Duration(10000));
   if (auto n = r.Take("timeout"); n.IsDefined()) {

@@ -35,10 +35,16 @@ struct GlobalOptions {
   Duration evaluation_interval{15000};  // rule groups without their own interval
   std::map<std::string, std::string> external_labels;  // $externalLabels in templates; added to alerts sent out
   std::string log_level = "info";
+  // The target labels stored series carry, as a Prometheus scraping vigil
+  // would add them: `instance` (empty: the host name) and the job of vigil's
+  // own metrics (host metrics use host.job, scrapes their own job).
+  std::string instance;
+  std::string job = "vigil";
 };
 
 struct HostOptions {
   bool enabled = true;
+  std::string job = "node";  // the job of host, systemd and textfile series, as node_exporter's
   Duration interval{15000};
   Duration timeout{10000};
   std::string exclude_mountpoints{kDefaultExcludeMountpoints};
