@@ -119,6 +119,7 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     o.exclude_fstypes = c.host.exclude_fstypes;
     o.exclude_disks = c.host.exclude_disks;
     o.exclude_network_devices = c.host.exclude_network_devices;
+    o.report_textfile_scrape_error = c.textfile.directory.empty();
     out.push_back({collect::NewHostCollector(std::move(o)), c.host.interval, c.host.timeout});
   }
   ServiceCollectors services = BuildServiceCollectors(c, clock, events);
