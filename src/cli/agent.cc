@@ -206,7 +206,7 @@ collect::TargetLabels TargetLabelsFor(const config::Config& c) {
   t.collectors["host"] = {c.host.job, /*reports_up=*/true};
   t.collectors["systemd"] = {c.host.job, false};
   t.collectors["textfile"] = {c.host.job, false};
-  t.collectors["self"] = {c.global.job, true};
+  t.collectors["self"] = {c.global.job, true, c.host.enabled ? c.host.job : ""};
   for (const auto& s : c.scrape) t.collectors["scrape/" + s.job] = {"", false};  // labelled by the scrape
   return t;
 }

@@ -45,22 +45,26 @@ void StorageSink::Consume(std::string_view collector, const MetricBatch& batch, 
   std::map<Labels, tsdb::SeriesRef> current;
   uint64_t rejected = 0;
   std::string first_error;
+  auto append = [&](Labels labels, const std::string& job, const std::string& name, double value) {
+    if (!job.empty()) {
+      SetTargetLabel(labels, "job", job);
+      SetTargetLabel(labels, "instance", targets_.instance);
+    }
+    labels.Set("__name__", name);
+    auto prev = st.previous.find(labels);
+    tsdb::SeriesRef ref = prev != st.previous.end() ? prev->second : 0;
+    Result<tsdb::SeriesRef> r = st.appender->Append(ref, labels, time_ms, value);
+    if (!r.ok()) {
+      if (++rejected == 1) first_error = r.status().message();
+      return;
+    }
+    current.emplace(std::move(labels), *r);
+  };
   for (const MetricFamily& f : batch.families()) {
+    bool mirror = !target.process_metrics_also_job.empty() && f.name.starts_with("process_");
     for (const Sample& s : f.samples) {
-      Labels labels = s.labels;
-      if (!target.job.empty()) {
-        SetTargetLabel(labels, "job", target.job);
-        SetTargetLabel(labels, "instance", targets_.instance);
-      }
-      labels.Set("__name__", f.name);
-      auto prev = st.previous.find(labels);
-      tsdb::SeriesRef ref = prev != st.previous.end() ? prev->second : 0;
-      Result<tsdb::SeriesRef> r = st.appender->Append(ref, labels, time_ms, s.value);
-      if (!r.ok()) {
-        if (++rejected == 1) first_error = r.status().message();
-        continue;
-      }
-      current.emplace(std::move(labels), *r);
+      append(s.labels, target.job, f.name, s.value);
+      if (mirror) append(s.labels, target.process_metrics_also_job, f.name, s.value);
     }
   }
   if (target.reports_up && !target.job.empty()) AppendUp(st, target, time_ms, 1, &current);

@@ -22,6 +22,10 @@ struct CollectorTarget {
   // Writes up{job,instance} (1 after a collection, 0 after a failed one); one
   // collector per job, so no two collectors write the same series.
   bool reports_up = false;
+  // Also stores the process_* families under this job: vigil is the process
+  // that exports the host metrics, and dashboards chart "the exporter
+  // process" with {job="node"}, as a scrape of node_exporter would give.
+  std::string process_metrics_also_job;
 };
 
 struct TargetLabels {

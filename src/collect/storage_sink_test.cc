@@ -94,6 +94,23 @@ TEST_F(StorageSinkTest, KeepsScrapedLabelsAndExportsConflicts) {
             (Labels{{"__name__", "backup_ok"}, {"exported_job", "backup"}, {"instance", "node1"}, {"job", "node"}}));
 }
 
+// vigil is the process exporting the host metrics: its process_* also sit under the host job.
+TEST_F(StorageSinkTest, ProcessMetricsAlsoUnderTheHostJob) {
+  TargetLabels t = Targets();
+  t.collectors["self"] = {"vigil", true, "node"};
+  StorageSink sink(db_.get(), t);
+  MetricBatch self;
+  self.AddGauge("process_open_fds", "", {}, 12);
+  self.AddGauge("vigil_tsdb_head_series", "", {}, 100);
+  sink.Consume("self", self, 1000);
+  auto fds = Select(*db_, "process_open_fds");
+  ASSERT_EQ(fds.size(), 2u);
+  EXPECT_EQ(fds[0].labels.Get("job"), "node");
+  EXPECT_EQ(fds[1].labels.Get("job"), "vigil");
+  EXPECT_EQ(Select(*db_, "vigil_tsdb_head_series").size(), 1u);
+  EXPECT_EQ(Select(*db_, "up").size(), 1u);
+}
+
 // A reload that renames the job marks the old series stale at the next collection.
 TEST_F(StorageSinkTest, NewTargetsMarkOldSeriesStale) {
   StorageSink sink(db_.get(), Targets());

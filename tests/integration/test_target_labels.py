@@ -34,8 +34,10 @@ with vt.running(lambda: v):
     up = first(v, 'up{job="node"}')
     c.check("up{job=node,instance} = 1", up and up["metric"] == {"__name__": "up", "job": "node", "instance": host}
             and up["value"][1] == "1", up)
-    own = first(v, "process_resident_memory_bytes")
+    own = first(v, 'vigil_collector_runs_total{collector="host"}')
     c.check("vigil's own series: job=vigil", own and own["metric"].get("job") == "vigil", own)
+    jobs = sorted(r["metric"]["job"] for r in api(v, "/api/v1/query", query="process_open_fds")["result"])
+    c.check("the exporter process's process_* under both jobs", jobs == ["node", "vigil"], jobs)
     # What Grafana's variables ask: label_values(node_uname_info, job) and the instances of a job.
     c.check("label values of job", api(v, "/api/v1/label/job/values") == ["node", "vigil"],
             api(v, "/api/v1/label/job/values"))
