@@ -1,5 +1,6 @@
 #include "collect/host/host_collector.h"
 
+#include <fcntl.h>
 #include <re2/re2.h>
 #include <sys/statvfs.h>
 #include <sys/timex.h>
@@ -64,6 +65,37 @@ Result<Timex> AdjTimex() {
   t.tai = tx.tai;
   return t;
 }
+
+// A sysfs directory whose attributes are read with openat(2) and one read(2)
+// each (an attribute is at most a page).
+class SysfsDir {
+ public:
+  explicit SysfsDir(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {}
+  ~SysfsDir() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  SysfsDir(const SysfsDir&) = delete;
+  SysfsDir& operator=(const SysfsDir&) = delete;
+
+  // The attribute's text (valid until the next Read); nullopt when it cannot
+  // be read (absent, or EINVAL for `carrier` of a device that is down).
+  std::optional<std::string_view> Read(const char* name) {
+    if (fd_ < 0) return std::nullopt;
+    int fd = ::openat(fd_, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    ssize_t n;
+    do {
+      n = ::read(fd, buf_, sizeof buf_);
+    } while (n < 0 && errno == EINTR);
+    ::close(fd);
+    if (n < 0) return std::nullopt;
+    return std::string_view(buf_, static_cast<size_t>(n));
+  }
+
+ private:
+  int fd_;
+  char buf_[4096];
+};
 
 std::unique_ptr<RE2> CompileOrNull(const std::string& pattern) {
   if (pattern.empty()) return nullptr;
@@ -364,11 +396,10 @@ class HostCollector final : public Collector {
         {"type", "protocol_type", MetricType::kGauge},
     };
     for (const auto& device : devices) {
-      std::string dir = root + "/" + device + "/";
-      auto text = [&](const char* file) -> std::string {
-        Result<std::string> r = ReadFile(dir + file);
-        return r.ok() ? std::string(Trim(*r)) : std::string();
-      };
+      // ~22 attributes per device, every second: opened relative to the
+      // device's directory, so the /sys/class/net/DEV symlink is resolved once.
+      SysfsDir dir(root + "/" + device);
+      auto text = [&](const char* file) -> std::string { return std::string(Trim(dir.Read(file).value_or(""))); };
       Labels labels{{"device", device}};
       std::string operstate = text("operstate");
       out.AddGauge("node_network_up", "Value is 1 if operstate is 'up', 0 otherwise.", labels,
@@ -382,15 +413,15 @@ class HostCollector final : public Collector {
                           {"operstate", operstate}},
                    1);
       for (const auto& p : kProperties) {
-        Result<std::string> r = ReadFile(dir + p.file);
-        if (!r.ok()) continue;
+        std::optional<std::string_view> r = dir.Read(p.file);
+        if (!r) continue;
         std::optional<int64_t> v = procfs::ParseSysfsInt(*r);
         if (!v) continue;
         out.Add(std::string("node_network_") + p.metric, std::string("Network device property: ") + p.metric, p.type,
                 labels, static_cast<double>(*v));
       }
       // Mbit/s to bytes/s; -1 (unknown, e.g. a virtual NIC) stays visible as node_exporter 1.5 shows it.
-      if (Result<std::string> r = ReadFile(dir + "speed"); r.ok()) {
+      if (std::optional<std::string_view> r = dir.Read("speed")) {
         if (std::optional<int64_t> mbits = procfs::ParseSysfsInt(*r)) {
           out.AddGauge("node_network_speed_bytes", "Network device property: speed_bytes", labels,
                        static_cast<double>(*mbits * 1000 * 1000 / 8));
