@@ -155,10 +155,14 @@ class Decoder {
       for (size_t i = 0; i < rules.size(); ++i) {
         RuleSpec r;
         if (Rule(rules[i], spec.name, static_cast<int>(i), &r)) {
+          // promtool accepts this (both rules run and write the same ALERTS
+          // series, and share saved state); worth a warning, not a refusal.
           if (r.is_alert() && !alerts.insert({r.alert, r.labels}).second) {
             context_ = RuleContext(spec.name, static_cast<int>(i), r.alert);
-            Report(rules[i]["alert"],
-                   "duplicate alerting rule: an earlier rule of this group has the same name and labels");
+            YAML::Mark m = rules[i]["alert"].Mark();
+            warnings_->push_back({file_, m.line + 1, m.column + 1,
+                                  context_ + "duplicate alerting rule: an earlier rule of this group has the same "
+                                             "name and labels (both run and write the same ALERTS series)"});
           }
           spec.rules.push_back(std::move(r));
         }

@@ -172,8 +172,8 @@ TEST(RuleFileTest, ReportsEveryProblemWithPosition) {
   for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(p[i], want[i]) << i;
 }
 
-TEST(RuleFileTest, DuplicateAlertWithSameLabels) {
-  std::vector<std::string> p = Problems(R"(groups:
+TEST(RuleFileTest, DuplicateAlertWithSameLabelsIsAWarning) {
+  LoadResult r = ParseRuleFile(R"(groups:
 - name: g
   rules:
   - alert: DiskFull
@@ -185,11 +185,14 @@ TEST(RuleFileTest, DuplicateAlertWithSameLabels) {
   - alert: DiskFull
     expr: up == 0
     labels: {severity: P1}
-)");
-  ASSERT_EQ(p.size(), 1u);
-  EXPECT_EQ(p[0],
+)",
+                               "r.yml");
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.groups[0].rules.size(), 3u);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].ToString(),
             "r.yml:10:12: group \"g\", rule 3, \"DiskFull\": duplicate alerting rule: an earlier rule of this group "
-            "has the same name and labels");
+            "has the same name and labels (both run and write the same ALERTS series)");
 }
 
 TEST(RuleFileTest, UnknownFieldsAndYamlErrors) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """`vigil check rules` on good and bad rule files (check/*.yml): each bad file
 must fail with its problem reported at file:line:col, the good one must pass;
-promtool's verdict is checked too when it is installed (it differs only on
-vigil's additions: duplicate alerts).
+promtool's verdict is checked too when it is installed and must be the same
+(vigil only adds warnings: unmapped severities, duplicate alerting rules).
 
   check.py --vigil PATH [--promtool PATH]
 """
@@ -20,7 +20,8 @@ CASES = {
     "expr-syntax.yml": (1, "expr-syntax.yml:5:15: group \"g\", rule 1, \"A\": could not parse expression", 1),
     "unknown-function.yml": (1, "unknown-function.yml:5:15: group \"g\", rule 1, \"r\": could not parse expression: "
                              "1:1: parse error: unknown function with name \"nosuch\"", 1),
-    "duplicate-alert.yml": (1, "duplicate-alert.yml:7:16: group \"g\", rule 2, \"Down\": duplicate alerting rule", 0),
+    "duplicate-alert.yml": (0, "WARNING: duplicate-alert.yml:7:16: group \"g\", rule 2, \"Down\": duplicate alerting "
+                            "rule", 0),
     "bad-template.yml": (1, "bad-template.yml:7:20: group \"g\", rule 1, \"A\": annotation summary: template: 1:23: "
                          "function \"nosuch\" not defined", 1),
     "bad-duration.yml": (1, "bad-duration.yml:6:14: group \"g\", rule 1, \"A\": for: invalid duration \"5 minutes\"", 1),
