@@ -61,7 +61,8 @@ void StorageSink::Consume(std::string_view collector, const MetricBatch& batch, 
     current.emplace(std::move(labels), *r);
   };
   for (const MetricFamily& f : batch.families()) {
-    bool mirror = !target.process_metrics_also_job.empty() && f.name.starts_with("process_");
+    bool mirror = !target.process_metrics_also_job.empty() && target.process_metrics_also_job != target.job &&
+                  f.name.starts_with("process_");
     for (const Sample& s : f.samples) {
       append(s.labels, target.job, f.name, s.value);
       if (mirror) append(s.labels, target.process_metrics_also_job, f.name, s.value);

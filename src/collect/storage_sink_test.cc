@@ -109,6 +109,14 @@ TEST_F(StorageSinkTest, ProcessMetricsAlsoUnderTheHostJob) {
   EXPECT_EQ(fds[1].labels.Get("job"), "vigil");
   EXPECT_EQ(Select(*db_, "vigil_tsdb_head_series").size(), 1u);
   EXPECT_EQ(Select(*db_, "up").size(), 1u);
+
+  // One job for both (global.job = host.job): stored once, nothing rejected as a duplicate.
+  t.collectors["self"] = {"node", true, "node"};
+  sink.SetTargets(t);
+  sink.Consume("self", self, 2000);
+  auto node_fds = Select(*db_, "process_open_fds");
+  ASSERT_EQ(node_fds.size(), 2u);
+  EXPECT_EQ(node_fds[0].values, (std::vector<double>{12, 12}));
 }
 
 // A reload that renames the job marks the old series stale at the next collection.
