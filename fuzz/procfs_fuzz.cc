@@ -2,6 +2,7 @@
 // parser (modulo their number, in the order of the enum below; the seed corpus
 // depends on that order) and the rest is the file's text. Besides crashes and
 // sanitizer reports, it checks what each parser promises about its output.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -27,6 +28,12 @@ enum Parser : uint8_t {
   kSockStat,
   kNetStat,
   kSnmp6,
+  kVmStat,
+  kSoftnetStat,
+  kUdpQueues,
+  kArpEntries,
+  kConntrackStat,
+  kSysfsInt,
   kParserCount,
 };
 
@@ -92,6 +99,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     case kSnmp6:
       for (const auto& [key, value] : ParseSnmp6(text)) Check(key.find("6_") != std::string::npos);
+      break;
+    case kVmStat:
+      for (const auto& [key, value] : ParseVmStat(text)) Check(!key.empty() && HasNone(key, " \t\n"));
+      break;
+    case kSoftnetStat:
+      // At most one CPU per line.
+      Check(ParseSoftnetStat(text).size() <= static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+      break;
+    case kUdpQueues: (void)ParseUdpQueues(text); break;
+    case kArpEntries: {
+      uint64_t total = 0;
+      for (const auto& [device, count] : ParseArpEntries(text)) {
+        Check(!device.empty() && HasNone(device, " \t\n") && count > 0);
+        total += count;
+      }
+      Check(total <= static_cast<uint64_t>(std::count(text.begin(), text.end(), '\n')) + 1);
+      break;
+    }
+    case kConntrackStat:
+      for (const auto& [field, sum] : ParseConntrackStat(text)) Check(!field.empty() && HasNone(field, " \t\n"));
+      break;
+    case kSysfsInt:
+      if (auto v = ParseSysfsInt(text); v && text.find("0x") == std::string_view::npos) {
+        Check(text.find_first_of("0123456789") != std::string_view::npos);
+      }
       break;
   }
   return 0;

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string_view>
 
+#include "base/severity.h"
 #include "promql/engine.h"
 #include "rules/group.h"
 #include "rules/rule_file.h"
@@ -23,9 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 64 * 1024) return 0;
   std::string_view text(reinterpret_cast<const char*>(data), size);
   vigil::rules::LoadResult r = vigil::rules::ParseRuleFile(text, "fuzz.yml");
-  for (const auto& p : r.problems) {
-    Check(!p.message.empty() && p.line >= 0 && p.column >= 0);
-    Check(p.ToString().rfind("fuzz.yml", 0) == 0);
+  for (const auto* list : {&r.problems, &r.warnings}) {
+    for (const auto& p : *list) {
+      Check(!p.message.empty() && p.line >= 0 && p.column >= 0);
+      Check(p.ToString().rfind("fuzz.yml", 0) == 0);
+    }
   }
   if (!r.ok()) return 0;
   size_t rules = 0;
@@ -34,8 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& rule : g.rules) {
       Check(rule.parsed_expr != nullptr);
       Check(rule.is_alert() == rule.record.empty());
+      // Any severity is kept, except that P0..P3 are stored as critical..low.
       std::string_view sev = rule.labels.Get("severity");
-      Check(sev.empty() || sev == "critical" || sev == "high" || sev == "medium" || sev == "low");
+      Check(!vigil::ParsePriority(sev));
       ++rules;
     }
   }

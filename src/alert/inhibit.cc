@@ -1,6 +1,7 @@
 #include "alert/inhibit.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <set>
 
@@ -41,7 +42,17 @@ Result<InhibitRule> BuildInhibitRule(const InhibitRuleSpec& spec, const std::str
   return r;
 }
 
-std::vector<InhibitRule> DependencyInhibitRules(const std::map<std::string, std::vector<std::string>>& depends_on) {
+std::vector<InhibitRule> DependencyInhibitRules(const std::map<std::string, std::vector<std::string>>& depends_on,
+                                                const SeverityMap& severities) {
+  // severity=~"critical|page|P0": every value the map gives P0 (quoted for RE2).
+  std::string p0 = "P0";
+  for (const auto& v : severities.ValuesOf(Priority::kP0)) {
+    p0 += '|';
+    for (char c : v) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') p0 += '\\';
+      p0 += c;
+    }
+  }
   // dependents[x] = every service that needs x, directly or transitively.
   std::map<std::string, std::set<std::string>> dependents;
   std::function<void(const std::string&, const std::string&, std::set<std::string>&)> walk =
@@ -62,7 +73,7 @@ std::vector<InhibitRule> DependencyInhibitRules(const std::map<std::string, std:
     for (const auto& dependent : dependents[dep]) {
       InhibitRule r;
       r.source.push_back(*tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "service", dep));
-      r.source.push_back(*tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "severity", "critical"));
+      r.source.push_back(*tsdb::Matcher::Make(tsdb::Matcher::Type::kRegexMatch, "severity", p0));
       r.target.push_back(*tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "service", dependent));
       r.dependency = dep;
       out.push_back(std::move(r));

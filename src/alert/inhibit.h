@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "alert/alert.h"
+#include "base/severity.h"
 
 namespace vigil::alert {
 
@@ -32,9 +33,11 @@ struct InhibitRule {
 Result<InhibitRule> BuildInhibitRule(const InhibitRuleSpec& spec, const std::string& path);
 
 // For every service with dependents (directly or through others), a rule:
-// source `service=<dependency>, severity="critical"`, target `service=<each
-// dependent>`. `depends_on` maps a service to what it needs.
-std::vector<InhibitRule> DependencyInhibitRules(const std::map<std::string, std::vector<std::string>>& depends_on);
+// source `service=<dependency>` with a P0 severity (critical, page, … as
+// `severities` says), target `service=<each dependent>`. `depends_on` maps a
+// service to what it needs.
+std::vector<InhibitRule> DependencyInhibitRules(const std::map<std::string, std::vector<std::string>>& depends_on,
+                                                const SeverityMap& severities = SeverityMap());
 
 class Inhibitor {
  public:

@@ -170,5 +170,22 @@ TEST(Inhibit, DependenciesHoldBackDependentsAndNameThem) {
   EXPECT_THAT(inh.DownstreamOf(titan_down.labels), ElementsAre("validator"));
 }
 
+// A P0 is whatever the severity map says: `page` from a public rule pack counts.
+TEST(Inhibit, DependencyP0ComesFromTheSeverityMap) {
+  std::map<std::string, std::vector<std::string>> deps{{"titan", {"bitcoind"}}};
+  SeverityMap map;
+  map.Set("sev.1", Priority::kP0);  // regex metacharacters are quoted
+  Inhibitor inh(DependencyInhibitRules(deps, map));
+  Labels lag{{"alertname", "TitanLag"}, {"service", "titan"}};
+  for (const char* sev : {"critical", "page", "sev.1"}) {
+    Alert down = Firing({{"alertname", "Down"}, {"service", "bitcoind"}, {"severity", sev}});
+    EXPECT_TRUE(inh.Inhibited(lag, {&down})) << sev;
+  }
+  for (const char* sev : {"warning", "sevX1", "error"}) {
+    Alert down = Firing({{"alertname", "Down"}, {"service", "bitcoind"}, {"severity", sev}});
+    EXPECT_FALSE(inh.Inhibited(lag, {&down})) << sev;
+  }
+}
+
 }  // namespace
 }  // namespace vigil::alert

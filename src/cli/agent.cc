@@ -133,6 +133,7 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     o.exclude_fstypes = c.host.exclude_fstypes;
     o.exclude_disks = c.host.exclude_disks;
     o.exclude_network_devices = c.host.exclude_network_devices;
+    o.report_textfile_scrape_error = c.textfile.directory.empty();
     out.push_back({collect::NewHostCollector(std::move(o)), c.host.interval, c.host.timeout});
   }
   ServiceCollectors services = BuildServiceCollectors(c, clock, events);
@@ -206,6 +207,25 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
   return out;
 }
 
+// The job and instance each collector's stored series carry, as a Prometheus
+// scraping the same data would attach them (docs/configuration.md, `global`).
+collect::TargetLabels TargetLabelsFor(const config::Config& c) {
+  collect::TargetLabels t;
+  t.instance = c.global.instance;
+  if (t.instance.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) t.instance = host;
+  }
+  t.default_job = c.global.job;
+  // What node_exporter exposes goes under the host job; host and self report up.
+  t.collectors["host"] = {c.host.job, /*reports_up=*/true};
+  t.collectors["systemd"] = {c.host.job, false};
+  t.collectors["textfile"] = {c.host.job, false};
+  t.collectors["self"] = {c.global.job, true, c.host.enabled ? c.host.job : ""};
+  for (const auto& s : c.scrape) t.collectors["scrape/" + s.job] = {"", false};  // labelled by the scrape
+  return t;
+}
+
 // Reload bookkeeping exposed like Prometheus's prometheus_config_last_reload_*.
 struct ReloadState {
   bool last_successful = true;
@@ -238,7 +258,7 @@ class Agent {
       return 1;
     }
     db_ = std::move(*db);
-    sink_ = std::make_unique<collect::StorageSink>(db_.get());
+    sink_ = std::make_unique<collect::StorageSink>(db_.get(), TargetLabelsFor(config_));
     if (!StartNotifier() || !StartRules()) {
       if (notifier_) notifier_->Stop();
       (void)db_->Close();
@@ -795,6 +815,7 @@ class Agent {
     StopRecovery();
     StopScheduler();
     config_ = std::move(r.config);
+    sink_->SetTargets(TargetLabelsFor(config_));
     StartScheduler(config_);
     if (!StartRecovery(config_)) LogError("recovery not restarted after the reload; see the error above");
     std::lock_guard lock(mu_);

@@ -30,12 +30,15 @@ int CheckConfig(const std::vector<std::string>& files) {
       for (const auto& p : r.problems) std::printf("%s\n", p.ToString().c_str());
       continue;
     }
-    rules::LoadResult rules = rules::LoadRuleFiles(r.config.rule_files);
+    rules::ParseOptions options;
+    if (r.config.alerting) options.severities = &r.config.alerting->severities;
+    rules::LoadResult rules = rules::LoadRuleFiles(r.config.rule_files, options);
     if (!rules.ok()) {
       rc = 1;
       for (const auto& p : rules.problems) std::printf("%s\n", p.ToString().c_str());
       continue;
     }
+    for (const auto& w : rules.warnings) std::printf("warning: %s\n", w.ToString().c_str());
     size_t count = 0;
     for (const auto& g : rules.groups) count += g.rules.size();
     std::printf("%s: valid (%zu rule files, %zu rules)\n", file.c_str(), r.config.rule_files.size(), count);
@@ -93,6 +96,9 @@ int Main(int argc, char** argv) {
   CLI::App* check_rules =
       check->add_subcommand("rules", "Validate rule files (Prometheus format); print file:line:col: problem");
   check_rules->add_option("FILE", rule_files, "Rule file(s)")->required();
+  std::string check_rules_config;
+  check_rules->add_option("--config", check_rules_config,
+                          "Configuration whose alerting.severities names the known severity values");
 
   CLI::App* test_cmd = app.add_subcommand("test", "Run unit tests");
   test_cmd->require_subcommand(1);
@@ -168,7 +174,9 @@ int Main(int argc, char** argv) {
   CLI::App* notify_test = notify_cmd->add_subcommand("test", "Send a test message through a receiver's integrations now");
   notify_test->add_option("RECEIVER", notify_receiver, "The receiver's name in alerting.receivers")->required();
   notify_test->add_option("--config", notify_config, "Configuration file (default: the built-in one)");
-  notify_test->add_option("--severity", notify_severity, "The test alert's severity (critical, high, medium, low)")
+  notify_test
+      ->add_option("--severity", notify_severity,
+                   "The test alert's severity (any value; alerting.severities gives its priority)")
       ->capture_default_str();
 
   CLI::App* version = app.add_subcommand("version", "Print version information");
@@ -217,7 +225,7 @@ int Main(int argc, char** argv) {
     return RunAgent(run);
   }
   if (check_config->parsed()) return CheckConfig(config_files);
-  if (check_rules->parsed()) return CheckRules(rule_files);
+  if (check_rules->parsed()) return CheckRules(rule_files, check_rules_config);
   if (recovery_list->parsed()) return ListRecovery(recovery_server, recovery_service, recovery_json);
   if (recovery_pause->parsed()) return PauseRecovery(recovery_server, recovery_service, recovery_for);
   if (recovery_resume->parsed()) return ResumeRecovery(recovery_server, recovery_service);

@@ -32,6 +32,7 @@ int NotifyTest(const std::optional<std::string>& config_path, const std::string&
   }
   notify::PayloadContext ctx;
   ctx.external_url = "http://" + r.config.global.listen;
+  ctx.severities = r.config.alerting->severities;
   char host[256] = {};
   if (gethostname(host, sizeof host - 1) == 0) ctx.host = host;
   auto messages = notify::RenderFor(*rc, notify::TestNotification(receiver, severity, SystemClock().NowMs()), ctx);

@@ -3,19 +3,32 @@
 #include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/log.h"
+#include "config/config.h"
 #include "http/client.h"
 #include "rules/rule_file.h"
 #include "rules/unittest.h"
 
 namespace vigil::cli {
 
-int CheckRules(const std::vector<std::string>& files) {
+int CheckRules(const std::vector<std::string>& files, const std::string& config_path) {
+  std::optional<SeverityMap> severities;
+  if (!config_path.empty()) {
+    config::LoadResult c = config::LoadFile(config_path);
+    if (!c.ok()) {
+      for (const auto& p : c.problems) std::printf("%s\n", p.ToString().c_str());
+      return 1;
+    }
+    if (c.config.alerting) severities = c.config.alerting->severities;
+  }
+  rules::ParseOptions options;
+  if (severities) options.severities = &*severities;
   int rc = 0;
   for (const auto& file : files) {
     std::printf("Checking %s\n", file.c_str());
-    rules::LoadResult r = rules::LoadRuleFiles({file});
+    rules::LoadResult r = rules::LoadRuleFiles({file}, options);
     if (!r.ok()) {
       rc = 1;
       std::printf("  FAILED:\n");
@@ -25,7 +38,9 @@ int CheckRules(const std::vector<std::string>& files) {
     }
     size_t n = 0;
     for (const auto& g : r.groups) n += g.rules.size();
-    std::printf("  SUCCESS: %zu rules found\n\n", n);
+    std::printf("  SUCCESS: %zu rules found\n", n);
+    for (const auto& w : r.warnings) std::printf("  WARNING: %s\n", w.ToString().c_str());
+    std::printf("\n");
   }
   return rc;
 }
@@ -59,13 +74,8 @@ int ListAlerts(const std::string& server, bool json) {
       int order;
       std::vector<std::string> cells;
     };
-    auto severity_rank = [](const std::string& s) {
-      static const char* kOrder[] = {"critical", "high", "medium", "low"};
-      for (int i = 0; i < 4; ++i) {
-        if (s == kOrder[i]) return i;
-      }
-      return 4;
-    };
+    const SeverityMap severities;
+    auto severity_rank = [&](const std::string& s) { return static_cast<int>(severities.Of(s)); };
     std::vector<Row> rows;
     for (const Json& a : alerts) {
       const Json& labels = a.at("labels");

@@ -49,6 +49,8 @@ class BatchSink {
  public:
   virtual ~BatchSink() = default;
   virtual void Consume(std::string_view collector, const MetricBatch& batch, TimestampMs time_ms) = 0;
+  // The collection at `time_ms` failed or timed out (nothing to store).
+  virtual void Failed(std::string_view /*collector*/, TimestampMs /*time_ms*/) {}
 };
 
 }  // namespace vigil::collect

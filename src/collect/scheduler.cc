@@ -142,9 +142,13 @@ void Scheduler::WorkerLoop(std::shared_ptr<Shared> shared, std::shared_ptr<Entry
     }
     bool keep = !e->timed_out && status.ok();
     Finish(*e, batch, status, seconds);
-    if (keep && sink_ != nullptr && e->config.store) {
+    if (sink_ != nullptr && e->config.store) {
       lock.unlock();
-      sink_->Consume(e->name, *batch, ctx.now_ms);
+      if (keep) {
+        sink_->Consume(e->name, *batch, ctx.now_ms);
+      } else {
+        sink_->Failed(e->name, ctx.now_ms);
+      }
       lock.lock();
     }
   }

@@ -291,6 +291,10 @@ void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
       }
     }
   }
+  if (auto n = r.Take("instance"); n.IsDefined()) d.String(n, r.Field("instance"), &g->instance);
+  if (auto n = r.Take("job"); n.IsDefined()) {
+    if (d.String(n, r.Field("job"), &g->job) && g->job.empty()) d.Report(n, r.Field("job"), "must not be empty");
+  }
   if (auto n = r.Take("log_level"); n.IsDefined()) {
     std::string level;
     if (d.String(n, r.Field("log_level"), &level)) {
@@ -310,6 +314,9 @@ void DecodeHost(Decoder& d, const YAML::Node& node, const GlobalOptions& g, Host
   h->interval = g.scrape_interval;
   MapReader r(d, node, "host");
   if (auto n = r.Take("enabled"); n.IsDefined()) d.Bool(n, r.Field("enabled"), &h->enabled);
+  if (auto n = r.Take("job"); n.IsDefined()) {
+    if (d.String(n, r.Field("job"), &h->job) && h->job.empty()) d.Report(n, r.Field("job"), "must not be empty");
+  }
   if (auto n = r.Take("interval"); n.IsDefined()) d.Duration(n, r.Field("interval"), &h->interval, false);
   h->timeout = std::min(h->interval, vigil::Duration(10000));
   if (auto n = r.Take("timeout"); n.IsDefined()) {
@@ -865,6 +872,23 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, const std::string& base_
       d.Duration(m, fr.Field("stable_for"), &a->flap.stable_for, false);
     }
     fr.Finish();
+  }
+  if (auto n = r.Take("severities"); n.IsDefined()) {
+    if (!n.IsMap()) {
+      d.Report(n, r.Field("severities"),
+               std::string("expected a mapping of severity to P0..P3, got ") + Decoder::KindName(n));
+    } else {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        std::string severity = it->first.Scalar(), priority;
+        std::string field = r.Field("severities") + "." + severity;
+        if (!d.String(it->second, field, &priority)) continue;
+        if (std::optional<Priority> p = ParsePriority(priority)) {
+          a->severities.Set(std::move(severity), *p);
+        } else {
+          d.Report(it->second, field, "expected P0, P1, P2 or P3, got \"" + priority + "\"");
+        }
+      }
+    }
   }
   r.Finish();
 }

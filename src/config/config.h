@@ -15,6 +15,7 @@
 #include "alert/inhibit.h"
 #include "alert/mute.h"
 #include "alert/route.h"
+#include "base/severity.h"
 #include "base/time.h"
 
 namespace vigil::config {
@@ -34,10 +35,16 @@ struct GlobalOptions {
   Duration evaluation_interval{15000};  // rule groups without their own interval
   std::map<std::string, std::string> external_labels;  // $externalLabels in templates; added to alerts sent out
   std::string log_level = "info";
+  // The target labels stored series carry, as a Prometheus scraping vigil
+  // would add them: `instance` (empty: the host name) and the job of vigil's
+  // own metrics (host metrics use host.job, scrapes their own job).
+  std::string instance;
+  std::string job = "vigil";
 };
 
 struct HostOptions {
   bool enabled = true;
+  std::string job = "node";  // the job of host, systemd and textfile series, as node_exporter's
   Duration interval{15000};
   Duration timeout{10000};
   std::string exclude_mountpoints{kDefaultExcludeMountpoints};
@@ -257,12 +264,14 @@ struct DiscordConfig {
   std::string message;  // one embed with this description instead of one per alert
 };
 // SMS through Twilio's Messages API; by default only P0/P1, firing only.
+// `severities` lists priorities (P0..P3, through alerting.severities) or
+// literal severity values.
 struct TwilioConfig {
   std::string account_sid;
   std::string auth_token;  // a secret
   std::string from, to;    // E.164 numbers
   std::string api_url = "https://api.twilio.com";
-  std::vector<std::string> severities{"critical", "high"};
+  std::vector<std::string> severities{"P0", "P1"};
   bool send_resolved = false;
   std::string text;  // each SMS's body (per alert), cut to 160 characters
 };
@@ -311,6 +320,8 @@ struct AlertingOptions {
   std::vector<alert::InhibitRuleSpec> inhibit_rules;
   std::vector<alert::MaintenanceWindowSpec> maintenance_windows;
   alert::FlapOptions flap;
+  // Severity label value -> priority; entries add to or replace the defaults.
+  SeverityMap severities;
 };
 
 enum class RecoveryMode { kEnforce, kDryRun, kOff };

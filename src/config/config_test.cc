@@ -1075,3 +1075,33 @@ TEST(AlertingConfig, NotificationTemplatesAreCheckedAndKeptVerbatim) {
 
 }  // namespace
 }  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+TEST(Config, AlertingSeveritiesExtendTheDefaultMap) {
+  LoadResult r = LoadString(R"(alerting:
+  route: {receiver: r}
+  receivers: [{name: r}]
+  severities: {disaster: P0, warning: P1, notice: p3}
+)",
+                            "c.yml", MapEnv({}));
+  ASSERT_TRUE(r.ok()) << Problems(r);
+  const SeverityMap& m = r.config.alerting->severities;
+  EXPECT_EQ(m.Of("disaster"), Priority::kP0);
+  EXPECT_EQ(m.Of("warning"), Priority::kP1);  // replaced
+  EXPECT_EQ(m.Of("notice"), Priority::kP3);
+  EXPECT_EQ(m.Of("page"), Priority::kP0);  // defaults stay
+  EXPECT_EQ(m.Of("minor"), Priority::kP2);
+  EXPECT_EQ(m.Of("whatever"), SeverityMap::kUnmapped);
+  EXPECT_EQ(r.config.alerting->receivers.size(), 1u);
+
+  r = LoadString("alerting:\n  route: {receiver: r}\n  receivers: [{name: r}]\n  severities: {warning: urgent}\n",
+                 "c.yml", MapEnv({}));
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].ToString(),
+            "c.yml:4:25: alerting.severities.warning: expected P0, P1, P2 or P3, got \"urgent\"");
+}
+
+}  // namespace
+}  // namespace vigil::config

@@ -35,7 +35,7 @@ Result<std::unique_ptr<alert::Dispatcher>> BuildDispatcher(
   }
   auto route = alert::Route::Build(alerting.route);
   if (!route.ok()) return route.status();
-  std::vector<alert::InhibitRule> rules = alert::DependencyInhibitRules(depends_on);
+  std::vector<alert::InhibitRule> rules = alert::DependencyInhibitRules(depends_on, alerting.severities);
   for (size_t i = 0; i < alerting.inhibit_rules.size(); ++i) {
     auto r = alert::BuildInhibitRule(alerting.inhibit_rules[i], "alerting.inhibit_rules[" + std::to_string(i) + "]");
     if (!r.ok()) return r.status();
@@ -61,6 +61,7 @@ Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
   (*dispatcher)->SetPageHolds(o.page_holds);
   auto outbox = Outbox::Open(o.outbox_path);
   if (!outbox.ok()) return outbox.status();
+  o.context.severities = o.alerting.severities;
   std::unique_ptr<Notifier> n(new Notifier(std::move(o)));
   n->outbox_ = std::move(*outbox);
   n->dispatcher_ = std::move(*dispatcher);
@@ -109,6 +110,7 @@ void Notifier::ApplyReload(Reloaded r) {
   for (const auto& a : dispatcher_->Alerts()) r.dispatcher->Update(a);
   dispatcher_ = std::move(r.dispatcher);
   o_.alerting = std::move(r.alerting);
+  o_.context.severities = o_.alerting.severities;
   o_.depends_on = std::move(r.depends_on);
   last_forward_.assign(o_.alerting.alertmanagers.size(), 0);
   forward_failing_.assign(o_.alerting.alertmanagers.size(), false);

@@ -135,9 +135,9 @@ TEST(Payload, PagerDutyEventsV2) {
   json r = json::parse(events[1]);
   EXPECT_EQ(r["event_action"], "resolve");
   EXPECT_THAT(PagerDutyEvents(Sample(), {}, false), SizeIs(1));
-  EXPECT_EQ(PagerDutySeverity("high"), "error");
-  EXPECT_EQ(PagerDutySeverity("medium"), "warning");
-  EXPECT_EQ(PagerDutySeverity("low"), "info");
+  EXPECT_EQ(PagerDutySeverity(Priority::kP1), "error");
+  EXPECT_EQ(PagerDutySeverity(Priority::kP2), "warning");
+  EXPECT_EQ(PagerDutySeverity(Priority::kP3), "info");
 }
 
 TEST(Payload, AlertmanagerWebhookV4Shape) {
@@ -167,6 +167,45 @@ TEST(Payload, SlackColoursAndLists) {
   EXPECT_EQ(j["attachments"][1]["color"], "#2eb886");
   EXPECT_THAT(j["attachments"][0]["blocks"][0]["text"]["text"].get<std::string>(),
               HasSubstr("also takes down: titan validator"));
+}
+
+// Public rule packs' severities reach each integration through the severity map.
+TEST(Payload, SeveritiesGoThroughTheMap) {
+  auto with = [](std::vector<std::string> severities) {
+    alert::Notification n;
+    n.receiver = "pager";
+    for (size_t i = 0; i < severities.size(); ++i) {
+      alert::Alert a;
+      a.labels = Labels{{"alertname", "A" + std::to_string(i)}, {"severity", severities[i]}};
+      a.starts_at = 1795435200000;
+      n.alerts.push_back(a);
+    }
+    return n;
+  };
+  PayloadContext ctx{"", "node1"};
+  auto pd = [&](const std::string& sev) {
+    return json::parse(PagerDutyEvents(with({sev}), ctx, true)[0])["payload"]["severity"].get<std::string>();
+  };
+  EXPECT_EQ(pd("page"), "critical");
+  EXPECT_EQ(pd("major"), "error");
+  EXPECT_EQ(pd("warning"), "warning");
+  EXPECT_EQ(pd("info"), "info");
+  EXPECT_EQ(pd("disaster"), "info");  // unmapped: P3
+  ctx.severities.Set("disaster", Priority::kP0);
+  EXPECT_EQ(pd("disaster"), "critical");
+
+  json slack = json::parse(SlackMessage(with({"warning", "page"}), ctx, "", true));
+  EXPECT_EQ(slack["attachments"][0]["color"], "#f2c744");
+  EXPECT_EQ(slack["attachments"][1]["color"], "#d00000");
+  json email = json::parse(EmailMessage(with({"info", "error", "warning"}), ctx, true));
+  EXPECT_THAT(email["subject"].get<std::string>(), ::testing::StartsWith("[error] "));
+
+  // Twilio's default [P0, P1] sends page and error, not warning; a literal value works too.
+  std::vector<std::string> sms = SmsMessages(with({"page", "warning", "error"}), ctx, "+1", "+2", {"P0", "P1"}, false);
+  ASSERT_EQ(sms.size(), 2u);
+  EXPECT_THAT(json::parse(sms[0])["Body"].get<std::string>(), ::testing::StartsWith("P0 node1: "));
+  EXPECT_THAT(json::parse(sms[1])["Body"].get<std::string>(), ::testing::StartsWith("P1 node1: "));
+  EXPECT_EQ(SmsMessages(with({"warning", "info"}), ctx, "+1", "+2", {"warning"}, false).size(), 1u);
 }
 
 }  // namespace

@@ -66,12 +66,15 @@ std::string HtmlEscape(std::string_view in) {
   return out;
 }
 
-int DiscordColour(std::string_view severity, bool resolved) {
+int DiscordColour(Priority p, bool resolved) {
   if (resolved) return 0x2eb886;
-  if (severity == "critical") return 0xd00000;
-  if (severity == "high") return 0xff8c00;
-  if (severity == "medium") return 0xf2c744;
-  return 0x439fe0;
+  static constexpr int kColours[] = {0xd00000, 0xff8c00, 0xf2c744, 0x439fe0};
+  return kColours[static_cast<int>(p)];
+}
+
+const char* SlackColour(Priority p) {
+  static constexpr const char* kColours[] = {"#d00000", "#ff8c00", "#f2c744", "#439fe0"};
+  return kColours[static_cast<int>(p)];
 }
 
 const std::vector<std::string>* DownstreamOf(const alert::Notification& n, const alert::Alert& a) {
@@ -79,15 +82,14 @@ const std::vector<std::string>* DownstreamOf(const alert::Notification& n, const
   return it == n.downstream.end() ? nullptr : &it->second;
 }
 
-// The highest severity among `firing` (an unknown one counts as low); "" when none fires.
-std::string WorstSeverity(const std::vector<const alert::Alert*>& firing) {
-  static const std::vector<std::string> kOrder = {"low", "medium", "high", "critical"};
-  int worst = -1;
+// The most urgent alert among `firing` by the severity map (the first of
+// equals); null when none fires.
+const alert::Alert* MostUrgent(const std::vector<const alert::Alert*>& firing, const SeverityMap& severities) {
+  const alert::Alert* worst = nullptr;
   for (const auto* a : firing) {
-    auto it = std::find(kOrder.begin(), kOrder.end(), a->labels.Get("severity"));
-    worst = std::max(worst, it == kOrder.end() ? 0 : static_cast<int>(it - kOrder.begin()));
+    if (!worst || severities.Of(a->labels.Get("severity")) < severities.Of(worst->labels.Get("severity"))) worst = a;
   }
-  return worst < 0 ? "" : kOrder[worst];
+  return worst;
 }
 
 // Labels (or annotations) every alert has with the same value.
@@ -114,11 +116,9 @@ std::vector<const alert::Alert*> Shown(const alert::Notification& n, bool send_r
 
 }  // namespace
 
-std::string PagerDutySeverity(std::string_view severity) {
-  if (severity == "critical") return "critical";
-  if (severity == "high") return "error";
-  if (severity == "medium") return "warning";
-  return "info";
+std::string PagerDutySeverity(Priority p) {
+  static constexpr const char* kNames[] = {"critical", "error", "warning", "info"};
+  return kNames[static_cast<int>(p)];
 }
 
 tmpl::Value TemplateData(const alert::Notification& n, const PayloadContext& ctx,
@@ -240,7 +240,7 @@ std::vector<std::string> PagerDutyEvents(const alert::Notification& n, const Pay
     }
     json payload = {{"summary", summary},
                     {"source", ctx.host.empty() ? std::string("vigil") : ctx.host},
-                    {"severity", PagerDutySeverity(a.labels.Get("severity"))},
+                    {"severity", PagerDutySeverity(ctx.severities.Of(a.labels.Get("severity")))},
                     {"timestamp", Rfc3339(a.starts_at)},
                     {"class", std::string(a.labels.Get("alertname"))},
                     {"custom_details", details}};
@@ -261,12 +261,7 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
   for (const auto& a : n.alerts) (a.resolved() ? resolved : firing).push_back(&a);
   if (!send_resolved) resolved.clear();
   if (firing.empty() && resolved.empty()) return "";
-  auto colour = [](std::string_view sev) {
-    if (sev == "critical") return "#d00000";
-    if (sev == "high") return "#ff8c00";
-    if (sev == "medium") return "#f2c744";
-    return "#439fe0";
-  };
+  auto colour = [&](std::string_view sev) { return SlackColour(ctx.severities.Of(sev)); };
   std::string title = std::to_string(firing.size()) + " firing, " + std::to_string(resolved.size()) + " resolved";
   if (!ctx.host.empty()) title += " on " + ctx.host;
   json attachments = json::array();
@@ -288,9 +283,9 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
   title = texts.Render("title", data, std::move(title));
   if (auto text = texts.Try("text", data)) {
     // One attachment, coloured by the worst firing severity.
-    std::string worst = WorstSeverity(firing);
+    const alert::Alert* worst = MostUrgent(firing, ctx.severities);
     attachments = json::array(
-        {{{"color", worst.empty() ? "#2eb886" : colour(worst)},
+        {{{"color", worst ? colour(worst->labels.Get("severity")) : "#2eb886"},
           {"blocks",
            json::array({{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", Cut(*text, 3000)}}}}})}}});
   }
@@ -331,7 +326,7 @@ std::string DiscordMessage(const alert::Notification& n, const PayloadContext& c
     if (std::string_view d = a.annotations.Get("description"); !d.empty()) description += "\n" + std::string(d);
     embeds.push_back({{"title", Cut((a.resolved() ? "Resolved: " : "Firing: ") + Summary(a, DownstreamOf(n, a)), 256)},
                       {"description", Cut(description, 4096)},
-                      {"color", DiscordColour(a.labels.Get("severity"), a.resolved())}});
+                      {"color", DiscordColour(ctx.severities.Of(a.labels.Get("severity")), a.resolved())}});
   }
   if (embeds.empty()) return "";
   std::string content = std::to_string(firing) + " firing, " + std::to_string(resolved) + " resolved";
@@ -343,10 +338,12 @@ std::string DiscordMessage(const alert::Notification& n, const PayloadContext& c
     for (const auto* a : Shown(n, send_resolved)) {
       if (!a->resolved()) firing_alerts.push_back(a);
     }
-    std::string worst = WorstSeverity(firing_alerts);
-    embeds = json::array({{{"title", Cut(content, 256)},
-                           {"description", Cut(*message, 4096)},
-                           {"color", DiscordColour(worst, worst.empty())}}});
+    const alert::Alert* worst = MostUrgent(firing_alerts, ctx.severities);
+    embeds = json::array(
+        {{{"title", Cut(content, 256)},
+          {"description", Cut(*message, 4096)},
+          {"color", DiscordColour(worst ? ctx.severities.Of(worst->labels.Get("severity")) : SeverityMap::kUnmapped,
+                                  worst == nullptr)}}});
   }
   return json{{"content", Cut(content, 2000)}, {"embeds", embeds}}.dump();
 }
@@ -357,12 +354,10 @@ std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx
   for (const auto& a : n.alerts) (a.resolved() ? resolved : firing).push_back(&a);
   if (!send_resolved) resolved.clear();
   if (firing.empty() && resolved.empty()) return "";
-  std::string top_severity = "low";
-  for (const char* sev : {"medium", "high", "critical"}) {
-    for (const auto* a : firing) {
-      if (a->labels.Get("severity") == sev) top_severity = sev;
-    }
-  }
+  // The subject names the most urgent alert's severity as its rule wrote it.
+  const alert::Alert* worst = MostUrgent(firing, ctx.severities);
+  std::string top_severity = worst ? std::string(worst->labels.Get("severity")) : "";
+  if (top_severity.empty()) top_severity = "low";
   std::string subject = firing.empty() ? "[RESOLVED] " : "[" + top_severity + "] ";
   subject += firing.size() + resolved.size() == 1
                  ? Summary(firing.empty() ? *resolved[0] : *firing[0], nullptr)
@@ -412,9 +407,14 @@ std::vector<std::string> SmsMessages(const alert::Notification& n, const Payload
   for (const auto& a : n.alerts) {
     if (a.resolved() && !send_resolved) continue;
     std::string_view sev = a.labels.Get("severity");
-    if (std::find(severities.begin(), severities.end(), sev) == severities.end()) continue;
-    std::string body = std::string(a.resolved() ? "RESOLVED " : "") +
-                       (sev == "critical" ? "P0 " : sev == "high" ? "P1 " : sev == "medium" ? "P2 " : "P3 ") +
+    Priority priority = ctx.severities.Of(sev);
+    // An entry is a priority (P0..P3) or a literal severity value.
+    bool wanted = std::any_of(severities.begin(), severities.end(), [&](const std::string& s) {
+      std::optional<Priority> p = ParsePriority(s);
+      return p ? *p == priority : s == sev;
+    });
+    if (!wanted) continue;
+    std::string body = std::string(a.resolved() ? "RESOLVED " : "") + std::string(PriorityName(priority)) + " " +
                        (ctx.host.empty() ? "" : ctx.host + ": ") + Summary(a, DownstreamOf(n, a));
     // One SMS per alert, so its template sees just that one.
     body = texts.Render(

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "alert/dispatch.h"
+#include "base/severity.h"
 #include "notify/texts.h"
 #include "template/template.h"
 
@@ -15,6 +16,7 @@ namespace vigil::notify {
 struct PayloadContext {
   std::string external_url;  // vigil's own address, for links back
   std::string host;          // the host name, as the page's source
+  SeverityMap severities;    // alerting.severities: what each severity label value is worth
 };
 
 // What a page says vigil is doing about a firing alert.
@@ -55,8 +57,9 @@ std::string TelegramMessage(const alert::Notification& n, const PayloadContext& 
 // coloured by severity, within Discord's length limits.
 std::string DiscordMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
                            const Texts& texts = Texts());
-// Short SMS texts (at most 160 characters each), one per alert whose severity
-// is in `severities`; as JSON {"To","From","Body"} (the sender form-encodes it).
+// Short SMS texts (at most 160 characters each), one per alert whose priority
+// (P0..P3, through ctx.severities) or severity value is in `severities`; as
+// JSON {"To","From","Body"} (the sender form-encodes it).
 std::vector<std::string> SmsMessages(const alert::Notification& n, const PayloadContext& ctx, const std::string& from,
                                      const std::string& to, const std::vector<std::string>& severities,
                                      bool send_resolved, const Texts& texts = Texts());
@@ -66,7 +69,7 @@ std::vector<std::string> SmsMessages(const alert::Notification& n, const Payload
 std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx, bool send_resolved,
                          const Texts& texts = Texts());
 
-// "critical" -> PagerDuty's "critical", high -> "error", medium -> "warning", else "info".
-std::string PagerDutySeverity(std::string_view severity);
+// PagerDuty's severity for a priority: P0 "critical", P1 "error", P2 "warning", P3 "info".
+std::string PagerDutySeverity(Priority p);
 
 }  // namespace vigil::notify

@@ -33,8 +33,8 @@ constexpr size_t kMaxRuleFileBytes = 16 << 20;
 
 class Decoder {
  public:
-  Decoder(std::string file, const ParseOptions& options, std::vector<Problem>* problems)
-      : file_(std::move(file)), options_(options), problems_(problems) {}
+  Decoder(std::string file, const ParseOptions& options, std::vector<Problem>* problems, std::vector<Problem>* warnings)
+      : file_(std::move(file)), options_(options), problems_(problems), warnings_(warnings) {}
 
   void Report(const YAML::Node& node, const std::string& message) {
     YAML::Mark m = node.Mark();
@@ -155,10 +155,14 @@ class Decoder {
       for (size_t i = 0; i < rules.size(); ++i) {
         RuleSpec r;
         if (Rule(rules[i], spec.name, static_cast<int>(i), &r)) {
+          // promtool accepts this (both rules run and write the same ALERTS
+          // series, and share saved state); worth a warning, not a refusal.
           if (r.is_alert() && !alerts.insert({r.alert, r.labels}).second) {
             context_ = RuleContext(spec.name, static_cast<int>(i), r.alert);
-            Report(rules[i]["alert"],
-                   "duplicate alerting rule: an earlier rule of this group has the same name and labels");
+            YAML::Mark m = rules[i]["alert"].Mark();
+            warnings_->push_back({file_, m.line + 1, m.column + 1,
+                                  context_ + "duplicate alerting rule: an earlier rule of this group has the same "
+                                             "name and labels (both run and write the same ALERTS series)"});
           }
           spec.rules.push_back(std::move(r));
         }
@@ -255,11 +259,13 @@ class Decoder {
         continue;
       }
       if (k == "severity") {
-        std::optional<std::string> s = NormalizeSeverity(v);
-        if (s) {
+        if (std::optional<std::string> s = NormalizeSeverity(v)) {
           v = *s;
-        } else if (options_.severity == SeverityCheck::kStrict) {
-          Report(node, "invalid severity \"" + v + "\": expected critical, high, medium or low (or P0..P3)");
+        } else if (!severities_.Find(v)) {
+          YAML::Mark m = node.Mark();
+          warnings_->push_back({file_, m.line + 1, m.column + 1,
+                                context_ + "severity \"" + v + "\" is not in alerting.severities: counted as " +
+                                    std::string(PriorityName(SeverityMap::kUnmapped))});
         }
       }
       if (!recording) TemplateCheck(node, "label " + k, v);
@@ -287,6 +293,9 @@ class Decoder {
   std::string file_;
   ParseOptions options_;
   std::vector<Problem>* problems_;
+  std::vector<Problem>* warnings_;
+  const SeverityMap default_severities_;
+  const SeverityMap& severities_ = options_.severities ? *options_.severities : default_severities_;
   std::string context_;  // "group "g", rule 2, "Name": "
 };
 
@@ -301,7 +310,7 @@ LoadResult ParseRuleFile(std::string_view content, const std::string& file, cons
     result.problems.push_back({file, e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg});
     return result;
   }
-  Decoder d(file, options, &result.problems);
+  Decoder d(file, options, &result.problems, &result.warnings);
   if (root.IsNull()) return result;  // an empty file has no groups, as in Prometheus
   if (!root.IsMap()) {
     d.Report(root, std::string("a rule file must be a mapping with `groups`, got ") + Decoder::KindName(root));
@@ -348,6 +357,7 @@ LoadResult LoadRuleFiles(const std::vector<std::string>& paths, const ParseOptio
       LoadResult one = ParseRuleFile(*content, file, options);
       for (auto& g : one.groups) result.groups.push_back(std::move(g));
       for (auto& p : one.problems) result.problems.push_back(std::move(p));
+      for (auto& w : one.warnings) result.warnings.push_back(std::move(w));
     }
   }
   return result;

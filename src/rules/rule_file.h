@@ -1,6 +1,7 @@
 // Rule files in Prometheus's format (groups of recording and alerting rules),
-// with vigil's additions: severities normalised to critical/high/medium/low
-// (P0..P3 accepted) and `stay_active_while`, a looser expression that keeps an
+// with vigil's additions: any `severity` value is accepted (P0..P3 are stored
+// as critical/high/medium/low; a value the severity map does not name is a
+// warning, never an error) and `stay_active_while`, a looser expression that keeps an
 // active alert from resolving (hysteresis). Every problem is reported as
 // file:line:col with the group, the rule and the reason; loading never stops
 // at the first problem. Format: docs/rules.md.
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "base/labels.h"
+#include "base/severity.h"
 #include "base/time.h"
 #include "promql/ast.h"
 
@@ -39,7 +41,7 @@ struct RuleSpec {
   std::shared_ptr<const promql::Expr> parsed_stay_active_while;
   Duration for_duration{0};
   Duration keep_firing_for{0};
-  Labels labels;  // `severity` normalised
+  Labels labels;  // `severity` P0..P3 stored as critical/high/medium/low
   std::map<std::string, std::string> annotations;
   int line = 0;  // where the rule starts in its file
 
@@ -57,19 +59,17 @@ struct GroupSpec {
   std::vector<RuleSpec> rules;
 };
 
-enum class SeverityCheck {
-  kStrict,  // a `severity` label must be critical/high/medium/low or P0..P3 (normalised)
-  kLenient  // P0..P3 are normalised, anything else is kept (promtool's test files use `page`)
-};
-
 struct ParseOptions {
-  SeverityCheck severity = SeverityCheck::kStrict;
+  // Which severity values are known (alerting.severities); a value it does
+  // not name is kept and reported in `warnings`. Null: the default map.
+  const SeverityMap* severities = nullptr;
   bool ignore_unknown_fields = false;
 };
 
 struct LoadResult {
   std::vector<GroupSpec> groups;
   std::vector<Problem> problems;
+  std::vector<Problem> warnings;  // the files still load
   bool ok() const { return problems.empty(); }
 };
 

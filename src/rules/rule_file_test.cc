@@ -73,19 +73,41 @@ TEST(RuleFileTest, Severities) {
   EXPECT_EQ(NormalizeSeverity("low"), "low");
   EXPECT_EQ(NormalizeSeverity("P4"), std::nullopt);
   EXPECT_EQ(NormalizeSeverity("page"), std::nullopt);
+}
+
+// Public rule packs use their own words; every value loads, and only one the
+// severity map does not name is a warning.
+TEST(RuleFileTest, AcceptsEverySeverityAndWarnsAboutUnmappedOnes) {
   const char* yaml = R"(groups:
 - name: g
   rules:
   - alert: A
     expr: vector(1)
-    labels: {severity: page}
+    labels: {severity: warning}
+  - alert: B
+    expr: vector(1)
+    labels: {severity: info}
+  - alert: C
+    expr: vector(1)
+    labels: {severity: disaster}
 )";
-  EXPECT_EQ(Problems(yaml),
-            std::vector<std::string>{"r.yml:6:24: group \"g\", rule 1, \"A\": invalid severity \"page\": "
-                                     "expected critical, high, medium or low (or P0..P3)"});
-  ParseOptions lenient;
-  lenient.severity = SeverityCheck::kLenient;
-  EXPECT_TRUE(Problems(yaml, lenient).empty());
+  LoadResult r = ParseRuleFile(yaml, "r.yml");
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r.groups[0].rules.size(), 3u);
+  EXPECT_EQ(r.groups[0].rules[0].labels.Get("severity"), "warning");
+  EXPECT_EQ(r.groups[0].rules[2].labels.Get("severity"), "disaster");
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(
+      r.warnings[0].ToString(),
+      "r.yml:12:24: group \"g\", rule 3, \"C\": severity \"disaster\" is not in alerting.severities: counted as P3");
+
+  SeverityMap map;
+  map.Set("disaster", Priority::kP0);
+  ParseOptions with_map;
+  with_map.severities = &map;
+  LoadResult mapped = ParseRuleFile(yaml, "r.yml", with_map);
+  EXPECT_TRUE(mapped.ok());
+  EXPECT_TRUE(mapped.warnings.empty());
 }
 
 TEST(RuleFileTest, ReportsEveryProblemWithPosition) {
@@ -150,8 +172,8 @@ TEST(RuleFileTest, ReportsEveryProblemWithPosition) {
   for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(p[i], want[i]) << i;
 }
 
-TEST(RuleFileTest, DuplicateAlertWithSameLabels) {
-  std::vector<std::string> p = Problems(R"(groups:
+TEST(RuleFileTest, DuplicateAlertWithSameLabelsIsAWarning) {
+  LoadResult r = ParseRuleFile(R"(groups:
 - name: g
   rules:
   - alert: DiskFull
@@ -163,11 +185,14 @@ TEST(RuleFileTest, DuplicateAlertWithSameLabels) {
   - alert: DiskFull
     expr: up == 0
     labels: {severity: P1}
-)");
-  ASSERT_EQ(p.size(), 1u);
-  EXPECT_EQ(p[0],
+)",
+                               "r.yml");
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.groups[0].rules.size(), 3u);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0].ToString(),
             "r.yml:10:12: group \"g\", rule 3, \"DiskFull\": duplicate alerting rule: an earlier rule of this group "
-            "has the same name and labels");
+            "has the same name and labels (both run and write the same ALERTS series)");
 }
 
 TEST(RuleFileTest, UnknownFieldsAndYamlErrors) {

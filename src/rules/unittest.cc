@@ -340,9 +340,7 @@ std::vector<std::string> RunGroup(const TestGroup& tg, const TestFile& tf, const
   ctx.external_url = tg.external_url;
   AppenderFactory appender = [&storage]() { return storage.NewAppender(); };
 
-  ParseOptions po;
-  po.severity = SeverityCheck::kLenient;
-  LoadResult loaded = LoadRuleFiles(rule_files, po);
+  LoadResult loaded = LoadRuleFiles(rule_files);
   if (!loaded.ok()) {
     for (const auto& p : loaded.problems) errs.push_back(p.ToString());
     return errs;

@@ -2,6 +2,7 @@
 // types, labels and units, so its alert rules and dashboards work unchanged.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -17,6 +18,15 @@ struct FsUsage {
   bool readonly = false;
 };
 
+// What adjtimex(2) reports (read-only, modes 0): the state it returns and the
+// struct timex fields node_exporter's timex collector exposes.
+struct Timex {
+  int state = 0;  // TIME_OK (0) .. TIME_ERROR (5): the clock is not synchronised
+  int64_t offset = 0, freq = 0, maxerror = 0, esterror = 0, constant = 0, tick = 0, ppsfreq = 0, jitter = 0, shift = 0,
+          stabil = 0, jitcnt = 0, calcnt = 0, errcnt = 0, stbcnt = 0, tai = 0;
+  int status = 0;  // STA_* bits
+};
+
 struct HostCollectorOptions {
   std::string proc_root = "/proc";
   std::string sys_root = "/sys";
@@ -27,6 +37,11 @@ struct HostCollectorOptions {
   std::string exclude_network_devices;
   // statvfs(2) by default; tests inject recorded values.
   std::function<Result<FsUsage>(const std::string& mountpoint)> statfs;
+  // adjtimex(2) by default; tests inject recorded values.
+  std::function<Result<Timex>()> adjtimex;
+  // Without a textfile directory nothing else exposes node_textfile_scrape_error,
+  // which dashboards chart; the host collector then reports 0 (no file, no error).
+  bool report_textfile_scrape_error = false;
   long clock_ticks_per_second = 0;  // 0: sysconf(_SC_CLK_TCK)
   long page_size = 0;               // 0: sysconf(_SC_PAGESIZE)
 };

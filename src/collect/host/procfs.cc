@@ -217,4 +217,104 @@ std::vector<std::pair<std::string, double>> ParseSnmp6(std::string_view text) {
   return out;
 }
 
+std::vector<std::pair<std::string, double>> ParseVmStat(std::string_view text) {
+  std::vector<std::pair<std::string, double>> out;
+  ForEachLine(text, [&](std::string_view line) {
+    auto f = SplitFields(line);
+    if (f.size() != 2) return;
+    if (auto v = ParseDouble(f[1])) out.emplace_back(std::string(f[0]), *v);
+  });
+  return out;
+}
+
+namespace {
+
+std::optional<uint64_t> ParseHex(std::string_view s) {
+  if (s.empty() || s.size() > 16) return std::nullopt;
+  uint64_t v = 0;
+  for (char c : s) {
+    int d = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (d < 0) return std::nullopt;
+    v = v << 4 | static_cast<uint64_t>(d);
+  }
+  return v;
+}
+
+}  // namespace
+
+std::vector<Softnet> ParseSoftnetStat(std::string_view text) {
+  std::vector<Softnet> out;
+  ForEachLine(text, [&](std::string_view line) {
+    auto f = SplitFields(line);
+    if (f.size() < 3) return;
+    auto processed = ParseHex(f[0]), dropped = ParseHex(f[1]), squeezed = ParseHex(f[2]);
+    if (!processed || !dropped || !squeezed) return;
+    out.push_back({*processed, *dropped, *squeezed});
+  });
+  return out;
+}
+
+std::optional<UdpQueues> ParseUdpQueues(std::string_view text) {
+  UdpQueues q;
+  bool header = false;
+  ForEachLine(text, [&](std::string_view line) {
+    auto f = SplitFields(line);
+    if (f.size() < 5) return;
+    if (f[0] == "sl") {
+      header = true;
+      return;
+    }
+    // "  0: 0100007F:0035 00000000:0000 07 00000000:00000000 …": field 4 is tx_queue:rx_queue.
+    size_t colon = f[4].find(':');
+    if (colon == std::string_view::npos) return;
+    auto tx = ParseHex(f[4].substr(0, colon)), rx = ParseHex(f[4].substr(colon + 1));
+    if (!tx || !rx) return;
+    q.tx += *tx;
+    q.rx += *rx;
+  });
+  if (!header) return std::nullopt;
+  return q;
+}
+
+std::map<std::string, uint64_t> ParseArpEntries(std::string_view text) {
+  std::map<std::string, uint64_t> out;
+  ForEachLine(text, [&](std::string_view line) {
+    auto f = SplitFields(line);
+    // IP address, HW type, Flags, HW address, Mask, Device; the header starts with "IP".
+    if (f.size() != 6 || f[0] == "IP") return;
+    ++out[std::string(f[5])];
+  });
+  return out;
+}
+
+std::map<std::string, uint64_t> ParseConntrackStat(std::string_view text) {
+  std::map<std::string, uint64_t> out;
+  std::vector<std::string_view> header;
+  ForEachLine(text, [&](std::string_view line) {
+    auto f = SplitFields(line);
+    if (f.empty()) return;
+    if (header.empty()) {
+      header = f;
+      return;
+    }
+    for (size_t i = 0; i < f.size() && i < header.size(); ++i) {
+      if (auto v = ParseHex(f[i])) out[std::string(header[i])] += *v;
+    }
+  });
+  return out;
+}
+
+std::optional<int64_t> ParseSysfsInt(std::string_view text) {
+  std::string_view t = Trim(text);
+  if (StartsWith(t, "0x")) {
+    auto v = ParseHex(t.substr(2));
+    if (!v || *v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+    return static_cast<int64_t>(*v);
+  }
+  return ParseInt64(t);
+}
+
 }  // namespace vigil::collect::procfs

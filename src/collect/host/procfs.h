@@ -86,4 +86,30 @@ std::map<std::string, std::map<std::string, uint64_t>> ParseSockStat(std::string
 std::vector<std::pair<std::string, double>> ParseNetStat(std::string_view text);
 std::vector<std::pair<std::string, double>> ParseSnmp6(std::string_view text);
 
+// /proc/vmstat: {"pgfault", 123}, … in file order.
+std::vector<std::pair<std::string, double>> ParseVmStat(std::string_view text);
+
+// /proc/net/softnet_stat: one line of hex columns per CPU, in CPU order.
+struct Softnet {
+  uint64_t processed = 0, dropped = 0, time_squeezed = 0;
+};
+std::vector<Softnet> ParseSoftnetStat(std::string_view text);
+
+// /proc/net/udp and udp6: the sums of every socket's tx_queue and rx_queue (bytes).
+struct UdpQueues {
+  uint64_t tx = 0, rx = 0;
+};
+std::optional<UdpQueues> ParseUdpQueues(std::string_view text);
+
+// /proc/net/arp: entries per device.
+std::map<std::string, uint64_t> ParseArpEntries(std::string_view text);
+
+// /proc/net/stat/nf_conntrack: a header of field names, then one line of hex
+// values per CPU; the sums per field.
+std::map<std::string, uint64_t> ParseConntrackStat(std::string_view text);
+
+// A sysfs attribute holding one integer, decimal or 0x-prefixed hex
+// (/sys/class/net/<dev>/flags is "0x1003").
+std::optional<int64_t> ParseSysfsInt(std::string_view text);
+
 }  // namespace vigil::collect::procfs

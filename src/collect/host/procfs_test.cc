@@ -517,5 +517,83 @@ TEST(HostProcfsGarbage, EmbeddedNulsAndHugeNumbers) {
               ElementsAre(::testing::Field(&DiskStats::device, "sda\0"s)));
 }
 
+// node_exporter's default collectors beyond the foundation's (issue 19):
+// recorded files from this kernel, then hand-made ones with non-zero values.
+TEST(HostProcfsRecorded, VmStatSoftnetArpUdpConntrack) {
+  auto vm = ParseVmStat(Recorded("vmstat"));
+  EXPECT_GT(vm.size(), 100u);
+  EXPECT_TRUE(Has(vm, "pgfault") && Has(vm, "pgmajfault") && Has(vm, "pswpin") && Has(vm, "oom_kill"));
+  EXPECT_EQ(ParseSoftnetStat(Recorded("net/softnet_stat")).size(), 2u);
+  EXPECT_THAT(ParseArpEntries(Recorded("net/arp")), ElementsAre(Pair("eth0", 1u)));
+  auto udp = ParseUdpQueues(Recorded("net/udp"));
+  ASSERT_TRUE(udp);
+  EXPECT_EQ(udp->rx + udp->tx, 0u);
+  auto ct = ParseConntrackStat(Recorded("net/stat/nf_conntrack"));
+  EXPECT_EQ(ct.size(), 17u);
+  EXPECT_EQ(ct.at("search_restart"), 0u);
+}
+
+TEST(HostProcfsOdd, SoftnetIsHexPerCpuWithExtraColumns) {
+  // Older kernels have 11 columns, newer 13+; only the first three are named here.
+  auto s = ParseSoftnetStat(
+      "0000a1b2 00000003 0000000f 00000000 00000000\n"
+      "000000ff 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000 "
+      "00000000 00000001\n"
+      "zz 1\n");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(s[0].processed, 0xa1b2u);
+  EXPECT_EQ(s[0].dropped, 3u);
+  EXPECT_EQ(s[0].time_squeezed, 15u);
+  EXPECT_EQ(s[1].processed, 255u);
+}
+
+TEST(HostProcfsOdd, UdpQueuesSumEverySocket) {
+  auto q = ParseUdpQueues(
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer "
+      "drops\n"
+      "  1: 0100007F:0035 00000000:0000 07 00000010:00000200 00:00000000 00000000     0        0 1 2 0 0\n"
+      "  2: 00000000:0044 00000000:0000 07 00000001:00000E00 00:00000000 00000000     0        0 3 2 0 0\n"
+      "  3: garbage\n");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->tx, 0x11u);
+  EXPECT_EQ(q->rx, 0x1000u);
+  EXPECT_FALSE(ParseUdpQueues(""));  // no header: not a udp table
+}
+
+TEST(HostProcfsOdd, ArpCountsPerDevice) {
+  EXPECT_THAT(ParseArpEntries("IP address       HW type     Flags       HW address            Mask     Device\n"
+                              "10.0.0.1         0x1         0x2         aa:bb:cc:dd:ee:01     *        eth0\n"
+                              "10.0.0.2         0x1         0x2         aa:bb:cc:dd:ee:02     *        eth0\n"
+                              "10.1.0.1         0x1         0x0         00:00:00:00:00:00     *        br-1\n"
+                              "short line\n"),
+              ElementsAre(Pair("br-1", 1u), Pair("eth0", 2u)));
+}
+
+TEST(HostProcfsOdd, ConntrackStatSumsCpus) {
+  auto ct = ParseConntrackStat(
+      "entries  found invalid insert drop early_drop search_restart\n"
+      "00000010  00000001 00000002 0000000a 00000000 00000001 00000003\n"
+      "00000010  00000002 00000000 00000005 00000001 00000000 0000000g\n");
+  EXPECT_EQ(ct.at("found"), 3u);
+  EXPECT_EQ(ct.at("invalid"), 2u);
+  EXPECT_EQ(ct.at("insert"), 15u);
+  EXPECT_EQ(ct.at("drop"), 1u);
+  EXPECT_EQ(ct.at("search_restart"), 3u);  // the bad hex digit is skipped
+}
+
+TEST(HostProcfsOdd, SysfsIntegersDecimalAndHex) {
+  EXPECT_EQ(ParseSysfsInt("0x1003\n"), 4099);
+  EXPECT_EQ(ParseSysfsInt("-1\n"), -1);
+  EXPECT_EQ(ParseSysfsInt("1500"), 1500);
+  EXPECT_EQ(ParseSysfsInt("0x"), std::nullopt);
+  EXPECT_EQ(ParseSysfsInt("up"), std::nullopt);
+  EXPECT_EQ(ParseSysfsInt("0xffffffffffffffff"), std::nullopt);  // beyond int64
+}
+
+TEST(HostProcfsOdd, VmStatSkipsMalformedLines) {
+  EXPECT_THAT(ParseVmStat("pgfault 12\nnr_free_pages\npswpin x\noom_kill 1 2\npgmajfault 3\n"),
+              ElementsAre(Pair("pgfault", 12), Pair("pgmajfault", 3)));
+}
+
 }  // namespace
 }  // namespace vigil::collect::procfs

@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <optional>
+
 #include "base/file.h"
 #include "base/strings.h"
 #include "collect/host/procfs.h"
@@ -57,12 +59,22 @@ class SelfCollector final : public Collector {
       out.AddGauge("process_open_fds", "Number of open file descriptors.", {}, n - 1);  // minus the one reading the dir
     }
     if (auto limits = ReadFile(proc_root_ + "/self/limits"); limits.ok()) {
+      // "Max open files  1024  4096  files": the soft limit; "unlimited" is 2^64-1, as client_golang reports it.
+      auto soft_limit = [](std::string_view rest) -> std::optional<double> {
+        auto fields = SplitFields(rest);
+        if (fields.empty()) return std::nullopt;
+        if (fields[0] == "unlimited") return 18446744073709551615.0;
+        return ParseDouble(fields[0]);
+      };
       ForEachLine(*limits, [&](std::string_view line) {
-        if (!StartsWith(line, "Max open files")) return;
-        auto fields = SplitFields(line.substr(14));
-        if (!fields.empty()) {
-          if (auto v = ParseDouble(fields[0])) {
+        if (StartsWith(line, "Max open files")) {
+          if (auto v = soft_limit(line.substr(14))) {
             out.AddGauge("process_max_fds", "Maximum number of open file descriptors.", {}, *v);
+          }
+        } else if (StartsWith(line, "Max address space")) {
+          if (auto v = soft_limit(line.substr(17))) {
+            out.AddGauge("process_virtual_memory_max_bytes", "Maximum amount of virtual memory available in bytes.", {},
+                         *v);
           }
         }
       });
