@@ -199,6 +199,7 @@ Result<Round> RunRound(const DrillOptions& o, const std::string& unit, systemd::
   Round round;
   auto deadline = std::chrono::steady_clock::now() + o.timeout;
   TimestampMs fault_ms = 0;
+  double queued_first = -1;  // the first notification queued after the injection
   auto recovered_seen = std::chrono::steady_clock::time_point::max();  // max: not yet
   // A clean stop must be detected and left alone: watch for a few seconds, then start it again.
   auto stop_watch_end = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -221,6 +222,9 @@ Result<Round> RunRound(const DrillOptions& o, const std::string& unit, systemd::
           if (Str(h, "outcome") != "delivered" || TimeOf(h, "createdAt") < t0) continue;
           double v = static_cast<double>(TimeOf(h, "finishedAt") - t0) / 1000.0;
           if (round.notify < 0 || v < round.notify) round.notify = v;
+          // An alert that fired and resolved between two polls still left its notification.
+          double queued = static_cast<double>(TimeOf(h, "createdAt") - t0) / 1000.0;
+          if (queued_first < 0 || queued < queued_first) queued_first = queued;
         }
       }
     }
@@ -239,10 +243,12 @@ Result<Round> RunRound(const DrillOptions& o, const std::string& unit, systemd::
     }
     auto now = std::chrono::steady_clock::now();
     if (round.recover >= 0) recovered_seen = std::min(recovered_seen, now);
+    if (round.detect < 0 && queued_first >= 0 && round.recover >= 0) round.detect = queued_first;
+    // A notification may trail the recovery a little; without alerting (or
+    // rules for the service) it never comes: wait 5 s for it, no more.
     bool done = o.fault == "stop" ? round.detect >= 0 && now >= stop_watch_end
-                                  // A notification may trail the recovery a little; without alerting it never comes.
-                                  : round.recover >= 0 && round.detect >= 0 &&
-                                        (round.notify >= 0 || now - recovered_seen >= std::chrono::seconds(5));
+                                  : round.recover >= 0 && ((round.detect >= 0 && round.notify >= 0) ||
+                                                           now - recovered_seen >= std::chrono::seconds(5));
     if (done) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
