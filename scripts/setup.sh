@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh           build, test, benchmark and fuzzing packages
 #   scripts/setup.sh --bench   also the comparison peers of the benchmarks
-#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail, wrk)
+#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail, wrk, monit)
 set -euo pipefail
 
 bench=0
@@ -32,7 +32,7 @@ packages=(
 )
 # --bench: the peers bench/compare_storage.sh measures against, command timing,
 # and HTTP load for bench/http_load.py.
-if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail wrk); fi
+if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail wrk monit); fi
 
 missing=()
 for p in "${packages[@]}"; do
