@@ -38,15 +38,7 @@ if not monit:
     sys.exit("monit is not installed (scripts/setup.sh --bench installs it)")
 
 work = tempfile.mkdtemp(prefix="vigil-bench-recovery.")
-server_py = os.path.join(work, "rpc.py")
-with open(server_py, "w") as f:
-    f.write("""import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-""")
+server_py = vt.write_rpc_server(work)
 ports = {k: vt.free_port() for k in ("systemd", "monit", "vigil")}
 
 

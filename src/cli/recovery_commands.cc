@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/output.h"
 #include "http/client.h"
 #include "systemd/control.h"
 
@@ -21,20 +22,6 @@ namespace {
 
 using nlohmann::json;
 constexpr Duration kTimeout{30000};
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  return 1;
-}
-
-// The API's error text, or the start of the body.
-std::string ApiError(const http::ClientResponse& r) {
-  json j = json::parse(r.body, nullptr, false);
-  if (j.is_object() && j.contains("error") && j["error"].is_string()) {
-    return "HTTP " + std::to_string(r.status) + ": " + j["error"].get<std::string>();
-  }
-  return "HTTP " + std::to_string(r.status) + ": " + r.body.substr(0, 200);
-}
 
 Result<json> GetData(const std::string& server, const std::string& path) {
   auto r = http::Get(server, path, kTimeout);

@@ -7,6 +7,7 @@
 
 #include "alert/alert.h"
 #include "base/time.h"
+#include "cli/output.h"
 #include "http/client.h"
 #include "notify/api.h"
 
@@ -15,17 +16,6 @@ namespace {
 
 using nlohmann::json;
 constexpr Duration kTimeout{30000};
-
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "error: %s\n", message.c_str());
-  return 1;
-}
-
-// The API's own message (a JSON string) or the raw body.
-std::string ApiError(const http::ClientResponse& r) {
-  json j = json::parse(r.body, nullptr, false);
-  return "HTTP " + std::to_string(r.status) + ": " + (j.is_string() ? j.get<std::string>() : r.body.substr(0, 200));
-}
 
 }  // namespace
 

@@ -186,6 +186,23 @@ void Planner::Recovered(State& s, TimestampMs now) {
   }
 }
 
+// The attempt did not bring the service back: back to faulty, and a person
+// is needed once no attempt is left in the budget.
+void Planner::VerificationFailed(State& s, TimestampMs now, const std::string& why) {
+  Emit(Event::Kind::kVerifyFailed, s, now, why);
+  s.phase = Phase::kFaulty;
+  s.phase_since = now;
+  EscalateIfSpent(s, now, why);
+}
+
+void Planner::EscalateIfSpent(State& s, TimestampMs now, const std::string& last) {
+  const RestartPolicy& p = *s.spec.restart;
+  if (static_cast<int>(s.attempts.size()) < p.max_attempts) return;
+  Escalate(s, now,
+           "all " + std::to_string(s.attempts.size()) + " attempts within " + FormatDuration(p.window) +
+               " failed; last: " + last);
+}
+
 int Planner::InFlight() const {
   int n = 0;
   for (const auto& [_, s] : services_) n += s.phase == Phase::kActing ? 1 : 0;
@@ -302,25 +319,11 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
         continue;  // nothing seen since the restart began: the cache has not caught up yet
       } else if (!UnitUp(s) && !SystemdRestarting(s)) {
         std::string why = FaultDetail(s);
-        Emit(Event::Kind::kVerifyFailed, s, now, why);
-        s.phase = Phase::kFaulty;
-        s.phase_since = now;
-        if (static_cast<int>(s.attempts.size()) >= p.max_attempts) {
-          Escalate(s, now,
-                   "all " + std::to_string(s.attempts.size()) + " attempts within " + FormatDuration(p.window) +
-                       " failed; last: " + why);
-        }
+        VerificationFailed(s, now, why);
       } else if (now >= s.verify_deadline) {
         std::string why =
             "not healthy within verify_timeout " + FormatDuration(p.verify_timeout) + " (" + FaultDetail(s) + ")";
-        Emit(Event::Kind::kVerifyFailed, s, now, why);
-        s.phase = Phase::kFaulty;
-        s.phase_since = now;
-        if (static_cast<int>(s.attempts.size()) >= p.max_attempts) {
-          Escalate(s, now,
-                   "all " + std::to_string(s.attempts.size()) + " attempts within " + FormatDuration(p.window) +
-                       " failed; last: " + why);
-        }
+        VerificationFailed(s, now, why);
       } else {
         continue;
       }
@@ -330,14 +333,7 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
       if (!healthy) {
         std::string why =
             "unhealthy again after " + FormatDuration(Duration(now - s.stable_since)) + ": " + FaultDetail(s);
-        Emit(Event::Kind::kVerifyFailed, s, now, why);
-        s.phase = Phase::kFaulty;
-        s.phase_since = now;
-        if (static_cast<int>(s.attempts.size()) >= p.max_attempts) {
-          Escalate(s, now,
-                   "all " + std::to_string(s.attempts.size()) + " attempts within " + FormatDuration(p.window) +
-                       " failed; last: " + why);
-        }
+        VerificationFailed(s, now, why);
       } else if (now - s.stable_since >= p.stable_for.count()) {
         Duration mttr(std::max<TimestampMs>(0, s.stable_since - s.fault_since));
         s.last_mttr = mttr;
@@ -465,11 +461,7 @@ void Planner::ActionFinished(uint64_t id, bool ok, const std::string& detail, Ti
       s.verify_deadline = now + p.verify_timeout.count();
     } else {
       s.phase = Phase::kFaulty;
-      if (static_cast<int>(s.attempts.size()) >= p.max_attempts) {
-        Escalate(s, now,
-                 "all " + std::to_string(s.attempts.size()) + " attempts within " + FormatDuration(p.window) +
-                     " failed; last: " + detail);
-      }
+      EscalateIfSpent(s, now, detail);
     }
     s.phase_since = now;
     return;

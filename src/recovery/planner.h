@@ -199,6 +199,9 @@ class Planner {
   void BeginFault(State& s, TimestampMs now, const std::string& why);
   void Escalate(State& s, TimestampMs now, const std::string& why);
   void Recovered(State& s, TimestampMs now);
+  void VerificationFailed(State& s, TimestampMs now, const std::string& why);
+  // Escalates once no attempt is left in the budget; `last` is the last failure.
+  void EscalateIfSpent(State& s, TimestampMs now, const std::string& last);
   std::string FaultDetail(const State& s) const;
   int InFlight() const;
 

@@ -23,15 +23,7 @@ c = vt.Checks()
 
 work = tempfile.mkdtemp(prefix="vigil-recovery.")
 # An "RPC" that answers 200 on /; a SIGSTOP makes it hang (alive, not answering).
-server_py = os.path.join(work, "rpc.py")
-with open(server_py, "w") as f:
-    f.write("""import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-""")
+server_py = vt.write_rpc_server(work)
 ports = {name: vt.free_port() for name in ("app", "root", "mid", "leaf")}
 broken = {name: os.path.join(work, name + ".broken") for name in ("root",)}
 
@@ -173,15 +165,7 @@ def post(op, **params):
 
 
 def pages(service):
-    out = []
-    for e in json.loads(vt.get(hooks.url + "/_events")[2]):
-        if e["kind"] != "webhook":
-            continue
-        for al in e["data"]["alerts"]:
-            if (al["labels"].get("alertname") == "RecoveryFailed" and al["labels"].get("service") == service and
-                    al["status"] == "firing"):
-                out.append(al)
-    return out
+    return vt.webhook_alerts(hooks.url, "RecoveryFailed", service, "firing")
 
 
 with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(),
@@ -227,9 +211,7 @@ with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(),
 
     # --- hold_page_for: the page waits for the recovery; a verified recovery sends a P3 notice instead.
     def hook(alertname, service, status="firing"):
-        return [al for e in json.loads(vt.get(hooks.url + "/_events")[2]) if e["kind"] == "webhook"
-                for al in e["data"]["alerts"] if al["labels"].get("alertname") == alertname and
-                al["labels"].get("service") == service and al["status"] == status]
+        return vt.webhook_alerts(hooks.url, alertname, service, status)
 
     vt.wait_until(lambda: phase("held") == "healthy", timeout=15, what="held healthy")
     os.kill(main_pid("vt-held.service"), signal.SIGKILL)
@@ -310,9 +292,7 @@ with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(),
             json.dumps({"root": history("root")[-8:], "mid": history("mid")[-8:]}))
     c.check("chain: the healthy leaf was never restarted", not actions("leaf"))
     c.check("chain: the RecoveryFailed page resolved", vt.wait_until(
-        lambda: any(al["labels"].get("alertname") == "RecoveryFailed" and al["status"] == "resolved"
-                    for e in json.loads(vt.get(hooks.url + "/_events")[2]) if e["kind"] == "webhook"
-                    for al in e["data"]["alerts"]), timeout=15, what="resolved page"))
+        lambda: vt.webhook_alerts(hooks.url, "RecoveryFailed", status="resolved"), timeout=15, what="resolved page"))
 
     # --- vigil SIGKILLed while a restart job runs: "interrupted" after the restart,
     # the attempt still counts, and no second restart inside the backoff.

@@ -53,15 +53,7 @@ env_file = os.path.join(work, "consumer.env")
 with open(env_file, "w") as f:
     f.write(f"# the consumer's settings\nexport LOG_LEVEL=info\nexport TITAN_URL={primary.url}\n")
 consumer_port = vt.free_port()
-server_py = os.path.join(work, "consumer.py")
-with open(server_py, "w") as f:
-    f.write("""import http.server, sys
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.end_headers()
-    def log_message(self, *a): pass
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-""")
+server_py = vt.write_rpc_server(work)
 marker = os.path.join(work, "exec-ran")
 script = os.path.join(work, "on-alert.sh")
 with open(script, "w") as f:
@@ -156,8 +148,7 @@ def env_value():
 
 
 def hook_alerts(name):
-    return [al for e in json.loads(vt.get(hooks.url + "/_events")[2]) if e["kind"] == "webhook"
-            for al in e["data"]["alerts"] if al["labels"].get("alertname") == name]
+    return vt.webhook_alerts(hooks.url, name)
 
 
 with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(), lambda: primary.stop(),

@@ -139,6 +139,39 @@ def running(current_vigil, *cleanups):
             cleanup()
 
 
+RPC_SERVER = """import http.server, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def write_rpc_server(directory):
+    """Writes a tiny HTTP "RPC" for test units (`python3 rpc.py PORT [name]`:
+    200 on every GET; a SIGSTOP makes it hang) and returns its path."""
+    path = os.path.join(directory, "rpc.py")
+    with open(path, "w") as f:
+        f.write(RPC_SERVER)
+    return path
+
+
+def webhook_alerts(hooks_url, alertname, service=None, status=None):
+    """The alerts the webhooks emulator received in Alertmanager's payloads,
+    filtered by alertname and optionally service and status."""
+    out = []
+    for e in json.loads(get(hooks_url + "/_events")[2]):
+        if e["kind"] != "webhook":
+            continue
+        for al in e["data"]["alerts"]:
+            labels = al["labels"]
+            if labels.get("alertname") == alertname and (service is None or labels.get("service") == service) and (
+                    status is None or al["status"] == status):
+                out.append(al)
+    return out
+
+
 class UserSystemd:
     """A private `systemd --user` with its own runtime dir, bus and unit files
     (recipe: ../shared/design/TESTING.md). Sets XDG_RUNTIME_DIR,
