@@ -452,6 +452,10 @@ class Agent {
                                                                                    : recovery::Mode::kEnforce;
     ro.mode = mode;
     ro.max_concurrent = c.recovery.max_concurrent;
+    for (const auto& cl : c.recovery.cleanup) {
+      ro.cleanup.push_back(
+          {cl.filesystem, cl.roots, cl.match, cl.below_free_ratio, cl.until_free_ratio, cl.older_than});
+    }
     ro.state_path = c.global.data_dir + "/state.db";
     ro.clock = &clock_;
     std::map<std::string, size_t> checks;

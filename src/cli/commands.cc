@@ -7,10 +7,10 @@
 #include "base/time.h"
 #include "cli/agent.h"
 #include "cli/build_info.h"
-#include "cli/query_commands.h"
 #include "cli/notify_commands.h"
-#include "cli/rules_commands.h"
+#include "cli/query_commands.h"
 #include "cli/recovery_commands.h"
+#include "cli/rules_commands.h"
 #include "cli/silence_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
@@ -157,10 +157,17 @@ int Main(int argc, char** argv) {
   std::string drill_timeout = "120s";
   CLI::App* drill_cmd = app.add_subcommand(
       "drill", "Inject a fault into a managed service and measure detection, notification and verified recovery");
-  drill_cmd->add_option("FAULT", drill.fault, "kill (SIGKILL), hang (SIGSTOP) or stop (a clean stop: not restarted)")
+  drill_cmd
+      ->add_option("FAULT", drill.fault,
+                   "kill (SIGKILL), hang (SIGSTOP), stop (a clean stop: not restarted) or fill-disk")
       ->required();
-  drill_cmd->add_option("SERVICE", drill.service, "A service with recovery.restart in vigil's configuration")
+  drill_cmd
+      ->add_option("SERVICE", drill.service,
+                   "A service with recovery.restart in vigil's configuration; for fill-disk, a directory under a "
+                   "recovery.cleanup root")
       ->required();
+  std::string drill_max = "1GiB";
+  drill_cmd->add_option("--max-bytes", drill_max, "fill-disk: never write more than this")->capture_default_str();
   drill_cmd->add_flag("--yes", drill.yes, "Really inject the fault (without it, only say what would be done)");
   drill_cmd->add_option("--rounds", drill.rounds, "How many times; p50 and p99 are printed")->capture_default_str();
   drill_cmd->add_option("--timeout", drill_timeout, "Longest wait for one round")->capture_default_str();
@@ -171,7 +178,8 @@ int Main(int argc, char** argv) {
   CLI::App* notify_cmd = app.add_subcommand("notify", "Notification tools");
   notify_cmd->require_subcommand(1);
   std::string notify_receiver, notify_severity = "low", notify_config;
-  CLI::App* notify_test = notify_cmd->add_subcommand("test", "Send a test message through a receiver's integrations now");
+  CLI::App* notify_test =
+      notify_cmd->add_subcommand("test", "Send a test message through a receiver's integrations now");
   notify_test->add_option("RECEIVER", notify_receiver, "The receiver's name in alerting.receivers")->required();
   notify_test->add_option("--config", notify_config, "Configuration file (default: the built-in one)");
   notify_test
@@ -237,12 +245,18 @@ int Main(int argc, char** argv) {
       return 1;
     }
     drill.timeout = *t;
+    auto max = ParseByteSize(drill_max);
+    if (!max.ok()) {
+      std::fprintf(stderr, "error: --max-bytes: %s\n", max.status().message().c_str());
+      return 1;
+    }
+    drill.max_fill_bytes = *max;
     return RunDrill(drill);
   }
   if (silence_add->parsed()) return AddSilence(silence);
   if (notify_test->parsed()) {
-    return NotifyTest(notify_config.empty() ? std::nullopt : std::optional<std::string>(notify_config),
-                      notify_receiver, notify_severity);
+    return NotifyTest(notify_config.empty() ? std::nullopt : std::optional<std::string>(notify_config), notify_receiver,
+                      notify_severity);
   }
   if (silence_list->parsed()) return ListSilences(silence.server, silence_expired, silence_json);
   if (silence_expire->parsed()) return ExpireSilence(silence.server, silence_id);

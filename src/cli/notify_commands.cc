@@ -46,8 +46,8 @@ int NotifyTest(const std::optional<std::string>& config_path, const std::string&
     notify::SendResult s = notify::Send(*rc, m.integration, m.index, m.payload, Duration(10000));
     bool ok = s.kind == notify::SendResult::kDelivered;
     failed += ok ? 0 : 1;
-    std::printf("%-10s #%d  %s%s%s\n", m.integration.c_str(), m.index, ok ? "delivered" : "FAILED",
-                ok ? "" : ": ", s.detail.c_str());
+    std::printf("%-10s #%d  %s%s%s\n", m.integration.c_str(), m.index, ok ? "delivered" : "FAILED", ok ? "" : ": ",
+                s.detail.c_str());
   }
   return failed == 0 ? 0 : 1;
 }

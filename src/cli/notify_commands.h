@@ -7,7 +7,6 @@
 
 namespace vigil::cli {
 
-int NotifyTest(const std::optional<std::string>& config_path, const std::string& receiver,
-               const std::string& severity);
+int NotifyTest(const std::optional<std::string>& config_path, const std::string& receiver, const std::string& severity);
 
 }  // namespace vigil::cli

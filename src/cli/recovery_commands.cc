@@ -1,6 +1,10 @@
 #include "cli/recovery_commands.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -8,6 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
@@ -247,13 +253,205 @@ Result<Round> RunRound(const DrillOptions& o, const std::string& unit, systemd::
   return round;
 }
 
+// A disk filled inside a cleanup root with a file the policy may delete.
+struct FillPlan {
+  std::string path;    // the filler file
+  uint64_t bytes = 0;  // how much to write
+  double until = 0;    // the policy's target free share
+  int64_t age_ms = 0;  // how old the filler claims to be (older_than + a day)
+};
+
+Result<FillPlan> PlanFill(const DrillOptions& o) {
+  auto d = GetData(o.server, "/api/v1/recovery?limit=1");
+  if (!d.ok()) return d.status();
+  std::filesystem::path dir = std::filesystem::path(o.service).lexically_normal();
+  if (!dir.is_absolute()) return Status::Error("fill-disk needs an absolute directory, got " + o.service);
+  const json* policy = nullptr;
+  for (const auto& c : (*d)["cleanup"]) {
+    for (const auto& root : c["roots"]) {
+      std::string r = root.get<std::string>();
+      std::string rel = dir.lexically_relative(r).string();
+      if (!rel.empty() && rel.rfind("..", 0) != 0) policy = &c;
+    }
+  }
+  if (!policy) {
+    return Status::Error(o.service +
+                         " is not inside a cleanup root of this vigil: nothing would free it (see recovery.cleanup)");
+  }
+  struct statvfs st;
+  if (::statvfs(dir.c_str(), &st) != 0) return Status::Error("statvfs " + dir.string() + ": " + std::strerror(errno));
+  uint64_t size = static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+  uint64_t avail = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  uint64_t floor = static_cast<uint64_t>((*policy)["below"].get<double>() * static_cast<double>(size));
+  uint64_t margin = std::max<uint64_t>(size / 100, 1 << 20);
+  FillPlan plan;
+  plan.bytes = (avail > floor ? avail - floor : 0) + margin;
+  if (plan.bytes > o.max_fill_bytes) {
+    return Status::Error("filling " + dir.string() + " below its threshold needs " + std::to_string(plan.bytes >> 20) +
+                         " MiB, more than --max-bytes (" + std::to_string(o.max_fill_bytes >> 20) + " MiB)");
+  }
+  plan.until = (*policy)["until"].get<double>();
+  plan.age_ms = static_cast<int64_t>((*policy)["olderThanSeconds"].get<double>() * 1000) + 24LL * 3600 * 1000;
+  // A name the policy's first glob matches, so cleanup may delete it.
+  std::string name = "vigil-drill-fill";
+  if (!(*policy)["match"].empty()) {
+    name.clear();
+    std::string glob = (*policy)["match"][0].get<std::string>();
+    for (size_t i = 0; i < glob.size(); ++i) {
+      if (glob[i] == '*') {
+        name += "vigil-drill";
+      } else if (glob[i] == '?') {
+        name += 'x';
+      } else if (glob[i] == '[') {
+        size_t end = glob.find(']', i + 2);
+        name += glob[i + 1] == '!' || glob[i + 1] == '^' ? 'x' : glob[i + 1];
+        i = end == std::string::npos ? glob.size() : end;
+      } else {
+        name += glob[i];
+      }
+    }
+  }
+  plan.path = (dir / name).string();
+  return plan;
+}
+
+double FreeShare(const std::string& path) {
+  struct statvfs st;
+  if (::statvfs(path.c_str(), &st) != 0 || st.f_blocks == 0) return -1;
+  return static_cast<double>(st.f_bavail) / static_cast<double>(st.f_blocks);
+}
+
+// Writes the filler, then measures until the cleanup starts (detect) and the
+// filesystem is back at the policy's target (recover).
+Result<Round> RunFillRound(const DrillOptions& o, const FillPlan& plan) {
+  auto baseline = LastAuditId(o.server, "host");
+  if (!baseline.ok()) return baseline.status();
+  {
+    int fd = ::open(plan.path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) return Status::Error("creating " + plan.path + ": " + std::strerror(errno));
+    std::vector<char> chunk(1 << 20, '\0');
+    uint64_t left = plan.bytes;
+    while (left > 0) {
+      ssize_t n = ::write(fd, chunk.data(), std::min<uint64_t>(left, chunk.size()));
+      if (n <= 0) break;  // the disk is full: that is the point
+      left -= static_cast<uint64_t>(n);
+    }
+    (void)::fsync(fd);
+    struct timespec times[2];
+    times[0].tv_sec = times[1].tv_sec = (SystemClock().NowMs() - plan.age_ms) / 1000;
+    times[0].tv_nsec = times[1].tv_nsec = 0;
+    (void)::futimens(fd, times);
+    ::close(fd);
+  }
+  TimestampMs t0 = SystemClock().NowMs();
+  Round round;
+  auto deadline = std::chrono::steady_clock::now() + o.timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (round.detect < 0) {
+      auto d = GetData(o.server, "/api/v1/recovery?limit=20&service=host");
+      if (d.ok()) {
+        for (const auto& e : (*d)["history"]) {
+          if (e["id"].get<int64_t>() > *baseline && Str(e, "action") == "cleanup") {
+            round.detect = std::max(0.0, static_cast<double>(TimeOf(e, "time") - t0) / 1000.0);
+          }
+        }
+      }
+    }
+    if (FreeShare(plan.path.substr(0, plan.path.rfind('/'))) >= plan.until) {
+      round.recover = static_cast<double>(SystemClock().NowMs() - t0) / 1000.0;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  (void)::unlink(plan.path.c_str());  // never leave the filler behind
+  return round;
+}
+
+}  // namespace
+
+namespace {
+
+// Runs the rounds (`round` injects and measures one), records each in vigil
+// and prints each round and the p50/p99 of each figure.
+int RunRounds(const DrillOptions& o, const std::string& target, const std::string& recorded_service,
+              const std::function<Result<Round>()>& round) {
+  std::vector<Round> rounds;
+  for (int i = 0; i < o.rounds; ++i) {
+    auto r = round();
+    if (!r.ok()) return Fail("round " + std::to_string(i + 1) + ": " + r.status().message());
+    rounds.push_back(*r);
+    if (!o.as_json) {
+      std::printf("round %d: detect %s  notify %s  recover %s%s\n", i + 1, Seconds(r->detect).c_str(),
+                  Seconds(r->notify).c_str(), Seconds(r->recover).c_str(),
+                  o.fault == "stop" ? (r->restarted ? "  RESTARTED (wrong)" : "  not restarted (right)") : "");
+      std::fflush(stdout);
+    }
+    (void)http::PostForm(o.server, "/api/v1/recovery/drill",
+                         {{"service", recorded_service},
+                          {"fault", o.fault},
+                          {"detect", std::to_string(r->detect)},
+                          {"notify", std::to_string(r->notify)},
+                          {"recover", std::to_string(r->recover)}},
+                         kTimeout);
+    // A drill is not a real fault: it must not spend the service's budget.
+    if (o.fault != "fill-disk") {
+      (void)http::PostForm(o.server, "/api/v1/recovery/reset", {{"service", o.service}}, kTimeout);
+    }
+  }
+  std::vector<double> detect, notify, recover;
+  bool wrongly_restarted = false;
+  for (const auto& r : rounds) {
+    detect.push_back(r.detect);
+    notify.push_back(r.notify);
+    recover.push_back(r.recover);
+    wrongly_restarted = wrongly_restarted || r.restarted;
+  }
+  bool fill = o.fault == "fill-disk";
+  if (o.as_json) {
+    json out = {{"service", o.service}, {"fault", o.fault}, {"rounds", json::array()}};
+    for (const auto& r : rounds) {
+      out["rounds"].push_back({{"detect", r.detect}, {"notify", r.notify}, {"recover", r.recover}});
+    }
+    for (auto [name, v] :
+         {std::pair{"detect", &detect}, std::pair{"notify", &notify}, std::pair{"recover", &recover}}) {
+      out[name] = {{"p50", Percentile(*v, 0.5)}, {"p99", Percentile(*v, 0.99)}};
+    }
+    std::printf("%s\n", out.dump().c_str());
+  } else {
+    std::printf("%d round(s) of %s on %s (%s)\n", o.rounds, o.fault.c_str(), o.service.c_str(), target.c_str());
+    std::printf("  detect (%s): p50 %s  p99 %s\n", fill ? "cleanup started  " : "alert firing     ",
+                Seconds(Percentile(detect, 0.5)).c_str(), Seconds(Percentile(detect, 0.99)).c_str());
+    if (!fill) {
+      std::printf("  notify (delivered):     p50 %s  p99 %s\n", Seconds(Percentile(notify, 0.5)).c_str(),
+                  Seconds(Percentile(notify, 0.99)).c_str());
+    }
+    if (o.fault != "stop") {
+      std::printf("  recover (%s): p50 %s  p99 %s\n", fill ? "space back       " : "verified healthy ",
+                  Seconds(Percentile(recover, 0.5)).c_str(), Seconds(Percentile(recover, 0.99)).c_str());
+    }
+  }
+  if (o.fault == "stop") return wrongly_restarted ? 1 : 0;
+  bool all_recovered = std::all_of(recover.begin(), recover.end(), [](double v) { return v >= 0; });
+  return all_recovered ? 0 : 1;
+}
+
 }  // namespace
 
 int RunDrill(const DrillOptions& o) {
-  if (o.fault != "kill" && o.fault != "stop" && o.fault != "hang") {
-    return Fail("unknown fault \"" + o.fault + "\" (kill, stop, hang)");
+  if (o.fault != "kill" && o.fault != "stop" && o.fault != "hang" && o.fault != "fill-disk") {
+    return Fail("unknown fault \"" + o.fault + "\" (kill, stop, hang, fill-disk)");
   }
   if (o.rounds < 1 || o.rounds > 1000) return Fail("--rounds must be from 1 to 1000");
+  if (o.fault == "fill-disk") {
+    auto plan = PlanFill(o);
+    if (!plan.ok()) return Fail(plan.status().message());
+    if (!o.yes) {
+      std::printf("would write %llu MiB to %s (below the cleanup threshold), %d round(s); add --yes to do it\n",
+                  static_cast<unsigned long long>(plan->bytes >> 20), plan->path.c_str(), o.rounds);
+      return 2;
+    }
+    return RunRounds(o, plan->path, "host", [&] { return RunFillRound(o, *plan); });
+  }
   auto service = ServiceOf(o.server, o.service);
   if (!service.ok()) return Fail(service.status().message());
   std::string unit = Str(*service, "unit");
@@ -266,60 +464,10 @@ int RunDrill(const DrillOptions& o) {
     return 2;
   }
   systemd::Bus bus = o.user_bus ? systemd::Bus::kUser : systemd::Bus::kSystem;
-  std::vector<Round> rounds;
-  for (int i = 0; i < o.rounds; ++i) {
-    if (Status s = WaitHealthy(o.server, o.service, o.settle, o.timeout); !s.ok()) return Fail(s.message());
-    auto r = RunRound(o, unit, bus);
-    if (!r.ok()) return Fail("round " + std::to_string(i + 1) + ": " + r.status().message());
-    rounds.push_back(*r);
-    if (!o.as_json) {
-      std::printf("round %d: detect %s  notify %s  recover %s%s\n", i + 1, Seconds(r->detect).c_str(),
-                  Seconds(r->notify).c_str(), Seconds(r->recover).c_str(),
-                  o.fault == "stop" ? (r->restarted ? "  RESTARTED (wrong)" : "  not restarted (right)") : "");
-      std::fflush(stdout);
-    }
-    (void)http::PostForm(o.server, "/api/v1/recovery/drill",
-                         {{"service", o.service},
-                          {"fault", o.fault},
-                          {"detect", std::to_string(r->detect)},
-                          {"notify", std::to_string(r->notify)},
-                          {"recover", std::to_string(r->recover)}},
-                         kTimeout);
-    // A drill is not a real fault: it must not spend the service's budget.
-    (void)http::PostForm(o.server, "/api/v1/recovery/reset", {{"service", o.service}}, kTimeout);
-  }
-  std::vector<double> detect, notify, recover;
-  bool wrongly_restarted = false;
-  for (const auto& r : rounds) {
-    detect.push_back(r.detect);
-    notify.push_back(r.notify);
-    recover.push_back(r.recover);
-    wrongly_restarted = wrongly_restarted || r.restarted;
-  }
-  if (o.as_json) {
-    json out = {{"service", o.service}, {"fault", o.fault}, {"rounds", json::array()}};
-    for (const auto& r : rounds) {
-      out["rounds"].push_back({{"detect", r.detect}, {"notify", r.notify}, {"recover", r.recover}});
-    }
-    for (auto [name, v] :
-         {std::pair{"detect", &detect}, std::pair{"notify", &notify}, std::pair{"recover", &recover}}) {
-      out[name] = {{"p50", Percentile(*v, 0.5)}, {"p99", Percentile(*v, 0.99)}};
-    }
-    std::printf("%s\n", out.dump().c_str());
-  } else {
-    std::printf("%d round(s) of %s on %s (%s)\n", o.rounds, o.fault.c_str(), o.service.c_str(), unit.c_str());
-    std::printf("  detect (alert firing):       p50 %s  p99 %s\n", Seconds(Percentile(detect, 0.5)).c_str(),
-                Seconds(Percentile(detect, 0.99)).c_str());
-    std::printf("  notify (delivered):          p50 %s  p99 %s\n", Seconds(Percentile(notify, 0.5)).c_str(),
-                Seconds(Percentile(notify, 0.99)).c_str());
-    if (o.fault != "stop") {
-      std::printf("  recover (verified healthy):  p50 %s  p99 %s\n", Seconds(Percentile(recover, 0.5)).c_str(),
-                  Seconds(Percentile(recover, 0.99)).c_str());
-    }
-  }
-  if (o.fault == "stop") return wrongly_restarted ? 1 : 0;
-  bool all_recovered = std::all_of(recover.begin(), recover.end(), [](double v) { return v >= 0; });
-  return all_recovered ? 0 : 1;
+  return RunRounds(o, unit, o.service, [&]() -> Result<Round> {
+    if (Status s = WaitHealthy(o.server, o.service, o.settle, o.timeout); !s.ok()) return s;
+    return RunRound(o, unit, bus);
+  });
 }
 
 }  // namespace vigil::cli

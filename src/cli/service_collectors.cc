@@ -52,8 +52,7 @@ namespace {
 // batch and none returned (a probe's failure is a batch error with its target).
 class HealthReporting final : public collect::Collector {
  public:
-  HealthReporting(std::unique_ptr<collect::Collector> inner, std::string service,
-                  std::shared_ptr<ServiceHealth> health)
+  HealthReporting(std::unique_ptr<collect::Collector> inner, std::string service, std::shared_ptr<ServiceHealth> health)
       : inner_(std::move(inner)), service_(std::move(service)), health_(std::move(health)) {}
 
   std::string_view name() const override { return inner_->name(); }
@@ -143,7 +142,8 @@ ServiceCollectors BuildServiceCollectors(const config::Config& c, const Clock& c
                  Result<std::unique_ptr<collect::Collector>> collector, Duration interval, Duration timeout,
                  bool health_bearing) {
     if (!collector.ok()) {
-      LogError("collector not started", {{"service", service}, {"collector", what}, {"err", collector.status().message()}});
+      LogError("collector not started",
+               {{"service", service}, {"collector", what}, {"err", collector.status().message()}});
       return;
     }
     std::shared_ptr<collect::Collector> scheduled =
@@ -181,8 +181,8 @@ ServiceCollectors BuildServiceCollectors(const config::Config& c, const Clock& c
       o.url = s.validator->url;
       o.references = s.validator->references;
       o.timeout = s.validator->timeout;
-      add(s.name, "validator", probe::NewValidatorCollector(std::move(o)), s.validator->interval,
-          s.validator->timeout, true);
+      add(s.name, "validator", probe::NewValidatorCollector(std::move(o)), s.validator->interval, s.validator->timeout,
+          true);
     }
     if (s.updates) {
       probe::UpdateCheckOptions o;

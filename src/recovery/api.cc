@@ -62,13 +62,26 @@ http::Response Overview(Controller& c, const http::Request& r) {
   }
   json pauses = json::object();
   for (const auto& [service, until] : st.pauses) pauses[service] = until == 0 ? "until resumed" : FormatTime(until);
+  json cleanup = json::array();
+  for (const auto& cl : st.cleanup) {
+    cleanup.push_back({{"filesystem", cl.filesystem},
+                       {"roots", cl.roots},
+                       {"match", cl.match},
+                       {"below", cl.below_free_ratio},
+                       {"until", cl.until_free_ratio},
+                       {"olderThanSeconds", static_cast<double>(cl.older_than.count()) / 1000.0}});
+  }
   auto history = c.History(limit, r.Param("service"));
   if (!history.ok()) return Error(500, "internal", history.status().message());
   json entries = json::array();
   for (const auto& e : *history) entries.push_back(EntryJson(e));
-  return Json(
-      200, {{"status", "success"},
-            {"data", {{"mode", ModeName(st.mode)}, {"pauses", pauses}, {"services", services}, {"history", entries}}}});
+  return Json(200, {{"status", "success"},
+                    {"data",
+                     {{"mode", ModeName(st.mode)},
+                      {"pauses", pauses},
+                      {"services", services},
+                      {"cleanup", cleanup},
+                      {"history", entries}}}});
 }
 
 }  // namespace

@@ -281,7 +281,7 @@ std::optional<std::string> Controller::HeldReason(const std::string& service) co
 
 Controller::State Controller::Current() const {
   std::lock_guard lock(impl_->mu);
-  return State{impl_->o.mode, impl_->pauses, impl_->planner->Status(impl_->o.clock->NowMs())};
+  return State{impl_->o.mode, impl_->pauses, impl_->planner->Status(impl_->o.clock->NowMs()), impl_->o.cleanup};
 }
 
 Result<std::vector<AuditEntry>> Controller::History(int limit, const std::string& service) const {
@@ -333,7 +333,10 @@ Status Controller::Reset(const std::string& service) {
 }
 
 Status Controller::RecordDrill(const DrillResult& d) {
-  if (!KnownService(d.service) || d.service == "*") return Status::Error("unknown service \"" + d.service + "\"");
+  bool host = d.fault == "fill-disk" && d.service == "host";  // a disk drill is the host's, not a service's
+  if (!host && (!KnownService(d.service) || d.service == "*")) {
+    return Status::Error("unknown service \"" + d.service + "\"");
+  }
   if (d.fault != "kill" && d.fault != "stop" && d.fault != "hang" && d.fault != "fill-disk") {
     return Status::Error("unknown fault \"" + d.fault + "\" (kill, stop, hang, fill-disk)");
   }

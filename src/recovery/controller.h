@@ -28,8 +28,17 @@ struct RestartOutcome {
   std::string detail;  // the job's result, or the error
 };
 
+// A cleanup policy as the API shows it (drills fill a disk inside its roots).
+struct CleanupSummary {
+  std::string filesystem;
+  std::vector<std::string> roots, match;
+  double below_free_ratio = 0, until_free_ratio = 0;
+  Duration older_than{0};
+};
+
 struct ControllerOptions {
   std::vector<ServiceSpec> services;
+  std::vector<CleanupSummary> cleanup;  // shown by the API; run by HostActions
   Mode mode = Mode::kEnforce;
   int max_concurrent = 1;
   std::string state_path;  // SQLite database (<data_dir>/state.db)
@@ -59,6 +68,7 @@ class Controller {
     Mode mode;
     std::map<std::string, TimestampMs> pauses;  // "*" = all; 0 = until resumed
     std::vector<Planner::ServiceStatus> services;
+    std::vector<CleanupSummary> cleanup;
   };
   State Current() const;
   Result<std::vector<AuditEntry>> History(int limit, const std::string& service = "") const;
