@@ -187,6 +187,19 @@ Result<std::vector<AuditEntry>> AuditLog::Recent(int limit, const std::string& s
   return Query(sql, args);
 }
 
+Status AuditLog::Trim(int64_t keep) {
+  Stmt st;
+  if (sqlite3_prepare_v2(db_,
+                         "DELETE FROM recovery_audit WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM recovery_audit) - ?",
+                         -1, &st.s, nullptr) != SQLITE_OK) {
+    return Status::Error(std::string("recovery audit: ") + sqlite3_errmsg(db_));
+  }
+  sqlite3_bind_int64(st.s, 1, keep);
+  if (sqlite3_step(st.s) != SQLITE_DONE)
+    return Status::Error(std::string("recovery audit: trimming: ") + sqlite3_errmsg(db_));
+  return Status::Ok();
+}
+
 Status AuditLog::SetPause(const std::string& service, TimestampMs until_ms) {
   Stmt st;
   if (sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO recovery_pauses (service, until_ms) VALUES (?, ?)", -1, &st.s,

@@ -54,6 +54,9 @@ class AuditLog {
   // The newest entries first; `service` empty: all.
   Result<std::vector<AuditEntry>> Recent(int limit, const std::string& service = "");
 
+  // Keeps the newest `keep` rows (the audit must not grow without bound).
+  Status Trim(int64_t keep);
+
   // Pauses by service ("*": every service); until 0 means until resumed.
   Status SetPause(const std::string& service, TimestampMs until_ms);
   Status ClearPause(const std::string& service);

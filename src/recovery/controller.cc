@@ -56,6 +56,8 @@ Result<std::unique_ptr<Controller>> Controller::Start(ControllerOptions options)
 
   // What a crash (of vigil, or of the host) left half done.
   TimestampMs now = m.o.clock->NowMs();
+  // 100 000 rows is years of a validator host's recovery; older ones go at each start.
+  if (Status s = m.audit->Trim(100000); !s.ok()) LogWarn("cannot trim the recovery audit", {{"err", s.message()}});
   auto interrupted = m.audit->MarkInterrupted("vigil stopped before the action finished");
   if (!interrupted.ok()) return interrupted.status();
   for (const auto& e : *interrupted) {

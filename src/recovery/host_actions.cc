@@ -1,5 +1,6 @@
 #include "recovery/host_actions.h"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -43,10 +44,10 @@ struct HostActions::Impl {
 
   mutable std::mutex mu;  // guards what follows, the audit and the states above
   std::condition_variable cv;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};
   std::set<std::string> firing;                                       // "exec name|alert labels" already run for
   std::map<std::pair<std::string, std::string>, uint64_t> exec_runs;  // (service, outcome)
-  std::vector<std::thread> workers;
+  int running_execs = 0;  // detached exec threads still running; Stop waits for them
   std::thread thread;
 
   Status Audit(AuditEntry e) { return audit->Record(e); }
@@ -112,12 +113,9 @@ void HostActions::Stop() {
   }
   impl_->cv.notify_all();
   if (impl_->thread.joinable()) impl_->thread.join();
-  std::vector<std::thread> workers;
-  {
-    std::lock_guard lock(impl_->mu);
-    workers = std::move(impl_->workers);
-  }
-  for (auto& w : workers) w.join();
+  // Each exec is bounded by its timeout (and the kill grace after it).
+  std::unique_lock lock(impl_->mu);
+  impl_->cv.wait(lock, [&] { return impl_->running_execs == 0; });
 }
 
 void HostActions::Impl::Loop() {
@@ -128,7 +126,7 @@ void HostActions::Impl::Loop() {
     for (size_t i = 0; i < o.cleanup.size() && !stopping; ++i) CheckCleanup(i, now);
     for (size_t i = 0; i < o.failovers.size() && !stopping; ++i) CheckFailover(i, o.clock->NowMs());
     lock.lock();
-    cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping; });
+    cv.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping.load(); });
   }
 }
 
@@ -306,8 +304,14 @@ void HostActions::OnAlert(const Labels& labels, bool firing) {
       m.firing.erase(key);
       continue;
     }
-    if (!m.firing.insert(key).second) continue;  // runs once per firing
-    m.workers.emplace_back([&m, &rule, labels] { m.RunExecRule(rule, labels); });
+    if (!m.firing.insert(key).second || m.stopping) continue;  // runs once per firing
+    ++m.running_execs;
+    std::thread([&m, &rule, labels] {
+      m.RunExecRule(rule, labels);
+      std::lock_guard done(m.mu);
+      --m.running_execs;
+      m.cv.notify_all();
+    }).detach();
   }
 }
 
