@@ -96,7 +96,8 @@ Status AuditLog::Record(const AuditEntry& e) {
 Status AuditLog::FinishAction(int64_t id, const std::string& outcome, const std::string& detail, int64_t duration_ms) {
   Stmt st;
   if (sqlite3_prepare_v2(db_,
-                         "UPDATE recovery_audit SET outcome = ?, detail = detail || ? , duration_ms = ? WHERE id = ?",
+                         "UPDATE recovery_audit SET outcome = ?, detail = detail || ?,"
+                         " duration_ms = CASE WHEN ? < 0 THEN duration_ms ELSE ?3 END WHERE id = ?4",
                          -1, &st.s, nullptr) != SQLITE_OK) {
     return Status::Error(std::string("recovery audit: ") + sqlite3_errmsg(db_));
   }
@@ -141,8 +142,9 @@ Result<std::vector<AuditEntry>> AuditLog::Query(const std::string& sql, const st
 }
 
 Result<std::vector<AuditEntry>> AuditLog::MarkInterrupted(const std::string& detail) {
-  auto rows =
-      Query(std::string("SELECT ") + kColumns + " FROM recovery_audit WHERE outcome = 'started' ORDER BY id", {});
+  auto rows = Query(
+      std::string("SELECT ") + kColumns + " FROM recovery_audit WHERE outcome IN ('started', 'verifying') ORDER BY id",
+      {});
   if (!rows.ok()) return rows.status();
   for (auto& r : *rows) {
     Status s = FinishAction(r.id, "interrupted", detail, 0);

@@ -29,7 +29,9 @@ struct AuditEntry {
   std::string action;  // for actions: restart, cleanup, failover, exec
   std::string target;  // the unit, path or env file acted on
   int attempt = 0;
-  std::string outcome;  // actions: started, done, failed, interrupted, dry-run
+  // Actions: started, then verifying (a restart's job is done), then verified or
+  // verify_failed; done, partial, failed, dry-run; interrupted when a crash cut one short.
+  std::string outcome;
   std::string detail;
   int64_t duration_ms = 0;
 };
@@ -43,10 +45,11 @@ class AuditLog {
 
   // Records an action about to run (outcome "started"); returns its id.
   Result<int64_t> BeginAction(const AuditEntry& entry);
+  // Sets an action's outcome, appends " -> detail"; a negative duration keeps the one recorded.
   Status FinishAction(int64_t id, const std::string& outcome, const std::string& detail, int64_t duration_ms);
   Status Record(const AuditEntry& entry);
 
-  // Marks actions still "started" (a crash interrupted them) as "interrupted"; returns them.
+  // Marks actions still "started" or "verifying" (a crash interrupted them) as "interrupted"; returns them.
   Result<std::vector<AuditEntry>> MarkInterrupted(const std::string& detail);
   // Restart attempts (ours and systemd's) since `since_ms`, oldest first.
   Result<std::vector<PastAttempt>> AttemptsSince(TimestampMs since_ms);

@@ -46,7 +46,8 @@ TEST_F(AuditLogTest, AnActionACrashLeftStartedIsInterruptedAndStillCounts) {
   auto done = log_->BeginAction(Restart(1000, "app", 1));
   ASSERT_TRUE(done.ok());
   ASSERT_TRUE(log_->FinishAction(*done, "done", "job done", 40).ok());
-  ASSERT_TRUE(log_->BeginAction(Restart(5000, "app", 2)).ok());  // vigil dies here
+  auto verifying = log_->BeginAction(Restart(5000, "app", 2));
+  ASSERT_TRUE(log_->FinishAction(*verifying, "verifying", "job done", 30).ok());  // vigil dies while verifying
   Reopen();
   auto interrupted = log_->MarkInterrupted("vigil stopped before the action finished");
   ASSERT_TRUE(interrupted.ok());

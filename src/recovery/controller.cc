@@ -31,7 +31,9 @@ struct Controller::Impl {
   bool poked = true;
   std::map<std::string, TimestampMs> pauses;
   std::map<std::tuple<std::string, std::string, std::string>, uint64_t> actions_total;  // service, action, outcome
-  std::map<std::pair<std::string, std::string>, DrillResult> drills;  // the last, by service and fault
+  std::map<std::pair<std::string, std::string>, DrillResult> drills;
+  std::map<std::string, int64_t>
+      verifying_rows;  // service -> its restart's audit row, until judged  // the last, by service and fault
   std::vector<std::thread> workers;
   std::thread thread;
 };
@@ -204,7 +206,9 @@ void Controller::RunAction(Action a, int64_t audit_id, Duration timeout) {
   int64_t took =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   std::lock_guard lock(m.mu);
-  Status s = m.audit->FinishAction(audit_id, r.ok ? "done" : "failed", r.detail, took);
+  // A restart is not done until it is verified: the row says "verifying" until then.
+  Status s = m.audit->FinishAction(audit_id, r.ok ? "verifying" : "failed", r.detail, took);
+  if (r.ok) m.verifying_rows[a.service] = audit_id;
   if (!s.ok()) LogError("recovery audit write failed", {{"service", a.service}, {"err", s.message()}});
   m.actions_total[{a.service, "restart", r.ok ? "done" : "failed"}]++;
   Log(r.ok ? LogLevel::kInfo : LogLevel::kWarn, "recovery: restart job finished",
@@ -232,6 +236,14 @@ void Controller::RecordLocked(const std::vector<Event>& events) {
         m.actions_total[{e.service, "restart", "by_systemd"}]++;
       }
       if (e.kind == Event::Kind::kVerified) a.duration_ms = e.mttr.count();
+      if (e.kind == Event::Kind::kVerified || e.kind == Event::Kind::kVerifyFailed) {
+        if (auto row = m.verifying_rows.find(e.service); row != m.verifying_rows.end()) {
+          bool verified = e.kind == Event::Kind::kVerified;
+          (void)m.audit->FinishAction(row->second, verified ? "verified" : "verify_failed", verified ? "" : e.detail,
+                                      -1);
+          m.verifying_rows.erase(row);
+        }
+      }
       a.detail = e.detail;
       if (e.kind == Event::Kind::kEscalated) {
         for (const auto& line : e.attempts) a.detail += "\n  " + line;

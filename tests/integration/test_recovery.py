@@ -183,7 +183,7 @@ with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(),
     vt.wait_until(lambda: "verified" in kinds("app"), timeout=20, what="app verified after SIGKILL")
     acts = actions("app")
     c.check("kill: one restart by vigil, its job done, then verified",
-            len(acts) == 1 and acts[0]["action"] == "restart" and acts[0]["outcome"] == "done" and
+            len(acts) == 1 and acts[0]["action"] == "restart" and acts[0]["outcome"] == "verified" and
             kinds("app")[-1] == "verified", json.dumps(history("app")))
     c.check("kill: a new main process, NRestarts still 0",
             main_pid("vt-app.service") not in (0, pid) and show("vt-app.service", "NRestarts") == "0")
