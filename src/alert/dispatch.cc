@@ -42,7 +42,10 @@ MuteState Dispatcher::StateOf(const Labels& labels) const {
   return s;
 }
 
-void Dispatcher::SetPageHolds(std::map<std::string, Duration> holds) { holds_ = std::move(holds); }
+void Dispatcher::SetPageHolds(std::map<std::string, Duration> holds, SeverityMap severities) {
+  holds_ = std::move(holds);
+  hold_severities_ = std::move(severities);
+}
 
 void Dispatcher::SetHoldReleased(const std::string& service, bool released) {
   if (!released) {
@@ -60,7 +63,7 @@ void Dispatcher::SetHoldReleased(const std::string& service, bool released) {
 }
 
 TimestampMs Dispatcher::HeldUntil(const Alert& a, TimestampMs now) const {
-  if (holds_.empty() || a.resolved() || a.labels.Get("severity") != "critical") return 0;
+  if (holds_.empty() || a.resolved() || hold_severities_.Of(a.labels.Get("severity")) != Priority::kP0) return 0;
   std::string service(a.labels.Get("service"));
   auto it = holds_.find(service);
   if (it == holds_.end() || released_.count(service)) return 0;

@@ -16,6 +16,7 @@
 #include "alert/inhibit.h"
 #include "alert/mute.h"
 #include "alert/route.h"
+#include "base/severity.h"
 
 namespace vigil::alert {
 
@@ -77,7 +78,7 @@ class Dispatcher {
   // Services whose critical alerts wait `hold` after they start before being
   // sent, so an automatic recovery can fix the fault first (and the page
   // never goes out when the alert resolves inside the hold).
-  void SetPageHolds(std::map<std::string, Duration> holds);
+  void SetPageHolds(std::map<std::string, Duration> holds, SeverityMap severities = SeverityMap());
   // released: recovery will not fix it (it failed or will not act), page now;
   // not released: hold the service's next fault again.
   void SetHoldReleased(const std::string& service, bool released);
@@ -135,6 +136,7 @@ class Dispatcher {
   std::vector<MaintenanceWindow> windows_;
   std::vector<Silence> silences_;
   std::map<std::string, Duration> holds_;  // service -> hold_page_for
+  SeverityMap hold_severities_;            // which alerts are P0, the pages a hold delays
   std::set<std::string> released_;         // services whose hold is released
   FlapOptions flap_;
   const Clock& clock_;

@@ -58,7 +58,7 @@ Result<std::unique_ptr<alert::Dispatcher>> BuildDispatcher(
 Result<std::unique_ptr<Notifier>> Notifier::Start(NotifierOptions o) {
   auto dispatcher = BuildDispatcher(o.alerting, o.depends_on, *o.clock);
   if (!dispatcher.ok()) return dispatcher.status();
-  (*dispatcher)->SetPageHolds(o.page_holds);
+  (*dispatcher)->SetPageHolds(o.page_holds, o.alerting.severities);
   auto outbox = Outbox::Open(o.outbox_path);
   if (!outbox.ok()) return outbox.status();
   o.context.severities = o.alerting.severities;
@@ -84,7 +84,7 @@ Status Notifier::Reload(config::AlertingOptions alerting, std::map<std::string, 
                         std::map<std::string, Duration> page_holds) {
   auto dispatcher = BuildDispatcher(alerting, depends_on, *o_.clock);
   if (!dispatcher.ok()) return dispatcher.status();
-  (*dispatcher)->SetPageHolds(page_holds);
+  (*dispatcher)->SetPageHolds(page_holds, alerting.severities);
   {
     std::lock_guard lock(mu_);
     reload_ = Reloaded{std::move(alerting), std::move(depends_on), std::move(page_holds), std::move(*dispatcher)};
