@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "base/log.h"
+#include "base/severity.h"
 #include "cli/build_info.h"
 #include "cli/service_collectors.h"
 #include "collect/host/host_collector.h"
@@ -420,12 +421,15 @@ class Agent {
       }
       n->Update(std::move(updates));
     };
+    *rule_severities_ = config_.alerting ? config_.alerting->severities : SeverityMap();
+    mo.parse.severities = rule_severities_.get();
     rules_ = std::make_unique<rules::Manager>(std::move(mo));
     rules::LoadResult loaded = rules_->Load(config_.rule_file_patterns);
     if (!loaded.ok()) {
       for (const auto& p : loaded.problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
       return false;
     }
+    LogRuleWarnings(loaded);
     rules_->Start();
     events_.SetRules(rules_.get());
     return true;
@@ -746,6 +750,11 @@ class Agent {
     }
   }
 
+  // Rule files still load with these (a severity alerting.severities does not name, …).
+  static void LogRuleWarnings(const rules::LoadResult& loaded) {
+    for (const auto& w : loaded.warnings) LogWarn("rule file warning", {{"warning", w.ToString()}});
+  }
+
   api::Options ApiOptions() {
     api::Options o;
     o.storage = Storage();
@@ -799,7 +808,10 @@ class Agent {
       r.config.storage = config_.storage;
     }
     // Rule files are re-read on every reload: their content may have changed.
-    if (rules::LoadResult loaded = rules_->Load(r.config.rule_file_patterns); !loaded.ok()) {
+    *rule_severities_ = r.config.alerting ? r.config.alerting->severities : SeverityMap();
+    rules::LoadResult loaded = rules_->Load(r.config.rule_file_patterns);
+    LogRuleWarnings(loaded);
+    if (!loaded.ok()) {
       for (const auto& p : loaded.problems) {
         LogError("rule files reload failed; keeping the running configuration and rules", {{"err", p.ToString()}});
       }
@@ -943,6 +955,8 @@ class Agent {
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<promql::Engine> engine_;
   std::unique_ptr<rules::Manager> rules_;
+  // The severity values rule files are checked against (alerting.severities); the manager reads it at each Load.
+  std::unique_ptr<SeverityMap> rule_severities_ = std::make_unique<SeverityMap>();
   std::shared_ptr<collect::Collector> self_;
 };
 

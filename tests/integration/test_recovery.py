@@ -35,7 +35,8 @@ def rpc_unit(name, restart="no"):
             f"Restart={restart}\n")
 
 
-sleeper = os.path.join(work, "vt-sleeper")
+# Its own name, so no other test counting "vt-sleeper" processes ever sees these.
+sleeper = os.path.join(work, "vt-recovery-sleeper")
 shutil.copy("/bin/sleep", sleeper)
 UNITS = {
     "vt-app.service": rpc_unit("app"),
