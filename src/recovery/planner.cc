@@ -116,7 +116,7 @@ TimestampMs Planner::NextAttemptAt(const State& s) const {
   return s.attempts.back().time_ms + wait;
 }
 
-void Planner::Emit(Event::Kind kind, State& s, TimestampMs now, std::string detail) {
+Event& Planner::Emit(Event::Kind kind, State& s, TimestampMs now, std::string detail) {
   Event e;
   e.kind = kind;
   e.service = s.spec.name;
@@ -124,14 +124,14 @@ void Planner::Emit(Event::Kind kind, State& s, TimestampMs now, std::string deta
   e.episode = s.episode;
   e.detail = std::move(detail);
   events_.push_back(std::move(e));
+  return events_.back();
 }
 
 // Reasons for not acting are recorded once each, not on every decision.
 void Planner::Wait(State& s, TimestampMs now, const std::string& why, bool will_act) {
   if (s.waiting == why) return;
   s.waiting = why;
-  Emit(Event::Kind::kWaiting, s, now, why);
-  events_.back().will_act = will_act;
+  Emit(Event::Kind::kWaiting, s, now, why).will_act = will_act;
 }
 
 std::string Planner::FaultDetail(const State& s) const {
@@ -164,15 +164,9 @@ void Planner::BeginFault(State& s, TimestampMs now, const std::string& why) {
 void Planner::Escalate(State& s, TimestampMs now, const std::string& why) {
   if (s.escalated) return;
   s.escalated = true;
-  Event e;
-  e.kind = Event::Kind::kEscalated;
-  e.service = s.spec.name;
-  e.time_ms = now;
-  e.episode = s.episode;
-  e.detail = why;
+  Event& e = Emit(Event::Kind::kEscalated, s, now, why);
   for (const auto& a : s.attempts) e.attempts.push_back(a.summary);
   e.affected = DownDependents(s.spec.name);
-  events_.push_back(std::move(e));
 }
 
 void Planner::Recovered(State& s, TimestampMs now) {
@@ -337,15 +331,10 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
       } else if (now - s.stable_since >= p.stable_for.count()) {
         Duration mttr(std::max<TimestampMs>(0, s.stable_since - s.fault_since));
         s.last_mttr = mttr;
-        Event e;
-        e.kind = Event::Kind::kVerified;
-        e.service = s.spec.name;
-        e.time_ms = now;
-        e.episode = s.episode;
-        e.mttr = mttr;
-        e.detail = "active and healthy for " + FormatDuration(p.stable_for) + "; healthy again " +
-                   FormatDuration(mttr) + " after the fault";
-        events_.push_back(std::move(e));
+        Emit(Event::Kind::kVerified, s, now,
+             "active and healthy for " + FormatDuration(p.stable_for) + "; healthy again " + FormatDuration(mttr) +
+                 " after the fault")
+            .mttr = mttr;
         Recovered(s, now);
         continue;
       } else {
@@ -429,15 +418,10 @@ std::vector<Action> Planner::Decide(TimestampMs now) {
     s.action_started = now;
     s.action_id = a.id;
     s.waiting.clear();
-    Event e;
-    e.kind = Event::Kind::kActionStarted;
-    e.service = s.spec.name;
-    e.time_ms = now;
-    e.episode = s.episode;
-    e.detail = "restart " + a.unit + " (attempt " + std::to_string(a.attempt) + " of " +
-               std::to_string(p.max_attempts) + "): " + a.reason;
-    e.action = a;
-    events_.push_back(std::move(e));
+    Emit(Event::Kind::kActionStarted, s, now,
+         "restart " + a.unit + " (attempt " + std::to_string(a.attempt) + " of " + std::to_string(p.max_attempts) +
+             "): " + a.reason)
+        .action = a;
     out.push_back(std::move(a));
   }
   return out;

@@ -194,7 +194,8 @@ class Planner {
   std::vector<std::string> DownDependents(const std::string& service) const;
   void Prune(State& s, TimestampMs now);
   TimestampMs NextAttemptAt(const State& s) const;
-  void Emit(Event::Kind kind, State& s, TimestampMs now, std::string detail);
+  // Records an event of `s` now and returns it, for the kinds that carry more.
+  Event& Emit(Event::Kind kind, State& s, TimestampMs now, std::string detail);
   void Wait(State& s, TimestampMs now, const std::string& why, bool will_act = true);
   void BeginFault(State& s, TimestampMs now, const std::string& why);
   void Escalate(State& s, TimestampMs now, const std::string& why);
