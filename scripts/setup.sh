@@ -4,7 +4,8 @@
 #
 #   scripts/setup.sh           build, test, benchmark and fuzzing packages
 #   scripts/setup.sh --bench   also the comparison peers of the benchmarks
-#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail, wrk, monit)
+#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail, wrk, monit,
+#                              netdata for the web UI comparison)
 set -euo pipefail
 
 bench=0
@@ -29,21 +30,34 @@ packages=(
   prometheus prometheus-node-exporter prometheus-alertmanager systemd dbus-user-session curl procps python3 openssl
   # writes journal files for the journal follower tests
   systemd-journal-remote
+  # the web UI: tested in headless Chromium (built with esbuild from npm, below)
+  chromium
 )
 # --bench: the peers bench/compare_storage.sh measures against, command timing,
 # and HTTP load for bench/http_load.py.
-if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail wrk monit); fi
+if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail wrk monit netdata); fi
+
+# The web UI's build tool runs on Node.js; a newer one installed another way is kept.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  # Packages that ship services try to start them; there may be no init to talk to. That is fine.
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+fi
 
-echo "setup: installing ${missing[*]}"
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO=sudo
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# Packages that ship services try to start them; there may be no init to talk to. That is fine.
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+# The web UI's packages, exactly as web/package-lock.json pins them; again
+# only when the lock file changed since the last install.
+web="$(cd "$(dirname "$0")/.." && pwd)/web"
+if [ ! -f "$web/node_modules/.package-lock.json" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+  echo "setup: npm ci in web/"
+  (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -337,6 +337,13 @@ class RequestHandler {
     std::string bad_param;
     Result<promql::EngineOptions> eo = EngineOptionsFor(r, &bad_param);
     if (!eo.ok()) return InvalidParam(bad_param, eo.status().message());
+    // vigil's extension, opt-in: read the 5m/1h downsampled history where a
+    // step that coarse allows it (a month's chart without a month of raw samples).
+    if (std::string d = r.Param("downsampled"); d == "true") {
+      eo->max_read_resolution = *step;
+    } else if (!d.empty() && d != "false") {
+      return InvalidParam("downsampled", "expected true or false, got \"" + d + "\"");
+    }
     Result<promql::ExprPtr> expr = promql::ParseExpr(r.Param("query"));
     if (!expr.ok()) return InvalidParam("query", expr.status().message());
     promql::ValueType type = (*expr)->Type();

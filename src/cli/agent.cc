@@ -35,6 +35,7 @@
 #include "systemd/control.h"
 #include "systemd/monitor.h"
 #include "tsdb/tsdb.h"
+#include "web/web.h"
 
 namespace vigil::cli {
 namespace {
@@ -69,15 +70,22 @@ class EventCounter final : public collect::EventSink {
     std::lock_guard lock(mu_);
     recovery_ = recovery;
   }
+  // Open web pages: told of every change so they refresh within a second.
+  void SetLive(web::LiveEvents* live) {
+    std::lock_guard lock(mu_);
+    live_ = live;
+  }
 
   void Publish(const collect::Event& e) override {
     rules::Manager* rules = nullptr;
     recovery::Controller* recovery = nullptr;
+    web::LiveEvents* live = nullptr;
     {
       std::lock_guard lock(mu_);
       ++counts_[e.source];
       rules = rules_;
       recovery = recovery_;
+      live = live_;
     }
     // Outside the lock: the manager may be mid-evaluation. It outlives every
     // publisher (collectors stop before it does).
@@ -85,6 +93,13 @@ class EventCounter final : public collect::EventSink {
     if (recovery) recovery->Poke();
     std::string names;
     for (const auto& n : e.metric_names) names += (names.empty() ? "" : ",") + n;
+    if (live) {
+      // Metric and source names are identifiers: no JSON escaping needed.
+      std::string metrics;
+      for (const auto& n : e.metric_names) metrics += (metrics.empty() ? "\"" : ",\"") + n + "\"";
+      live->Publish("change", "{\"source\":\"" + e.source + "\",\"metrics\":[" + metrics +
+                                  "],\"time\":" + std::to_string(e.time_ms) + "}");
+    }
     LogDebug("event", {{"source", e.source},
                        {"metrics", names},
                        {"event_unix_ms", std::to_string(e.time_ms)},
@@ -111,6 +126,7 @@ class EventCounter final : public collect::EventSink {
   std::map<std::string, uint64_t> counts_;
   rules::Manager* rules_ = nullptr;
   recovery::Controller* recovery_ = nullptr;
+  web::LiveEvents* live_ = nullptr;
 };
 
 // What BuildCollectors creates besides the scheduled list.
@@ -287,7 +303,11 @@ class Agent {
       std::lock_guard lock(mu_);
       return recovery_;
     }));
+    endpoints.routes.push_back(live_.NewRoute());
     endpoints.routes.push_back(api::NewRoute(ApiOptions()));
+    endpoints.routes.push_back(web::NewUiRoute());  // prefix "/": last
+    endpoints.serves_root = true;
+    events_.SetLive(&live_);
     auto server = http::StartServer(config_.global.listen, std::move(endpoints));
     if (!server.ok()) {
       std::fprintf(stderr, "%s\n", server.status().message().c_str());
@@ -409,6 +429,7 @@ class Agent {
       if (actions) {
         for (const auto& a : alerts) actions->OnAlert(a.labels, a.state == rules::AlertState::kFiring);
       }
+      live_.Publish("alerts", "{\"count\":" + std::to_string(alerts.size()) + "}");
       std::vector<notify::AlertUpdate> updates;
       for (const auto& a : alerts) {
         notify::AlertUpdate u;
@@ -899,6 +920,7 @@ class Agent {
     }
     if (s) s->AppendSelfMetrics(out);
     events_.AppendMetrics(out);
+    live_.AppendMetrics(out);
     if (rules_) rules_->AppendSelfMetrics(out);
     if (notifier_) notifier_->AppendMetrics(out);
     std::shared_ptr<recovery::Controller> recovery;
@@ -947,6 +969,7 @@ class Agent {
   std::shared_ptr<ServiceHealth> health_;
   std::shared_ptr<recovery::Controller> recovery_;       // null when no service has a recovery policy
   std::shared_ptr<recovery::HostActions> host_actions_;  // null without cleanup, failover or exec
+  web::LiveEvents live_;                                 // before events_, which points at it
   EventCounter events_{clock_};
   ReloadState reload_;
   std::unique_ptr<tsdb::DB> db_;

@@ -244,24 +244,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-// Whether Accept-Encoding allows gzip ("gzip", "gzip;q=0.5", not "gzip;q=0").
-bool AcceptsGzip(std::string_view accept_encoding) {
-  for (std::string_view element : Split(accept_encoding, ',')) {
-    std::vector<std::string_view> parts = Split(element, ';');
-    std::string_view coding = Trim(parts[0]);
-    if (!EqualsIgnoreCase(coding, "gzip") && !EqualsIgnoreCase(coding, "x-gzip")) continue;
-    for (size_t i = 1; i < parts.size(); ++i) {
-      std::string_view param = Trim(parts[i]);
-      if (StartsWith(param, "q=") || StartsWith(param, "Q=")) {
-        std::optional<double> q = ParseDouble(param.substr(2));
-        if (q && *q <= 0) return false;
-      }
-    }
-    return true;
-  }
-  return false;
-}
-
 bool Compressible(std::string_view content_type) {
   return StartsWith(content_type, "text/") || StartsWith(content_type, "application/json") ||
          StartsWith(content_type, "application/openmetrics-text") ||
@@ -270,22 +252,6 @@ bool Compressible(std::string_view content_type) {
 
 // Bodies smaller than this go out as they are: gzip would save next to nothing.
 constexpr size_t kMinGzipBytes = 1024;
-
-// gzip at level 1: several times smaller for exposition text at a fraction of
-// the CPU of the default level. Empty on failure (the body then goes plain).
-std::string Gzip(std::string_view in) {
-  z_stream zs{};
-  if (::deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out(::deflateBound(&zs, in.size()), '\0');
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  zs.avail_in = static_cast<uInt>(in.size());
-  zs.next_out = reinterpret_cast<Bytef*>(out.data());
-  zs.avail_out = static_cast<uInt>(out.size());
-  int rc = ::deflate(&zs, Z_FINISH);
-  out.resize(zs.total_out);
-  ::deflateEnd(&zs);
-  return rc == Z_STREAM_END ? out : std::string();
-}
 
 bool HasHeader(const Response& r, std::string_view name) {
   for (const auto& h : r.headers) {
@@ -526,7 +492,9 @@ void RunJob(const std::shared_ptr<Shared>& s, Job job) {
   bool gzipped = false;
   if (job.gzip_ok && r.body.size() >= kMinGzipBytes && Compressible(r.content_type) &&
       !HasHeader(r, "content-encoding")) {
-    std::string compressed = Gzip(r.body);
+    // Level 1: several times smaller for exposition text at a fraction of
+    // the CPU of the default level.
+    std::string compressed = Gzip(r.body, Z_BEST_SPEED);
     if (!compressed.empty()) {
       r.body = std::move(compressed);
       gzipped = true;
@@ -967,7 +935,7 @@ class EventServer final : public Server {
     const bool get = req.method == "GET";
 
     // Built-ins answered on the loop thread, so they stay prompt when every worker is busy.
-    if (req.path == "/-/healthy" || req.path == "/") {
+    if (req.path == "/-/healthy" || (req.path == "/" && !shared_->endpoints.serves_root)) {
       if (!get) return Respond(c, MethodNotAllowed(), head_only, keep_alive, minor);
       Response r = req.path == "/" ? IndexPage() : TextResponse(200, "vigil is Healthy.\n");
       return Respond(c, r, head_only, keep_alive, minor);
@@ -1219,6 +1187,37 @@ Result<std::unique_ptr<Server>> StartServer(const std::string& listen, Endpoints
   auto server = std::make_unique<EventServer>(*hp, std::move(endpoints), options);
   if (Status s = server->Start(); !s.ok()) return s;
   return std::unique_ptr<Server>(std::move(server));
+}
+
+bool AcceptsGzip(std::string_view accept_encoding) {
+  for (std::string_view element : Split(accept_encoding, ',')) {
+    std::vector<std::string_view> parts = Split(element, ';');
+    std::string_view coding = Trim(parts[0]);
+    if (!EqualsIgnoreCase(coding, "gzip") && !EqualsIgnoreCase(coding, "x-gzip")) continue;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      std::string_view param = Trim(parts[i]);
+      if (StartsWith(param, "q=") || StartsWith(param, "Q=")) {
+        std::optional<double> q = ParseDouble(param.substr(2));
+        if (q && *q <= 0) return false;
+      }
+    }
+    return true;
+  }
+  return false;
+}
+
+std::string Gzip(std::string_view in, int level) {
+  z_stream zs{};
+  if (::deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  std::string out(::deflateBound(&zs, in.size()), '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  int rc = ::deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  ::deflateEnd(&zs);
+  return rc == Z_STREAM_END ? out : std::string();
 }
 
 }  // namespace vigil::http

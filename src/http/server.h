@@ -85,6 +85,11 @@ inline constexpr size_t kMaxRequestBodyBytes = 8 << 20;
 // percent escapes are kept literally, as Go's lenient callers see them.
 std::vector<std::pair<std::string, std::string>> ParseFormUrlEncoded(std::string_view text);
 
+// Whether Accept-Encoding allows gzip ("gzip", "gzip;q=0.5", not "gzip;q=0").
+bool AcceptsGzip(std::string_view accept_encoding);
+// `in` gzipped at zlib `level` (1 fast … 9 small); empty on failure.
+std::string Gzip(std::string_view in, int level);
+
 // Limits and pool sizes; the defaults suit the agent.
 struct ServerOptions {
   // From a request's first byte to the end of its head (slowloris), and from
@@ -114,6 +119,8 @@ struct Endpoints {
   std::function<bool()> ready;
   // Further routes, matched by prefix in order after the built-in ones.
   std::vector<Route> routes;
+  // Whether a route answers "/" (the web UI) instead of the built-in page.
+  bool serves_root = false;
 };
 
 class Server {

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <ctime>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <unordered_set>
@@ -324,8 +325,9 @@ class Evaluator {
   // [mint, maxt], a batch of series in memory at a time. `count` charges the
   // raw samples to the query's limit (range selectors keep them all).
   template <typename Fn>
-  void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool count, Fn&& fn) {
-    auto querier = q_.storage(mint, maxt, tsdb::ReadHints{});
+  void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool count, const tsdb::ReadHints& hints,
+            Fn&& fn) {
+    auto querier = q_.storage(mint, maxt, hints);
     if (!querier) Fail("storage unavailable");
     auto selected = querier->Select(vs.matchers);
     if (!selected.ok()) Fail(selected.status().message());
@@ -384,12 +386,15 @@ class Evaluator {
   // An instant vector selector; with `timestamps` the values are the
   // samples' timestamps in seconds (timestamp() on a selector).
   Val EvalVectorSelector(const VectorSelector& vs, bool timestamps) {
-    const int64_t lookback = q_.options.lookback_delta.count();
+    // Downsampled points are a resolution apart: look back that far to find one.
+    const int64_t lookback = std::max(q_.options.lookback_delta, q_.options.max_read_resolution).count();
     TimestampMs first = RefTime(vs.at, vs.at_ms, vs.offset, T(0));
     TimestampMs last = RefTime(vs.at, vs.at_ms, vs.offset, T(Steps() - 1));
     Val out;
     out.type = ValueType::kVector;
-    Load(vs, first - lookback + 1, last, false, [&](Loaded&& l) {
+    tsdb::ReadHints hints;
+    hints.max_resolution = q_.options.max_read_resolution;
+    Load(vs, first - lookback + 1, last, false, hints, [&](Loaded&& l) {
       Series s{std::move(l.labels), {}, false};
       size_t j = 0;
       for (size_t i = 0; i < Steps(); ++i) {
@@ -416,7 +421,22 @@ class Evaluator {
     Duration offset{0};
   };
 
-  RangeSource LoadRange(const Expr& arg) {
+  // The downsampled aggregate that stands for the raw samples of a window
+  // read by `function`; nullopt: it needs the raw samples themselves.
+  static std::optional<tsdb::ReadHints::Use> DownsampledUse(std::string_view function) {
+    using Use = tsdb::ReadHints::Use;
+    if (function == "rate" || function == "increase" || function == "irate") return Use::kCounter;
+    if (function == "avg_over_time") return Use::kAverage;
+    if (function == "min_over_time") return Use::kMin;
+    if (function == "max_over_time") return Use::kMax;
+    if (function == "sum_over_time") return Use::kSum;
+    if (function == "count_over_time") return Use::kCount;
+    // changes() and resets() count what aggregates hide; a range vector result shows raw samples.
+    if (function.empty() || function == "changes" || function == "resets") return std::nullopt;
+    return Use::kLast;
+  }
+
+  RangeSource LoadRange(const Expr& arg, std::string_view function = {}) {
     const Expr* e = Unparen(&arg);
     RangeSource src;
     if (e->kind == Expr::Kind::kMatrixSelector) {
@@ -428,7 +448,12 @@ class Evaluator {
       src.offset = vs.offset;
       TimestampMs first = RefTime(vs.at, vs.at_ms, vs.offset, T(0));
       TimestampMs last = RefTime(vs.at, vs.at_ms, vs.offset, T(Steps() - 1));
-      Load(vs, first - ms.range.count() + 1, last, true, [&](Loaded&& l) {
+      tsdb::ReadHints hints;
+      if (std::optional<tsdb::ReadHints::Use> use = DownsampledUse(function)) {
+        hints.max_resolution = q_.options.max_read_resolution;
+        hints.use = *use;
+      }
+      Load(vs, first - ms.range.count() + 1, last, true, hints, [&](Loaded&& l) {
         std::erase_if(l.points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
         if (!l.points.empty()) src.series.push_back(Series{std::move(l.labels), std::move(l.points), false});
       });
@@ -848,7 +873,7 @@ Val Evaluator::EvalCall(const Call& c) {
   Val out;
   out.type = ValueType::kVector;
   if (name == "absent_over_time") {
-    RangeSource src = LoadRange(*c.args[0]);
+    RangeSource src = LoadRange(*c.args[0], name);
     std::vector<bool> present(Steps(), false);
     ForEachWindow(src, [&](size_t, size_t i, const Window& w) {
       if (!w.points.empty()) present[i] = true;
@@ -997,7 +1022,7 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (i != matrix_arg) params.push_back(ScalarSteps(*c.args[i]));
   }
-  RangeSource src = LoadRange(*c.args[matrix_arg]);
+  RangeSource src = LoadRange(*c.args[matrix_arg], name);
   const bool keep_name = KeepsMetricName(name);
   Val out;
   out.type = ValueType::kVector;

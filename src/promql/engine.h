@@ -29,6 +29,12 @@ struct EngineOptions {
   Duration timeout{2 * 60 * 1000};
   // Threads that decode the series of one large selection (1: no helpers).
   int max_decode_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Opt-in: selectors may read downsampled data (5m, 1h) no coarser than this
+  // where it exists, each range function the aggregate that stands for its
+  // samples (rate: the reset-proof counter, max_over_time: the max, …) and
+  // plain selectors the last value, looking back at least one resolution.
+  // Approximate where a function needs every sample; 0: raw data only.
+  Duration max_read_resolution{0};
 };
 
 struct Point {

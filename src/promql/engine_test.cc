@@ -41,6 +41,62 @@ TEST_F(EngineTest, SumOfRates) {
   EXPECT_TRUE(r.value.vector[0].labels.empty());
 }
 
+// The opt-in downsampled reads: each selector asks storage for the aggregate
+// that stands for its samples, and only when the options allow it.
+TEST_F(EngineTest, DownsampledReadsAskForTheAggregateEachFunctionNeeds) {
+  std::vector<tsdb::ReadHints> asked;
+  QuerierFactory recording = [&](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints& h) {
+    asked.push_back(h);
+    return storage_.NewQuerier(mint, maxt);
+  };
+  auto run = [&](const std::string& q, Duration resolution) {
+    asked.clear();
+    EngineOptions opts;
+    opts.max_read_resolution = resolution;
+    auto expr = ParseExpr(q);
+    EXPECT_TRUE(expr.ok()) << q;
+    auto r = Engine(opts).Range(recording, **expr, 300'000, 600'000, Duration(60'000));
+    EXPECT_TRUE(r.ok) << q << ": " << r.error.message;
+    EXPECT_EQ(asked.size(), 1u) << q;
+    return asked.empty() ? tsdb::ReadHints{} : asked[0];
+  };
+  using Use = tsdb::ReadHints::Use;
+  const Duration hour(3'600'000);
+  EXPECT_EQ(run("rate(c[5m])", Duration(0)).max_resolution.count(), 0);  // off unless asked
+  for (auto [q, use] : {std::pair{"rate(c[5m])", Use::kCounter}, std::pair{"increase(c[5m])", Use::kCounter},
+                        std::pair{"max_over_time(c[5m])", Use::kMax}, std::pair{"min_over_time(c[5m])", Use::kMin},
+                        std::pair{"avg_over_time(c[5m])", Use::kAverage}, std::pair{"c", Use::kLast},
+                        std::pair{"deriv(c[5m])", Use::kLast}}) {
+    tsdb::ReadHints h = run(q, hour);
+    EXPECT_EQ(h.max_resolution, hour) << q;
+    EXPECT_EQ(h.use, use) << q;
+  }
+  // Counting resets or changes needs every raw sample.
+  EXPECT_EQ(run("resets(c[5m])", hour).max_resolution.count(), 0);
+  EXPECT_EQ(run("changes(c[5m])", hour).max_resolution.count(), 0);
+}
+
+TEST(EngineDownsampled, PlainSelectorsLookBackOneResolution) {
+  tsdb::MemoryStorage hourly;  // what a 1h-resolution block holds: a point per hour
+  Labels l{{"__name__", "g"}};
+  for (int h = 0; h <= 24; ++h) hourly.Add(l, h * 3'600'000LL, h);
+  QuerierFactory f = [&](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints&) {
+    return hourly.NewQuerier(mint, maxt);
+  };
+  auto expr = ParseExpr("g");
+  ASSERT_TRUE(expr.ok());
+  EngineOptions raw;
+  auto gaps = Engine(raw).Range(f, **expr, 0, 24 * 3'600'000LL, Duration(1'800'000));
+  ASSERT_TRUE(gaps.ok);
+  EXPECT_EQ(gaps.value.matrix[0].points.size(), 25u);  // the half hours fall outside the 5m lookback
+  EngineOptions coarse;
+  coarse.max_read_resolution = Duration(3'600'000);
+  auto full = Engine(coarse).Range(f, **expr, 0, 24 * 3'600'000LL, Duration(1'800'000));
+  ASSERT_TRUE(full.ok);
+  ASSERT_EQ(full.value.matrix[0].points.size(), 49u);
+  EXPECT_EQ(full.value.matrix[0].points[1].v, 0);  // 00:30 shows 00:00's point
+}
+
 TEST_F(EngineTest, TooManySamplesIsAnErrorNotACrash) {
   EngineOptions opts;
   opts.max_samples = 500;
