@@ -111,6 +111,26 @@ bool DecodeSeriesRecord(std::string_view payload, const std::function<void(Serie
   return d.ok();
 }
 
+// Puts samples gathered from overlapping sources in time order; of equal
+// timestamps the first gathered wins. Stable, so sources keep their priority.
+void SortByTime(std::vector<TimestampMs>& t, std::vector<double>& v) {
+  if (std::is_sorted(t.begin(), t.end(), std::less_equal<>())) return;
+  std::vector<size_t> order(t.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t[a] < t[b]; });
+  std::vector<TimestampMs> st;
+  std::vector<double> sv;
+  st.reserve(t.size());
+  sv.reserve(v.size());
+  for (size_t i : order) {
+    if (!st.empty() && t[i] == st.back()) continue;
+    st.push_back(t[i]);
+    sv.push_back(v[i]);
+  }
+  t.swap(st);
+  v.swap(sv);
+}
+
 class VectorIterator final : public SampleIterator {
  public:
   VectorIterator(std::vector<TimestampMs> t, std::vector<double> v, Status err)
@@ -161,12 +181,24 @@ class MergedSeries final : public Series {
     std::vector<TimestampMs>& t = *t_out;
     std::vector<double>& v = *v_out;
     Status err;
+    // Downsampled points first; raw samples only after the last of them.
     auto take = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
       for (size_t i = 0; i < st.size(); ++i) {
         if (st[i] < mint_ || st[i] > maxt_) continue;
         if (!t.empty() && st[i] <= t.back()) continue;  // overlap between sources: keep the first
         t.push_back(st[i]);
         v.push_back(sv[i]);
+      }
+    };
+    // Raw blocks may overlap (an imported block and the head's block of the
+    // same range): gathered, then put in time order.
+    std::vector<TimestampMs> rt;
+    std::vector<double> rv;
+    auto gather = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
+      for (size_t i = 0; i < st.size(); ++i) {
+        if (st[i] < mint_ || st[i] > maxt_) continue;
+        rt.push_back(st[i]);
+        rv.push_back(sv[i]);
       }
     };
     std::vector<TimestampMs> st;
@@ -186,7 +218,11 @@ class MergedSeries final : public Series {
         err = s;
         continue;
       }
-      take(st, sv);
+      if (b.block->info().resolution.count() > 0) {
+        take(st, sv);
+      } else {
+        gather(st, sv);
+      }
     }
     if (!head.error.ok()) err = head.error;
     for (const auto& chunk : head.chunks) {
@@ -197,8 +233,10 @@ class MergedSeries final : public Series {
         st.push_back(d.t());
         sv.push_back(d.v());
       }
-      take(st, sv);
+      gather(st, sv);
     }
+    SortByTime(rt, rv);
+    take(rt, rv);
     return err;
   }
 
@@ -453,7 +491,12 @@ class DBImpl final : public DB {
         window.push_back(std::move(part));
       }
       if (!window.empty()) {
-        Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(window), start, start + range - 1, 1);
+        // The block ends at its last sample, not at the end of its range: the
+        // head goes on accepting what comes after it (live data after an
+        // import of recent history), also after a restart.
+        TimestampMs last = kMinTime;
+        for (const auto& w : window) last = std::max(last, w.t.back());
+        Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(window), start, last, 1);
         if (!info.ok()) return info.status();
         if (Status s = AddBlock(info->id, {}); !s.ok()) return s;
         written.push_back(*info);
@@ -737,15 +780,15 @@ class DBImpl final : public DB {
         std::vector<TimestampMs> t;
         std::vector<double> v;
         if (Status st = b->Read(i, &t, &v); !st.ok()) return st;
-        for (size_t j = 0; j < t.size(); ++j) {
-          if (!s.t.empty() && t[j] <= s.t.back()) continue;
-          s.t.push_back(t[j]);
-          s.v.push_back(v[j]);
-        }
+        s.t.insert(s.t.end(), t.begin(), t.end());
+        s.v.insert(s.v.end(), v.begin(), v.end());
       }
     }
     std::vector<SeriesSamples> series;
-    for (auto& [l, s] : merged) series.push_back(std::move(s));
+    for (auto& [l, s] : merged) {
+      SortByTime(s.t, s.v);  // blocks of one window may overlap (imports)
+      series.push_back(std::move(s));
+    }
     Result<BlockInfo> info =
         WriteBlock(BlocksDir(), std::move(series), mint, maxt, level, group.front()->info().resolution);
     if (!info.ok()) return info.status();

@@ -196,6 +196,47 @@ TEST(Tsdb, RetentionBySize) {
   EXPECT_EQ(after.blocks.back().id, before.blocks.back().id);  // the oldest go first
 }
 
+// Importing recent history must not make the head refuse what is collected
+// next: the imported block ends at its last sample, not at its range's end.
+TEST(Tsdb, LiveDataAfterAnImportOfRecentHistoryIsKept) {
+  TempDir dir;
+  Options o;
+  o.block_range = Duration(2 * 3600000);
+  const TimestampMs range_start = 1700000000000LL / 7200000 * 7200000;
+  const TimestampMs last_imported = range_start + 3600000;  // halfway through a block range
+  Labels l = L({{"__name__", "m"}});
+  {
+    auto db = OpenDB(dir.path(), o);
+    SeriesSamples s;
+    s.labels = l;
+    for (TimestampMs t = range_start; t <= last_imported; t += 15000) {
+      s.t.push_back(t);
+      s.v.push_back(1);
+    }
+    ASSERT_TRUE(db->ImportSeries({s}, nullptr).ok());
+    auto app = db->NewAppender();
+    ASSERT_TRUE(app->Append(0, l, last_imported + 15000, 2).ok());
+    ASSERT_TRUE(app->Commit().ok());
+    EXPECT_EQ(db->GetStats().out_of_order_total, 0u);
+  }
+  // Again after a restart, and once the head's block of that range exists.
+  auto db = OpenDB(dir.path(), o);
+  auto app = db->NewAppender();
+  ASSERT_TRUE(app->Append(0, l, last_imported + 30000, 3).ok());
+  ASSERT_TRUE(app->Commit().ok());
+  EXPECT_EQ(db->GetStats().out_of_order_total, 0u);
+  ASSERT_TRUE(db->FlushHead().ok());
+  auto got = Samples(*db->NewQuerier(range_start, range_start + 7200000), {M(Matcher::Type::kEqual, "__name__", "m")});
+  ASSERT_EQ(got.size(), 241u + 2);
+  for (size_t i = 1; i < got.size(); ++i) ASSERT_LT(got[i - 1].first, got[i].first) << i;
+  EXPECT_EQ(got.back(), (std::pair<TimestampMs, double>{last_imported + 30000, 3}));
+  // Compaction merges the overlapping blocks in time order too.
+  ASSERT_TRUE(db->Maintain(range_start + 10 * 7200000LL).ok());
+  auto merged =
+      Samples(*db->NewQuerier(range_start, range_start + 7200000), {M(Matcher::Type::kEqual, "__name__", "m")});
+  EXPECT_EQ(merged, got);
+}
+
 TEST(Tsdb, DownsamplingWritesCoarseBlocksThatLongReadsUse) {
   TempDir dir;
   Options o;

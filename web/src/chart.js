@@ -89,7 +89,7 @@ export function chart(spec) {
       scales: { x: { time: true } },
       axes: [
         { stroke: axisColor, grid: { stroke: gridColor } },
-        { stroke: axisColor, grid: { stroke: gridColor }, size: 60, values: (u, vals) => vals.map(fmt) },
+        { stroke: axisColor, grid: { stroke: gridColor }, size: 80, values: (u, vals) => vals.map(fmt) },
       ],
       series: [{}, ...matrix.map((s, i) => ({
         label: (spec.legend || legendName)(s.metric),
