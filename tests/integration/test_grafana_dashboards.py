@@ -100,6 +100,23 @@ for path in DASHBOARDS:
         used |= {m.group(1) or m.group(2) for m in VAR_RE.finditer(q if isinstance(q, str) else "")}
     undefined = sorted(used - set(variables) - set(BUILTINS))
     c.check(f"{name}: every $variable used is defined", not undefined, undefined)
+# Provisioning: the data source the dashboards default to, and a file provider.
+# (The tests use only the stdlib, so the two small YAML files are read by key.)
+def yaml_keys(path):
+    return dict(re.findall(r"^[ \t]*-?[ \t]*(\w+):[ \t]*([^\s#]+)", open(path).read(), re.M))
+
+
+ds_file = yaml_keys(os.path.join(SOURCE, "deploy", "grafana", "provisioning", "datasources", "vigil.yml"))
+c.check("provisioning/datasources/vigil.yml: a Prometheus data source uid vigil at vigil's default listen address",
+        ds_file.get("type") == "prometheus" and ds_file.get("uid") == "vigil" and
+        ds_file.get("url") == "http://127.0.0.1:9810", ds_file)
+for name, d in dashboards.items():
+    current = next((v.get("current", {}).get("value") for v in d["templating"]["list"] if v["name"] == "datasource"), None)
+    c.check(f"{name}: the datasource variable defaults to the provisioned uid", current == ds_file.get("uid"), current)
+provider = yaml_keys(os.path.join(SOURCE, "deploy", "grafana", "provisioning", "dashboards", "vigil.yml"))
+c.check("provisioning/dashboards/vigil.yml: a file provider with a path", provider.get("type") == "file" and
+        provider.get("path", "").startswith("/"), provider)
+
 for what, seen in (("uid", uids), ("title", titles)):
     dupes = {k: v for k, v in seen.items() if len(v) > 1 or not k}
     c.check(f"dashboard {what}s are set and unique", not dupes, dupes)
