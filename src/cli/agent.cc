@@ -328,6 +328,10 @@ class Agent {
                               {"config", config_.source},
                               {"listen", bound.host + ":" + std::to_string(bound.port)},
                               {"data_dir", config_.global.data_dir}});
+    // For the person at the terminal, beside the structured line above.
+    const bool ipv6 = bound.host.find(':') != std::string::npos;
+    std::fprintf(stderr, "vigil listening on http://%s%s%s:%d/ (web UI)\n", ipv6 ? "[" : "", bound.host.c_str(),
+                 ipv6 ? "]" : "", bound.port);
 
     WaitForSignals();
 

@@ -19,6 +19,7 @@
 #include "base/labels.h"
 #include "base/strings.h"
 #include "config/env.h"
+#include "rules/builtin_packs.h"
 #include "template/template.h"
 
 namespace vigil::config {
@@ -397,9 +398,10 @@ void DecodeTextfile(Decoder& d, const YAML::Node& node, TextfileOptions* t) {
 
 // Paths and globs (`*`, `?`, `[…]` in the last component, as Prometheus
 // allows). A glob matching nothing is fine (the directory may fill later); a
-// plain path that does not exist is a problem.
+// plain path that does not exist is a problem. With `builtin_packs`, an entry
+// `builtin:NAME` names an embedded rule pack and is kept as written.
 void DecodeFileList(Decoder& d, const YAML::Node& node, const std::string& key, const std::string& base_dir,
-                    std::vector<std::string>* patterns, std::vector<std::string>* files) {
+                    std::vector<std::string>* patterns, std::vector<std::string>* files, bool builtin_packs = false) {
   if (!node.IsSequence()) {
     d.Report(node, key, std::string("expected a list, got ") + Decoder::KindName(node));
     return;
@@ -409,6 +411,16 @@ void DecodeFileList(Decoder& d, const YAML::Node& node, const std::string& key, 
     const YAML::Node& item = node[i];
     std::string field = key + "[" + std::to_string(i) + "]", written;
     if (!d.String(item, field, &written)) continue;
+    if (builtin_packs && rules::IsBuiltinPackRef(written)) {
+      if (!rules::BuiltinPack(written)) {
+        d.Report(item, field,
+                 "no built-in rule pack is named " + written + " (built-in packs: " + rules::BuiltinPackList() + ")");
+        continue;
+      }
+      patterns->push_back(written);
+      if (seen.insert(written).second) files->push_back(written);
+      continue;
+    }
     std::filesystem::path pattern(written);
     if (pattern.is_relative() && !base_dir.empty()) pattern = std::filesystem::path(base_dir) / pattern;
     patterns->push_back(pattern.string());
@@ -440,8 +452,10 @@ void DecodeFileList(Decoder& d, const YAML::Node& node, const std::string& key, 
   }
 }
 
+// Entries may also name a rule pack embedded in the binary (`builtin:host`),
+// so the built-in configuration has alerts wherever vigil runs.
 void DecodeRuleFiles(Decoder& d, const YAML::Node& node, const std::string& base_dir, Config* c) {
-  DecodeFileList(d, node, "rule_files", base_dir, &c->rule_file_patterns, &c->rule_files);
+  DecodeFileList(d, node, "rule_files", base_dir, &c->rule_file_patterns, &c->rule_files, /*builtin_packs=*/true);
 }
 
 // --- alerting: Alertmanager's route, receivers and inhibit_rules, plus vigil's

@@ -32,7 +32,7 @@ struct GlobalOptions {
   std::string listen = "127.0.0.1:9810";
   std::string data_dir = "./data";
   Duration scrape_interval{15000};
-  Duration evaluation_interval{15000};  // rule groups without their own interval
+  Duration evaluation_interval{15000};                 // rule groups without their own interval
   std::map<std::string, std::string> external_labels;  // $externalLabels in templates; added to alerts sent out
   std::string log_level = "info";
   // The target labels stored series carry, as a Prometheus scraping vigil
@@ -92,11 +92,11 @@ struct ProbeOptions {
   std::vector<std::pair<std::string, std::string>> headers;
   EndpointAuth auth;
   bool tls_insecure_skip_verify = false;
-  std::string body_regex;            // http: RE2, unanchored
-  std::string json_pointer;          // http: RFC 6901 into the JSON body; the value must exist
+  std::string body_regex;                  // http: RE2, unanchored
+  std::string json_pointer;                // http: RFC 6901 into the JSON body; the value must exist
   std::optional<std::string> json_equals;  // http: JSON text the pointed-to value must equal
   std::string jsonrpc_version = "2.0";     // jsonrpc: "2.0", or "1.0" as bitcoind speaks
-  std::vector<int> expected_status;  // http: empty means any 2xx
+  std::vector<int> expected_status;        // http: empty means any 2xx
   Duration interval{15000};
   Duration timeout{10000};
 };
@@ -161,25 +161,25 @@ struct ProcessesOptions {
 
 // Automatic restarts of a service's unit (services.<name>.recovery.restart).
 struct RestartOptions {
-  int max_attempts = 3;                 // per window, counting systemd's own restarts
+  int max_attempts = 3;  // per window, counting systemd's own restarts
   Duration window{15LL * 60 * 1000};
-  Duration backoff{2000};               // before the second attempt; doubles up to max_backoff
+  Duration backoff{2000};  // before the second attempt; doubles up to max_backoff
   Duration max_backoff{120000};
-  Duration verify_timeout{60000};       // to become active and healthy after an attempt
-  Duration stable_for{10000};           // then to stay so before the recovery counts as verified
-  Duration unhealthy_for{30000};        // an active unit whose probes fail this long is restarted
+  Duration verify_timeout{60000};  // to become active and healthy after an attempt
+  Duration stable_for{10000};      // then to stay so before the recovery counts as verified
+  Duration unhealthy_for{30000};   // an active unit whose probes fail this long is restarted
 };
 
 // A dependency with standbys: the consumer's env file names the active endpoint.
 struct FailoverOptions {
-  std::string env_file;                 // absolute; rewritten atomically
-  std::string key;                      // the KEY=value line that names the endpoint
-  std::vector<std::string> endpoints;   // index 0 is the primary; each http(s) URL is health-probed
-  std::string probe_path = "/";         // appended to an endpoint for its health probe
+  std::string env_file;                // absolute; rewritten atomically
+  std::string key;                     // the KEY=value line that names the endpoint
+  std::vector<std::string> endpoints;  // index 0 is the primary; each http(s) URL is health-probed
+  std::string probe_path = "/";        // appended to an endpoint for its health probe
   Duration probe_interval{5000};
   Duration probe_timeout{2000};
-  int fail_after = 2;                   // consecutive failed probes before an endpoint counts as down
-  Duration hold_down{10LL * 60 * 1000}; // the primary's healthy time before failing back
+  int fail_after = 2;                    // consecutive failed probes before an endpoint counts as down
+  Duration hold_down{10LL * 60 * 1000};  // the primary's healthy time before failing back
   // The service whose unit is restarted after a switch so it reads the new
   // value: `self` (written) means this service; empty: none.
   std::string restart_service;
@@ -188,8 +188,8 @@ struct FailoverOptions {
 // A command to run when a matching alert of the service fires.
 struct ExecActionOptions {
   std::string name;
-  std::vector<std::string> matchers;    // Alertmanager matchers on the alert; service="<name>" is implied
-  std::vector<std::string> command;     // argv; command[0] absolute; no shell
+  std::vector<std::string> matchers;  // Alertmanager matchers on the alert; service="<name>" is implied
+  std::vector<std::string> command;   // argv; command[0] absolute; no shell
   Duration timeout{30000};
   size_t max_output_bytes = 64 * 1024;
 };
@@ -278,7 +278,7 @@ struct TwilioConfig {
 // Email over SMTP (STARTTLS unless require_tls is false), text and HTML.
 struct EmailConfig {
   std::string to, from;
-  std::string smarthost;  // HOST:PORT
+  std::string smarthost;                     // HOST:PORT
   std::string auth_username, auth_password;  // the password is a secret
   bool require_tls = true;
   bool tls_insecure_skip_verify = false;
@@ -335,9 +335,9 @@ struct CleanupOptions {
   std::vector<std::string> roots;  // absolute directories, never /, never inside the data dir
   std::vector<std::string> match;  // globs on file names; empty: every file
   Duration older_than{0};
-  int keep_newest = 0;             // per directory
-  bool largest_first = false;      // default: oldest first
-  bool compress = false;           // gzip instead of deleting
+  int keep_newest = 0;         // per directory
+  bool largest_first = false;  // default: oldest first
+  bool compress = false;       // gzip instead of deleting
   bool delete_open_files = false;
   bool journal_vacuum = false;
   uint64_t journal_max_bytes = 0;  // journal_vacuum: --vacuum-size; 0: by age (older_than) only
@@ -363,8 +363,9 @@ struct Config {
   std::vector<ScrapeTarget> scrape;  // in file order; jobs are unique
   // Prometheus rule files: every file the configured paths and globs matched,
   // relative ones resolved against the config file's directory, sorted per
-  // entry, without duplicates. `rule_file_patterns` keeps what was written,
-  // so a reload picks up files added since.
+  // entry, without duplicates; `builtin:NAME` entries (embedded packs, see
+  // rules/builtin_packs.h) are kept as written. `rule_file_patterns` keeps
+  // what was written, so a reload picks up files added since.
   std::vector<std::string> rule_files;
   std::vector<std::string> rule_file_patterns;
   std::optional<AlertingOptions> alerting;  // absent: alerts are evaluated and shown, not sent

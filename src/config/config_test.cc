@@ -8,8 +8,8 @@
 #include <fstream>
 #include <map>
 
-#include "base/testing/temp_dir.h"
 #include "alert/inhibit.h"
+#include "base/testing/temp_dir.h"
 #include "config/env.h"
 
 namespace vigil::config {
@@ -39,6 +39,8 @@ TEST(Config, DefaultConfigIsValidAndMatchesBuiltInDefaults) {
   EXPECT_EQ(r.config.global.data_dir, "./data");
   EXPECT_EQ(r.config.host.interval, Duration(15000));
   EXPECT_EQ(r.config.host.exclude_fstypes, defaults.host.exclude_fstypes);
+  // The embedded host pack, so a first run has alerts without any file.
+  EXPECT_THAT(r.config.rule_files, ::testing::ElementsAre("builtin:host"));
 }
 
 TEST(Config, ShippedFileEqualsEmbeddedDefault) {
@@ -502,8 +504,8 @@ rule_files: ['*.yml', rules/x.yml, 'a.yml', 'none/*.yml']
   EXPECT_EQ(r.config.global.evaluation_interval, Duration(5000));
   EXPECT_EQ(r.config.global.external_labels.at("cluster"), "validators");
   // Sorted per glob, duplicates dropped, relative to the config file's directory.
-  EXPECT_THAT(r.config.rule_files, ::testing::ElementsAre(dir.path() + "/a.yml", dir.path() + "/b.yml", dir.path() + "/vigil.yml",
-                                               dir.path() + "/rules/x.yml"));
+  EXPECT_THAT(r.config.rule_files, ::testing::ElementsAre(dir.path() + "/a.yml", dir.path() + "/b.yml",
+                                                          dir.path() + "/vigil.yml", dir.path() + "/rules/x.yml"));
   EXPECT_EQ(r.config.rule_file_patterns.size(), 4u);
 
   r = LoadString(R"(global: {external_labels: {'bad-name': x, __reserved: y}}
@@ -513,10 +515,22 @@ rule_files: [/nonexistent/rules.yml, '/tmp/*/x.yml', 7]
   std::string all = AllProblems(r);
   EXPECT_NE(all.find("global.external_labels: \"bad-name\" is not a valid label name"), std::string::npos) << all;
   EXPECT_NE(all.find("\"__reserved\" is not a valid label name"), std::string::npos) << all;
-  EXPECT_NE(all.find("c.yml:2:14: rule_files[0]: cannot read /nonexistent/rules.yml: no such file"),
-            std::string::npos)
+  EXPECT_NE(all.find("c.yml:2:14: rule_files[0]: cannot read /nonexistent/rules.yml: no such file"), std::string::npos)
       << all;
   EXPECT_NE(all.find("rule_files[1]: only the file name may hold a glob"), std::string::npos) << all;
+}
+
+TEST(RuleFilesConfig, BuiltinPacksAreKeptAsWrittenAndUnknownOnesNamed) {
+  LoadResult r = LoadString("rule_files: [builtin:host, 'builtin:${PACK}', builtin:host]\n", "c.yml",
+                            MapEnv({{"PACK", "validator"}}));
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  EXPECT_THAT(r.config.rule_files, ::testing::ElementsAre("builtin:host", "builtin:validator"));
+  EXPECT_EQ(r.config.rule_file_patterns.size(), 3u);
+
+  r = LoadString("rule_files:\n  - builtin:hots\n", "c.yml", NoEnv());
+  EXPECT_EQ(AllProblems(r),
+            "c.yml:2:5: rule_files[0]: no built-in rule pack is named builtin:hots (built-in packs: builtin:host, "
+            "builtin:liveness-and-saturation, builtin:validator)\n");
 }
 
 TEST(AlertingConfig, AlertmanagerShapesAndVigilsAdditions) {
@@ -588,8 +602,7 @@ TEST(AlertingConfig, ProblemsNameFileLineAndFieldButNoSecret) {
   EXPECT_NE(all.find("c.yml:13:7: alerting.maintenance_windows[0].location: time zone \"Mars/Base\": unknown"),
             std::string::npos)
       << all;
-  EXPECT_NE(all.find("alerting.inhibit_rules[0]: needs source_matchers and target_matchers"), std::string::npos)
-      << all;
+  EXPECT_NE(all.find("alerting.inhibit_rules[0]: needs source_matchers and target_matchers"), std::string::npos) << all;
   EXPECT_EQ(all.find("T0SECRET"), std::string::npos) << all;
 
   r = LoadString("alerting: {receivers: []}\n", "c.yml", NoEnv());
@@ -935,10 +948,10 @@ TEST(ServicesConfig, ShippedValidatorStackExampleLoads) {
   alert::Inhibitor inhibitor(std::move(rules));
   alert::Alert down;
   down.labels = Labels{{"alertname", "ServiceDown"}, {"service", "bitcoind"}, {"severity", "critical"}};
-  EXPECT_TRUE(inhibitor.Inhibited(Labels{{"alertname", "BitcoindDown"}, {"service", "bitcoind"}, {"severity", "critical"}},
-                                  {&down}));
-  EXPECT_FALSE(inhibitor.Inhibited(Labels{{"alertname", "TitanDown"}, {"service", "titan"}, {"severity", "critical"}},
-                                   {&down}));
+  EXPECT_TRUE(inhibitor.Inhibited(
+      Labels{{"alertname", "BitcoindDown"}, {"service", "bitcoind"}, {"severity", "critical"}}, {&down}));
+  EXPECT_FALSE(
+      inhibitor.Inhibited(Labels{{"alertname", "TitanDown"}, {"service", "titan"}, {"severity", "critical"}}, {&down}));
   EXPECT_FALSE(inhibitor.Inhibited(down.labels, {&down}));
 
   // Every secret is a variable: without one, the error names it and shows no value.

@@ -9,6 +9,7 @@
 
 #include "base/file.h"
 #include "base/strings.h"
+#include "rules/builtin_packs.h"
 #include "template/template.h"
 
 namespace vigil::rules {
@@ -334,6 +335,19 @@ LoadResult ParseRuleFile(std::string_view content, const std::string& file, cons
 LoadResult LoadRuleFiles(const std::vector<std::string>& paths, const ParseOptions& options) {
   LoadResult result;
   for (const auto& pattern : paths) {
+    if (IsBuiltinPackRef(pattern)) {
+      std::optional<std::string_view> text = BuiltinPack(pattern);
+      if (!text) {
+        result.problems.push_back(
+            {pattern, 0, 0, "no built-in rule pack has this name (built-in packs: " + BuiltinPackList() + ")"});
+        continue;
+      }
+      LoadResult one = ParseRuleFile(*text, pattern, options);
+      for (auto& g : one.groups) result.groups.push_back(std::move(g));
+      for (auto& p : one.problems) result.problems.push_back(std::move(p));
+      for (auto& w : one.warnings) result.warnings.push_back(std::move(w));
+      continue;
+    }
     std::vector<std::string> files;
     if (pattern.find_first_of("*?[") != std::string::npos) {
       glob_t g{};

@@ -1,10 +1,13 @@
 #include "rules/rule_file.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "base/testing/temp_dir.h"
+#include "rules/builtin_packs.h"
 
 namespace vigil::rules {
 namespace {
@@ -222,6 +225,24 @@ TEST(RuleFileTest, LoadsGlobs) {
   LoadResult missing = LoadRuleFiles({dir.path() + "/missing.yml"});
   ASSERT_EQ(missing.problems.size(), 1u);
   EXPECT_EQ(missing.problems[0].file, dir.path() + "/missing.yml");
+}
+
+TEST(RuleFileTest, LoadsBuiltinPacks) {
+  LoadResult r = LoadRuleFiles({"builtin:host"});
+  ASSERT_TRUE(r.ok()) << r.problems[0].ToString();
+  std::set<std::string> alerts;
+  for (const auto& g : r.groups) {
+    EXPECT_EQ(g.file, "builtin:host");
+    for (const auto& rule : g.rules) alerts.insert(rule.alert);
+  }
+  EXPECT_THAT(alerts, ::testing::IsSupersetOf({"DiskAlmostFull", "DiskWillFillIn24h", "MemoryLow", "CpuSaturated",
+                                               "LoadHigh", "Watchdog"}));
+  EXPECT_THAT(BuiltinPackRefs(), ::testing::Contains("builtin:validator"));
+
+  LoadResult unknown = LoadRuleFiles({"builtin:nope"});
+  ASSERT_EQ(unknown.problems.size(), 1u);
+  EXPECT_EQ(unknown.problems[0].ToString(),
+            "builtin:nope: no built-in rule pack has this name (built-in packs: " + BuiltinPackList() + ")");
 }
 
 }  // namespace

@@ -46,6 +46,21 @@ TEST(SeriesNotationTest, Expands) {
   EXPECT_EQ(Expand("1x99999999999"), "error: invalid series value \"1x99999999999\"");
 }
 
+TEST(RuleUnitTest, RuleFilesMayNameBuiltinPacks) {
+  testing::TempDir dir;
+  std::string test = dir.Write("t.yml", R"(rule_files: [builtin:host]
+tests:
+- alert_rule_test:
+  - eval_time: 0m
+    alertname: Watchdog
+    exp_alerts:
+    - exp_labels: {severity: low}
+      exp_annotations: {summary: 'always firing, so an outside heartbeat notices when alerts stop arriving'}
+)");
+  TestFileResult r = RunRuleTestFile(test);
+  EXPECT_TRUE(r.passed) << (r.failures.empty() ? "" : r.failures[0]);
+}
+
 TEST(RuleUnitTest, PassesAndFailsLikePromtool) {
   testing::TempDir dir;
   dir.Write("rules.yml", R"(groups:

@@ -22,7 +22,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import urllib.parse
 
 import vigiltest as vt
 
@@ -57,39 +56,12 @@ rule_files: ['{RULES}']
 
 def dashboard_queries():
     d = json.load(open(DASHBOARD))
-    out = []
-
-    def walk(panels):
-        for p in panels:
-            for t in p.get("targets") or []:
-                if t.get("expr"):
-                    out.append((p.get("title", ""), t["expr"]))
-            walk(p.get("panels") or [])
-    walk(d["panels"])
+    out = [(p.get("title", ""), t["expr"]) for p, t in vt.dashboard_targets(d) if t.get("expr")]
     variables = {v["name"]: v for v in d["templating"]["list"]}
     return out, variables
 
 
-def api(base, path, **params):
-    q = urllib.parse.urlencode(params, doseq=True)
-    body = json.loads(vt.get(f"{base}{path}?{q}", timeout=30)[2])
-    if body.get("status") != "success":
-        raise RuntimeError(f"{path}: {body}")
-    return body["data"]
-
-
-def label_values(base, query, t):
-    """Grafana's label_values(selector, name) over the Prometheus API."""
-    m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query.strip())
-    selector, name = m.group(1), m.group(2)
-    return sorted(api(base, f"/api/v1/label/{name}/values", **{"match[]": selector, "start": t - 300, "end": t}))
-
-
-def has_data(base, expr, t):
-    r = api(base, "/api/v1/query", query=expr, time=f"{t:.3f}")
-    if r["resultType"] in ("scalar", "string"):
-        return True
-    return len(r["result"]) > 0
+api, label_values, has_data = vt.api, vt.label_values, vt.has_data
 
 
 tmp = tempfile.mkdtemp(prefix="vigil-packs.")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 SKIP = 77  # CTest's SKIP_RETURN_CODE
@@ -67,10 +68,49 @@ def get(url, headers=None, timeout=5):
         return r.status, dict(r.headers), r.read().decode()
 
 
+def api(base, path, **params):
+    """The `data` of a Prometheus-style API answer (GET with params); raises with the body otherwise."""
+    q = urllib.parse.urlencode(params, doseq=True)
+    body = json.loads(get(f"{base}{path}?{q}", timeout=30)[2])
+    if body.get("status") != "success":
+        raise RuntimeError(f"{path}: {body}")
+    return body["data"]
+
+
+def label_values(base, query, t):
+    """Grafana's label_values(selector, name) over the Prometheus API, as Grafana resolves a variable."""
+    m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query.strip())
+    if not m:
+        raise AssertionError(f"not a label_values(selector, label) query: {query!r}")
+    selector, name = m.group(1), m.group(2)
+    return sorted(api(base, f"/api/v1/label/{name}/values", **{"match[]": selector, "start": t - 300, "end": t}))
+
+
+def has_data(base, expr, t):
+    """True when an instant query at `t` returns a scalar, a string or at least one series."""
+    r = api(base, "/api/v1/query", query=expr, time=f"{t:.3f}")
+    if r["resultType"] in ("scalar", "string"):
+        return True
+    return len(r["result"]) > 0
+
+
+def dashboard_targets(dashboard):
+    """(panel, target) for every target of a Grafana dashboard, rows' nested panels included."""
+    out = []
+
+    def walk(panels):
+        for p in panels:
+            for t in p.get("targets") or []:
+                out.append((p, t))
+            walk(p.get("panels") or [])
+    walk(dashboard.get("panels") or [])
+    return out
+
+
 class Vigil:
     """A vigil process with its own temp data dir; stopped by PID."""
 
-    def __init__(self, binary, config_text=None, extra_args=(), listen=None, data_dir=None):
+    def __init__(self, binary, config_text=None, extra_args=(), listen=None, data_dir=None, cwd=None):
         self.dir = tempfile.mkdtemp(prefix="vigil-it.")
         self.port = free_port() if listen is None else None
         self.listen = listen or f"127.0.0.1:{self.port}"
@@ -84,7 +124,7 @@ class Vigil:
         cmd += list(extra_args)
         self.log_path = os.path.join(self.dir, "vigil.log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, cwd=cwd)
         self.url = f"http://{self.listen}"
 
     def wait_ready(self, timeout=10):
