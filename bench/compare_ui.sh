@@ -5,7 +5,8 @@
 # time to draw a 24 h chart of 20 series. vigil and Prometheus hold the same
 # 24 h of 20 gauges at 15 s (imported with `vigil tsdb import` and `promtool
 # tsdb create-blocks-from openmetrics`); Netdata cannot import data, so it is
-# measured on its own landing page only.
+# measured on its own landing page only. Debian's Prometheus 2.42 serves its
+# classic UI (jQuery, Rickshaw SVG charts) at /graph: that is what is measured.
 #
 #   bench/compare_ui.sh          (RUNS=5 by default; scripts/setup.sh --bench installs netdata)
 # Environment: VIGIL, PROMTOOL, PROMETHEUS, NETDATA, RUNS, KEEP=1.
@@ -89,8 +90,8 @@ UI_TARGETS=$(cat <<JSON
    "firstChart": {"url": "$V/", "selector": ".overview .uplot canvas"},
    "chart24h": {"url": "$V/#/explore?q=bench_ui_series&range=24h", "selector": ".explore .uplot canvas"}},
   {"name": "prometheus", "firstLoad": "$P/graph",
-   "firstChart": {"url": "$P/graph?g0.expr=$(penc "$cpu")&g0.tab=0&g0.range_input=1h", "selector": ".graph-chart canvas"},
-   "chart24h": {"url": "$P/graph?g0.expr=bench_ui_series&g0.tab=0&g0.range_input=1d", "selector": ".graph-chart canvas"}},
+   "firstChart": {"url": "$P/graph?g0.expr=$(penc "$cpu")&g0.tab=0&g0.range_input=1h", "selector": ".graph_area svg path.path"},
+   "chart24h": {"url": "$P/graph?g0.expr=bench_ui_series&g0.tab=0&g0.range_input=1d", "selector": ".graph_area svg path.path"}},
   {"name": "netdata", "firstLoad": "$N/",
    "firstChart": {"url": "$N/", "selector": "[data-netdata] canvas"},
    "chart24h": null}
