@@ -29,6 +29,8 @@ packages=(
   prometheus prometheus-node-exporter prometheus-alertmanager systemd dbus-user-session curl procps python3 openssl
   # writes journal files for the journal follower tests
   systemd-journal-remote
+  # `vigil status` and `vigil top` are tested inside tmux (send-keys, capture-pane)
+  tmux
 )
 # --bench: the peers bench/compare_storage.sh measures against, command timing,
 # and HTTP load for bench/http_load.py.
