@@ -40,6 +40,9 @@ with open(rules, "w") as f:
         expr: vector(1)
         labels: {severity: info, service: node}
         annotations: {summary: 'fires for the test'}
+      - alert: NodeInIBD
+        expr: vigil_bitcoind_initial_block_download{service="node"} == 1
+        labels: {severity: high}
 """)
 
 CONFIG = f"""
@@ -202,6 +205,20 @@ with vt.running(lambda: vigil, cleanup):
     r = run_status()
     c.check("started again: up, exit 0", r.returncode == 0, f"{r.returncode} {r.stdout.decode()}")
 
+    # A P1 alert of the service (bitcoind in IBD): degraded, warning, exit 1.
+    bitcoind.scenario("ibd")
+    snap = vt.wait_until(lambda: (lambda s: s if service(s, "node")["state"] == "degraded" else None)(status()),
+                         timeout=8, what="node degraded by its P1 alert")
+    node = service(snap, "node")
+    c.check("a P1 alert of the service degrades it; overall warning",
+            snap["data"]["overall"] == "warning" and node["alerts"]["P1"] == 1 and
+            {h["name"]: h["text"] for h in node["health"]}.get("ibd") == "yes", str(node))
+    r = run_status()
+    c.check("vigil status exits 1 on a warning", r.returncode == 1 and b"~ DEGRADED" in r.stdout and
+            b"[P1] NodeInIBD" in r.stdout, f"{r.returncode} {r.stdout.decode()}")
+    bitcoind.scenario("ok")
+    vt.wait_until(lambda: status()["data"]["overall"] == "healthy", timeout=8, what="healthy again")
+
     port = vt.free_port()
     r = subprocess.run([a.vigil, "status", "--url", f"http://127.0.0.1:{port}"], capture_output=True, timeout=20)
     c.check("unreachable vigil: exit 3 naming the URL", r.returncode == 3 and
@@ -228,8 +245,19 @@ with vt.running(lambda: vigil, cleanup):
     sd.systemctl("start", UNIT)
     wait_screen(lambda s: "x DOWN" not in s and "+ up" in s, "top shows it up again")
 
+    # A larger window is used at once (SIGWINCH): the key line moves to the new last row.
+    tmux_cmd("resize-window", "-t", "t", "-x", "120", "-y", "30")
+    s = wait_screen(lambda s: len(s.splitlines()) >= 30 and "q quit" in s.splitlines()[29], "top redrawn at 120x30")
+    c.check("top follows a resize", "[1 Services]" in s.splitlines()[0], s)
+    tmux_cmd("resize-window", "-t", "t", "-x", "80", "-y", "24")
+    wait_screen(lambda s: "q quit" in s.splitlines()[-1] and len(s.splitlines()) <= 24, "top redrawn at 80x24")
+
     tmux_cmd("send-keys", "-t", "t", "2")
     s = wait_screen(lambda s: "[2 Alerts]" in s and "AlwaysFiring" in s, "alerts pane")
+    tmux_cmd("send-keys", "-t", "t", "s")
+    wait_screen(lambda s: "silence AlwaysFiring for" in s, "the duration prompt")
+    tmux_cmd("send-keys", "-t", "t", "Escape")
+    s = wait_screen(lambda s: "silence cancelled" in s, "Esc cancels the prompt")
     c.check("2 shows the alerts, the first selected", "> [P3] AlwaysFiring" in s, s)
     tmux_cmd("send-keys", "-t", "t", "j")
     tmux_cmd("send-keys", "-t", "t", "k")
@@ -254,6 +282,16 @@ with vt.running(lambda: vigil, cleanup):
     c.check("q restores the terminal (the shell is back, no pane left)", "[2 Alerts]" not in s, s)
     cur = tmux_cmd("display-message", "-p", "-t", "t", "#{cursor_flag}").stdout.strip()
     c.check("the cursor is visible again", cur == "1", cur)
+
+    tmux_cmd("send-keys", "-t", "t", "clear", "Enter")
+    tmux_cmd("send-keys", "-t", "t", f"NO_COLOR=1 {a.vigil} top --url {vigil.url}; echo top-rc=$?", "Enter")
+    wait_screen(lambda s: "[1 Services]" in s and "node" in s, "top with NO_COLOR")
+    tmux_cmd("send-keys", "-t", "t", "2")
+    wait_screen(lambda s: "> [P3] AlwaysFiring" in s, "alerts pane with NO_COLOR")
+    coloured = [l for l in screen(escapes=True).splitlines() if "\x1b[" in l]
+    c.check("top with NO_COLOR draws no colour (the selection is the '>' alone)", coloured == [], repr(coloured[:3]))
+    tmux_cmd("send-keys", "-t", "t", "q")
+    wait_screen(lambda s: s.count("top-rc=0") >= 1 and "[2 Alerts]" not in s, "top with NO_COLOR exits")
 
     r = subprocess.run([a.vigil, "top", "--url", vigil.url], capture_output=True, stdin=subprocess.DEVNULL,
                        timeout=10)
