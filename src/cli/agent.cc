@@ -788,6 +788,10 @@ class Agent {
       std::lock_guard lock(mu_);
       return recovery_;
     };
+    o.silences = [this] {
+      auto parsed = notifier_->ParsedSilences();  // unreadable: nothing is marked silenced
+      return parsed.ok() ? std::move(*parsed) : std::vector<alert::Silence>{};
+    };
     return o;
   }
 

@@ -122,7 +122,8 @@ void AddServices(const Snapshot& s, const ViewOptions& o, std::vector<std::strin
 std::string AlertLine(const status::FiringAlert& a, const ViewOptions& o, double now) {
   std::string prio = "[" + (a.priority.empty() ? std::string("--") : a.priority) + "]";
   return TrimRight(Paint(o, PrioritySgr(a.priority), prio) + " " + Pad(a.name, 24) + " " +
-                   Pad(a.service.value_or("-"), 12) + " " + Pad(FormatAge(now - a.since), 6) + " " + a.summary);
+                   Pad(a.service.value_or("-"), 12) + " " + Pad(FormatAge(now - a.since), 6) + " " +
+                   (a.silenced ? "(silenced) " : "") + a.summary);
 }
 
 void AddHost(const Snapshot& s, const ViewOptions& o, std::vector<std::string>& out) {

@@ -62,7 +62,8 @@ status::Snapshot Sample() {
                              s.time - 120,
                              "The validator unit is not active and a very long summary follows here, on and on",
                              {}});
-  s.alerts.firing.push_back({"DiskFillingUp", "P2", "warning", std::nullopt, s.time - 7200, "ünïcödé summary", {}});
+  s.alerts.firing.push_back(
+      {"DiskFillingUp", "P2", "warning", std::nullopt, s.time - 7200, "ünïcödé summary", {}, /*silenced=*/true});
   return s;
 }
 
@@ -138,6 +139,8 @@ TEST(StatusView, ShowsServicesHealthUptimeAndHost) {
   EXPECT_NE(all.find("+1.7 GiB/h"), std::string::npos);  // 5e5 B/s
   EXPECT_NE(all.find("full in 4d15h"), std::string::npos);
   EXPECT_NE(all.find("P0 1  P1 0  P2 2  P3 1  pending 1"), std::string::npos);
+  EXPECT_NE(all.find("(silenced) ünïcödé summary"), std::string::npos);
+  EXPECT_EQ(all.find("(silenced) The validator"), std::string::npos);
 }
 
 TEST(StatusView, AlertsPaneMarksTheSelection) {

@@ -160,7 +160,8 @@ std::string ToResponseJson(const Snapshot& s) {
                       {"service", a.service ? json(*a.service) : json(nullptr)},
                       {"since", a.since},
                       {"summary", a.summary},
-                      {"labels", a.labels}});
+                      {"labels", a.labels},
+                      {"silenced", a.silenced}});
   }
   json counts = Counts(s.alerts.counts);
   counts["pending"] = s.alerts.pending;
@@ -233,6 +234,7 @@ Result<Snapshot> ParseSnapshot(std::string_view text) {
         if (f.contains("service") && f["service"].is_string()) fa.service = f["service"].get<std::string>();
         fa.since = GetNum(f, "since");
         fa.summary = GetStr(f, "summary");
+        fa.silenced = f.contains("silenced") && f["silenced"].is_boolean() && f["silenced"].get<bool>();
         if (f.contains("labels") && f["labels"].is_object()) {
           for (auto it = f["labels"].begin(); it != f["labels"].end(); ++it) {
             if (it.value().is_string()) fa.labels[it.key()] = it.value().get<std::string>();

@@ -62,6 +62,7 @@ struct FiringAlert {
   double since = 0;  // Unix seconds the alert became active
   std::string summary;
   std::map<std::string, std::string> labels;
+  bool silenced = false;  // an active silence matches it (it still counts: silencing is not fixing)
 };
 
 struct Alerts {

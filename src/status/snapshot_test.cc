@@ -128,7 +128,7 @@ TEST(SnapshotJson, RoundTripsWithNulls) {
   s.services.push_back(sv);
   s.alerts.counts = {0, 1, 0, 2};
   s.alerts.pending = 3;
-  s.alerts.firing.push_back({"BitcoindLagging", "P1", "high", "bitcoind", 1699999500, "lagging", {{"a", "b"}}});
+  s.alerts.firing.push_back({"BitcoindLagging", "P1", "high", "bitcoind", 1699999500, "lagging", {{"a", "b"}}, true});
 
   std::string json = ToResponseJson(s);
   EXPECT_NE(json.find("\"status\":\"success\""), std::string::npos);
@@ -158,6 +158,7 @@ TEST(SnapshotJson, RoundTripsWithNulls) {
   ASSERT_EQ(back->alerts.firing.size(), 1u);
   EXPECT_EQ(back->alerts.firing[0].service, "bitcoind");
   EXPECT_EQ(back->alerts.firing[0].labels.at("a"), "b");
+  EXPECT_TRUE(back->alerts.firing[0].silenced);
 
   auto data = DataJson(json);
   ASSERT_TRUE(data.ok());

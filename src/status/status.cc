@@ -145,6 +145,8 @@ struct Builder::Impl {
     // Alerts first: a P0/P1 alert of a service degrades it.
     std::map<std::string, PriorityCounts> by_service;
     std::map<std::string, double> severe_since;  // oldest P0/P1 per service
+    std::vector<alert::Silence> silences;
+    if (o.silences) silences = o.silences();
     if (o.rules) {
       for (const auto& a : o.rules->Alerts()) {
         if (a.alert.state == rules::AlertState::kPending) {
@@ -161,6 +163,8 @@ struct Builder::Impl {
         f.since = static_cast<double>(a.alert.active_at) / 1000.0;
         if (auto it = a.alert.annotations.find("summary"); it != a.alert.annotations.end()) f.summary = it->second;
         for (const auto& l : a.alert.labels) f.labels[l.name] = l.value;
+        f.silenced = std::any_of(silences.begin(), silences.end(),
+                                 [&](const alert::Silence& sil) { return sil.Mutes(a.alert.labels, now); });
         ++s.alerts.counts[static_cast<size_t>(p)];
         if (f.service) {
           ++by_service[*f.service][static_cast<size_t>(p)];

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "alert/mute.h"
 #include "base/severity.h"
 #include "base/time.h"
 #include "http/server.h"
@@ -48,6 +49,8 @@ struct Options {
   const rules::Manager* rules = nullptr;
   // The running recovery controller or null; may be empty.
   std::function<std::shared_ptr<recovery::Controller>()> recovery;
+  // The silences, to mark the firing alerts they match; may be empty.
+  std::function<std::vector<alert::Silence>()> silences;
 };
 
 // Builds snapshots; slow-moving figures (30-day uptime, 6-hour fill rates)

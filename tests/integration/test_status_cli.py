@@ -276,6 +276,10 @@ with vt.running(lambda: vigil, cleanup):
         ok = (m.get("alertname") == "AlwaysFiring" and m.get("service") == "node" and
               mine[0]["createdBy"] == os.environ.get("USER", "vigil") and mine[0]["status"]["state"] == "active")
     c.check("s silences the selected alert (matchers from its labels, created_by $USER)", ok, json.dumps(sil)[:500])
+    firing = {x["name"]: x for x in status()["data"]["alerts"]["firing"]}
+    c.check("the snapshot marks the alert silenced (and still counts it)",
+            firing.get("AlwaysFiring", {}).get("silenced") is True, str(firing))
+    wait_screen(lambda s: "(silenced) fires for" in s, "top shows the alert silenced")
 
     tmux_cmd("send-keys", "-t", "t", "q")
     s = wait_screen(lambda s: "top-rc=0" in s, "top exits on q")
