@@ -18,8 +18,26 @@ std::string Paint(const ViewOptions& o, std::string_view sgr, std::string_view t
   return "\x1b[" + std::string(sgr) + "m" + std::string(text) + kReset;
 }
 
+// Names, summaries and labels come from configuration and rule files: their
+// control characters (C0, DEL, C1 as UTF-8) must not reach the terminal, where
+// an ESC or CSI would be obeyed.
+std::string Clean(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) {
+      out += '?';
+      ++i;
+    } else {
+      out += c < 0x20 || c == 0x7F ? '?' : static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 std::string Pad(std::string_view s, size_t width) {
-  std::string out(s.substr(0, width));
+  std::string out = Clean(s.substr(0, width));
   out.resize(width, ' ');
   return out;
 }
@@ -90,7 +108,7 @@ std::string WorstAlert(const status::PriorityCounts& c) {
 
 std::string HealthLine(const status::Service& sv) {
   std::string out;
-  for (const auto& h : sv.health) out += (out.empty() ? "" : "  ") + h.name + " " + h.text;
+  for (const auto& h : sv.health) out += (out.empty() ? "" : "  ") + Clean(h.name) + " " + Clean(h.text);
   return out;
 }
 
@@ -123,7 +141,7 @@ std::string AlertLine(const status::FiringAlert& a, const ViewOptions& o, double
   std::string prio = "[" + (a.priority.empty() ? std::string("--") : a.priority) + "]";
   return TrimRight(Paint(o, PrioritySgr(a.priority), prio) + " " + Pad(a.name, 24) + " " +
                    Pad(a.service.value_or("-"), 12) + " " + Pad(FormatAge(now - a.since), 6) + " " +
-                   (a.silenced ? "(silenced) " : "") + a.summary);
+                   (a.silenced ? "(silenced) " : "") + Clean(a.summary));
 }
 
 void AddHost(const Snapshot& s, const ViewOptions& o, std::vector<std::string>& out) {
@@ -233,7 +251,7 @@ std::string RenderHeadline(const Snapshot& s, const ViewOptions& o) {
   }
   std::string verdict(status::OverallName(s.overall));
   std::transform(verdict.begin(), verdict.end(), verdict.begin(), ::toupper);
-  std::string line = (s.host.name.empty() ? std::string("vigil") : s.host.name) + ": " +
+  std::string line = (s.host.name.empty() ? std::string("vigil") : Clean(s.host.name)) + ": " +
                      Paint(o, OverallSgr(s.overall), verdict) + "  " + std::to_string(s.services.size()) + " services";
   if (down) line += ", " + Paint(o, "1;31", std::to_string(down) + " down");
   if (degraded) line += ", " + Paint(o, "33", std::to_string(degraded) + " degraded");

@@ -143,6 +143,31 @@ TEST(StatusView, ShowsServicesHealthUptimeAndHost) {
   EXPECT_EQ(all.find("(silenced) The validator"), std::string::npos);
 }
 
+TEST(StatusView, ControlCharactersFromDataNeverReachTheTerminal) {
+  auto s = Sample();
+  s.host.name = "evil\x1b]0;title\x07";
+  s.services[0].name = "svc\x1b[2J";
+  s.services[0].health.push_back({"x\x1b[31m", 1,
+                                  "\xc2\x9b"
+                                  "31m"});  // C1 CSI as UTF-8
+  s.alerts.firing[0].summary = "line1\nline2\x1b[H";
+  s.alerts.firing[0].name =
+      "A\x1b"
+      "B";
+  ViewOptions o;
+  o.width = 300;
+  for (const auto& view : {RenderStatus(s, o), RenderServicesPane(s, o), RenderAlertsPane(s, o, 0)}) {
+    for (const auto& line : view) {
+      EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+      EXPECT_EQ(line.find('\n'), std::string::npos) << line;
+      EXPECT_EQ(line.find("\xc2\x9b"), std::string::npos) << line;
+    }
+  }
+  std::string all;
+  for (const auto& l : RenderStatus(s, o)) all += l + "\n";
+  EXPECT_NE(all.find("line1?line2?[H"), std::string::npos) << all;
+}
+
 TEST(StatusView, AlertsPaneMarksTheSelection) {
   ViewOptions o;
   auto lines = RenderAlertsPane(Sample(), o, 1);
