@@ -22,9 +22,10 @@ tmux = vt.need("tmux")
 work = tempfile.mkdtemp(prefix="vigil-status.")
 sleeper = os.path.join(work, "vt-status-sleeper")  # its own name: no other test counts it
 shutil.copy("/bin/sleep", sleeper)
-UNIT, APP_UNIT = "vt-status-node.service", "vt-status-app.service"
+UNIT, APP_UNIT, HEALER_UNIT = "vt-status-node.service", "vt-status-app.service", "vt-status-healer.service"
 try:
-    sd = vt.UserSystemd({u: f"[Service]\nExecStart={sleeper} 100000\nRestart=no\n" for u in (UNIT, APP_UNIT)})
+    sd = vt.UserSystemd({u: f"[Service]\nExecStart={sleeper} 100000\nRestart=no\n"
+                         for u in (UNIT, APP_UNIT, HEALER_UNIT)})
 except RuntimeError as e:
     shutil.rmtree(work, ignore_errors=True)
     vt.skip(str(e))
@@ -50,6 +51,7 @@ global: {{scrape_interval: 1s, evaluation_interval: 1s}}
 host: {{interval: 1s}}
 systemd: {{bus: user}}
 rule_files: ['{rules}']
+recovery: {{mode: enforce}}
 alerting:
   route: {{receiver: none}}
   receivers: [{{name: none}}]
@@ -60,6 +62,9 @@ services:
   app:
     depends_on: [node]
     unit: {APP_UNIT}
+  healer:
+    unit: {HEALER_UNIT}
+    recovery: {{restart: {{backoff: 1s, max_backoff: 2s, verify_timeout: 8s, stable_for: 3s}}}}
 """
 
 tsock = f"vigil-status-{os.getpid()}"  # a private tmux server, killed at the end
@@ -103,7 +108,7 @@ def cleanup():
 
 
 with vt.running(lambda: vigil, cleanup):
-    sd.systemctl("start", UNIT, APP_UNIT)
+    sd.systemctl("start", UNIT, APP_UNIT, HEALER_UNIT)
     vigil = vt.Vigil(a.vigil, CONFIG)
     vigil.wait_ready(timeout=15)
 
@@ -172,7 +177,7 @@ with vt.running(lambda: vigil, cleanup):
     except ValueError:
         data = {}
     c.check("--json prints the snapshot's data", r.returncode == 0 and data.get("overall") == "healthy" and
-            {s["name"] for s in data.get("services", [])} == {"node", "app"}, r.stdout[:300])
+            {s["name"] for s in data.get("services", [])} == {"node", "app", "healer"}, r.stdout[:300])
 
     # tmux: a private server with a plain shell, 80x24.
     env_shell = f"env -u NO_COLOR PS1='$ ' bash --norc --noprofile"
@@ -218,6 +223,16 @@ with vt.running(lambda: vigil, cleanup):
             b"[P1] NodeInIBD" in r.stdout, f"{r.returncode} {r.stdout.decode()}")
     bitcoind.scenario("ok")
     vt.wait_until(lambda: status()["data"]["overall"] == "healthy", timeout=8, what="healthy again")
+
+    # vigil restarts the healer's unit: recovering (a warning) until verified, then up.
+    vt.wait_until(lambda: service(status(), "healer")["state"] == "up", timeout=8, what="healer up")
+    sd.systemctl("kill", "-s", "KILL", HEALER_UNIT)
+    snap = vt.wait_until(lambda: (lambda s: s if service(s, "healer")["state"] == "recovering" else None)(status()),
+                         timeout=8, what="healer recovering")
+    c.check("a restart by vigil's recovery shows as recovering, overall warning",
+            snap["data"]["overall"] == "warning" and service(snap, "healer")["since"] is not None, str(snap)[:400])
+    vt.wait_until(lambda: service(status(), "healer")["state"] == "up", timeout=15, what="healer verified up")
+    vt.wait_until(lambda: status()["data"]["overall"] == "healthy", timeout=8, what="healthy after the recovery")
 
     port = vt.free_port()
     r = subprocess.run([a.vigil, "status", "--url", f"http://127.0.0.1:{port}"], capture_output=True, timeout=20)
