@@ -1,6 +1,7 @@
 #include "status/status.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 
@@ -29,7 +30,11 @@ std::string Quote(std::string_view v) {
   std::string out = "\"";
   for (char c : v) {
     if (c == '"' || c == '\\') out += '\\';
-    out += c == '\n' ? 'n' : c;
+    if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
   }
   return out + "\"";
 }
@@ -50,6 +55,14 @@ struct Builder::Impl {
   };
   mutable std::mutex mu;  // guards slow
   mutable Slow slow;
+  // The UI asks on every change: a failing query is logged once a minute, not per snapshot.
+  mutable std::atomic<TimestampMs> last_warning_ms{0};
+
+  void Warn(const char* what, const std::string& q, const std::string& err) const {
+    TimestampMs now = o.clock->NowMs(), last = last_warning_ms.load();
+    if (now - last < 60'000 || !last_warning_ms.compare_exchange_strong(last, now)) return;
+    LogWarn(what, {{"query", q}, {"err", err}});
+  }
 
   explicit Impl(Options options) : o(std::move(options)), engine(o.engine) {}
 
@@ -58,12 +71,12 @@ struct Builder::Impl {
   std::vector<promql::Sample> Query(const std::string& q, TimestampMs t) const {
     auto expr = promql::ParseExpr(q);
     if (!expr.ok()) {
-      LogWarn("status: bad query", {{"query", q}, {"err", expr.status().message()}});
+      Warn("status: bad query", q, expr.status().message());
       return {};
     }
     promql::QueryResult r = engine.Instant(o.storage, **expr, t);
     if (!r.ok) {
-      LogWarn("status: query failed", {{"query", q}, {"err", r.error.message}});
+      Warn("status: query failed", q, r.error.message);
       return {};
     }
     if (r.value.type == promql::ValueType::kScalar) return {promql::Sample{{}, t, r.value.scalar}};
@@ -135,6 +148,7 @@ struct Builder::Impl {
   Snapshot Build() const {
     TimestampMs now = o.clock->NowMs();
     std::shared_ptr<const Config> cfg = o.config();
+    if (!cfg) cfg = std::make_shared<const Config>();  // before the first configuration: no services
     const Config& c = *cfg;
     Snapshot s;
     s.time = static_cast<double>(now) / 1000.0;
