@@ -70,7 +70,7 @@ int ShowStatus(const StatusCommandOptions& o) {
   std::string raw;
   auto s = Fetch(o.server, kStatusTimeout, &raw);
   if (!s.ok()) {
-    std::fprintf(stderr, "error: %s (is vigil running there? --url sets the address)\n", s.status().message().c_str());
+    std::fprintf(stderr, "error: %s (--url sets the address)\n", s.status().message().c_str());
     return kUnreachableExitCode;
   }
   if (o.as_json) {
@@ -93,8 +93,10 @@ namespace {
 
 volatile sig_atomic_t g_resized = 0;
 volatile sig_atomic_t g_quit = 0;
+volatile sig_atomic_t g_suspend = 0;
 void OnResize(int) { g_resized = 1; }
 void OnQuit(int) { g_quit = 1; }
+void OnSuspend(int) { g_suspend = 1; }
 
 // Raw keys, the alternate screen and a hidden cursor, undone by the destructor
 // (and so on every way out of RunTop).
@@ -114,11 +116,14 @@ class RawTerminal {
     Write("\x1b[?1049h\x1b[?25l");
     return Status::Ok();
   }
-  ~RawTerminal() {
+  // Gives the terminal back as it was (also before a Ctrl-Z stops us).
+  void Leave() {
     if (!entered_) return;
+    entered_ = false;
     Write("\x1b[?25h\x1b[?1049l");
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_);
   }
+  ~RawTerminal() { Leave(); }
   static void Write(std::string_view s) {
     while (!s.empty()) {
       ssize_t n = ::write(STDOUT_FILENO, s.data(), s.size());
@@ -185,8 +190,20 @@ class Top {
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
     sigaction(SIGHUP, &sa, nullptr);
+    sa.sa_handler = OnSuspend;
+    sigaction(SIGTSTP, &sa, nullptr);
     auto next_fetch = std::chrono::steady_clock::now();
     while (!g_quit && !quit_) {
+      if (g_suspend) {
+        // Ctrl-Z: restore the shell's terminal, stop for real, take it again on `fg`.
+        g_suspend = 0;
+        term.Leave();
+        signal(SIGTSTP, SIG_DFL);
+        raise(SIGTSTP);
+        sa.sa_handler = OnSuspend;
+        sigaction(SIGTSTP, &sa, nullptr);
+        if (Status s = term.Enter(); !s.ok()) return Fail("vigil top: taking the terminal back: " + s.message());
+      }
       auto now = std::chrono::steady_clock::now();
       if (now >= next_fetch) {
         Refresh();

@@ -296,8 +296,19 @@ with vt.running(lambda: vigil, cleanup):
             firing.get("AlwaysFiring", {}).get("silenced") is True, str(firing))
     wait_screen(lambda s: "(silenced) fires for" in s, "top shows the alert silenced")
 
+    # Ctrl-Z gives the shell its screen back; fg resumes the view where it was.
+    tmux_cmd("send-keys", "-t", "t", "C-z")
+    s = wait_screen(lambda s: "Stopped" in s, "Ctrl-Z suspends top")
+    c.check("Ctrl-Z gives the shell its screen back", "[2 Alerts]" not in s and "AlwaysFiring" not in s, s)
+    tmux_cmd("send-keys", "-t", "t", "fg", "Enter")
+    s = wait_screen(lambda s: "vigil top" in s.splitlines()[0], "fg resumes top")
+    c.check("fg resumes top on the pane it showed", "[2 Alerts]" in s and "AlwaysFiring" in s, s)
+
     tmux_cmd("send-keys", "-t", "t", "q")
-    s = wait_screen(lambda s: "top-rc=0" in s, "top exits on q")
+    # A job resumed by fg loses the rest of its command line: ask for its status.
+    wait_screen(lambda s: "[2 Alerts]" not in s, "top exits on q")
+    tmux_cmd("send-keys", "-t", "t", "echo top-rc=$?", "Enter")
+    s = wait_screen(lambda s: "top-rc=0" in s, "top's exit status 0")
     c.check("q restores the terminal (the shell is back, no pane left)", "[2 Alerts]" not in s, s)
     cur = tmux_cmd("display-message", "-p", "-t", "t", "#{cursor_flag}").stdout.strip()
     c.check("the cursor is visible again", cur == "1", cur)
