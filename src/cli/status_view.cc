@@ -265,6 +265,15 @@ std::vector<std::string> RenderServicesPane(const Snapshot& s, const ViewOptions
   out.push_back("");
   out.push_back(
       FitWidth("  alerts  " + Counts(s.alerts.counts, o) + "  pending " + std::to_string(s.alerts.pending), o.width));
+  // The most urgent few (the alerts pane lists them all), then the host: a
+  // taller window shows more, the caller cuts what does not fit.
+  constexpr size_t kOverviewAlerts = 5;
+  double now = Now(s, o);
+  for (size_t i = 0; i < s.alerts.firing.size() && i < kOverviewAlerts; ++i) {
+    out.push_back(FitWidth("  " + AlertLine(s.alerts.firing[i], o, now), o.width));
+  }
+  out.push_back("");
+  AddHost(s, o, out);
   return out;
 }
 

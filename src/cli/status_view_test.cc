@@ -168,6 +168,15 @@ TEST(StatusView, ControlCharactersFromDataNeverReachTheTerminal) {
   EXPECT_NE(all.find("line1?line2?[H"), std::string::npos) << all;
 }
 
+TEST(StatusView, OverviewPaneHasServicesTopAlertsAndHost) {
+  ViewOptions o;
+  std::string all;
+  for (const auto& l : RenderServicesPane(Sample(), o)) all += l + "\n";
+  EXPECT_NE(all.find("x DOWN"), std::string::npos) << all;
+  EXPECT_NE(all.find("[P0] ValidatorDown"), std::string::npos) << all;
+  EXPECT_NE(all.find("memory"), std::string::npos) << all;
+}
+
 TEST(StatusView, AlertsPaneMarksTheSelection) {
   ViewOptions o;
   auto lines = RenderAlertsPane(Sample(), o, 1);
