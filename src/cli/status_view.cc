@@ -163,9 +163,10 @@ void AddHost(const Snapshot& s, const ViewOptions& o, std::vector<std::string>& 
     std::string full = f.full_in_seconds ? "full in " + FormatAge(*f.full_in_seconds) : "";
     std::string used = FormatRatio(f.used_ratio) + " used";
     std::string_view sgr = f.used_ratio >= 0.9 ? "1;31" : f.used_ratio >= 0.8 ? "33" : "";
-    std::string line = "  " + PadPath(f.mountpoint, 16) + " " + Paint(o, sgr, Pad(used, 10)) + " " +
-                       Pad(FormatBytes(f.avail_bytes) + " free of " + FormatBytes(f.size_bytes), 24) + " " +
-                       Pad(FillRate(f), 12) + " " + full;
+    // 2+15+1+10+1+23+1+11+1 columns leave 15 for "full in 999d23h" in 80.
+    std::string line = "  " + PadPath(f.mountpoint, 15) + " " + Paint(o, sgr, Pad(used, 10)) + " " +
+                       Pad(FormatBytes(f.avail_bytes) + " free of " + FormatBytes(f.size_bytes), 23) + " " +
+                       Pad(FillRate(f), 11) + " " + full;
     out.push_back(FitWidth(TrimRight(line), o.width));
   }
   if (h.filesystems.empty()) out.push_back("  (no filesystems)");

@@ -177,6 +177,16 @@ TEST(StatusView, OverviewPaneHasServicesTopAlertsAndHost) {
   EXPECT_NE(all.find("memory"), std::string::npos) << all;
 }
 
+TEST(StatusView, TimeToFullIsWholeAtEightyColumns) {
+  ViewOptions o;  // 80 columns
+  auto s = Sample();
+  s.host.filesystems[0].full_in_seconds = 999 * 86400 + 23 * 3600;
+  s.host.filesystems[0].fill_bytes_per_second = 1023.0 * (1 << 20) / 3600;
+  std::string all;
+  for (const auto& l : RenderHostPane(s, o)) all += l + "\n";
+  EXPECT_NE(all.find("+1023 MiB/h full in 999d23h\n"), std::string::npos) << all;
+}
+
 TEST(StatusView, AlertsPaneMarksTheSelection) {
   ViewOptions o;
   auto lines = RenderAlertsPane(Sample(), o, 1);
