@@ -30,6 +30,8 @@ packages=(
   prometheus prometheus-node-exporter prometheus-alertmanager systemd dbus-user-session curl procps python3 openssl
   # writes journal files for the journal follower tests
   systemd-journal-remote
+  # `vigil status` and `vigil top` are tested inside tmux (send-keys, capture-pane)
+  tmux
   # the web UI: tested in headless Chromium (built with esbuild from npm, below)
   chromium
 )

@@ -32,6 +32,7 @@
 #include "recovery/host_actions.h"
 #include "rules/manager.h"
 #include "rules/state_store.h"
+#include "status/status.h"
 #include "systemd/control.h"
 #include "systemd/monitor.h"
 #include "tsdb/tsdb.h"
@@ -304,7 +305,10 @@ class Agent {
       return recovery_;
     }));
     endpoints.routes.push_back(live_.NewRoute());
-    endpoints.routes.push_back(api::NewRoute(ApiOptions()));
+    // /api/v1/status before the API's /api/v1/, which still answers /api/v1/status/….
+    http::Route api_route = api::NewRoute(ApiOptions());
+    endpoints.routes.push_back(status::NewRoute(StatusOptions(), api_route.handler));
+    endpoints.routes.push_back(std::move(api_route));
     endpoints.routes.push_back(web::NewUiRoute());  // prefix "/": last
     endpoints.serves_root = true;
     events_.SetLive(&live_);
@@ -792,6 +796,39 @@ class Agent {
     return o;
   }
 
+  // GET /api/v1/status reads the configuration through status_config_, which
+  // StartScheduler replaces on each (re)load.
+  status::Options StatusOptions() {
+    status::Options o;
+    o.storage = Storage();
+    o.engine = EngineOptions();
+    o.engine.timeout = std::min(o.engine.timeout, Duration(5000));  // stay quick: a slow part shows as null
+    o.clock = &clock_;
+    o.rules = rules_.get();
+    o.config = [this] {
+      std::lock_guard lock(mu_);
+      return status_config_;
+    };
+    o.recovery = [this] {
+      std::lock_guard lock(mu_);
+      return recovery_;
+    };
+    o.silences = [this] {
+      auto parsed = notifier_->ParsedSilences();  // unreadable: nothing is marked silenced
+      return parsed.ok() ? std::move(*parsed) : std::vector<alert::Silence>{};
+    };
+    return o;
+  }
+
+  static std::shared_ptr<const status::Config> StatusConfigOf(const config::Config& c) {
+    auto s = std::make_shared<status::Config>();
+    for (const auto& sv : c.services) s->services.push_back({sv.name, sv.unit, sv.depends_on});
+    if (c.alerting) s->severities = c.alerting->severities;
+    s->host_name = TargetLabelsFor(c).instance;
+    s->host_job = c.host.job;
+    return s;
+  }
+
   void WaitForSignals() {
     sigset_t set;
     sigemptyset(&set);
@@ -873,6 +910,7 @@ class Agent {
     s->Start();
     std::lock_guard lock(mu_);
     scheduler_ = std::move(s);
+    status_config_ = StatusConfigOf(c);
     systemd_ = std::move(wiring.systemd);
     health_ = std::move(wiring.health);
   }
@@ -966,11 +1004,12 @@ class Agent {
   RunOptions options_;
   config::Config config_;
   SystemClock clock_;
-  std::mutex mu_;  // guards scheduler_, reload_ and http_server_
+  std::mutex mu_;  // guards scheduler_, reload_, http_server_ and status_config_
   http::Server* http_server_ = nullptr;
   std::shared_ptr<collect::Scheduler> scheduler_;
   std::shared_ptr<systemd::Monitor> systemd_;
   std::shared_ptr<ServiceHealth> health_;
+  std::shared_ptr<const status::Config> status_config_;
   std::shared_ptr<recovery::Controller> recovery_;       // null when no service has a recovery policy
   std::shared_ptr<recovery::HostActions> host_actions_;  // null without cleanup, failover or exec
   web::LiveEvents live_;                                 // before events_, which points at it

@@ -12,6 +12,7 @@
 #include "cli/recovery_commands.h"
 #include "cli/rules_commands.h"
 #include "cli/silence_commands.h"
+#include "cli/status_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
 #include "rules/rule_file.h"
@@ -187,6 +188,18 @@ int Main(int argc, char** argv) {
                    "The test alert's severity (any value; alerting.severities gives its priority)")
       ->capture_default_str();
 
+  // --url defaults to the default configuration's listen address, read only when needed.
+  StatusCommandOptions status_opts;
+  CLI::App* status_cmd = app.add_subcommand(
+      "status", "The host's health from a running vigil; exit 0 healthy, 1 warning, 2 critical, 3 unreachable");
+  status_cmd->add_option("--url,--server", status_opts.server, "vigil's address (default: http://<global.listen>)");
+  status_cmd->add_flag("--json", status_opts.as_json, "Print the snapshot's data as JSON");
+  TopOptions top_opts;
+  std::string top_interval = "1s";
+  CLI::App* top_cmd = app.add_subcommand("top", "A live full-screen view of a running vigil (q quits)");
+  top_cmd->add_option("--url,--server", top_opts.server, "vigil's address (default: http://<global.listen>)");
+  top_cmd->add_option("--interval", top_interval, "Refresh interval")->capture_default_str();
+
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
   CLI::App* tsdb_cmd = app.add_subcommand("tsdb", "Tools for the embedded time-series store");
@@ -261,6 +274,21 @@ int Main(int argc, char** argv) {
   if (silence_list->parsed()) return ListSilences(silence.server, silence_expired, silence_json);
   if (silence_expire->parsed()) return ExpireSilence(silence.server, silence_id);
   if (alerts_cmd->parsed()) return ListAlerts(alerts_server, alerts_json);
+  if (status_cmd->parsed()) {
+    if (status_opts.server.empty()) status_opts.server = DefaultServerUrl();
+    return ShowStatus(status_opts);
+  }
+  if (top_cmd->parsed()) {
+    auto d = ParseDuration(top_interval);
+    if (!d.ok() || d->count() < 100 || d->count() > 60000) {
+      std::fprintf(stderr, "error: --interval: expected a duration from 100ms to 1m, got \"%s\"\n",
+                   top_interval.c_str());
+      return 1;
+    }
+    top_opts.interval = *d;
+    if (top_opts.server.empty()) top_opts.server = DefaultServerUrl();
+    return RunTop(top_opts);
+  }
   if (test_rules->parsed()) return TestRules(rule_test_files);
   if (query_cmd->parsed()) return QueryInstant(query_target, query_expr, query_time);
   if (range_cmd->parsed()) return QueryRange(query_target, query_expr, range_start, range_end, range_step);

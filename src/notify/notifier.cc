@@ -252,18 +252,10 @@ void Notifier::Loop() {
     }
     if (reload_silences) {
       std::vector<alert::Silence> active;
-      if (auto stored = outbox_->Silences(); stored.ok()) {
-        for (const auto& st : *stored) {
-          alert::Silence sil{st.id, {}, st.starts_at, st.ends_at, st.created_by, st.comment};
-          for (const auto& m : st.matchers) {
-            if (auto parsed = alert::ParseMatchers(m); parsed.ok()) {
-              sil.matchers.insert(sil.matchers.end(), parsed->begin(), parsed->end());
-            }
-          }
-          active.push_back(std::move(sil));
-        }
+      if (auto parsed = ParsedSilences(); parsed.ok()) {
+        active = std::move(*parsed);
       } else {
-        LogError("cannot read silences", {{"err", stored.status().message()}});
+        LogError("cannot read silences", {{"err", parsed.status().message()}});
       }
       silences_ = active;
       dispatcher_->SetSilences(std::move(active));
@@ -448,6 +440,23 @@ Status Notifier::ExpireSilence(const std::string& id) {
 }
 
 Result<std::vector<Outbox::StoredSilence>> Notifier::Silences() const { return outbox_->Silences(); }
+
+Result<std::vector<alert::Silence>> Notifier::ParsedSilences() const {
+  auto stored = outbox_->Silences();
+  if (!stored.ok()) return stored.status();
+  std::vector<alert::Silence> out;
+  for (const auto& st : *stored) {
+    alert::Silence sil{st.id, {}, st.starts_at, st.ends_at, st.created_by, st.comment};
+    for (const auto& m : st.matchers) {
+      // Stored matchers were checked when the silence was put.
+      if (auto parsed = alert::ParseMatchers(m); parsed.ok()) {
+        sil.matchers.insert(sil.matchers.end(), parsed->begin(), parsed->end());
+      }
+    }
+    out.push_back(std::move(sil));
+  }
+  return out;
+}
 
 std::vector<alert::AlertState> Notifier::AlertStates() const {
   std::lock_guard lock(dispatch_mu_);

@@ -76,6 +76,8 @@ class Notifier {
   Result<std::string> PutSilence(Outbox::StoredSilence silence);
   Status ExpireSilence(const std::string& id);
   Result<std::vector<Outbox::StoredSilence>> Silences() const;
+  // The same with parsed matchers, as the dispatcher applies them.
+  Result<std::vector<alert::Silence>> ParsedSilences() const;
 
   // The firing alerts the dispatcher holds, with why each is muted and where
   // it goes (GET /api/v2/alerts).
