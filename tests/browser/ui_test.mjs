@@ -67,7 +67,7 @@ try {
     overview: ['#/', '.overview table'],
     service: [`#/service/${encodeURIComponent(services[0])}`, '.service dl.facts'],
     alerts: ['#/alerts', '.alerts section'],
-    explore: [`#/explore?${new URLSearchParams({ q: 'node_load1', range: '1h' })}`, '.explore figure.chart canvas'],
+    explore: [`#/explore?${new URLSearchParams({ q: 'ui_test_series', range: '1h' })}`, '.explore figure.chart canvas'],
     system: ['#/system', '.system [data-collector]'],
   };
   for (const [name, [hash, ready]] of Object.entries(pages)) {
@@ -137,7 +137,7 @@ try {
   }
 
   // A chart's points equal /api/v1/query_range for the same query, and its canvas is drawn.
-  const expr = 'node_load1';
+  const expr = 'ui_test_series';
   await page.goto(url + '/#/explore?' + new URLSearchParams({ q: expr, range: '1h' }));
   await page.waitForSelector('.explore figure.chart canvas');
   const drawn = await until(() => page.evaluate((q) => {
@@ -149,14 +149,21 @@ try {
     const p = new URLSearchParams({ query: drawn.query, start: drawn.start, end: drawn.end, step: drawn.step });
     if (drawn.downsampled) p.set('downsampled', 'true');
     const ref = (await api('/api/v1/query_range?' + p)).data.result;
-    const want = new Map(ref[0].values.map(([t, v]) => [t, Number(v)]));
-    const xs = drawn.data[0];
-    const ys = drawn.data[1];
-    const drawnPoints = xs.map((t, i) => [t, ys[i]]).filter(([, v]) => v !== null);
-    const same = ref.length === drawn.series.length && drawnPoints.length === want.size
-      && drawnPoints.every(([t, v]) => want.get(t) === v);
-    check('the chart shows exactly the points of /api/v1/query_range', same,
-      `${drawnPoints.length} drawn, ${want.size} from the API`);
+    // Series by series (the chart keeps the API's order), point by point.
+    let compared = 0;
+    const mismatch = [];
+    ref.forEach((series, k) => {
+      const want = new Map(series.values.map(([t, v]) => [t, Number(v)]));
+      const got = drawn.data[0].map((t, i) => [t, drawn.data[k + 1][i]]).filter(([, v]) => v !== null);
+      compared += got.length;
+      if (JSON.stringify(series.metric) !== JSON.stringify(drawn.series[k])) mismatch.push(`series ${k} labels`);
+      if (got.length !== want.size || !got.every(([t, v]) => want.get(t) === v)) {
+        mismatch.push(`series ${k}: ${got.length} drawn, ${want.size} from the API`);
+      }
+    });
+    check('the chart shows exactly the points of /api/v1/query_range',
+      ref.length === 3 && drawn.series.length === 3 && compared > 400 && mismatch.length === 0,
+      `${ref.length} series from the API, ${drawn.series.length} drawn, ${compared} points; ${mismatch.join('; ')}`);
     // Pixels in the series' own colour (#3b82f6) mean the line was drawn.
     const coloured = await page.$eval('.explore .uplot canvas', (canvas) => {
       const d = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;

@@ -3,11 +3,13 @@ playwright-core from web/node_modules: tests/browser/ui_test.mjs) against a
 running vigil with a private `systemd --user` and the emulated bitcoind,
 titan and validator. Screenshots of each page go to build/ui-screenshots/."""
 import gzip
+import math
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 
 import vigiltest as vt
@@ -71,6 +73,21 @@ services:
     validator: {{url: '{validator.url}/', interval: 1s, timeout: 800ms}}
 """
 
+# Two hours of three series, imported before vigil starts, so charts have
+# history to draw (and live data goes on after the import).
+now = int(time.time())
+history = os.path.join(work, "history.om")
+with open(history, "w") as f:
+    f.write("# TYPE ui_test_series gauge\n")
+    for i in range(3):
+        for t in range(now - 7200, now - 14, 15):
+            f.write(f'ui_test_series{{i="{i}"}} {10 * i + math.sin(t / 600):.4f} {t}\n')
+    f.write("# EOF\n")
+data_dir = os.path.join(work, "data")
+imported = subprocess.run([a.vigil, "tsdb", "import", history, "--data-dir", data_dir], capture_output=True, text=True,
+                          timeout=60)
+c.check("history imported", imported.returncode == 0, imported.stdout + imported.stderr)
+
 v = None
 
 
@@ -82,7 +99,7 @@ def cleanup():
 
 
 with vt.running(lambda: v, cleanup):
-    v = vt.Vigil(a.vigil, CONFIG)
+    v = vt.Vigil(a.vigil, CONFIG, data_dir=data_dir)
     v.wait_ready(timeout=20)
     # A few rounds of history for the charts.
     vt.wait_until(lambda: "vigil_bitcoind_blocks" in v.metrics(), timeout=15, what="bitcoind collected")

@@ -54,7 +54,8 @@ export function chart(spec) {
   const load = async () => {
     const end = Math.floor(Date.now() / 1000);
     const step = spec.step || stepFor(spec.range);
-    const start = Math.ceil((end - spec.range) / step) * step;  // on the step grid
+    // Steps count back from now, so the newest point is always drawn.
+    const start = end - Math.floor(spec.range / step) * step;
     // Rate windows span two steps (at least 5 m) so coarse steps skip no data.
     const query = spec.query.replaceAll('$window', `${Math.max(300, 2 * step)}s`);
     // Steps of 5 m and more may read the downsampled history.

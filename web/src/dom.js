@@ -31,7 +31,7 @@ function append(el, children) {
 
 // Severity priorities: an icon and a word, so colour is never the only signal.
 export const PRIORITIES = {
-  P0: { icon: '⛔', word: 'critical' },
+  P0: { icon: '■', word: 'critical' },
   P1: { icon: '▲', word: 'high' },
   P2: { icon: '◆', word: 'medium' },
   P3: { icon: '●', word: 'low' },

@@ -22,10 +22,10 @@ export function explore(ctx) {
   const el = h('div', { class: 'page explore' }, h('h1', {}, 'Explore'), form,
     rangePicker(range, (r) => go(input.value, r)), results);
 
-  const fill = (names) => fill(list, ...names.map((n) => h('option', { value: n })));
-  if (metricNames) fill(metricNames);
+  const complete = (names) => fill(list, ...names.map((n) => h('option', { value: n })));
+  if (metricNames) complete(metricNames);
   else {
-    get('/api/v1/label/__name__/values').then((r) => { metricNames = r.data; fill(metricNames); })
+    get('/api/v1/label/__name__/values').then((r) => { metricNames = r.data; complete(metricNames); })
       .catch(() => { /* completion is a convenience; the query still runs */ });
   }
 

@@ -5,7 +5,7 @@ import {
 
 function healthChips(service) {
   return (service.health || []).map((v) => h('span', { class: 'chip', title: v.name },
-    `${v.text || v.name}`));
+    v.text && v.text.includes(v.name) ? v.text : `${v.name} ${v.text ?? '—'}`));
 }
 
 function alertCounts(counts) {
@@ -83,7 +83,7 @@ export function overview(ctx) {
     const overall = status.overall || 'healthy';
     fill(body, 
       h('p', { class: `overall overall-${overall}`, role: 'status', dataset: { overall } },
-        { healthy: '✔ Healthy', warning: '▲ Warning', critical: '⛔ Critical' }[overall] || overall,
+        { healthy: '✔ Healthy', warning: '▲ Warning', critical: '■ Critical' }[overall] || overall,
         h('span', { class: 'muted' }, ` — updated ${new Date(status.time * 1000).toLocaleTimeString()}`)),
       section('Alerts', h('p', { class: 'counts' }, Object.keys(PRIORITIES).map((p) =>
         priorityBadge(p, status.alerts.counts[p] || 0)),
