@@ -51,7 +51,7 @@ wait_ready "http://127.0.0.1:$vport/-/ready" "${PIDS[-1]}" vigil 300
 
 "$PROMTOOL" tsdb create-blocks-from openmetrics --max-block-duration=25h "$TMP/data.om" "$TMP/prom" >/dev/null
 pport=$(free_port)
-printf 'global: {scrape_interval: 15s}\nscrape_configs: [{job_name: vigil, static_configs: [{targets: ["127.0.0.1:%s"]}]}]\n' \
+printf 'global: {scrape_interval: 5s}\nscrape_configs: [{job_name: vigil, static_configs: [{targets: ["127.0.0.1:%s"]}]}]\n' \
   "$vport" >"$TMP/prom.yml"
 "$PROMETHEUS" --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom" --storage.tsdb.retention.time=100y \
   --web.listen-address="127.0.0.1:$pport" >"$TMP/prometheus.log" 2>&1 &
