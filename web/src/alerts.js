@@ -106,11 +106,14 @@ export function alerts(ctx) {
       get('/api/v2/alerts'), get('/api/v1/alerts'), get('/api/v2/silences'), get('/api/v1/notifications')]);
     const now = Date.now() / 1000;
     if (am.status === 'fulfilled') {
+      // inhibitedBy lists fingerprints: name the inhibiting alerts where they are listed too.
+      const byFingerprint = new Map(am.value.map((a) => [a.fingerprint,
+        `${a.labels.alertname}${a.labels.service ? ` (${a.labels.service})` : ''}`]));
       const rows = am.value.map((a) => {
         const st = a.status || {};
         const muted = st.state === 'suppressed';
         const why = [...(st.silencedBy || []).map((id) => `silenced by ${id}`),
-          ...(st.inhibitedBy || []).map((id) => `inhibited by ${id}`)].join('; ');
+          ...(st.inhibitedBy || []).map((fp) => `inhibited by ${byFingerprint.get(fp) || fp}`)].join('; ');
         return h('tr', { dataset: { alertname: a.labels.alertname, state: muted ? 'suppressed' : 'active' } },
           h('td', {}, priorityBadge(priorityOf(a.labels, lastStatus) || '')),
           h('th', { scope: 'row' }, a.labels.alertname),
