@@ -140,6 +140,12 @@ void Dispatcher::Place(const Alert& alert) {
       continue;
     }
     g.alerts[fp] = alert;
+    // Alertmanager's rule: an alert that started more than group_wait ago
+    // (held by its `for:`, or firing across a restart) has waited already;
+    // a group that has not spoken yet sends it at once.
+    if (g.last_sent == 0 && !alert.resolved() && alert.starts_at + r->group_wait().count() < now) {
+      g.next_flush = std::min(g.next_flush, now);
+    }
   }
   if (alert.resolved()) current_.erase(fp);
 }

@@ -111,6 +111,28 @@ TEST(Dispatcher, GroupWaitCollectsThenGroupIntervalBatchesChanges) {
   EXPECT_EQ(f.d.NextFlush(), std::nullopt);
 }
 
+// As Alertmanager: an alert that started longer than group_wait ago is not
+// held for group_wait again; one that just started is.
+TEST(Dispatcher, AnAlertOlderThanGroupWaitIsNotHeldForIt) {
+  Fixture f;
+  f.clock.Advance(60 * kS);
+  Labels old_alert{{"alertname", "Lag"}, {"service", "titan"}, {"severity", "high"}};
+  f.d.Update(Firing(old_alert, kMonday));  // started a minute ago; group_wait is 10 s
+  ASSERT_EQ(f.d.NextFlush(), f.clock.NowMs());
+  auto n = f.d.Flush();
+  ASSERT_THAT(n, SizeIs(1));
+  // Once the group has spoken, group_interval batches as before.
+  Labels another{{"alertname", "Lag"}, {"service", "titan"}, {"severity", "high"}, {"instance", "2"}};
+  f.d.Update(Firing(another, kMonday));
+  EXPECT_THAT(f.d.Flush(), IsEmpty());
+
+  Labels fresh{{"alertname", "Lag"}, {"service", "validator"}, {"severity", "high"}};
+  f.d.Update(Firing(fresh, f.clock.NowMs() - 5000));  // 5 s old: its new group waits group_wait
+  EXPECT_THAT(f.d.Flush(), IsEmpty());
+  f.clock.Advance(10 * kS);
+  EXPECT_THAT(f.d.Flush(), SizeIs(1));
+}
+
 // A restart: the new dispatcher starts from the persisted notification log.
 TEST(Dispatcher, RestoredLogNeitherRepeatsNorLosesTheResolve) {
   Fixture before;

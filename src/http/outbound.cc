@@ -4,6 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <vector>
 
 #include "base/strings.h"
 
@@ -59,6 +63,54 @@ std::optional<ParsedUrl> ParseUrl(const std::string& url) {
   return u;
 }
 
+namespace {
+
+// Idle kept-alive clients by origin, shared by every thread that delivers.
+// A client is used by one exchange at a time: taken out, then put back.
+class IdleClients {
+ public:
+  static IdleClients& Get() {
+    static IdleClients* pool = new IdleClients();  // never destroyed: used until exit
+    return *pool;
+  }
+
+  std::unique_ptr<httplib::Client> Take(const std::string& key) {
+    std::lock_guard lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    auto it = idle_.find(key);
+    while (it != idle_.end() && !it->second.empty()) {
+      Entry e = std::move(it->second.back());
+      it->second.pop_back();
+      --count_;
+      if (now - e.since < kMaxIdle) return std::move(e.client);
+    }
+    return nullptr;
+  }
+
+  void Put(const std::string& key, std::unique_ptr<httplib::Client> client) {
+    std::lock_guard lock(mu_);
+    auto& list = idle_[key];
+    if (list.size() >= kMaxPerOrigin || count_ >= kMaxTotal) return;  // closed as it goes
+    list.push_back({std::move(client), std::chrono::steady_clock::now()});
+    ++count_;
+  }
+
+ private:
+  // Shorter than the idle timeouts of common servers, so a kept connection
+  // is rarely one the peer has already closed.
+  static constexpr auto kMaxIdle = std::chrono::seconds(30);
+  static constexpr size_t kMaxPerOrigin = 8, kMaxTotal = 64;
+  struct Entry {
+    std::unique_ptr<httplib::Client> client;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex mu_;
+  std::map<std::string, std::vector<Entry>> idle_;
+  size_t count_ = 0;
+};
+
+}  // namespace
+
 SteadyTime DeadlineFrom(SteadyTime deadline, std::chrono::milliseconds timeout) {
   SteadyTime own = std::chrono::steady_clock::now() + timeout;
   if (deadline == SteadyTime{}) return own;
@@ -72,12 +124,17 @@ std::optional<Failure> HttpExchange(const HttpRequest& req, HttpResponse* out) {
   if (remaining.count() <= 0) return Failure{"timeout", "no time left before the deadline"};
 
   std::string host = req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
-  httplib::Client client(req.url.scheme + "://" + host + ":" + std::to_string(req.url.port));
+  const std::string origin = req.url.scheme + "://" + host + ":" + std::to_string(req.url.port);
+  const std::string pool_key = origin + (req.tls_verify ? "" : " insecure");
+  std::unique_ptr<httplib::Client> owned;
+  if (req.keep_alive) owned = IdleClients::Get().Take(pool_key);
+  if (!owned) owned = std::make_unique<httplib::Client>(origin);
+  httplib::Client& client = *owned;
   if (!client.is_valid()) return Failure{"bad_url", "cannot create a client for " + req.url.redacted};
   client.set_connection_timeout(remaining);
   client.set_read_timeout(remaining);
   client.set_write_timeout(remaining);
-  client.set_keep_alive(false);
+  client.set_keep_alive(req.keep_alive);
   client.set_follow_location(false);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
   client.enable_server_certificate_verification(req.tls_verify);
@@ -137,6 +194,10 @@ std::optional<Failure> HttpExchange(const HttpRequest& req, HttpResponse* out) {
   out->status = hres.status;
   out->body = std::move(body);
   out->retry_after = hres.get_header_value("Retry-After");
+  // Only a connection that ended cleanly and that the server keeps is reused.
+  if (req.keep_alive && hres.get_header_value("Connection") != "close") {
+    IdleClients::Get().Put(pool_key, std::move(owned));
+  }
   return std::nullopt;
 }
 

@@ -43,6 +43,10 @@ struct HttpRequest {
   bool tls_verify = true;
   SteadyTime deadline;
   size_t max_body_bytes = 8 << 20;
+  // Reuse a kept-alive connection to the same origin from an earlier
+  // exchange, and keep this one for the next (notification delivery: one
+  // connection per receiver instead of one per notification).
+  bool keep_alive = false;
 };
 
 struct HttpResponse {

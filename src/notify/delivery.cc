@@ -62,6 +62,7 @@ SendResult Post(const Delivery& d, Duration timeout) {
   req.password = d.user.empty() ? u->password : d.password;
   req.deadline = std::chrono::steady_clock::now() + timeout;
   req.max_body_bytes = 64 << 10;
+  req.keep_alive = true;  // one connection per receiver, as Alertmanager keeps
   http::HttpResponse res;
   if (auto f = http::HttpExchange(req, &res)) return {SendResult::kRetry, f->reason + ": " + f->detail};
   if (res.status >= 200 && res.status <= 299) return {SendResult::kDelivered, ""};
@@ -126,10 +127,10 @@ std::string MimeMessage(const config::EmailConfig& e, const nlohmann::json& m) {
   std::string msg = "From: " + e.from + "\nTo: " + e.to + "\nSubject: " + EncodedWord(m.value("subject", "")) +
                     "\nDate: " + date + "\nMessage-ID: <" + std::string(boundary) + "@vigil>\nMIME-Version: 1.0\n" +
                     "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\n\n";
-  msg += "--" + std::string(boundary) + "\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" +
-         m.value("text", "") + "\n";
-  msg += "--" + std::string(boundary) + "\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" +
-         m.value("html", "") + "\n";
+  msg += "--" + std::string(boundary) +
+         "\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + m.value("text", "") + "\n";
+  msg += "--" + std::string(boundary) +
+         "\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n" + m.value("html", "") + "\n";
   msg += "--" + std::string(boundary) + "--\n";
   return Crlf(msg);
 }
@@ -192,7 +193,8 @@ SendResult SendMail(const config::EmailConfig& e, const std::string& payload, Du
   curl_easy_cleanup(c);
   if (rc == CURLE_OK) return {SendResult::kDelivered, "", std::nullopt};
   // A 5xx reply is the server's final word (unknown recipient, refused sender); the rest may pass later.
-  std::string detail = std::string("SMTP: ") + curl_easy_strerror(rc) + (smtp ? " (reply " + std::to_string(smtp) + ")" : "");
+  std::string detail =
+      std::string("SMTP: ") + curl_easy_strerror(rc) + (smtp ? " (reply " + std::to_string(smtp) + ")" : "");
   return {smtp >= 500 ? SendResult::kDead : SendResult::kRetry, detail, std::nullopt};
 }
 
