@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -294,9 +295,13 @@ class Agent {
 
     http::Endpoints endpoints;
     endpoints.gather_metrics = [this] { return Gather(); };
+    // Ready once the first collection round is done, and from then on: a
+    // reload's new scheduler starting its own first round is no outage.
     endpoints.ready = [this] {
+      if (ready_.load()) return true;
       std::lock_guard lock(mu_);
-      return scheduler_->WaitForFirstRound(Duration(0));
+      if (scheduler_->WaitForFirstRound(Duration(0))) ready_ = true;
+      return ready_.load();
     };
     // More specific prefixes first: /api/v1/notifications before the API's /api/v1/.
     for (auto& r : notify::NewApiRoutes(notifier_.get(), &clock_)) endpoints.routes.push_back(std::move(r));
@@ -1014,6 +1019,7 @@ class Agent {
   std::shared_ptr<recovery::HostActions> host_actions_;  // null without cleanup, failover or exec
   web::LiveEvents live_;                                 // before events_, which points at it
   EventCounter events_{clock_};
+  std::atomic<bool> ready_{false};  // the first collection round finished
   ReloadState reload_;
   std::unique_ptr<tsdb::DB> db_;
   std::unique_ptr<collect::StorageSink> sink_;
