@@ -135,6 +135,9 @@ std::optional<Failure> HttpExchange(const HttpRequest& req, HttpResponse* out) {
   client.set_read_timeout(remaining);
   client.set_write_timeout(remaining);
   client.set_keep_alive(req.keep_alive);
+  // Headers and body leave in separate writes: without this, on a reused
+  // connection Nagle holds the body for the peer's delayed ACK (40 ms).
+  client.set_tcp_nodelay(true);
   client.set_follow_location(false);
 #ifdef CPPHTTPLIB_OPENSSL_SUPPORT
   client.enable_server_certificate_verification(req.tls_verify);
