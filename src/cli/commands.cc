@@ -8,6 +8,7 @@
 #include "cli/agent.h"
 #include "cli/build_info.h"
 #include "cli/notify_commands.h"
+#include "cli/password_command.h"
 #include "cli/query_commands.h"
 #include "cli/recovery_commands.h"
 #include "cli/rules_commands.h"
@@ -202,6 +203,11 @@ int Main(int argc, char** argv) {
 
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
+  CLI::App* hash_password = app.add_subcommand(
+      "hash-password", "Print a bcrypt hash of a password (read from the terminal or stdin) for basic_auth_users");
+  int hash_cost = 10;
+  hash_password->add_option("--cost", hash_cost, "bcrypt cost, 4 to 31")->capture_default_str();
+
   CLI::App* tsdb_cmd = app.add_subcommand("tsdb", "Tools for the embedded time-series store");
   tsdb_cmd->require_subcommand(1);
   std::string tsdb_dir = "./data", import_file, dump_match, dump_from, dump_to;
@@ -295,6 +301,7 @@ int Main(int argc, char** argv) {
   if (tsdb_import->parsed()) return TsdbImport(tsdb_dir, import_file);
   if (tsdb_stats->parsed()) return TsdbStats(tsdb_dir, stats_json);
   if (tsdb_dump->parsed()) return TsdbDump(tsdb_dir, dump_match, dump_from, dump_to);
+  if (hash_password->parsed()) return HashPasswordCommand(hash_cost);
   if (version->parsed()) {
     collect::BuildInfo b = GetBuildInfo();
     std::printf("vigil version %s (revision %s)\n  compiler: %s\n", b.version.c_str(), b.revision.c_str(),
