@@ -37,6 +37,7 @@
 #include "systemd/control.h"
 #include "systemd/monitor.h"
 #include "tsdb/tsdb.h"
+#include "watchdog/watchdog.h"
 #include "web/web.h"
 
 namespace vigil::cli {
@@ -278,6 +279,8 @@ class Agent {
     }
     db_ = std::move(*db);
     sink_ = std::make_unique<collect::StorageSink>(db_.get(), TargetLabelsFor(config_));
+    progress_sink_ = watchdog::NewProgressSink(sink_.get(), watchdog_.Heartbeat(watchdog::kCollection),
+                                               watchdog_.Heartbeat(watchdog::kStorage));
     if (!StartNotifier() || !StartRules()) {
       if (notifier_) notifier_->Stop();
       (void)db_->Close();
@@ -341,8 +344,10 @@ class Agent {
     const bool ipv6 = bound.host.find(':') != std::string::npos;
     std::fprintf(stderr, "vigil listening on http://%s%s%s:%d/ (web UI)\n", ipv6 ? "[" : "", bound.host.c_str(),
                  ipv6 ? "]" : "", bound.port);
+    watchdog_.Ready();  // listening, and the first collection round is under way
 
     WaitForSignals();
+    watchdog_.Stopping();
 
     LogInfo("shutting down");
     {
@@ -388,6 +393,7 @@ class Agent {
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) no.context.host = host;
     no.clock = &clock_;
+    no.progress = watchdog_.Heartbeat(watchdog::kNotification);
     auto n = notify::Notifier::Start(std::move(no));
     if (!n.ok()) {
       std::fprintf(stderr, "alerting: %s\n", n.status().message().c_str());
@@ -825,6 +831,25 @@ class Agent {
     return o;
   }
 
+  // systemd's STATUS= line while every subsystem makes progress.
+  watchdog::WatchdogOptions WatchdogOptions() {
+    watchdog::WatchdogOptions o;
+    o.manager = watchdog::NewSystemdServiceManager();
+    o.status = [this] {
+      size_t services = 0, firing = 0;
+      {
+        std::lock_guard lock(mu_);
+        if (status_config_) services = status_config_->services.size();
+      }
+      if (rules_) {
+        for (const auto& a : rules_->Alerts()) firing += a.alert.state == rules::AlertState::kFiring ? 1 : 0;
+      }
+      return "watching " + std::to_string(services) + " services, " + std::to_string(firing) + " alerts firing, " +
+             std::to_string(db_ ? db_->GetStats().head_series : 0) + " series";
+    };
+    return o;
+  }
+
   static std::shared_ptr<const status::Config> StatusConfigOf(const config::Config& c) {
     auto s = std::make_shared<status::Config>();
     for (const auto& sv : c.services) s->services.push_back({sv.name, sv.unit, sv.depends_on});
@@ -844,7 +869,9 @@ class Agent {
       int sig = 0;
       if (sigwait(&set, &sig) != 0) continue;
       if (sig == SIGHUP) {
+        watchdog_.Reloading();
         Reload();
+        watchdog_.Ready();
         continue;
       }
       LogInfo("received signal", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
@@ -911,8 +938,12 @@ class Agent {
     SetLogLevel(ParseLevel(c.global.log_level));
     Wiring wiring;
     auto s = std::make_shared<collect::Scheduler>(
-        clock_, BuildCollectors(c, self_, clock_, &events_, sink_.get(), &wiring), sink_.get());
+        clock_, BuildCollectors(c, self_, clock_, &events_, progress_sink_.get(), &wiring), progress_sink_.get());
     s->Start();
+    watchdog_.SetCadence(
+        {.scrape_interval = c.global.scrape_interval,
+         .delivers = c.alerting && (!c.alerting->receivers.empty() || !c.alerting->alertmanagers.empty()),
+         .send_timeout = notify::NotifierOptions{}.send_timeout});
     std::lock_guard lock(mu_);
     scheduler_ = std::move(s);
     status_config_ = StatusConfigOf(c);
@@ -982,6 +1013,7 @@ class Agent {
       actions = host_actions_;
     }
     if (actions) actions->AppendMetrics(out);
+    watchdog_.AppendMetrics(out);
     out.AddGauge("vigil_config_last_reload_successful", "Whether the last configuration reload attempt was successful.",
                  {}, reload.last_successful ? 1 : 0);
     out.AddGauge("vigil_config_last_reload_success_timestamp_seconds",
@@ -1021,8 +1053,11 @@ class Agent {
   EventCounter events_{clock_};
   std::atomic<bool> ready_{false};  // the first collection round finished
   ReloadState reload_;
+  // READY=1, STATUS= and WATCHDOG=1 for systemd; outlives everything that beats it.
+  watchdog::Watchdog watchdog_{WatchdogOptions()};
   std::unique_ptr<tsdb::DB> db_;
   std::unique_ptr<collect::StorageSink> sink_;
+  std::unique_ptr<collect::BatchSink> progress_sink_;  // sink_ plus the collection and storage heartbeats
   std::unique_ptr<rules::AlertStateStore> state_store_;
   std::unique_ptr<notify::Notifier> notifier_;
   std::unique_ptr<promql::Engine> engine_;

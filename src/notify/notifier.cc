@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "base/failpoint.h"
 #include "base/log.h"
 #include "http/outbound.h"
 #include "notify/delivery.h"
@@ -197,6 +198,7 @@ void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, std::vecto
                                                          {"reason", o.detail},
                                                          {"retry_in", FormatDuration(Duration(wait))}});
     }
+    if (o_.progress) o_.progress();  // a send that returned, even a failed one, is progress
     std::lock_guard lock(mu_);
     ++counts_[{m.receiver, m.integration, outcome}];
     if (stopping_) break;
@@ -241,6 +243,8 @@ void Notifier::Loop() {
     std::optional<Reloaded> reloaded = std::exchange(reload_, std::nullopt);
     std::vector<std::pair<std::string, bool>> hold_changes = std::exchange(hold_changes_, {});
     lock.unlock();
+    if (o_.progress) o_.progress();
+    failpoint::HangWhileFlagged("notifier-hang");  // tests: a stuck notifier (docs/deploy.md)
     std::unique_lock dispatch_lock(dispatch_mu_);  // AlertStates() reads the dispatcher whole
     if (reloaded) ApplyReload(std::move(*reloaded));
     for (const auto& [service, released] : hold_changes) {
@@ -340,6 +344,7 @@ void Notifier::Forward(const std::vector<alert::Alert>& changed) {
     std::string base = am.url;
     while (!base.empty() && base.back() == '/') base.pop_back();
     SendResult r = PostJson(base + "/api/v2/alerts", text, o_.send_timeout);
+    if (o_.progress) o_.progress();
     std::string outcome = r.kind == SendResult::kDelivered ? "delivered" : "retry";
     std::optional<http::ParsedUrl> parsed = http::ParseUrl(base);
     std::string target = parsed ? parsed->redacted : "?";

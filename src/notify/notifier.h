@@ -7,6 +7,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +35,9 @@ struct NotifierOptions {
   Duration send_timeout{10000};
   Duration min_backoff{1000};
   Duration max_backoff{300000};
+  // Called at each pass of the loop (at least once a second) and after each
+  // send: the watchdog's heartbeat. May be null.
+  std::function<void()> progress;
 };
 
 // One alert as the rules report it after an evaluation.
