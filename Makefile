@@ -36,7 +36,7 @@ test-sanitize: setup
 # libFuzzer targets (clang); `make fuzz-smoke` runs each for FUZZ_SECONDS.
 fuzz: setup
 	CXX=clang++-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_FUZZ=ON -DVIGIL_WERROR=OFF
-	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target vigil_fuzzers
 
 fuzz-smoke: fuzz
 	./scripts/fuzz-smoke.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
