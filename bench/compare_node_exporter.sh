@@ -26,9 +26,7 @@ VIGIL=${VIGIL:-$ROOT/build/vigil}
 NODE_EXPORTER=${NODE_EXPORTER:-/usr/bin/prometheus-node-exporter}
 read -ra NE_EXTRA <<<"${NODE_EXPORTER_ARGS:-}"
 
-for bin in "$VIGIL" "$NODE_EXPORTER"; do
-  [[ -x $bin ]] || { echo "not executable: $bin" >&2; exit 1; }
-done
+need_executables "$VIGIL" "$NODE_EXPORTER"
 command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/vigil-compare.XXXXXX)

@@ -30,9 +30,7 @@ PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 VM=${VICTORIA_METRICS:-/usr/bin/victoria-metrics}
 RUNS=${RUNS:-15}
-for bin in "$VIGIL" "$PROMTOOL" "$PROMETHEUS" "$VM"; do
-  [[ -x $bin ]] || { echo "not executable: $bin (build vigil; scripts/setup.sh --bench)" >&2; exit 1; }
-done
+need_executables "$VIGIL" "$PROMTOOL" "$PROMETHEUS" "$VM"
 
 TMP=$(mktemp -d /tmp/vigil-query-bench.XXXX)
 PIDS=()

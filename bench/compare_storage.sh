@@ -53,9 +53,7 @@ VM=${VICTORIA_METRICS:-/usr/bin/victoria-metrics}
 NODE_SECONDS=${NODE_SECONDS:-600}
 RESULTS=${RESULTS:-}
 
-for bin in "$VIGIL" "$PROMTOOL" "$VM"; do
-  [[ -x $bin ]] || { echo "not executable: $bin (build vigil; scripts/setup.sh --bench)" >&2; exit 1; }
-done
+need_executables "$VIGIL" "$PROMTOOL" "$VM"
 command -v curl >/dev/null || { echo "curl is required" >&2; exit 1; }
 
 TMP=$(mktemp -d /tmp/vigil-storage.XXXXXX)

@@ -19,9 +19,7 @@ VIGIL=${VIGIL:-$ROOT/build/vigil}
 PROMTOOL=${PROMTOOL:-/usr/bin/promtool}
 PROMETHEUS=${PROMETHEUS:-/usr/bin/prometheus}
 NETDATA=${NETDATA:-/usr/sbin/netdata}
-for bin in "$VIGIL" "$PROMTOOL" "$PROMETHEUS" "$NETDATA"; do
-  [[ -x $bin ]] || { echo "not executable: $bin (build vigil; scripts/setup.sh --bench)" >&2; exit 1; }
-done
+need_executables "$VIGIL" "$PROMTOOL" "$PROMETHEUS" "$NETDATA"
 
 TMP=$(mktemp -d /tmp/vigil-ui-bench.XXXX)
 chmod 755 "$TMP"  # netdata drops to its own user

@@ -1,6 +1,14 @@
 # Shared by the bench/ scripts: loopback ports and stopping processes by PID.
 # shellcheck shell=bash
 
+# Exits with the missing one's path unless every argument is an executable.
+need_executables() {
+  local bin
+  for bin in "$@"; do
+    [[ -x $bin ]] || { echo "not executable: $bin (build vigil; scripts/setup.sh --bench)" >&2; exit 1; }
+  done
+}
+
 # A loopback port nobody listens on (bounded tries).
 free_port() {
   local p

@@ -58,6 +58,13 @@ Result<HostPort> ParseListenAddress(const std::string& address) {
   return HostPort{host, static_cast<int>(*p)};
 }
 
+std::string_view Request::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
 std::string Request::Param(std::string_view name) const {
   for (const auto& [k, v] : params) {
     if (k == name) return v;
@@ -450,14 +457,7 @@ void RunJob(const std::shared_ptr<Shared>& s, Job job) {
   try {
     switch (job.kind) {
       case Job::Kind::kRoute: r = (*job.handler)(job.request); break;
-      case Job::Kind::kMetrics:
-        r = RenderMetrics(*s, [&] {
-          for (const auto& [name, value] : job.request.headers) {
-            if (name == "accept") return std::string_view(value);
-          }
-          return std::string_view();
-        }());
-        break;
+      case Job::Kind::kMetrics: r = RenderMetrics(*s, job.request.Header("accept")); break;
       case Job::Kind::kReady:
         r = s->endpoints.ready && !s->endpoints.ready() ? TextResponse(503, "vigil is not ready.\n")
                                                         : TextResponse(200, "vigil is Ready.\n");

@@ -36,6 +36,8 @@ struct Request {
 
   // The first value of `name`, or empty when absent.
   std::string Param(std::string_view name) const;
+  // The first value of header field `name` (lower case), or empty when absent.
+  std::string_view Header(std::string_view name) const;
   bool HasParam(std::string_view name) const;
   // Every value of `name` in order (for repeated parameters like match[]).
   std::vector<std::string> Params(std::string_view name) const;

@@ -86,13 +86,6 @@ std::vector<Asset> BuildAssets() {
   return out;
 }
 
-std::string HeaderValue(const http::Request& r, std::string_view name) {
-  for (const auto& [k, v] : r.headers) {
-    if (k == name) return v;
-  }
-  return {};
-}
-
 http::Response Serve(const Asset& a, const http::Request& r) {
   http::Response resp;
   resp.content_type = a.content_type;
@@ -108,11 +101,11 @@ http::Response Serve(const Asset& a, const http::Request& r) {
                               "frame-ancestors 'none'");
     resp.headers.emplace_back("Referrer-Policy", "no-referrer");
   }
-  if (HeaderValue(r, "if-none-match") == etag) {
+  if (r.Header("if-none-match") == etag) {
     resp.status = 304;
     return resp;
   }
-  if (!a.gzipped.empty() && http::AcceptsGzip(HeaderValue(r, "accept-encoding"))) {
+  if (!a.gzipped.empty() && http::AcceptsGzip(r.Header("accept-encoding"))) {
     resp.body = a.gzipped;
     resp.headers.emplace_back("Content-Encoding", "gzip");
     resp.headers.emplace_back("Vary", "Accept-Encoding");

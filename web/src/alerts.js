@@ -33,6 +33,14 @@ export function parseMatchers(text) {
   return out;
 }
 
+// Recent deliveries from /api/v1/notifications (here and on the System page).
+export function notificationsTable(items) {
+  if (!items.length) return h('p', { class: 'muted' }, 'No notifications sent yet.');
+  return table(['When', 'Receiver', 'Via', 'Outcome', 'Attempts', 'Detail'], items.map((n) => h('tr', {},
+    h('td', {}, n.createdAt), h('td', {}, n.receiver), h('td', {}, n.integration), h('td', {}, n.outcome),
+    h('td', {}, n.attempts), h('td', {}, n.detail))));
+}
+
 export function alerts(ctx) {
   const el = h('div', { class: 'page alerts' }, h('h1', {}, 'Alerts'));
   const firingBox = h('div', {});
@@ -149,10 +157,7 @@ export function alerts(ctx) {
 
     if (history.status === 'fulfilled') {
       const items = history.value.data.history.slice(0, 30);
-      fill(historyBox, items.length ? table(['When', 'Receiver', 'Via', 'Outcome', 'Attempts', 'Detail'],
-        items.map((n) => h('tr', {}, h('td', {}, n.createdAt), h('td', {}, n.receiver), h('td', {}, n.integration),
-          h('td', {}, n.outcome), h('td', {}, n.attempts), h('td', {}, n.detail)))) : h('p', { class: 'muted' },
-        'No notifications sent yet.'));
+      fill(historyBox, notificationsTable(items));
     } else fill(historyBox, h('p', { class: 'error' }, history.reason.message));
   }
 

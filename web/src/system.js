@@ -1,5 +1,6 @@
 // System: what vigil itself is doing — collectors, rules, the notification
 // outbox and the recovery audit.
+import { notificationsTable } from './alerts.js';
 import { get, query } from './api.js';
 import { ago, duration, h, number, section, table, fill } from './dom.js';
 
@@ -52,9 +53,7 @@ export function system() {
     const facts = q.result.map((s) => [h('dt', {}, s.metric.__name__), h('dd', {}, number(Number(s.value[1])))]);
     const items = r.data.history.slice(0, 20);
     fill(boxes.outbox, facts.length ? h('dl', { class: 'facts' }, facts) : null,
-      items.length ? table(['When', 'Receiver', 'Via', 'Outcome', 'Attempts', 'Detail'], items.map((n) => h('tr', {},
-        h('td', {}, n.createdAt), h('td', {}, n.receiver), h('td', {}, n.integration), h('td', {}, n.outcome),
-        h('td', {}, n.attempts), h('td', {}, n.detail)))) : h('p', { class: 'muted' }, 'Nothing sent yet.'));
+      notificationsTable(items));
   }
 
   async function recovery() {
