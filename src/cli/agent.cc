@@ -50,6 +50,62 @@ config::LoadResult Load(const RunOptions& options) {
   return r;
 }
 
+// The web configuration file as the HTTP server takes it.
+http::AccessOptions AccessOf(const config::WebConfig& web) {
+  http::AccessOptions a;
+  a.users = web.basic_auth_users;
+  a.protect_reads = web.protect_reads;
+  a.headers = web.headers;
+  if (web.tls) {
+    using V = http::TlsOptions::Version;
+    using C = http::TlsOptions::ClientAuth;
+    auto version = [](const std::string& v) {
+      return v == "TLS10" ? V::kTls10 : v == "TLS11" ? V::kTls11 : v == "TLS13" ? V::kTls13 : V::kTls12;
+    };
+    const std::string& auth = web.tls->client_auth_type;
+    a.tls = http::TlsOptions{
+        .cert_file = web.tls->cert_file,
+        .key_file = web.tls->key_file,
+        .client_ca_file = web.tls->client_ca_file,
+        .client_auth = auth == "RequestClientCert"            ? C::kRequest
+                       : auth == "RequireAnyClientCert"       ? C::kRequireAny
+                       : auth == "VerifyClientCertIfGiven"    ? C::kVerifyIfGiven
+                       : auth == "RequireAndVerifyClientCert" ? C::kRequireAndVerify
+                                                              : C::kNone,
+        .min_version = version(web.tls->min_version),
+        .max_version = version(web.tls->max_version),
+    };
+  }
+  return a;
+}
+
+// Silences, posted alerts and recovery controls must not be open to the
+// network: a listener beyond loopback needs accounts or verified client
+// certificates, unless the operator says --web.insecure.
+Status CheckExposure(const std::string& listen, const http::AccessOptions& access, bool insecure) {
+  Result<http::HostPort> hp = http::ParseListenAddress(listen);
+  if (!hp.ok()) return hp.status();
+  if (insecure || http::IsLoopbackHost(hp->host)) return Status::Ok();
+  bool client_certs = access.tls && access.tls->client_auth == http::TlsOptions::ClientAuth::kRequireAndVerify;
+  if (!access.users.empty() || client_certs) return Status::Ok();
+  return Status::Error("refusing to listen on " + listen +
+                       " without authentication: anyone who reaches it could silence pages and trigger recovery. "
+                       "Set basic_auth_users (or client certificates) in a --web.config.file, listen on "
+                       "127.0.0.1, or pass --web.insecure");
+}
+
+// Reads --web.config.file; no file: plain HTTP without accounts.
+Result<config::WebConfig> LoadWebConfig(const RunOptions& options) {
+  if (!options.web_config_file) return config::WebConfig{};
+  config::WebConfigResult r = config::LoadWebConfigFile(*options.web_config_file);
+  if (!r.ok()) {
+    std::string all;
+    for (const auto& p : r.problems) all += (all.empty() ? "" : "\n") + p.ToString();
+    return Status::Error(all);
+  }
+  return std::move(r.config);
+}
+
 LogLevel ParseLevel(const std::string& level) {
   if (level == "debug") return LogLevel::kDebug;
   if (level == "warn") return LogLevel::kWarn;
@@ -254,9 +310,10 @@ struct ReloadState {
 
 class Agent {
  public:
-  Agent(RunOptions options, config::Config config)
+  Agent(RunOptions options, config::Config config, http::AccessOptions access)
       : options_(std::move(options)),
         config_(std::move(config)),
+        access_(std::move(access)),
         self_(collect::NewSelfCollector(GetBuildInfo(), [this](MetricBatch& out) { AppendAgentMetrics(out); })) {}
 
   int Run() {
@@ -320,7 +377,7 @@ class Agent {
     endpoints.routes.push_back(web::NewUiRoute());  // prefix "/": last
     endpoints.serves_root = true;
     events_.SetLive(&live_);
-    auto server = http::StartServer(config_.global.listen, std::move(endpoints));
+    auto server = http::StartServer(config_.global.listen, std::move(endpoints), {}, access_);
     if (!server.ok()) {
       std::fprintf(stderr, "%s\n", server.status().message().c_str());
       LogError("cannot start HTTP server", {{"err", server.status().message()}});
@@ -342,8 +399,8 @@ class Agent {
                               {"data_dir", config_.global.data_dir}});
     // For the person at the terminal, beside the structured line above.
     const bool ipv6 = bound.host.find(':') != std::string::npos;
-    std::fprintf(stderr, "vigil listening on http://%s%s%s:%d/ (web UI)\n", ipv6 ? "[" : "", bound.host.c_str(),
-                 ipv6 ? "]" : "", bound.port);
+    std::fprintf(stderr, "vigil listening on %s://%s%s%s:%d/ (web UI)\n", access_.tls ? "https" : "http",
+                 ipv6 ? "[" : "", bound.host.c_str(), ipv6 ? "]" : "", bound.port);
     watchdog_.Ready();  // listening, and the first collection round is under way
 
     WaitForSignals();
@@ -879,8 +936,35 @@ class Agent {
     }
   }
 
+  // Re-reads --web.config.file (rotated certificates, changed accounts);
+  // false, with the reason logged, keeps the running one.
+  bool ReloadWebConfig() {
+    if (!options_.web_config_file) return true;
+    Result<config::WebConfig> web = LoadWebConfig(options_);
+    Status s = web.ok() ? Status::Ok() : web.status();
+    http::AccessOptions access;
+    if (s.ok()) access = AccessOf(*web);
+    if (s.ok()) s = CheckExposure(config_.global.listen, access, options_.web_insecure);
+    if (s.ok()) {
+      std::lock_guard lock(mu_);
+      if (http_server_ != nullptr) s = http_server_->SetAccess(access);
+    }
+    if (!s.ok()) {
+      LogError("web configuration reload failed; keeping the running one",
+               {{"file", *options_.web_config_file}, {"err", s.message()}});
+      return false;
+    }
+    access_ = std::move(access);
+    return true;
+  }
+
   void Reload() {
     LogInfo("reloading configuration", {{"config", options_.config_path.value_or("<built-in>")}});
+    if (!ReloadWebConfig()) {
+      std::lock_guard lock(mu_);
+      reload_.last_successful = false;
+      return;
+    }
     config::LoadResult r = Load(options_);
     if (!r.ok()) {
       for (const auto& p : r.problems) {
@@ -1040,6 +1124,7 @@ class Agent {
 
   RunOptions options_;
   config::Config config_;
+  http::AccessOptions access_;  // the web configuration in force
   SystemClock clock_;
   std::mutex mu_;  // guards scheduler_, reload_, http_server_ and status_config_
   http::Server* http_server_ = nullptr;
@@ -1085,7 +1170,18 @@ int RunAgent(const RunOptions& options) {
     for (const auto& p : r.problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
     return 1;
   }
-  Agent agent(options, std::move(r.config));
+  Result<config::WebConfig> web = LoadWebConfig(options);
+  if (!web.ok()) {
+    std::fprintf(stderr, "%s\n", web.status().message().c_str());
+    return 1;
+  }
+  http::AccessOptions access = AccessOf(*web);
+  if (Status s = CheckExposure(r.config.global.listen, access, options.web_insecure); !s.ok()) {
+    std::fprintf(stderr, "%s\n", s.message().c_str());
+    LogError("not starting", {{"err", s.message()}});
+    return 1;
+  }
+  Agent agent(options, std::move(r.config), std::move(access));
   return agent.Run();
 }
 

@@ -18,6 +18,10 @@ struct RunOptions {
   std::optional<Duration> query_lookback_delta;
   std::optional<int64_t> query_max_samples;
   std::optional<Duration> query_timeout;
+  // --web.config.file: TLS and accounts (the exporter-toolkit's file).
+  std::optional<std::string> web_config_file;
+  // --web.insecure: listen beyond loopback without authentication.
+  bool web_insecure = false;
 };
 
 // Runs in the foreground until SIGTERM/SIGINT; returns the process exit code.

@@ -48,6 +48,22 @@ int CheckConfig(const std::vector<std::string>& files) {
   return rc;
 }
 
+// Like promtool check web-config.
+int CheckWebConfig(const std::vector<std::string>& files) {
+  int rc = 0;
+  for (const auto& file : files) {
+    config::WebConfigResult r = config::LoadWebConfigFile(file);
+    for (const auto& p : r.problems) std::printf("%s\n", p.ToString().c_str());
+    if (!r.ok()) {
+      rc = 1;
+      continue;
+    }
+    std::printf("%s: valid (%s, %zu users)\n", file.c_str(), r.config.tls ? "TLS" : "plain HTTP",
+                r.config.basic_auth_users.size());
+  }
+  return rc;
+}
+
 }  // namespace
 
 int Main(int argc, char** argv) {
@@ -61,6 +77,11 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--config", config_path, "Configuration file (default: the built-in configuration)");
   run_cmd->add_option("--data-dir", data_dir, "Data directory (overrides global.data_dir)");
   run_cmd->add_option("--listen", listen, "HTTP listen address HOST:PORT (overrides global.listen)");
+  std::string web_config_file;
+  run_cmd->add_option("--web.config.file", web_config_file,
+                      "Web configuration (TLS, basic_auth_users; the exporter-toolkit's format), re-read on SIGHUP");
+  run_cmd->add_flag("--web.insecure", run.web_insecure,
+                    "Allow a listen address beyond loopback without authentication");
   std::string lookback_delta, query_timeout;
   int64_t max_samples = 0;
   run_cmd->add_option("--query.lookback-delta", lookback_delta,
@@ -94,6 +115,10 @@ int Main(int argc, char** argv) {
   CLI::App* check_config =
       check->add_subcommand("config", "Validate configuration files; print file:line:col: problem");
   check_config->add_option("FILE", config_files, "Configuration file(s)")->required();
+  std::vector<std::string> web_config_files;
+  CLI::App* check_web_config = check->add_subcommand(
+      "web-config", "Validate web configuration files (--web.config.file); print file:line:col: problem");
+  check_web_config->add_option("FILE", web_config_files, "Web configuration file(s)")->required();
   std::vector<std::string> rule_files;
   CLI::App* check_rules =
       check->add_subcommand("rules", "Validate rule files (Prometheus format); print file:line:col: problem");
@@ -238,6 +263,7 @@ int Main(int argc, char** argv) {
     if (!config_path.empty()) run.config_path = config_path;
     if (!data_dir.empty()) run.data_dir = data_dir;
     if (!listen.empty()) run.listen = listen;
+    if (!web_config_file.empty()) run.web_config_file = web_config_file;
     for (auto [flag, text, out] : {std::tuple{"--query.lookback-delta", &lookback_delta, &run.query_lookback_delta},
                                    std::tuple{"--query.timeout", &query_timeout, &run.query_timeout}}) {
       if (text->empty()) continue;
@@ -252,6 +278,7 @@ int Main(int argc, char** argv) {
     return RunAgent(run);
   }
   if (check_config->parsed()) return CheckConfig(config_files);
+  if (check_web_config->parsed()) return CheckWebConfig(web_config_files);
   if (check_rules->parsed()) return CheckRules(rule_files, check_rules_config);
   if (recovery_list->parsed()) return ListRecovery(recovery_server, recovery_service, recovery_json);
   if (recovery_pause->parsed()) return PauseRecovery(recovery_server, recovery_service, recovery_for);

@@ -18,6 +18,8 @@ std::string ApiError(const http::ClientResponse& r) {
   } else if (j.is_object() && j.contains("error") && j["error"].is_string()) {
     text = j["error"].get<std::string>();
   }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (r.status == 401) text += " (set VIGIL_HTTP_USER and VIGIL_HTTP_PASSWORD)";
   return "HTTP " + std::to_string(r.status) + ": " + text;
 }
 

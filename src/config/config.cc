@@ -5,6 +5,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -1928,7 +1930,191 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   return result;
 }
 
+// A bcrypt hash as `vigil hash-password` and htpasswd -B print it:
+// $2a$/$2b$/$2y$, a two-digit cost, 53 characters of salt and digest.
+bool IsBcryptHash(std::string_view h) {
+  if (h.size() != 60 || h[0] != '$' || h[1] != '2' || h[3] != '$' || h[6] != '$') return false;
+  if (h[2] != 'a' && h[2] != 'b' && h[2] != 'y') return false;
+  if (!std::isdigit(static_cast<unsigned char>(h[4])) || !std::isdigit(static_cast<unsigned char>(h[5]))) return false;
+  int cost = (h[4] - '0') * 10 + (h[5] - '0');
+  if (cost < 4 || cost > 31) return false;
+  return std::all_of(h.begin() + 7, h.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '/'; });
+}
+
+// Security headers the exporter-toolkit lets http_server_config.headers set;
+// others (framing, cookies) could break or spoof responses.
+constexpr std::array<std::string_view, 5> kSettableHeaders = {"Strict-Transport-Security", "X-Content-Type-Options",
+                                                              "X-Frame-Options", "X-XSS-Protection",
+                                                              "Content-Security-Policy"};
+
+std::string ResolveAgainst(const std::string& base_dir, const std::string& path) {
+  if (path.empty() || base_dir.empty() || std::filesystem::path(path).is_absolute()) return path;
+  return (std::filesystem::path(base_dir) / path).string();
+}
+
+void DecodeWebTls(Decoder& d, const YAML::Node& node, const std::string& base_dir, WebTlsOptions* t) {
+  MapReader r(d, node, "tls_server_config");
+  auto file = [&](const char* key, std::string* out) {
+    YAML::Node n = r.Take(key);
+    if (!n.IsDefined()) return;
+    if (!d.String(n, r.Field(key), out)) return;
+    *out = ResolveAgainst(base_dir, *out);
+    std::error_code ec;
+    if (!out->empty() && !std::filesystem::is_regular_file(*out, ec)) {
+      d.Report(n, r.Field(key), "\"" + *out + "\" is not a readable file");
+    }
+  };
+  file("cert_file", &t->cert_file);
+  file("key_file", &t->key_file);
+  file("client_ca_file", &t->client_ca_file);
+  if (auto n = r.Take("client_auth_type");
+      n.IsDefined() && d.String(n, r.Field("client_auth_type"), &t->client_auth_type)) {
+    static const std::set<std::string> kTypes = {"NoClientCert", "RequestClientCert", "RequireAnyClientCert",
+                                                 "VerifyClientCertIfGiven", "RequireAndVerifyClientCert"};
+    if (!kTypes.count(t->client_auth_type)) {
+      d.Report(n, r.Field("client_auth_type"),
+               "expected NoClientCert, RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven or "
+               "RequireAndVerifyClientCert, got \"" +
+                   t->client_auth_type + "\"");
+    } else if ((t->client_auth_type == "VerifyClientCertIfGiven" ||
+                t->client_auth_type == "RequireAndVerifyClientCert") &&
+               t->client_ca_file.empty()) {
+      d.Report(n, r.Field("client_auth_type"), t->client_auth_type + " needs client_ca_file");
+    }
+  }
+  auto version = [&](const char* key, std::string* out) {
+    YAML::Node n = r.Take(key);
+    if (!n.IsDefined() || !d.String(n, r.Field(key), out)) return;
+    if (*out != "TLS10" && *out != "TLS11" && *out != "TLS12" && *out != "TLS13") {
+      d.Report(n, r.Field(key), "expected TLS10, TLS11, TLS12 or TLS13, got \"" + *out + "\"");
+    }
+  };
+  version("min_version", &t->min_version);
+  version("max_version", &t->max_version);
+  if (t->min_version > t->max_version) d.Report(node, "tls_server_config", "min_version is above max_version");
+  for (const char* key : {"cipher_suites", "curve_preferences", "prefer_server_cipher_suites", "client_allowed_sans"}) {
+    if (auto n = r.Take(key); n.IsDefined()) {
+      d.Report(n, r.Field(key), "not supported by vigil: OpenSSL's defaults for the TLS version apply");
+    }
+  }
+  if (t->cert_file.empty() != t->key_file.empty()) {
+    d.Report(node, "tls_server_config", "cert_file and key_file must be given together");
+  } else if (t->cert_file.empty()) {
+    d.Report(node, "tls_server_config", "cert_file and key_file are required to serve TLS");
+  }
+  r.Finish();
+}
+
+WebConfigResult DecodeWebConfig(std::string_view yaml, const std::string& name, const std::string& base_dir) {
+  WebConfigResult result;
+  result.config.source = name;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    result.problems.push_back({name, e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg});
+    return result;
+  }
+  Decoder d{name, ProcessEnv(), &result.problems, std::nullopt, yaml};
+  if (root.IsNull()) return result;
+  MapReader top(d, root, "");
+  WebConfig& c = result.config;
+  if (auto n = top.Take("tls_server_config"); n.IsDefined()) DecodeWebTls(d, n, base_dir, &c.tls.emplace());
+  if (auto n = top.Take("http_server_config"); n.IsDefined()) {
+    MapReader h(d, n, "http_server_config");
+    if (auto v = h.Take("http2"); v.IsDefined()) {
+      bool ignored = true;
+      d.Bool(v, h.Field("http2"), &ignored);  // vigil serves HTTP/1.1; nothing to turn off
+    }
+    if (auto v = h.Take("headers"); v.IsDefined()) {
+      if (!v.IsMap()) {
+        d.Report(v, h.Field("headers"), std::string("expected a mapping, got ") + Decoder::KindName(v));
+      } else {
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          std::string key = it->first.IsScalar() ? it->first.Scalar() : "", value;
+          auto known = std::find_if(kSettableHeaders.begin(), kSettableHeaders.end(), [&](std::string_view k) {
+            return k.size() == key.size() && std::equal(k.begin(), k.end(), key.begin(), [](char a, char b) {
+                     return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+                   });
+          });
+          if (known == kSettableHeaders.end()) {
+            d.Report(it->first, h.Field("headers"),
+                     "\"" + key +
+                         "\" cannot be set (allowed: Strict-Transport-Security, X-Content-Type-Options, "
+                         "X-Frame-Options, X-XSS-Protection, Content-Security-Policy)");
+            continue;
+          }
+          if (!d.String(it->second, h.Field("headers") + "." + key, &value)) continue;
+          if (value.find_first_of("\r\n") != std::string::npos) {
+            d.Report(it->second, h.Field("headers") + "." + key, "must be one line");
+            continue;
+          }
+          c.headers.emplace_back(std::string(*known), std::move(value));
+        }
+      }
+    }
+    h.Finish();
+  }
+  if (auto n = top.Take("basic_auth_users"); n.IsDefined()) {
+    if (!n.IsMap()) {
+      d.Report(n, "basic_auth_users",
+               std::string("expected a mapping of user: bcrypt hash, got ") + Decoder::KindName(n));
+    } else {
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        std::string user = it->first.IsScalar() ? it->first.Scalar() : "", hash;
+        if (user.empty() || user.find(':') != std::string::npos) {
+          d.Report(it->first, "basic_auth_users", "a user name must be non-empty and without ':'");
+          continue;
+        }
+        if (!it->second.IsScalar()) {
+          d.Report(it->second, "basic_auth_users." + user, "expected a bcrypt hash");
+          continue;
+        }
+        hash = it->second.Scalar();  // never echoed: a hash is still a secret's stand-in
+        if (!IsBcryptHash(hash)) {
+          d.Report(it->second, "basic_auth_users." + user,
+                   "not a bcrypt hash ($2y$10$ and 53 characters); make one with `vigil hash-password`");
+          continue;
+        }
+        c.basic_auth_users.emplace_back(user, hash);
+      }
+      std::sort(c.basic_auth_users.begin(), c.basic_auth_users.end());
+    }
+  }
+  if (auto n = top.Take("read_access"); n.IsDefined()) {
+    std::string access;
+    if (d.String(n, "read_access", &access)) {
+      if (access == "open") {
+        c.protect_reads = false;
+      } else if (access == "authenticated") {
+        c.protect_reads = true;
+      } else {
+        d.Report(n, "read_access", "expected open or authenticated, got \"" + access + "\"");
+      }
+    }
+  }
+  top.Finish(
+      "(a web configuration file has tls_server_config, http_server_config, basic_auth_users and vigil's "
+      "read_access; see docs/security.md)");
+  return result;
+}
+
 }  // namespace
+
+WebConfigResult LoadWebConfigString(std::string_view yaml, const std::string& name) {
+  return DecodeWebConfig(yaml, name, "");
+}
+
+WebConfigResult LoadWebConfigFile(const std::string& path) {
+  Result<std::string> content = ReadFile(path, kMaxConfigBytes);
+  if (!content.ok()) {
+    WebConfigResult r;
+    r.problems.push_back({path, 0, 0, "cannot read web config: " + ReasonOf(content.status())});
+    return r;
+  }
+  return DecodeWebConfig(*content, path, std::filesystem::path(path).parent_path().string());
+}
 
 LoadResult LoadString(std::string_view yaml, const std::string& name, const EnvLookup& env) {
   return Decode(yaml, name, "", env);

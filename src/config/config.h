@@ -387,6 +387,41 @@ struct LoadResult {
   bool ok() const { return problems.empty(); }
 };
 
+// The web configuration file (`vigil run --web.config.file`), in the shape
+// of the Prometheus exporter-toolkit's file so one file serves the toolchain.
+struct WebTlsOptions {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  // The exporter-toolkit's names: NoClientCert, RequestClientCert,
+  // RequireAnyClientCert, VerifyClientCertIfGiven, RequireAndVerifyClientCert.
+  std::string client_auth_type = "NoClientCert";
+  std::string min_version = "TLS12";  // TLS10 … TLS13
+  std::string max_version = "TLS13";
+};
+
+struct WebConfig {
+  std::string source;
+  std::optional<WebTlsOptions> tls;                                   // tls_server_config
+  std::vector<std::pair<std::string, std::string>> basic_auth_users;  // user, bcrypt hash; sorted by user
+  std::vector<std::pair<std::string, std::string>> headers;           // http_server_config.headers
+  // vigil's own key `read_access`: "authenticated" (the default when users
+  // are set: every endpoint but /-/healthy and /-/ready asks) or "open"
+  // (reads are open, state-changing requests still ask).
+  bool protect_reads = true;
+};
+
+struct WebConfigResult {
+  WebConfig config;
+  std::vector<Problem> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+// Loads and validates a web configuration file; relative certificate paths
+// are resolved against the file's directory, as the exporter-toolkit does.
+WebConfigResult LoadWebConfigFile(const std::string& path);
+WebConfigResult LoadWebConfigString(std::string_view yaml, const std::string& name);
+
 // Looks an environment variable up; nullopt when unset.
 using EnvLookup = std::function<std::optional<std::string>(std::string_view name)>;
 EnvLookup ProcessEnv();

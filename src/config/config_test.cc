@@ -1116,5 +1116,93 @@ TEST(Config, AlertingSeveritiesExtendTheDefaultMap) {
             "c.yml:4:25: alerting.severities.warning: expected P0, P1, P2 or P3, got \"urgent\"");
 }
 
+std::string WebProblems(const WebConfigResult& r) {
+  std::string out;
+  for (const auto& p : r.problems) out += p.ToString() + "\n";
+  return out;
+}
+
+constexpr std::string_view kHash = "$2y$10$X9R1MkpsVDhiXrrQoy3QIeHZ8Lvve0q8CnjtR0fmR9XCuABSOEVGy";
+
+TEST(WebConfig, ReadsTheExporterToolkitShape) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/cert.pem") << "x";
+  std::ofstream(dir.path() + "/key.pem") << "x";
+  std::ofstream(dir.path() + "/web.yml") << "tls_server_config:\n"
+                                            "  cert_file: cert.pem\n"
+                                            "  key_file: "
+                                         << dir.path()
+                                         << "/key.pem\n"
+                                            "  min_version: TLS13\n"
+                                            "http_server_config:\n"
+                                            "  http2: false\n"
+                                            "  headers:\n"
+                                            "    strict-transport-security: max-age=31536000\n"
+                                            "basic_auth_users:\n"
+                                            "  zoe: "
+                                         << kHash
+                                         << "\n"
+                                            "  alice: "
+                                         << kHash
+                                         << "\n"
+                                            "read_access: open\n";
+  WebConfigResult r = LoadWebConfigFile(dir.path() + "/web.yml");
+  ASSERT_TRUE(r.ok()) << WebProblems(r);
+  ASSERT_TRUE(r.config.tls);
+  EXPECT_EQ(r.config.tls->cert_file, dir.path() + "/cert.pem");  // relative to the file
+  EXPECT_EQ(r.config.tls->key_file, dir.path() + "/key.pem");
+  EXPECT_EQ(r.config.tls->min_version, "TLS13");
+  EXPECT_EQ(r.config.tls->client_auth_type, "NoClientCert");
+  ASSERT_EQ(r.config.basic_auth_users.size(), 2u);
+  EXPECT_EQ(r.config.basic_auth_users[0].first, "alice");
+  EXPECT_FALSE(r.config.protect_reads);
+  ASSERT_EQ(r.config.headers.size(), 1u);
+  EXPECT_EQ(r.config.headers[0].first, "Strict-Transport-Security");
+}
+
+TEST(WebConfig, EmptyFileMeansPlainHttpWithoutAccounts) {
+  WebConfigResult r = LoadWebConfigString("", "web.yml");
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r.config.tls);
+  EXPECT_TRUE(r.config.basic_auth_users.empty());
+}
+
+TEST(WebConfig, EveryProblemNamesItsLineAndNeverEchoesAHash) {
+  WebConfigResult r = LoadWebConfigString(
+      "tls_server_config:\n"
+      "  cert_file: /nonexistent/cert.pem\n"
+      "  client_auth_type: Sometimes\n"
+      "  cipher_suites: [TLS_AES_128_GCM_SHA256]\n"
+      "http_server_config:\n"
+      "  headers:\n"
+      "    Content-Length: '0'\n"
+      "basic_auth_users:\n"
+      "  bob: $2y$10$tooShortToBeAHashButSecretish\n"
+      "  'a:b': " +
+          std::string(kHash) +
+          "\n"
+          "read_access: sometimes\n"
+          "tls_config: {}\n",
+      "web.yml");
+  std::string p = WebProblems(r);
+  EXPECT_THAT(p, ::testing::HasSubstr(
+                     "web.yml:2:14: tls_server_config.cert_file: \"/nonexistent/cert.pem\" is not a readable file"));
+  EXPECT_THAT(p, ::testing::HasSubstr("web.yml:3:21: tls_server_config.client_auth_type: expected NoClientCert"));
+  EXPECT_THAT(p, ::testing::HasSubstr("web.yml:4:18: tls_server_config.cipher_suites: not supported"));
+  EXPECT_THAT(p, ::testing::HasSubstr("cert_file and key_file must be given together"));
+  EXPECT_THAT(p, ::testing::HasSubstr("web.yml:7:5: http_server_config.headers: \"Content-Length\" cannot be set"));
+  EXPECT_THAT(p, ::testing::HasSubstr("web.yml:9:8: basic_auth_users.bob: not a bcrypt hash"));
+  EXPECT_THAT(p, ::testing::HasSubstr("web.yml:10:3: basic_auth_users: a user name must be non-empty and without ':'"));
+  EXPECT_THAT(p, ::testing::HasSubstr("web.yml:11:14: read_access: expected open or authenticated"));
+  EXPECT_THAT(p, ::testing::HasSubstr("web.yml:12:1: unknown key \"tls_config\""));
+  EXPECT_THAT(p, ::testing::Not(::testing::HasSubstr("tooShort")));
+}
+
+TEST(WebConfig, UnreadableFileSaysWhy) {
+  WebConfigResult r = LoadWebConfigFile("/nonexistent/web.yml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(WebProblems(r), ::testing::HasSubstr("/nonexistent/web.yml: cannot read web config"));
+}
+
 }  // namespace
 }  // namespace vigil::config

@@ -2,22 +2,40 @@
 
 #include <httplib.h>
 
+#include <cstdlib>
+
 #include "base/strings.h"
 
 namespace vigil::http {
 
 namespace {
 
+// Credentials and a CA for a vigil behind its web configuration, from the
+// environment so they stay out of the process list and shell history.
+void ApplyCredentials(httplib::Client& client) {
+  const char* user = std::getenv("VIGIL_HTTP_USER");
+  const char* password = std::getenv("VIGIL_HTTP_PASSWORD");
+  if (user != nullptr && *user != '\0') client.set_basic_auth(user, password != nullptr ? password : "");
+  if (const char* ca = std::getenv("VIGIL_HTTP_CA_FILE"); ca != nullptr && *ca != '\0') {
+    client.set_ca_cert_path(ca);
+  }
+}
+
 // Runs one request on a client for `base_url`; `send` issues it.
 template <typename Send>
 Result<ClientResponse> Request(const std::string& base_url, Duration timeout, Send&& send) {
-  if (!StartsWith(base_url, "http://")) {
-    return Status::Error("invalid server address \"" + base_url + "\": expected http://HOST:PORT");
+  if (!StartsWith(base_url, "http://") && !StartsWith(base_url, "https://")) {
+    return Status::Error("invalid server address \"" + base_url + "\": expected http://HOST:PORT or https://HOST:PORT");
+  }
+  if (base_url.find('@') != std::string::npos) {
+    return Status::Error(
+        "invalid server address: put credentials in VIGIL_HTTP_USER and VIGIL_HTTP_PASSWORD, not in the URL");
   }
   std::string base = base_url;
   while (EndsWith(base, "/")) base.pop_back();
   httplib::Client client(base);
   if (!client.is_valid()) return Status::Error("invalid server address \"" + base_url + "\"");
+  ApplyCredentials(client);
   const time_t secs = static_cast<time_t>(timeout.count() / 1000);
   const time_t usecs = static_cast<time_t>((timeout.count() % 1000) * 1000);
   client.set_connection_timeout(secs, usecs);
@@ -30,6 +48,10 @@ Result<ClientResponse> Request(const std::string& base_url, Duration timeout, Se
       case httplib::Error::Connection: why = "connection refused (is vigil running there?)"; break;
       case httplib::Error::ConnectionTimeout: why = "connection timed out"; break;
       case httplib::Error::Read: why = "no answer within the timeout, or the connection was closed"; break;
+      case httplib::Error::SSLServerVerification:
+        why = "its TLS certificate is not trusted (set VIGIL_HTTP_CA_FILE to the CA that signed it)";
+        break;
+      case httplib::Error::SSLConnection: why = "the TLS handshake failed"; break;
       default: why = httplib::to_string(r.error());
     }
     return Status::Error("cannot reach " + base + ": " + why);

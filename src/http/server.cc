@@ -31,7 +31,9 @@
 #include "base/log.h"
 #include "base/strings.h"
 #include "expfmt/expfmt.h"
+#include "http/access.h"
 #include "http/request_parser.h"
+#include "http/tls.h"
 
 namespace vigil::http {
 
@@ -145,11 +147,16 @@ enum class Rejection {
   kUnsupported,
   kBusy,
   kWriteTimeout,
+  kUnauthorized,
+  kCrossOrigin,
+  kTlsHandshake,
+  kClientBusy,
   kCount,
 };
 constexpr std::array<std::string_view, static_cast<size_t>(Rejection::kCount)> kRejectionNames = {
     "max_connections", "header_too_large", "body_too_large", "header_timeout", "body_timeout",
-    "bad_request",     "unsupported",      "busy",           "write_timeout",
+    "bad_request",     "unsupported",      "busy",           "write_timeout",  "unauthorized",
+    "cross_origin",    "tls_handshake",    "client_busy",
 };
 
 Rejection RejectionFor(int status) {
@@ -366,9 +373,22 @@ struct Shared {
     (void)n;  // the counter only saturates when the loop is already awake
   }
 
+  // The accounts and TLS context requests and connections use from now on.
+  std::shared_ptr<const AccessGuard> guard() const {
+    std::lock_guard lock(access_mu);
+    return access_guard;
+  }
+  std::shared_ptr<const tls::Context> tls_context() const {
+    std::lock_guard lock(access_mu);
+    return tls;
+  }
+
   const Endpoints endpoints;
   const ServerOptions options;
   Stats stats;
+  mutable std::mutex access_mu;
+  std::shared_ptr<const AccessGuard> access_guard = std::make_shared<AccessGuard>(AccessOptions{});  // guarded
+  std::shared_ptr<const tls::Context> tls;                                                           // guarded
   int wake_fd = -1;  // eventfd the loop waits on
 
   std::mutex mu;
@@ -452,16 +472,35 @@ Response RenderMetrics(const Shared& s, std::string_view accept) {
   return r;
 }
 
+Response Unauthorized() {
+  Response r = TextResponse(401,
+                            "authentication required: send HTTP basic credentials of a user in the web "
+                            "configuration's basic_auth_users\n");
+  r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"vigil\", charset=\"UTF-8\"");
+  return r;
+}
+
+Response Handle(const Shared& s, const Job& job) {
+  switch (job.kind) {
+    case Job::Kind::kRoute: return (*job.handler)(job.request);
+    case Job::Kind::kMetrics: return RenderMetrics(s, job.request.Header("accept"));
+    case Job::Kind::kReady:
+      return s.endpoints.ready && !s.endpoints.ready() ? TextResponse(503, "vigil is not ready.\n")
+                                                       : TextResponse(200, "vigil is Ready.\n");
+  }
+  return TextResponse(500, "internal error\n");
+}
+
 void RunJob(const std::shared_ptr<Shared>& s, Job job) {
   Response r;
+  const std::shared_ptr<const AccessGuard> guard = s->guard();
   try {
-    switch (job.kind) {
-      case Job::Kind::kRoute: r = (*job.handler)(job.request); break;
-      case Job::Kind::kMetrics: r = RenderMetrics(*s, job.request.Header("accept")); break;
-      case Job::Kind::kReady:
-        r = s->endpoints.ready && !s->endpoints.ready() ? TextResponse(503, "vigil is not ready.\n")
-                                                        : TextResponse(200, "vigil is Ready.\n");
-        break;
+    if (guard->Asks(job.request.method, job.request.path) &&
+        !guard->Authenticated(job.request.Header("authorization"))) {
+      s->stats.Reject(Rejection::kUnauthorized);
+      r = Unauthorized();
+    } else {
+      r = Handle(*s, job);
     }
   } catch (const std::exception& e) {
     LogError("HTTP handler failed", {{"path", job.request.path}, {"err", e.what()}});
@@ -470,6 +509,7 @@ void RunJob(const std::shared_ptr<Shared>& s, Job job) {
     LogError("HTTP handler failed", {{"path", job.request.path}, {"err", "unknown error"}});
     r = TextResponse(500, "internal error\n");
   }
+  for (const auto& h : guard->options().headers) r.headers.push_back(h);
 
   Completion c;
   c.conn_id = job.conn_id;
@@ -537,9 +577,13 @@ constexpr size_t kLingerBytes = 1 << 20;
 constexpr int64_t kDescriptorsForTheRest = 256;
 
 struct Conn {
-  enum class State { kReadHead, kReadBody, kHandling, kWriting, kStreaming, kLingering };
+  enum class State { kHandshake, kReadHead, kReadBody, kHandling, kWriting, kStreaming, kLingering };
   uint64_t id = 0;
   int fd = -1;
+  SSL* ssl = nullptr;     // TLS session; null for plain HTTP
+  uint32_t tls_want = 0;  // EPOLLIN/EPOLLOUT a TLS step waits for
+  std::string peer;       // the client's address, for the per-client request cap
+  bool counted = false;   // a request of this connection counts against its peer's cap
   State state = State::kReadHead;
   std::string in;  // received, not yet parsed
   std::string out;
@@ -632,6 +676,20 @@ class EventServer final : public Server {
 
   void AppendMetrics(MetricBatch& out) const override { shared_->stats.AppendTo(out); }
 
+  Status SetAccess(const AccessOptions& access) override {
+    std::shared_ptr<const tls::Context> context;
+    if (access.tls) {
+      Result<std::shared_ptr<tls::Context>> made = tls::Context::Create(*access.tls);
+      if (!made.ok()) return made.status();
+      context = std::move(*made);
+    }
+    auto guard = std::make_shared<const AccessGuard>(access);
+    std::lock_guard lock(shared_->access_mu);
+    shared_->access_guard = std::move(guard);
+    shared_->tls = std::move(context);
+    return Status::Ok();
+  }
+
  private:
   const ServerOptions& options() const { return shared_->options; }
   Stats& stats() { return shared_->stats; }
@@ -722,7 +780,9 @@ class EventServer final : public Server {
 
   void Accept() {
     for (int i = 0; i < 64; ++i) {
-      int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      sockaddr_storage addr{};
+      socklen_t addr_len = sizeof addr;
+      int fd = ::accept4(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &addr_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if ((errno == EMFILE || errno == ENFILE) && spare_fd_ >= 0) {
@@ -744,8 +804,18 @@ class EventServer final : public Server {
       auto c = std::make_unique<Conn>();
       c->id = next_id_++;
       c->fd = fd;
+      c->peer = PeerAddress(addr);
       c->deadline_ms = now_ + options().header_timeout_ms;
       c->events = EPOLLIN | EPOLLRDHUP;
+      if (std::shared_ptr<const tls::Context> tls = shared_->tls_context()) {
+        c->ssl = tls->NewSession(fd);
+        if (c->ssl == nullptr) {
+          ::close(fd);
+          continue;
+        }
+        c->state = Conn::State::kHandshake;
+        c->tls_want = EPOLLIN;
+      }
       epoll_event ev{};
       ev.events = c->events;
       ev.data.u64 = c->id;
@@ -758,7 +828,18 @@ class EventServer final : public Server {
     }
   }
 
-  // Answers a connection over the limit with 503 and closes it.
+  static std::string PeerAddress(const sockaddr_storage& addr) {
+    char text[INET6_ADDRSTRLEN] = "";
+    if (addr.ss_family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(addr).sin_addr, text, sizeof text);
+    } else if (addr.ss_family == AF_INET6) {
+      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6&>(addr).sin6_addr, text, sizeof text);
+    }
+    return text;
+  }
+
+  // Answers a connection over the limit with 503 and closes it (a TLS
+  // client could not read a plain answer: it is only closed).
   void Refuse(int fd) {
     stats().Reject(Rejection::kMaxConnections);
     char discard[4096];
@@ -767,7 +848,7 @@ class EventServer final : public Server {
     Response r = TextResponse(503, body);
     r.headers.emplace_back("Retry-After", "1");
     std::string bytes = SerializeResponse(r, false, false, 1);
-    ignored = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (!shared_->tls_context()) ignored = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)ignored;
     ::shutdown(fd, SHUT_WR);
     ::close(fd);
@@ -776,8 +857,13 @@ class EventServer final : public Server {
   void Close(Conn* c) {
     if (c->fd < 0) return;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->fd, nullptr);
+    if (c->ssl != nullptr) {
+      SSL_free(c->ssl);
+      c->ssl = nullptr;
+    }
     ::close(c->fd);
     c->fd = -1;
+    Uncount(c);
     if (c->stream) c->stream->MarkClosed();
     stats().connections_open.fetch_sub(1);
     dead_.push_back(c->id);
@@ -786,7 +872,7 @@ class EventServer final : public Server {
   // Registers interest in what the connection's state needs.
   void UpdateInterest(Conn* c) {
     if (c->fd < 0) return;
-    uint32_t want = 0;
+    uint32_t want = c->tls_want;
     bool reading = c->state == Conn::State::kReadHead || c->state == Conn::State::kReadBody ||
                    c->state == Conn::State::kStreaming || c->state == Conn::State::kLingering;
     if (reading && !c->peer_eof) want |= EPOLLIN;
@@ -804,6 +890,16 @@ class EventServer final : public Server {
     if (events & EPOLLERR) {
       Close(c);
       return;
+    }
+    if (c->state == Conn::State::kHandshake) {
+      ContinueHandshake(c);
+      if (c->fd >= 0) UpdateInterest(c);
+      return;
+    }
+    if (c->tls_want != 0) {
+      // A TLS read waited for the socket to drain or a write for data: retry both.
+      c->tls_want = 0;
+      events |= EPOLLIN | EPOLLOUT;
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
       if (c->events & EPOLLIN) {
@@ -824,9 +920,75 @@ class EventServer final : public Server {
     UpdateInterest(c);
   }
 
+  void ContinueHandshake(Conn* c) {
+    if (!c->served_one && SSL_in_before(c->ssl)) {
+      // A TLS client opens with a handshake record (0x16); letters are a
+      // plain-HTTP request, which gets a plain answer saying what is wrong.
+      char first = 0;
+      if (::recv(c->fd, &first, 1, MSG_PEEK) == 1 && std::isupper(static_cast<unsigned char>(first))) {
+        stats().Reject(Rejection::kTlsHandshake);
+        std::string bytes =
+            SerializeResponse(TextResponse(400, "Client sent an HTTP request to an HTTPS server.\n"), false, false, 1);
+        ssize_t ignored = ::send(c->fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)ignored;
+        Close(c);
+        return;
+      }
+    }
+    switch (tls::Handshake(c->ssl)) {
+      case tls::Want::kDone:
+        c->tls_want = 0;
+        c->state = Conn::State::kReadHead;
+        OnReadable(c);  // the request may have come with the handshake's last flight
+        return;
+      case tls::Want::kRead: c->tls_want = EPOLLIN; return;
+      case tls::Want::kWrite: c->tls_want = EPOLLOUT; return;
+      case tls::Want::kClosed:
+      case tls::Want::kError:
+        stats().Reject(Rejection::kTlsHandshake);
+        LogDebug("TLS handshake failed", {{"client", c->peer}, {"err", tls::LastError()}});
+        Close(c);
+        return;
+    }
+  }
+
+  // recv(2), through TLS when the connection has it.
+  ssize_t Receive(Conn* c, char* buf, size_t n) {
+    if (c->ssl == nullptr) return ::recv(c->fd, buf, n, 0);
+    tls::Want want;
+    size_t got = tls::Read(c->ssl, buf, n, &want);
+    if (got > 0) return static_cast<ssize_t>(got);
+    return TlsFailure(c, want, /*reading=*/true);
+  }
+
+  // send(2), through TLS when the connection has it.
+  ssize_t Send(Conn* c, const char* buf, size_t n) {
+    if (c->ssl == nullptr) return ::send(c->fd, buf, n, MSG_NOSIGNAL);
+    tls::Want want;
+    size_t put = tls::Write(c->ssl, buf, n, &want);
+    if (put > 0) return static_cast<ssize_t>(put);
+    return TlsFailure(c, want, /*reading=*/false);
+  }
+
+  // Maps a TLS step that moved nothing onto recv/send's conventions. A read
+  // that needs the socket writable (or a write that needs it readable) is
+  // remembered, so the loop waits for that too.
+  static ssize_t TlsFailure(Conn* c, tls::Want want, bool reading) {
+    switch (want) {
+      case tls::Want::kClosed: return 0;
+      case tls::Want::kRead:
+      case tls::Want::kWrite:
+        if (reading && want == tls::Want::kWrite) c->tls_want = EPOLLOUT;
+        if (!reading && want == tls::Want::kRead) c->tls_want = EPOLLIN;
+        errno = EAGAIN;
+        return -1;
+      default: errno = ECONNRESET; return -1;
+    }
+  }
+
   void OnReadable(Conn* c) {
     for (int i = 0; i < 4; ++i) {
-      ssize_t n = ::recv(c->fd, scratch_.data(), scratch_.size(), 0);
+      ssize_t n = Receive(c, scratch_.data(), scratch_.size());
       if (n > 0) {
         if (c->state == Conn::State::kLingering) {
           c->lingered_bytes += static_cast<size_t>(n);
@@ -934,6 +1096,16 @@ class EventServer final : public Server {
     const int minor = head.minor_version;
     const bool get = req.method == "GET";
 
+    // A browser page from another origin must not act with the operator's
+    // credentials (CSRF): browsers send Origin (or Sec-Fetch-Site) on such
+    // requests; tools like curl and amtool send neither.
+    if (IsStateChanging(req.method, req.path) && !FromThisOrigin(head, c->ssl != nullptr)) {
+      stats().Reject(Rejection::kCrossOrigin);
+      return Respond(c,
+                     TextResponse(403, "cross-origin request refused: " + req.method + " " + req.path +
+                                           " must come from a page this server served\n"),
+                     head_only, keep_alive, minor);
+    }
     // Built-ins answered on the loop thread, so they stay prompt when every worker is busy.
     if (req.path == "/-/healthy" || (req.path == "/" && !shared_->endpoints.serves_root)) {
       if (!get) return Respond(c, MethodNotAllowed(), head_only, keep_alive, minor);
@@ -962,6 +1134,15 @@ class EventServer final : public Server {
     job.keep_alive = keep_alive;
     job.minor_version = minor;
     job.request = std::move(req);
+    int& in_flight = in_flight_[c->peer];
+    if (in_flight >= options().max_requests_per_client) {
+      if (in_flight == 0) in_flight_.erase(c->peer);
+      stats().Reject(Rejection::kClientBusy);
+      Response busy = TextResponse(429, "too many requests from " + c->peer + " at once (limit " +
+                                            std::to_string(options().max_requests_per_client) + ")\n");
+      busy.headers.emplace_back("Retry-After", "1");
+      return Respond(c, busy, head_only, keep_alive, minor);
+    }
     {
       std::lock_guard lock(shared_->mu);
       if (shared_->jobs.size() < static_cast<size_t>(options().max_queued_requests)) {
@@ -969,13 +1150,31 @@ class EventServer final : public Server {
         shared_->work_cv.notify_one();
         c->state = Conn::State::kHandling;
         c->deadline_ms = 0;
+        ++in_flight;
+        c->counted = true;
         return;
       }
     }
+    if (in_flight == 0) in_flight_.erase(c->peer);
     stats().Reject(Rejection::kBusy);
     Response busy = TextResponse(503, "server busy: too many requests waiting for a worker\n");
     busy.headers.emplace_back("Retry-After", "1");
     Respond(c, busy, head_only, keep_alive, minor);
+  }
+
+  static bool FromThisOrigin(const RequestHead& head, bool tls) {
+    std::string_view origin = head.Header("origin");
+    if (!origin.empty()) return SameOrigin(origin, head.Header("host"), tls);
+    std::string_view site = head.Header("sec-fetch-site");
+    return site.empty() || site == "same-origin" || site == "none";
+  }
+
+  // The request of `c` no longer counts against its client's cap.
+  void Uncount(Conn* c) {
+    if (!c->counted) return;
+    c->counted = false;
+    auto it = in_flight_.find(c->peer);
+    if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
   }
 
   static Response MethodNotAllowed() {
@@ -994,7 +1193,8 @@ class EventServer final : public Server {
   }
 
   // Answers on the loop thread.
-  void Respond(Conn* c, const Response& r, bool head_only, bool keep_alive, int minor) {
+  void Respond(Conn* c, Response r, bool head_only, bool keep_alive, int minor) {
+    for (const auto& h : shared_->guard()->options().headers) r.headers.push_back(h);
     QueueResponse(c, SerializeResponse(r, head_only, keep_alive, minor), r.status, !keep_alive);
   }
 
@@ -1020,7 +1220,7 @@ class EventServer final : public Server {
   // Writes what is queued; on the end of a response, moves to the next state.
   void Flush(Conn* c) {
     while (c->out_off < c->out.size()) {
-      ssize_t n = ::send(c->fd, c->out.data() + c->out_off, c->out.size() - c->out_off, MSG_NOSIGNAL);
+      ssize_t n = Send(c, c->out.data() + c->out_off, c->out.size() - c->out_off);
       if (n > 0) {
         c->out_off += static_cast<size_t>(n);
         if (c->stream) c->stream->Sent(static_cast<size_t>(n));
@@ -1067,6 +1267,7 @@ class EventServer final : public Server {
 
   // Half-closes and drains the client's input for a moment before closing.
   void Linger(Conn* c) {
+    if (c->ssl != nullptr) tls::Shutdown(c->ssl);
     ::shutdown(c->fd, SHUT_WR);
     c->state = Conn::State::kLingering;
     c->deadline_ms = now_ + kLingerMs;
@@ -1089,6 +1290,7 @@ class EventServer final : public Server {
       }
       switch (d.kind) {
         case Completion::Kind::kResponse:
+          Uncount(c);
           if (d.stream) {
             stats().Responded(d.status);
             c->stream = std::move(d.stream);
@@ -1154,6 +1356,10 @@ class EventServer final : public Server {
           stats().Reject(Rejection::kWriteTimeout);
           Close(c);
           break;
+        case Conn::State::kHandshake:
+          stats().Reject(Rejection::kTlsHandshake);  // connected and never finished the handshake
+          Close(c);
+          break;
         case Conn::State::kLingering:
         case Conn::State::kHandling: Close(c); break;
       }
@@ -1173,7 +1379,8 @@ class EventServer final : public Server {
 
   // Owned by the loop thread.
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns_;
-  std::vector<uint64_t> dead_;  // closed during this iteration, erased at its end
+  std::unordered_map<std::string, int> in_flight_;  // requests running or queued, by client address
+  std::vector<uint64_t> dead_;                      // closed during this iteration, erased at its end
   uint64_t next_id_ = 2;
   int64_t now_ = NowMs();
   std::array<char, 16 << 10> scratch_;
@@ -1181,12 +1388,63 @@ class EventServer final : public Server {
 
 }  // namespace
 
-Result<std::unique_ptr<Server>> StartServer(const std::string& listen, Endpoints endpoints, ServerOptions options) {
+Result<std::unique_ptr<Server>> StartServer(const std::string& listen, Endpoints endpoints, ServerOptions options,
+                                            const AccessOptions& access) {
   Result<HostPort> hp = ParseListenAddress(listen);
   if (!hp.ok()) return hp.status();
   auto server = std::make_unique<EventServer>(*hp, std::move(endpoints), options);
+  if (Status s = server->SetAccess(access); !s.ok()) return s;
   if (Status s = server->Start(); !s.ok()) return s;
   return std::unique_ptr<Server>(std::move(server));
+}
+
+bool IsStateChanging(std::string_view method, std::string_view path) {
+  if (method == "GET" || method == "HEAD" || method == "OPTIONS") return false;
+  // The Prometheus API takes its queries as POST forms too (Grafana does).
+  static constexpr std::string_view kReadOnlyPosts[] = {
+      "/api/v1/query",        "/api/v1/query_range", "/api/v1/query_exemplars", "/api/v1/series", "/api/v1/labels",
+      "/api/v1/format_query", "/api/v1/read",
+  };
+  if (method == "POST") {
+    for (std::string_view p : kReadOnlyPosts) {
+      if (path == p) return false;
+    }
+  }
+  return true;
+}
+
+bool IsLoopbackHost(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "0:0:0:0:0:0:0:1") return true;
+  // 127.0.0.0/8, written as four numbers.
+  if (!StartsWith(host, "127.")) return false;
+  std::vector<std::string_view> parts = Split(host, '.');
+  if (parts.size() != 4) return false;
+  for (std::string_view p : parts) {
+    std::optional<uint64_t> n = ParseUint64(p);
+    if (!n || *n > 255) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// "host:port" with the scheme's default port made explicit, lower-cased.
+std::string Authority(std::string_view host_port, bool tls) {
+  std::string out(host_port);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  bool has_port = StartsWith(out, "[") ? out.find("]:") != std::string::npos : out.find(':') != std::string::npos;
+  if (!has_port) out += tls ? ":443" : ":80";
+  return out;
+}
+
+}  // namespace
+
+bool SameOrigin(std::string_view origin, std::string_view host, bool tls) {
+  std::string_view scheme = tls ? "https://" : "http://";
+  if (host.empty() || !StartsWith(origin, scheme)) return false;
+  std::string_view authority = origin.substr(scheme.size());
+  if (authority.empty() || authority.find('/') != std::string_view::npos) return false;
+  return Authority(authority, tls) == Authority(host, tls);
 }
 
 bool AcceptsGzip(std::string_view accept_encoding) {

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -110,9 +111,50 @@ struct ServerOptions {
   int workers = 4;
   // Requests waiting for a worker beyond this are answered 503.
   int max_queued_requests = 256;
+  // Requests from one client address running or waiting beyond this are
+  // answered 429, so one client cannot take every worker.
+  int max_requests_per_client = 64;
   // Stop() waits this long for running handlers, then abandons them.
   int stop_grace_ms = 1000;
 };
+
+// TLS for every connection (the web configuration's tls_server_config).
+struct TlsOptions {
+  enum class Version { kTls10, kTls11, kTls12, kTls13 };
+  // The exporter-toolkit's client_auth_type, in order: NoClientCert,
+  // RequestClientCert, RequireAnyClientCert, VerifyClientCertIfGiven,
+  // RequireAndVerifyClientCert.
+  enum class ClientAuth { kNone, kRequest, kRequireAny, kVerifyIfGiven, kRequireAndVerify };
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;
+  ClientAuth client_auth = ClientAuth::kNone;
+  Version min_version = Version::kTls12;
+  Version max_version = Version::kTls13;
+};
+
+// Who may do what, and how connections are encrypted. Replaced whole on
+// reload (Server::SetAccess); the default is plain HTTP without accounts.
+struct AccessOptions {
+  // User name and bcrypt hash. Empty: no request is asked for credentials.
+  std::vector<std::pair<std::string, std::string>> users;
+  // With users: whether reads ask too. State-changing requests always do.
+  bool protect_reads = true;
+  // Added to every response (the web configuration's security headers).
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<TlsOptions> tls;
+};
+
+// Whether a request changes state (silences, posted alerts, recovery and
+// drill controls): every method but GET/HEAD/OPTIONS, except the POST forms
+// of the Prometheus API's queries, which only read.
+bool IsStateChanging(std::string_view method, std::string_view path);
+// Whether a listen host only accepts connections from this machine
+// (127.0.0.0/8, ::1, localhost). "0.0.0.0", "" and "::" are every interface.
+bool IsLoopbackHost(std::string_view host);
+// Whether a browser's Origin header names the server the Host header names
+// (scheme by `tls`, default ports made explicit). "null" never does.
+bool SameOrigin(std::string_view origin, std::string_view host, bool tls);
 
 struct Endpoints {
   // Everything /metrics shows; called once per scrape.
@@ -138,10 +180,15 @@ class Server {
   // vigil_http_rejected_total{reason}. The agent adds them to its own
   // metrics (stored, and on /metrics). Thread-safe.
   virtual void AppendMetrics(MetricBatch& out) const = 0;
+  // Replaces accounts, headers and TLS for requests and connections from now
+  // on (SIGHUP). On an error (a certificate that does not load) nothing
+  // changes and the error names the file.
+  virtual Status SetAccess(const AccessOptions& access) = 0;
 };
 
 // Binds and starts serving on a background thread. Fails with
 // "listen 127.0.0.1:9810: Address already in use" and the like.
-Result<std::unique_ptr<Server>> StartServer(const std::string& listen, Endpoints endpoints, ServerOptions options = {});
+Result<std::unique_ptr<Server>> StartServer(const std::string& listen, Endpoints endpoints, ServerOptions options = {},
+                                            const AccessOptions& access = {});
 
 }  // namespace vigil::http

@@ -16,6 +16,8 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "http/access.h"
+#include "http/password.h"
 
 namespace vigil::http {
 namespace {
@@ -155,7 +157,7 @@ std::string Get(std::string_view path, std::string_view extra_headers = "") {
 // A route that echoes what it saw, and one that blocks until released.
 class ServerTest : public ::testing::Test {
  protected:
-  void Start(ServerOptions options = {}) {
+  void Start(ServerOptions options = {}, const AccessOptions& access = {}) {
     Endpoints e;
     e.gather_metrics = [] {
       auto b = std::make_shared<MetricBatch>();
@@ -191,7 +193,7 @@ class ServerTest : public ::testing::Test {
                           };
                           return r;
                         }});
-    auto s = StartServer("127.0.0.1:0", std::move(e), options);
+    auto s = StartServer("127.0.0.1:0", std::move(e), options, access);
     ASSERT_TRUE(s.ok()) << s.status().message();
     server_ = std::move(*s);
     port_ = server_->bound().port;
@@ -665,6 +667,198 @@ TEST_F(ServerTest, StreamWriterNoticesTheClientLeaving) {
   for (int i = 0; i < 200 && w->open(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_FALSE(w->open());
   EXPECT_FALSE(w->Write("data: late\n\n"));
+}
+
+// Accounts as the web configuration gives them (bcrypt cost 4: fast in tests).
+AccessOptions Accounts(bool protect_reads) {
+  AccessOptions a;
+  Result<std::string> hash = HashPassword("secret", 4);
+  EXPECT_TRUE(hash.ok());
+  a.users = {{"alice", *hash}};
+  a.protect_reads = protect_reads;
+  a.headers = {{"X-Frame-Options", "deny"}};
+  return a;
+}
+
+// "alice:secret" and "alice:wrong" in base64.
+constexpr std::string_view kAliceSecret = "Authorization: Basic YWxpY2U6c2VjcmV0\r\n";
+constexpr std::string_view kAliceWrong = "Authorization: Basic YWxpY2U6d3Jvbmc=\r\n";
+
+std::string Post(std::string_view path, std::string_view body, std::string_view extra_headers = "") {
+  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n" +
+         std::string(extra_headers) + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+}
+
+TEST_F(ServerTest, AccountsGuardReadsAndWrites) {
+  Start({}, Accounts(/*protect_reads=*/true));
+  RawClient c(port_);
+  c.Send(Get("/echo"));
+  RawResponse r = c.Read();
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(r.headers["www-authenticate"], "Basic realm=\"vigil\", charset=\"UTF-8\"");
+  EXPECT_EQ(r.body.find("echo"), std::string::npos);  // the handler never ran
+  c.Send(Get("/echo", kAliceWrong));
+  EXPECT_EQ(c.Read().status, 401);
+  c.Send(Get("/echo", kAliceSecret));
+  r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["x-frame-options"], "deny");
+  c.Send(Post("/echo", "{}"));
+  EXPECT_EQ(c.Read().status, 401);
+  c.Send(Post("/echo", "{}", kAliceSecret));
+  EXPECT_EQ(c.Read().status, 200);
+  c.Send(Get("/metrics"));
+  EXPECT_EQ(c.Read().status, 401);
+  // Health checks never ask: systemd and load balancers have no password.
+  c.Send(Get("/-/healthy"));
+  EXPECT_EQ(c.Read().status, 200);
+  c.Send(Get("/-/ready"));
+  EXPECT_EQ(c.Read().status, 200);
+  EXPECT_EQ(Stat("vigil_http_rejected_total", {{"reason", "unauthorized"}}), 4);
+}
+
+TEST_F(ServerTest, OpenReadsStillGuardWrites) {
+  Start({}, Accounts(/*protect_reads=*/false));
+  RawClient c(port_);
+  c.Send(Get("/echo"));
+  EXPECT_EQ(c.Read().status, 200);
+  // The API's queries may come as POST forms: still reads.
+  c.Send("POST /api/v1/query HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(c.Read().status, 404);  // no such route here, but not 401
+  c.Send(Post("/echo", "{}"));
+  EXPECT_EQ(c.Read().status, 401);
+  c.Send("DELETE /echo HTTP/1.1\r\nHost: t\r\n" + std::string(kAliceWrong) + "\r\n");
+  EXPECT_EQ(c.Read().status, 401);
+}
+
+TEST_F(ServerTest, ReplacedAccountsApplyToTheNextRequest) {
+  Start({}, Accounts(true));
+  RawClient c(port_);
+  c.Send(Get("/echo", kAliceSecret));
+  EXPECT_EQ(c.Read().status, 200);
+  AccessOptions other = Accounts(true);
+  other.users = {{"alice", *HashPassword("changed", 4)}};
+  ASSERT_TRUE(server_->SetAccess(other).ok());
+  c.Send(Get("/echo", kAliceSecret));
+  EXPECT_EQ(c.Read().status, 401);
+  // A certificate that does not load changes nothing and names the file.
+  AccessOptions broken = Accounts(true);
+  broken.tls = TlsOptions{.cert_file = "/nonexistent/cert.pem", .key_file = "/nonexistent/key.pem"};
+  Status s = server_->SetAccess(broken);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("/nonexistent/cert.pem"), std::string::npos) << s.message();
+  c.Send(Get("/echo"));
+  EXPECT_EQ(c.Read().status, 401);  // still the accounts of `other`, still plain HTTP
+}
+
+TEST_F(ServerTest, CrossOriginWritesAreRefused) {
+  Start();
+  RawClient c(port_);
+  // A form posted by a page of another site (CSRF).
+  c.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nOrigin: http://evil.example\r\n"
+      "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=b");
+  RawResponse r = c.Read();
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("cross-origin"), std::string::npos);
+  c.Send(Post("/echo", "{}", "Origin: null\r\n"));
+  EXPECT_EQ(c.Read().status, 403);
+  c.Send(Post("/echo", "{}", "Sec-Fetch-Site: cross-site\r\n"));
+  EXPECT_EQ(c.Read().status, 403);
+  // The UI's own writes, and tools that send no Origin.
+  c.Send(Post("/echo", "{}", "Origin: http://t\r\n"));
+  EXPECT_EQ(c.Read().status, 200);
+  c.Send(Post("/echo", "{}", "Sec-Fetch-Site: same-origin\r\n"));
+  EXPECT_EQ(c.Read().status, 200);
+  c.Send(Post("/echo", "{}"));
+  EXPECT_EQ(c.Read().status, 200);
+  // Reads from anywhere are no write.
+  c.Send(Get("/echo", "Origin: http://evil.example\r\n"));
+  EXPECT_EQ(c.Read().status, 200);
+  EXPECT_EQ(Stat("vigil_http_rejected_total", {{"reason", "cross_origin"}}), 3);
+}
+
+TEST_F(ServerTest, OneClientCannotTakeEveryWorker) {
+  ServerOptions o;
+  o.workers = 4;
+  o.max_requests_per_client = 2;
+  Start(o);
+  RawClient a(port_), b(port_), c(port_);
+  a.Send(Get("/slow"));
+  b.Send(Get("/slow"));
+  for (int i = 0; i < 200 && gate_->running.load() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  c.Send(Get("/echo"));
+  RawResponse r = c.Read();
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.headers["retry-after"], "1");
+  EXPECT_NE(r.body.find("127.0.0.1"), std::string::npos);
+  gate_->release.store(true);
+  EXPECT_EQ(a.Read().status, 200);
+  EXPECT_EQ(b.Read().status, 200);
+  c.Send(Get("/echo"));  // its requests are done: room again
+  EXPECT_EQ(c.Read().status, 200);
+  EXPECT_EQ(Stat("vigil_http_rejected_total", {{"reason", "client_busy"}}), 1);
+}
+
+TEST(HttpAccess, StateChangingRequests) {
+  EXPECT_FALSE(IsStateChanging("GET", "/api/v2/silences"));
+  EXPECT_FALSE(IsStateChanging("HEAD", "/"));
+  EXPECT_FALSE(IsStateChanging("POST", "/api/v1/query_range"));
+  EXPECT_FALSE(IsStateChanging("POST", "/api/v1/series"));
+  EXPECT_TRUE(IsStateChanging("POST", "/api/v2/silences"));
+  EXPECT_TRUE(IsStateChanging("POST", "/api/v2/alerts"));
+  EXPECT_TRUE(IsStateChanging("POST", "/api/v1/recovery/drill"));
+  EXPECT_TRUE(IsStateChanging("DELETE", "/api/v2/silence/x"));
+  EXPECT_TRUE(IsStateChanging("PUT", "/api/v1/query"));
+  EXPECT_TRUE(IsStateChanging("POST", "/api/v1/query/../../api/v2/silences"));
+}
+
+TEST(HttpAccess, LoopbackHosts) {
+  for (const char* h : {"127.0.0.1", "127.1.2.3", "::1", "localhost"}) EXPECT_TRUE(IsLoopbackHost(h)) << h;
+  for (const char* h : {"0.0.0.0", "", "::", "10.0.0.1", "127.0.0", "127.0.0.256", "127.0.0.1.example", "localhost2"}) {
+    EXPECT_FALSE(IsLoopbackHost(h)) << h;
+  }
+}
+
+TEST(HttpAccess, SameOrigin) {
+  EXPECT_TRUE(SameOrigin("http://127.0.0.1:9810", "127.0.0.1:9810", false));
+  EXPECT_TRUE(SameOrigin("https://Vigil.Example", "vigil.example:443", true));
+  EXPECT_TRUE(SameOrigin("http://vigil.example", "vigil.example", false));
+  EXPECT_TRUE(SameOrigin("http://[::1]:9810", "[::1]:9810", false));
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:9810", "127.0.0.1:9810", true));  // scheme differs
+  EXPECT_FALSE(SameOrigin("http://127.0.0.1:9811", "127.0.0.1:9810", false));
+  EXPECT_FALSE(SameOrigin("http://evil.example", "vigil.example", false));
+  EXPECT_FALSE(SameOrigin("null", "vigil.example", false));
+  EXPECT_FALSE(SameOrigin("http://vigil.example", "", false));
+  EXPECT_FALSE(SameOrigin("http://vigil.example/path", "vigil.example", false));
+}
+
+TEST(HttpAccess, BasicAuthorizationHeader) {
+  std::string user, password;
+  ASSERT_TRUE(ParseBasicAuthorization("Basic YWxpY2U6c2VjcmV0", &user, &password));
+  EXPECT_EQ(user, "alice");
+  EXPECT_EQ(password, "secret");
+  ASSERT_TRUE(ParseBasicAuthorization("basic YTpiOmM=", &user, &password));  // "a:b:c"
+  EXPECT_EQ(user, "a");
+  EXPECT_EQ(password, "b:c");
+  EXPECT_FALSE(ParseBasicAuthorization("Bearer abc", &user, &password));
+  EXPECT_FALSE(ParseBasicAuthorization("Basic !!!!", &user, &password));
+  EXPECT_FALSE(ParseBasicAuthorization("Basic bm9jb2xvbg==", &user, &password));  // "nocolon"
+  EXPECT_FALSE(ParseBasicAuthorization("Basic abc", &user, &password));
+}
+
+TEST(HttpAccess, GuardRemembersAnswersWithoutRehashing) {
+  AccessOptions a;
+  a.users = {{"bob", *HashPassword("pw", 4)}, {"alice", *HashPassword("secret", 4)}};
+  AccessGuard guard(a);
+  EXPECT_TRUE(guard.Authenticated("Basic YWxpY2U6c2VjcmV0"));
+  EXPECT_TRUE(guard.Authenticated("Basic YWxpY2U6c2VjcmV0"));  // from the cache
+  EXPECT_TRUE(guard.Authenticated("Basic Ym9iOnB3"));          // bob:pw
+  EXPECT_FALSE(guard.Authenticated("Basic YWxpY2U6d3Jvbmc="));
+  EXPECT_FALSE(guard.Authenticated("Basic bWFsbG9yeTpzZWNyZXQ="));  // mallory:secret
+  EXPECT_TRUE(guard.Asks("GET", "/api/v1/query"));
+  EXPECT_FALSE(guard.Asks("GET", "/-/healthy"));
+  EXPECT_FALSE(AccessGuard(AccessOptions{}).Asks("POST", "/api/v2/silences"));
 }
 
 }  // namespace
