@@ -1,6 +1,7 @@
 // Fuzzes config loading from text: YAML decoding, strict key checking,
 // ${VAR} expansion, durations and regexes. The environment is fixed so runs
 // are reproducible. A config that loads without problems must be usable.
+// The input is also read as a web configuration file.
 #include <re2/re2.h>
 
 #include <cstddef>
@@ -44,6 +45,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Check(c.host.interval.count() > 0 && c.host.timeout.count() > 0 && c.host.timeout <= c.host.interval);
     Check(Compiles(c.host.exclude_mountpoints) && Compiles(c.host.exclude_fstypes) && Compiles(c.host.exclude_disks) &&
           Compiles(c.host.exclude_network_devices));
+  }
+  // The same text as a web configuration file (--web.config.file).
+  vigil::config::WebConfigResult w = vigil::config::LoadWebConfigString(yaml, "web.yml");
+  for (const auto& p : w.problems) Check(!p.message.empty() && p.line >= 0 && p.column >= 0);
+  if (w.ok()) {
+    for (const auto& [user, hash] : w.config.basic_auth_users) {
+      Check(!user.empty() && hash.size() == 60);
+    }
+    if (w.config.tls) Check(!w.config.tls->cert_file.empty() && !w.config.tls->key_file.empty());
   }
   return 0;
 }

@@ -2,12 +2,14 @@
 // uses it: a head, then a chunked body when the head says so. The first byte
 // picks where the input is split, so the chunked decoder is checked against
 // itself: fed in two pieces it must decode exactly what it decodes whole.
+// The access checks' header parsers (Authorization, Origin) run on each head.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <string_view>
 
+#include "http/access.h"
 #include "http/request_parser.h"
 #include "http/server.h"
 
@@ -36,6 +38,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(!head.method.empty() && (head.minor_version == 0 || head.minor_version == 1));
   Check(head.headers.size() <= kMaxRequestHeaderFields);
   (void)ParseFormUrlEncoded(head.query);
+  // What the access checks read from every request.
+  std::string user, password;
+  if (ParseBasicAuthorization(head.Header("authorization"), &user, &password)) {
+    Check(user.find(':') == std::string::npos);
+  }
+  (void)SameOrigin(head.Header("origin"), head.Header("host"), split_seed & 1);
+  (void)IsStateChanging(head.method, head.path);
   if (!head.chunked) return 0;
 
   std::string_view body_bytes = input.substr(p.consumed);
