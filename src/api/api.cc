@@ -352,7 +352,9 @@ class RequestHandler {
                                        "\" for range query, must be Scalar or instant Vector");
     }
     promql::Engine engine(*eo);
-    promql::QueryResult result = engine.Range(o_.storage, **expr, *start, *end, *step);
+    promql::QueryResult result =
+        o_.range_cache ? o_.range_cache->Range(engine, o_.storage, **expr, *start, *end, *step, clock_.NowMs())
+                       : engine.Range(o_.storage, **expr, *start, *end, *step);
     if (result.ok && result.value.type != promql::ValueType::kMatrix) {
       return ErrorResponse(500, "internal", "range query did not return a matrix");
     }

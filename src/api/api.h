@@ -12,6 +12,7 @@
 #include "base/time.h"
 #include "http/server.h"
 #include "promql/engine.h"
+#include "promql/range_cache.h"
 
 namespace vigil::rules {
 class Manager;
@@ -43,6 +44,9 @@ struct Options {
   // Answers /api/v1/rules and /api/v1/alerts; may be null (no rules: empty
   // lists). Must outlive the Api.
   const rules::Manager* rules = nullptr;
+  // Answers repeated range queries from earlier results; null: every query
+  // is computed whole. Shared, so it outlives a reload's new Api.
+  std::shared_ptr<promql::RangeCache> range_cache;
 };
 
 class Api {

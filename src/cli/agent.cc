@@ -335,6 +335,9 @@ class Agent {
       return 1;
     }
     db_ = std::move(*db);
+    range_cache_ = std::make_shared<promql::RangeCache>(
+        promql::RangeCacheOptions{}, promql::StoreVersion{[db = db_.get()] { return db->Generation(); },
+                                                          [db = db_.get()](TimestampMs t) { db->WatchUpTo(t); }});
     sink_ = std::make_unique<collect::StorageSink>(db_.get(), TargetLabelsFor(config_));
     progress_sink_ = watchdog::NewProgressSink(sink_.get(), watchdog_.Heartbeat(watchdog::kCollection),
                                                watchdog_.Heartbeat(watchdog::kStorage));
@@ -857,6 +860,7 @@ class Agent {
     o.storage = Storage();
     o.engine = EngineOptions();
     o.rules = rules_.get();
+    o.range_cache = range_cache_;
     o.metric_families = [this] { return Gather(); };
     collect::BuildInfo b = GetBuildInfo();
     o.build = api::BuildInfo{b.version, b.revision, "", "", "", b.compiler};
@@ -1081,6 +1085,17 @@ class Agent {
       if (http_server_) http_server_->AppendMetrics(out);
     }
     if (s) s->AppendSelfMetrics(out);
+    if (range_cache_) {
+      promql::RangeCache::Stats c = range_cache_->stats();
+      const char* help = "Range queries by how the result cache answered them.";
+      out.AddCounter("vigil_query_range_cache_requests_total", help, {{"result", "hit"}}, static_cast<double>(c.hits));
+      out.AddCounter("vigil_query_range_cache_requests_total", help, {{"result", "partial"}},
+                     static_cast<double>(c.partial));
+      out.AddCounter("vigil_query_range_cache_requests_total", help, {{"result", "miss"}},
+                     static_cast<double>(c.misses));
+      out.AddGauge("vigil_query_range_cache_bytes", "Bytes of range query results the cache holds.", {},
+                   static_cast<double>(c.bytes));
+    }
     events_.AppendMetrics(out);
     live_.AppendMetrics(out);
     if (rules_) rules_->AppendSelfMetrics(out);
@@ -1125,6 +1140,7 @@ class Agent {
   RunOptions options_;
   config::Config config_;
   http::AccessOptions access_;  // the web configuration in force
+  std::shared_ptr<promql::RangeCache> range_cache_;
   SystemClock clock_;
   std::mutex mu_;  // guards scheduler_, reload_, http_server_ and status_config_
   http::Server* http_server_ = nullptr;

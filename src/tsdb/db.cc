@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <filesystem>
@@ -513,6 +514,13 @@ class DBImpl final : public DB {
     return written;
   }
 
+  uint64_t Generation() const override { return generation_.load(); }
+  void WatchUpTo(TimestampMs t) override {
+    TimestampMs cur = watermark_.load();
+    while (t > cur && !watermark_.compare_exchange_weak(cur, t)) {
+    }
+  }
+
   Stats GetStats() override {
     Stats st;
     st.head_series = head_.num_series();
@@ -591,17 +599,25 @@ class DBImpl final : public DB {
     }
     if (options_.wal_fsync.count() == 0 && wal_status.ok()) wal_status = wal_->Sync();
     // Samples stay queryable (and reach a block later) even when the WAL failed.
+    TimestampMs oldest = kMaxTime;
     for (size_t i = 0; i < samples.size(); ++i) {
       Head::AppendResult r = head_.Append(*targets[i], samples[i].t, samples[i].v);
       if (r == Head::AppendResult::kOutOfOrder) ++out_of_order_;
       if (r == Head::AppendResult::kDuplicate) ++duplicates_;
+      if (r == Head::AppendResult::kOk) oldest = std::min(oldest, samples[i].t);
     }
+    // Checked after the samples are visible: a cache that raised the
+    // watermark before this load computes with them, one after sees the bump.
+    if (oldest <= watermark_.load()) ++generation_;
     return wal_status;
   }
 
   Head& head() { return head_; }
   TimestampMs min_valid_time() const { return min_valid_time_.load(); }
   std::atomic<uint64_t> out_of_order_{0}, duplicates_{0}, write_errors_{0};
+  // Starts from the clock, so two stores (a reopened one) never share a number.
+  std::atomic<uint64_t> generation_{static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count())};
+  std::atomic<TimestampMs> watermark_{kMinTime};
 
  private:
   std::string BlocksDir() const { return options_.dir + "/blocks"; }
@@ -682,6 +698,7 @@ class DBImpl final : public DB {
     blocks_.push_back(*b);
     std::sort(blocks_.begin(), blocks_.end(),
               [](const auto& x, const auto& y) { return x->info().min_time < y->info().min_time; });
+    ++generation_;
     return Status::Ok();
   }
 
@@ -944,6 +961,7 @@ class DBImpl final : public DB {
         blocks_.erase(blocks_.begin());
       }
     }
+    if (!doomed.empty()) ++generation_;
     for (const auto& b : doomed) DeleteBlockDir(b->dir());
   }
 

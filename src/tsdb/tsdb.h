@@ -159,6 +159,14 @@ class DB {
                                                       const std::function<void(double)>& progress) = 0;
   virtual Stats GetStats() = 0;
   virtual Status Close() = 0;
+
+  // For result caches above the store: a number that changes whenever data
+  // at or before the watermark may have changed — a sample appended at or
+  // before it (late data), an import, retention, blocks rewritten. A cache
+  // raises the watermark to the newest time its results depend on (it only
+  // rises), reads the generation, then computes.
+  virtual uint64_t Generation() const = 0;
+  virtual void WatchUpTo(TimestampMs t) = 0;
 };
 
 }  // namespace vigil::tsdb
