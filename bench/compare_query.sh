@@ -18,6 +18,8 @@
 # answer is then compared with Prometheus's (bench/check_query_results.py):
 # vigil must match within 1e-6 relative; VictoriaMetrics' differences
 # (MetricsQL's rate does not extrapolate) are printed, not enforced.
+# Last, the repeated-refresh case: the 24 h query re-issued with its window
+# slid by one step each time, as a dashboard refreshing (RUNS times).
 # Environment: VIGIL, PROMTOOL, PROMETHEUS, VICTORIA_METRICS, RUNS, KEEP=1
 # (keep the temporary directory: data, logs, the last answer of each query).
 set -euo pipefail
@@ -138,6 +140,32 @@ for q in "${QUERIES[@]}"; do
   checks+=("q$qi vm vs prom:    $c")
 done
 phase "queries"
+
+# The repeated refresh: a dashboard re-asks its 24 h panel every minute with
+# the window slid by one step. vigil's range cache and VictoriaMetrics'
+# rollup cache compute only the new step; Prometheus computes it all.
+REFRESH="sum by (mode)(rate(node_cpu_seconds_total[5m]))"
+tv=() tp=() tm=() tn=()
+for i in $(seq 0 $((RUNS + 1))); do
+  # The last refresh ends at the data's end.
+  back=$(((RUNS + 1 - i) * 60))
+  s=$((END - 86400 + 600 - back)) e=$((END - back))
+  params="query=$REFRESH&start=$s&end=$e&step=60"
+  a=$(time_query "http://127.0.0.1:$vport" query_range "$params" "$TMP/refresh-vigil.json") || exit 1
+  b=$(time_query "http://127.0.0.1:$pport" query_range "$params" "$TMP/refresh-prom.json") || exit 1
+  c=$(time_query "http://127.0.0.1:$mport" query_range "$params" "$TMP/refresh-vm.json") || exit 1
+  d=$(time_query "http://127.0.0.1:$mport" query_range "$params&nocache=1" "$TMP/refresh-vm-nocache.json") || exit 1
+  if ((i > 1)); then tv+=("$a"); tp+=("$b"); tm+=("$c"); tn+=("$d"); fi
+done
+v=$(printf '%s\n' "${tv[@]}" | median_ms)
+p=$(printf '%s\n' "${tp[@]}" | median_ms)
+m=$(printf '%s\n' "${tm[@]}" | median_ms)
+n=$(printf '%s\n' "${tn[@]}" | median_ms)
+awk -v q="repeated refresh: 24h sum by (mode) rate @60s, slid 1 step" -v v="$v" -v p="$p" -v m="$m" -v n="$n" \
+  'BEGIN {printf "%-62s %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %8.2f\n", q, v, p, m, n, v / p, v / m, v / n}'
+c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/refresh-prom.json" "$TMP/refresh-vigil.json") || wrong=1
+checks+=("refresh vigil vs prom: $c")
+phase "repeated refresh"
 printf '\nanswers compared with Prometheus'"'"'s:\n'
 printf '  %s\n' "${checks[@]}"
 if ((wrong)); then
