@@ -206,13 +206,7 @@ alerting:
         c.check("with Prometheus's endsAt in the future",
                 listed and listed[0]["endsAt"] > iso(datetime.datetime.now(datetime.timezone.utc)), listed)
 finally:
-    if prom is not None:
-        prom.terminate()
-        try:
-            prom.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            prom.kill()
-            prom.wait()
+    vt.stop_process(prom)
     if v is not None:
         if c.failed:
             print(v.logs()[-3000:])

@@ -73,12 +73,7 @@ scrape_configs:
     up = query('vigil_collector_up{collector="host"}')
     c.check("vigil's own health is queryable", len(up) == 1 and up[0]["value"][1] == "1", up)
 finally:
-    if prom:
-        prom.terminate()
-        try:
-            prom.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            prom.kill()
+    vt.stop_process(prom)
     v.cleanup()
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -264,13 +264,7 @@ try:
             f"({len(differences) - len(unexpected)} known engine differences)", not unexpected,
             f"{len(unexpected)} unexpected differences above")
 finally:
-    if prom:
-        prom.terminate()
-        try:
-            prom.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            prom.kill()
-            prom.wait()
+    vt.stop_process(prom)
     if v:
         v.cleanup()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -264,12 +264,7 @@ scrape_configs:
 finally:
     if evil:
         evil.shutdown()
-    if prom:
-        prom.terminate()
-        try:
-            prom.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            prom.kill()
+    vt.stop_process(prom)
     if v:
         if c.failed:
             print("--- vigil log (tail) ---\n" + v.logs()[-3000:])

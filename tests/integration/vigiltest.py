@@ -107,6 +107,18 @@ def dashboard_targets(dashboard):
     return out
 
 
+def stop_process(proc, timeout=10):
+    """SIGTERM, up to `timeout` s to exit, then SIGKILL; None is ignored."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Vigil:
     """A vigil process with its own temp data dir; stopped by PID."""
 
