@@ -50,7 +50,7 @@ try:
     print(f"package: {deb}")
 
     # lintian: no error, no warning (overrides need a reason in deploy/debian/).
-    r = run("lintian", "--info", "--pedantic", "--no-tag-display-limit", deb, timeout=180)
+    r = run("lintian", "--display-info", "--pedantic", "--tag-display-limit", "0", deb, timeout=180)
     tags = [line for line in r.stdout.splitlines() if re.match(r"^[EWIPXCO]: ", line)]
     for line in tags:
         print(f"lintian: {line}")
