@@ -6,7 +6,7 @@ BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all setup build run test test-unit test-sanitize fuzz fuzz-smoke bench clean
+.PHONY: all setup build run test test-unit test-sanitize fuzz fuzz-smoke bench deb clean
 
 all: build
 
@@ -43,6 +43,12 @@ fuzz-smoke: fuzz
 
 bench: build
 	./$(BUILD)/bench/vigil_bench
+
+# The Debian package of the binary in $(BUILD) (docs/deploy.md): $(BUILD)/deb/vigil_VERSION_ARCH.deb
+# and vigil-dbgsym_VERSION_ARCH.deb, built with dpkg-deb by scripts/build-deb.sh.
+deb: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS) --target vigil
+	./scripts/build-deb.sh --vigil $(BUILD)/vigil --out $(BUILD)/deb
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -34,6 +34,8 @@ packages=(
   tmux
   # the web UI: tested in headless Chromium (built with esbuild from npm, below)
   chromium
+  # `make deb` and its test: dpkg-deb, dpkg-shlibdeps, the man page, lintian
+  dpkg-dev help2man lintian
 )
 # --bench: the peers bench/compare_storage.sh measures against, command timing,
 # and HTTP load for bench/http_load.py.
