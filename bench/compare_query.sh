@@ -111,31 +111,50 @@ median_ms() {  # times (seconds), one per line -> median in ms
   sort -g | awk '{a[NR] = $1} END {printf "%.2f", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) * 1000}'
 }
 
-printf "\n%-62s %9s %9s %9s %9s %8s %8s %8s\n" query "vigil ms" "prom ms" "vm ms" "vm-nc ms" "vs prom" "vs vm" "vs vm-nc"
+# One request to each store, taking turns (on a shared machine the load
+# changes within seconds, and this way each store sees the same changes);
+# vigil and VictoriaMetrics are each timed with their result cache (as they
+# run by default) and with nocache=1 (computing every answer).
+time_round() {  # path params answer-prefix round
+  local a b c d e
+  a=$(time_query "http://127.0.0.1:$vport" "$1" "$2&nocache=1" "$TMP/$3-vigil.json") || exit 1
+  b=$(time_query "http://127.0.0.1:$vport" "$1" "$2" "$TMP/$3-vigil-cached.json") || exit 1
+  c=$(time_query "http://127.0.0.1:$pport" "$1" "$2" "$TMP/$3-prom.json") || exit 1
+  d=$(time_query "http://127.0.0.1:$mport" "$1" "$2" "$TMP/$3-vm.json") || exit 1
+  e=$(time_query "http://127.0.0.1:$mport" "$1" "$2&nocache=1" "$TMP/$3-vm-nocache.json") || exit 1
+  if (($4 > 2)); then tn+=("$a"); tv+=("$b"); tp+=("$c"); tm+=("$d"); tmn+=("$e"); fi
+}
+
+# The medians and vigil's ratios as one row: uncached vigil against
+# Prometheus and uncached VictoriaMetrics, cached against cached.
+report_row() {  # name
+  local vn v p m mn
+  vn=$(printf '%s\n' "${tn[@]}" | median_ms)
+  v=$(printf '%s\n' "${tv[@]}" | median_ms)
+  p=$(printf '%s\n' "${tp[@]}" | median_ms)
+  m=$(printf '%s\n' "${tm[@]}" | median_ms)
+  mn=$(printf '%s\n' "${tmn[@]}" | median_ms)
+  awk -v q="$1" -v vn="$vn" -v v="$v" -v p="$p" -v m="$m" -v mn="$mn" 'BEGIN {
+    printf "%-60s %8.2f %8.2f %8.2f %8.2f %8.2f %7.2f %7.2f %7.2f\n", q, vn, v, p, m, mn, vn / p, vn / mn, v / m }'
+}
+
+printf "\n%-60s %8s %8s %8s %8s %8s %7s %7s %7s\n" query "vigil-nc" vigil prom vm vm-nc "nc/prom" "nc/vmnc" "c/vm"
+echo "(ms, medians; vigil-nc and vm-nc: nocache=1, every answer computed; vigil and vm: with their result caches)"
 checks=()
 wrong=0
 qi=0
 for q in "${QUERIES[@]}"; do
   IFS='|' read -r name path params <<<"$q"
   qi=$((qi + 1))
-  # The stores take turns, request by request: on a shared machine the load
-  # changes within seconds, and this way each store sees the same changes.
-  tv=() tp=() tm=() tn=()
+  tn=() tv=() tp=() tm=() tmn=()
   for i in $(seq 1 $((RUNS + 2))); do
-    a=$(time_query "http://127.0.0.1:$vport" "$path" "$params" "$TMP/q$qi-vigil.json") || exit 1
-    b=$(time_query "http://127.0.0.1:$pport" "$path" "$params" "$TMP/q$qi-prom.json") || exit 1
-    c=$(time_query "http://127.0.0.1:$mport" "$path" "$params" "$TMP/q$qi-vm.json") || exit 1
-    d=$(time_query "http://127.0.0.1:$mport" "$path" "$params&nocache=1" "$TMP/q$qi-vm-nocache.json") || exit 1
-    if ((i > 2)); then tv+=("$a"); tp+=("$b"); tm+=("$c"); tn+=("$d"); fi
+    time_round "$path" "$params" "q$qi" "$i"
   done
-  v=$(printf '%s\n' "${tv[@]}" | median_ms)
-  p=$(printf '%s\n' "${tp[@]}" | median_ms)
-  m=$(printf '%s\n' "${tm[@]}" | median_ms)
-  n=$(printf '%s\n' "${tn[@]}" | median_ms)
-  awk -v q="$name" -v v="$v" -v p="$p" -v m="$m" -v n="$n" \
-    'BEGIN {printf "%-62s %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %8.2f\n", q, v, p, m, n, v / p, v / m, v / n}'
+  report_row "$name"
   c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/q$qi-prom.json" "$TMP/q$qi-vigil.json") || wrong=1
   checks+=("q$qi vigil vs prom: $c")
+  c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/q$qi-prom.json" "$TMP/q$qi-vigil-cached.json") || wrong=1
+  checks+=("q$qi vigil (cached) vs prom: $c")
   c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/q$qi-prom.json" "$TMP/q$qi-vm-nocache.json") || true
   checks+=("q$qi vm vs prom:    $c")
 done
@@ -145,26 +164,17 @@ phase "queries"
 # the window slid by one step. vigil's range cache and VictoriaMetrics'
 # rollup cache compute only the new step; Prometheus computes it all.
 REFRESH="sum by (mode)(rate(node_cpu_seconds_total[5m]))"
-tv=() tp=() tm=() tn=()
-for i in $(seq 0 $((RUNS + 1))); do
+tn=() tv=() tp=() tm=() tmn=()
+for i in $(seq 1 $((RUNS + 2))); do
   # The last refresh ends at the data's end.
-  back=$(((RUNS + 1 - i) * 60))
-  s=$((END - 86400 + 600 - back)) e=$((END - back))
-  params="query=$REFRESH&start=$s&end=$e&step=60"
-  a=$(time_query "http://127.0.0.1:$vport" query_range "$params" "$TMP/refresh-vigil.json") || exit 1
-  b=$(time_query "http://127.0.0.1:$pport" query_range "$params" "$TMP/refresh-prom.json") || exit 1
-  c=$(time_query "http://127.0.0.1:$mport" query_range "$params" "$TMP/refresh-vm.json") || exit 1
-  d=$(time_query "http://127.0.0.1:$mport" query_range "$params&nocache=1" "$TMP/refresh-vm-nocache.json") || exit 1
-  if ((i > 1)); then tv+=("$a"); tp+=("$b"); tm+=("$c"); tn+=("$d"); fi
+  back=$(((RUNS + 2 - i) * 60))
+  time_round query_range "query=$REFRESH&start=$((END - 86400 + 600 - back))&end=$((END - back))&step=60" refresh "$i"
 done
-v=$(printf '%s\n' "${tv[@]}" | median_ms)
-p=$(printf '%s\n' "${tp[@]}" | median_ms)
-m=$(printf '%s\n' "${tm[@]}" | median_ms)
-n=$(printf '%s\n' "${tn[@]}" | median_ms)
-awk -v q="repeated refresh: 24h sum by (mode) rate @60s, slid 1 step" -v v="$v" -v p="$p" -v m="$m" -v n="$n" \
-  'BEGIN {printf "%-62s %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %8.2f\n", q, v, p, m, n, v / p, v / m, v / n}'
+report_row "repeated refresh: 24h sum by (mode) rate @60s, slid 1 step"
 c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/refresh-prom.json" "$TMP/refresh-vigil.json") || wrong=1
 checks+=("refresh vigil vs prom: $c")
+c=$(python3 "$ROOT/bench/check_query_results.py" "$TMP/refresh-prom.json" "$TMP/refresh-vigil-cached.json") || wrong=1
+checks+=("refresh vigil (cached) vs prom: $c")
 phase "repeated refresh"
 printf '\nanswers compared with Prometheus'"'"'s:\n'
 printf '  %s\n' "${checks[@]}"

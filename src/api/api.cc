@@ -352,9 +352,15 @@ class RequestHandler {
                                        "\" for range query, must be Scalar or instant Vector");
     }
     promql::Engine engine(*eo);
+    // nocache=1 (VictoriaMetrics' parameter): compute every step.
+    const std::string nocache = r.Param("nocache");
+    if (!nocache.empty() && nocache != "0" && nocache != "1") {
+      return InvalidParam("nocache", "expected 0 or 1, got \"" + nocache + "\"");
+    }
     promql::QueryResult result =
-        o_.range_cache ? o_.range_cache->Range(engine, o_.storage, **expr, *start, *end, *step, clock_.NowMs())
-                       : engine.Range(o_.storage, **expr, *start, *end, *step);
+        o_.range_cache && nocache != "1"
+            ? o_.range_cache->Range(engine, o_.storage, **expr, *start, *end, *step, clock_.NowMs())
+            : engine.Range(o_.storage, **expr, *start, *end, *step);
     if (result.ok && result.value.type != promql::ValueType::kMatrix) {
       return ErrorResponse(500, "internal", "range query did not return a matrix");
     }

@@ -1886,16 +1886,22 @@ EnvLookup WithEnvFiles(Decoder& d, const YAML::Node& list_node, const std::strin
   };
 }
 
+// The YAML document in `yaml`, or nothing after reporting where it is invalid.
+std::optional<YAML::Node> ParseYaml(std::string_view yaml, const std::string& name, std::vector<Problem>* problems) {
+  try {
+    return YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    problems->push_back({name, e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg});
+    return std::nullopt;
+  }
+}
+
 LoadResult Decode(std::string_view yaml, const std::string& name, const std::string& base_dir, const EnvLookup& env) {
   LoadResult result;
   result.config.source = name;
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    result.problems.push_back({name, e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg});
-    return result;
-  }
+  std::optional<YAML::Node> parsed = ParseYaml(yaml, name, &result.problems);
+  if (!parsed) return result;
+  YAML::Node root = *parsed;
   Decoder d{name, env, &result.problems, std::nullopt, yaml};
   if (root.IsNull()) return result;  // an empty file means all defaults
   MapReader top(d, root, "");
@@ -2009,13 +2015,9 @@ void DecodeWebTls(Decoder& d, const YAML::Node& node, const std::string& base_di
 WebConfigResult DecodeWebConfig(std::string_view yaml, const std::string& name, const std::string& base_dir) {
   WebConfigResult result;
   result.config.source = name;
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    result.problems.push_back({name, e.mark.line + 1, e.mark.column + 1, "invalid YAML: " + e.msg});
-    return result;
-  }
+  std::optional<YAML::Node> parsed = ParseYaml(yaml, name, &result.problems);
+  if (!parsed) return result;
+  YAML::Node root = *parsed;
   Decoder d{name, ProcessEnv(), &result.problems, std::nullopt, yaml};
   if (root.IsNull()) return result;
   MapReader top(d, root, "");
