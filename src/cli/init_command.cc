@@ -95,8 +95,8 @@ int RunInit(const InitOptions& o) {
       continue;
     }
     any_loaded = any_loaded || def->load_state == "loaded";
-    host.units.push_back({def->name, def->load_state, def->fragment_path, def->exec_start, def->environment,
-                          def->environment_files, def->working_directory});
+    host.units.push_back({def->name, def->load_state, def->fragment_path, def->load_error, def->exec_start,
+                          def->environment, def->environment_files, def->working_directory});
   }
   if (!any_loaded) {
     std::fprintf(stderr, "error: no arch-*@%s.service units on the %s bus%s\n", user.c_str(), bus_name,

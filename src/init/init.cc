@@ -20,11 +20,14 @@ std::string Basename(std::string_view path) {
 }
 
 // Expands variables; `keep_unset` leaves an unset one as written (for a
-// later pass), else it becomes empty and its name is recorded. `dollar_dollar`:
-// "$$" is a literal "$" (systemd's ExecStart= rule).
-std::string Expand(std::string_view text, const std::map<std::string, std::string>& vars, bool keep_unset,
-                   bool dollar_dollar, std::vector<std::string>* unset) {
+// later pass), else it becomes empty; either way its name is recorded.
+// `systemd`: ExecStart='s rules: "$$" is a literal "$", and $VAR (without
+// braces) is only replaced when it is the whole argument.
+std::string Expand(std::string_view text, const std::map<std::string, std::string>& vars, bool keep_unset, bool systemd,
+                   std::vector<std::string>* unset) {
   std::string out;
+  bool dollar_dollar = systemd;
+  bool bare_whole_word_only = systemd;
   for (size_t i = 0; i < text.size(); ++i) {
     if (text[i] != '$' || i + 1 >= text.size()) {
       out += text[i];
@@ -56,6 +59,11 @@ std::string Expand(std::string_view text, const std::map<std::string, std::strin
       end = i + 1;
       while (end < text.size() && IsVarChar(text[end])) ++end;
       name = text.substr(i + 1, end - i - 1);
+      if (bare_whole_word_only && (i != 0 || end != text.size())) {
+        out += text.substr(i, end - i);
+        i = end - 1;
+        continue;
+      }
     } else {
       out += '$';
       continue;
@@ -66,10 +74,9 @@ std::string Expand(std::string_view text, const std::map<std::string, std::strin
       out += it->second;
     } else if (has_fallback) {
       out += fallback;
-    } else if (keep_unset) {
-      out += whole;
-    } else if (unset != nullptr && std::find(unset->begin(), unset->end(), name) == unset->end()) {
-      unset->emplace_back(name);
+    } else {
+      if (keep_unset) out += whole;
+      if (unset != nullptr && std::find(unset->begin(), unset->end(), name) == unset->end()) unset->emplace_back(name);
     }
     i = end - 1;
   }
@@ -539,7 +546,11 @@ UnitView Renderer::Inspect(const UnitFacts& u) {
   }
   // systemd expands ${VAR} and $VAR in ExecStart= from Environment= and EnvironmentFile=.
   std::vector<std::string> argv;
-  for (const auto& a : u.exec_start) argv.push_back(Expand(a, v.env, /*keep_unset=*/true, true, nullptr));
+  // An unset one is kept for the shell pass below (systemd would make it empty: noted then).
+  std::vector<std::string> systemd_unset;
+  for (const auto& a : u.exec_start) {
+    argv.push_back(Expand(a, v.env, /*keep_unset=*/true, /*systemd=*/true, &systemd_unset));
+  }
   v.cmd = EffectiveCommand(argv);
   v.raw_argv = EffectiveCommand(u.exec_start).argv;
   if (!v.cmd.problem.empty()) Note(u.name + ": " + v.cmd.problem);
@@ -567,6 +578,14 @@ UnitView Renderer::Inspect(const UnitFacts& u) {
   }
   std::vector<std::string> unset;
   for (auto& a : v.cmd.argv) a = Expand(a, v.env, false, false, &unset);
+  for (const auto& name : systemd_unset) {
+    if (v.env.count(name)) {
+      Note(u.name + ": ExecStart= uses ${" + name +
+           "}, which systemd replaces (with an empty string: no Environment= "
+           "or EnvironmentFile= sets it) before the shell sets it; write $${" +
+           name + "} to leave it to the shell");
+    }
+  }
   for (const auto& name : unset) {
     Note(u.name + ": ExecStart= uses $" + name +
          ", which neither its Environment=, EnvironmentFile= nor a sourced "
@@ -844,8 +863,11 @@ Output Renderer::Run() {
     const UnitFacts* u = FindUnit(role.name);
     if (u == nullptr || u->load_state != "loaded") {
       std::string why =
-          u == nullptr ? "not found: no unit " + unit_name + " on the " + (host_.user_bus ? "user" : "system") + " bus"
-                       : "not found: " + unit_name + " is " + u->load_state;
+          u == nullptr || u->load_state == "not-found"
+              ? "not found: no unit " + unit_name + " on the " + (host_.user_bus ? "user" : "system") + " bus"
+              : "not used: " + unit_name + " is " + u->load_state +
+                    (u->fragment_path.empty() ? "" : " in " + u->fragment_path) +
+                    (u->load_error.empty() ? "" : ": " + u->load_error) + " (`systemd-analyze verify` names the line)";
       Note(why);
       services += "  # " + std::string(role.name) + ":\n  #   unit: " + unit_name + "   # " + OneLine(why) + "\n";
       continue;
@@ -879,7 +901,7 @@ Output Renderer::Run() {
   for (const auto& u : host_.units) {
     bool known = false;
     for (const char* r : {"bitcoind", "titan", "validator"}) known = known || FindUnit(r) == &u;
-    if (!known) others.push_back(&u);
+    if (!known && u.load_state == "loaded") others.push_back(&u);
   }
   std::sort(others.begin(), others.end(), [](auto* a, auto* b) { return a->name < b->name; });
   for (const UnitFacts* u : others) {

@@ -20,6 +20,7 @@ struct UnitFacts {
   std::string name;        // arch-bitcoind@alice.service
   std::string load_state;  // loaded, not-found, bad-setting, …
   std::string fragment_path;
+  std::string load_error;                      // systemd's LoadError message when not loaded
   std::vector<std::string> exec_start;         // argv of the first ExecStart=, unexpanded
   std::vector<std::string> environment;        // Environment= entries, KEY=VALUE
   std::vector<std::string> environment_files;  // EnvironmentFile= paths; "-" prefix: may be missing

@@ -34,6 +34,7 @@ Host Alice() {
       {"arch-bitcoind@alice.service",
        "loaded",
        "/etc/systemd/system/arch-bitcoind@.service",
+       "",
        {"/usr/local/bin/bitcoind", "-datadir=${BTC_DIR}", "-server"},
        {},
        {"/home/alice/bitcoind.env"},
@@ -41,6 +42,7 @@ Host Alice() {
       {"arch-titan@alice.service",
        "loaded",
        "/etc/systemd/system/arch-titan@.service",
+       "",
        {"/usr/local/bin/titan", "--http-listen", "0.0.0.0:${TITAN_PORT}", "--data-dir", "titan-data"},
        {"TITAN_PORT=3131"},
        {},
@@ -48,6 +50,7 @@ Host Alice() {
       {"arch-validator@alice.service",
        "loaded",
        "/etc/systemd/system/arch-validator@.service",
+       "",
        {"/bin/bash", "-lc", "source /home/alice/.envrc && exec /usr/local/bin/validator --rpc-bind-port $RPC_PORT"},
        {},
        {},
@@ -199,6 +202,31 @@ TEST(InitRender, NotFoundIsCommentedOutWithTheReason) {
   EXPECT_TRUE(loaded.ok()) << (loaded.problems.empty() ? "" : loaded.problems[0].ToString()) << "\n" << y;
 }
 
+TEST(InitRender, BracedVariableInAShellScriptIsSystemdsToExpand) {
+  Host h = Alice();
+  h.units[2].exec_start = {"/bin/sh", "-c", ". /home/alice/.envrc; exec validator --rpc-bind-port ${RPC_PORT}"};
+  Output out = RenderArchValidator(h, Reader({{"/home/alice/.envrc", "export RPC_PORT=9100\n"}}));
+  EXPECT_TRUE(Has(out.notes, "write $${RPC_PORT} to leave it to the shell"));
+  // $RPC_PORT inside a word is left to the shell by systemd: no note.
+  h.units[2].exec_start = {"/bin/sh", "-c", ". /home/alice/.envrc; exec validator --rpc-bind-port $RPC_PORT"};
+  out = RenderArchValidator(h, Reader({{"/home/alice/.envrc", "export RPC_PORT=9100\n"}}));
+  EXPECT_FALSE(Has(out.notes, "RPC_PORT"));
+  EXPECT_NE(out.yaml.find("'http://127.0.0.1:9100/'"), std::string::npos);
+}
+
+TEST(InitRender, MalformedUnitSaysWhy) {
+  Host h = Alice();
+  h.units[1].load_state = "bad-setting";
+  h.units[1].load_error = "Unit arch-titan@alice.service has a bad unit file setting.";
+  Output out = RenderArchValidator(h, Reader({}));
+  EXPECT_NE(out.yaml.find("  # titan:\n  #   unit: arch-titan@alice.service   # not used: arch-titan@alice.service is "
+                          "bad-setting in /etc/systemd/system/arch-titan@.service: Unit arch-titan@alice.service has a "
+                          "bad unit file setting."),
+            std::string::npos)
+      << out.yaml;
+  EXPECT_TRUE(Has(out.notes, "is bad-setting"));
+}
+
 TEST(InitRender, ExportLinesInEnvironmentFileAreIgnoredLikeSystemd) {
   Host h = Alice();
   h.units[0].environment_files = {"/home/alice/bitcoind.env"};
@@ -232,7 +260,7 @@ TEST(InitRender, PasswordsAreNeverWrittenInline) {
 TEST(InitRender, UserBusAndOtherUnits) {
   Host h = Alice();
   h.user_bus = true;
-  h.units.push_back({"arch-electrs@alice.service", "loaded", "", {"/usr/bin/electrs"}, {}, {}, ""});
+  h.units.push_back({"arch-electrs@alice.service", "loaded", "", "", {"/usr/bin/electrs"}, {}, {}, ""});
   Output out = RenderArchValidator(h, Reader({}));
   EXPECT_NE(out.yaml.find("bus: user"), std::string::npos);
   EXPECT_NE(out.yaml.find("  electrs:   # no module for it: its unit state only\n    unit: arch-electrs@alice.service"),

@@ -130,7 +130,16 @@ Result<UnitDefinition> ReadUnitDefinition(Bus bus, const std::string& unit) {
        {get_string(kUnitIface, "LoadState", &d.load_state), get_string(kUnitIface, "FragmentPath", &d.fragment_path)}) {
     if (!s.ok()) return s;
   }
-  if (d.load_state != "loaded") return d;  // no service properties to read
+  if (d.load_state != "loaded") {  // no service properties to read; LoadError says why
+    ScopedError err;
+    ScopedMessage reply;
+    int r = sd_bus_get_property(b->get(), kDest, path.c_str(), kUnitIface, "LoadError", &err.e, &reply.m, "(ss)");
+    const char *name = nullptr, *message = nullptr;
+    if (r >= 0 && sd_bus_message_read(reply.m, "(ss)", &name, &message) > 0 && message != nullptr) {
+      d.load_error = message;
+    }
+    return d;
+  }
   for (Status s : {get_string(kServiceIface, "WorkingDirectory", &d.working_directory),
                    get_string(kServiceIface, "User", &d.user)}) {
     if (!s.ok()) return s;

@@ -20,6 +20,7 @@ struct UnitDefinition {
   std::string name;
   std::string load_state;
   std::string fragment_path;
+  std::string load_error;                      // LoadError's message when not loaded
   std::vector<std::string> exec_start;         // argv of the first ExecStart=
   std::vector<std::string> environment;        // Environment=
   std::vector<std::string> environment_files;  // EnvironmentFile=, "-" prefixed when missing is allowed
