@@ -99,7 +99,13 @@ int RunInit(const InitOptions& o) {
                           def->environment, def->environment_files, def->working_directory});
   }
   if (!any_loaded) {
-    std::fprintf(stderr, "error: no arch-*@%s.service units on the %s bus%s\n", user.c_str(), bus_name,
+    for (const auto& u : host.units) {
+      if (u.load_state == "not-found") continue;
+      notes.push_back(u.name + " is " + u.load_state + " in " + u.fragment_path + ": " + u.load_error +
+                      " (`systemd-analyze verify` names the line)");
+    }
+    for (const auto& n : notes) std::fprintf(stderr, "note: %s\n", n.c_str());
+    std::fprintf(stderr, "error: no loadable arch-*@%s.service units on the %s bus%s\n", user.c_str(), bus_name,
                  o.user_bus ? "" : " (for units of `systemd --user`, add --user-bus)");
     return 1;
   }

@@ -559,7 +559,7 @@ UnitView Renderer::Inspect(const UnitFacts& u) {
   std::string shell_wd = v.workdir;
   if (!v.cmd.cd.empty()) shell_wd = Abs(Expand(v.cmd.cd, v.env, false, false, nullptr), v.workdir);
   for (const auto& file : v.cmd.sourced_files) {
-    std::string path = Abs(Expand(file, v.env, false, false, nullptr), v.workdir);
+    std::string path = Abs(Expand(file, v.env, false, false, nullptr), shell_wd);  // scripts cd first
     Result<std::string> content = read_(path);
     if (!content.ok()) {
       Note(u.name + ": ExecStart= sources " + path + ": cannot read it: " + content.status().message());

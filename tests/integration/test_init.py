@@ -62,7 +62,7 @@ with open(os.path.join(work, "bitcoind.env"), "w") as f:
 with open(os.path.join(btc_dir, "bitcoin.conf"), "w") as f:
     f.write(f"server=1\nrpcport={ports['bitcoind']}   # the RPC\n")
 with open(os.path.join(work, "titan.env"), "w") as f:
-    f.write(f"TITAN_LISTEN='0.0.0.0:{ports['titan']}'\n")
+    f.write(f"TITAN_LISTEN='0.0.0.0:{ports['titan']}'\nexport TITAN_UNSEEN=1\n")
 with open(os.path.join(work, "validator.envrc"), "w") as f:
     f.write(f"export RPC_PORT={ports['validator']}\nexport LOG_DIR=\"{log_dir}\"  # where validator.log goes\n")
 
@@ -76,7 +76,12 @@ UNITS = {
     f"arch-validator@{USER}.service":
         f"[Service]\nWorkingDirectory={work}\n"
         f"ExecStart=/bin/sh -c '. ./validator.envrc && exec {bindir}/validator --rpc-bind-port $$RPC_PORT'\n",
+    # Another arch-*@USER unit: a service with just its unit.
+    f"arch-electrs@{USER}.service": "[Service]\nExecStart=/bin/sleep 1000\n",
+    # A second instance whose only unit systemd cannot load (a relative ExecStart).
+    "arch-titan@vtbad.service": "[Service]\nExecStart=bin/titan\n",
 }
+STACK = [u for u in UNITS if u.endswith(f"@{USER}.service") and "electrs" not in u]
 try:
     sd = vt.UserSystemd(UNITS)
 except RuntimeError as e:
@@ -90,7 +95,7 @@ def vigil(*args, timeout=30):
 
 v = None
 with vt.running(lambda: v, lambda: sd.cleanup(), lambda: shutil.rmtree(work, ignore_errors=True)):
-    for unit in UNITS:
+    for unit in STACK:
         sd.systemctl("start", unit)
     for name, port in ports.items():  # the emulators answer: the units started and stay up
         vt.wait_until(lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() or True, timeout=15,
@@ -111,6 +116,11 @@ with vt.running(lambda: v, lambda: sd.cleanup(), lambda: shutil.rmtree(work, ign
     c.check("validator's log from LOG_DIR", f"- path: '{log_dir}/validator.log'" in text)
     c.check("dependencies", text.count("depends_on: [bitcoind]") == 1 and text.count("depends_on: [titan]") == 1)
     c.check("user bus", "bus: user" in text)
+    c.check("other arch-*@USER units are services with their unit",
+            f"  electrs:   # no module for it: its unit state only\n    unit: arch-electrs@{USER}.service" in text)
+    c.check("a note that systemd ignores export lines in EnvironmentFile=",
+            f"note: arch-titan@{USER}.service: EnvironmentFile={work}/titan.env sets TITAN_UNSEEN with `export`, "
+            "which systemd ignores" in r.stderr, r.stderr)
 
     r = vigil("check", "config", cfg)
     c.check("vigil check config passes", r.returncode == 0, r.stdout + r.stderr)
@@ -118,11 +128,17 @@ with vt.running(lambda: v, lambda: sd.cleanup(), lambda: shutil.rmtree(work, ign
     r = vigil("init", "--preset", "arch-validator", "--user", USER, "--user-bus", "--write", cfg)
     c.check("an existing file is not overwritten", r.returncode == 1 and "--force" in r.stderr,
             f"rc={r.returncode} {r.stderr}")
-    r = vigil("init", "--preset", "arch-validator", "--user-bus", "--dry-run", "--write", cfg, "--force")
-    c.check("--dry-run prints; the only instance is found without --user",
-            r.returncode == 0 and r.stdout == text, f"rc={r.returncode} {r.stderr}")
+    r = vigil("init", "--preset", "arch-validator", "--user", USER, "--user-bus", "--dry-run", "--write", cfg, "--force")
+    c.check("--dry-run prints and writes nothing", r.returncode == 0 and r.stdout == text, f"rc={r.returncode} {r.stderr}")
+    r = vigil("init", "--preset", "arch-validator", "--user-bus")
+    c.check("without --user, several instances are an error naming them",
+            r.returncode == 1 and f"several users (vtbad, {USER})" in r.stderr, r.stderr)
+    r = vigil("init", "--preset", "arch-validator", "--user", "vtbad", "--user-bus")
+    c.check("a unit systemd cannot load: the error says why",
+            r.returncode == 1 and "arch-titan@vtbad.service is bad-setting in " in r.stderr and
+            "no loadable arch-*@vtbad.service units" in r.stderr, r.stderr)
     r = vigil("init", "--preset", "arch-validator", "--user", "nobody-here", "--user-bus")
-    c.check("no units: an error that says so", r.returncode == 1 and "no arch-*@nobody-here.service units" in r.stderr,
+    c.check("no units: an error that says so", r.returncode == 1 and "no loadable arch-*@nobody-here.service units" in r.stderr,
             r.stderr)
     r = vigil("init", "--preset", "cosmos", "--user-bus")
     c.check("unknown preset", r.returncode == 2 and "unknown preset" in r.stderr, r.stderr)
