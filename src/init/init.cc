@@ -27,8 +27,10 @@ std::string Expand(std::string_view text, const std::map<std::string, std::strin
                    std::vector<std::string>* unset) {
   std::string out;
   bool dollar_dollar = systemd;
+  // "A=$A$A; A=$A$A; …" in a script doubles a value each time: stop at a size no real value reaches.
+  constexpr size_t kMaxExpandedBytes = 1 << 20;
   bool bare_whole_word_only = systemd;
-  for (size_t i = 0; i < text.size(); ++i) {
+  for (size_t i = 0; i < text.size() && out.size() <= kMaxExpandedBytes; ++i) {
     if (text[i] != '$' || i + 1 >= text.size()) {
       out += text[i];
       continue;
@@ -83,11 +85,15 @@ std::string Expand(std::string_view text, const std::map<std::string, std::strin
   return out;
 }
 
+// A single-quoted YAML scalar. vigil expands ${VAR} in every value, so a
+// "$" that came from a file or command line is written as "$$".
 std::string Quote(std::string_view s) {
   std::string out = "'";
   for (char c : s) {
     if (c == '\'')
       out += "''";
+    else if (c == '$')
+      out += "$$";
     else if (c == '\n' || c == '\r')
       out += ' ';
     else
@@ -95,6 +101,9 @@ std::string Quote(std::string_view s) {
   }
   return out + "'";
 }
+
+// A ${VAR} reference meant to be expanded by vigil.
+std::string QuoteVariable(std::string_view name) { return "'${" + std::string(name) + "}'"; }
 
 // A comment never spans lines, whatever a file name holds.
 std::string OneLine(std::string_view s) {
@@ -248,6 +257,7 @@ Command EffectiveCommand(const std::vector<std::string>& argv) {
     cmd.problem = "cannot read the shell script in ExecStart: " + words.status().message();
     return cmd;
   }
+  cmd.from_shell = true;
   std::vector<std::string> segment;
   auto finish = [&] {
     if (segment.empty()) return;
@@ -544,16 +554,22 @@ UnitView Renderer::Inspect(const UnitFacts& u) {
     Note(u.name + ": has no ExecStart=");
     return v;
   }
-  // systemd expands ${VAR} and $VAR in ExecStart= from Environment= and EnvironmentFile=.
-  std::vector<std::string> argv;
-  // An unset one is kept for the shell pass below (systemd would make it empty: noted then).
-  std::vector<std::string> systemd_unset;
+  // systemd expands ${VAR} and $VAR in ExecStart= from Environment= and EnvironmentFile=; in a
+  // shell script an unset one is kept for the shell pass below (systemd would blank it: noted then).
+  bool shell = EffectiveCommand(u.exec_start).from_shell;
+  std::vector<std::string> argv, systemd_unset;
   for (const auto& a : u.exec_start) {
-    argv.push_back(Expand(a, v.env, /*keep_unset=*/true, /*systemd=*/true, &systemd_unset));
+    argv.push_back(Expand(a, v.env, /*keep_unset=*/shell, /*systemd=*/true, &systemd_unset));
   }
   v.cmd = EffectiveCommand(argv);
   v.raw_argv = EffectiveCommand(u.exec_start).argv;
   if (!v.cmd.problem.empty()) Note(u.name + ": " + v.cmd.problem);
+  if (!shell) {
+    for (const auto& name : systemd_unset) {
+      Note(u.name + ": ExecStart= uses $" + name +
+           ", which neither its Environment= nor EnvironmentFile= sets (systemd passes an empty string)");
+    }
+  }
 
   // What a shell script adds: its cd, the files it sources, its assignments.
   std::string shell_wd = v.workdir;
@@ -577,8 +593,10 @@ UnitView Renderer::Inspect(const UnitFacts& u) {
     v.where[k] = "the shell script in ExecStart=";
   }
   std::vector<std::string> unset;
-  for (auto& a : v.cmd.argv) a = Expand(a, v.env, false, false, &unset);
-  for (const auto& name : systemd_unset) {
+  if (shell) {
+    for (auto& a : v.cmd.argv) a = Expand(a, v.env, false, false, &unset);
+  }
+  for (const auto& name : shell ? systemd_unset : std::vector<std::string>{}) {
     if (v.env.count(name)) {
       Note(u.name + ": ExecStart= uses ${" + name +
            "}, which systemd replaces (with an empty string: no Environment= "
@@ -718,8 +736,7 @@ void Renderer::Bitcoind(std::string& out, const UnitView& v) {
     }
     Line(out, 6, "user", {Quote(user->first), user->second, true});
     if (!raw_arg.empty() && v.where.count(raw_arg) && v.where.at(raw_arg)[0] == '/') {
-      Line(out, 6, "password",
-           {Quote("${" + raw_arg + "}"), "read from " + v.where.at(raw_arg) + " (env_files)", true});
+      Line(out, 6, "password", {QuoteVariable(raw_arg), "read from " + v.where.at(raw_arg) + " (env_files)", true});
       if (std::find(env_files_.begin(), env_files_.end(), v.where.at(raw_arg)) == env_files_.end())
         env_files_.push_back(v.where.at(raw_arg));
     } else {
@@ -874,7 +891,7 @@ Output Renderer::Run() {
     }
     present.insert(role.name);
     UnitView v = Inspect(*u);
-    services += "  " + std::string(role.name) + ":\n    unit: " + unit_name + "\n";
+    services += "  " + std::string(role.name) + ":\n    unit: " + Quote(unit_name) + "\n";
     if (role.depends_on != nullptr) {
       if (present.count(role.depends_on)) {
         services += "    depends_on: [" + std::string(role.depends_on) + "]\n";
@@ -910,7 +927,7 @@ Output Renderer::Run() {
         name.begin(), name.end(), [](char ch) { return !IsVarChar(ch) && ch != '-' && ch != '.'; }, '_');
     if (name.empty() || present.count(name)) continue;
     present.insert(name);
-    services += "  " + name + ":   # no module for it: its unit state only\n    unit: " + u->name + "\n";
+    services += "  " + name + ":   # no module for it: its unit state only\n    unit: " + Quote(u->name) + "\n";
   }
 
   std::string out;

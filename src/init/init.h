@@ -68,7 +68,8 @@ struct Command {
   std::map<std::string, std::string> assignments;  // `export K=V` / `K=V` in the script
   std::string cd;
   std::string stdout_file;
-  std::string problem;  // why the script could not be read, or ""
+  std::string problem;      // why the script could not be read, or ""
+  bool from_shell = false;  // argv came out of a `sh -c` script (a shell expands its variables again)
 };
 Command EffectiveCommand(const std::vector<std::string>& argv);
 

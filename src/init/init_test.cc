@@ -146,7 +146,7 @@ TEST(InitRender, FindsPortsCookieAndLogs) {
   };
   Output out = RenderArchValidator(Alice(), Reader(files));
   const std::string& y = out.yaml;
-  EXPECT_NE(y.find("unit: arch-bitcoind@alice.service"), std::string::npos) << y;
+  EXPECT_NE(y.find("unit: 'arch-bitcoind@alice.service'"), std::string::npos) << y;
   EXPECT_NE(y.find("url: 'http://127.0.0.1:8400/'   # rpcport= in /data/btc/bitcoin.conf"), std::string::npos) << y;
   EXPECT_NE(y.find("cookie_file: '/data/btc/.cookie'"), std::string::npos) << y;
   EXPECT_NE(y.find("url: 'http://127.0.0.1:3131'   # --http-listen in ExecStart= of arch-titan@alice.service; "
@@ -257,14 +257,24 @@ TEST(InitRender, PasswordsAreNeverWrittenInline) {
       << inline_out.yaml;
 }
 
+TEST(InitRender, DollarsFromFilesAreNotVariablesForVigil) {
+  Host h = Alice();
+  h.units[0].exec_start = {"/usr/local/bin/bitcoind", "-datadir=/data/$${NOT_A_VAR}", "-rpcuser=a$b"};
+  Output out = RenderArchValidator(h, Reader({}));
+  EXPECT_NE(out.yaml.find("cookie_file: '/data/$${NOT_A_VAR}/.cookie'"), std::string::npos) << out.yaml;
+  config::LoadResult loaded = config::LoadString(out.yaml, "init.yml", [](std::string_view) { return std::nullopt; });
+  EXPECT_TRUE(loaded.ok()) << (loaded.problems.empty() ? "" : loaded.problems[0].ToString()) << "\n" << out.yaml;
+}
+
 TEST(InitRender, UserBusAndOtherUnits) {
   Host h = Alice();
   h.user_bus = true;
   h.units.push_back({"arch-electrs@alice.service", "loaded", "", "", {"/usr/bin/electrs"}, {}, {}, ""});
   Output out = RenderArchValidator(h, Reader({}));
   EXPECT_NE(out.yaml.find("bus: user"), std::string::npos);
-  EXPECT_NE(out.yaml.find("  electrs:   # no module for it: its unit state only\n    unit: arch-electrs@alice.service"),
-            std::string::npos)
+  EXPECT_NE(
+      out.yaml.find("  electrs:   # no module for it: its unit state only\n    unit: 'arch-electrs@alice.service'"),
+      std::string::npos)
       << out.yaml;
 }
 

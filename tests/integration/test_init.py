@@ -117,7 +117,7 @@ with vt.running(lambda: v, lambda: sd.cleanup(), lambda: shutil.rmtree(work, ign
     c.check("dependencies", text.count("depends_on: [bitcoind]") == 1 and text.count("depends_on: [titan]") == 1)
     c.check("user bus", "bus: user" in text)
     c.check("other arch-*@USER units are services with their unit",
-            f"  electrs:   # no module for it: its unit state only\n    unit: arch-electrs@{USER}.service" in text)
+            f"  electrs:   # no module for it: its unit state only\n    unit: 'arch-electrs@{USER}.service'" in text)
     c.check("a note that systemd ignores export lines in EnvironmentFile=",
             f"note: arch-titan@{USER}.service: EnvironmentFile={work}/titan.env sets TITAN_UNSEEN with `export`, "
             "which systemd ignores" in r.stderr, r.stderr)
