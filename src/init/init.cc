@@ -140,6 +140,11 @@ std::optional<std::pair<std::string, std::string>> HostPort(std::string_view s) 
   if (!p) return std::nullopt;
   std::string h(host);
   if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  // An address or host name; anything else (a typo, a variable left unset) is not a place to connect to.
+  for (char c : h) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != ':' && c != '_')
+      return std::nullopt;
+  }
   if (h.empty() || h == "0.0.0.0" || h == "::" || h == "*" || h == "localhost") h = "127.0.0.1";
   if (h.find(':') != std::string::npos) h = "[" + h + "]";
   return std::pair{h, *p};
@@ -734,8 +739,10 @@ void Renderer::Bitcoind(std::string& out, const UnitView& v) {
           raw_arg = a.substr(std::string(pre).size(), a.size() - strlen(pre) - 1);
       }
     }
-    Line(out, 6, "user", {Quote(user->first), user->second, true});
-    if (!raw_arg.empty() && v.where.count(raw_arg) && v.where.at(raw_arg)[0] == '/') {
+    bool from_env_file = !raw_arg.empty() && v.where.count(raw_arg) && v.where.at(raw_arg)[0] == '/';
+    // vigil needs user and password together: without a usable password both stay commented out.
+    Line(out, 6, "user", {Quote(user->first), user->second, from_env_file});
+    if (from_env_file) {
       Line(out, 6, "password", {QuoteVariable(raw_arg), "read from " + v.where.at(raw_arg) + " (env_files)", true});
       if (std::find(env_files_.begin(), env_files_.end(), v.where.at(raw_arg)) == env_files_.end())
         env_files_.push_back(v.where.at(raw_arg));

@@ -255,6 +255,7 @@ TEST(InitRender, PasswordsAreNeverWrittenInline) {
                                  "inline"),
             std::string::npos)
       << inline_out.yaml;
+  EXPECT_NE(inline_out.yaml.find("      # user: 'arch'"), std::string::npos) << inline_out.yaml;
 }
 
 TEST(InitRender, DollarsFromFilesAreNotVariablesForVigil) {
