@@ -39,6 +39,11 @@ Result<std::set<std::string>> Instances(systemd::Bus bus) {
   return users;
 }
 
+const char* BusHint(bool user_bus) {
+  return user_bus ? " (is `systemd --user` running? XDG_RUNTIME_DIR or DBUS_SESSION_BUS_ADDRESS finds it)"
+                  : " (for units of `systemd --user`, add --user-bus)";
+}
+
 }  // namespace
 
 int RunInit(const InitOptions& o) {
@@ -52,7 +57,7 @@ int RunInit(const InitOptions& o) {
   if (user.empty()) {
     auto users = Instances(bus);
     if (!users.ok()) {
-      std::fprintf(stderr, "error: %s\n", users.status().message().c_str());
+      std::fprintf(stderr, "error: %s%s\n", users.status().message().c_str(), BusHint(o.user_bus));
       return 1;
     }
     if (users->empty()) {
@@ -75,7 +80,7 @@ int RunInit(const InitOptions& o) {
 
   auto names = systemd::ListUnitNames(bus, {"arch-*@" + user + ".service"});
   if (!names.ok()) {
-    std::fprintf(stderr, "error: %s\n", names.status().message().c_str());
+    std::fprintf(stderr, "error: %s%s\n", names.status().message().c_str(), BusHint(o.user_bus));
     return 1;
   }
   std::set<std::string> wanted(names->begin(), names->end());
