@@ -620,6 +620,7 @@ UnitView Renderer::Inspect(const UnitFacts& u) {
     v.stdout_file = Abs(Expand(v.cmd.stdout_file, v.env, false, false, nullptr), v.workdir);
   } else if (!u.fragment_path.empty()) {
     Result<std::string> text = read_(u.fragment_path);
+    if (!text.ok()) Note(u.name + ": cannot read its unit file " + u.fragment_path + ": " + text.status().message());
     if (text.ok()) {
       std::string file = StandardOutputFile(*text);
       if (!file.empty()) v.stdout_file = Abs(file, "/");
@@ -866,6 +867,7 @@ void Renderer::Validator(std::string& out, const UnitView& v) {
                 v.unit->name + ")",
             false};
   }
+  if (!path.found) Note(v.unit->name + ": log file " + path.why);
   out += path.found ? "    logs:\n" : "    # logs:\n";
   std::string c = path.found ? "" : "# ";
   out += "    " + c + "  - path: " + path.text + "   # " + OneLine(path.why) + "\n";
