@@ -7,6 +7,7 @@
 #include "base/time.h"
 #include "cli/agent.h"
 #include "cli/build_info.h"
+#include "cli/init_command.h"
 #include "cli/notify_commands.h"
 #include "cli/password_command.h"
 #include "cli/query_commands.h"
@@ -226,6 +227,19 @@ int Main(int argc, char** argv) {
   top_cmd->add_option("--url,--server", top_opts.server, "vigil's address (default: http://<global.listen>)");
   top_cmd->add_option("--interval", top_interval, "Refresh interval")->capture_default_str();
 
+  InitOptions init_opts;
+  CLI::App* init_cmd =
+      app.add_subcommand("init", "Discover a validator stack's systemd units and write a commented vigil.yml");
+  init_cmd->add_option("--preset", init_opts.preset, "What to look for: arch-validator (arch-*@USER units)")
+      ->required();
+  init_cmd->add_option("--user", init_opts.user,
+                       "The units' instance name, USER in arch-*@USER (default: the only one)");
+  init_cmd->add_option("--write", init_opts.write, "Write the configuration to FILE (default: print it)");
+  init_cmd->add_flag("--force", init_opts.force, "Overwrite FILE if it exists");
+  init_cmd->add_flag("--dry-run", init_opts.dry_run, "Print the configuration, write nothing");
+  init_cmd->add_flag("--user-bus", init_opts.user_bus,
+                     "The units run under `systemd --user` (default: the system bus)");
+
   CLI::App* version = app.add_subcommand("version", "Print version information");
 
   CLI::App* hash_password = app.add_subcommand(
@@ -329,6 +343,7 @@ int Main(int argc, char** argv) {
   if (tsdb_stats->parsed()) return TsdbStats(tsdb_dir, stats_json);
   if (tsdb_dump->parsed()) return TsdbDump(tsdb_dir, dump_match, dump_from, dump_to);
   if (hash_password->parsed()) return HashPasswordCommand(hash_cost);
+  if (init_cmd->parsed()) return RunInit(init_opts);
   if (version->parsed()) {
     collect::BuildInfo b = GetBuildInfo();
     std::printf("vigil version %s (revision %s)\n  compiler: %s\n", b.version.c_str(), b.revision.c_str(),
