@@ -140,6 +140,27 @@ TEST(TsdbCheck, FlippedByteInBlockDataIsFoundAndRepairKeepsTheOtherSeries) {
   EXPECT_TRUE(r->damaged.empty());
 }
 
+TEST(TsdbCheck, TruncatedBlockFileIsQuarantinedWhole) {
+  TempDir tmp;
+  std::string dir = StoreWithBlock(tmp);
+  std::string block_dir = Blocks(dir).at(0);
+  std::string file = block_dir + "/block";
+  ASSERT_EQ(::truncate(file.c_str(), static_cast<off_t>(fs::file_size(file) - 10)), 0);
+
+  auto r = Check(dir, true);
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->damaged.size(), 1u);
+  EXPECT_EQ(r->damaged[0].path, file);
+  EXPECT_NE(r->damaged[0].reason.find("bad magic"), std::string::npos) << r->damaged[0].reason;
+  EXPECT_TRUE(r->damaged[0].repaired) << r->damaged[0].repair;
+  EXPECT_NE(r->damaged[0].repair.find("no readable series"), std::string::npos) << r->damaged[0].repair;
+  EXPECT_TRUE(Blocks(dir).empty());
+  EXPECT_TRUE(fs::exists(dir + "/quarantine/" + fs::path(block_dir).filename().string() + "/block"));
+  r = Check(dir, false);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->damaged.empty());
+}
+
 TEST(TsdbCheck, CorruptMetaIsFoundAndRepairKeepsEverySeries) {
   TempDir tmp;
   std::string dir = StoreWithBlock(tmp);

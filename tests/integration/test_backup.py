@@ -184,6 +184,7 @@ with vt.running(lambda: v, lambda: shutil.rmtree(work, ignore_errors=True)):
             vt.get(v.url + "/-/healthy")[0] == 200 and before_count > 0
             and vt.api(v.url, "/api/v1/query", query="up")["result"])
     c.check("vigil stops cleanly", v.stop() == 0)
+    v.cleanup()
     v = None
 
     # Every sample up to the backup's time. A collection committed just after
@@ -219,6 +220,7 @@ with vt.running(lambda: v, lambda: shutil.rmtree(work, ignore_errors=True)):
             r.returncode == 2 and "in use by a running vigil" in r.stderr, r.stdout + r.stderr)
     time.sleep(2)
     c.check("the restored vigil stops cleanly", v.stop() == 0)
+    v.cleanup()
     v = None
 
     # Check and repair.
