@@ -646,6 +646,7 @@ class DBImpl final : public DB {
       for (const char* name : {"block", "meta.json"}) {
         if (Status s = LinkOrCopy(b->dir() + "/" + name, tmp + "/" + name); !s.ok()) return s;
       }
+      if (Status s = SyncDir(tmp); !s.ok()) return s;
       if (::rename(tmp.c_str(), out.c_str()) != 0) return Status::Error("rename " + tmp + ": " + std::strerror(errno));
       ++info->blocks;
       info->max_time = std::max(info->max_time, b->info().max_time);
