@@ -179,10 +179,10 @@ with vt.running(lambda: v, lambda: shutil.rmtree(work, ignore_errors=True)):
     c.check("POST /api/v1/admin/tsdb/snapshot writes <data_dir>/snapshots/<name> (Prometheus's shape)",
             snap.get("status") == "success" and os.path.isdir(os.path.join(orig, "snapshots", name, "tsdb", "blocks")),
             snap)
-    time.sleep(2)
-    c.check("vigil kept ingesting through the backup",
-            vt.get(v.url + "/-/healthy")[0] == 200 and before_count > 0
-            and vt.api(v.url, "/api/v1/query", query="up")["result"])
+    newer = vt.wait_until(lambda: vt.api(v.url, "/api/v1/query", query=f"timestamp(up) > {meta['maxTime'] / 1000}")[
+        "result"], timeout=10, what="samples newer than the backup")
+    c.check(f"vigil kept ingesting through the backup ({len(newer)} of {before_count} `up` series newer than it)",
+            vt.get(v.url + "/-/healthy")[0] == 200 and newer)
     c.check("vigil stops cleanly", v.stop() == 0)
     v.cleanup()
     v = None
