@@ -87,7 +87,8 @@ class Checker {
     std::vector<Damage> found;
     if (!meta.ok()) found.push_back({Damage::Kind::kBlock, meta_path, meta.status().message()});
 
-    std::vector<SeriesSamples> good;
+    // Only the indexes of readable series are kept: a check holds one series' samples at a time.
+    std::vector<size_t> good;
     uint64_t indexed = 0, indexed_samples = 0, bad_series = 0;
     std::string first_bad;
     Result<std::string> file = ReadFile(block_path, kMaxFileBytes);
@@ -98,7 +99,8 @@ class Checker {
     } else {
       std::string_view region(file->data(), GetFixed64(file->data() + file->size() - kFooterBytes));
       indexed = index.size();
-      for (const BlockSeries& bs : index) {
+      for (size_t i = 0; i < index.size(); ++i) {
+        const BlockSeries& bs = index[i];
         indexed_samples += bs.num_samples;
         SeriesSamples s;
         s.labels = bs.labels;
@@ -119,7 +121,7 @@ class Checker {
         }
         report_->series++;
         report_->samples += s.t.size();
-        good.push_back(std::move(s));
+        good.push_back(i);
       }
       if (bad_series > 0) {
         found.push_back({Damage::Kind::kBlock, block_path,
@@ -140,7 +142,17 @@ class Checker {
     if (found.empty()) return;
     if (o_.repair) {
       std::string what;
-      bool ok = RepairBlock(dir, meta.ok() ? &*meta : nullptr, std::move(good), &what);
+      std::vector<SeriesSamples> readable;
+      if (parsed.ok()) {
+        std::string_view region(file->data(), GetFixed64(file->data() + file->size() - kFooterBytes));
+        for (size_t i : good) {
+          SeriesSamples s;
+          s.labels = index[i].labels;
+          (void)DecodeSeriesData(std::string_view(file->data() + index[i].offset, index[i].length), &s.t, &s.v, region);
+          readable.push_back(std::move(s));
+        }
+      }
+      bool ok = RepairBlock(dir, meta.ok() ? &*meta : nullptr, std::move(readable), &what);
       for (Damage& d : found) {
         d.repaired = ok;
         d.repair = what;
