@@ -13,6 +13,7 @@
 #include "api/api.h"
 #include "base/log.h"
 #include "base/severity.h"
+#include "cli/backup.h"
 #include "cli/build_info.h"
 #include "cli/service_collectors.h"
 #include "collect/host/host_collector.h"
@@ -373,6 +374,7 @@ class Agent {
       return recovery_;
     }));
     endpoints.routes.push_back(live_.NewRoute());
+    endpoints.routes.push_back(NewAdminRoute(db_.get(), config_.global.data_dir));
     // /api/v1/status before the API's /api/v1/, which still answers /api/v1/status/….
     http::Route api_route = api::NewRoute(ApiOptions());
     endpoints.routes.push_back(status::NewRoute(StatusOptions(), api_route.handler));

@@ -6,6 +6,7 @@
 
 #include "base/time.h"
 #include "cli/agent.h"
+#include "cli/backup.h"
 #include "cli/build_info.h"
 #include "cli/init_command.h"
 #include "cli/notify_commands.h"
@@ -266,6 +267,27 @@ int Main(int argc, char** argv) {
       ->required();
   tsdb_dump->add_option("--from", dump_from, "Start (Unix seconds or RFC 3339)");
   tsdb_dump->add_option("--to", dump_to, "End (Unix seconds or RFC 3339)");
+  CLI::App* tsdb_check = tsdb_cmd->add_subcommand(
+      "check", "Verify every block and WAL file of a stopped vigil's store; exit 1 if any is damaged");
+  bool check_repair = false, check_json = false;
+  tsdb_check->add_option("--data-dir", tsdb_dir, "Data directory")->capture_default_str();
+  tsdb_check->add_flag("--repair", check_repair,
+                       "Move damaged blocks into <tsdb>/quarantine/ (rewriting their readable series) and cut "
+                       "damaged WAL files at their last good record (a copy kept in quarantine/wal/)");
+  tsdb_check->add_flag("--json", check_json, "Print JSON");
+
+  CLI::App* backup_cmd = app.add_subcommand(
+      "backup", "Write a consistent copy of a vigil's data dir (store and state.db) into a new directory");
+  std::string backup_dir, backup_server = "http://127.0.0.1:9810", backup_data_dir;
+  backup_cmd->add_option("DIR", backup_dir, "Where the backup goes: a new or empty directory")->required();
+  auto* backup_server_opt = backup_cmd
+                                ->add_option("--server", backup_server,
+                                             "A running vigil's address; it writes DIR itself (a path on its host)")
+                                ->capture_default_str();
+  backup_cmd
+      ->add_option("--data-dir", backup_data_dir,
+                   "Back up this data dir directly instead (no vigil may be running on it)")
+      ->excludes(backup_server_opt);
 
   try {
     app.parse(argc, argv);
@@ -342,6 +364,8 @@ int Main(int argc, char** argv) {
   if (tsdb_import->parsed()) return TsdbImport(tsdb_dir, import_file);
   if (tsdb_stats->parsed()) return TsdbStats(tsdb_dir, stats_json);
   if (tsdb_dump->parsed()) return TsdbDump(tsdb_dir, dump_match, dump_from, dump_to);
+  if (tsdb_check->parsed()) return TsdbCheck(tsdb_dir, check_repair, check_json);
+  if (backup_cmd->parsed()) return Backup(backup_dir, backup_server, backup_data_dir);
   if (hash_password->parsed()) return HashPasswordCommand(hash_cost);
   if (init_cmd->parsed()) return RunInit(init_opts);
   if (version->parsed()) {

@@ -15,6 +15,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "tsdb/block.h"
 #include "tsdb/downsample.h"
@@ -461,6 +462,29 @@ class DBImpl final : public DB {
     return Compact();
   }
 
+  Result<SnapshotInfo> Snapshot(const std::string& target, bool with_head) override {
+    if (options_.read_only) return Status::Error("storage is open read-only");
+    // Compaction and retention must not delete a block while it is linked;
+    // appenders never take this lock, so ingestion goes on.
+    std::lock_guard maintain(maintain_mu_);
+    std::string blocks_out = target + "/blocks";
+    std::error_code ec;
+    std::filesystem::create_directories(blocks_out, ec);
+    if (ec) return Status::Error("create " + blocks_out + ": " + ec.message());
+    std::filesystem::create_directories(target + "/wal", ec);
+    if (ec) return Status::Error("create " + target + "/wal: " + ec.message());
+    SnapshotInfo info;
+    Status s = SnapshotBlocks(blocks_out, &info);
+    if (s.ok() && with_head) s = SnapshotHead(blocks_out, &info);
+    if (s.ok()) s = SyncDir(blocks_out);
+    if (!s.ok()) {
+      std::filesystem::remove_all(blocks_out, ec);
+      std::filesystem::remove_all(target + "/wal", ec);
+      return s;
+    }
+    return info;
+  }
+
   Result<std::vector<BlockInfo>> ImportSeries(std::vector<SeriesSamples> series,
                                               const std::function<void(double)>& progress) override {
     if (options_.read_only) return Status::Error("storage is open read-only");
@@ -622,6 +646,83 @@ class DBImpl final : public DB {
  private:
   std::string BlocksDir() const { return options_.dir + "/blocks"; }
   std::string WalDir() const { return options_.dir + "/wal"; }
+
+  Status SnapshotBlocks(const std::string& blocks_out, SnapshotInfo* info) {
+    std::vector<std::shared_ptr<Block>> blocks;
+    {
+      std::lock_guard lock(blocks_mu_);
+      blocks = blocks_;
+    }
+    for (const auto& b : blocks) {
+      std::string out = blocks_out + "/" + std::filesystem::path(b->dir()).filename().string();
+      std::string tmp = out + ".tmp";
+      std::error_code ec;
+      std::filesystem::create_directories(tmp, ec);
+      if (ec) return Status::Error("create " + tmp + ": " + ec.message());
+      for (const char* name : {"block", "meta.json"}) {
+        if (Status s = LinkOrCopy(b->dir() + "/" + name, tmp + "/" + name); !s.ok()) return s;
+      }
+      if (Status s = SyncDir(tmp); !s.ok()) return s;
+      if (::rename(tmp.c_str(), out.c_str()) != 0) return Status::Error("rename " + tmp + ": " + std::strerror(errno));
+      ++info->blocks;
+      info->max_time = std::max(info->max_time, b->info().max_time);
+    }
+    return Status::Ok();
+  }
+
+  // Hard-links `from` to `to`; copies (and fsyncs) when linking is impossible (another file system).
+  static Status LinkOrCopy(const std::string& from, const std::string& to) {
+    if (::link(from.c_str(), to.c_str()) == 0) return Status::Ok();
+    int link_errno = errno;
+    if (link_errno != EXDEV && link_errno != EPERM && link_errno != EMLINK) {
+      return Status::Error("link " + from + " to " + to + ": " + std::strerror(link_errno));
+    }
+    Result<std::string> data = ReadFile(from, 64ULL << 30);
+    if (!data.ok()) return data.status();
+    return WriteFileSynced(to, *data);
+  }
+
+  // The head's samples as blocks, one per block range, each ending at its last sample.
+  Status SnapshotHead(const std::string& blocks_out, SnapshotInfo* info) {
+    TimestampMs head_max = head_.max_time();
+    if (head_max == kMinTime) return Status::Ok();
+    TimestampMs floor = std::max(head_.min_time(), min_valid_time_.load());
+    int64_t range = options_.block_range.count();
+    auto series = head_.Select({});
+    for (TimestampMs start = AlignDown(floor, range); start <= head_max; start += range) {
+      TimestampMs end = std::min(start + range - 1, head_max);
+      std::vector<SeriesSamples> out;
+      TimestampMs last = kMinTime;
+      for (const auto& s : series) {
+        ChunkSnapshot snap = head_.Snapshot(*s, start, end);
+        if (!snap.error.ok()) return snap.error;
+        SeriesSamples ss;
+        ss.labels = s->labels();
+        for (const auto& c : snap.chunks) {
+          chunkenc::DecimalDecoder d(*c);
+          while (d.Next()) {
+            if (d.t() < start || d.t() > end || d.t() < floor) continue;
+            if (!ss.t.empty() && d.t() <= ss.t.back()) continue;
+            ss.t.push_back(d.t());
+            ss.v.push_back(d.v());
+          }
+        }
+        if (ss.t.empty()) continue;
+        last = std::max(last, ss.t.back());
+        info->head_samples += ss.t.size();
+        out.push_back(std::move(ss));
+      }
+      if (out.empty()) continue;
+      // Like an import, the block ends at its last sample: a vigil started on
+      // the snapshot accepts new samples right after it.
+      Result<BlockInfo> b = WriteBlock(blocks_out, std::move(out), start, last, 1);
+      if (!b.ok()) return b.status();
+      ++info->blocks;
+      ++info->head_blocks;
+      info->max_time = std::max(info->max_time, last);
+    }
+    return Status::Ok();
+  }
 
   void LoadBlocks() {
     std::vector<std::shared_ptr<Block>> loaded;

@@ -136,6 +136,13 @@ struct Stats {
   std::string last_write_error;
 };
 
+struct SnapshotInfo {
+  uint64_t blocks = 0;       // blocks in the snapshot (linked or copied, and written from the head)
+  uint64_t head_blocks = 0;  // of those, written from the head
+  uint64_t head_samples = 0;
+  TimestampMs max_time = 0;  // newest sample in the snapshot (0: empty)
+};
+
 class DB {
  public:
   virtual ~DB() = default;
@@ -157,6 +164,12 @@ class DB {
   // range, bypassing head and WAL. `progress` (may be null) gets 0..1.
   virtual Result<std::vector<BlockInfo>> ImportSeries(std::vector<SeriesSamples> series,
                                                       const std::function<void(double)>& progress) = 0;
+  // A consistent copy of the store under `target` (created; it becomes a
+  // store dir of its own): every block hard-linked (copied across file
+  // systems) and, with `with_head`, the head's samples written as blocks, as
+  // Prometheus's snapshot does. Appends go on meanwhile; compaction and
+  // retention wait. On failure what was written under `target` is removed.
+  virtual Result<SnapshotInfo> Snapshot(const std::string& target, bool with_head) = 0;
   virtual Stats GetStats() = 0;
   virtual Status Close() = 0;
 
