@@ -8,40 +8,19 @@
 #include <memory>
 #include <vector>
 
+#include "systemd/sd_bus_util.h"
+
 namespace vigil::systemd {
 namespace {
 
-constexpr const char* kDest = "org.freedesktop.systemd1";
-constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
-constexpr const char* kManagerIface = "org.freedesktop.systemd1.Manager";
-
-struct BusDeleter {
-  void operator()(sd_bus* b) const { sd_bus_flush_close_unref(b); }
-};
-using BusPtr = std::unique_ptr<sd_bus, BusDeleter>;
-
-struct ScopedError {
-  sd_bus_error e = SD_BUS_ERROR_NULL;
-  ~ScopedError() { sd_bus_error_free(&e); }
-};
-struct ScopedMessage {
-  sd_bus_message* m = nullptr;
-  ~ScopedMessage() { sd_bus_message_unref(m); }
-};
-
-std::string Why(const sd_bus_error& e, int r) {
-  if (e.message != nullptr) return e.message;
-  return std::strerror(r < 0 ? -r : r);
-}
-
-Result<BusPtr> Open(Bus bus) {
-  sd_bus* b = nullptr;
-  int r = bus == Bus::kUser ? sd_bus_open_user(&b) : sd_bus_open_system(&b);
-  if (r < 0)
-    return Status::Error(std::string("connecting to the ") + (bus == Bus::kUser ? "user" : "system") +
-                         " bus: " + std::strerror(-r));
-  return BusPtr(b);
-}
+using bus::BusPtr;
+using bus::kDest;
+using bus::kManagerIface;
+using bus::kManagerPath;
+using bus::Open;
+using bus::ScopedError;
+using bus::ScopedMessage;
+using bus::Why;
 
 // Waits for the JobRemoved signal of `job` (an object path).
 struct JobWatch {

@@ -17,15 +17,17 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "systemd/sd_bus_util.h"
 
 namespace vigil::systemd {
 namespace {
 
-constexpr const char* kDest = "org.freedesktop.systemd1";
-constexpr const char* kManagerPath = "/org/freedesktop/systemd1";
-constexpr const char* kManagerIface = "org.freedesktop.systemd1.Manager";
-constexpr const char* kUnitIface = "org.freedesktop.systemd1.Unit";
-constexpr const char* kServiceIface = "org.freedesktop.systemd1.Service";
+using bus::kDest;
+using bus::kManagerIface;
+using bus::kManagerPath;
+using bus::kServiceIface;
+using bus::kUnitIface;
+using bus::ScopedError;
 
 std::string Errno(int r) { return std::strerror(r < 0 ? -r : r); }
 
@@ -38,11 +40,6 @@ std::string BusError(const sd_bus_error& e, int r) {
 struct BusMessage {
   sd_bus_message* m = nullptr;
   ~BusMessage() { sd_bus_message_unref(m); }
-};
-
-struct ScopedError {
-  sd_bus_error e = SD_BUS_ERROR_NULL;
-  ~ScopedError() { sd_bus_error_free(&e); }
 };
 
 // Reads an a{sv} of properties into `state`; unknown keys are skipped.
