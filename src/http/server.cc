@@ -897,9 +897,11 @@ class EventServer final : public Server {
       return;
     }
     if (c->tls_want != 0) {
-      // A TLS read waited for the socket to drain or a write for data: retry both.
+      // A TLS read waited for the socket to drain or a write for data: retry
+      // what the connection's state does (never a read it is not doing, which
+      // would look like the client hanging up).
       c->tls_want = 0;
-      events |= EPOLLIN | EPOLLOUT;
+      events |= c->events & (EPOLLIN | EPOLLOUT);
     }
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) {
       if (c->events & EPOLLIN) {
