@@ -352,8 +352,9 @@ bool FlagSet(const std::vector<std::string>& argv, const std::string& name) {
   std::string bare = name.substr(name.find_first_not_of('-'));
   for (size_t i = 1; i < argv.size(); ++i) {
     std::string a = argv[i];
-    if (!StartsWith(a, "-")) continue;
-    a = a.substr(a.find_first_not_of('-'));
+    size_t dashes = a.find_first_not_of('-');
+    if (dashes == 0 || dashes == std::string::npos) continue;  // not a flag, or a bare "-"/"--"
+    a = a.substr(dashes);
     if (a == bare) set = true;
     if (a == "no" + bare) set = false;
     if (StartsWith(a, bare + "=")) {
