@@ -16,6 +16,8 @@ std::vector<std::string_view> SplitFields(std::string_view s);
 std::vector<std::string_view> Split(std::string_view s, char sep);
 bool StartsWith(std::string_view s, std::string_view prefix);
 bool EndsWith(std::string_view s, std::string_view suffix);
+// ASCII case-insensitive equality (HTTP header names, tokens).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 // Strict number parsing: the whole input must be consumed.
 std::optional<double> ParseDouble(std::string_view s);

@@ -2035,11 +2035,8 @@ WebConfigResult DecodeWebConfig(std::string_view yaml, const std::string& name, 
       } else {
         for (auto it = v.begin(); it != v.end(); ++it) {
           std::string key = it->first.IsScalar() ? it->first.Scalar() : "", value;
-          auto known = std::find_if(kSettableHeaders.begin(), kSettableHeaders.end(), [&](std::string_view k) {
-            return k.size() == key.size() && std::equal(k.begin(), k.end(), key.begin(), [](char a, char b) {
-                     return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-                   });
-          });
+          auto known = std::find_if(kSettableHeaders.begin(), kSettableHeaders.end(),
+                                    [&](std::string_view k) { return EqualsIgnoreCase(k, key); });
           if (known == kSettableHeaders.end()) {
             d.Report(it->first, h.Field("headers"),
                      "\"" + key +

@@ -14,12 +14,6 @@ namespace {
 // Distinct credentials remembered; a flood of wrong guesses only clears it.
 constexpr size_t kMaxVerified = 1024;
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-         });
-}
-
 }  // namespace
 
 bool ParseBasicAuthorization(std::string_view header, std::string* user, std::string* password) {

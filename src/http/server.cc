@@ -248,16 +248,6 @@ std::string_view HttpDate() {
   return buf;
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
 bool Compressible(std::string_view content_type) {
   return StartsWith(content_type, "text/") || StartsWith(content_type, "application/json") ||
          StartsWith(content_type, "application/openmetrics-text") ||
