@@ -22,6 +22,8 @@ packages=(
   # libraries (see docs/architecture.md for why each)
   libcpp-httplib-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libyaml-cpp-dev
   libre2-dev libsystemd-dev libsqlite3-dev libcli11-dev libfmt-dev libzstd-dev zlib1g-dev libcrypt-dev
+  # remote write and remote read: protobuf messages in snappy
+  libprotobuf-dev protobuf-compiler libsnappy-dev
   # tests, benchmarks, fuzzing
   libgtest-dev libgmock-dev libbenchmark-dev clang-14 libclang-rt-14-dev
   # a local SMTP server for the email receiver test
