@@ -4,7 +4,7 @@
 #
 #   scripts/setup.sh           build, test, benchmark and fuzzing packages
 #   scripts/setup.sh --bench   also the comparison peers of the benchmarks
-#                              (victoria-metrics, hyperfine, blackbox_exporter, mtail, wrk, monit,
+#                              (hyperfine, blackbox_exporter, mtail, wrk, monit,
 #                              netdata for the web UI comparison)
 set -euo pipefail
 
@@ -30,6 +30,8 @@ packages=(
   python3-aiosmtpd
   # real peers used by the tests
   prometheus prometheus-node-exporter prometheus-alertmanager systemd dbus-user-session curl procps python3 openssl
+  # the remote-write receivers test_remote_write ships to (Prometheus is above)
+  victoria-metrics
   # writes journal files for the journal follower tests
   systemd-journal-remote
   # `vigil status` and `vigil top` are tested inside tmux (send-keys, capture-pane)
@@ -41,7 +43,7 @@ packages=(
 )
 # --bench: the peers bench/compare_storage.sh measures against, command timing,
 # and HTTP load for bench/http_load.py.
-if [ "$bench" -eq 1 ]; then packages+=(victoria-metrics hyperfine prometheus-blackbox-exporter mtail wrk monit netdata); fi
+if [ "$bench" -eq 1 ]; then packages+=(hyperfine prometheus-blackbox-exporter mtail wrk monit netdata); fi
 
 # The web UI's build tool runs on Node.js; a newer one installed another way is kept.
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)

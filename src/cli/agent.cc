@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <climits>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -32,6 +33,7 @@
 #include "recovery/api.h"
 #include "recovery/controller.h"
 #include "recovery/host_actions.h"
+#include "remote/remote_write.h"
 #include "rules/manager.h"
 #include "rules/state_store.h"
 #include "status/status.h"
@@ -326,6 +328,13 @@ class Agent {
     }
     tsdb::Options topts;
     topts.dir = config_.global.data_dir + "/tsdb";
+    CreateRemoteWriters(topts.dir + "/wal");
+    // Segments a remote-write target has not had acknowledged stay in place.
+    topts.wal_held_from = [this] {
+      int from = INT_MAX;
+      for (const auto& w : remote_writers_) from = std::min(from, w->HeldFrom());
+      return from;
+    };
     topts.retention = config_.storage.retention;
     topts.max_bytes = config_.storage.max_bytes;
     topts.wal_fsync = config_.storage.wal_fsync;
@@ -347,6 +356,7 @@ class Agent {
       (void)db_->Close();
       return 1;
     }
+    for (auto& w : remote_writers_) w->Start();
     StartScheduler(config_);
     if (!StartRecovery(config_)) {
       StopScheduler();
@@ -422,6 +432,7 @@ class Agent {
     events_.SetRules(nullptr);
     rules_->Stop();
     if (notifier_) notifier_->Stop();
+    for (auto& w : remote_writers_) w->Stop();
     if (Status s = db_->Close(); !s.ok()) LogError("closing storage failed", {{"err", s.message()}});
     LogInfo("shutdown complete");
     return 0;
@@ -440,6 +451,20 @@ class Agent {
     if (options_.query_max_samples) e.max_samples = *options_.query_max_samples;
     if (options_.query_timeout) e.timeout = *options_.query_timeout;
     return e;
+  }
+
+  // One writer per remote_write target, created before the store opens so
+  // the WAL each still needs is held from the start.
+  void CreateRemoteWriters(const std::string& wal_dir) {
+    for (const auto& t : config_.remote_write) {
+      remote::WriterOptions wo;
+      wo.target = t;
+      wo.wal_dir = wal_dir;
+      wo.state_dir = config_.global.data_dir + "/remote_write";
+      for (const auto& [name, value] : config_.global.external_labels) wo.external_labels.Set(name, value);
+      wo.user_agent = "vigil/" + GetBuildInfo().version;
+      remote_writers_.push_back(remote::RemoteWriter::Create(std::move(wo)));
+    }
   }
 
   // Notifications leave through the durable outbox in <data_dir>/state.db.
@@ -991,6 +1016,10 @@ class Agent {
       r.config.global.data_dir = config_.global.data_dir;
       r.config.storage = config_.storage;
     }
+    if (r.config.remote_write != config_.remote_write) {
+      LogWarn("remote_write changes take effect only after a restart");
+      r.config.remote_write = config_.remote_write;
+    }
     // Rule files are re-read on every reload: their content may have changed.
     *rule_severities_ = r.config.alerting ? r.config.alerting->severities : SeverityMap();
     rules::LoadResult loaded = rules_->Load(r.config.rule_file_patterns);
@@ -1087,6 +1116,7 @@ class Agent {
       if (http_server_) http_server_->AppendMetrics(out);
     }
     if (s) s->AppendSelfMetrics(out);
+    for (const auto& w : remote_writers_) w->AppendMetrics(out);
     if (range_cache_) {
       promql::RangeCache::Stats c = range_cache_->stats();
       const char* help = "Range queries by how the result cache answered them.";
@@ -1158,6 +1188,7 @@ class Agent {
   ReloadState reload_;
   // READY=1, STATUS= and WATCHDOG=1 for systemd; outlives everything that beats it.
   watchdog::Watchdog watchdog_{WatchdogOptions()};
+  std::vector<std::unique_ptr<remote::RemoteWriter>> remote_writers_;  // before db_: it asks them what to hold
   std::unique_ptr<tsdb::DB> db_;
   std::unique_ptr<collect::StorageSink> sink_;
   std::unique_ptr<collect::BatchSink> progress_sink_;  // sink_ plus the collection and storage heartbeats

@@ -21,6 +21,7 @@
 #include "base/labels.h"
 #include "base/strings.h"
 #include "config/env.h"
+#include "http/outbound.h"
 #include "rules/builtin_packs.h"
 #include "template/template.h"
 
@@ -948,47 +949,181 @@ void DecodeTiming(Decoder& d, MapReader& r, const std::string& what, const Globa
   }
 }
 
-// user + password | password_file, or cookie_file; never both kinds.
-void DecodeAuth(Decoder& d, MapReader& r, const std::string& path, bool allow_cookie, EndpointAuth* a) {
-  YAML::Node user = r.Take("user"), password = r.Take("password"), password_file = r.Take("password_file");
-  YAML::Node cookie = allow_cookie ? r.Take("cookie_file") : YAML::Node(YAML::NodeType::Undefined);
-  if (user.IsDefined()) d.String(user, r.Field("user"), &a->user);
-  // The password itself is never quoted in a problem, whatever its origin.
-  if (password.IsDefined()) {
-    if (!password.IsScalar()) {
-      d.Report(password, r.Field("password"), std::string("expected a string, got ") + Decoder::KindName(password));
-    } else {
-      Result<std::string> v = ExpandVariables(password.Scalar(), d.env);
-      if (!v.ok()) {
-        d.Report(password, r.Field("password"), v.status().message());
-      } else {
-        a->password = std::move(*v);
-      }
-    }
+// RFC 9110 token characters: what a header name may hold.
+constexpr std::string_view kHeaderNameChars =
+    "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+// A secret given as `<field>_file`: the file's content without its final
+// newline. False after reporting a problem (which names the file, never its content).
+bool ReadSecretFile(Decoder& d, const YAML::Node& node, const std::string& field, std::string* path,
+                    std::string* secret) {
+  if (!d.String(node, field, path)) return false;
+  Result<std::string> content = ReadFile(*path, 64 << 10);
+  if (!content.ok()) {
+    d.Report(node, field, "cannot read " + *path + ": " + ReasonOf(content.status()));
+    return false;
   }
-  if (password_file.IsDefined() && d.String(password_file, r.Field("password_file"), &a->password_file)) {
-    Result<std::string> content = ReadFile(a->password_file, 64 << 10);
-    if (!content.ok()) {
-      d.Report(password_file, r.Field("password_file"),
-               "cannot read " + a->password_file + ": " + ReasonOf(content.status()));
-    } else {
-      std::string v = std::move(*content);
-      while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
-      a->password = std::move(v);
-    }
+  std::string v = std::move(*content);
+  while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.pop_back();
+  *secret = std::move(v);
+  return true;
+}
+
+// A secret given inline, ${VAR} expanded; never quoted in a problem, whatever its origin.
+void ReadSecret(Decoder& d, const YAML::Node& node, const std::string& field, std::string* secret) {
+  if (!node.IsScalar()) {
+    d.Report(node, field, std::string("expected a string, got ") + Decoder::KindName(node));
+    return;
+  }
+  Result<std::string> v = ExpandVariables(node.Scalar(), d.env);
+  if (!v.ok()) {
+    d.Report(node, field, v.status().message());
+  } else {
+    *secret = std::move(*v);
+  }
+}
+
+// user + password | password_file, or cookie_file; never both kinds.
+// `user_key` is "user" in vigil's own sections, "username" in Prometheus-shaped ones.
+void DecodeAuth(Decoder& d, MapReader& r, const std::string& path, bool allow_cookie, EndpointAuth* a,
+                const std::string& user_key = "user") {
+  YAML::Node user = r.Take(user_key), password = r.Take("password"), password_file = r.Take("password_file");
+  YAML::Node cookie = allow_cookie ? r.Take("cookie_file") : YAML::Node(YAML::NodeType::Undefined);
+  if (user.IsDefined()) d.String(user, r.Field(user_key), &a->user);
+  if (password.IsDefined()) ReadSecret(d, password, r.Field("password"), &a->password);
+  if (password_file.IsDefined()) {
+    ReadSecretFile(d, password_file, r.Field("password_file"), &a->password_file, &a->password);
   }
   if (cookie.IsDefined()) d.String(cookie, r.Field("cookie_file"), &a->cookie_file);
   if (password.IsDefined() && password_file.IsDefined()) {
     d.Report(password_file, path, "set password or password_file, not both");
   }
   if ((password.IsDefined() || password_file.IsDefined()) && !user.IsDefined()) {
-    d.Report(password.IsDefined() ? password : password_file, path, "a password needs a user");
+    d.Report(password.IsDefined() ? password : password_file, path, "a password needs a " + user_key);
   }
   if (user.IsDefined() && !password.IsDefined() && !password_file.IsDefined()) {
-    d.Report(user, path, "user needs password or password_file");
+    d.Report(user, path, user_key + " needs password or password_file");
   }
   if (cookie.IsDefined() && user.IsDefined()) {
     d.Report(cookie, path, "set cookie_file or user/password, not both");
+  }
+}
+
+void DecodeRemoteWrite(Decoder& d, const YAML::Node& node, std::vector<RemoteWriteTarget>* out) {
+  if (!node.IsSequence()) {
+    d.Report(node, "remote_write", std::string("expected a list, got ") + Decoder::KindName(node));
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string path = "remote_write[" + std::to_string(i) + "]";
+    MapReader r(d, node[i], path);
+    if (!node[i].IsMap()) continue;
+    RemoteWriteTarget t;
+    if (auto n = r.Take("url"); !n.IsDefined()) {
+      d.Report(node[i], path, "missing url (e.g. http://127.0.0.1:8428/api/v1/write)");
+    } else {
+      d.Url(n, r.Field("url"), &t.url);
+    }
+    YAML::Node name_node = r.Take("name");
+    if (name_node.IsDefined()) {
+      if (d.String(name_node, r.Field("name"), &t.name) && t.name.empty()) {
+        d.Report(name_node, r.Field("name"), "must not be empty");
+      }
+    } else if (std::optional<http::ParsedUrl> u = http::ParseUrl(t.url)) {
+      t.name = u->host + ":" + std::to_string(u->port);
+    }
+    if (!t.name.empty() && !names.insert(t.name).second) {
+      d.Report(name_node.IsDefined() ? name_node : node[i], r.Field("name"),
+               "duplicate name \"" + t.name + "\" (set name: to tell targets apart)");
+    }
+    if (auto n = r.Take("remote_timeout"); n.IsDefined()) {
+      d.Duration(n, r.Field("remote_timeout"), &t.remote_timeout, false);
+    }
+    if (auto n = r.Take("headers"); n.IsDefined()) {
+      MapReader hr(d, n, r.Field("headers"));
+      if (n.IsMap()) {
+        for (auto it = n.begin(); it != n.end(); ++it) {
+          std::string key = it->first.IsScalar() ? it->first.Scalar() : "";
+          hr.Take(key);
+          if (key.empty() || key.find_first_not_of(kHeaderNameChars) != std::string::npos) {
+            d.Report(it->first, hr.Field(key), "not a valid header name");
+            continue;
+          }
+          ReadSecret(d, it->second, hr.Field(key), &t.headers[key]);
+        }
+      }
+    }
+    if (auto n = r.Take("basic_auth"); n.IsDefined()) {
+      MapReader ar(d, n, r.Field("basic_auth"));
+      DecodeAuth(d, ar, r.Field("basic_auth"), /*allow_cookie=*/false, &t.basic_auth, "username");
+      ar.Finish();
+    }
+    if (auto n = r.Take("authorization"); n.IsDefined()) {
+      MapReader ar(d, n, r.Field("authorization"));
+      if (auto ty = ar.Take("type"); ty.IsDefined()) {
+        std::string type;
+        if (d.String(ty, ar.Field("type"), &type) && type != "Bearer") {
+          d.Report(ty, ar.Field("type"), "only Bearer is supported, got \"" + type + "\"");
+        }
+      }
+      YAML::Node cred = ar.Take("credentials"), cred_file = ar.Take("credentials_file");
+      std::string file;
+      if (cred.IsDefined()) ReadSecret(d, cred, ar.Field("credentials"), &t.bearer_token);
+      if (cred_file.IsDefined()) ReadSecretFile(d, cred_file, ar.Field("credentials_file"), &file, &t.bearer_token);
+      if (cred.IsDefined() == cred_file.IsDefined()) {
+        d.Report(n, r.Field("authorization"), "set one of credentials or credentials_file");
+      }
+      ar.Finish();
+    }
+    if (t.basic_auth.user.size() && t.bearer_token.size()) {
+      d.Report(node[i], path, "set basic_auth or authorization, not both");
+    }
+    if (auto n = r.Take("tls_config"); n.IsDefined()) {
+      MapReader tr(d, n, r.Field("tls_config"));
+      if (auto f = tr.Take("ca_file"); f.IsDefined()) d.String(f, tr.Field("ca_file"), &t.tls_ca_file);
+      if (auto f = tr.Take("cert_file"); f.IsDefined()) d.String(f, tr.Field("cert_file"), &t.tls_cert_file);
+      if (auto f = tr.Take("key_file"); f.IsDefined()) d.String(f, tr.Field("key_file"), &t.tls_key_file);
+      if (auto f = tr.Take("insecure_skip_verify"); f.IsDefined()) {
+        d.Bool(f, tr.Field("insecure_skip_verify"), &t.tls_insecure_skip_verify);
+      }
+      if (t.tls_cert_file.empty() != t.tls_key_file.empty()) {
+        d.Report(n, r.Field("tls_config"), "cert_file and key_file go together");
+      }
+      tr.Finish();
+    }
+    if (auto n = r.Take("queue_config"); n.IsDefined()) {
+      MapReader qr(d, n, r.Field("queue_config"));
+      if (auto f = qr.Take("min_shards"); f.IsDefined()) d.Int(f, qr.Field("min_shards"), &t.min_shards, 1, 200);
+      if (auto f = qr.Take("max_shards"); f.IsDefined()) d.Int(f, qr.Field("max_shards"), &t.max_shards, 1, 200);
+      if (auto f = qr.Take("max_samples_per_send"); f.IsDefined()) {
+        d.Int(f, qr.Field("max_samples_per_send"), &t.max_samples_per_send, 1, 100000);
+      }
+      if (auto f = qr.Take("batch_send_deadline"); f.IsDefined()) {
+        d.Duration(f, qr.Field("batch_send_deadline"), &t.batch_send_deadline, false);
+      }
+      if (auto f = qr.Take("min_backoff"); f.IsDefined()) d.Duration(f, qr.Field("min_backoff"), &t.min_backoff, false);
+      if (auto f = qr.Take("max_backoff"); f.IsDefined()) d.Duration(f, qr.Field("max_backoff"), &t.max_backoff, false);
+      if (auto f = qr.Take("retry_on_http_429"); f.IsDefined()) {
+        d.Bool(f, qr.Field("retry_on_http_429"), &t.retry_on_http_429);
+      }
+      if (t.min_shards > t.max_shards) d.Report(n, r.Field("queue_config"), "min_shards is above max_shards");
+      if (t.min_backoff > t.max_backoff) d.Report(n, r.Field("queue_config"), "min_backoff is above max_backoff");
+      qr.Finish("(vigil's queue reads the WAL, so Prometheus's capacity has no meaning here)");
+    }
+    if (auto n = r.Take("max_backlog"); n.IsDefined()) {
+      std::string text;
+      if (d.String(n, r.Field("max_backlog"), &text)) {
+        Result<uint64_t> size = ParseByteSize(text);
+        if (!size.ok() || *size < (64u << 20)) {
+          d.Report(n, r.Field("max_backlog"), "expected a size of at least 64MiB (e.g. 2GiB)");
+        } else {
+          t.max_backlog_bytes = *size;
+        }
+      }
+    }
+    r.Finish();
+    out->push_back(std::move(t));
   }
 }
 
@@ -1929,9 +2064,10 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("rule_files"); n.IsDefined()) DecodeRuleFiles(d, n, base_dir, &c);
   if (auto n = top.Take("alerting"); n.IsDefined()) DecodeAlerting(d, n, base_dir, &c.alerting.emplace());
   if (auto n = top.Take("recovery"); n.IsDefined()) DecodeRecovery(d, n, c.global.data_dir, &c.recovery);
+  if (auto n = top.Take("remote_write"); n.IsDefined()) DecodeRemoteWrite(d, n, &c.remote_write);
   top.Finish(
       "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape, "
-      "rule_files, alerting and recovery; see "
+      "rule_files, alerting, recovery and remote_write; see "
       "docs/configuration.md)");
   return result;
 }

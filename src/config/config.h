@@ -77,6 +77,7 @@ struct EndpointAuth {
   std::string password;
   std::string password_file;  // as configured; `password` holds its content
   std::string cookie_file;    // bitcoind's `<datadir>/.cookie` (`__cookie__:<secret>`), re-read on auth failure
+  friend bool operator==(const EndpointAuth&, const EndpointAuth&) = default;
 };
 
 // One health check of a service (http, tcp, jsonrpc or tls).
@@ -351,6 +352,32 @@ struct RecoveryOptions {
   std::vector<CleanupOptions> cleanup;
 };
 
+// One remote_write target (Prometheus remote write 1.0), in the shape of
+// Prometheus's remote_write section; its queue follows vigil's WAL.
+struct RemoteWriteTarget {
+  std::string name;  // unique; default: host:port of the url
+  std::string url;   // may hold credentials: logs use the redacted form
+  Duration remote_timeout{30000};
+  std::map<std::string, std::string> headers;  // values may be secrets: never printed
+  EndpointAuth basic_auth;                     // username + password | password_file
+  std::string bearer_token;                    // authorization.credentials | credentials_file
+  std::string tls_ca_file, tls_cert_file, tls_key_file;
+  bool tls_insecure_skip_verify = false;
+  // queue_config
+  int min_shards = 1;
+  int max_shards = 8;
+  int max_samples_per_send = 2000;
+  Duration batch_send_deadline{5000};
+  Duration min_backoff{30};
+  Duration max_backoff{5000};
+  bool retry_on_http_429 = true;
+  // How much WAL (bytes) this target may hold back while its receiver is
+  // away; past it the oldest unsent segment is let go and its samples
+  // counted as dropped (vigil_remote_storage_samples_dropped_total{reason="backlog"}).
+  uint64_t max_backlog_bytes = 2ULL << 30;
+  friend bool operator==(const RemoteWriteTarget&, const RemoteWriteTarget&) = default;
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -370,6 +397,7 @@ struct Config {
   std::vector<std::string> rule_file_patterns;
   std::optional<AlertingOptions> alerting;  // absent: alerts are evaluated and shown, not sent
   RecoveryOptions recovery;
+  std::vector<RemoteWriteTarget> remote_write;  // in file order; names are unique
 };
 
 struct Problem {

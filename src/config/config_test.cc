@@ -73,11 +73,63 @@ TEST(Config, UnknownKeyIsAnErrorWithPosition) {
 }
 
 TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
-  LoadResult r = LoadString("remote_write: []\n", "vigil.yml", MapEnv({}));
+  LoadResult r = LoadString("remote_read: []\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_NE(r.problems[0].message.find("unknown key \"remote_write\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("services, textfile, scrape, rule_files, alerting and recovery"),
+  EXPECT_NE(r.problems[0].message.find("unknown key \"remote_read\""), std::string::npos);
+  EXPECT_NE(r.problems[0].message.find("services, textfile, scrape, rule_files, alerting, recovery and remote_write"),
             std::string::npos);
+}
+
+TEST(Config, RemoteWriteTargets) {
+  testing::TempDir dir;
+  std::string pass = dir.Write("rw.pass", "s3cret\n");
+  LoadResult r = LoadString(
+      "remote_write:\n"
+      "  - url: http://127.0.0.1:8428/api/v1/write\n"
+      "    basic_auth: {username: vigil, password_file: " +
+          pass +
+          "}\n"
+          "    headers: {X-Scope-OrgID: '${ORG}'}\n"
+          "    queue_config: {max_shards: 4, batch_send_deadline: 1s}\n"
+          "    max_backlog: 1GiB\n"
+          "  - {name: second, url: 'https://vm:8480/insert/0/prometheus/api/v1/write',\n"
+          "     authorization: {credentials: '${TOKEN}'}, tls_config: {insecure_skip_verify: true}}\n",
+      "vigil.yml", MapEnv({{"ORG", "validators"}, {"TOKEN", "t0k"}}));
+  ASSERT_TRUE(r.ok()) << Problems(r);
+  ASSERT_EQ(r.config.remote_write.size(), 2u);
+  const auto& a = r.config.remote_write[0];
+  EXPECT_EQ(a.name, "127.0.0.1:8428");
+  EXPECT_EQ(a.basic_auth.user, "vigil");
+  EXPECT_EQ(a.basic_auth.password, "s3cret");
+  EXPECT_EQ(a.headers.at("X-Scope-OrgID"), "validators");
+  EXPECT_EQ(a.max_shards, 4);
+  EXPECT_EQ(a.batch_send_deadline, Duration(1000));
+  EXPECT_EQ(a.max_backlog_bytes, 1ULL << 30);
+  const auto& b = r.config.remote_write[1];
+  EXPECT_EQ(b.name, "second");
+  EXPECT_EQ(b.bearer_token, "t0k");
+  EXPECT_TRUE(b.tls_insecure_skip_verify);
+}
+
+TEST(Config, BadRemoteWriteTargetsSayWhereAndNeverQuoteSecrets) {
+  LoadResult r = LoadString(
+      "remote_write:\n"
+      "  - {url: 'ftp://x', queue_config: {min_shards: 5, max_shards: 2, capacity: 10}}\n"
+      "  - {url: 'http://a:1/w', authorization: {type: Basic, credentials: hunter2}}\n"
+      "  - {url: 'http://a:1/w', basic_auth: {password: hunter2}, max_backlog: 1MiB}\n"
+      "  - {url: 'http://b:1/w', headers: {'bad header': x}}\n",
+      "vigil.yml", MapEnv({}));
+  std::string all = Problems(r);
+  EXPECT_NE(all.find("vigil.yml:2:11: remote_write[0].url: expected an http:// or https:// URL"), std::string::npos)
+      << all;
+  EXPECT_NE(all.find("remote_write[0].queue_config: min_shards is above max_shards"), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[0].queue_config: unknown key \"capacity\""), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[1].authorization.type: only Bearer is supported"), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[2].name: duplicate name \"a:1\""), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[2].basic_auth: a password needs a username"), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[2].max_backlog: expected a size of at least 64MiB"), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[3].headers.bad header: not a valid header name"), std::string::npos) << all;
+  EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
 }
 
 TEST(Config, WrongTypeIsAnError) {

@@ -125,10 +125,17 @@ std::optional<Failure> HttpExchange(const HttpRequest& req, HttpResponse* out) {
 
   std::string host = req.url.host.find(':') != std::string::npos ? "[" + req.url.host + "]" : req.url.host;
   const std::string origin = req.url.scheme + "://" + host + ":" + std::to_string(req.url.port);
-  const std::string pool_key = origin + (req.tls_verify ? "" : " insecure");
+  const std::string pool_key = origin + (req.tls_verify ? "" : " insecure") + "\n" + req.tls_ca_file + "\n" +
+                               req.tls_cert_file + "\n" + req.tls_key_file;
   std::unique_ptr<httplib::Client> owned;
   if (req.keep_alive) owned = IdleClients::Get().Take(pool_key);
-  if (!owned) owned = std::make_unique<httplib::Client>(origin);
+  if (!owned) {
+    owned = req.tls_cert_file.empty() ? std::make_unique<httplib::Client>(origin)
+                                      : std::make_unique<httplib::Client>(origin, req.tls_cert_file, req.tls_key_file);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+    if (!req.tls_ca_file.empty()) owned->set_ca_cert_path(req.tls_ca_file);
+#endif
+  }
   httplib::Client& client = *owned;
   if (!client.is_valid()) return Failure{"bad_url", "cannot create a client for " + req.url.redacted};
   client.set_connection_timeout(remaining);

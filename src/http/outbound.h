@@ -41,6 +41,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string user, password;  // basic auth when either is set
   bool tls_verify = true;
+  std::string tls_ca_file;                  // empty: the system's trust store
+  std::string tls_cert_file, tls_key_file;  // a client certificate, both or neither
   SteadyTime deadline;
   size_t max_body_bytes = 8 << 20;
   // Reuse a kept-alive connection to the same origin from an earlier

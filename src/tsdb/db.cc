@@ -62,57 +62,6 @@ std::string EncodeSeriesRecord(const std::vector<std::shared_ptr<MemSeries>>& se
   return out;
 }
 
-struct WalSample {
-  SeriesRef ref;
-  TimestampMs t;
-  double v;
-};
-
-void EncodeSamples(const std::vector<WalSample>& samples, std::string* out) {
-  PutUvarint(out, samples.size());
-  SeriesRef prev_ref = 0;
-  TimestampMs prev_t = 0;
-  for (const WalSample& s : samples) {
-    PutVarint(out, static_cast<int64_t>(s.ref - prev_ref));
-    PutVarint(out, static_cast<int64_t>(static_cast<uint64_t>(s.t) - static_cast<uint64_t>(prev_t)));
-    PutDouble(out, s.v);
-    prev_ref = s.ref;
-    prev_t = s.t;
-  }
-}
-
-bool DecodeSamples(std::string_view payload, std::vector<WalSample>* out) {
-  Decoder d(payload);
-  uint64_t n = d.Uvarint();
-  if (n > payload.size()) return false;
-  SeriesRef ref = 0;
-  TimestampMs t = 0;
-  for (uint64_t i = 0; i < n && d.ok(); ++i) {
-    ref += static_cast<uint64_t>(d.Varint());
-    t = static_cast<TimestampMs>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d.Varint()));
-    double v = d.Double();
-    out->push_back({ref, t, v});
-  }
-  return d.ok();
-}
-
-bool DecodeSeriesRecord(std::string_view payload, const std::function<void(SeriesRef, Labels)>& fn) {
-  Decoder d(payload);
-  while (!d.done() && d.ok()) {
-    SeriesRef ref = d.Uvarint();
-    uint64_t n = d.Uvarint();
-    if (n > d.remaining()) return false;
-    std::vector<Label> labels;
-    for (uint64_t i = 0; i < n; ++i) {
-      std::string name(d.String());
-      std::string value(d.String());
-      labels.push_back({std::move(name), std::move(value)});
-    }
-    if (d.ok()) fn(ref, Labels::FromUnsorted(std::move(labels)));
-  }
-  return d.ok();
-}
-
 // Puts samples gathered from overlapping sources in time order; of equal
 // timestamps the first gathered wins. Stable, so sources keep their priority.
 void SortByTime(std::vector<TimestampMs>& t, std::vector<double>& v) {
@@ -605,7 +554,7 @@ class DBImpl final : public DB {
         if (!wal_status.ok()) unlogged_series_ = new_series;
       }
       if (wal_status.ok() && !samples.empty()) {
-        EncodeSamples(samples, &samples_rec);
+        EncodeWalSamples(samples, &samples_rec);
         wal_status = wal_->Log(WalRecordType::kSamples, samples_rec);
       }
       if (!wal_status.ok()) {
@@ -760,11 +709,11 @@ class DBImpl final : public DB {
         WalDir(),
         [&](WalRecordType type, std::string_view payload) {
           if (type == WalRecordType::kSeries) {
-            DecodeSeriesRecord(payload, [&](SeriesRef ref, Labels labels) { head_.GetOrCreateWithRef(ref, labels); });
+            DecodeWalSeries(payload, [&](SeriesRef ref, Labels labels) { head_.GetOrCreateWithRef(ref, labels); });
             return;
           }
           samples.clear();
-          DecodeSamples(payload, &samples);
+          DecodeWalSamples(payload, &samples);
           for (const WalSample& w : samples) {
             if (w.t < min_valid) {
               ++skipped;  // already in a block
@@ -839,10 +788,21 @@ class DBImpl final : public DB {
   Status CheckpointWal(TimestampMs keep_from) {
     Result<int> closed = wal_->Cut();
     if (!closed.ok()) return closed.status();
-    Status s = wal_->Checkpoint(*closed, [&](WalRecordType type, std::string_view payload, std::string* out) {
+    int last = *closed;
+    const bool held = options_.wal_held_from && options_.wal_held_from() <= last;
+    if (held) {
+      last = options_.wal_held_from() - 1;
+      if (last <= last_checkpoint_) return Status::Ok();  // nothing a reader has finished with yet
+    }
+    Status s = wal_->Checkpoint(last, [&](WalRecordType type, std::string_view payload, std::string* out) {
       if (type == WalRecordType::kSeries) {
+        if (held) {
+          // A held segment may hold samples of a series the head has let go.
+          *out = std::string(payload);
+          return true;
+        }
         std::vector<std::shared_ptr<MemSeries>> live;
-        DecodeSeriesRecord(payload, [&](SeriesRef ref, Labels) {
+        DecodeWalSeries(payload, [&](SeriesRef ref, Labels) {
           if (auto s = head_.GetByRef(ref)) live.push_back(s);
         });
         if (live.empty()) return false;
@@ -850,15 +810,19 @@ class DBImpl final : public DB {
         return true;
       }
       std::vector<WalSample> samples, kept;
-      DecodeSamples(payload, &samples);
+      DecodeWalSamples(payload, &samples);
       for (const WalSample& w : samples) {
         if (w.t >= keep_from && head_.GetByRef(w.ref)) kept.push_back(w);
       }
       if (kept.empty()) return false;
-      EncodeSamples(kept, out);
+      EncodeWalSamples(kept, out);
       return true;
     });
-    if (!s.ok()) LogWarn("WAL checkpoint failed; old segments are kept", {{"err", s.message()}});
+    if (!s.ok()) {
+      LogWarn("WAL checkpoint failed; old segments are kept", {{"err", s.message()}});
+    } else {
+      last_checkpoint_ = last;
+    }
     return s;
   }
 
@@ -1087,6 +1051,7 @@ class DBImpl final : public DB {
   int lock_fd_ = -1;
   Head head_;
   std::unique_ptr<Wal> wal_;
+  int last_checkpoint_ = -1;  // the newest checkpoint this process wrote
   std::atomic<TimestampMs> min_valid_time_{kMinTime};
 
   std::mutex blocks_mu_;

@@ -42,6 +42,11 @@ struct Options {
   // Read-only: replays the WAL without repairing it, writes nothing, takes no
   // lock (for `vigil tsdb stats|dump` beside a running vigil).
   bool read_only = false;
+  // Readers that follow the WAL from outside (remote write) say which is the
+  // oldest segment they still need; checkpoints leave it and later ones in
+  // place, with every series record, so the reader finds each ref's labels.
+  // Null, or a value past the last segment: nothing is held.
+  std::function<int()> wal_held_from;
 };
 
 // Buffers samples; Commit makes them durable (WAL) and visible together.

@@ -32,8 +32,9 @@ uint32_t Checksum(uint8_t type, std::string_view payload) {
   return Crc32({std::string_view(&t, 1), payload});
 }
 
-// Segment numbers and checkpoint numbers present in `dir`.
-void ListWal(const std::string& dir, std::vector<int>* segments, std::vector<int>* checkpoints) {
+}  // namespace
+
+void ListWalFiles(const std::string& dir, std::vector<int>* segments, std::vector<int>* checkpoints) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) return;
   while (struct dirent* e = ::readdir(d)) {
@@ -50,7 +51,53 @@ void ListWal(const std::string& dir, std::vector<int>* segments, std::vector<int
   std::sort(checkpoints->begin(), checkpoints->end());
 }
 
-}  // namespace
+std::string WalSegmentPath(const std::string& dir, int n) { return dir + "/" + SegmentName(n); }
+std::string WalCheckpointPath(const std::string& dir, int n) { return dir + "/checkpoint." + SegmentName(n); }
+
+void EncodeWalSamples(const std::vector<WalSample>& samples, std::string* out) {
+  PutUvarint(out, samples.size());
+  SeriesRef prev_ref = 0;
+  TimestampMs prev_t = 0;
+  for (const WalSample& s : samples) {
+    PutVarint(out, static_cast<int64_t>(s.ref - prev_ref));
+    PutVarint(out, static_cast<int64_t>(static_cast<uint64_t>(s.t) - static_cast<uint64_t>(prev_t)));
+    PutDouble(out, s.v);
+    prev_ref = s.ref;
+    prev_t = s.t;
+  }
+}
+
+bool DecodeWalSamples(std::string_view payload, std::vector<WalSample>* out) {
+  Decoder d(payload);
+  uint64_t n = d.Uvarint();
+  if (n > payload.size()) return false;
+  SeriesRef ref = 0;
+  TimestampMs t = 0;
+  for (uint64_t i = 0; i < n && d.ok(); ++i) {
+    ref += static_cast<uint64_t>(d.Varint());
+    t = static_cast<TimestampMs>(static_cast<uint64_t>(t) + static_cast<uint64_t>(d.Varint()));
+    double v = d.Double();
+    out->push_back({ref, t, v});
+  }
+  return d.ok();
+}
+
+bool DecodeWalSeries(std::string_view payload, const std::function<void(SeriesRef, Labels)>& fn) {
+  Decoder d(payload);
+  while (!d.done() && d.ok()) {
+    SeriesRef ref = d.Uvarint();
+    uint64_t n = d.Uvarint();
+    if (n > d.remaining()) return false;
+    std::vector<Label> labels;
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string name(d.String());
+      std::string value(d.String());
+      labels.push_back({std::move(name), std::move(value)});
+    }
+    if (d.ok()) fn(ref, Labels::FromUnsorted(std::move(labels)));
+  }
+  return d.ok();
+}
 
 std::string FrameWalRecord(WalRecordType type, std::string_view payload) {
   std::string out;
@@ -97,7 +144,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(const std::string& dir, uint64_t segment_
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::Error("create " + dir + ": " + ec.message());
   std::vector<int> segments, checkpoints;
-  ListWal(dir, &segments, &checkpoints);
+  ListWalFiles(dir, &segments, &checkpoints);
   int next = 1;
   if (!segments.empty()) next = segments.back() + 1;
   if (!checkpoints.empty()) next = std::max(next, checkpoints.back() + 1);
@@ -181,7 +228,7 @@ int Wal::current_segment() const {
 
 Status Wal::Checkpoint(int last_segment, const Filter& keep) {
   std::vector<int> segments, checkpoints;
-  ListWal(dir_, &segments, &checkpoints);
+  ListWalFiles(dir_, &segments, &checkpoints);
   std::string out;
   auto filter = [&](WalRecordType type, std::string_view payload) {
     std::string rewritten;
@@ -250,7 +297,7 @@ Status ReplayFile(const std::string& path, const std::function<void(WalRecordTyp
 Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType, std::string_view)>& fn,
                  WalReplayStats* stats, bool repair) {
   std::vector<int> segments, checkpoints;
-  ListWal(dir, &segments, &checkpoints);
+  ListWalFiles(dir, &segments, &checkpoints);
   int after = 0;
   if (!checkpoints.empty()) {
     after = checkpoints.back();

@@ -8,8 +8,11 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "base/labels.h"
 #include "base/status.h"
+#include "tsdb/tsdb.h"
 
 namespace vigil::tsdb {
 
@@ -65,6 +68,23 @@ struct WalReplayStats {
 // on bad data, only on I/O errors.
 Status ReplayWal(const std::string& dir, const std::function<void(WalRecordType, std::string_view)>& fn,
                  WalReplayStats* stats, bool repair = true);
+
+// Segment and checkpoint numbers present in `dir`, ascending, and their paths
+// (for readers that follow the WAL from outside the store: remote write).
+void ListWalFiles(const std::string& dir, std::vector<int>* segments, std::vector<int>* checkpoints);
+std::string WalSegmentPath(const std::string& dir, int n);
+std::string WalCheckpointPath(const std::string& dir, int n);
+
+// Record payloads (docs/format/wal.md). Decoders return false on malformed
+// input, having passed on what came before the fault.
+struct WalSample {
+  SeriesRef ref;
+  TimestampMs t;
+  double v;
+};
+void EncodeWalSamples(const std::vector<WalSample>& samples, std::string* out);
+bool DecodeWalSamples(std::string_view payload, std::vector<WalSample>* out);
+bool DecodeWalSeries(std::string_view payload, const std::function<void(SeriesRef, Labels)>& fn);
 
 // Frames one record (exposed for tests and fuzzing of the reader).
 std::string FrameWalRecord(WalRecordType type, std::string_view payload);
