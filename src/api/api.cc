@@ -8,10 +8,12 @@
 #include <set>
 #include <utility>
 
+#include "api/federate.h"
 #include "api/format.h"
 #include "api/rules_api.h"
 #include "base/strings.h"
 #include "promql/ast.h"
+#include "rules/manager.h"
 
 namespace vigil::api {
 namespace {
@@ -21,6 +23,7 @@ constexpr TimestampMs kMinTime = std::numeric_limits<int64_t>::min() / 4;
 constexpr TimestampMs kMaxTime = std::numeric_limits<int64_t>::max() / 4;
 constexpr int64_t kMaxPointsPerSeries = 11000;
 constexpr std::string_view kPrefix = "/api/v1/";
+constexpr std::string_view kFederatePath = "/federate";
 
 http::Response JsonResponse(int status, std::string body) {
   http::Response r;
@@ -200,9 +203,17 @@ class RequestHandler {
 
   http::Response Handle(const http::Request& r) {
     std::string_view path = r.path;
+    const bool get_or_post = r.method == "GET" || r.method == "POST";
+    if (path == kFederatePath) {
+      if (!get_or_post) return MethodNotAllowed(r);
+      return Federate(r, o_.storage, ExternalLabels(), clock_.NowMs(), o_.engine.lookback_delta);
+    }
     if (!StartsWith(path, kPrefix)) return NotFound(r);
     std::string_view endpoint = path.substr(kPrefix.size());
-    const bool get_or_post = r.method == "GET" || r.method == "POST";
+    if (endpoint == "read") {
+      if (r.method != "POST") return MethodNotAllowed(r);
+      return RemoteRead(r, o_.storage, ExternalLabels(), o_.remote_read);
+    }
     if (endpoint == "query") return get_or_post ? Query(r) : MethodNotAllowed(r);
     if (endpoint == "query_range") return get_or_post ? QueryRange(r) : MethodNotAllowed(r);
     if (endpoint == "series") return get_or_post ? Series(r) : MethodNotAllowed(r);
@@ -224,6 +235,11 @@ class RequestHandler {
   static http::Response NotFound(const http::Request& r) {
     return ErrorResponse(404, "not_found", "unknown API endpoint " + r.path);
   }
+  const Labels& ExternalLabels() const {
+    if (o_.external_labels.empty() && o_.rules) return o_.rules->external_labels();
+    return o_.external_labels;
+  }
+
   // Prometheus's router answers a wrong method in plain text.
   static http::Response MethodNotAllowed(const http::Request&) {
     return http::Response{405, "text/plain; charset=utf-8", "Method Not Allowed\n", {}};
@@ -581,7 +597,8 @@ http::Response Api::Handle(const http::Request& request) const {
 
 http::Route NewRoute(Options options) {
   auto api = std::make_shared<Api>(std::move(options));
-  return http::Route{std::string(kPrefix), [api](const http::Request& r) { return api->Handle(r); }};
+  return http::Route{
+      std::string(kPrefix), [api](const http::Request& r) { return api->Handle(r); }, {std::string(kFederatePath)}};
 }
 
 }  // namespace vigil::api

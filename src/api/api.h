@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "api/remote_read.h"
+#include "base/labels.h"
 #include "base/metrics.h"
 #include "base/time.h"
 #include "http/server.h"
@@ -47,6 +49,12 @@ struct Options {
   // Answers repeated range queries from earlier results; null: every query
   // is computed whole. Shared, so it outlives a reload's new Api.
   std::shared_ptr<promql::RangeCache> range_cache;
+  // Added to series /federate and /api/v1/read return when they lack them
+  // (Prometheus's global.external_labels). Empty: those of `rules`, which the
+  // agent configures from the same setting.
+  Labels external_labels;
+  // Bounds of /api/v1/read.
+  RemoteReadLimits remote_read;
 };
 
 class Api {
@@ -60,7 +68,8 @@ class Api {
   SystemClock system_clock_;
 };
 
-// The route to pass in http::Endpoints::routes: everything below /api/v1/.
+// The route to pass in http::Endpoints::routes: everything below /api/v1/,
+// and /federate.
 http::Route NewRoute(Options options);
 
 }  // namespace vigil::api

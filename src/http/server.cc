@@ -1110,7 +1110,8 @@ class EventServer final : public Server {
       job.kind = req.path == "/metrics" ? Job::Kind::kMetrics : Job::Kind::kReady;
     } else {
       for (const Route& route : shared_->endpoints.routes) {
-        if (StartsWith(req.path, route.path_prefix)) {
+        if (StartsWith(req.path, route.path_prefix) ||
+            std::find(route.exact_paths.begin(), route.exact_paths.end(), req.path) != route.exact_paths.end()) {
           job.handler = &route.handler;
           break;
         }
@@ -1394,8 +1395,9 @@ bool IsStateChanging(std::string_view method, std::string_view path) {
   if (method == "GET" || method == "HEAD" || method == "OPTIONS") return false;
   // The Prometheus API takes its queries as POST forms too (Grafana does).
   static constexpr std::string_view kReadOnlyPosts[] = {
-      "/api/v1/query",        "/api/v1/query_range", "/api/v1/query_exemplars", "/api/v1/series", "/api/v1/labels",
-      "/api/v1/format_query", "/api/v1/read",
+      "/api/v1/query",  "/api/v1/query_range", "/api/v1/query_exemplars",
+      "/api/v1/series", "/api/v1/labels",      "/api/v1/format_query",
+      "/api/v1/read",   "/federate",
   };
   if (method == "POST") {
     for (std::string_view p : kReadOnlyPosts) {

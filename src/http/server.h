@@ -79,6 +79,8 @@ using Handler = std::function<Response(const Request&)>;
 struct Route {
   std::string path_prefix;
   Handler handler;
+  // Further paths the handler answers, matched whole (the API's /federate).
+  std::vector<std::string> exact_paths;
 };
 
 // Largest request body a route accepts; larger ones get 413.

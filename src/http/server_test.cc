@@ -167,11 +167,13 @@ class ServerTest : public ::testing::Test {
       return std::vector<std::shared_ptr<const MetricBatch>>{b};
     };
     e.ready = [] { return true; };
-    e.routes.push_back({"/echo", [](const Request& r) {
+    e.routes.push_back({"/echo",
+                        [](const Request& r) {
                           std::string out = r.method + " " + r.path + " body=" + r.body;
                           for (const auto& [k, v] : r.params) out += " " + k + "=" + v;
                           return Response{200, "text/plain", out, {}};
-                        }});
+                        },
+                        {"/exact/path"}});
     e.routes.push_back({"/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); }});
     auto gate = gate_;
     e.routes.push_back({"/slow", [gate](const Request&) {
@@ -239,6 +241,18 @@ TEST_F(ServerTest, PortZeroBindsARealPort) {
   RawResponse r = c.Read();
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "vigil is Healthy.\n");
+}
+
+TEST_F(ServerTest, ExactPathsOfARouteMatchWhole) {
+  Start();
+  RawClient c(port_);
+  ASSERT_TRUE(c.ok());
+  c.Send(Get("/exact/path"));
+  RawResponse r = c.Read();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "GET /exact/path body=");
+  c.Send(Get("/exact/path/more"));
+  EXPECT_EQ(c.Read().status, 404);
 }
 
 TEST_F(ServerTest, ListensOnIpv6Loopback) {
@@ -805,6 +819,8 @@ TEST(HttpAccess, StateChangingRequests) {
   EXPECT_FALSE(IsStateChanging("HEAD", "/"));
   EXPECT_FALSE(IsStateChanging("POST", "/api/v1/query_range"));
   EXPECT_FALSE(IsStateChanging("POST", "/api/v1/series"));
+  EXPECT_FALSE(IsStateChanging("POST", "/api/v1/read"));
+  EXPECT_FALSE(IsStateChanging("POST", "/federate"));
   EXPECT_TRUE(IsStateChanging("POST", "/api/v2/silences"));
   EXPECT_TRUE(IsStateChanging("POST", "/api/v2/alerts"));
   EXPECT_TRUE(IsStateChanging("POST", "/api/v1/recovery/drill"));

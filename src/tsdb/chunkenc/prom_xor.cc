@@ -1,0 +1,119 @@
+#include "tsdb/chunkenc/prom_xor.h"
+
+#include <bit>
+
+namespace vigil::tsdb::chunkenc {
+namespace {
+
+void WriteUvarint(BitWriter& w, uint64_t u) {
+  while (u >= 0x80) {
+    w.Write((u & 0x7f) | 0x80, 8);
+    u >>= 7;
+  }
+  w.Write(u, 8);
+}
+
+bool ReadUvarint(BitReader& r, uint64_t* out) {
+  uint64_t u = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    uint64_t b = r.Read(8);
+    if (r.overrun()) return false;
+    u |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) {
+      *out = u;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Go's bitRange: -(2^(n-1))+1 .. 2^(n-1).
+bool Fits(int64_t v, int bits) { return v >= -(int64_t{1} << (bits - 1)) + 1 && v <= int64_t{1} << (bits - 1); }
+
+}  // namespace
+
+PromXorEncoder::PromXorEncoder() { w_.Write(0, 16); }
+
+void PromXorEncoder::Append(int64_t t, double v) {
+  const uint64_t vb = std::bit_cast<uint64_t>(v);
+  if (count_ == 0) {
+    WriteZigZagVarint(w_, t);  // Go's binary.PutVarint
+    w_.Write(vb, 64);
+  } else {
+    const uint64_t delta = static_cast<uint64_t>(t) - static_cast<uint64_t>(t_);
+    if (count_ == 1) {
+      WriteUvarint(w_, delta);  // Go's binary.PutUvarint
+    } else {
+      const auto dod = static_cast<int64_t>(delta - delta_);
+      if (dod == 0) {
+        w_.WriteBit(false);
+      } else if (Fits(dod, 14)) {
+        w_.Write(0b10, 2);
+        w_.Write(static_cast<uint64_t>(dod), 14);
+      } else if (Fits(dod, 17)) {
+        w_.Write(0b110, 3);
+        w_.Write(static_cast<uint64_t>(dod), 17);
+      } else if (Fits(dod, 20)) {
+        w_.Write(0b1110, 4);
+        w_.Write(static_cast<uint64_t>(dod), 20);
+      } else {
+        w_.Write(0b1111, 4);
+        w_.Write(static_cast<uint64_t>(dod), 64);
+      }
+    }
+    delta_ = delta;
+    values_.Append(w_, vb ^ v_bits_);
+  }
+  t_ = t;
+  v_bits_ = vb;
+  ++count_;
+  std::string& bytes = w_.bytes();
+  bytes[0] = static_cast<char>((count_ >> 8) & 0xff);
+  bytes[1] = static_cast<char>(count_ & 0xff);
+}
+
+PromXorDecoder::PromXorDecoder(std::string_view chunk) {
+  if (chunk.size() < 2) {
+    corrupt_ = true;
+    return;
+  }
+  total_ = (static_cast<uint8_t>(chunk[0]) << 8) | static_cast<uint8_t>(chunk[1]);
+  r_ = BitReader(chunk.substr(2));
+}
+
+bool PromXorDecoder::Next() {
+  if (corrupt_ || read_ >= total_) return false;
+  if (read_ == 0) {
+    if (!ReadZigZagVarint(r_, &t_)) return corrupt_ = true, false;
+    v_bits_ = r_.Read(64);
+  } else {
+    if (read_ == 1) {
+      if (!ReadUvarint(r_, &delta_)) return corrupt_ = true, false;
+    } else {
+      uint64_t dod = 0;
+      if (r_.ReadBit()) {
+        int width = 64;
+        if (!r_.ReadBit()) {
+          width = 14;
+        } else if (!r_.ReadBit()) {
+          width = 17;
+        } else if (!r_.ReadBit()) {
+          width = 20;
+        }
+        dod = r_.Read(width);
+        if (width < 64 && dod > (uint64_t{1} << (width - 1))) dod -= uint64_t{1} << width;
+      }
+      delta_ += dod;
+    }
+    t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
+    uint64_t x = 0;
+    if (!values_.Next(r_, &x)) return corrupt_ = true, false;
+    v_bits_ ^= x;
+  }
+  if (r_.overrun()) return corrupt_ = true, false;
+  v_ = std::bit_cast<double>(v_bits_);
+  ++read_;
+  return true;
+}
+
+}  // namespace vigil::tsdb::chunkenc
