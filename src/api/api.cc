@@ -235,10 +235,7 @@ class RequestHandler {
   static http::Response NotFound(const http::Request& r) {
     return ErrorResponse(404, "not_found", "unknown API endpoint " + r.path);
   }
-  const Labels& ExternalLabels() const {
-    if (o_.external_labels.empty() && o_.rules) return o_.rules->external_labels();
-    return o_.external_labels;
-  }
+  const Labels& ExternalLabels() const { return o_.external_labels; }
 
   // Prometheus's router answers a wrong method in plain text.
   static http::Response MethodNotAllowed(const http::Request&) {

@@ -50,8 +50,7 @@ struct Options {
   // is computed whole. Shared, so it outlives a reload's new Api.
   std::shared_ptr<promql::RangeCache> range_cache;
   // Added to series /federate and /api/v1/read return when they lack them
-  // (Prometheus's global.external_labels). Empty: those of `rules`, which the
-  // agent configures from the same setting.
+  // (Prometheus's global.external_labels).
   Labels external_labels;
   // Bounds of /api/v1/read.
   RemoteReadLimits remote_read;

@@ -888,6 +888,7 @@ class Agent {
     o.engine = EngineOptions();
     o.rules = rules_.get();
     o.range_cache = range_cache_;
+    for (const auto& [name, value] : config_.global.external_labels) o.external_labels.Set(name, value);
     o.metric_families = [this] { return Gather(); };
     collect::BuildInfo b = GetBuildInfo();
     o.build = api::BuildInfo{b.version, b.revision, "", "", "", b.compiler};

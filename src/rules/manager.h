@@ -78,10 +78,6 @@ class Manager {
   // On any problem nothing changes and the problems are returned (and logged).
   LoadResult Load(const std::vector<std::string>& paths);
 
-  // The global external labels the manager was configured with (alerts carry
-  // them; the API's /federate and remote read add them too).
-  const Labels& external_labels() const { return options_.external_labels; }
-
   // Starts the evaluation thread; each group first runs one interval after Start.
   void Start();
   void Stop();
