@@ -244,7 +244,11 @@ with vt.running(lambda: None, stop_prom, server.shutdown, lambda: shutil.rmtree(
                 (p.stdout + p.stderr).strip()[-400:])
         c.check(f"vigil {'refuses' if bad else 'accepts'} {name}", (v.returncode == 2) == bad and v.returncode in (0, 2),
                 f"exit {v.returncode}: {v.stderr.strip()}")
-        if bad:
+        if bad and name == "null_rule":
+            # yaml-cpp gives a null entry no trustworthy position: its index names it.
+            c.check(f"vigil's error for {name} names the entry",
+                    re.search(r"rules-\w+\.yml: relabel_configs\[0\]: empty or null", v.stderr), v.stderr.strip())
+        elif bad:
             c.check(f"vigil's error for {name} names a position and field",
                     re.search(r"rules-\w+\.yml:[1-9]\d*:[1-9]\d*: relabel_configs\[0\]", v.stderr), v.stderr.strip())
 

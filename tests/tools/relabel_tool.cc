@@ -3,7 +3,7 @@
 // exposition, relabels every sample's label set (with __name__) and prints
 // the survivors, one per line in canonical `{a="b",c="d"}` form, sorted and
 // without duplicates. Config problems go to stderr as FILE:LINE:COL: FIELD:
-// MESSAGE with exit status 2; an unreadable input exits 1.
+// MESSAGE (no LINE:COL when unknown) with exit status 2; an unreadable input exits 1.
 #include <yaml-cpp/yaml.h>
 
 #include <cstdio>
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   std::vector<vigil::relabel::Rule> rules = vigil::relabel::ParseRules(root, "relabel_configs", &problems);
   if (!problems.empty()) {
     for (const auto& p : problems) {
-      std::fprintf(stderr, "%s:%d:%d: %s: %s\n", argv[1], p.line, p.column, p.field.c_str(), p.message.c_str());
+      std::string at = p.line > 0 ? ":" + std::to_string(p.line) + ":" + std::to_string(p.column) : "";
+      std::fprintf(stderr, "%s%s: %s: %s\n", argv[1], at.c_str(), p.field.c_str(), p.message.c_str());
     }
     return 2;
   }
