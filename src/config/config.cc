@@ -1111,6 +1111,13 @@ void DecodeRemoteWrite(Decoder& d, const YAML::Node& node, std::vector<RemoteWri
       if (t.min_backoff > t.max_backoff) d.Report(n, r.Field("queue_config"), "min_backoff is above max_backoff");
       qr.Finish("(vigil's queue reads the WAL, so Prometheus's capacity has no meaning here)");
     }
+    if (auto n = r.Take("write_relabel_configs"); n.IsDefined()) {
+      std::vector<relabel::ParseProblem> problems;
+      t.write_relabel_configs = relabel::ParseRules(n, r.Field("write_relabel_configs"), &problems);
+      for (auto& p : problems) {
+        d.problems->push_back({d.file, p.line, p.column, p.field.empty() ? p.message : p.field + ": " + p.message});
+      }
+    }
     if (auto n = r.Take("max_backlog"); n.IsDefined()) {
       std::string text;
       if (d.String(n, r.Field("max_backlog"), &text)) {

@@ -17,6 +17,7 @@
 #include "alert/route.h"
 #include "base/severity.h"
 #include "base/time.h"
+#include "relabel/relabel.h"
 
 namespace vigil::config {
 
@@ -375,6 +376,9 @@ struct RemoteWriteTarget {
   // away; past it the oldest unsent segment is let go and its samples
   // counted as dropped (vigil_remote_storage_samples_dropped_total{reason="backlog"}).
   uint64_t max_backlog_bytes = 2ULL << 30;
+  // Prometheus's write_relabel_configs: applied to each series after the
+  // external labels are added; a dropped series is not sent.
+  std::vector<relabel::Rule> write_relabel_configs;
   friend bool operator==(const RemoteWriteTarget&, const RemoteWriteTarget&) = default;
 };
 

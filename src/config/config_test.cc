@@ -130,6 +130,16 @@ TEST(Config, BadRemoteWriteTargetsSayWhereAndNeverQuoteSecrets) {
   EXPECT_NE(all.find("remote_write[2].max_backlog: expected a size of at least 64MiB"), std::string::npos) << all;
   EXPECT_NE(all.find("remote_write[3].headers.bad header: not a valid header name"), std::string::npos) << all;
   EXPECT_EQ(all.find("hunter2"), std::string::npos) << all;
+
+  r = LoadString(
+      "remote_write:\n"
+      "  - url: 'http://c:1/w'\n"
+      "    write_relabel_configs:\n"
+      "      - {source_labels: [job], regex: 'a(', action: keep}\n",
+      "vigil.yml", MapEnv({}));
+  all = Problems(r);
+  EXPECT_NE(all.find("vigil.yml:4:"), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[0].write_relabel_configs[0].regex"), std::string::npos) << all;
 }
 
 TEST(Config, WrongTypeIsAnError) {

@@ -52,6 +52,12 @@ struct Rule {
 
   // Compiles `regex` into `compiled`; the error is RE2's reason.
   Status Compile();
+
+  // Equal as configured (a reload compares configurations).
+  friend bool operator==(const Rule& a, const Rule& b) {
+    return a.source_labels == b.source_labels && a.separator == b.separator && a.target_label == b.target_label &&
+           a.regex == b.regex && a.modulus == b.modulus && a.replacement == b.replacement && a.action == b.action;
+  }
 };
 
 struct ParseProblem {

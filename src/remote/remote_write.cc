@@ -9,12 +9,14 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "base/file.h"
 #include "base/log.h"
 #include "base/strings.h"
 #include "http/outbound.h"
+#include "relabel/relabel.h"
 #include "remote/codec.h"
 #include "remote/wal_follower.h"
 
@@ -58,7 +60,7 @@ std::optional<Duration> ParseRetryAfter(const std::string& v) {
 
 struct Counters {
   std::atomic<uint64_t> samples_sent{0}, samples_failed{0}, samples_retried{0}, bytes_sent{0};
-  std::atomic<uint64_t> dropped_unknown_series{0}, dropped_backlog{0}, requests_failed{0};
+  std::atomic<uint64_t> dropped_unknown_series{0}, dropped_backlog{0}, dropped_relabel{0}, requests_failed{0};
   std::atomic<int64_t> highest_sent_ms{0}, highest_read_ms{0};
   std::atomic<uint64_t> pending{0}, backlog_bytes{0};
   std::atomic<int> shards{1};
@@ -118,10 +120,14 @@ class Writer final : public RemoteWriter {
             l);
     counter("vigil_remote_storage_samples_retried_total", "Samples sent again after a 5xx, 429 or transport failure.",
             counters_.samples_retried, l);
-    Labels unknown = l, backlog = l;
+    Labels unknown = l, backlog = l, relabeled = l;
     unknown.Set("reason", "unknown_series");
     backlog.Set("reason", "backlog");
-    const char* dropped_help = "Samples never sent: WAL records of an unknown series, or WAL past the backlog budget.";
+    relabeled.Set("reason", "relabel");
+    const char* dropped_help =
+        "Samples not sent: dropped by write_relabel_configs, WAL records of an unknown series, or WAL past the backlog "
+        "budget.";
+    counter("vigil_remote_storage_samples_dropped_total", dropped_help, counters_.dropped_relabel, relabeled);
     counter("vigil_remote_storage_samples_dropped_total", dropped_help, counters_.dropped_unknown_series, unknown);
     counter("vigil_remote_storage_samples_dropped_total", dropped_help, counters_.dropped_backlog, backlog);
     counter("vigil_remote_storage_sent_bytes_total", "Compressed request bytes the receiver acknowledged.",
@@ -279,10 +285,20 @@ class Writer final : public RemoteWriter {
     // Per shard: series in first-seen order, samples in WAL order.
     std::vector<std::map<tsdb::SeriesRef, std::vector<const tsdb::WalSample*>>> by_series(shards);
     std::vector<std::vector<tsdb::SeriesRef>> order(shards);
+    // The labels each series is sent with (external labels, then
+    // write_relabel_configs), once per round; empty: relabeling dropped it.
+    std::unordered_map<tsdb::SeriesRef, Labels> sent_labels;
     for (const tsdb::WalSample& s : batch) {
       counters_.highest_read_ms = std::max<int64_t>(counters_.highest_read_ms.load(), s.t);
-      if (follower_.LabelsOf(s.ref) == nullptr) {
+      const Labels* stored = follower_.LabelsOf(s.ref);
+      if (stored == nullptr) {
         ++counters_.dropped_unknown_series;
+        continue;
+      }
+      auto [it, fresh] = sent_labels.try_emplace(s.ref);
+      if (fresh) it->second = LabelsToSend(*stored);
+      if (it->second.empty()) {
+        ++counters_.dropped_relabel;
         continue;
       }
       int shard = static_cast<int>(s.ref % static_cast<uint64_t>(shards));
@@ -304,7 +320,11 @@ class Writer final : public RemoteWriter {
           }
           if (ts == nullptr) {
             ts = req->add_timeseries();
-            SetLabels(*follower_.LabelsOf(ref), ts);
+            for (const Label& l : sent_labels[ref]) {
+              auto* pl = ts->add_labels();
+              pl->set_name(l.name);
+              pl->set_value(l.value);
+            }
           }
           auto* ps = ts->add_samples();
           ps->set_value(s->v);
@@ -334,18 +354,17 @@ class Writer final : public RemoteWriter {
     return completed;
   }
 
-  void SetLabels(const Labels& labels, prompb::TimeSeries* ts) const {
-    std::vector<const Label*> all;
-    for (const Label& l : labels) all.push_back(&l);
+  // External labels fill in what a series lacks, then write_relabel_configs
+  // apply, as in Prometheus. Empty when relabeling drops the series.
+  Labels LabelsToSend(const Labels& stored) const {
+    Labels out = stored;
     for (const Label& l : o_.external_labels) {
-      if (labels.Get(l.name).empty()) all.push_back(&l);
+      if (stored.Get(l.name).empty()) out.Set(l.name, l.value);
     }
-    std::sort(all.begin(), all.end(), [](const Label* a, const Label* b) { return a->name < b->name; });
-    for (const Label* l : all) {
-      auto* pl = ts->add_labels();
-      pl->set_name(l->name);
-      pl->set_value(l->value);
+    if (!o_.target.write_relabel_configs.empty() && !relabel::Apply(o_.target.write_relabel_configs, &out)) {
+      return Labels();
     }
+    return out;
   }
 
   // One request until the receiver takes it, refuses it for good, or vigil stops.

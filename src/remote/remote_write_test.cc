@@ -256,6 +256,38 @@ TEST(RemoteWriter, DeliversEverySampleThroughFailuresAndRestartsInOrder) {
   w->Stop();
 }
 
+TEST(RemoteWriter, WriteRelabelConfigsApplyAfterExternalLabels) {
+  TempDir dir;
+  Receiver rx;
+  std::unique_ptr<RemoteWriter> w;
+  auto db = OpenDB(dir.path(), [&] { return w ? w->HeldFrom() : INT_MAX; });
+  auto o = Options(dir.path(), rx.url());
+  relabel::Rule drop;  // series s="2" stays home
+  drop.source_labels = {"s"};
+  drop.regex = "2";
+  drop.action = relabel::Action::kDrop;
+  relabel::Rule copy;  // the external host label, copied into "origin"
+  copy.source_labels = {"host"};
+  copy.target_label = "origin";
+  for (relabel::Rule* r : {&drop, &copy}) ASSERT_TRUE(r->Compile().ok());
+  o.target.write_relabel_configs = {drop, copy};
+  w = RemoteWriter::Create(o);
+  w->Start();
+  WaitForPositionFile(dir.path());
+  AppendRound(*db, 3, 1000);
+  AppendRound(*db, 3, 2000);
+  ASSERT_TRUE(rx.WaitFor(4));
+  for (int i = 0; i < 500 && MetricValue(*w, "vigil_remote_storage_samples_dropped_total", "relabel") < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  w->Stop();
+  auto got = rx.got();
+  EXPECT_EQ(got.size(), 2u);
+  EXPECT_EQ(got["__name__=m,host=h1,origin=h1,s=0,"].size(), 2u);
+  EXPECT_EQ(got["__name__=m,host=h1,origin=h1,s=1,"].size(), 2u);
+  EXPECT_EQ(MetricValue(*w, "vigil_remote_storage_samples_dropped_total", "relabel"), 2);
+}
+
 TEST(RemoteWriter, ARefusedBatchIsCountedAndNotSentAgain) {
   TempDir dir;
   Receiver rx({400});
