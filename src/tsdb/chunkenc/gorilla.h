@@ -36,6 +36,43 @@ inline bool ReadZigZagVarint(BitReader& r, int64_t* out) {
   return false;
 }
 
+// A timestamp's delta of delta in Gorilla's buckets, as Prometheus writes
+// them: '0' for none, else 10, 110 or 1110 and 14, 17 or 20 bits, or 1111
+// and 64. A bucket holds -(2^(b-1))+1 .. 2^(b-1).
+inline void WriteDeltaOfDelta(BitWriter& w, int64_t dod) {
+  auto fits = [&](int bits) { return dod >= -(int64_t{1} << (bits - 1)) + 1 && dod <= int64_t{1} << (bits - 1); };
+  if (dod == 0) {
+    w.WriteBit(false);
+  } else if (fits(14)) {
+    w.Write(0b10, 2);
+    w.Write(static_cast<uint64_t>(dod), 14);
+  } else if (fits(17)) {
+    w.Write(0b110, 3);
+    w.Write(static_cast<uint64_t>(dod), 17);
+  } else if (fits(20)) {
+    w.Write(0b1110, 4);
+    w.Write(static_cast<uint64_t>(dod), 20);
+  } else {
+    w.Write(0b1111, 4);
+    w.Write(static_cast<uint64_t>(dod), 64);
+  }
+}
+
+inline int64_t ReadDeltaOfDelta(BitReader& r) {
+  if (!r.ReadBit()) return 0;
+  int width = 64;
+  if (!r.ReadBit()) {
+    width = 14;
+  } else if (!r.ReadBit()) {
+    width = 17;
+  } else if (!r.ReadBit()) {
+    width = 20;
+  }
+  uint64_t raw = r.Read(width);
+  if (width < 64 && raw > (1ULL << (width - 1))) raw -= 1ULL << width;
+  return static_cast<int64_t>(raw);
+}
+
 class TimestampWriter {
  public:
   // Appends timestamp number `index` (0, 1, 2, ... in order).
@@ -49,21 +86,7 @@ class TimestampWriter {
       int64_t delta = Sub(t, t_);
       int64_t dod = Sub(delta, delta_);
       delta_ = delta;
-      if (dod == 0) {
-        w.WriteBit(false);
-      } else if (Fits(dod, 14)) {
-        w.Write(0b10, 2);
-        w.Write(static_cast<uint64_t>(dod), 14);
-      } else if (Fits(dod, 17)) {
-        w.Write(0b110, 3);
-        w.Write(static_cast<uint64_t>(dod), 17);
-      } else if (Fits(dod, 20)) {
-        w.Write(0b1110, 4);
-        w.Write(static_cast<uint64_t>(dod), 20);
-      } else {
-        w.Write(0b1111, 4);
-        w.Write(static_cast<uint64_t>(dod), 64);
-      }
+      WriteDeltaOfDelta(w, dod);
     }
     t_ = t;
   }
@@ -71,10 +94,6 @@ class TimestampWriter {
  private:
   static int64_t Sub(int64_t a, int64_t b) {
     return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-  }
-  // The buckets hold -(2^(b-1))+1 .. 2^(b-1), as Prometheus's do.
-  static bool Fits(int64_t v, int bits) {
-    return v >= -(int64_t{1} << (bits - 1)) + 1 && v <= int64_t{1} << (bits - 1);
   }
   int64_t t_ = 0;
   int64_t delta_ = 0;
@@ -88,20 +107,7 @@ class TimestampReader {
     if (index == 1) {
       if (!ReadZigZagVarint(r, &delta_)) return false;
     } else {
-      int64_t dod = 0;
-      if (r.ReadBit()) {
-        int width = 64;
-        if (!r.ReadBit()) {
-          width = 14;
-        } else if (!r.ReadBit()) {
-          width = 17;
-        } else if (!r.ReadBit()) {
-          width = 20;
-        }
-        uint64_t raw = r.Read(width);
-        if (width < 64 && raw > (1ULL << (width - 1))) raw -= 1ULL << width;
-        dod = static_cast<int64_t>(raw);
-      }
+      int64_t dod = ReadDeltaOfDelta(r);
       delta_ = static_cast<int64_t>(static_cast<uint64_t>(delta_) + static_cast<uint64_t>(dod));
     }
     t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + static_cast<uint64_t>(delta_));

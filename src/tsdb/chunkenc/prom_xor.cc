@@ -27,9 +27,6 @@ bool ReadUvarint(BitReader& r, uint64_t* out) {
   return false;
 }
 
-// Go's bitRange: -(2^(n-1))+1 .. 2^(n-1).
-bool Fits(int64_t v, int bits) { return v >= -(int64_t{1} << (bits - 1)) + 1 && v <= int64_t{1} << (bits - 1); }
-
 }  // namespace
 
 PromXorEncoder::PromXorEncoder() { w_.Write(0, 16); }
@@ -44,22 +41,7 @@ void PromXorEncoder::Append(int64_t t, double v) {
     if (count_ == 1) {
       WriteUvarint(w_, delta);  // Go's binary.PutUvarint
     } else {
-      const auto dod = static_cast<int64_t>(delta - delta_);
-      if (dod == 0) {
-        w_.WriteBit(false);
-      } else if (Fits(dod, 14)) {
-        w_.Write(0b10, 2);
-        w_.Write(static_cast<uint64_t>(dod), 14);
-      } else if (Fits(dod, 17)) {
-        w_.Write(0b110, 3);
-        w_.Write(static_cast<uint64_t>(dod), 17);
-      } else if (Fits(dod, 20)) {
-        w_.Write(0b1110, 4);
-        w_.Write(static_cast<uint64_t>(dod), 20);
-      } else {
-        w_.Write(0b1111, 4);
-        w_.Write(static_cast<uint64_t>(dod), 64);
-      }
+      WriteDeltaOfDelta(w_, static_cast<int64_t>(delta - delta_));
     }
     delta_ = delta;
     values_.Append(w_, vb ^ v_bits_);
@@ -90,20 +72,7 @@ bool PromXorDecoder::Next() {
     if (read_ == 1) {
       if (!ReadUvarint(r_, &delta_)) return corrupt_ = true, false;
     } else {
-      uint64_t dod = 0;
-      if (r_.ReadBit()) {
-        int width = 64;
-        if (!r_.ReadBit()) {
-          width = 14;
-        } else if (!r_.ReadBit()) {
-          width = 17;
-        } else if (!r_.ReadBit()) {
-          width = 20;
-        }
-        dod = r_.Read(width);
-        if (width < 64 && dod > (uint64_t{1} << (width - 1))) dod -= uint64_t{1} << width;
-      }
-      delta_ += dod;
+      delta_ += static_cast<uint64_t>(ReadDeltaOfDelta(r_));
     }
     t_ = static_cast<int64_t>(static_cast<uint64_t>(t_) + delta_);
     uint64_t x = 0;
