@@ -337,6 +337,14 @@ TEST_F(RemoteReadTest, ParseReadRequestIsThePureHalf) {
   EXPECT_FALSE(plan->queries[0].matchers[1].Matches(""));
 }
 
+TEST_F(RemoteReadTest, BytesThatAreNotUtf8AreAcceptedAsPrometheusDoes) {
+  ReadRequest req;
+  AddQuery(&req, 1, 2, {{LabelMatcher::EQ, "__name__", "up"}, {LabelMatcher::EQ, "job", "\xff\xfe"}});
+  Result<ReadPlan> plan = ParseReadRequest(remote::EncodeSnappyProto(req), {});
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  EXPECT_TRUE(plan->queries[0].matchers[1].Matches("\xff\xfe"));
+}
+
 TEST_F(RemoteReadTest, ServedByTheApiOnPostOnly) {
   Options o;
   o.storage = storage_;
