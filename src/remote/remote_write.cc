@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <climits>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -149,12 +151,6 @@ class Writer final : public RemoteWriter {
   }
 
  private:
-  struct Pending {
-    tsdb::SeriesRef ref;
-    TimestampMs t;
-    double v;
-  };
-
   bool Stopping() {
     std::lock_guard lock(mu_);
     return stopping_;
@@ -209,19 +205,18 @@ class Writer final : public RemoteWriter {
         if (!Sleep(kPollInterval)) break;
         continue;
       }
-      auto round_start = Clock::now();
       if (!SendRound(batch)) break;  // stopping: nothing acknowledged
       batch.clear();
       counters_.pending = 0;
       Acknowledge(false);
-      AdaptShards(at_end, Clock::now() - round_start);
+      AdaptShards(at_end);
     }
     Acknowledge(/*force=*/true);
   }
 
-  // Behind by a send round's worth while sending took real time: more
-  // requests in flight; caught up: fewer.
-  void AdaptShards(bool caught_up, Clock::duration) {
+  // Still behind the WAL after a round: twice the requests in flight (up to
+  // max_shards); caught up: one fewer (down to min_shards).
+  void AdaptShards(bool caught_up) {
     int shards = counters_.shards.load();
     if (!caught_up) {
       shards = std::min(o_.target.max_shards, shards * 2);
@@ -264,7 +259,8 @@ class Writer final : public RemoteWriter {
     std::filesystem::create_directories(o_.state_dir, ec);
     std::string tmp = position_path_ + ".tmp";
     Status s = WriteFileSynced(tmp, std::to_string(p.segment) + " " + std::to_string(p.offset) + "\n");
-    if (s.ok() && std::rename(tmp.c_str(), position_path_.c_str()) != 0) s = Status::Error("rename " + tmp);
+    if (s.ok() && std::rename(tmp.c_str(), position_path_.c_str()) != 0)
+      s = Status::Error("rename " + tmp + ": " + std::strerror(errno));
     if (!s.ok()) {
       // The WAL stays held from the old position: nothing is lost, more may be sent twice.
       LogWarn("remote write: cannot save the acknowledged position",
