@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <optional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct Case {
   Labels input;
   std::optional<Labels> want;  // nullopt: dropped
 };
+
+// How gtest shows a case (CTest's test list, failures): its rules, not its bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name << ": " << c.rules; }
 
 // Prometheus's relabel_test.go cases (v2.42) and the configuration docs'
 // examples, written as data, plus cases for each action's edges.
