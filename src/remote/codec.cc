@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdint>
 
+#include "tsdb/encoding.h"
+
 namespace vigil::remote {
 
 // Reflected polynomial 0x82F63B78, one table lookup per byte: frames are small.
@@ -22,29 +24,6 @@ uint32_t Crc32c(std::string_view data) {
   for (unsigned char b : data) crc = table[(crc ^ b) & 0xFF] ^ (crc >> 8);
   return crc ^ 0xFFFFFFFFu;
 }
-
-namespace {
-
-void PutUvarint(uint64_t v, std::string* out) {
-  while (v >= 0x80) {
-    out->push_back(static_cast<char>(v | 0x80));
-    v >>= 7;
-  }
-  out->push_back(static_cast<char>(v));
-}
-
-bool GetUvarint(std::string_view* data, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !data->empty(); shift += 7) {
-    auto b = static_cast<unsigned char>(data->front());
-    data->remove_prefix(1);
-    *v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if (!(b & 0x80)) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 std::string SnappyCompress(std::string_view raw) {
   std::string out;
@@ -80,7 +59,7 @@ Status DecodeSnappyProto(std::string_view body, google::protobuf::MessageLite* m
 std::string FrameChunkedReadResponse(const prompb::ChunkedReadResponse& m) {
   std::string body = m.SerializeAsString();
   std::string out;
-  PutUvarint(body.size(), &out);
+  tsdb::PutUvarint(&out, body.size());
   uint32_t crc = Crc32c(body);
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((crc >> shift) & 0xFF));
   out += body;
@@ -88,8 +67,10 @@ std::string FrameChunkedReadResponse(const prompb::ChunkedReadResponse& m) {
 }
 
 Status ReadChunkedFrame(std::string_view* data, prompb::ChunkedReadResponse* m) {
-  uint64_t size = 0;
-  if (!GetUvarint(data, &size)) return Status::Error("chunked frame: truncated length");
+  tsdb::Decoder length(*data);
+  uint64_t size = length.Uvarint();
+  if (!length.ok()) return Status::Error("chunked frame: truncated length");
+  data->remove_prefix(data->size() - length.remaining());
   if (size > kMaxBodyBytes) return Status::Error("chunked frame: length " + std::to_string(size) + " over the limit");
   if (data->size() < 4 + size) return Status::Error("chunked frame: truncated");
   uint32_t want = 0;

@@ -10,20 +10,15 @@
 #include <limits>
 
 #include "base/log.h"
+#include "tsdb/encoding.h"
 
 namespace vigil::remote {
 
 namespace {
 
-constexpr size_t kHeaderBytes = 9;                // u32 length, u32 crc, u8 type (docs/format/wal.md)
-constexpr uint32_t kMaxRecordBytes = 256u << 20;  // as the writer allows
+constexpr size_t kHeaderBytes = tsdb::kWalRecordHeaderBytes;
+constexpr uint32_t kMaxRecordBytes = tsdb::kWalMaxRecordBytes;
 constexpr uint64_t kWholeFile = std::numeric_limits<uint64_t>::max();
-
-uint32_t GetFixed32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 bool PreadFull(int fd, char* buf, size_t n, uint64_t offset) {
   size_t done = 0;
@@ -49,7 +44,7 @@ RecordRead ReadRecord(int fd, uint64_t offset, uint64_t* next,
                       const std::function<void(tsdb::WalRecordType, std::string_view)>& fn) {
   char header[kHeaderBytes];
   if (!PreadFull(fd, header, kHeaderBytes, offset)) return RecordRead::kShort;
-  uint32_t length = GetFixed32(header);
+  uint32_t length = tsdb::GetFixed32(header);
   if (length > kMaxRecordBytes) return RecordRead::kCorrupt;
   std::string frame(kHeaderBytes + length, '\0');
   std::memcpy(frame.data(), header, kHeaderBytes);

@@ -18,8 +18,8 @@
 namespace vigil::tsdb {
 namespace {
 
-constexpr size_t kHeaderBytes = 9;  // u32 length, u32 crc, u8 type
-constexpr uint32_t kMaxRecordBytes = 256u << 20;
+constexpr size_t kHeaderBytes = kWalRecordHeaderBytes;
+constexpr uint32_t kMaxRecordBytes = kWalMaxRecordBytes;
 
 std::string SegmentName(int n) {
   char buf[16];

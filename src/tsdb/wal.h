@@ -17,6 +17,9 @@
 namespace vigil::tsdb {
 
 enum class WalRecordType : uint8_t { kSeries = 1, kSamples = 2 };
+// Record framing (docs/format/wal.md): u32 length, u32 crc, u8 type, payload.
+inline constexpr size_t kWalRecordHeaderBytes = 9;
+inline constexpr uint32_t kWalMaxRecordBytes = 256u << 20;
 
 class Wal {
  public:

@@ -13,8 +13,9 @@
 
 namespace vigil::tsdb::chunkenc {
 
-inline void WriteZigZagVarint(BitWriter& w, int64_t v) {
-  uint64_t u = (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63);
+// Go's binary.PutUvarint / Uvarint inside a bit stream (Prometheus's XOR
+// chunks write the second timestamp's delta so).
+inline void WriteUvarint(BitWriter& w, uint64_t u) {
   while (u >= 0x80) {
     w.Write((u & 0x7f) | 0x80, 8);
     u >>= 7;
@@ -22,18 +23,30 @@ inline void WriteZigZagVarint(BitWriter& w, int64_t v) {
   w.Write(u, 8);
 }
 
-inline bool ReadZigZagVarint(BitReader& r, int64_t* out) {
+inline bool ReadUvarint(BitReader& r, uint64_t* out) {
   uint64_t u = 0;
   for (int shift = 0; shift < 70; shift += 7) {
     uint64_t b = r.Read(8);
     if (r.overrun()) return false;
     u |= (b & 0x7f) << shift;
     if ((b & 0x80) == 0) {
-      *out = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+      *out = u;
       return true;
     }
   }
   return false;
+}
+
+// Go's binary.PutVarint / Varint: zigzag, then a uvarint.
+inline void WriteZigZagVarint(BitWriter& w, int64_t v) {
+  WriteUvarint(w, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+
+inline bool ReadZigZagVarint(BitReader& r, int64_t* out) {
+  uint64_t u = 0;
+  if (!ReadUvarint(r, &u)) return false;
+  *out = static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  return true;
 }
 
 // A timestamp's delta of delta in Gorilla's buckets, as Prometheus writes

@@ -3,32 +3,6 @@
 #include <bit>
 
 namespace vigil::tsdb::chunkenc {
-namespace {
-
-void WriteUvarint(BitWriter& w, uint64_t u) {
-  while (u >= 0x80) {
-    w.Write((u & 0x7f) | 0x80, 8);
-    u >>= 7;
-  }
-  w.Write(u, 8);
-}
-
-bool ReadUvarint(BitReader& r, uint64_t* out) {
-  uint64_t u = 0;
-  for (int shift = 0; shift < 70; shift += 7) {
-    uint64_t b = r.Read(8);
-    if (r.overrun()) return false;
-    u |= (b & 0x7f) << shift;
-    if ((b & 0x80) == 0) {
-      *out = u;
-      return true;
-    }
-  }
-  return false;
-}
-
-}  // namespace
-
 PromXorEncoder::PromXorEncoder() { w_.Write(0, 16); }
 
 void PromXorEncoder::Append(int64_t t, double v) {
