@@ -284,8 +284,9 @@ class Writer final : public RemoteWriter {
     // The labels each series is sent with (external labels, then
     // write_relabel_configs), once per round; empty: relabeling dropped it.
     std::unordered_map<tsdb::SeriesRef, Labels> sent_labels;
+    int64_t newest = counters_.highest_read_ms.load();
     for (const tsdb::WalSample& s : batch) {
-      counters_.highest_read_ms = std::max<int64_t>(counters_.highest_read_ms.load(), s.t);
+      newest = std::max<int64_t>(newest, s.t);
       const Labels* stored = follower_.LabelsOf(s.ref);
       if (stored == nullptr) {
         ++counters_.dropped_unknown_series;
@@ -302,6 +303,7 @@ class Writer final : public RemoteWriter {
       if (list.empty()) order[shard].push_back(s.ref);
       list.push_back(&s);
     }
+    counters_.highest_read_ms = newest;
     for (int i = 0; i < shards; ++i) {
       prompb::WriteRequest* req = nullptr;
       int in_request = 0;
