@@ -165,6 +165,8 @@ with vt.running(lambda: v, lambda: [vt.stop_process(p) for p in procs], lambda: 
     v = vt.Vigil(a.vigil, f"global:\n  external_labels:\n    {EXT[0]}: {EXT[1]}\nhost:\n  interval: 1s\n"
                  "storage:\n  retention: 100y\n", data_dir=vdata)
     v.wait_ready(timeout=30)
+    # Ready means serving, not that the first host round is stored: under ASan that can take a while.
+    vt.wait_until(lambda: vt.has_data(v.url, "node_load1", time.time()), timeout=30, what="node_load1 stored")
 
     # --- /federate directly: its shape and its errors.
     st, hd, body = vt.get(v.url + "/federate?" + urllib.parse.urlencode([("match[]", m) for m in FEDERATE_MATCH]))
