@@ -1,12 +1,12 @@
 # The two commands of the README: `make run` and `make test`. Everything else
 # here is what they are made of.
 BUILD      ?= build
-BUILD_ASAN ?= build-asan
+BUILD_ASAN ?= build-sanitize
 BUILD_FUZZ ?= build-fuzz
 JOBS       ?= $(shell nproc)
 FUZZ_SECONDS ?= 20
 
-.PHONY: all setup build run test test-unit test-sanitize fuzz fuzz-smoke bench deb clean
+.PHONY: all setup build run test test-unit sanitize-build test-sanitize fuzz fuzz-smoke bench deb clean
 
 all: build
 
@@ -26,20 +26,29 @@ run: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test-sanitize: setup
-	cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DVIGIL_SANITIZE=ON -DVIGIL_BENCH=OFF
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer,
+# built by clang with libFuzzer's coverage hooks: the same tree holds the
+# real fuzzers that `make fuzz-smoke` runs, so CI compiles the code twice, not
+# three times. -g1: line tables are all a sanitizer report needs.
+SANITIZE_CONFIGURE = cmake -S . -B $(BUILD_ASAN) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DVIGIL_SANITIZE=ON -DVIGIL_FUZZ=ON -DVIGIL_BENCH=OFF
+
+sanitize-build: setup
+	$(SANITIZE_CONFIGURE)
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
+
+test-sanitize: sanitize-build
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) -E '^integration\.test_deb$$'
 
-# libFuzzer targets (clang); `make fuzz-smoke` runs each for FUZZ_SECONDS.
-fuzz: setup
-	CXX=clang++-14 cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_FUZZ=ON -DVIGIL_WERROR=OFF
-	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target vigil_fuzzers
+# Each libFuzzer target briefly (FUZZ_SECONDS), from the sanitizer tree.
+fuzz-smoke: sanitize-build
+	./scripts/fuzz-smoke.sh $(BUILD_ASAN) $(FUZZ_SECONDS)
 
-fuzz-smoke: fuzz
-	./scripts/fuzz-smoke.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+# Optimized fuzzers only, for long campaigns (docs/testing.md).
+fuzz: setup
+	cmake -S . -B $(BUILD_FUZZ) -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVIGIL_FUZZ=ON -DVIGIL_WERROR=OFF
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target vigil_fuzzers
 
 bench: build
 	./$(BUILD)/bench/vigil_bench

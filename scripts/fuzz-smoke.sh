@@ -4,7 +4,7 @@
 # Fails if any target crashes, leaks, trips a sanitizer or is missing; crashing
 # inputs are kept in BUILD_DIR/fuzz-artifacts/<target>/. No network is used.
 #
-#   scripts/fuzz-smoke.sh BUILD_DIR SECONDS
+#   scripts/fuzz-smoke.sh BUILD_DIR SECONDS     (FUZZ_JOBS targets at once, default nproc)
 set -euo pipefail
 
 if [ $# -ne 2 ] || ! [[ $2 =~ ^[1-9][0-9]*$ ]]; then
@@ -27,27 +27,43 @@ trap 'rm -rf "$work"' EXIT
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 
-failed=()
-for corpus in "$src"/fuzz/corpus/*/; do
-  target=$(basename "$corpus")
-  bin="$build/fuzz/$target"
-  if [ ! -x "$bin" ]; then
-    echo "fuzz-smoke: $target: $bin was not built" >&2
-    failed+=("$target")
-    continue
-  fi
-  dir="$work/$target"
+# One target per core at a time: each still gets SECONDS of its own.
+jobs=${FUZZ_JOBS:-$(nproc)}
+
+# Runs one target in $work/<target>/ and leaves its verdict in ./verdict.
+run_target() {
+  local target=$1 corpus=$2 dir="$work/$1" bin="$build/fuzz/$1" status=0
   mkdir -p "$dir/corpus" "$dir/artifacts"
+  if [ ! -x "$bin" ]; then
+    echo "missing" >"$dir/verdict"
+    return
+  fi
   cp -R "$corpus". "$dir/corpus/"
   # Run inside the scratch dir so relative paths the input names stay there;
   # the outer timeout bounds a fuzzer that hangs outside libFuzzer's control.
-  status=0
   (cd "$dir" && timeout --kill-after=10 $((seconds + 60)) "$bin" \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$dir/artifacts/" corpus) >"$dir/log" 2>&1 || status=$?
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
-  if [ "$status" -ne 0 ]; then
+  echo "$status" >"$dir/verdict"
+}
+
+targets=()
+for corpus in "$src"/fuzz/corpus/*/; do
+  target=$(basename "$corpus")
+  targets+=("$target")
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  run_target "$target" "$corpus" &
+done
+wait
+
+failed=()
+for target in "${targets[@]}"; do
+  dir="$work/$target"
+  status=$(cat "$dir/verdict" 2>/dev/null || echo "no verdict")
+  if [ "$status" = missing ]; then
+    echo "fuzz-smoke: $target: $build/fuzz/$target was not built" >&2
+    failed+=("$target")
+  elif [ "$status" != 0 ]; then
     echo "fuzz-smoke: $target FAILED (exit $status); last lines of its log:" >&2
     tail -n 40 "$dir/log" >&2
     mkdir -p "$build/fuzz-artifacts/$target"
@@ -55,6 +71,8 @@ for corpus in "$src"/fuzz/corpus/*/; do
     echo "fuzz-smoke: crashing inputs kept in $build/fuzz-artifacts/$target/" >&2
     failed+=("$target")
   else
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/log" | tail -1)
     echo "fuzz-smoke: $target ok: ${runs:-?} runs in ${seconds}s (${rate:-?} exec/s)"
   fi
 done

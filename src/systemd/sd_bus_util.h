@@ -26,7 +26,8 @@ struct BusDeleter {
 using BusPtr = std::unique_ptr<sd_bus, BusDeleter>;
 
 struct ScopedError {
-  sd_bus_error e = SD_BUS_ERROR_NULL;
+  // All null, as SD_BUS_ERROR_NULL (a C compound literal, which clang rejects in C++).
+  sd_bus_error e{};
   ~ScopedError() { sd_bus_error_free(&e); }
 };
 struct ScopedMessage {
