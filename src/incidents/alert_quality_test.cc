@@ -7,6 +7,7 @@ namespace {
 
 constexpr TimestampMs kBase = 1'700'000'000'000;  // times below are minutes after this
 constexpr TimestampMs M(int64_t minutes) { return kBase + minutes * 60'000; }
+constexpr int64_t kNever = -1'000'000;  // not fired (a pending alert that cleared), or not resolved yet
 
 rules::AlertEpisode Ep(const std::string& rule, Labels labels, int64_t for_minutes, int64_t active, int64_t fired,
                        int64_t resolved) {
@@ -18,8 +19,8 @@ rules::AlertEpisode Ep(const std::string& rule, Labels labels, int64_t for_minut
   e.labels = std::move(labels);
   e.for_duration = Duration(for_minutes * 60'000);
   e.active_at = M(active);
-  e.fired_at = fired < 0 ? 0 : M(fired);           // -1: never fired (pending that cleared)
-  e.resolved_at = resolved < 0 ? 0 : M(resolved);  // -1: still firing
+  e.fired_at = fired == kNever ? 0 : M(fired);
+  e.resolved_at = resolved == kNever ? 0 : M(resolved);
   return e;
 }
 
@@ -47,28 +48,28 @@ AlertQualityInput RecordedHistory() {
   in.to_ms = M(1000);
   in.episodes = {
       // HighLatency{instance=a}
-      Ep("HighLatency", a, 5, 0, 5, 10),       // fires 5m: self-resolved
-      Ep("HighLatency", a, 5, 15, 20, 25),     // again 10m after resolving: flap; 5m: self-resolved
-      Ep("HighLatency", a, 5, 100, 105, 160),  // 55m: a real one
-      Ep("HighLatency", a, 5, 165, 170, 172),  // 10m after 160: flap; 2m: self-resolved
-      Ep("HighLatency", a, 5, 200, -1, 203),   // pending that cleared: not counted
+      Ep("HighLatency", a, 5, 0, 5, 10),          // fires 5m: self-resolved
+      Ep("HighLatency", a, 5, 15, 20, 25),        // again 10m after resolving: flap; 5m: self-resolved
+      Ep("HighLatency", a, 5, 100, 105, 160),     // 55m: a real one
+      Ep("HighLatency", a, 5, 165, 170, 172),     // 10m after 160: flap; 2m: self-resolved
+      Ep("HighLatency", a, 5, 200, kNever, 203),  // pending that cleared: not counted
       // HighLatency{instance=b}: a different alert, so 305 is no flap of a's 172
       Ep("HighLatency", b, 5, 300, 305, 308),  // 3m: self-resolved
       Ep("HighLatency", b, 5, 310, 315, 330),  // 7m after 308: flap; 15m: not self-resolved
       // ServiceDown{service=bitcoind}, for 0
-      Ep("ServiceDown", svc, 0, 50, 50, 52),     // 2m, but a restart of bitcoind at 51: acted on
-      Ep("ServiceDown", svc, 0, 60, 60, 63),     // 8m after 52: no flap; 3m, no action: self-resolved
-      Ep("ServiceDown", svc, 0, 66, 66, 80),     // 3m after 63: flap; 14m
-      Ep("ServiceDown", svc, 0, 400, 400, 401),  // 1m, but silenced 399-420
-      Ep("ServiceDown", svc, 0, 500, 500, -1),   // still firing; a restart at 700: acted on
+      Ep("ServiceDown", svc, 0, 50, 50, 52),        // 2m, but a restart of bitcoind at 51: acted on
+      Ep("ServiceDown", svc, 0, 60, 60, 63),        // 8m after 52: no flap; 3m, no action: self-resolved
+      Ep("ServiceDown", svc, 0, 66, 66, 80),        // 3m after 63: flap; 14m
+      Ep("ServiceDown", svc, 0, 400, 400, 401),     // 1m, but silenced 399-420
+      Ep("ServiceDown", svc, 0, 500, 500, kNever),  // still firing; a restart at 700: acted on
       // MemoryLow{instance=a}, for 10m
-      Ep("MemoryLow", mem, 10, -30, -20, -5),    // before the range: not counted, but 15m before...
-      Ep("MemoryLow", mem, 10, 0, 10, 40),       // ...this one fires: flap; 30m
-      Ep("MemoryLow", mem, 10, 50, -1, 55),      // pending that cleared
-      Ep("MemoryLow", mem, 10, 60, -1, 61),      // pending that cleared
-      Ep("MemoryLow", mem, 10, 900, 910, 925),   // 15m: self-resolved (the silence 930-940 came after)
-      Ep("MemoryLow", mem, 10, 980, 990, 1005),  // fired in range, resolved after it: 15m, self-resolved
-      Ep("MemoryLow", mem, 10, 995, 1005, -1),   // fired after the range: not counted
+      Ep("MemoryLow", mem, 10, -30, -20, -5),       // before the range: not counted, but 15m before...
+      Ep("MemoryLow", mem, 10, 0, 10, 40),          // ...this one fires: flap; 30m
+      Ep("MemoryLow", mem, 10, 50, kNever, 55),     // pending that cleared
+      Ep("MemoryLow", mem, 10, 60, kNever, 61),     // pending that cleared
+      Ep("MemoryLow", mem, 10, 900, 910, 925),      // 15m: self-resolved (the silence 930-940 came after)
+      Ep("MemoryLow", mem, 10, 980, 990, 1005),     // fired in range, resolved after it: 15m, self-resolved
+      Ep("MemoryLow", mem, 10, 995, 1005, kNever),  // fired after the range: not counted
       // CertExpiring, for 1h
       Ep("CertExpiring", cert, 60, 100, 160, 300),  // 140m; silenced 150-200
       Ep("CertExpiring", cert, 60, 400, 460, 470),  // 10m, but silenced 465-466 by a regex
@@ -183,7 +184,7 @@ TEST(AlertQualityTest, NothingFiredIsZeroNotNaN) {
   AlertQualityInput in;
   in.from_ms = M(0);
   in.to_ms = M(10);
-  in.episodes = {Ep("X", Labels{}, 5, 1, -1, 2)};
+  in.episodes = {Ep("X", Labels{}, 5, 1, kNever, 2)};
   AlertQualityReport r = ComputeAlertQuality(in);
   EXPECT_TRUE(r.rules.empty());
   EXPECT_EQ(r.false_positive_share(), 0);
