@@ -6,6 +6,7 @@
 
 #include "base/time.h"
 #include "cli/agent.h"
+#include "cli/alert_quality_command.h"
 #include "cli/backup.h"
 #include "cli/build_info.h"
 #include "cli/init_command.h"
@@ -140,6 +141,16 @@ int Main(int argc, char** argv) {
   bool alerts_json = false;
   alerts_cmd->add_option("--server", alerts_server, "vigil's address")->capture_default_str();
   alerts_cmd->add_flag("--json", alerts_json, "Print the API's data as JSON instead of a table");
+  alerts_cmd->require_subcommand(0, 1);
+  AlertQualityOptions quality;
+  CLI::App* quality_cmd = alerts_cmd->add_subcommand(
+      "quality", "Per rule: times fired, flaps, self-resolved (false-positive proxy), silenced, from state.db");
+  quality_cmd->add_option("--data-dir", quality.data_dir, "Data directory (holds state.db)")->capture_default_str();
+  auto* since_opt = quality_cmd->add_option("--since", quality.since, "How far back from --to (e.g. 30d, 12h)")
+                        ->capture_default_str();
+  quality_cmd->add_option("--from", quality.from, "Start (Unix seconds or RFC 3339)")->excludes(since_opt);
+  quality_cmd->add_option("--to", quality.to, "End (Unix seconds or RFC 3339; default: now)");
+  quality_cmd->add_flag("--json", quality.as_json, "Print JSON");
 
   CLI::App* silence_cmd = app.add_subcommand("silence", "Add, list and expire silences of a running vigil");
   silence_cmd->require_subcommand(1);
@@ -342,6 +353,7 @@ int Main(int argc, char** argv) {
   }
   if (silence_list->parsed()) return ListSilences(silence.server, silence_expired, silence_json);
   if (silence_expire->parsed()) return ExpireSilence(silence.server, silence_id);
+  if (quality_cmd->parsed()) return AlertQuality(quality);
   if (alerts_cmd->parsed()) return ListAlerts(alerts_server, alerts_json);
   if (status_cmd->parsed()) {
     if (status_opts.server.empty()) status_opts.server = DefaultServerUrl();

@@ -139,8 +139,13 @@ void Notifier::Update(std::vector<AlertUpdate> alerts) {
 void Notifier::Render(const alert::Notification& n, std::vector<OutboxMessage>& out) const {
   const config::ReceiverOptions* rc = Receiver(n.receiver);
   if (rc == nullptr) return;  // the config loader refuses unknown receivers
+  std::string firing;         // what a delivery first announces, for alert quality
+  for (const auto& a : n.alerts) {
+    if (!a.resolved()) firing += alert::Fingerprint(a.labels) + "@" + std::to_string(a.starts_at) + "\n";
+  }
   for (auto& m : RenderFor(*rc, n, o_.context)) {
     OutboxMessage q;
+    q.alerts = firing;
     q.receiver = rc->name;
     q.integration = std::move(m.integration);
     q.index = m.index;

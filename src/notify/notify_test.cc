@@ -1,6 +1,7 @@
 // The outbox on a real SQLite file and the receivers' payload shapes.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,60 @@ TEST(Outbox, SurvivesReopenAndMovesFinishedToHistory) {
   EXPECT_EQ((*history)[0].detail, "HTTP 400: invalid event");
   EXPECT_EQ((*history)[0].attempts, 2);
   EXPECT_FALSE((*o)->NextAttempt()->has_value());
+}
+
+// Alert quality's time to first notification: only a delivery counts, the
+// first one per (fingerprint, startsAt), and an outbox from before the log
+// gets its column added.
+TEST(Outbox, FirstDeliveryOfEachFiringAlertIsLogged) {
+  testing::TempDir dir;
+  std::string path = dir.path() + "/state.db";
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db,
+                           "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, receiver TEXT NOT NULL,"
+                           " integration TEXT NOT NULL, idx INTEGER NOT NULL, payload TEXT NOT NULL,"
+                           " created_ms INTEGER NOT NULL, next_attempt_ms INTEGER NOT NULL, attempts INTEGER NOT"
+                           " NULL DEFAULT 0, last_error TEXT NOT NULL DEFAULT '');"
+                           "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms)"
+                           " VALUES ('old', 'webhook', 0, '{}', 1, 1)",
+                           nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  auto o = Outbox::Open(path);
+  ASSERT_TRUE(o.ok()) << o.status().message();
+  OutboxMessage m;
+  m.receiver = "hook";
+  m.integration = "webhook";
+  m.payload = "{}";
+  m.alerts = "aaaa@1000\nbbbb@2000\n";
+  OutboxMessage n = m;
+  n.receiver = "pager";
+  n.alerts = "aaaa@1000\ncccc@3000\n";
+  ASSERT_TRUE((*o)->EnqueueAll({m, n}, 4000).ok());
+  auto due = (*o)->Due(4000, 10);
+  ASSERT_THAT(*due, SizeIs(3));  // the old row, read with no alerts
+  EXPECT_EQ((*due)[0].alerts, "");
+  EXPECT_EQ((*due)[1].alerts, m.alerts);
+  ASSERT_TRUE((*o)->Record({{Outbox::Outcome::kDelivered, &(*due)[0], "", 4100},
+                            {Outbox::Outcome::kDelivered, &(*due)[1], "", 4200},
+                            {Outbox::Outcome::kRetry, &(*due)[2], "HTTP 503", 9000}})
+                  .ok());
+  auto again = (*o)->Due(9000, 10);
+  ASSERT_THAT(*again, SizeIs(1));
+  ASSERT_TRUE((*o)->Delivered((*again)[0], 9100).ok());
+  auto first = (*o)->FirstDeliveries(0);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_THAT(*first, SizeIs(3));
+  EXPECT_EQ((*first)[0].fingerprint, "aaaa");  // at 4200, not again at 9100
+  EXPECT_EQ((*first)[0].starts_at, 1000);
+  EXPECT_EQ((*first)[0].delivered_at, 4200);
+  EXPECT_EQ((*first)[1].fingerprint, "bbbb");
+  EXPECT_EQ((*first)[2].fingerprint, "cccc");  // the retried one, when it got through
+  EXPECT_EQ((*first)[2].delivered_at, 9100);
+  EXPECT_THAT(*(*o)->FirstDeliveries(5000), SizeIs(1));
 }
 
 TEST(Outbox, UnopenablePathIsAnErrorNamingIt) {

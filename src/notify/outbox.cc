@@ -2,7 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace vigil::notify {
 namespace {
@@ -14,6 +17,8 @@ struct Stmt {
 
 // How many finished notifications the history keeps.
 constexpr int kHistoryRows = 1000;
+constexpr int64_t kFirstDeliveryRows = 200000;
+constexpr int64_t kFirstDeliveryMaxAgeMs = 400LL * 24 * 3600 * 1000;
 
 // A column holding a JSON array of strings; anything else reads as empty.
 std::vector<std::string> JsonStrings(const unsigned char* text) {
@@ -56,8 +61,25 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
            "CREATE TABLE IF NOT EXISTS outbox_history (id INTEGER PRIMARY KEY, receiver TEXT NOT NULL,"
            " integration TEXT NOT NULL, outcome TEXT NOT NULL, detail TEXT NOT NULL, payload TEXT NOT NULL,"
            " created_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL, attempts INTEGER NOT NULL)",
+           "CREATE TABLE IF NOT EXISTS alert_first_delivery (fingerprint TEXT NOT NULL,"
+           " starts_at_ms INTEGER NOT NULL, delivered_ms INTEGER NOT NULL, PRIMARY KEY (fingerprint, starts_at_ms))",
        }) {
     if (Status s = o->Exec(sql); !s.ok()) return s.WithContext("outbox " + path);
+  }
+  // Outboxes written before the first-delivery log lack the column.
+  bool has_alerts = false;
+  {
+    Stmt cols;
+    sqlite3_prepare_v2(db, "PRAGMA table_info(outbox)", -1, &cols.s, nullptr);
+    while (sqlite3_step(cols.s) == SQLITE_ROW) {
+      const unsigned char* name = sqlite3_column_text(cols.s, 1);
+      if (name != nullptr && std::string(reinterpret_cast<const char*>(name)) == "alerts") has_alerts = true;
+    }
+  }
+  if (!has_alerts) {
+    if (Status s = o->Exec("ALTER TABLE outbox ADD COLUMN alerts TEXT NOT NULL DEFAULT ''"); !s.ok()) {
+      return s.WithContext("outbox " + path + ": add column alerts");
+    }
   }
   return o;
 }
@@ -104,8 +126,8 @@ Status Outbox::EnqueueAll(const std::vector<OutboxMessage>& messages, TimestampM
   return Transaction([&]() -> Status {
     Stmt st;
     sqlite3_prepare_v2(db_,
-                       "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms)"
-                       " VALUES (?, ?, ?, ?, ?, ?)",
+                       "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms, alerts)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
                        -1, &st.s, nullptr);
     for (const auto& m : messages) {
       sqlite3_reset(st.s);
@@ -115,6 +137,7 @@ Status Outbox::EnqueueAll(const std::vector<OutboxMessage>& messages, TimestampM
       sqlite3_bind_text(st.s, 4, m.payload.c_str(), static_cast<int>(m.payload.size()), SQLITE_TRANSIENT);
       sqlite3_bind_int64(st.s, 5, now);
       sqlite3_bind_int64(st.s, 6, now);
+      sqlite3_bind_text(st.s, 7, m.alerts.c_str(), -1, SQLITE_TRANSIENT);
       if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("outbox insert: ") + sqlite3_errmsg(db_));
     }
     return Status::Ok();
@@ -123,10 +146,11 @@ Status Outbox::EnqueueAll(const std::vector<OutboxMessage>& messages, TimestampM
 
 Result<std::vector<OutboxMessage>> Outbox::Due(TimestampMs now, int limit) {
   Stmt st;
-  sqlite3_prepare_v2(db_,
-                     "SELECT id, receiver, integration, idx, payload, created_ms, next_attempt_ms, attempts, last_error"
-                     " FROM outbox WHERE next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
-                     -1, &st.s, nullptr);
+  sqlite3_prepare_v2(
+      db_,
+      "SELECT id, receiver, integration, idx, payload, created_ms, next_attempt_ms, attempts, last_error,"
+      " alerts FROM outbox WHERE next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
+      -1, &st.s, nullptr);
   sqlite3_bind_int64(st.s, 1, now);
   sqlite3_bind_int(st.s, 2, limit);
   std::vector<OutboxMessage> out;
@@ -142,6 +166,7 @@ Result<std::vector<OutboxMessage>> Outbox::Due(TimestampMs now, int limit) {
     m.next_attempt_ms = sqlite3_column_int64(st.s, 6);
     m.attempts = sqlite3_column_int(st.s, 7);
     m.last_error = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 8));
+    m.alerts = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 9));
     out.push_back(std::move(m));
   }
   if (rc != SQLITE_DONE) return Status::Error(std::string("outbox read: ") + sqlite3_errmsg(db_));
@@ -179,7 +204,13 @@ Status Outbox::Record(const std::vector<Outcome>& outcomes) {
                        " created_ms, finished_ms, attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                        -1, &ins.s, nullptr);
     sqlite3_prepare_v2(db_, "DELETE FROM outbox WHERE id = ?", -1, &del.s, nullptr);
+    Stmt first;
+    sqlite3_prepare_v2(db_,
+                       "INSERT OR IGNORE INTO alert_first_delivery (fingerprint, starts_at_ms, delivered_ms)"
+                       " VALUES (?, ?, ?)",
+                       -1, &first.s, nullptr);
     bool finished = false;
+    TimestampMs delivered_at = 0;  // the latest delivery of this pass
     for (const auto& o : outcomes) {
       const OutboxMessage& m = *o.message;
       bool ok;
@@ -204,8 +235,33 @@ Status Outbox::Record(const std::vector<Outcome>& outcomes) {
         sqlite3_reset(del.s);
         sqlite3_bind_int64(del.s, 1, m.id);
         ok = sqlite3_step(ins.s) == SQLITE_DONE && sqlite3_step(del.s) == SQLITE_DONE;
+        if (o.kind == Outcome::kDelivered) {
+          delivered_at = std::max(delivered_at, o.at);
+          std::istringstream lines(m.alerts);
+          for (std::string line; ok && std::getline(lines, line);) {
+            size_t at = line.find('@');
+            if (at == std::string::npos) continue;  // written by us: cannot happen
+            sqlite3_reset(first.s);
+            sqlite3_bind_text(first.s, 1, line.substr(0, at).c_str(), -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(first.s, 2, std::strtoll(line.c_str() + at + 1, nullptr, 10));
+            sqlite3_bind_int64(first.s, 3, o.at);
+            ok = sqlite3_step(first.s) == SQLITE_DONE;
+          }
+        }
       }
       if (!ok) return Status::Error(std::string("outbox update: ") + sqlite3_errmsg(db_));
+    }
+    if (delivered_at != 0) {
+      Stmt bound;
+      sqlite3_prepare_v2(db_,
+                         "DELETE FROM alert_first_delivery WHERE delivered_ms < ? OR rowid <= "
+                         "(SELECT MAX(rowid) FROM alert_first_delivery) - ?",
+                         -1, &bound.s, nullptr);
+      sqlite3_bind_int64(bound.s, 1, delivered_at - kFirstDeliveryMaxAgeMs);
+      sqlite3_bind_int64(bound.s, 2, kFirstDeliveryRows);
+      if (sqlite3_step(bound.s) != SQLITE_DONE) {
+        return Status::Error(std::string("outbox trim first deliveries: ") + sqlite3_errmsg(db_));
+      }
     }
     if (!finished) return Status::Ok();
     // The history keeps the latest deliveries (dead letters stay for review);
@@ -219,6 +275,24 @@ Status Outbox::Record(const std::vector<Outcome>& outcomes) {
     if (sqlite3_step(trim.s) != SQLITE_DONE) return Status::Error(std::string("outbox trim: ") + sqlite3_errmsg(db_));
     return Status::Ok();
   });
+}
+
+Result<std::vector<Outbox::FirstDelivery>> Outbox::FirstDeliveries(TimestampMs since_ms) {
+  Stmt st;
+  sqlite3_prepare_v2(db_,
+                     "SELECT fingerprint, starts_at_ms, delivered_ms FROM alert_first_delivery"
+                     " WHERE delivered_ms >= ? ORDER BY delivered_ms",
+                     -1, &st.s, nullptr);
+  sqlite3_bind_int64(st.s, 1, since_ms);
+  std::vector<FirstDelivery> out;
+  int rc;
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
+    const unsigned char* fp = sqlite3_column_text(st.s, 0);
+    out.push_back({fp == nullptr ? "" : reinterpret_cast<const char*>(fp), sqlite3_column_int64(st.s, 1),
+                   sqlite3_column_int64(st.s, 2)});
+  }
+  if (rc != SQLITE_DONE) return Status::Error(std::string("read first deliveries: ") + sqlite3_errmsg(db_));
+  return out;
 }
 
 Result<OutboxCounts> Outbox::Counts() {

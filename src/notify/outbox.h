@@ -30,6 +30,9 @@ struct OutboxMessage {
   TimestampMs next_attempt_ms = 0;
   int attempts = 0;
   std::string last_error;
+  // The firing alerts it announces, one "fingerprint@startsAt_ms" per line:
+  // when it is delivered, each one's first delivery is logged.
+  std::string alerts;
 };
 
 struct OutboxCounts {
@@ -87,6 +90,15 @@ class Outbox {
     TimestampMs starts_at = 0, ends_at = 0, updated_at = 0;
     std::string created_by, comment;
   };
+  // When each firing alert (fingerprint, startsAt) was first announced by a
+  // delivered notification, for `vigil alerts quality`. Rows older than
+  // 400 days go, and at most the newest 200000 are kept.
+  struct FirstDelivery {
+    std::string fingerprint;
+    TimestampMs starts_at = 0, delivered_at = 0;
+  };
+  Result<std::vector<FirstDelivery>> FirstDeliveries(TimestampMs since_ms);
+
   Status SaveSilence(const StoredSilence& s);
   Result<std::vector<StoredSilence>> Silences();
 

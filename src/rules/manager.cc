@@ -67,7 +67,7 @@ LoadResult Manager::Load(const std::vector<std::string>& paths) {
   groups_ = std::move(fresh);
   next_eval_ = std::move(next);
   if (options_.state_store != nullptr) {
-    Status pruned = options_.state_store->Prune(keys);
+    Status pruned = options_.state_store->Prune(keys, now);
     if (!pruned.ok()) LogWarn("cannot prune alert state", {{"err", pruned.message()}});
   }
   cv_.notify_all();
@@ -95,7 +95,7 @@ void Manager::Stop() {
 
 void Manager::EvalLocked(Group& g, TimestampMs t) {
   g.Eval(t, ctx_, options_.appender);
-  SaveStateLocked(g);
+  SaveStateLocked(g, t);
   if (!options_.notify) return;
   std::vector<Alert> out;
   for (const auto& r : g.rules()) {
@@ -109,7 +109,7 @@ void Manager::EvalLocked(Group& g, TimestampMs t) {
   if (!out.empty()) options_.notify(out);
 }
 
-void Manager::SaveStateLocked(const Group& g) {
+void Manager::SaveStateLocked(const Group& g, TimestampMs t) {
   if (options_.state_store == nullptr) return;
   std::vector<SavedAlert> alerts;
   std::string fingerprint;
@@ -120,13 +120,13 @@ void Manager::SaveStateLocked(const Group& g) {
                      std::to_string(a.active_at) + "," + std::to_string(a.fired_at) + "," +
                      std::to_string(a.resolved_at) + "," + std::to_string(a.keep_firing_since) + "," +
                      std::to_string(a.last_sent_at) + "\x1e";
-      alerts.push_back({g.key(), r->name(), r->spec().labels, std::move(a)});
+      alerts.push_back({g.key(), r->name(), r->spec().labels, std::move(a), r->spec().for_duration});
     }
   }
   // Values and annotations change every evaluation; state changes are what must survive.
   auto it = saved_state_.find(g.key());
   if (it != saved_state_.end() && it->second == fingerprint) return;
-  Status s = options_.state_store->SaveGroup(g.key(), alerts);
+  Status s = options_.state_store->SaveGroup(g.key(), alerts, t);
   if (!s.ok()) {
     LogWarn("cannot save alert state", {{"group", g.key()}, {"err", s.message()}});
     return;

@@ -102,7 +102,7 @@ class Manager {
  private:
   void Loop();
   void EvalLocked(Group& g, TimestampMs t);
-  void SaveStateLocked(const Group& g);
+  void SaveStateLocked(const Group& g, TimestampMs t);
 
   ManagerOptions options_;
   EvalContext ctx_;
