@@ -76,8 +76,8 @@ std::string Fmt(double days) {
   return buf;
 }
 
-void Print(const std::vector<Row>& rows) {
-  std::printf("| case | true days to full | vigil (low–high) | vigil error | predict_linear[7d] | its error |\n");
+void Print(const std::vector<Row>& rows, const char* linear) {
+  std::printf("| case | true days to full | vigil (low–high) | vigil error | %s | its error |\n", linear);
   std::printf("|---|---|---|---|---|---|\n");
   for (const Row& r : rows) {
     std::printf("| %s | %s | %s (%s–%s) | %s | %s | %s |\n", r.name.c_str(), Fmt(r.truth).c_str(), Fmt(r.vigil).c_str(),
@@ -129,7 +129,7 @@ TEST(ForecastBacktest, GeneratedHistories) {
       EXPECT_GE(r.vigil_low, 7) << c.name;
     }
   }
-  Print(rows);
+  Print(rows, "predict_linear[7d]");
 }
 
 // --- The recorded node_exporter data --------------------------------------------------
@@ -197,7 +197,7 @@ TEST(ForecastBacktest, RecordedNodeExporter) {
   };
   run("recorded / (node_exporter, 1 s)", avail, size.back().used);
   run("recorded memory (node_exporter, 1 s)", mem_avail, mem_total.back().used);
-  Print(rows);
+  Print(rows, "predict_linear[60s]");
   // The disk filled steadily in both minutes: the forecast is within a factor two of the truth.
   EXPECT_GT(rows[0].vigil, rows[0].truth / 2);
   EXPECT_LT(rows[0].vigil, rows[0].truth * 2);
