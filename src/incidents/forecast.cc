@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 namespace vigil::incidents {
@@ -184,11 +185,14 @@ std::optional<double> SecondsToFull(double headroom, double rate, double max_sec
 
 Result<Forecast> ForecastUsage(const std::vector<UsagePoint>& points, double capacity, const ForecastOptions& options) {
   if (!std::isfinite(capacity) || capacity <= 0) {
-    return Status::Error("capacity forecast: capacity " + std::to_string(capacity) + " is not a positive number");
+    char shown[32];
+    std::snprintf(shown, sizeof shown, "%g", capacity);
+    return Status::Error(std::string("capacity forecast: capacity ") + shown +
+                         " is not a positive number (no size or total read for it?)");
   }
   if (points.size() < 3) {
     return Status::Error("capacity forecast: " + std::to_string(points.size()) +
-                         " points of history, at least 3 are needed");
+                         (points.size() == 1 ? " point" : " points") + " of history, at least 3 are needed");
   }
   if (options.horizons_seconds.empty()) return Status::Error("capacity forecast: no horizons");
   for (size_t i = 0; i < points.size(); ++i) {

@@ -123,9 +123,12 @@ TEST(ForecastTest, BadInputsAreNamed) {
   auto nan = ForecastUsage({{1, 1}, {2, NAN}, {3, 3}}, 10);
   ASSERT_FALSE(nan.ok());
   EXPECT_EQ(nan.status().message(), "capacity forecast: point 1 is not a finite number");
+  auto one = ForecastUsage({{1, 1}}, 10);
+  EXPECT_EQ(one.status().message(), "capacity forecast: 1 point of history, at least 3 are needed");
   auto cap = ForecastUsage({{1, 1}, {2, 2}, {3, 3}}, 0);
   ASSERT_FALSE(cap.ok());
-  EXPECT_NE(cap.status().message().find("not a positive number"), std::string::npos);
+  EXPECT_EQ(cap.status().message(),
+            "capacity forecast: capacity 0 is not a positive number (no size or total read for it?)");
 }
 
 TEST(ForecastTest, PredictLinearIsLeastSquaresAtNow) {
