@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "http/outbound.h"
 #include "http/server.h"
+#include "incidents/capacity.h"
 #include "logs/log_collector.h"
 #include "notify/api.h"
 #include "notify/notifier.h"
@@ -386,6 +387,7 @@ class Agent {
     endpoints.routes.push_back(live_.NewRoute());
     endpoints.routes.push_back(NewAdminRoute(db_.get(), config_.global.data_dir));
     // /api/v1/status before the API's /api/v1/, which still answers /api/v1/status/….
+    endpoints.routes.push_back(incidents::NewCapacityRoute(Capacity()));
     http::Route api_route = api::NewRoute(ApiOptions());
     endpoints.routes.push_back(status::NewRoute(StatusOptions(), api_route.handler));
     endpoints.routes.push_back(std::move(api_route));
@@ -443,6 +445,19 @@ class Agent {
     return [this](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints& hints) {
       return db_->NewQuerier(mint, maxt, hints);
     };
+  }
+
+  // One reporter for the route and the collector, so both share its cached report.
+  std::shared_ptr<const incidents::CapacityReporter> Capacity() {
+    std::lock_guard lock(capacity_mu_);
+    if (!capacity_) {
+      incidents::CapacityOptions o;
+      o.storage = Storage();
+      o.engine = EngineOptions();
+      o.clock = &clock_;
+      capacity_ = std::make_shared<incidents::CapacityReporter>(std::move(o));
+    }
+    return capacity_;
   }
 
   promql::EngineOptions EngineOptions() const {
@@ -1057,8 +1072,11 @@ class Agent {
   void StartScheduler(const config::Config& c) {
     SetLogLevel(ParseLevel(c.global.log_level));
     Wiring wiring;
-    auto s = std::make_shared<collect::Scheduler>(
-        clock_, BuildCollectors(c, self_, clock_, &events_, progress_sink_.get(), &wiring), progress_sink_.get());
+    auto collectors = BuildCollectors(c, self_, clock_, &events_, progress_sink_.get(), &wiring);
+    // Stored every minute, inside the 5 m lookback so the forecast rules never see a gap;
+    // the report itself is recomputed every 5 minutes.
+    collectors.push_back({incidents::NewCapacityCollector(Capacity()), Duration(60000), Duration(50000)});
+    auto s = std::make_shared<collect::Scheduler>(clock_, std::move(collectors), progress_sink_.get());
     s->Start();
     watchdog_.SetCadence(
         {.scrape_interval = c.global.scrape_interval,
@@ -1178,6 +1196,8 @@ class Agent {
   std::mutex mu_;  // guards scheduler_, reload_, http_server_ and status_config_
   http::Server* http_server_ = nullptr;
   std::shared_ptr<collect::Scheduler> scheduler_;
+  std::mutex capacity_mu_;
+  std::shared_ptr<const incidents::CapacityReporter> capacity_;
   std::shared_ptr<systemd::Monitor> systemd_;
   std::shared_ptr<ServiceHealth> health_;
   std::shared_ptr<const status::Config> status_config_;

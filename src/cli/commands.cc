@@ -9,6 +9,7 @@
 #include "cli/alert_quality_command.h"
 #include "cli/backup.h"
 #include "cli/build_info.h"
+#include "cli/capacity_commands.h"
 #include "cli/init_command.h"
 #include "cli/notify_commands.h"
 #include "cli/password_command.h"
@@ -233,6 +234,12 @@ int Main(int argc, char** argv) {
       "status", "The host's health from a running vigil; exit 0 healthy, 1 warning, 2 critical, 3 unreachable");
   status_cmd->add_option("--url,--server", status_opts.server, "vigil's address (default: http://<global.listen>)");
   status_cmd->add_flag("--json", status_opts.as_json, "Print the snapshot's data as JSON");
+  std::string capacity_server;
+  bool capacity_json = false;
+  CLI::App* capacity_cmd = app.add_subcommand(
+      "capacity", "Forecasts from a running vigil: when each disk and memory fills, in words; exit 1 within 7 days");
+  capacity_cmd->add_option("--url,--server", capacity_server, "vigil's address (default: http://<global.listen>)");
+  capacity_cmd->add_flag("--json", capacity_json, "Print the forecasts' data as JSON");
   TopOptions top_opts;
   std::string top_interval = "1s";
   CLI::App* top_cmd = app.add_subcommand("top", "A live full-screen view of a running vigil (q quits)");
@@ -358,6 +365,10 @@ int Main(int argc, char** argv) {
   if (status_cmd->parsed()) {
     if (status_opts.server.empty()) status_opts.server = DefaultServerUrl();
     return ShowStatus(status_opts);
+  }
+  if (capacity_cmd->parsed()) {
+    if (capacity_server.empty()) capacity_server = DefaultServerUrl();
+    return ShowCapacity(capacity_server, capacity_json);
   }
   if (top_cmd->parsed()) {
     auto d = ParseDuration(top_interval);
