@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -89,7 +90,9 @@ services:
     # The window the stopwatch covers; the services are up from its start.
     w_from = time.time()
     time.sleep(1.0)
-    kill_call = timed("kill", "-s", "KILL", "vt-sla-app.service")
+    app_pid = int(systemctl("show", "vt-sla-app.service", "-p", "MainPID", "--value"))
+    killed_at = time.time()
+    os.kill(app_pid, signal.SIGKILL)
     maint_kill_call = timed("kill", "-s", "KILL", "vt-sla-maint.service")
     stop_call = timed("stop", "vt-sla-stopped.service")
     vt.wait_until(lambda: systemctl("show", "vt-sla-app.service", "-p", "ActiveState", "--value") == "failed",
@@ -102,17 +105,17 @@ services:
     stopped_start_call = timed("start", "vt-sla-stopped.service")
     vt.wait_until(lambda: all(s["state"] == "up" for s in sla(v).values()), timeout=5, what="all up again")
     # A window long enough that 0.1% of it is more than the scheduling noise of a loaded machine.
-    time.sleep(max(0.0, w_from + 25.0 - time.time()))
+    time.sleep(max(0.0, w_from + 30.0 - time.time()))
     w_to = time.time()
 
     w = w_to - w_from
-    stopwatch_down = mid(start_call) - mid(kill_call)
+    # From the SIGKILL the test sent to the middle of `systemctl start` (the unit turns active inside the call).
+    stopwatch_down = mid(start_call) - killed_at
     app = sla(v, **{"from": f"{w_from:.3f}", "to": f"{w_to:.3f}"})["app"]
     rng = window(app, "range")
     vigil_down = rng["unplanned_downtime_seconds"]
     stopwatch_avail = 1 - stopwatch_down / w
-    print(f"window {w:.3f}s; stopwatch: down {stopwatch_down:.4f}s (kill call {(kill_call[1] - kill_call[0]) * 1000:.1f} ms, "
-          f"start call {(start_call[1] - start_call[0]) * 1000:.1f} ms), availability {stopwatch_avail:.6f}; vigil: down {vigil_down:.4f}s, "
+    print(f"window {w:.3f}s; stopwatch: down {stopwatch_down:.4f}s (start call {(start_call[1] - start_call[0]) * 1000:.1f} ms), availability {stopwatch_avail:.6f}; vigil: down {vigil_down:.4f}s, "
           f"availability {rng['availability']:.6f}; difference {abs(vigil_down - stopwatch_down) * 1000:.1f} ms "
           f"= {abs(vigil_down - stopwatch_down) / w * 100:.4f}% of the window (limit 0.1%)")
     c.check("availability equals the stopwatch within 0.1% of the window",
