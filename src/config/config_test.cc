@@ -1298,28 +1298,28 @@ TEST(SlaConfig, ObjectiveWindowAndMaintenanceWindows) {
 // One test per kind of bad SLA setting, each placed at file:line:col and field.
 TEST(SlaConfig, BadSettingsSayWhereAndWhy) {
   EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {objective: 100%}}\n"),
-            "r.yml:2:46: services.a.slo.objective: expected a share between 0 and 1 or a percentage (e.g. 10%), got "
+            "r.yml:2:41: services.a.slo.objective: expected a share between 0 and 1 or a percentage (e.g. 10%), got "
             "\"100%\"");
   EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {window: 30d}}\n"),
             "r.yml:2:29: services.a.slo: missing objective (e.g. 99.9%)");
   EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {objective: 99%, window: 0s}}\n"),
-            "r.yml:2:60: services.a.slo.window: must be greater than zero");
+            "r.yml:2:54: services.a.slo.window: must be greater than zero");
   EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {objective: 99%, windw: 1d}}\n"),
-            "r.yml:2:51: services.a.slo: unknown key \"windw\" (known keys: objective, window)");
+            "r.yml:2:46: services.a.slo: unknown key \"windw\" (known keys: objective, window)");
   EXPECT_EQ(OnlyProblem("services:\n  a: {processes: {match: a}, slo: {objective: 99%}}\n"),
-            "r.yml:2:36: services.a.slo: needs the service's unit (availability is its unit's state)");
+            "r.yml:2:35: services.a.slo: needs the service's unit (availability is its unit's state)");
   EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
                         "      - {start: '2026-12-06T18:00:00Z', end: '2026-12-06T17:00:00Z'}\n"),
-            "r.yml:5:47: services.a.maintenance_windows[0].end: must be after start");
+            "r.yml:5:46: services.a.maintenance_windows[0].end: must be after start");
   EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
                         "      - {start: 'tomorrow', end: '2026-12-06T17:00:00Z'}\n"),
-            "r.yml:5:16: services.a.maintenance_windows[0].start: " + ParseTime("tomorrow").status().message());
+            "r.yml:5:17: services.a.maintenance_windows[0].start: " + ParseTime("tomorrow").status().message());
   EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
                         "      - {start: '2026-12-06T18:00:00Z'}\n"),
             "r.yml:5:9: services.a.maintenance_windows[0]: missing end (a time such as 2026-12-06T18:00:00Z)");
   EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
                         "      - {start: '2026-12-06T18:00:00Z', end: '2026-12-06T19:00:00Z', weekdays: [mon]}\n"),
-            "r.yml:5:79: services.a.maintenance_windows[0].weekdays: a window is either one-off (start, end) or "
+            "r.yml:5:80: services.a.maintenance_windows[0].weekdays: a window is either one-off (start, end) or "
             "weekly (weekdays, times), not both");
   std::string weekly = OnlyProblem(
       "services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
