@@ -17,6 +17,7 @@
 #include "cli/backup.h"
 #include "cli/build_info.h"
 #include "cli/service_collectors.h"
+#include "cli/sla_commands.h"
 #include "collect/host/host_collector.h"
 #include "collect/scheduler.h"
 #include "collect/self/self_collector.h"
@@ -25,6 +26,7 @@
 #include "config/config.h"
 #include "http/outbound.h"
 #include "http/server.h"
+#include "incidents/api.h"
 #include "incidents/capacity.h"
 #include "logs/log_collector.h"
 #include "notify/api.h"
@@ -133,6 +135,11 @@ class EventCounter final : public collect::EventSink {
     std::lock_guard lock(mu_);
     recovery_ = recovery;
   }
+  // Told of every change at its time (the SLA ledger); set before collectors start.
+  void SetStateObserver(std::function<void(TimestampMs)> observer) {
+    std::lock_guard lock(mu_);
+    state_observer_ = std::move(observer);
+  }
   // Open web pages: told of every change so they refresh within a second.
   void SetLive(web::LiveEvents* live) {
     std::lock_guard lock(mu_);
@@ -143,13 +150,16 @@ class EventCounter final : public collect::EventSink {
     rules::Manager* rules = nullptr;
     recovery::Controller* recovery = nullptr;
     web::LiveEvents* live = nullptr;
+    std::function<void(TimestampMs)> observer;
     {
       std::lock_guard lock(mu_);
       ++counts_[e.source];
       rules = rules_;
       recovery = recovery_;
       live = live_;
+      observer = state_observer_;
     }
+    if (observer && (e.source == "systemd" || e.source == "probe")) observer(e.time_ms);
     // Outside the lock: the manager may be mid-evaluation. It outlives every
     // publisher (collectors stop before it does).
     if (rules) rules->NotifyMetricsChanged({e.metric_names.begin(), e.metric_names.end()});
@@ -190,6 +200,7 @@ class EventCounter final : public collect::EventSink {
   rules::Manager* rules_ = nullptr;
   recovery::Controller* recovery_ = nullptr;
   web::LiveEvents* live_ = nullptr;
+  std::function<void(TimestampMs)> state_observer_;
 };
 
 // What BuildCollectors creates besides the scheduled list.
@@ -358,6 +369,7 @@ class Agent {
       return 1;
     }
     for (auto& w : remote_writers_) w->Start();
+    OpenSlaLedger();
     StartScheduler(config_);
     if (!StartRecovery(config_)) {
       StopScheduler();
@@ -386,6 +398,7 @@ class Agent {
     }));
     endpoints.routes.push_back(live_.NewRoute());
     endpoints.routes.push_back(NewAdminRoute(db_.get(), config_.global.data_dir));
+    endpoints.routes.push_back(incidents::NewApiRoute(sla_.get(), &clock_));
     // /api/v1/status before the API's /api/v1/, which still answers /api/v1/status/….
     endpoints.routes.push_back(incidents::NewCapacityRoute(Capacity()));
     http::Route api_route = api::NewRoute(ApiOptions());
@@ -431,6 +444,8 @@ class Agent {
     (*server)->Stop();
     StopRecovery();
     StopScheduler();
+    // The last moment vigil watched: the next run counts from here as unknown.
+    if (sla_) sla_->Heartbeat(clock_.NowMs());
     events_.SetRules(nullptr);
     rules_->Stop();
     if (notifier_) notifier_->Stop();
@@ -1087,6 +1102,46 @@ class Agent {
     status_config_ = StatusConfigOf(c);
     systemd_ = std::move(wiring.systemd);
     health_ = std::move(wiring.health);
+    sla_services_.clear();
+    for (const auto& svc : c.services) {
+      if (!svc.unit.empty()) sla_services_.push_back(svc.name);
+    }
+    if (sla_) sla_->SetServices(SlaOptionsFor(c));
+  }
+
+  // The SLA ledger in state.db; without it vigil runs on and the API says why.
+  void OpenSlaLedger() {
+    auto tracker =
+        incidents::Tracker::Open(config_.global.data_dir + "/state.db", SlaOptionsFor(config_), clock_.NowMs());
+    if (!tracker.ok()) {
+      LogError("SLA ledger not opened; availability is not recorded", {{"err", tracker.status().message()}});
+      return;
+    }
+    sla_ = std::move(*tracker);
+    events_.SetStateObserver([this](TimestampMs t) { ObserveSla(t); });
+  }
+
+  // Records each service's state as vigil_service_up sees it, at `t` (a
+  // change event's time, or a heartbeat catching anything an event missed).
+  void ObserveSla(TimestampMs t) {
+    std::shared_ptr<systemd::Monitor> monitor;
+    std::shared_ptr<ServiceHealth> health;
+    std::vector<std::string> services;
+    {
+      std::lock_guard lock(mu_);
+      monitor = systemd_;
+      health = health_;
+      services = sla_services_;
+    }
+    if (!sla_ || !monitor) return;
+    // One observer at a time: a later reading of the units is never overwritten by an earlier one.
+    std::lock_guard observing(sla_observe_mu_);
+    std::vector<systemd::UnitState> units = monitor->Units();
+    if (units.empty()) return;  // not connected to the bus yet: nothing is known
+    for (const auto& service : services) {
+      if (auto state = SlaStateOf(service, units, !health || health->ProbesOk(service)))
+        sla_->Observe(service, *state, t);
+    }
   }
 
   void StopScheduler() {
@@ -1126,6 +1181,12 @@ class Agent {
 
   // The agent's own state, for the self collector (stored and on /metrics).
   void AppendAgentMetrics(MetricBatch& out) {
+    if (sla_) {
+      TimestampMs now = clock_.NowMs();
+      ObserveSla(now);
+      sla_->Heartbeat(now);
+      sla_->AppendMetrics(now, out);
+    }
     std::shared_ptr<collect::Scheduler> s;
     ReloadState reload;
     {
@@ -1203,7 +1264,10 @@ class Agent {
   std::shared_ptr<const status::Config> status_config_;
   std::shared_ptr<recovery::Controller> recovery_;       // null when no service has a recovery policy
   std::shared_ptr<recovery::HostActions> host_actions_;  // null without cleanup, failover or exec
-  web::LiveEvents live_;                                 // before events_, which points at it
+  std::vector<std::string> sla_services_;                // services whose state the ledger records
+  std::mutex sla_observe_mu_;
+  std::unique_ptr<incidents::Tracker> sla_;  // null when state.db could not be opened; before events_
+  web::LiveEvents live_;                     // before events_, which points at it
   EventCounter events_{clock_};
   std::atomic<bool> ready_{false};  // the first collection round finished
   ReloadState reload_;

@@ -17,6 +17,7 @@
 #include "cli/recovery_commands.h"
 #include "cli/rules_commands.h"
 #include "cli/silence_commands.h"
+#include "cli/sla_commands.h"
 #include "cli/status_commands.h"
 #include "cli/tsdb_commands.h"
 #include "config/config.h"
@@ -174,6 +175,16 @@ int Main(int argc, char** argv) {
     sub->add_option("--server", silence.server, "vigil's address")->capture_default_str();
   }
 
+  SlaCommandOptions sla;
+  CLI::App* sla_cmd =
+      app.add_subcommand("sla", "Each service's availability, planned and unplanned downtime and SLO, from state.db");
+  sla_cmd->add_option("--config", sla.config_path, "Configuration file (default: the built-in configuration)");
+  sla_cmd->add_option("--data-dir", sla.data_dir, "Data directory (overrides global.data_dir)");
+  sla_cmd->add_option("--service", sla.service, "Only this service");
+  sla_cmd->add_option("--month", sla.month, "Also a calendar month, YYYY-MM (UTC)");
+  sla_cmd->add_option("--from", sla.from, "Also a window from this time (Unix seconds or RFC 3339)");
+  sla_cmd->add_option("--to", sla.to, "End of that window (default: now)");
+  sla_cmd->add_flag("--json", sla.as_json, "Print the API's data as JSON");
   CLI::App* recovery_cmd = app.add_subcommand("recovery", "Show and control the automatic recovery of a running vigil");
   recovery_cmd->require_subcommand(1);
   std::string recovery_server = "http://127.0.0.1:9810", recovery_service, recovery_for;
@@ -388,6 +399,7 @@ int Main(int argc, char** argv) {
   if (tsdb_stats->parsed()) return TsdbStats(tsdb_dir, stats_json);
   if (tsdb_dump->parsed()) return TsdbDump(tsdb_dir, dump_match, dump_from, dump_to);
   if (tsdb_check->parsed()) return TsdbCheck(tsdb_dir, check_repair, check_json);
+  if (sla_cmd->parsed()) return ShowSla(sla);
   if (backup_cmd->parsed()) return Backup(backup_dir, backup_server, backup_data_dir);
   if (hash_password->parsed()) return HashPasswordCommand(hash_cost);
   if (init_cmd->parsed()) return RunInit(init_opts);

@@ -783,6 +783,41 @@ void DecodeTemplateFiles(Decoder& d, const YAML::Node& node, const std::string& 
   d.template_library = std::move(library);
 }
 
+// A recurring window's fields (name, weekdays, times, location), checked
+// as alert::MaintenanceWindow::Build checks them; `wr` is left to Finish.
+void DecodeWeeklyWindow(Decoder& d, MapReader& wr, const YAML::Node& node, const std::string& path,
+                        alert::MaintenanceWindowSpec* w) {
+  if (auto m = wr.Take("name"); m.IsDefined()) d.String(m, wr.Field("name"), &w->name);
+  if (auto m = wr.Take("weekdays"); m.IsDefined()) d.StringList(m, wr.Field("weekdays"), &w->weekdays);
+  if (auto m = wr.Take("location"); m.IsDefined()) d.String(m, wr.Field("location"), &w->location);
+  if (auto m = wr.Take("times"); m.IsDefined()) {
+    if (!m.IsSequence()) {
+      d.Report(m, wr.Field("times"), std::string("expected a list, got ") + Decoder::KindName(m));
+    } else {
+      for (size_t j = 0; j < m.size(); ++j) {
+        MapReader tr(d, m[j], wr.Field("times") + "[" + std::to_string(j) + "]");
+        alert::MaintenanceWindowSpec::Range range;
+        if (auto t = tr.Take("start"); t.IsDefined()) d.String(t, tr.Field("start"), &range.start);
+        if (auto t = tr.Take("end"); t.IsDefined()) d.String(t, tr.Field("end"), &range.end);
+        tr.Finish();
+        w->times.push_back(std::move(range));
+      }
+    }
+  }
+  wr.Finish();
+  // The window's own checks (weekday names, HH:MM, the time zone) report at the window.
+  if (Result<alert::MaintenanceWindow> built = alert::MaintenanceWindow::Build(*w, path); !built.ok()) {
+    // "<path>.location: why" -> field "<path>.location", reason "why".
+    std::string msg = built.status().message();
+    size_t colon = msg.find(": ");
+    if (msg.starts_with(path) && colon != std::string::npos) {
+      d.Report(node, msg.substr(0, colon), msg.substr(colon + 2));
+    } else {
+      d.Report(node, path, msg);
+    }
+  }
+}
+
 void DecodeAlerting(Decoder& d, const YAML::Node& node, const std::string& base_dir, AlertingOptions* a) {
   MapReader r(d, node, "alerting");
   if (!node.IsMap()) return;
@@ -833,36 +868,8 @@ void DecodeAlerting(Decoder& d, const YAML::Node& node, const std::string& base_
         MapReader wr(d, n[i], path);
         if (!n[i].IsMap()) continue;
         alert::MaintenanceWindowSpec w;
-        if (auto m = wr.Take("name"); m.IsDefined()) d.String(m, wr.Field("name"), &w.name);
-        if (auto m = wr.Take("weekdays"); m.IsDefined()) d.StringList(m, wr.Field("weekdays"), &w.weekdays);
-        if (auto m = wr.Take("location"); m.IsDefined()) d.String(m, wr.Field("location"), &w.location);
         if (auto m = wr.Take("matchers"); m.IsDefined()) DecodeMatcherList(d, m, wr.Field("matchers"), &w.matchers);
-        if (auto m = wr.Take("times"); m.IsDefined()) {
-          if (!m.IsSequence()) {
-            d.Report(m, wr.Field("times"), std::string("expected a list, got ") + Decoder::KindName(m));
-          } else {
-            for (size_t j = 0; j < m.size(); ++j) {
-              MapReader tr(d, m[j], wr.Field("times") + "[" + std::to_string(j) + "]");
-              alert::MaintenanceWindowSpec::Range range;
-              if (auto t = tr.Take("start"); t.IsDefined()) d.String(t, tr.Field("start"), &range.start);
-              if (auto t = tr.Take("end"); t.IsDefined()) d.String(t, tr.Field("end"), &range.end);
-              tr.Finish();
-              w.times.push_back(std::move(range));
-            }
-          }
-        }
-        wr.Finish();
-        // The window's own checks (weekday names, HH:MM, the time zone) report at the window.
-        if (Result<alert::MaintenanceWindow> built = alert::MaintenanceWindow::Build(w, path); !built.ok()) {
-          // "<path>.location: why" -> field "<path>.location", reason "why".
-          std::string msg = built.status().message();
-          size_t colon = msg.find(": ");
-          if (msg.starts_with(path) && colon != std::string::npos) {
-            d.Report(n[i], msg.substr(0, colon), msg.substr(colon + 2));
-          } else {
-            d.Report(n[i], path, msg);
-          }
-        }
+        DecodeWeeklyWindow(d, wr, n[i], path, &w);
         a->maintenance_windows.push_back(std::move(w));
       }
     }
@@ -1662,6 +1669,57 @@ bool ValidUnitPattern(const std::string& unit) {
   });
 }
 
+void DecodeSlo(Decoder& d, const YAML::Node& node, const std::string& path, SloOptions* o) {
+  MapReader r(d, node, path);
+  if (auto n = r.Take("objective"); !n.IsDefined()) {
+    if (node.IsMap()) d.Report(node, path, "missing objective (e.g. 99.9%)");
+  } else {
+    Ratio(d, n, r.Field("objective"), &o->objective);
+  }
+  if (auto n = r.Take("window"); n.IsDefined()) d.Duration(n, r.Field("window"), &o->window, /*allow_zero=*/false);
+  r.Finish();
+}
+
+// One entry of a service's maintenance_windows: {start, end} once, or weekly.
+void DecodeServiceMaintenanceWindow(Decoder& d, const YAML::Node& node, const std::string& path,
+                                    ServiceMaintenanceWindow* w) {
+  MapReader r(d, node, path);
+  if (!node.IsMap()) return;
+  YAML::Node start = r.Take("start"), end = r.Take("end");
+  if (!start.IsDefined() && !end.IsDefined()) {
+    alert::MaintenanceWindowSpec weekly;
+    DecodeWeeklyWindow(d, r, node, path, &weekly);
+    w->name = weekly.name;
+    w->weekly = std::move(weekly);
+    return;
+  }
+  if (auto n = r.Take("name"); n.IsDefined()) d.String(n, r.Field("name"), &w->name);
+  for (const char* weekly_key : {"weekdays", "times", "location"}) {
+    if (auto n = r.Take(weekly_key); n.IsDefined()) {
+      d.Report(n, r.Field(weekly_key), "a window is either one-off (start, end) or weekly (weekdays, times), not both");
+    }
+  }
+  auto time = [&](const YAML::Node& n, const char* key, TimestampMs* out) {
+    if (!n.IsDefined()) {
+      d.Report(node, path, std::string("missing ") + key + " (a time such as 2026-12-06T18:00:00Z)");
+      return false;
+    }
+    std::string text;
+    if (!d.String(n, r.Field(key), &text)) return false;
+    Result<TimestampMs> t = ParseTime(text);
+    if (!t.ok()) {
+      d.Report(n, r.Field(key), t.status().message());
+      return false;
+    }
+    *out = *t;
+    return true;
+  };
+  bool ok = time(start, "start", &w->start_ms);
+  ok = time(end, "end", &w->end_ms) && ok;
+  if (ok && w->end_ms <= w->start_ms) d.Report(end, r.Field("end"), "must be after start");
+  r.Finish();
+}
+
 void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, const GlobalOptions& g,
                    ServiceOptions* s) {
   std::string path = "services." + name;
@@ -1731,6 +1789,20 @@ void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, 
     }
   }
   if (auto n = r.Take("updates"); n.IsDefined()) DecodeUpdates(d, n, r.Field("updates"), g, &s->updates.emplace());
+  if (auto n = r.Take("slo"); n.IsDefined()) {
+    DecodeSlo(d, n, r.Field("slo"), &s->slo.emplace());
+    if (s->unit.empty()) d.Report(n, r.Field("slo"), "needs the service's unit (availability is its unit's state)");
+  }
+  if (auto n = r.Take("maintenance_windows"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("maintenance_windows"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      for (size_t i = 0; i < n.size(); ++i) {
+        DecodeServiceMaintenanceWindow(d, n[i], r.Field("maintenance_windows") + "[" + std::to_string(i) + "]",
+                                       &s->maintenance_windows.emplace_back());
+      }
+    }
+  }
   if (auto n = r.Take("recovery"); n.IsDefined()) {
     DecodeServiceRecovery(d, n, r.Field("recovery"), &s->recovery.emplace());
     if (s->recovery->restart && s->unit.empty()) {

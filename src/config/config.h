@@ -205,6 +205,21 @@ struct ServiceRecoveryOptions {
   std::vector<ExecActionOptions> exec;
 };
 
+// An availability objective over a rolling window (docs/sla.md).
+struct SloOptions {
+  double objective = 0;  // in (0, 1): "99.9%" is 0.999
+  Duration window{30LL * 24 * 3600 * 1000};
+};
+
+// Time when a service's downtime is planned: one-off (start, end) or
+// recurring in alerting's weekly shape (weekdays, times, location).
+struct ServiceMaintenanceWindow {
+  std::string name;
+  TimestampMs start_ms = 0;  // one-off: [start_ms, end_ms)
+  TimestampMs end_ms = 0;
+  std::optional<alert::MaintenanceWindowSpec> weekly;
+};
+
 struct ServiceOptions {
   std::string name;
   std::string unit;  // a unit name or a glob (`arch-*@ops.service`); ".service" is added when no suffix is given
@@ -217,6 +232,8 @@ struct ServiceOptions {
   std::vector<LogOptions> logs;
   std::optional<UpdatesOptions> updates;
   std::optional<ServiceRecoveryOptions> recovery;
+  std::optional<SloOptions> slo;
+  std::vector<ServiceMaintenanceWindow> maintenance_windows;
 };
 
 // Another Prometheus endpoint whose samples vigil stores (Prometheus's scrape_configs, one target each).

@@ -1266,5 +1266,68 @@ TEST(WebConfig, UnreadableFileSaysWhy) {
   EXPECT_THAT(WebProblems(r), ::testing::HasSubstr("/nonexistent/web.yml: cannot read web config"));
 }
 
+TEST(SlaConfig, ObjectiveWindowAndMaintenanceWindows) {
+  LoadResult r = LoadString(R"(services:
+  validator:
+    unit: arch-validator@ops.service
+    slo: {objective: 99.9%, window: 7d}
+    maintenance_windows:
+      - {name: upgrade, start: '2026-12-06T18:00:00Z', end: '2026-12-06T19:30:00Z'}
+      - {name: nightly, weekdays: [mon-fri], times: [{start: '02:00', end: '02:30'}], location: UTC}
+  bitcoind: {unit: bitcoind.service, slo: {objective: 0.99}}
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const ServiceOptions& v = r.config.services[0];
+  ASSERT_TRUE(v.slo.has_value());
+  EXPECT_DOUBLE_EQ(v.slo->objective, 0.999);
+  EXPECT_EQ(v.slo->window, Duration(7LL * 24 * 3600 * 1000));
+  ASSERT_EQ(v.maintenance_windows.size(), 2u);
+  EXPECT_EQ(v.maintenance_windows[0].name, "upgrade");
+  EXPECT_EQ(v.maintenance_windows[0].start_ms, 1796580000000);
+  EXPECT_EQ(v.maintenance_windows[0].end_ms, 1796580000000 + 90 * 60 * 1000);
+  EXPECT_FALSE(v.maintenance_windows[0].weekly.has_value());
+  ASSERT_TRUE(v.maintenance_windows[1].weekly.has_value());
+  EXPECT_EQ(v.maintenance_windows[1].name, "nightly");
+  EXPECT_EQ(v.maintenance_windows[1].weekly->times[0].end, "02:30");
+  const ServiceOptions& b = r.config.services[1];
+  EXPECT_DOUBLE_EQ(b.slo->objective, 0.99);
+  EXPECT_EQ(b.slo->window, Duration(30LL * 24 * 3600 * 1000));  // the default
+}
+
+// One test per kind of bad SLA setting, each placed at file:line:col and field.
+TEST(SlaConfig, BadSettingsSayWhereAndWhy) {
+  EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {objective: 100%}}\n"),
+            "r.yml:2:41: services.a.slo.objective: expected a share between 0 and 1 or a percentage (e.g. 10%), got "
+            "\"100%\"");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {window: 30d}}\n"),
+            "r.yml:2:29: services.a.slo: missing objective (e.g. 99.9%)");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {objective: 99%, window: 0s}}\n"),
+            "r.yml:2:54: services.a.slo.window: must be greater than zero");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {objective: 99%, windw: 1d}}\n"),
+            "r.yml:2:46: services.a.slo: unknown key \"windw\" (known keys: objective, window)");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {processes: {match: a}, slo: {objective: 99%}}\n"),
+            "r.yml:2:35: services.a.slo: needs the service's unit (availability is its unit's state)");
+  EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
+                        "      - {start: '2026-12-06T18:00:00Z', end: '2026-12-06T17:00:00Z'}\n"),
+            "r.yml:5:46: services.a.maintenance_windows[0].end: must be after start");
+  EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
+                        "      - {start: 'tomorrow', end: '2026-12-06T17:00:00Z'}\n"),
+            "r.yml:5:17: services.a.maintenance_windows[0].start: " + ParseTime("tomorrow").status().message());
+  EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
+                        "      - {start: '2026-12-06T18:00:00Z'}\n"),
+            "r.yml:5:9: services.a.maintenance_windows[0]: missing end (a time such as 2026-12-06T18:00:00Z)");
+  EXPECT_EQ(OnlyProblem("services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
+                        "      - {start: '2026-12-06T18:00:00Z', end: '2026-12-06T19:00:00Z', weekdays: [mon]}\n"),
+            "r.yml:5:80: services.a.maintenance_windows[0].weekdays: a window is either one-off (start, end) or "
+            "weekly (weekdays, times), not both");
+  std::string weekly = OnlyProblem(
+      "services:\n  a:\n    unit: a.service\n    maintenance_windows:\n"
+      "      - {weekdays: [funday]}\n");
+  EXPECT_NE(weekly.find("r.yml:5:9: services.a.maintenance_windows[0].weekdays"), std::string::npos) << weekly;
+  EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, maintenance_windows: {start: x}}\n"),
+            "r.yml:2:45: services.a.maintenance_windows: expected a list, got a mapping");
+}
+
 }  // namespace
 }  // namespace vigil::config

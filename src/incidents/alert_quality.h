@@ -66,7 +66,7 @@ struct AlertQualityReport {
 // 5 minutes for a rule without `for` (it would otherwise be 0).
 Duration AlertQualityWindow(Duration for_duration);
 
-// The false-positive target of issue 15: under 5 % of fired alerts.
+// The operators' false-positive target: under 5 % of fired alerts.
 inline constexpr double kFalsePositiveTarget = 0.05;
 
 AlertQualityReport ComputeAlertQuality(const AlertQualityInput& in);

@@ -449,6 +449,7 @@ class MonitorImpl final : public Monitor {
       copy = it->second;
     }
     const UnitState before = copy;
+    bool unit_read = false;
     std::vector<const char*> ifaces;
     if (!cgroup_only) ifaces.push_back(kUnitIface);
     if (EndsWith(name, ".service")) ifaces.push_back(kServiceIface);
@@ -464,6 +465,7 @@ class MonitorImpl final : public Monitor {
         continue;
       }
       ClearProblem("get_properties_failed", name);
+      if (iface == kUnitIface) unit_read = true;
     }
     if (copy.load_state == "not-found") {
       SetProblem("unit_not_found", name, "unit " + name + " is not found (LoadState=not-found)");
@@ -471,6 +473,7 @@ class MonitorImpl final : public Monitor {
       ClearProblem("unit_not_found", name);
     }
     copy.name = name;  // "Id" of an alias is the unit's real name; keep the configured one
+    if (unit_read) copy.fetched = true;
     bool changed = StateDiffers(before, copy);
     if (changed) copy.changed_ms = o_.clock->NowMs();
     std::lock_guard lock(mu_);

@@ -37,6 +37,8 @@ struct UnitState {
   // When vigil's cache last saw the state (active/sub state, result,
   // restarts, main PID) change, by vigil's clock: tells a fresh state from a stale one.
   int64_t changed_ms = 0;
+  // False while only the name is known (tracked, properties not read yet): the defaults above mean nothing.
+  bool fetched = false;
   uint64_t active_enter_us = 0;
   uint64_t inactive_enter_us = 0;
   std::optional<uint32_t> n_restarts;

@@ -1,0 +1,42 @@
+// `vigil sla`, and the SLA settings the agent and the command both take from
+// the configuration (SLOs, maintenance windows).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "incidents/report.h"
+#include "systemd/units.h"
+
+namespace vigil::cli {
+
+// Every service with a unit (the ones whose state is recorded), with its SLO
+// and maintenance: its own maintenance_windows and alerting's windows whose
+// matchers match {service="<name>"}. The configuration was validated.
+std::vector<incidents::ServiceSlaOptions> SlaOptionsFor(const config::Config& c);
+
+// The state vigil_service_up reports for `service`, with the reason it is
+// down: planned when every unit not up was stopped cleanly (inactive with
+// Result=success, as `systemctl stop` leaves it, or deactivating under a
+// job), unplanned otherwise (failed, killed, missing, or probes failing).
+// nullopt while one of its units has not been read yet or none is tracked
+// (vigil is starting, or a glob matches no unit).
+std::optional<incidents::ServiceState> SlaStateOf(const std::string& service,
+                                                  const std::vector<systemd::UnitState>& units, bool probes_ok);
+
+struct SlaCommandOptions {
+  std::string config_path;  // empty: the built-in configuration
+  std::string data_dir;     // empty: the configuration's
+  std::string service;
+  std::string month;  // YYYY-MM
+  std::string from, to;
+  bool as_json = false;
+};
+
+// Reads <data_dir>/state.db (vigil may be running) and prints each service's
+// availability, downtime by kind and SLO; --json prints the API's data.
+int ShowSla(const SlaCommandOptions& o);
+
+}  // namespace vigil::cli

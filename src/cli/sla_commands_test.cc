@@ -1,0 +1,113 @@
+#include "cli/sla_commands.h"
+
+#include <gtest/gtest.h>
+
+namespace vigil::cli {
+namespace {
+
+using S = incidents::ServiceState;
+
+systemd::UnitState Unit(const std::string& name, const std::string& service, const std::string& active,
+                        const std::string& result, const std::string& load = "loaded") {
+  systemd::UnitState u;
+  u.name = name;
+  u.service = service;
+  u.active_state = active;
+  u.result = result;
+  u.load_state = load;
+  u.fetched = true;
+  return u;
+}
+
+TEST(SlaStateOf, UpOnlyWhenEveryUnitIsUpAndProbesPass) {
+  std::vector<systemd::UnitState> units{Unit("a.service", "a", "active", "success"),
+                                        Unit("b.service", "b", "reloading", "success")};
+  EXPECT_EQ(SlaStateOf("a", units, true), S::kUp);
+  EXPECT_EQ(SlaStateOf("b", units, true), S::kUp);
+  EXPECT_EQ(SlaStateOf("a", units, false), S::kDownUnplanned);  // probes failing are never planned
+}
+
+TEST(SlaStateOf, CleanStopIsPlannedKillIsNot) {
+  EXPECT_EQ(SlaStateOf("a", {Unit("a.service", "a", "inactive", "success")}, true), S::kDownPlanned);
+  EXPECT_EQ(SlaStateOf("a", {Unit("a.service", "a", "failed", "signal")}, true), S::kDownUnplanned);
+  EXPECT_EQ(SlaStateOf("a", {Unit("a.service", "a", "inactive", "exit-code")}, true), S::kDownUnplanned);
+  EXPECT_EQ(SlaStateOf("a", {Unit("a.service", "a", "activating", "success")}, true), S::kDownUnplanned);
+}
+
+TEST(SlaStateOf, StoppingUnderAJobIsPlannedWithoutOneItIsNot) {
+  systemd::UnitState stopping = Unit("a.service", "a", "deactivating", "success");
+  stopping.job_id = 42;  // `systemctl stop` queued a stop job
+  EXPECT_EQ(SlaStateOf("a", {stopping}, true), S::kDownPlanned);
+  stopping.job_id = 0;  // the main process died and systemd is cleaning up
+  EXPECT_EQ(SlaStateOf("a", {stopping}, true), S::kDownUnplanned);
+}
+
+TEST(SlaStateOf, OneFailedUnitOfManyMakesItUnplanned) {
+  std::vector<systemd::UnitState> units{Unit("a@1.service", "a", "inactive", "success"),
+                                        Unit("a@2.service", "a", "failed", "core-dump"),
+                                        Unit("a@3.service", "a", "active", "success")};
+  EXPECT_EQ(SlaStateOf("a", units, true), S::kDownUnplanned);
+  units.erase(units.begin() + 1);
+  EXPECT_EQ(SlaStateOf("a", units, true), S::kDownPlanned);
+}
+
+TEST(SlaStateOf, NothingIsKnownWhileAUnitIsNotReadYet) {
+  systemd::UnitState placeholder;  // tracked by name, properties not fetched: "not-found", "inactive" by default
+  placeholder.name = "a@2.service";
+  placeholder.service = "a";
+  EXPECT_EQ(SlaStateOf("a", {Unit("a@1.service", "a", "active", "success"), placeholder}, true), std::nullopt);
+  placeholder.fetched = true;
+  placeholder.load_state = "loaded";
+  placeholder.active_state = "active";
+  EXPECT_EQ(SlaStateOf("a", {Unit("a@1.service", "a", "active", "success"), placeholder}, true), S::kUp);
+}
+
+TEST(SlaStateOf, AMissingUnitIsUnplannedDowntime) {
+  EXPECT_EQ(SlaStateOf("a", {Unit("a.service", "a", "inactive", "", "not-found")}, true), S::kDownUnplanned);
+  // No unit of the service tracked (yet): nothing is known, rather than a false outage at start.
+  EXPECT_EQ(SlaStateOf("a", {Unit("b.service", "b", "active", "success")}, true), std::nullopt);
+}
+
+TEST(SlaOptions, SloAndMaintenanceFromTheConfiguration) {
+  config::LoadResult r =
+      config::LoadString(R"(services:
+  a:
+    unit: a.service
+    slo: {objective: 99.5%, window: 7d}
+    maintenance_windows:
+      - {start: '2026-12-06T18:00:00Z', end: '2026-12-06T19:00:00Z'}
+      - {weekdays: [sunday], times: [{start: '03:00', end: '03:30'}]}
+  b: {unit: b.service}
+  c: {processes: {match: c}}
+alerting:
+  route: {receiver: r}
+  receivers: [{name: r}]
+  maintenance_windows:
+    - {name: b-backup, weekdays: [saturday], times: [{start: '01:00', end: '02:00'}], matchers: ['service="b"']}
+)",
+                         "c.yml", [](std::string_view) -> std::optional<std::string> { return std::nullopt; });
+  ASSERT_TRUE(r.ok()) << (r.problems.empty() ? "" : r.problems[0].ToString());
+  std::vector<incidents::ServiceSlaOptions> o = SlaOptionsFor(r.config);
+  ASSERT_EQ(o.size(), 2u);  // c has no unit: nothing is recorded for it
+  EXPECT_EQ(o[0].service, "a");
+  ASSERT_TRUE(o[0].slo.has_value());
+  EXPECT_DOUBLE_EQ(o[0].slo->objective, 0.995);
+  ASSERT_EQ(o[0].maintenance.size(), 1u);
+  EXPECT_EQ(o[0].maintenance[0].from_ms, 1796580000000);
+  EXPECT_EQ(o[0].maintenance[0].to_ms, 1796583600000);
+  // The week from Thursday 2026-12-03T00:00Z: Sunday 03:00-03:30 for a, Saturday 01:00-02:00 for b only.
+  incidents::TimeRange week{1796256000000, 1796256000000 + 7LL * 86400000};
+  ASSERT_TRUE(o[0].recurring_maintenance);
+  std::vector<incidents::TimeRange> a = o[0].recurring_maintenance(week);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].from_ms, 1796526000000);  // 2026-12-06T03:00:00Z
+  EXPECT_EQ(a[0].to_ms - a[0].from_ms, 30 * 60000);
+  ASSERT_TRUE(o[1].recurring_maintenance);
+  std::vector<incidents::TimeRange> b = o[1].recurring_maintenance(week);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].from_ms, 1796432400000);  // 2026-12-05T01:00:00Z
+  EXPECT_EQ(b[0].to_ms - b[0].from_ms, 60 * 60000);
+}
+
+}  // namespace
+}  // namespace vigil::cli
