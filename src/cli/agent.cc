@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <cstdio>
@@ -1118,6 +1119,7 @@ class Agent {
       return;
     }
     sla_ = std::move(*tracker);
+    sla_watch_start_ms_ = clock_.NowMs();
     events_.SetStateObserver([this](TimestampMs t) { ObserveSla(t); });
   }
 
@@ -1139,8 +1141,13 @@ class Agent {
     std::vector<systemd::UnitState> units = monitor->Units();
     if (units.empty()) return;  // not connected to the bus yet: nothing is known
     for (const auto& service : services) {
-      if (auto state = SlaStateOf(service, units, !health || health->ProbesOk(service)))
-        sla_->Observe(service, *state, t);
+      bool probes_ok = !health || health->ProbesOk(service);
+      std::optional<incidents::ServiceState> state = SlaStateOf(service, units, probes_ok);
+      if (!state) continue;
+      // systemd's time of the change when it has one, within what this run
+      // watched (before it, vigil was not looking: that time stays unknown).
+      TimestampMs since = SlaStateSince(service, units, *state, probes_ok);
+      sla_->Observe(service, *state, since > 0 ? std::clamp(since, sla_watch_start_ms_, t) : t);
     }
   }
 
@@ -1266,6 +1273,7 @@ class Agent {
   std::shared_ptr<recovery::HostActions> host_actions_;  // null without cleanup, failover or exec
   std::vector<std::string> sla_services_;                // services whose state the ledger records
   std::mutex sla_observe_mu_;
+  TimestampMs sla_watch_start_ms_ = 0;       // when the ledger opened: transitions are never dated before it
   std::unique_ptr<incidents::Tracker> sla_;  // null when state.db could not be opened; before events_
   web::LiveEvents live_;                     // before events_, which points at it
   EventCounter events_{clock_};

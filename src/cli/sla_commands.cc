@@ -1,5 +1,6 @@
 #include "cli/sla_commands.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -111,6 +112,27 @@ std::optional<incidents::ServiceState> SlaStateOf(const std::string& service,
   if (!any) return incidents::ServiceState::kDownUnplanned;
   if (all_up) return probes_ok ? incidents::ServiceState::kUp : incidents::ServiceState::kDownUnplanned;
   return all_clean ? incidents::ServiceState::kDownPlanned : incidents::ServiceState::kDownUnplanned;
+}
+
+TimestampMs SlaStateSince(const std::string& service, const std::vector<systemd::UnitState>& units,
+                          incidents::ServiceState state, bool probes_ok) {
+  constexpr uint64_t kUsPerMs = 1000;
+  uint64_t since_us = 0;
+  bool up = state == incidents::ServiceState::kUp;
+  if (up && !probes_ok) return 0;
+  for (const auto& u : units) {
+    if (u.service != service) continue;
+    if (u.load_state == "not-found") return 0;
+    if (up) {
+      since_us = std::max(since_us, u.active_enter_us);
+      continue;
+    }
+    if (systemd::IsUp(u)) continue;
+    // Still deactivating, or down since before it was last active: systemd has no time for this down yet.
+    if (u.active_state == "deactivating" || u.inactive_enter_us <= u.active_enter_us) return 0;
+    since_us = since_us == 0 ? u.inactive_enter_us : std::min(since_us, u.inactive_enter_us);
+  }
+  return static_cast<TimestampMs>(since_us / kUsPerMs);
 }
 
 int ShowSla(const SlaCommandOptions& o) {

@@ -25,6 +25,12 @@ std::vector<incidents::ServiceSlaOptions> SlaOptionsFor(const config::Config& c)
 // (vigil is starting, or a glob matches no unit).
 std::optional<incidents::ServiceState> SlaStateOf(const std::string& service,
                                                   const std::vector<systemd::UnitState>& units, bool probes_ok);
+// When `service` entered `state` by systemd's own timestamps (exact, unlike
+// the time vigil hears of it): up since the last of its units became active,
+// down since the first of its down units went inactive. 0 when systemd does
+// not say (probes failing, a stop still in progress, a unit never active).
+TimestampMs SlaStateSince(const std::string& service, const std::vector<systemd::UnitState>& units,
+                          incidents::ServiceState state, bool probes_ok);
 
 struct SlaCommandOptions {
   std::string config_path;  // empty: the built-in configuration

@@ -109,5 +109,34 @@ alerting:
   EXPECT_EQ(b[0].to_ms - b[0].from_ms, 60 * 60000);
 }
 
+systemd::UnitState Timed(systemd::UnitState u, uint64_t active_enter_ms, uint64_t inactive_enter_ms) {
+  u.active_enter_us = active_enter_ms * 1000;
+  u.inactive_enter_us = inactive_enter_ms * 1000;
+  return u;
+}
+
+TEST(SlaStateSince, UpSinceTheLastUnitBecameActive) {
+  std::vector<systemd::UnitState> units{Timed(Unit("a@1.service", "a", "active", "success"), 5000, 4000),
+                                        Timed(Unit("a@2.service", "a", "active", "success"), 7000, 6000)};
+  EXPECT_EQ(SlaStateSince("a", units, S::kUp, true), 7000);
+  EXPECT_EQ(SlaStateSince("a", units, S::kUp, false), 0);  // down by its probes: only vigil knows when
+}
+
+TEST(SlaStateSince, DownSinceTheFirstUnitWentInactive) {
+  std::vector<systemd::UnitState> units{Timed(Unit("a@1.service", "a", "failed", "signal"), 5000, 9000),
+                                        Timed(Unit("a@2.service", "a", "inactive", "success"), 5000, 8000),
+                                        Timed(Unit("a@3.service", "a", "active", "success"), 5000, 1000)};
+  EXPECT_EQ(SlaStateSince("a", units, S::kDownUnplanned, true), 8000);
+}
+
+TEST(SlaStateSince, NoTimeWhileSystemdHasNone) {
+  // A stop still running; a unit whose last inactive time is older than its last start.
+  EXPECT_EQ(SlaStateSince("a", {Timed(Unit("a.service", "a", "deactivating", ""), 5000, 9000)}, S::kDownPlanned, true),
+            0);
+  EXPECT_EQ(SlaStateSince("a", {Timed(Unit("a.service", "a", "activating", ""), 5000, 4000)}, S::kDownUnplanned, true),
+            0);
+  EXPECT_EQ(SlaStateSince("a", {Unit("a.service", "a", "inactive", "", "not-found")}, S::kDownUnplanned, true), 0);
+}
+
 }  // namespace
 }  // namespace vigil::cli

@@ -179,9 +179,6 @@ services:
         for name, s in sla(v, **{"from": f"{w_from:.3f}"}).items()),
             {name: window(s, "range") for name, s in sla(v, **{"from": f"{w_from:.3f}"}).items()})
 
-    for line in v.logs().splitlines():
-        if "systemd problem" in line or "SLA" in line:
-            print("vigil log:", line)
     # The API refuses bad parameters by name.
     for query, want in (("month=2026-13", "month"), ("from=yesterday", "from"), ("from=10&to=5", "to"),
                         ("service=nope", "nope")):
