@@ -4,13 +4,12 @@
 
 #include <algorithm>
 
+#include "base/sqlite.h"
+
 namespace vigil::incidents {
 namespace {
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
+using Stmt = SqliteStmt;
 
 std::string Text(sqlite3_stmt* s, int col) {
   const unsigned char* t = sqlite3_column_text(s, col);
@@ -47,15 +46,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, bool read_
 
 Ledger::~Ledger() { sqlite3_close(db_); }
 
-Status Ledger::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    return Status::Error(msg);
-  }
-  return Status::Ok();
-}
+Status Ledger::Exec(const char* sql) { return SqliteExec(db_, sql); }
 
 Status Ledger::Record(const std::string& service, TimestampMs time_ms, ServiceState state) {
   Result<std::vector<Transition>> last = Transitions(service, INT64_MAX);

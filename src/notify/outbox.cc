@@ -7,13 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/sqlite.h"
+
 namespace vigil::notify {
 namespace {
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
+using Stmt = SqliteStmt;
 
 // How many finished notifications the history keeps.
 constexpr int kHistoryRows = 1000;
@@ -100,15 +99,7 @@ Status Outbox::Transaction(const std::function<Status()>& body) {
   return Status::Ok();
 }
 
-Status Outbox::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return Status::Error(msg);
-  }
-  return Status::Ok();
-}
+Status Outbox::Exec(const char* sql) { return SqliteExec(db_, sql); }
 
 Result<int64_t> Outbox::Enqueue(const std::string& receiver, const std::string& integration, int index,
                                 const std::string& payload, TimestampMs now) {

@@ -2,13 +2,12 @@
 
 #include <sqlite3.h>
 
+#include "base/sqlite.h"
+
 namespace vigil::recovery {
 namespace {
 
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
+using Stmt = SqliteStmt;
 
 constexpr const char* kColumns =
     "id, time_ms, service, episode, kind, action, target, attempt, outcome, detail, duration_ms";
@@ -50,15 +49,7 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
 
 AuditLog::~AuditLog() { sqlite3_close(db_); }
 
-Status AuditLog::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    return Status::Error(msg);
-  }
-  return Status::Ok();
-}
+Status AuditLog::Exec(const char* sql) { return SqliteExec(db_, sql); }
 
 Result<int64_t> AuditLog::BeginAction(const AuditEntry& e) {
   AuditEntry started = e;

@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "base/sqlite.h"
+
 namespace vigil::rules {
 
 namespace {
@@ -27,10 +29,7 @@ Labels LabelsFromJson(const std::string& text) {
 }
 
 // Finalizes a statement on every path.
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
+using Stmt = SqliteStmt;
 
 }  // namespace
 
@@ -70,15 +69,7 @@ Result<std::unique_ptr<AlertStateStore>> AlertStateStore::Open(const std::string
 
 AlertStateStore::~AlertStateStore() { sqlite3_close(db_); }
 
-Status AlertStateStore::Exec(const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
-    sqlite3_free(err);
-    return Status::Error(msg);
-  }
-  return Status::Ok();
-}
+Status AlertStateStore::Exec(const char* sql) { return SqliteExec(db_, sql); }
 
 Status AlertStateStore::SaveGroup(const std::string& group_key, const std::vector<SavedAlert>& alerts,
                                   TimestampMs now_ms) {

@@ -1,0 +1,33 @@
+// What every store in state.db shares (alert state, outbox, recovery audit,
+// SLA ledger): a statement that finalizes itself, and exec with SQLite's
+// error as a Status. Header-only: its users link SQLite themselves.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <string>
+
+#include "base/status.h"
+
+namespace vigil {
+
+struct SqliteStmt {
+  sqlite3_stmt* s = nullptr;
+  SqliteStmt() = default;
+  SqliteStmt(const SqliteStmt&) = delete;
+  SqliteStmt& operator=(const SqliteStmt&) = delete;
+  ~SqliteStmt() { sqlite3_finalize(s); }
+};
+
+// Runs statements that return no rows; the error is SQLite's own message.
+inline Status SqliteExec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::Error(msg);
+  }
+  return Status::Ok();
+}
+
+}  // namespace vigil
