@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 #include <string>
 
 #include "template/template.h"
@@ -101,7 +102,10 @@ std::string HumanizeDuration(double v) {
       sign = "-";
       v = -v;
     }
-    int64_t duration = static_cast<int64_t>(v);
+    // Go's int64(v) on amd64 gives math.MinInt64 past 2^63 (the CPU's
+    // "integer indefinite"); C++ leaves that cast undefined, so it is spelled out.
+    constexpr double kTwoTo63 = 9223372036854775808.0;
+    int64_t duration = v < kTwoTo63 ? static_cast<int64_t>(v) : std::numeric_limits<int64_t>::min();
     int64_t seconds = duration % 60;
     int64_t minutes = (duration / 60) % 60;
     int64_t hours = (duration / 60 / 60) % 24;

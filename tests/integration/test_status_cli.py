@@ -301,8 +301,9 @@ with vt.running(lambda: vigil, cleanup):
     s = wait_screen(lambda s: "Stopped" in s, "Ctrl-Z suspends top")
     c.check("Ctrl-Z gives the shell its screen back", "[2 Alerts]" not in s and "AlwaysFiring" not in s, s)
     tmux_cmd("send-keys", "-t", "t", "fg", "Enter")
-    s = wait_screen(lambda s: "vigil top" in s.splitlines()[0], "fg resumes top")
-    c.check("fg resumes top on the pane it showed", "[2 Alerts]" in s and "AlwaysFiring" in s, s)
+    # The shell's own line also holds "vigil top": wait for top's redrawn pane, not that.
+    s = wait_screen(lambda s: "[2 Alerts]" in s and "AlwaysFiring" in s, "fg resumes top", timeout=10)
+    c.check("fg resumes top on the pane it showed", "vigil top" in s.splitlines()[0], s)
 
     tmux_cmd("send-keys", "-t", "t", "q")
     # A job resumed by fg loses the rest of its command line: ask for its status.
