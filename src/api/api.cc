@@ -25,23 +25,6 @@ constexpr int64_t kMaxPointsPerSeries = 11000;
 constexpr std::string_view kPrefix = "/api/v1/";
 constexpr std::string_view kFederatePath = "/federate";
 
-http::Response JsonResponse(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.content_type = "application/json";
-  r.body = std::move(body);
-  return r;
-}
-
-http::Response ErrorResponse(int status, std::string_view type, std::string_view message) {
-  std::string b = R"({"status":"error","errorType":)";
-  AppendJsonString(&b, type);
-  b += R"(,"error":)";
-  AppendJsonString(&b, message);
-  b += '}';
-  return JsonResponse(status, std::move(b));
-}
-
 http::Response BadData(std::string_view message) { return ErrorResponse(400, "bad_data", message); }
 
 http::Response InvalidParam(std::string_view param, std::string_view message) {

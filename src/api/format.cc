@@ -183,4 +183,21 @@ int HttpStatus(promql::ErrorKind kind) {
   return 500;
 }
 
+http::Response JsonResponse(int status, std::string body) {
+  http::Response r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::move(body);
+  return r;
+}
+
+http::Response ErrorResponse(int status, std::string_view type, std::string_view message) {
+  std::string b = R"({"status":"error","errorType":)";
+  AppendJsonString(&b, type);
+  b += R"(,"error":)";
+  AppendJsonString(&b, message);
+  b += '}';
+  return JsonResponse(status, std::move(b));
+}
+
 }  // namespace vigil::api

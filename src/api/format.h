@@ -7,6 +7,7 @@
 
 #include "base/status.h"
 #include "base/time.h"
+#include "http/server.h"
 #include "promql/engine.h"
 
 namespace vigil::api {
@@ -27,6 +28,10 @@ std::string FormatTimestampAsFloat(TimestampMs t);
 // Appends `s` as a JSON string the way Go's encoder does (<, >, & as \u003c…;
 // invalid UTF-8 as \ufffd).
 void AppendJsonString(std::string* out, std::string_view s);
+// An application/json response, and Prometheus's API error in one:
+// {"status":"error","errorType":TYPE,"error":MESSAGE}.
+http::Response JsonResponse(int status, std::string body);
+http::Response ErrorResponse(int status, std::string_view type, std::string_view message);
 
 // Prometheus's parseTime: Unix seconds (fractions rounded to ms) or RFC 3339.
 // Error: `cannot parse "x" to a valid timestamp`.

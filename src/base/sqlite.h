@@ -19,6 +19,12 @@ struct SqliteStmt {
   ~SqliteStmt() { sqlite3_finalize(s); }
 };
 
+// A text column, "" for NULL.
+inline std::string SqliteText(sqlite3_stmt* s, int col) {
+  const unsigned char* t = sqlite3_column_text(s, col);
+  return t != nullptr ? reinterpret_cast<const char*>(t) : "";
+}
+
 // Runs statements that return no rows; the error is SQLite's own message.
 inline Status SqliteExec(sqlite3* db, const char* sql) {
   char* err = nullptr;

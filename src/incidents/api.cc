@@ -3,29 +3,9 @@
 #include <algorithm>
 #include <string>
 
+#include "api/format.h"
+
 namespace vigil::incidents {
-namespace {
-
-http::Response Json(int status, std::string body) {
-  http::Response r;
-  r.status = status;
-  r.content_type = "application/json";
-  r.body = std::move(body);
-  return r;
-}
-
-// Prometheus's API error shape; messages hold only names and times, no JSON escaping needed beyond quotes.
-http::Response Error(int status, const std::string& type, const std::string& message) {
-  std::string escaped;
-  for (char c : message) {
-    if (c == '"' || c == '\\') escaped += '\\';
-    escaped += c;
-  }
-  return Json(status, R"({"status":"error","errorType":")" + type + R"(","error":")" + escaped + "\"}");
-}
-
-}  // namespace
-
 Result<ReportRequest> ParseReportRequest(const std::string& service, const std::string& month, const std::string& from,
                                          const std::string& to, TimestampMs now_ms) {
   ReportRequest request;
@@ -59,19 +39,20 @@ Result<ReportRequest> ParseReportRequest(const std::string& service, const std::
 
 http::Route NewApiRoute(Tracker* tracker, const Clock* clock) {
   return {"/api/v1/sla", [tracker, clock](const http::Request& r) -> http::Response {
-            if (r.path != "/api/v1/sla") return Error(404, "not_found", "not found");
-            if (r.method != "GET") return Error(405, "bad_data", "method not allowed: use GET");
-            if (tracker == nullptr) return Error(503, "unavailable", "the SLA ledger in state.db could not be opened");
+            if (r.path != "/api/v1/sla") return api::ErrorResponse(404, "not_found", "not found");
+            if (r.method != "GET") return api::ErrorResponse(405, "bad_data", "method not allowed: use GET");
+            if (tracker == nullptr)
+              return api::ErrorResponse(503, "unavailable", "the SLA ledger in state.db could not be opened");
             Result<ReportRequest> request = ParseReportRequest(r.Param("service"), r.Param("month"), r.Param("from"),
                                                                r.Param("to"), clock->NowMs());
-            if (!request.ok()) return Error(400, "bad_data", request.status().message());
+            if (!request.ok()) return api::ErrorResponse(400, "bad_data", request.status().message());
             Result<std::vector<ServiceReport>> reports = tracker->Report(*request);
             if (!reports.ok()) {
               bool unknown_service = reports.status().message().starts_with("no service named");
-              return Error(unknown_service ? 404 : 500, unknown_service ? "not_found" : "internal",
-                           reports.status().message());
+              return api::ErrorResponse(unknown_service ? 404 : 500, unknown_service ? "not_found" : "internal",
+                                        reports.status().message());
             }
-            return Json(200, R"({"status":"success","data":)" + ReportJson(*reports) + "}");
+            return api::JsonResponse(200, R"({"status":"success","data":)" + ReportJson(*reports) + "}");
           }};
 }
 

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "api/format.h"
 #include "base/log.h"
 
 namespace vigil::incidents {
@@ -271,17 +272,9 @@ CapacityReport CapacityReporter::Build() const {
 
 http::Route NewCapacityRoute(std::shared_ptr<const CapacityReporter> reporter) {
   return {"/api/v1/capacity", [reporter](const http::Request& r) -> http::Response {
-            if (r.path != "/api/v1/capacity") {
-              return {404, "application/json", R"({"status":"error","errorType":"not_found","error":"not found"})"};
-            }
-            if (r.method != "GET") {
-              return {405, "application/json",
-                      R"({"status":"error","errorType":"bad_data","error":"/api/v1/capacity answers GET only"})"};
-            }
-            http::Response resp;
-            resp.content_type = "application/json";
-            resp.body = ToResponseJson(reporter->Build());
-            return resp;
+            if (r.path != "/api/v1/capacity") return api::ErrorResponse(404, "not_found", "not found");
+            if (r.method != "GET") return api::ErrorResponse(405, "bad_data", "/api/v1/capacity answers GET only");
+            return api::JsonResponse(200, ToResponseJson(reporter->Build()));
           }};
 }
 

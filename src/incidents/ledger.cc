@@ -11,11 +11,6 @@ namespace {
 
 using Stmt = SqliteStmt;
 
-std::string Text(sqlite3_stmt* s, int col) {
-  const unsigned char* t = sqlite3_column_text(s, col);
-  return t != nullptr ? reinterpret_cast<const char*>(t) : "";
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, bool read_only) {
@@ -83,7 +78,7 @@ Result<std::vector<Transition>> Ledger::Transitions(const std::string& service, 
   std::vector<Transition> out;
   int rc;
   while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-    std::string name = Text(st.s, 1);
+    std::string name = SqliteText(st.s, 1);
     std::optional<ServiceState> state = ParseState(name);
     if (!state) return Status::Error("SLA ledger: unknown state \"" + name + "\" for service " + service);
     out.push_back({sqlite3_column_int64(st.s, 0), *state});
@@ -100,7 +95,7 @@ Result<std::vector<std::string>> Ledger::Services() {
   }
   std::vector<std::string> out;
   int rc;
-  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) out.push_back(Text(st.s, 0));
+  while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) out.push_back(SqliteText(st.s, 0));
   if (rc != SQLITE_DONE) return Status::Error(std::string("SLA ledger: reading: ") + sqlite3_errmsg(db_));
   return out;
 }

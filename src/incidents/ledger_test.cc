@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/testing/temp_dir.h"
+#include "incidents/report.h"
 
 namespace vigil::incidents {
 namespace {
@@ -100,6 +101,34 @@ TEST(SlaLedger, ReadOnlyNeedsAnExistingFile) {
   auto missing = Ledger::Open(dir.path() + "/none.db", /*read_only=*/true);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("none.db"), std::string::npos) << missing.status().message();
+}
+
+TEST(SlaReport, RecurringMaintenanceIsAskedOnlyForUnplannedDownStretches) {
+  testing::TempDir dir;
+  auto ledger = OpenLedger(dir.path() + "/state.db");
+  constexpr TimestampMs kHour = 3'600'000, kNow = 100 * kHour;
+  ASSERT_TRUE(ledger->Record("app", kNow - 10 * kHour, S::kUp).ok());
+  ASSERT_TRUE(ledger->Record("app", kNow - 5 * kHour, S::kDownUnplanned).ok());
+  ASSERT_TRUE(ledger->Record("app", kNow - 3 * kHour, S::kUp).ok());
+  ServiceSlaOptions o;
+  o.service = "app";
+  std::vector<TimeRange> asked;
+  // A "weekly" window covering the first of the two hours down.
+  o.recurring_maintenance = [&](TimeRange r) {
+    asked.push_back(r);
+    return std::vector<TimeRange>{{kNow - 5 * kHour, kNow - 4 * kHour}};
+  };
+  ReportRequest request;
+  request.now_ms = kNow;
+  auto reports = BuildReport(*ledger, {o}, request);
+  ASSERT_TRUE(reports.ok()) << reports.status().message();
+  ASSERT_EQ(reports->size(), 1u);
+  const Availability& day = (*reports)[0].windows[0].availability;  // 24h
+  EXPECT_EQ(day.planned_ms, kHour);
+  EXPECT_EQ(day.unplanned_ms, kHour);
+  ASSERT_EQ(asked.size(), 1u);  // the down stretch only, not the 30 days
+  EXPECT_EQ(asked[0].from_ms, kNow - 5 * kHour);
+  EXPECT_EQ(asked[0].to_ms, kNow - 3 * kHour);
 }
 
 }  // namespace

@@ -61,8 +61,15 @@ Result<std::vector<ServiceReport>> BuildReport(Ledger& ledger, const std::vector
     const std::vector<Transition>& t = *transitions;
     std::vector<TimeRange> maintenance = options.maintenance;
     if (options.recurring_maintenance) {
+      // Maintenance only changes how unplanned down time counts, so weekly
+      // windows are expanded over those stretches, not over all 30 days.
       TimestampMs latest = request.range ? std::max(now, request.range->to_ms) : now;
-      for (const auto& m : options.recurring_maintenance({earliest, latest})) maintenance.push_back(m);
+      for (size_t i = 0; i < t.size(); ++i) {
+        if (t[i].state != ServiceState::kDownUnplanned) continue;
+        TimeRange down{std::max(t[i].time_ms, earliest), i + 1 < t.size() ? t[i + 1].time_ms : latest};
+        if (down.to_ms <= down.from_ms) continue;
+        for (const auto& m : options.recurring_maintenance(down)) maintenance.push_back(m);
+      }
     }
     ServiceReport r;
     r.service = name;

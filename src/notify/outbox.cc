@@ -278,9 +278,7 @@ Result<std::vector<Outbox::FirstDelivery>> Outbox::FirstDeliveries(TimestampMs s
   std::vector<FirstDelivery> out;
   int rc;
   while ((rc = sqlite3_step(st.s)) == SQLITE_ROW) {
-    const unsigned char* fp = sqlite3_column_text(st.s, 0);
-    out.push_back({fp == nullptr ? "" : reinterpret_cast<const char*>(fp), sqlite3_column_int64(st.s, 1),
-                   sqlite3_column_int64(st.s, 2)});
+    out.push_back({SqliteText(st.s, 0), sqlite3_column_int64(st.s, 1), sqlite3_column_int64(st.s, 2)});
   }
   if (rc != SQLITE_DONE) return Status::Error(std::string("read first deliveries: ") + sqlite3_errmsg(db_));
   return out;

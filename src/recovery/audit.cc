@@ -12,11 +12,6 @@ using Stmt = SqliteStmt;
 constexpr const char* kColumns =
     "id, time_ms, service, episode, kind, action, target, attempt, outcome, detail, duration_ms";
 
-std::string Text(sqlite3_stmt* s, int col) {
-  const unsigned char* t = sqlite3_column_text(s, col);
-  return t != nullptr ? reinterpret_cast<const char*>(t) : "";
-}
-
 }  // namespace
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
@@ -117,14 +112,14 @@ Result<std::vector<AuditEntry>> AuditLog::Query(const std::string& sql, const st
     AuditEntry e;
     e.id = sqlite3_column_int64(st.s, 0);
     e.time_ms = sqlite3_column_int64(st.s, 1);
-    e.service = Text(st.s, 2);
+    e.service = SqliteText(st.s, 2);
     e.episode = static_cast<uint64_t>(sqlite3_column_int64(st.s, 3));
-    e.kind = Text(st.s, 4);
-    e.action = Text(st.s, 5);
-    e.target = Text(st.s, 6);
+    e.kind = SqliteText(st.s, 4);
+    e.action = SqliteText(st.s, 5);
+    e.target = SqliteText(st.s, 6);
     e.attempt = sqlite3_column_int(st.s, 7);
-    e.outcome = Text(st.s, 8);
-    e.detail = Text(st.s, 9);
+    e.outcome = SqliteText(st.s, 8);
+    e.detail = SqliteText(st.s, 9);
     e.duration_ms = sqlite3_column_int64(st.s, 10);
     out.push_back(std::move(e));
   }
@@ -221,7 +216,7 @@ Result<std::map<std::string, TimestampMs>> AuditLog::Pauses() {
     return Status::Error(std::string("recovery pauses: ") + sqlite3_errmsg(db_));
   }
   std::map<std::string, TimestampMs> out;
-  while (sqlite3_step(st.s) == SQLITE_ROW) out[Text(st.s, 0)] = sqlite3_column_int64(st.s, 1);
+  while (sqlite3_step(st.s) == SQLITE_ROW) out[SqliteText(st.s, 0)] = sqlite3_column_int64(st.s, 1);
   return out;
 }
 

@@ -172,10 +172,7 @@ Status AlertStateStore::SaveEpisodesLocked(const std::string& group_key, const s
     sqlite3_bind_text(open.s, 1, group_key.c_str(), -1, SQLITE_TRANSIENT);
     int rc;
     while ((rc = sqlite3_step(open.s)) == SQLITE_ROW) {
-      auto text = [&](int col) {
-        const unsigned char* t = sqlite3_column_text(open.s, col);
-        return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
-      };
+      auto text = [&](int col) { return SqliteText(open.s, col); };
       if (live.count({text(1), text(2), text(3), sqlite3_column_int64(open.s, 4)}) == 0) {
         ended.push_back(sqlite3_column_int64(open.s, 0));
       }
@@ -232,10 +229,7 @@ Result<std::vector<SavedAlert>> AlertStateStore::LoadAll() {
                          -1, &q.s, nullptr) != SQLITE_OK) {
     return Status::Error(std::string("load alert state: ") + sqlite3_errmsg(db_));
   }
-  auto text = [&](int col) {
-    const unsigned char* t = sqlite3_column_text(q.s, col);
-    return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
-  };
+  auto text = [&](int col) { return SqliteText(q.s, col); };
   std::vector<SavedAlert> out;
   int rc;
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
@@ -277,10 +271,7 @@ Result<std::vector<AlertEpisode>> AlertStateStore::Episodes(TimestampMs from_ms,
   }
   sqlite3_bind_int64(q.s, 1, to_ms);
   sqlite3_bind_int64(q.s, 2, from_ms);
-  auto text = [&](int col) {
-    const unsigned char* t = sqlite3_column_text(q.s, col);
-    return t == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(t));
-  };
+  auto text = [&](int col) { return SqliteText(q.s, col); };
   std::vector<AlertEpisode> out;
   int rc;
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
