@@ -1,6 +1,7 @@
 #include "incidents/capacity.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -152,6 +153,11 @@ std::string ToResponseJson(const CapacityReport& report) {
 
 void AppendMetrics(const CapacityReport& report, MetricBatch& out) {
   constexpr double kInf = std::numeric_limits<double>::infinity();
+  if (report.compute_seconds > 0) {
+    out.AddGauge("vigil_capacity_compute_seconds",
+                 "How long the last forecast of every resource took, reading its history included.", {},
+                 report.compute_seconds);
+  }
   for (const ResourceForecast& r : report.resources) {
     if (!r.forecast) continue;
     const Forecast& f = *r.forecast;
@@ -263,7 +269,9 @@ CapacityReport CapacityReporter::Build() const {
     std::lock_guard lock(impl_->mu);
     if (impl_->cached && now - impl_->cached_at < impl_->o.cache_for.count()) return *impl_->cached;
   }
+  const auto started = std::chrono::steady_clock::now();
   CapacityReport r = impl_->Compute(now);
+  r.compute_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::lock_guard lock(impl_->mu);
   impl_->cached = r;
   impl_->cached_at = now;

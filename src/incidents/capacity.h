@@ -37,6 +37,7 @@ struct ResourceForecast {
 
 struct CapacityReport {
   double time_seconds = 0;
+  double compute_seconds = 0;  // reading the histories and forecasting them (0: not measured)
   std::vector<ResourceForecast> resources;
 };
 
