@@ -113,6 +113,13 @@ TEST(CapacityTest, ReporterReadsTheStore) {
   EXPECT_EQ(r.resources[2].name, "bitcoind");
   EXPECT_EQ(r.resources[2].recommendation,
             "bitcoind uses 2.0 GiB of 8.0 (host memory; no limit exported): headroom 75%");
+  // The time the forecast took is measured and exported.
+  EXPECT_GT(r.compute_seconds, 0);
+  MetricBatch m;
+  AppendMetrics(r, m);
+  bool has_compute_seconds = false;
+  for (const auto& fam : m.families()) has_compute_seconds |= fam.name == "vigil_capacity_compute_seconds";
+  EXPECT_TRUE(has_compute_seconds);
 
   http::Route route = NewCapacityRoute(reporter);
   http::Request req;

@@ -158,7 +158,9 @@ with vt.running(lambda: v, lambda: hooks.stop(), lambda: sd.cleanup(), lambda: p
     # --- dry-run: cleanup lists, deletes nothing; failover says what it would do.
     v = vt.Vigil(a.vigil, config("dry-run"))
     v.wait_ready()
-    dry = vt.wait_until(lambda: actions("cleanup"), timeout=15, what="a dry-run cleanup")[0]
+    # The row is written before the cleanup runs ("started"); its outcome and list come when it ends.
+    dry = vt.wait_until(lambda: [e for e in actions("cleanup") if e["outcome"] != "started"], timeout=15,
+                        what="a dry-run cleanup finished")[0]
     c.check("dry-run cleanup: lists the old logs, deletes nothing",
             dry["outcome"] == "dry-run" and "app.log.0" in dry["detail"] and
             sorted(os.listdir(root)) == ["app.log.0", "app.log.1", "app.log.2", "app.log.new", "keep.txt",
