@@ -69,6 +69,7 @@ try {
     alerts: ['#/alerts', '.alerts section'],
     explore: [`#/explore?${new URLSearchParams({ q: 'ui_test_series', range: '1h' })}`, '.explore figure.chart canvas'],
     system: ['#/system', '.system [data-collector]'],
+    insight: ['#/insight', '.insight [data-sla]'],
   };
   for (const [name, [hash, ready]] of Object.entries(pages)) {
     problems.length = 0;
@@ -175,6 +176,24 @@ try {
     });
     check('the chart canvas has the series drawn', coloured > 50, `${coloured} pixels in the series colour`);
   }
+
+  // Insight: every service's uptime as GET /api/v1/sla gives it.
+  await page.goto(url + '/#/insight');
+  await page.waitForSelector('.insight tr[data-sla]');
+  const sla = (await (await fetch(url + '/api/v1/sla')).json()).data;
+  const shownSla = await page.$$eval('.insight tr[data-sla]', (rows) => rows.map((r) => [r.dataset.sla,
+    r.querySelector('[data-state]').dataset.state, r.cells[2].textContent]));
+  // The uptime moves while the test reads it (a service killed above has a second of downtime in a
+  // window of seconds): the same within 0.5 %.
+  const agrees = sla.length === shownSla.length && sla.every((s, i) => {
+    const day = s.windows.find((w) => w.window === '24h');
+    const [name, state, text] = shownSla[i];
+    return name === s.service && state === s.state && (day.availability === null ? text === '—'
+      : Math.abs(parseFloat(text) - day.availability * 100) < 0.5);
+  });
+  check('insight shows each service\'s state and 24 h uptime as the SLA API does',
+    services.every((name) => shownSla.some((r) => r[0] === name)) && agrees,
+    `${JSON.stringify(shownSla)} vs ${JSON.stringify(sla.map((s) => [s.service, s.state, s.windows[0]]))}`);
 
   // Keyboard: page keys and the theme key.
   await page.goto(url + '/#/');

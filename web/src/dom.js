@@ -50,6 +50,7 @@ export const STATES = {
   degraded: { icon: '◐', word: 'degraded' },
   down: { icon: '✖', word: 'down' },
   recovering: { icon: '↻', word: 'recovering' },
+  planned_down: { icon: '⏸', word: 'stopped (planned)' },
   unknown: { icon: '?', word: 'unknown' },
 };
 

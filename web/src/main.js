@@ -7,11 +7,12 @@ import { alerts } from './alerts.js';
 import { status as fetchStatus } from './api.js';
 import { h, fill } from './dom.js';
 import { explore } from './explore.js';
+import { insight } from './insight.js';
 import { overview } from './overview.js';
 import { service } from './service.js';
 import { system } from './system.js';
 
-const PAGES = { '': overview, service, alerts, explore, system };
+const PAGES = { '': overview, service, alerts, explore, system, insight };
 const TICK_MS = 10000;  // charts and tables that no event announces (host resources)
 
 const main = document.getElementById('page');
@@ -114,12 +115,12 @@ function toggleTheme() {
 }
 document.getElementById('theme').addEventListener('click', toggleTheme);
 
-// Keys: 1-4 pages, / the query box, t theme. Not while typing.
+// Keys: 1-5 pages, / the query box, t theme. Not while typing.
 document.addEventListener('keydown', (e) => {
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const t = e.target;
   if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) return;
-  const pages = { 1: '#/', 2: '#/alerts', 3: '#/explore', 4: '#/system' };
+  const pages = { 1: '#/', 2: '#/alerts', 3: '#/explore', 4: '#/system', 5: '#/insight' };
   if (pages[e.key]) { navigate(pages[e.key]); main.focus(); } else if (e.key === 't') toggleTheme();
   else if (e.key === '/') { e.preventDefault(); navigate('#/explore'); }
 });

@@ -1,0 +1,83 @@
+// Insight: what the recorded history adds up to — uptime and SLOs per
+// service (GET /api/v1/sla) and capacity forecasts with their
+// recommendations (GET /api/v1/capacity).
+import { get } from './api.js';
+import { duration, h, percent, section, stateBadge, table, fill, bytes } from './dom.js';
+
+const WINDOWS = ['24h', '7d', '30d'];
+
+function windowOf(service, name) {
+  return service.windows.find((w) => w.window === name);
+}
+
+// Availability with enough digits to tell 99.9 % from 99.99 %; "—" when nothing is known.
+function availability(w) {
+  return w && w.availability !== null ? percent(w.availability, 3) : '—';
+}
+
+function slaRows(services) {
+  return services.map((s) => {
+    const month = windowOf(s, '30d');
+    const slo = s.slo;
+    const burn = slo ? Object.entries(slo.burn_rate).map(([k, v]) => `${k} ${v === null ? '—' : v.toFixed(2)}`)
+      .join(', ') : '';
+    return h('tr', { dataset: { sla: s.service } }, h('th', { scope: 'row' }, s.service),
+      h('td', {}, stateBadge(s.state)),
+      ...WINDOWS.map((name) => h('td', { class: 'num' }, availability(windowOf(s, name)))),
+      h('td', { class: 'num' }, month ? duration(month.unplanned_downtime_seconds) : '—'),
+      h('td', { class: 'num' }, month ? duration(month.planned_downtime_seconds) : '—'),
+      h('td', {}, slo ? `${percent(slo.objective, 2)} over ${slo.window}` : 'none'),
+      h('td', { class: 'num' }, slo && slo.error_budget_remaining_ratio !== null
+        ? percent(slo.error_budget_remaining_ratio, 0) : '—'),
+      h('td', {}, burn || '—'));
+  });
+}
+
+function days(d) {
+  return d === null || d === undefined ? 'not filling' : `${d.toFixed(1)} d`;
+}
+
+function capacityRows(resources) {
+  return resources.map((r) => {
+    const f = r.daysToFull;
+    const range = f && f.estimate !== null && f.low !== null && f.high !== null
+      ? `${days(f.estimate)} (${f.low.toFixed(0)}–${f.high.toFixed(0)})` : days(f && f.estimate);
+    return h('tr', { dataset: { resource: r.name } }, h('th', { scope: 'row' }, r.name),
+      h('td', {}, r.resource.replace('_', ' ')),
+      h('td', { class: 'num' }, `${bytes(r.usedBytes)} of ${bytes(r.capacityBytes)}`),
+      h('td', { class: 'num' }, r.error ? '—' : range),
+      h('td', {}, r.error ? r.error : r.recommendation));
+  });
+}
+
+export function insight() {
+  const boxes = { sla: h('div', {}), capacity: h('div', {}) };
+  const el = h('div', { class: 'page insight' }, h('h1', {}, 'Insight'),
+    section('Uptime and SLOs', boxes.sla), section('Capacity forecasts', boxes.capacity));
+  const fail = (box, e) => fill(box, h('p', { class: 'error' }, e.message));
+
+  async function sla() {
+    const services = (await get('/api/v1/sla')).data;
+    fill(boxes.sla, services.length
+      ? table(['Service', 'State', 'Uptime 24 h', '7 d', '30 d', 'Unplanned down 30 d', 'Planned 30 d', 'SLO',
+        'Budget left', 'Burn rate'], slaRows(services),
+      'Availability from the exact times each service changed state; planned downtime (maintenance windows, ' +
+        'clean stops) does not count against it.')
+      : h('p', { class: 'muted' }, 'No service has a recorded state yet.'));
+  }
+
+  async function capacity() {
+    const r = (await get('/api/v1/capacity')).data;
+    fill(boxes.capacity, r.resources.length
+      ? table(['Resource', 'Kind', 'Used', 'Full in', 'Recommendation'], capacityRows(r.resources),
+        'Forecast from 30 days of history, robust to deletions, rotation and pruning; the range is the uncertainty.')
+      : h('p', { class: 'muted' }, 'No filesystem or memory history yet.'));
+  }
+
+  const load = () => {
+    sla().catch((e) => fail(boxes.sla, e));
+    capacity().catch((e) => fail(boxes.capacity, e));
+  };
+  load();
+  return { el, onTick: load };
+}
