@@ -152,7 +152,7 @@ std::optional<Incident> BuildIncident(const std::vector<int64_t>& episode_ids, c
 
   // First evidence: the root service's down transition (systemd's own time)
   // starting the stretch its first alert fired in, else the earliest alert.
-  std::optional<TimestampMs> root_down;
+  TimestampMs root_down = 0;  // 0: no down transition found (an optional trips GCC 12's maybe-uninitialized)
   const std::vector<Transition>* root_ledger = nullptr;
   if (auto it = in.transitions.find(inc.root_service); it != in.transitions.end()) root_ledger = &it->second;
   if (root_ledger != nullptr) {
@@ -162,17 +162,17 @@ std::optional<Incident> BuildIncident(const std::vector<int64_t>& episode_ids, c
       const bool down = t.state == ServiceState::kDownUnplanned || t.state == ServiceState::kDownPlanned;
       const bool was_down = previous == ServiceState::kDownUnplanned || previous == ServiceState::kDownPlanned;
       if (down && !was_down) root_down = t.time_ms;
-      if (t.state == ServiceState::kUp) root_down.reset();
+      if (t.state == ServiceState::kUp) root_down = 0;
       previous = t.state;
     }
   }
   inc.start_ms = members.front()->active_at;
-  if (root_down) inc.start_ms = std::min(inc.start_ms, *root_down);
+  if (root_down != 0) inc.start_ms = std::min(inc.start_ms, root_down);
   const TimestampMs window_end = open ? kOpenEnd : inc.end_ms;
 
   std::vector<TimelineEvent>& tl = inc.timeline;
-  tl.push_back({inc.start_ms, "first_evidence", inc.root_service, root_down ? "" : inc.root_alert,
-                root_down ? "the SLA ledger's down transition" : "the earliest alert became pending"});
+  tl.push_back({inc.start_ms, "first_evidence", inc.root_service, root_down != 0 ? "" : inc.root_alert,
+                root_down != 0 ? "the SLA ledger's down transition" : "the earliest alert became pending"});
   std::map<std::pair<std::string, TimestampMs>, TimestampMs> delivered;  // (fingerprint, startsAt) -> first
   for (const auto& n : in.notifications) {
     auto [it, fresh] = delivered.emplace(std::make_pair(n.fingerprint, n.starts_at), n.delivered_at);
@@ -199,16 +199,16 @@ std::optional<Incident> BuildIncident(const std::vector<int64_t>& episode_ids, c
       if (t.time_ms < inc.start_ms || t.time_ms > window_end) continue;
       if (t.state == ServiceState::kUp) {
         tl.push_back({t.time_ms, "service_up", s, "", "active again"});
-        if (s == inc.root_service && root_down && !root_up) root_up = t.time_ms;
+        if (s == inc.root_service && root_down != 0 && !root_up) root_up = t.time_ms;
       } else if (t.state != ServiceState::kUnknown) {
         tl.push_back({t.time_ms, "service_down", s, "", std::string(StateName(t.state))});
       }
     }
   }
   // The root may come back after its alerts resolved (a `for` on the way down is rare, but a ledger is exact).
-  if (root_down && !root_up && root_ledger != nullptr) {
+  if (root_down != 0 && !root_up && root_ledger != nullptr) {
     for (const Transition& t : *root_ledger) {
-      if (t.time_ms > *root_down && t.state == ServiceState::kUp) {
+      if (t.time_ms > root_down && t.state == ServiceState::kUp) {
         root_up = t.time_ms;
         tl.push_back({t.time_ms, "service_up", inc.root_service, "", "active again"});
         break;
