@@ -208,7 +208,8 @@ Status IncidentTracker::Store(std::vector<Incident>& incidents, TimestampMs now_
       if (!existing.empty()) sqlite3_bind_int64(write, 14, *existing.begin());
       if (sqlite3_step(write) != SQLITE_DONE) return Error(db_, "writing");
       inc.id = existing.empty() ? sqlite3_last_insert_rowid(db_) : *existing.begin();
-      for (auto it = std::next(existing.begin()); it != existing.end(); ++it) {
+      for (auto it = existing.begin(); it != existing.end(); ++it) {
+        if (it == existing.begin()) continue;  // the one kept
         sqlite3_reset(move_members.s);
         sqlite3_bind_int64(move_members.s, 1, inc.id);
         sqlite3_bind_int64(move_members.s, 2, *it);

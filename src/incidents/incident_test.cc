@@ -206,7 +206,7 @@ TEST(IncidentGroupingTest, PostMortemHasSummaryTimelineAndCharts) {
   Incident inc = GroupIncidents(Chain())[0];
   inc.id = 7;
   ChartSeries c = ChangesOnly("root", {{T0 - S, 1}, {T0, 1}, {T0 + S, 0}, {T0 + 2 * S, 0}, {T0 + 60 * S, 1}});
-  EXPECT_EQ(c.points.size(), 4u);  // T0 (no change) dropped
+  EXPECT_EQ(c.points.size(), 3u);  // T0 and T0 + 2 s (no change) dropped
   std::string md = IncidentMarkdown(inc, {c}, "unused");
   EXPECT_EQ(md.rfind("# Incident 7: ServiceDown on root\n", 0), 0u) << md;
   EXPECT_NE(md.find("- MTTD: 4.000s (first evidence to the first notification delivered)"), std::string::npos) << md;
@@ -299,6 +299,28 @@ TEST_F(IncidentStoreTest, IdsAreStableAndSummariesOutliveTheEpisodes) {
   EXPECT_EQ(shown->root_alert, "ServiceDown");
   // Outside the range: nothing.
   EXPECT_TRUE((*again)->List(T0 + 7200 * S, T0 + 9000 * S)->empty());
+}
+
+TEST_F(IncidentStoreTest, IncidentsJoinedByALaterAlertBecomeTheOlderOne) {
+  IncidentConfig config;
+  config.depends_on = {{"mid", {"root", "other"}}};
+  auto t = IncidentTracker::Open(path_, config);
+  ASSERT_TRUE(t.ok());
+  AddEpisode(1, "root", T0 + S, 0);
+  AddEpisode(2, "other", T0 + 2 * S, 0);
+  auto apart = (*t)->Pass(T0 + 3 * S);
+  ASSERT_TRUE(apart.ok());
+  ASSERT_EQ(apart->size(), 2u);
+  const int64_t older = std::min((*apart)[0].id, (*apart)[1].id);
+  AddEpisode(3, "mid", T0 + 4 * S, 0);  // needs both
+  auto joined = (*t)->Pass(T0 + 5 * S);
+  ASSERT_TRUE(joined.ok());
+  ASSERT_EQ(joined->size(), 1u);
+  EXPECT_EQ((*joined)[0].id, older);
+  auto list = (*t)->List(0, T0 + 100 * S);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].episode_ids, (std::vector<int64_t>{1, 2, 3}));
 }
 
 TEST_F(IncidentStoreTest, UnknownIdAndMalformedRowsAreNamedErrors) {
