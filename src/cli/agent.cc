@@ -17,6 +17,7 @@
 #include "base/severity.h"
 #include "cli/backup.h"
 #include "cli/build_info.h"
+#include "cli/incident_commands.h"
 #include "cli/service_collectors.h"
 #include "cli/sla_commands.h"
 #include "collect/host/host_collector.h"
@@ -29,6 +30,7 @@
 #include "http/server.h"
 #include "incidents/api.h"
 #include "incidents/capacity.h"
+#include "incidents/incident_store.h"
 #include "logs/log_collector.h"
 #include "notify/api.h"
 #include "notify/notifier.h"
@@ -400,6 +402,10 @@ class Agent {
     endpoints.routes.push_back(live_.NewRoute());
     endpoints.routes.push_back(NewAdminRoute(db_.get(), config_.global.data_dir));
     endpoints.routes.push_back(incidents::NewApiRoute(sla_.get(), &clock_));
+    endpoints.routes.push_back(
+        incidents::NewIncidentsRoute(incidents_.get(), &clock_, [this](const incidents::Incident& inc) {
+          return incidents::IncidentCharts(inc, Storage(), EngineOptions(), clock_.NowMs());
+        }));
     // /api/v1/status before the API's /api/v1/, which still answers /api/v1/status/….
     endpoints.routes.push_back(incidents::NewCapacityRoute(Capacity()));
     http::Route api_route = api::NewRoute(ApiOptions());
@@ -1108,6 +1114,7 @@ class Agent {
       if (!svc.unit.empty()) sla_services_.push_back(svc.name);
     }
     if (sla_) sla_->SetServices(SlaOptionsFor(c));
+    if (incidents_) incidents_->SetConfig(IncidentConfigFor(c));
   }
 
   // The SLA ledger in state.db; without it vigil runs on and the API says why.
@@ -1121,6 +1128,24 @@ class Agent {
     sla_ = std::move(*tracker);
     sla_watch_start_ms_ = clock_.NowMs();
     events_.SetStateObserver([this](TimestampMs t) { ObserveSla(t); });
+    auto filed = incidents::IncidentTracker::Open(config_.global.data_dir + "/state.db", IncidentConfigFor(config_));
+    if (!filed.ok()) {
+      LogError("incidents not opened; none are filed", {{"err", filed.status().message()}});
+      return;
+    }
+    incidents_ = std::move(*filed);
+  }
+
+  // Files the recent alert episodes into incidents, every few seconds (the
+  // self collection's pace, at most every 5 s): their ids stay stable and
+  // their summaries outlive the trimmed episode log.
+  void FileIncidents(TimestampMs now) {
+    if (!incidents_) return;
+    // /metrics scrapes collect too: one caller per 5 s wins the pass.
+    TimestampMs last = last_incident_pass_ms_.load();
+    if (now - last < 5000 || !last_incident_pass_ms_.compare_exchange_strong(last, now)) return;
+    auto filed = incidents_->Pass(now);
+    if (!filed.ok()) LogError("filing incidents failed", {{"err", filed.status().message()}});
   }
 
   // Records each service's state as vigil_service_up sees it, at `t` (a
@@ -1194,6 +1219,7 @@ class Agent {
       sla_->Heartbeat(now);
       sla_->AppendMetrics(now, out);
     }
+    FileIncidents(clock_.NowMs());
     std::shared_ptr<collect::Scheduler> s;
     ReloadState reload;
     {
@@ -1275,6 +1301,8 @@ class Agent {
   std::mutex sla_observe_mu_;
   TimestampMs sla_watch_start_ms_ = 0;       // when the ledger opened: transitions are never dated before it
   std::unique_ptr<incidents::Tracker> sla_;  // null when state.db could not be opened; before events_
+  std::unique_ptr<incidents::IncidentTracker> incidents_;  // null when state.db could not be opened
+  std::atomic<TimestampMs> last_incident_pass_ms_{0};
   web::LiveEvents live_;                     // before events_, which points at it
   EventCounter events_{clock_};
   std::atomic<bool> ready_{false};  // the first collection round finished

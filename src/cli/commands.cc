@@ -10,6 +10,7 @@
 #include "cli/backup.h"
 #include "cli/build_info.h"
 #include "cli/capacity_commands.h"
+#include "cli/incident_commands.h"
 #include "cli/init_command.h"
 #include "cli/notify_commands.h"
 #include "cli/password_command.h"
@@ -173,6 +174,28 @@ int Main(int argc, char** argv) {
   silence_expire->add_option("ID", silence_id, "The silence's id")->required();
   for (CLI::App* sub : {silence_add, silence_list, silence_expire}) {
     sub->add_option("--server", silence.server, "vigil's address")->capture_default_str();
+  }
+
+  IncidentCommandOptions incidents_opts;
+  CLI::App* incidents_cmd = app.add_subcommand(
+      "incidents", "Incidents (alerts grouped by dependency) with their timeline, MTTD and MTTR, from state.db");
+  incidents_cmd->require_subcommand(0, 1);
+  CLI::App* incidents_list = incidents_cmd->add_subcommand("list", "The incidents in a range, newest first (default)");
+  CLI::App* incidents_show =
+      incidents_cmd->add_subcommand("show", "One incident's timeline, MTTD and MTTR; --format md: a post-mortem");
+  incidents_show->add_option("ID", incidents_opts.id, "The incident's id")->required();
+  incidents_show->add_option("--format", incidents_opts.format, "text (default), json or md");
+  incidents_show->add_option("--server", incidents_opts.server,
+                             "With --format md: the running vigil that answers the charts' data");
+  for (CLI::App* sub : {incidents_cmd, incidents_list, incidents_show}) {
+    sub->add_option("--config", incidents_opts.config_path, "Configuration file (default: the built-in one)");
+    sub->add_option("--data-dir", incidents_opts.data_dir, "Data directory (overrides global.data_dir)");
+    sub->add_flag("--json", incidents_opts.as_json, "Print JSON");
+  }
+  for (CLI::App* sub : {incidents_cmd, incidents_list}) {
+    auto* since = sub->add_option("--since", incidents_opts.since, "How far back from --to (default 7d)");
+    sub->add_option("--from", incidents_opts.from, "Start (Unix seconds or RFC 3339)")->excludes(since);
+    sub->add_option("--to", incidents_opts.to, "End (Unix seconds or RFC 3339; default: now)");
   }
 
   SlaCommandOptions sla;
@@ -400,6 +423,7 @@ int Main(int argc, char** argv) {
   if (tsdb_dump->parsed()) return TsdbDump(tsdb_dir, dump_match, dump_from, dump_to);
   if (tsdb_check->parsed()) return TsdbCheck(tsdb_dir, check_repair, check_json);
   if (sla_cmd->parsed()) return ShowSla(sla);
+  if (incidents_cmd->parsed()) return Incidents(incidents_opts);
   if (backup_cmd->parsed()) return Backup(backup_dir, backup_server, backup_data_dir);
   if (hash_password->parsed()) return HashPasswordCommand(hash_cost);
   if (init_cmd->parsed()) return RunInit(init_opts);
