@@ -125,9 +125,9 @@ TEST(Config, BadBaselinesNameFieldAndLine) {
       "vigil.yml", MapEnv({}));
   std::string p = Problems(r);
   for (const char* want : {
-           "vigil.yml:2:22: baselines[0].expr: invalid PromQL",
-           "vigil.yml:3:11: baselines[1].name: duplicate name \"a\"",
-           "vigil.yml:3:20: baselines[1].expr: must return an instant vector",
+           "vigil.yml:2:21: baselines[0].expr: invalid PromQL",
+           "vigil.yml:3:12: baselines[1].name: duplicate name \"a\"",
+           "vigil.yml:3:21: baselines[1].expr: must return an instant vector",
            "vigil.yml:4:5: baselines[2]: missing name",
            "baselines[2].season: expected daily or weekly, got \"monthly\"",
            "baselines[2].direction: expected up, down or both, got \"sideways\"",

@@ -125,7 +125,7 @@ baselines:
     r = subprocess.run([a.vigil, "check", "config", bad], capture_output=True, text=True, timeout=30)
     out = r.stdout + r.stderr
     c.check("bad baselines refused", r.returncode != 0, (r.returncode, out))
-    c.check("the bad expr named with file:line:col", "bad.yml:2:22: baselines[0].expr: invalid PromQL" in out, out)
+    c.check("the bad expr named with file:line:col", "bad.yml:2:21: baselines[0].expr: invalid PromQL" in out, out)
     c.check("the bad bucket named", "baselines[0].bucket: must be at least 1m and divide a day evenly" in out, out)
 
 c.finish()
