@@ -62,6 +62,7 @@ TEST_F(DegradationTest, RecordsTheBandOfEachSeriesFromTheStore) {
   // A query that fails when run (many-to-many) is an error of that baseline only.
   BaselineSpec broken{"broken", "latency_seconds + on() latency_seconds", {}, BaselineDirection::kUp};
   store_.Add(Labels{{"__name__", "latency_seconds"}, {"service", "a"}}, kNowMs, 0.1);
+  store_.Add(Labels{{"__name__", "latency_seconds"}, {"service", "b"}}, kNowMs, 0.1);
   MetricBatch b = Collect({up, broken, both}, kNowMs);
 
   const Labels a{{"baseline", "latency"}, {"service", "a"}};

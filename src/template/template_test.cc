@@ -231,7 +231,7 @@ TEST(TemplateTest, QueryFunctions) {
   EXPECT_EQ(asked.back(), "up{instance=\"host:9100\",job=\"node\",severity=\"critical\",}");
   EXPECT_EQ(ExpandAlert("{{ with query \"none\" }}{{ . | first | value }}{{ else }}no band{{ end }}", d), "no band");
   EXPECT_EQ(ExpandAlert("{{ query \"none\" | first }}", d),
-            "<error expanding template: 1:4: error calling first: first() called on vector with no elements>");
+            "<error expanding template: 1:19: error calling first: first() called on vector with no elements>");
   EXPECT_EQ(ExpandAlert("{{ query \"broken(\" }}", d),
             "<error expanding template: 1:4: error calling query: error executing query: parse error: unclosed left "
             "parenthesis>");
