@@ -30,6 +30,7 @@
 #include "http/server.h"
 #include "incidents/api.h"
 #include "incidents/capacity.h"
+#include "incidents/degradation.h"
 #include "incidents/incident_store.h"
 #include "logs/log_collector.h"
 #include "notify/api.h"
@@ -301,6 +302,27 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
   return out;
 }
 
+// The configured baselines as the degradation collector takes them; the
+// config has already checked every field.
+std::vector<incidents::BaselineSpec> BaselineSpecsFor(const config::Config& c) {
+  std::vector<incidents::BaselineSpec> out;
+  for (const config::BaselineOptions& b : c.baselines) {
+    incidents::BaselineSpec spec;
+    spec.name = b.name;
+    spec.expr = b.expr;
+    spec.history = b.history;
+    spec.model.season = b.season == "weekly" ? incidents::Season::kWeekly : incidents::Season::kDaily;
+    spec.model.bucket_seconds = static_cast<double>(b.bucket.count()) / 1000;
+    spec.model.tolerance = b.tolerance;
+    spec.model.min_width = b.min_width;
+    spec.direction = b.direction == "down"   ? incidents::BaselineDirection::kDown
+                     : b.direction == "both" ? incidents::BaselineDirection::kBoth
+                                             : incidents::BaselineDirection::kUp;
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
 // The job and instance each collector's stored series carry, as a Prometheus
 // scraping the same data would attach them (docs/configuration.md, `global`).
 collect::TargetLabels TargetLabelsFor(const config::Config& c) {
@@ -317,6 +339,8 @@ collect::TargetLabels TargetLabelsFor(const config::Config& c) {
   t.collectors["textfile"] = {c.host.job, false};
   t.collectors["self"] = {c.global.job, true, c.host.enabled ? c.host.job : ""};
   for (const auto& s : c.scrape) t.collectors["scrape/" + s.job] = {"", false};  // labelled by the scrape
+  // A baseline's series keep the labels of the series it learned (job and instance included).
+  t.collectors["baselines"] = {"", false};
   return t;
 }
 
@@ -1098,6 +1122,15 @@ class Agent {
     // Stored every minute, inside the 5 m lookback so the forecast rules never see a gap;
     // the report itself is recomputed every 5 minutes.
     collectors.push_back({incidents::NewCapacityCollector(Capacity()), Duration(60000), Duration(50000)});
+    if (!c.baselines.empty()) {
+      incidents::DegradationOptions d;
+      d.storage = Storage();
+      d.engine = EngineOptions();
+      d.baselines = BaselineSpecsFor(c);
+      // Recorded at the collection interval so the band is as fresh as the series it bounds.
+      collectors.push_back(
+          {incidents::NewBaselineCollector(std::move(d)), c.global.scrape_interval, c.global.scrape_interval});
+    }
     auto s = std::make_shared<collect::Scheduler>(clock_, std::move(collectors), progress_sink_.get());
     s->Start();
     watchdog_.SetCadence(

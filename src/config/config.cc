@@ -22,6 +22,7 @@
 #include "base/strings.h"
 #include "config/env.h"
 #include "http/outbound.h"
+#include "promql/ast.h"
 #include "rules/builtin_packs.h"
 #include "template/template.h"
 
@@ -1669,6 +1670,80 @@ bool ValidUnitPattern(const std::string& unit) {
   });
 }
 
+// A non-negative number (tolerance, min_width); `positive` also excludes 0.
+void Number(Decoder& d, const YAML::Node& node, const std::string& field, double* out, bool positive) {
+  std::string text;
+  if (!d.String(node, field, &text)) return;
+  std::optional<double> v = ParseDouble(text);
+  if (!v || !std::isfinite(*v) || *v < 0 || (positive && *v == 0)) {
+    d.Report(node, field,
+             std::string("expected a ") + (positive ? "positive" : "non-negative") + " number, got \"" + text + "\"");
+    return;
+  }
+  *out = *v;
+}
+
+void DecodeBaselines(Decoder& d, const YAML::Node& node, std::vector<BaselineOptions>* out) {
+  if (!node.IsSequence()) {
+    d.Report(node, "baselines", std::string("expected a list, got ") + Decoder::KindName(node));
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < node.size(); ++i) {
+    std::string path = "baselines[" + std::to_string(i) + "]";
+    MapReader r(d, node[i], path);
+    if (!node[i].IsMap()) continue;
+    BaselineOptions b;
+    if (auto n = r.Take("name"); !n.IsDefined()) {
+      d.Report(node[i], path, "missing name");
+    } else if (d.String(n, r.Field("name"), &b.name)) {
+      if (b.name.empty()) d.Report(n, r.Field("name"), "must not be empty");
+      if (!names.insert(b.name).second) d.Report(n, r.Field("name"), "duplicate name \"" + b.name + "\"");
+    }
+    if (auto n = r.Take("expr"); !n.IsDefined()) {
+      d.Report(node[i], path, "missing expr (e.g. vigil_probe_duration_seconds)");
+    } else if (d.String(n, r.Field("expr"), &b.expr)) {
+      if (auto e = promql::ParseExpr(b.expr); !e.ok()) {
+        d.Report(n, r.Field("expr"), "invalid PromQL: " + e.status().message());
+      } else if ((*e)->Type() != promql::ValueType::kVector) {
+        d.Report(n, r.Field("expr"), "must return an instant vector (one value per series)");
+      }
+    }
+    if (auto n = r.Take("season"); n.IsDefined() && d.String(n, r.Field("season"), &b.season)) {
+      if (b.season != "daily" && b.season != "weekly") {
+        d.Report(n, r.Field("season"), "expected daily or weekly, got \"" + b.season + "\"");
+      }
+    }
+    if (auto n = r.Take("direction"); n.IsDefined() && d.String(n, r.Field("direction"), &b.direction)) {
+      if (b.direction != "up" && b.direction != "down" && b.direction != "both") {
+        d.Report(n, r.Field("direction"), "expected up, down or both, got \"" + b.direction + "\"");
+      }
+    }
+    if (auto n = r.Take("bucket"); n.IsDefined()) {
+      vigil::Duration bucket{0};
+      d.Duration(n, r.Field("bucket"), &bucket, /*allow_zero=*/false);
+      if (bucket.count() > 0 && (bucket.count() < 60000 || 86400000 % bucket.count() != 0)) {
+        d.Report(n, r.Field("bucket"), "must be at least 1m and divide a day evenly (e.g. 15m, 1h, 3h)");
+      } else if (bucket.count() > 0) {
+        b.bucket = bucket;
+      }
+    }
+    if (auto n = r.Take("history"); n.IsDefined()) {
+      vigil::Duration history{0};
+      d.Duration(n, r.Field("history"), &history, /*allow_zero=*/false);
+      if (history.count() > 0 && history.count() < 3LL * 86400 * 1000) {
+        d.Report(n, r.Field("history"), "must be at least 3d: a bucket is learned from three days");
+      } else if (history.count() > 0) {
+        b.history = history;
+      }
+    }
+    if (auto n = r.Take("tolerance"); n.IsDefined()) Number(d, n, r.Field("tolerance"), &b.tolerance, true);
+    if (auto n = r.Take("min_width"); n.IsDefined()) Number(d, n, r.Field("min_width"), &b.min_width, false);
+    r.Finish();
+    out->push_back(std::move(b));
+  }
+}
+
 void DecodeSlo(Decoder& d, const YAML::Node& node, const std::string& path, SloOptions* o) {
   MapReader r(d, node, path);
   if (auto n = r.Take("objective"); !n.IsDefined()) {
@@ -2144,9 +2219,10 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("alerting"); n.IsDefined()) DecodeAlerting(d, n, base_dir, &c.alerting.emplace());
   if (auto n = top.Take("recovery"); n.IsDefined()) DecodeRecovery(d, n, c.global.data_dir, &c.recovery);
   if (auto n = top.Take("remote_write"); n.IsDefined()) DecodeRemoteWrite(d, n, &c.remote_write);
+  if (auto n = top.Take("baselines"); n.IsDefined()) DecodeBaselines(d, n, &c.baselines);
   top.Finish(
       "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape, "
-      "rule_files, alerting, recovery and remote_write; see "
+      "rule_files, alerting, recovery, remote_write and baselines; see "
       "docs/configuration.md)");
   return result;
 }

@@ -399,6 +399,20 @@ struct RemoteWriteTarget {
   friend bool operator==(const RemoteWriteTarget&, const RemoteWriteTarget&) = default;
 };
 
+// A learned baseline (docs/degradation.md): each series `expr` returns gets a
+// time-of-day (or -week) band, recorded as vigil_baseline_* for rules.
+struct BaselineOptions {
+  std::string name;              // unique; the `baseline` label of the recorded series
+  std::string expr;              // PromQL; may return several series
+  std::string season = "daily";  // daily | weekly
+  Duration history{28LL * 86400 * 1000};
+  Duration bucket{3600 * 1000};  // divides a day
+  double tolerance = 3;          // half-width of the band in robust sigmas (1.4826 x MAD)
+  double min_width = 0;          // floor of the half-width, in the series' unit
+  std::string direction = "up";  // up | down | both: which side is a degradation
+  friend bool operator==(const BaselineOptions&, const BaselineOptions&) = default;
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -419,6 +433,7 @@ struct Config {
   std::optional<AlertingOptions> alerting;  // absent: alerts are evaluated and shown, not sent
   RecoveryOptions recovery;
   std::vector<RemoteWriteTarget> remote_write;  // in file order; names are unique
+  std::vector<BaselineOptions> baselines;       // in file order; names are unique
 };
 
 struct Problem {

@@ -76,8 +76,72 @@ TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
   LoadResult r = LoadString("remote_read: []\n", "vigil.yml", MapEnv({}));
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("unknown key \"remote_read\""), std::string::npos);
-  EXPECT_NE(r.problems[0].message.find("services, textfile, scrape, rule_files, alerting, recovery and remote_write"),
+  EXPECT_NE(r.problems[0].message.find(
+                "services, textfile, scrape, rule_files, alerting, recovery, remote_write and baselines"),
             std::string::npos);
+}
+
+TEST(Config, Baselines) {
+  LoadResult r = LoadString(
+      "baselines:\n"
+      "  - {name: rpc_latency, expr: vigil_probe_duration_seconds}\n"
+      "  - name: block_rate\n"
+      "    expr: rate(vigil_bitcoind_blocks[1h])\n"
+      "    season: weekly\n"
+      "    history: 35d\n"
+      "    bucket: 30m\n"
+      "    tolerance: 4.5\n"
+      "    min_width: 0.5\n"
+      "    direction: down\n",
+      "vigil.yml", MapEnv({}));
+  ASSERT_TRUE(r.ok()) << Problems(r);
+  ASSERT_EQ(r.config.baselines.size(), 2u);
+  const BaselineOptions& a = r.config.baselines[0];
+  EXPECT_EQ(a.season, "daily");
+  EXPECT_EQ(a.history.count(), 28LL * 86400 * 1000);
+  EXPECT_EQ(a.bucket.count(), 3600 * 1000);
+  EXPECT_EQ(a.tolerance, 3);
+  EXPECT_EQ(a.min_width, 0);
+  EXPECT_EQ(a.direction, "up");
+  const BaselineOptions& b = r.config.baselines[1];
+  EXPECT_EQ(b.expr, "rate(vigil_bitcoind_blocks[1h])");
+  EXPECT_EQ(b.season, "weekly");
+  EXPECT_EQ(b.history.count(), 35LL * 86400 * 1000);
+  EXPECT_EQ(b.bucket.count(), 1800 * 1000);
+  EXPECT_EQ(b.tolerance, 4.5);
+  EXPECT_EQ(b.min_width, 0.5);
+  EXPECT_EQ(b.direction, "down");
+}
+
+TEST(Config, BadBaselinesNameFieldAndLine) {
+  LoadResult r = LoadString(
+      "baselines:\n"
+      "  - {name: a, expr: 'rate(x[5m]'}\n"
+      "  - {name: a, expr: 'x[5m]'}\n"
+      "  - {expr: up, season: monthly, direction: sideways}\n"
+      "  - {name: b, expr: up, bucket: 7m, history: 1d, tolerance: 0, min_width: -1, colour: red}\n"
+      "  - {name: c}\n"
+      "  - just-a-string\n",
+      "vigil.yml", MapEnv({}));
+  std::string p = Problems(r);
+  for (const char* want : {
+           "vigil.yml:2:21: baselines[0].expr: invalid PromQL",
+           "vigil.yml:3:12: baselines[1].name: duplicate name \"a\"",
+           "vigil.yml:3:21: baselines[1].expr: must return an instant vector",
+           "vigil.yml:4:5: baselines[2]: missing name",
+           "baselines[2].season: expected daily or weekly, got \"monthly\"",
+           "baselines[2].direction: expected up, down or both, got \"sideways\"",
+           "baselines[3].bucket: must be at least 1m and divide a day evenly",
+           "baselines[3].history: must be at least 3d",
+           "baselines[3].tolerance: expected a positive number, got \"0\"",
+           "baselines[3].min_width: expected a non-negative number, got \"-1\"",
+           "baselines[3]: unknown key \"colour\"",
+           "vigil.yml:6:5: baselines[4]: missing expr",
+           "vigil.yml:7:5: baselines[5]: expected a mapping, got a scalar",
+       }) {
+    EXPECT_NE(p.find(want), std::string::npos) << want << "\n" << p;
+  }
+  EXPECT_EQ(r.problems.size(), 13u) << p;
 }
 
 TEST(Config, RemoteWriteTargets) {

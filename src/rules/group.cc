@@ -17,6 +17,20 @@ double SteadySeconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Templates' `query`: an instant query at the rule's evaluation time.
+tmpl::QueryFunction TemplateQuery(TimestampMs t, const EvalContext& ctx) {
+  return [t, &ctx](const std::string& q) -> Result<std::vector<tmpl::QueryResultSample>> {
+    Result<promql::ExprPtr> expr = promql::ParseExpr(q);
+    if (!expr.ok()) return expr.status();
+    promql::QueryResult r = ctx.engine->Instant(ctx.querier, **expr, t);
+    if (!r.ok) return Status::Error(r.error.message);
+    std::vector<tmpl::QueryResultSample> out;
+    if (r.value.type == promql::ValueType::kScalar) out.push_back({{}, r.value.scalar});
+    for (const promql::Sample& s : r.value.vector) out.push_back({s.labels, s.v});
+    return out;
+  };
+}
+
 }  // namespace
 
 std::string_view AlertStateName(AlertState state) {
@@ -132,7 +146,7 @@ Result<std::vector<promql::Sample>> Rule::EvalAlerting(TimestampMs t, const Eval
     Result<std::vector<promql::Sample>> vec = ToVector(*v);
     if (!vec.ok()) return vec.status();
     for (const auto& s : *vec) {
-      tmpl::AlertData data{s.labels, s.v, ctx.external_labels, ctx.external_url};
+      tmpl::AlertData data{s.labels, s.v, ctx.external_labels, ctx.external_url, TemplateQuery(qt, ctx)};
       Labels labels = s.labels;
       labels.Set("__name__", "");
       for (const auto& l : spec_.labels) labels.Set(l.name, tmpl::ExpandAlert(l.value, data, spec_.alert));

@@ -103,7 +103,7 @@ struct Pipe {
 struct Node {
   enum class Kind { kList, kText, kAction, kIf, kRange, kWith, kTemplate };
   Kind kind = Kind::kList;
-  std::string text;  // kText; kTemplate: the name called
+  std::string text;       // kText; kTemplate: the name called
   int line = 0, col = 0;  // kTemplate: where the call is, for its errors
   std::vector<std::shared_ptr<const Node>> list;
   std::shared_ptr<const Pipe> pipe;
@@ -1033,6 +1033,16 @@ void Arity(const std::string& name, const std::vector<Value>& args, size_t want)
   }
 }
 
+// The query function of the alert template running on this thread; set
+// around one expansion by ExpandAlert/ExecuteAlert.
+thread_local const QueryFunction* current_query = nullptr;
+
+struct QueryScope {
+  explicit QueryScope(const QueryFunction& q) : saved(current_query) { current_query = q ? &q : nullptr; }
+  ~QueryScope() { current_query = saved; }
+  const QueryFunction* saved;
+};
+
 const std::map<std::string, Function>& Functions() {
   static const std::map<std::string, Function> kFunctions = [] {
     std::map<std::string, Function> f;
@@ -1257,6 +1267,41 @@ const std::map<std::string, Function>& Functions() {
         }
       }
       return Value::String(out);
+    };
+    // Prometheus's query functions: `query` gives a list of samples, each
+    // with .Labels and .Value, which first, value and label take apart.
+    f["query"] = [](const std::vector<Value>& a) {
+      Arity("query", a, 1);
+      if (current_query == nullptr) Fail("query is only available in alerting and recording rule templates");
+      Result<std::vector<QueryResultSample>> r = (*current_query)(ToStringArg(a[0], "query"));
+      if (!r.ok()) Fail("error executing query: " + r.status().message());
+      std::vector<Value> samples;
+      for (const auto& q : *r) {
+        samples.push_back(Value::Struct({{"Labels", Value::FromLabels(q.labels)}, {"Value", Value::Float(q.value)}}));
+      }
+      return Value::List(std::move(samples));
+    };
+    f["first"] = [](const std::vector<Value>& a) {
+      Arity("first", a, 1);
+      if (a[0].kind != Value::Kind::kList) Fail("first: expected the result of query");
+      if (a[0].list->empty()) Fail("first() called on vector with no elements");
+      return a[0].list->front();
+    };
+    auto sample_field = [](const Value& v, const char* fn, const char* field) -> const Value& {
+      if (v.kind != Value::Kind::kStruct || !v.fields->count(field)) {
+        Fail(std::string(fn) + ": expected a sample from query");
+      }
+      return v.fields->at(field);
+    };
+    f["value"] = [sample_field](const std::vector<Value>& a) {
+      Arity("value", a, 1);
+      return sample_field(a[0], "value", "Value");
+    };
+    f["label"] = [sample_field](const std::vector<Value>& a) {
+      Arity("label", a, 2);
+      const Value& labels = sample_field(a[1], "label", "Labels");
+      auto it = labels.fields->find(ToStringArg(a[0], "label"));
+      return it == labels.fields->end() ? Value::String("") : it->second;
     };
     f["urlquery"] = [](const std::vector<Value>& a) {
       std::string s, out;
@@ -1585,6 +1630,7 @@ std::vector<std::string> Template::DefinedNames() const {
 }
 
 Result<std::string> Template::ExecuteAlert(const AlertData& data) const {
+  QueryScope scope(data.query);
   Value dot = MakeAlertData(data);
   return Execute(dot, {{"$labels", (*dot.fields).at("Labels")},
                        {"$externalLabels", (*dot.fields).at("ExternalLabels")},
@@ -1606,6 +1652,7 @@ std::string ExpandAlert(std::string_view text, const AlertData& data, std::strin
     return "<error expanding template: error parsing template " + tname + ": template: " + tname + ":" +
            m.substr(0, colon) + ": " + m.substr(second + 2) + ">";
   }
+  QueryScope scope(data.query);
   Value dot = MakeAlertData(data);
   Frame frame;
   frame.vars.emplace_back("$", dot);

@@ -9,10 +9,12 @@
 // `$x = …`; if / else if / else / end, range (with `$k, $v :=`, else), with;
 // define (top level) and template (Alertmanager's template files); the
 // functions listed by FunctionNames(). Not supported (a parse error):
-// block, break/continue, and Prometheus's query functions.
+// block and break/continue. Prometheus's `query` (with first, value, label)
+// works where the caller gives AlertData a query function (rule templates).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,11 +55,19 @@ struct Value {
 
 // What an alerting or recording rule's templates see: `.Labels`/`$labels`,
 // `.Value`/`$value`, `.ExternalLabels`/`$externalLabels`, `.ExternalURL`/`$externalURL`.
+struct QueryResultSample {
+  Labels labels;
+  double value = 0;
+};
+// Evaluates a PromQL instant query at the rule's evaluation time.
+using QueryFunction = std::function<Result<std::vector<QueryResultSample>>(const std::string& promql)>;
+
 struct AlertData {
   Labels labels;
   double value = 0;
   Labels external_labels;
   std::string external_url;
+  QueryFunction query;  // empty: `query` fails ("not available here")
 };
 Value MakeAlertData(const AlertData& data);
 

@@ -212,6 +212,36 @@ TEST(TemplateTest, ExecErrorsBecomeText) {
   EXPECT_EQ(ExpandAlert("{{ 1 2 }}", d), "<error expanding template: 1:4: can't give argument to non-function 1>");
 }
 
+TEST(TemplateTest, QueryFunctions) {
+  AlertData d = Data();
+  std::vector<std::string> asked;
+  d.query = [&asked](const std::string& q) -> Result<std::vector<QueryResultSample>> {
+    asked.push_back(q);
+    if (q == "broken(") return Status::Error("parse error: unclosed left parenthesis");
+    if (q.rfind("none", 0) == 0) return std::vector<QueryResultSample>{};
+    return std::vector<QueryResultSample>{{Labels{{"baseline", "rpc"}, {"service", "bitcoind"}}, 0.25},
+                                          {Labels{{"baseline", "rpc"}, {"service", "titan"}}, 4}};
+  };
+  // The selector of the alert's own series, built from $labels as the default baseline rules do.
+  EXPECT_EQ(ExpandAlert("{{ $s := \"\" }}{{ range $k, $v := $labels }}{{ $s = printf \"%s%s=%q,\" $s $k $v }}{{ end }}"
+                        "{{ with query (printf \"up{%s}\" $s) }}{{ . | first | value | humanize }} "
+                        "{{ . | first | label \"service\" }}{{ end }}",
+                        d),
+            "250m bitcoind");
+  EXPECT_EQ(asked.back(), "up{instance=\"host:9100\",job=\"node\",severity=\"critical\",}");
+  EXPECT_EQ(ExpandAlert("{{ with query \"none\" }}{{ . | first | value }}{{ else }}no band{{ end }}", d), "no band");
+  EXPECT_EQ(ExpandAlert("{{ query \"none\" | first }}", d),
+            "<error expanding template: 1:19: error calling first: first() called on vector with no elements>");
+  EXPECT_EQ(ExpandAlert("{{ query \"broken(\" }}", d),
+            "<error expanding template: 1:4: error calling query: error executing query: parse error: unclosed left "
+            "parenthesis>");
+  // Without a query function (Alertmanager's templates) it says so.
+  d.query = nullptr;
+  EXPECT_EQ(ExpandAlert("{{ query \"up\" }}", d),
+            "<error expanding template: 1:4: error calling query: query is only available in alerting and recording "
+            "rule templates>");
+}
+
 // Alertmanager's notification templates: a list with fields (`.Alerts.Firing`)
 // and its join/trimSpace functions.
 TEST(TemplateTest, ListFieldsJoinAndTrimSpace) {
