@@ -195,6 +195,22 @@ try {
     services.every((name) => shownSla.some((r) => r[0] === name)) && agrees,
     `${JSON.stringify(shownSla)} vs ${JSON.stringify(sla.map((s) => [s.service, s.state, s.windows[0]]))}`);
 
+  // The titan kill above is an incident: filed within seconds, listed with its MTTD.
+  const incident = await until(async () => (await (await fetch(url + '/api/v1/incidents?since=1h')).json()).data
+    .find((i) => i.root.service === killService && i.mttr_seconds !== null), 20000, 500);
+  check('the kill is filed as an incident', !!incident,
+    JSON.stringify((await (await fetch(url + '/api/v1/incidents?since=1h')).json()).data));
+  if (incident) {
+    await page.goto(url + '/#/');
+    await page.goto(url + '/#/insight');
+    const row = await page.waitForSelector(`.insight tr[data-incident="${incident.id}"]`, { timeout: 5000 })
+      .catch(() => null);
+    const text = row ? await row.textContent() : '';
+    check('insight lists the incident with its root, MTTD and MTTR', text.includes(killService) &&
+      text.includes(incident.mttd_seconds.toFixed(3)) && text.includes(incident.mttr_seconds.toFixed(3)), text);
+    await page.screenshot({ path: join(shots, 'insight-incident.png'), fullPage: true });
+  }
+
   // Keyboard: page keys and the theme key.
   await page.goto(url + '/#/');
   await page.waitForSelector('.overview');

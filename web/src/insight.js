@@ -1,6 +1,7 @@
 // Insight: what the recorded history adds up to — uptime and SLOs per
-// service (GET /api/v1/sla) and capacity forecasts with their
-// recommendations (GET /api/v1/capacity).
+// service (GET /api/v1/sla), incidents with MTTD and MTTR
+// (GET /api/v1/incidents) and capacity forecasts with their recommendations
+// (GET /api/v1/capacity).
 import { get } from './api.js';
 import { duration, h, percent, section, stateBadge, table, fill, bytes } from './dom.js';
 
@@ -50,10 +51,25 @@ function capacityRows(resources) {
   });
 }
 
+function seconds(s) {
+  if (s === null || s === undefined) return '—';
+  return s < 10 ? `${s.toFixed(3)} s` : duration(s);
+}
+
+function incidentRows(incidents) {
+  return incidents.map((i) => h('tr', { dataset: { incident: String(i.id) } },
+    h('th', { scope: 'row' }, `#${i.id}`), h('td', {}, i.start.replace('T', ' ').replace(/\.\d+Z$/, 'Z')),
+    h('td', {}, `${i.root.service} (${i.root.alert})`), h('td', {}, i.services.join(', ')), h('td', {}, i.severity),
+    h('td', { class: 'num' }, seconds(i.mttd_seconds) + (i.notified === false ? ' (to firing: not notified)' : '')),
+    h('td', { class: 'num' }, i.mttr_seconds !== null ? seconds(i.mttr_seconds) : i.end === null ? 'ongoing' : '—'),
+    h('td', {}, h('a', { href: `/api/v1/incidents/${i.id}?format=md` }, 'post-mortem'))));
+}
+
 export function insight() {
-  const boxes = { sla: h('div', {}), capacity: h('div', {}) };
+  const boxes = { sla: h('div', {}), incidents: h('div', {}), capacity: h('div', {}) };
   const el = h('div', { class: 'page insight' }, h('h1', {}, 'Insight'),
-    section('Uptime and SLOs', boxes.sla), section('Capacity forecasts', boxes.capacity));
+    section('Uptime and SLOs', boxes.sla), section('Incidents, last 30 days', boxes.incidents),
+    section('Capacity forecasts', boxes.capacity));
   const fail = (box, e) => fill(box, h('p', { class: 'error' }, e.message));
 
   async function sla() {
@@ -66,6 +82,14 @@ export function insight() {
       : h('p', { class: 'muted' }, 'No service has a recorded state yet.'));
   }
 
+  async function incidents() {
+    const list = (await get('/api/v1/incidents?since=30d')).data;
+    fill(boxes.incidents, list.length
+      ? table(['Incident', 'Started', 'Root', 'Services', 'Severity', 'MTTD', 'MTTR', ''], incidentRows(list),
+        'MTTD: first evidence to the first delivered page; MTTR: first evidence to the root service up again.')
+      : h('p', { class: 'muted' }, 'No incident in the last 30 days.'));
+  }
+
   async function capacity() {
     const r = (await get('/api/v1/capacity')).data;
     fill(boxes.capacity, r.resources.length
@@ -76,6 +100,7 @@ export function insight() {
 
   const load = () => {
     sla().catch((e) => fail(boxes.sla, e));
+    incidents().catch((e) => fail(boxes.incidents, e));
     capacity().catch((e) => fail(boxes.capacity, e));
   };
   load();
