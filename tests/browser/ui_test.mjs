@@ -182,7 +182,13 @@ try {
   await page.waitForSelector('.insight tr[data-sla]');
   const sla = (await (await fetch(url + '/api/v1/sla')).json()).data;
   const shownSla = await page.$$eval('.insight tr[data-sla]', (rows) => rows.map((r) => [r.dataset.sla,
-    r.querySelector('[data-state]').dataset.state, r.cells[2].textContent]));
+    r.querySelector('[data-state]').dataset.state, r.cells[2].textContent, r.cells[5].textContent]));
+  // The kill's downtime is over, so it no longer moves: to the millisecond.
+  const killedDown = sla.find((s) => s.service === killService).windows.find((w) => w.window === '30d')
+    .unplanned_downtime_seconds;
+  const killedRow = shownSla.find((r) => r[0] === killService);
+  check('insight shows the kill\'s unplanned downtime', killedDown > 0 && killedRow &&
+    killedRow[3] === `${killedDown.toFixed(3)} s`, `${killedRow} vs ${killedDown}`);
   // The uptime moves while the test reads it (a service killed above has a second of downtime in a
   // window of seconds): the same within 0.5 %.
   const agrees = sla.length === shownSla.length && sla.every((s, i) => {

@@ -7,6 +7,12 @@ import { duration, h, percent, section, stateBadge, table, fill, bytes } from '.
 
 const WINDOWS = ['24h', '7d', '30d'];
 
+// Short stretches to the millisecond (MTTD, a brief outage), longer ones in words.
+function seconds(s) {
+  if (s === null || s === undefined) return '—';
+  return s < 10 ? `${s.toFixed(3)} s` : duration(s);
+}
+
 function windowOf(service, name) {
   return service.windows.find((w) => w.window === name);
 }
@@ -25,8 +31,8 @@ function slaRows(services) {
     return h('tr', { dataset: { sla: s.service } }, h('th', { scope: 'row' }, s.service),
       h('td', {}, stateBadge(s.state)),
       ...WINDOWS.map((name) => h('td', { class: 'num' }, availability(windowOf(s, name)))),
-      h('td', { class: 'num' }, month ? duration(month.unplanned_downtime_seconds) : '—'),
-      h('td', { class: 'num' }, month ? duration(month.planned_downtime_seconds) : '—'),
+      h('td', { class: 'num' }, month ? seconds(month.unplanned_downtime_seconds) : '—'),
+      h('td', { class: 'num' }, month ? seconds(month.planned_downtime_seconds) : '—'),
       h('td', {}, slo ? `${percent(slo.objective, 2)} over ${slo.window}` : 'none'),
       h('td', { class: 'num' }, slo && slo.error_budget_remaining_ratio !== null
         ? percent(slo.error_budget_remaining_ratio, 0) : '—'),
@@ -49,11 +55,6 @@ function capacityRows(resources) {
       h('td', { class: 'num' }, r.error ? '—' : range),
       h('td', {}, r.error ? r.error : r.recommendation));
   });
-}
-
-function seconds(s) {
-  if (s === null || s === undefined) return '—';
-  return s < 10 ? `${s.toFixed(3)} s` : duration(s);
 }
 
 function incidentRows(incidents) {
