@@ -399,6 +399,20 @@ struct RemoteWriteTarget {
   friend bool operator==(const RemoteWriteTarget&, const RemoteWriteTarget&) = default;
 };
 
+// reports.digest: the weekly digest (docs/reports.md), sent through the
+// alerting routes as an alert named VigilWeeklyDigest with this severity.
+struct DigestOptions {
+  std::string schedule = "Mon 09:00";  // as written
+  int weekday = 1;                     // parsed: 0 = Sunday
+  int minute_of_day = 9 * 60;
+  std::string timezone = "UTC";
+  std::string severity = "P3";
+};
+
+struct ReportsOptions {
+  std::optional<DigestOptions> digest;  // absent: no digest is sent on a schedule
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -419,6 +433,7 @@ struct Config {
   std::optional<AlertingOptions> alerting;  // absent: alerts are evaluated and shown, not sent
   RecoveryOptions recovery;
   std::vector<RemoteWriteTarget> remote_write;  // in file order; names are unique
+  ReportsOptions reports;
 };
 
 struct Problem {
