@@ -1216,7 +1216,9 @@ class Agent {
     u.labels.Set("alertname", std::string(incidents::kDigestAlertName));
     u.labels.Set("severity", severity);
     u.annotations.Set("summary", incidents::DigestHeadline(in));
-    u.annotations.Set("description", ForChat(incidents::DigestMarkdown(in)));
+    // The headline is the summary already: the description starts after it.
+    std::string md = incidents::DigestMarkdown(in);
+    u.annotations.Set("description", ForChat(md.substr(md.find('\n') + 1)));
     u.starts_at = clock_.NowMs();
     u.generator_url = "http://" + config_.global.listen + "/api/v1/report?format=md";
     Result<std::vector<std::string>> receivers = notifier_->Announce(std::move(u));

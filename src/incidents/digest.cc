@@ -32,7 +32,26 @@ std::string Percent(double ratio, int decimals) {
   return buf;
 }
 
-std::string Seconds(double s) { return FormatDuration(Duration(static_cast<int64_t>(std::llround(s * 1000)))); }
+// A duration for a table cell: whole seconds, the two largest units ("6d23h", "3m5s").
+std::string Short(int64_t ms) {
+  std::string full = FormatDuration(Duration((ms + 500) / 1000 * 1000));
+  int units = 0;
+  for (size_t i = 0; i < full.size(); ++i) {
+    if (std::isalpha(static_cast<unsigned char>(full[i])) &&
+        (i + 1 == full.size() || !std::isalpha(static_cast<unsigned char>(full[i + 1]))) && ++units == 2) {
+      return full.substr(0, i + 1);
+    }
+  }
+  return full;
+}
+
+// MTTD/MTTR and mean firing times: tenths under a minute (the targets are 2 and 5 minutes).
+std::string Seconds(double s) {
+  if (s >= 60) return Short(std::llround(s * 1000));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1fs", s);
+  return buf;
+}
 
 // The service's availability over the digest's range (the "range" window),
 // else its first rolling window.
@@ -135,7 +154,7 @@ std::string DigestMarkdown(const DigestInput& in, const DigestOptions& o) {
     for (const auto& s : in.uptime) {
       const Availability* a = RangeAvailability(s);
       std::string ratio = a && a->Ratio() ? Percent(*a->Ratio(), 3) : "-";
-      auto d = [&](int64_t ms) { return a ? FormatDuration(Duration(ms)) : std::string("-"); };
+      auto d = [&](int64_t ms) { return a ? Short(ms) : std::string("-"); };
       md += Pad(s.service, width) + "  " + Pad(ratio, 8, true) + "  " + Pad(d(a ? a->unplanned_ms : 0), 9, true) +
             "  " + Pad(d(a ? a->planned_ms : 0), 9, true) + "  " + Pad(d(a ? a->unknown_ms : 0), 9, true) + "\n";
     }
@@ -154,7 +173,7 @@ std::string DigestMarkdown(const DigestInput& in, const DigestOptions& o) {
     for (const auto& i : in.incidents) {
       md += "- " + i.id + " " + i.root_service + " (" + i.root_alert + ", " + i.severity + ") at " +
             Minute(i.start_ms) + ", " +
-            (i.end_ms ? "lasted " + FormatDuration(Duration(i.end_ms - i.start_ms)) : std::string("still open"));
+            (i.end_ms ? "lasted " + Short(i.end_ms - i.start_ms) : std::string("still open"));
       if (i.services.size() > 1) {
         md += "; took down";
         for (size_t k = 1; k < i.services.size(); ++k) md += (k > 1 ? ", " : " ") + i.services[k];
@@ -186,7 +205,9 @@ std::string DigestMarkdown(const DigestInput& in, const DigestOptions& o) {
     if (days < 0) {
       std::snprintf(buf, sizeof buf, "EXPIRED on %s", Day(c->expires_seconds).c_str());
     } else {
-      std::snprintf(buf, sizeof buf, "expires %s (in %.0f days)", Day(c->expires_seconds).c_str(), days / 86400);
+      long whole = std::lround(days / 86400);
+      std::snprintf(buf, sizeof buf, "expires %s (in %ld day%s)", Day(c->expires_seconds).c_str(), whole,
+                    whole == 1 ? "" : "s");
     }
     md += "- certificate " + c->name + " " + buf + "\n";
   }

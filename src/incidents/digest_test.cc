@@ -104,15 +104,19 @@ TEST(DigestTest, MarkdownHasEverySection) {
   EXPECT_NE(md.find("SERVICE      UPTIME  UNPLANNED    PLANNED    UNKNOWN"), std::string::npos) << md;
   EXPECT_NE(md.find("validator   99.901%        10m         1h         0s"), std::string::npos) << md;
   EXPECT_NE(md.find("bitcoind   100.000%"), std::string::npos) << md;
+  // Durations in whole seconds, two units at most.
+  DigestInput odd = Sample();
+  odd.uptime[1].windows[1].availability.unknown_ms = 7 * kDayMs - 3123;
+  EXPECT_NE(DigestMarkdown(odd).find("        10m         1h      6d23h\n"), std::string::npos) << DigestMarkdown(odd);
   EXPECT_NE(md.find("- validator: SLO 99.90%, error budget 75% left"), std::string::npos) << md;
   EXPECT_NE(md.find("- INC-3 bitcoind (ServiceDown, critical) at 2026-11-28 09:00 UTC, lasted 4m; took down titan, "
-                    "validator; MTTD 45s500ms, MTTR 4m"),
+                    "validator; MTTD 45.5s, MTTR 4m"),
             std::string::npos)
       << md;
   EXPECT_NE(md.find("- INC-4 validator (ServiceDown, critical) at 2026-11-29 09:00 UTC, still open; MTTD -, MTTR -"),
             std::string::npos)
       << md;
-  EXPECT_NE(md.find("Mean MTTD 45s500ms (target < 2m), mean MTTR 4m (target < 5m)"), std::string::npos) << md;
+  EXPECT_NE(md.find("Mean MTTD 45.5s (target < 2m), mean MTTR 4m (target < 5m)"), std::string::npos) << md;
   // The filesystem that fills first comes first.
   size_t chain = md.find("- /mnt/chain fills in 23 days"), memory = md.find("- host memory:");
   ASSERT_NE(chain, std::string::npos) << md;

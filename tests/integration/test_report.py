@@ -121,16 +121,28 @@ def mails():
     if not os.path.exists(f"{work}/mail.jsonl"):
         return []
     with open(f"{work}/mail.jsonl") as f:
-        return [email.message_from_string(json.loads(line)["data"], policy=email.policy.default) for line in f]
+        # As bytes: a str message's 8bit UTF-8 part would be decoded with backslash escapes.
+        return [email.message_from_bytes(json.loads(line)["data"].encode(), policy=email.policy.default)
+                for line in f]
 
 
 def mail_text(m):
     part = m.get_body(preferencelist=("plain",))
-    return part.get_content() if part else ""
+    return part.get_content().replace("\r\n", "\n") if part else ""
 
 
 def slack_text(m):
     return m["text"] + "\n" + "\n".join(b["text"]["text"] for at in m.get("attachments", []) for b in at["blocks"])
+
+
+def status_of(url, method="GET", headers=None):
+    """The HTTP status and body of a request, errors included."""
+    req = urllib.request.Request(url, data=b"" if method == "POST" else None, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
 
 
 def vigil(*args):
@@ -156,7 +168,8 @@ with vt.running(lambda: v, lambda: chat.stop(), lambda: smtp.stop(), lambda: vt.
     c.check("a digest missed while vigil was down is sent at start, once",
             len(slack_messages()) == 1 and "vigil digest" in slack_text(slack_messages()[0]), slack_messages())
 
-    # Test data: the unit down for 3 s, the rule firing and resolving.
+    # Test data: the unit up, down for 3 s, up again; the rule firing and resolving.
+    time.sleep(5)
     pid = int(sd.systemctl("show", "vt-report-app.service", "-p", "MainPID", "--value"))
     os.kill(pid, 9)
     vt.wait_until(lambda: vt.api(v.url, "/api/v1/query", query='ALERTS{alertname="ReportAppDown"}')["result"],
@@ -165,6 +178,7 @@ with vt.running(lambda: v, lambda: chat.stop(), lambda: smtp.stop(), lambda: vt.
     sd.systemctl("start", "vt-report-app.service")
     vt.wait_until(lambda: not vt.api(v.url, "/api/v1/query", query='ALERTS{alertname="ReportAppDown"}')["result"],
                   timeout=15, what="ReportAppDown resolved")
+    time.sleep(5)
     # The probe and the update check have run.
     vt.wait_until(lambda: vt.api(v.url, "/api/v1/query", query="vigil_update_available")["result"] and
                   vt.api(v.url, "/api/v1/query", query="vigil_probe_tls_cert_expiry_seconds")["result"],
@@ -185,8 +199,9 @@ with vt.running(lambda: v, lambda: chat.stop(), lambda: smtp.stop(), lambda: vt.
         c.check(f"{name}: the uptime table with app below 100%",
                 "UPTIME  UNPLANNED" in text and any(line.startswith("app ") and "%" in line and "100.000%" not in line
                                                         for line in text.splitlines()), text)
-        c.check(f"{name}: the capacity line for /mnt/chain", "`/mnt/chain` fills in" in text, text)
-        c.check(f"{name}: the certificate expiring tomorrow", "- certificate cert (app) expires" in text, text)
+        c.check(f"{name}: the capacity line for /mnt/chain, UTF-8 intact", "`/mnt/chain` fills in 20 days (20–20)" in text
+                or "`/mnt/chain` fills in 21 days (21–21)" in text, text)
+        c.check(f"{name}: the certificate expiring tomorrow", "- certificate cert (app) expires" in text and "(in 1 day)" in text, text)
         c.check(f"{name}: the update available", "- app: 27.1 is out (running 26.0)" in text, text)
         c.check(f"{name}: the noisiest rules name ReportAppDown",
                 "*Noisiest alert rules*" in text and "- ReportAppDown (warning): fired 1" in text, text)
@@ -227,25 +242,16 @@ with vt.running(lambda: v, lambda: chat.stop(), lambda: smtp.stop(), lambda: vt.
             r.stderr, r.stderr)
     r = vigil("report", "--server", v.url, "--since", "-1d")
     c.check("bad --since names the flag", r.returncode == 1 and "--since: " in r.stderr, r.stderr)
-    code, _, text = vt.get(v.url + "/api/v1/report?format=pdf")
+    code, text = status_of(v.url + "/api/v1/report?format=pdf")
     c.check("GET /api/v1/report?format=pdf is a 400 naming format", code == 400 and "format: expected md or json" in
             text, (code, text))
-    code, _, text = vt.get(v.url + "/api/v1/report?from=soon")
+    code, text = status_of(v.url + "/api/v1/report?from=soon")
     c.check("GET /api/v1/report?from=soon is a 400 naming from", code == 400 and "from: " in text, (code, text))
-    try:
-        urllib.request.urlopen(urllib.request.Request(v.url + "/api/v1/report/digest", method="GET"), timeout=5)
-        code = 200
-    except urllib.error.HTTPError as e:
-        code = e.code
-    c.check("GET /api/v1/report/digest is a 405", code == 405, code)
-    req = urllib.request.Request(v.url + "/api/v1/report/digest", data=b"", method="POST",
-                                 headers={"Origin": "http://evil.example"})
-    try:
-        urllib.request.urlopen(req, timeout=5)
-        code = 200
-    except urllib.error.HTTPError as e:
-        code = e.code
-    c.check("POST /api/v1/report/digest from another origin is refused (a state-changing route)", code == 403, code)
+    code, text = status_of(v.url + "/api/v1/report/digest")
+    c.check("GET /api/v1/report/digest is a 405", code == 405, (code, text))
+    code, text = status_of(v.url + "/api/v1/report/digest", "POST", {"Origin": "http://evil.example"})
+    c.check("POST /api/v1/report/digest from another origin is refused (a state-changing route)", code == 403,
+            (code, text))
     c.check("vigil is still running", v.proc.poll() is None)
 
     # A restart right after a digest sends none: the last one is recorded in state.db.
