@@ -405,6 +405,9 @@ class Agent {
     endpoints.routes.push_back(incidents::NewApiRoute(sla_.get(), &clock_));
     // /api/v1/status before the API's /api/v1/, which still answers /api/v1/status/….
     endpoints.routes.push_back(incidents::NewCapacityRoute(Capacity()));
+    // Copies: a reload replaces config_ while a report is built (neither setting changes without a restart).
+    report_state_db_ = config_.global.data_dir + "/state.db";
+    report_url_ = "http://" + config_.global.listen + "/api/v1/report?format=md";
     endpoints.routes.push_back(incidents::NewReportRoute(
         [this](incidents::TimeRange range) { return GatherDigest(DigestSourcesNow(), range, clock_.NowMs()); },
         [this](const incidents::DigestInput& in) { return SendDigest(in); }, &clock_));
@@ -1197,7 +1200,7 @@ class Agent {
     d.capacity = Capacity();
     d.storage = Storage();
     d.engine = EngineOptions();
-    d.state_db = config_.global.data_dir + "/state.db";  // data_dir changes only with a restart
+    d.state_db = report_state_db_;
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0) d.host = host;
     return d;
@@ -1220,7 +1223,7 @@ class Agent {
     std::string md = incidents::DigestMarkdown(in);
     u.annotations.Set("description", ForChat(md.substr(md.find('\n') + 1)));
     u.starts_at = clock_.NowMs();
-    u.generator_url = "http://" + config_.global.listen + "/api/v1/report?format=md";
+    u.generator_url = report_url_;
     Result<std::vector<std::string>> receivers = notifier_->Announce(std::move(u));
     if (!receivers.ok()) return receivers.status();
     if (digest_log_) {
@@ -1414,6 +1417,7 @@ class Agent {
   std::optional<config::DigestOptions> digest_options_;
   bool digest_stopping_ = false;
   std::thread digest_thread_;
+  std::string report_state_db_, report_url_;  // set before the server starts
   web::LiveEvents live_;                     // before events_, which points at it
   EventCounter events_{clock_};
   std::atomic<bool> ready_{false};  // the first collection round finished
