@@ -1,6 +1,7 @@
 #include "base/timezone.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "base/file.h"
 
@@ -75,6 +76,34 @@ int32_t TimeZone::OffsetSeconds(TimestampMs t) const {
   auto it = std::upper_bound(transitions_.begin(), transitions_.end(), s);
   if (it == transitions_.begin()) return initial_offset_;
   return offsets_[static_cast<size_t>(it - transitions_.begin()) - 1];
+}
+
+Status ParseWeekdayTime(std::string_view text, int* weekday, int* minute_of_day) {
+  static constexpr std::string_view kDays[] = {"sunday",   "monday", "tuesday", "wednesday",
+                                               "thursday", "friday", "saturday"};
+  const std::string want =
+      "expected a weekday and a 24-hour time like \"Mon 09:00\", got \"" + std::string(text) + "\"";
+  size_t space = text.find(' ');
+  if (space == std::string_view::npos) return Status::Error(want);
+  std::string day(text.substr(0, space));
+  std::transform(day.begin(), day.end(), day.begin(), [](unsigned char c) { return std::tolower(c); });
+  int wd = -1;
+  for (int i = 0; i < 7; ++i) {
+    if (day == kDays[i] || (day.size() == 3 && kDays[i].substr(0, 3) == day)) wd = i;
+  }
+  if (wd < 0) return Status::Error(want + ": \"" + day + "\" is not a weekday");
+  std::string_view time = text.substr(space + 1);
+  while (!time.empty() && time.front() == ' ') time.remove_prefix(1);
+  if (time.size() != 5 || time[2] != ':' || !std::isdigit(static_cast<unsigned char>(time[0])) ||
+      !std::isdigit(static_cast<unsigned char>(time[1])) || !std::isdigit(static_cast<unsigned char>(time[3])) ||
+      !std::isdigit(static_cast<unsigned char>(time[4]))) {
+    return Status::Error(want);
+  }
+  int h = (time[0] - '0') * 10 + (time[1] - '0'), m = (time[3] - '0') * 10 + (time[4] - '0');
+  if (h > 23 || m > 59) return Status::Error(want + ": no such time of day");
+  *weekday = wd;
+  *minute_of_day = h * 60 + m;
+  return Status::Ok();
 }
 
 }  // namespace vigil

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -28,5 +29,9 @@ class TimeZone {
   std::vector<int32_t> offsets_;      // offsets_[i] applies from transitions_[i]
   int32_t initial_offset_ = 0;        // before the first transition (or always, without any)
 };
+
+// A weekly time, "Mon 09:00": a weekday (full or three-letter name, any
+// case; 0 = Sunday, as tm_wday) and a 24-hour time. Errors say what was expected.
+Status ParseWeekdayTime(std::string_view text, int* weekday, int* minute_of_day);
 
 }  // namespace vigil

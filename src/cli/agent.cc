@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -18,6 +19,7 @@
 #include "cli/backup.h"
 #include "cli/build_info.h"
 #include "cli/incident_commands.h"
+#include "cli/report_commands.h"
 #include "cli/service_collectors.h"
 #include "cli/sla_commands.h"
 #include "collect/host/host_collector.h"
@@ -31,6 +33,7 @@
 #include "incidents/api.h"
 #include "incidents/capacity.h"
 #include "incidents/degradation.h"
+#include "incidents/digest.h"
 #include "incidents/incident_store.h"
 #include "logs/log_collector.h"
 #include "notify/api.h"
@@ -432,6 +435,12 @@ class Agent {
         }));
     // /api/v1/status before the API's /api/v1/, which still answers /api/v1/status/….
     endpoints.routes.push_back(incidents::NewCapacityRoute(Capacity()));
+    // Copies: a reload replaces config_ while a report is built (neither setting changes without a restart).
+    report_state_db_ = config_.global.data_dir + "/state.db";
+    report_url_ = "http://" + config_.global.listen + "/api/v1/report?format=md";
+    endpoints.routes.push_back(incidents::NewReportRoute(
+        [this](incidents::TimeRange range) { return GatherDigest(DigestSourcesNow(), range, clock_.NowMs()); },
+        [this](const incidents::DigestInput& in) { return SendDigest(in); }, &clock_));
     http::Route api_route = api::NewRoute(ApiOptions());
     endpoints.routes.push_back(status::NewRoute(StatusOptions(), api_route.handler));
     endpoints.routes.push_back(std::move(api_route));
@@ -453,6 +462,7 @@ class Agent {
       std::lock_guard lock(mu_);
       http_server_ = server->get();
     }
+    StartDigest();
     http::HostPort bound = (*server)->bound();
     LogInfo("vigil started", {{"version", GetBuildInfo().version},
                               {"config", config_.source},
@@ -473,6 +483,7 @@ class Agent {
       http_server_ = nullptr;
     }
     (*server)->Stop();
+    StopDigest();
     StopRecovery();
     StopScheduler();
     // The last moment vigil watched: the next run counts from here as unknown.
@@ -1106,6 +1117,11 @@ class Agent {
     StopRecovery();
     StopScheduler();
     config_ = std::move(r.config);
+    {
+      std::lock_guard lock(digest_mu_);
+      digest_options_ = config_.reports.digest;
+    }
+    digest_cv_.notify_all();
     sink_->SetTargets(TargetLabelsFor(config_));
     StartScheduler(config_);
     if (!StartRecovery(config_)) LogError("recovery not restarted after the reload; see the error above");
@@ -1148,6 +1164,127 @@ class Agent {
     }
     if (sla_) sla_->SetServices(SlaOptionsFor(c));
     if (incidents_) incidents_->SetConfig(IncidentConfigFor(c));
+  }
+
+  // The weekly digest (docs/reports.md): a thread wakes at the scheduled
+  // time (at least each minute, so a reload's new schedule is seen) and sends
+  // it through the notifier. The last sending time is kept in state.db.
+  void StartDigest() {
+    auto log = incidents::DigestLog::Open(config_.global.data_dir + "/state.db");
+    if (!log.ok()) {
+      LogError("digest log not opened; no weekly digest is sent", {{"err", log.status().message()}});
+      return;
+    }
+    digest_log_ = std::move(*log);
+    {
+      std::lock_guard lock(digest_mu_);
+      digest_options_ = config_.reports.digest;
+    }
+    digest_thread_ = std::thread([this] { DigestLoop(); });
+  }
+
+  void StopDigest() {
+    {
+      std::lock_guard lock(digest_mu_);
+      digest_stopping_ = true;
+    }
+    digest_cv_.notify_all();
+    if (digest_thread_.joinable()) digest_thread_.join();
+  }
+
+  void DigestLoop() {
+    std::unique_lock lock(digest_mu_);
+    std::string last_error;  // logged once until it changes
+    while (!digest_stopping_) {
+      TimestampMs wait_ms = 60000;
+      std::optional<config::DigestOptions> o = digest_options_;
+      if (o) {
+        lock.unlock();
+        Status s = SendDigestIfDue(*o, &wait_ms);
+        if (!s.ok() && s.message() != last_error) LogError("weekly digest", {{"err", s.message()}});
+        last_error = s.ok() ? "" : s.message();
+        lock.lock();
+      }
+      digest_cv_.wait_for(lock, std::chrono::milliseconds(std::clamp<TimestampMs>(wait_ms, 1, 60000)),
+                          [this] { return digest_stopping_; });
+    }
+  }
+
+  // Sends the digest when its time has come; otherwise lowers `wait_ms` to the time left.
+  Status SendDigestIfDue(const config::DigestOptions& o, TimestampMs* wait_ms) {
+    Result<TimeZone> zone = TimeZone::Load(o.timezone);
+    if (!zone.ok()) return zone.status().WithContext("reports.digest.timezone");
+    Result<TimestampMs> last = digest_log_->LastSent();
+    if (!last.ok()) return last.status();
+    TimestampMs now = clock_.NowMs();
+    if (*last == 0) {
+      // The schedule starts now: a restart before the first digest still owes it.
+      return digest_log_->SetLastSent(now);
+    }
+    TimestampMs due = incidents::NextDigestDue({o.weekday, o.minute_of_day, *zone}, *last, now);
+    if (due > now) {
+      *wait_ms = std::min(*wait_ms, due - now);
+      return Status::Ok();
+    }
+    incidents::DigestInput in =
+        GatherDigest(DigestSourcesNow(), {now - incidents::kDigestPeriod.count(), now}, clock_.NowMs());
+    Result<std::vector<std::string>> sent = SendDigest(in);
+    if (!sent.ok()) return sent.status();
+    LogInfo("weekly digest sent", {{"receivers", std::to_string(sent->size())}, {"schedule", o.schedule}});
+    return Status::Ok();
+  }
+
+  DigestSources DigestSourcesNow() {
+    DigestSources d;
+    d.sla = sla_.get();
+    d.incidents = incidents_.get();
+    d.capacity = Capacity();
+    d.storage = Storage();
+    d.engine = EngineOptions();
+    d.state_db = report_state_db_;
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0) d.host = host;
+    return d;
+  }
+
+  // Hands the digest to the notifier as a one-off alert, routed like any
+  // alert of its severity; it never enters alert state, so alert quality and
+  // incidents do not count it.
+  Result<std::vector<std::string>> SendDigest(const incidents::DigestInput& in) {
+    std::string severity = "P3";
+    {
+      std::lock_guard lock(digest_mu_);
+      if (digest_options_) severity = digest_options_->severity;
+    }
+    notify::AlertUpdate u;
+    u.labels.Set("alertname", std::string(incidents::kDigestAlertName));
+    u.labels.Set("severity", severity);
+    u.annotations.Set("summary", incidents::DigestHeadline(in));
+    // The headline is the summary already: the description starts after it.
+    std::string md = incidents::DigestMarkdown(in);
+    u.annotations.Set("description", ForChat(md.substr(md.find('\n') + 1)));
+    u.starts_at = clock_.NowMs();
+    u.generator_url = report_url_;
+    Result<std::vector<std::string>> receivers = notifier_->Announce(std::move(u));
+    if (!receivers.ok()) return receivers.status();
+    if (digest_log_) {
+      if (Status s = digest_log_->SetLastSent(clock_.NowMs()); !s.ok()) return s;
+    }
+    return receivers;
+  }
+
+  // Slack refuses a section over 3000 characters: a long digest is cut at a
+  // line, pointing to the whole report.
+  static std::string ForChat(std::string md) {
+    constexpr size_t kMax = 2600;
+    if (md.size() <= kMax) return md;
+    size_t cut = md.rfind('\n', kMax);
+    md.resize(cut == std::string::npos ? kMax : cut + 1);
+    // A cut inside a ``` block would leave it open.
+    size_t fences = 0;
+    for (size_t p = md.find("```"); p != std::string::npos; p = md.find("```", p + 3)) ++fences;
+    if (fences % 2 == 1) md += "```\n";
+    return md + "… cut here: the whole report is `vigil report`\n";
   }
 
   // The SLA ledger in state.db; without it vigil runs on and the API says why.
@@ -1336,6 +1473,13 @@ class Agent {
   std::unique_ptr<incidents::Tracker> sla_;  // null when state.db could not be opened; before events_
   std::unique_ptr<incidents::IncidentTracker> incidents_;  // null when state.db could not be opened
   std::atomic<TimestampMs> last_incident_pass_ms_{0};
+  std::unique_ptr<incidents::DigestLog> digest_log_;  // null when state.db could not be opened
+  std::mutex digest_mu_;                              // guards digest_options_ and digest_stopping_
+  std::condition_variable digest_cv_;
+  std::optional<config::DigestOptions> digest_options_;
+  bool digest_stopping_ = false;
+  std::thread digest_thread_;
+  std::string report_state_db_, report_url_;  // set before the server starts
   web::LiveEvents live_;                     // before events_, which points at it
   EventCounter events_{clock_};
   std::atomic<bool> ready_{false};  // the first collection round finished

@@ -41,7 +41,15 @@ Result<std::pair<TimestampMs, TimestampMs>> Range(const AlertQualityOptions& o, 
   return std::make_pair(from, to);
 }
 
-Result<incidents::AlertQualityInput> ReadInput(const std::string& db, TimestampMs from, TimestampMs to) {
+std::string Percent(double share) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f%%", share * 100);
+  return buf;
+}
+
+}  // namespace
+
+Result<incidents::AlertQualityInput> ReadAlertQualityInput(const std::string& db, TimestampMs from, TimestampMs to) {
   incidents::AlertQualityInput in;
   in.from_ms = from;
   in.to_ms = to;
@@ -82,14 +90,6 @@ Result<incidents::AlertQualityInput> ReadInput(const std::string& db, TimestampM
   return in;
 }
 
-std::string Percent(double share) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", share * 100);
-  return buf;
-}
-
-}  // namespace
-
 int AlertQuality(const AlertQualityOptions& o) {
   auto range = Range(o, SystemClock().NowMs());
   if (!range.ok()) return Fail(range.status().message());
@@ -98,7 +98,7 @@ int AlertQuality(const AlertQualityOptions& o) {
   if (stat(db.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return Fail(db + ": no such file (is --data-dir the agent's data directory?)");
   }
-  auto in = ReadInput(db, range->first, range->second);
+  auto in = ReadAlertQualityInput(db, range->first, range->second);
   if (!in.ok()) return Fail(in.status().message());
   incidents::AlertQualityReport r = incidents::ComputeAlertQuality(*in);
   if (o.as_json) {

@@ -5,6 +5,9 @@
 
 #include <string>
 
+#include "base/status.h"
+#include "incidents/alert_quality.h"
+
 namespace vigil::cli {
 
 struct AlertQualityOptions {
@@ -15,5 +18,9 @@ struct AlertQualityOptions {
 };
 
 int AlertQuality(const AlertQualityOptions& o);
+
+// The episodes, silences, recovery actions and first deliveries in the
+// state.db at `db` for alerts that fired in [from, to); the digest reads it too.
+Result<incidents::AlertQualityInput> ReadAlertQualityInput(const std::string& db, TimestampMs from, TimestampMs to);
 
 }  // namespace vigil::cli

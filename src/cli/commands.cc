@@ -16,6 +16,7 @@
 #include "cli/password_command.h"
 #include "cli/query_commands.h"
 #include "cli/recovery_commands.h"
+#include "cli/report_commands.h"
 #include "cli/rules_commands.h"
 #include "cli/silence_commands.h"
 #include "cli/sla_commands.h"
@@ -274,6 +275,16 @@ int Main(int argc, char** argv) {
       "capacity", "Forecasts from a running vigil: when each disk and memory fills, in words; exit 1 within 7 days");
   capacity_cmd->add_option("--url,--server", capacity_server, "vigil's address (default: http://<global.listen>)");
   capacity_cmd->add_flag("--json", capacity_json, "Print the forecasts' data as JSON");
+  ReportCommandOptions report_opts;
+  CLI::App* report_cmd = app.add_subcommand(
+      "report",
+      "A running vigil's report: uptime, incidents, capacity, reminders, noisiest rules; or --send the digest");
+  report_cmd->add_option("--url,--server", report_opts.server, "vigil's address (default: http://<global.listen>)");
+  report_cmd->add_option("--since", report_opts.since, "The range ends now (or --to) and is this long (default 7d)");
+  report_cmd->add_option("--from", report_opts.from, "Start of the range (Unix seconds or RFC 3339)");
+  report_cmd->add_option("--to", report_opts.to, "End of the range (default: now)");
+  report_cmd->add_option("--format", report_opts.format, "md or json")->capture_default_str();
+  report_cmd->add_flag("--send", report_opts.send, "Send the weekly digest (the last 7 days) through alerting now");
   TopOptions top_opts;
   std::string top_interval = "1s";
   CLI::App* top_cmd = app.add_subcommand("top", "A live full-screen view of a running vigil (q quits)");
@@ -399,6 +410,10 @@ int Main(int argc, char** argv) {
   if (status_cmd->parsed()) {
     if (status_opts.server.empty()) status_opts.server = DefaultServerUrl();
     return ShowStatus(status_opts);
+  }
+  if (report_cmd->parsed()) {
+    if (report_opts.server.empty()) report_opts.server = DefaultServerUrl();
+    return ShowReport(report_opts);
   }
   if (capacity_cmd->parsed()) {
     if (capacity_server.empty()) capacity_server = DefaultServerUrl();

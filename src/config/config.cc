@@ -20,6 +20,7 @@
 #include "base/file.h"
 #include "base/labels.h"
 #include "base/strings.h"
+#include "base/timezone.h"
 #include "config/env.h"
 #include "http/outbound.h"
 #include "promql/ast.h"
@@ -257,6 +258,40 @@ class MapReader {
   bool valid_ = false;
   std::set<std::string> claimed_;
 };
+
+void DecodeReports(Decoder& d, const YAML::Node& node, ReportsOptions* out) {
+  MapReader r(d, node, "reports");
+  if (auto digest = r.Take("digest"); digest.IsDefined()) {
+    DigestOptions& o = out->digest.emplace();
+    MapReader g(d, digest, "reports.digest");
+    if (auto n = g.Take("schedule"); n.IsDefined()) {
+      std::string text;
+      if (d.String(n, g.Field("schedule"), &text)) {
+        if (Status s = ParseWeekdayTime(text, &o.weekday, &o.minute_of_day); !s.ok()) {
+          d.Report(n, g.Field("schedule"), s.message());
+        } else {
+          o.schedule = text;
+        }
+      }
+    }
+    if (auto n = g.Take("timezone"); n.IsDefined()) {
+      std::string zone;
+      if (d.String(n, g.Field("timezone"), &zone)) {
+        if (Result<TimeZone> tz = TimeZone::Load(zone); !tz.ok()) {
+          d.Report(n, g.Field("timezone"), tz.status().message());
+        } else {
+          o.timezone = zone;
+        }
+      }
+    }
+    if (auto n = g.Take("severity"); n.IsDefined()) {
+      if (d.String(n, g.Field("severity"), &o.severity) && o.severity.empty())
+        d.Report(n, g.Field("severity"), "must not be empty");
+    }
+    g.Finish();
+  }
+  r.Finish();
+}
 
 void DecodeGlobal(Decoder& d, const YAML::Node& node, GlobalOptions* g) {
   MapReader r(d, node, "global");
@@ -2220,9 +2255,10 @@ LoadResult Decode(std::string_view yaml, const std::string& name, const std::str
   if (auto n = top.Take("recovery"); n.IsDefined()) DecodeRecovery(d, n, c.global.data_dir, &c.recovery);
   if (auto n = top.Take("remote_write"); n.IsDefined()) DecodeRemoteWrite(d, n, &c.remote_write);
   if (auto n = top.Take("baselines"); n.IsDefined()) DecodeBaselines(d, n, &c.baselines);
+  if (auto n = top.Take("reports"); n.IsDefined()) DecodeReports(d, n, &c.reports);
   top.Finish(
       "(this version of vigil configures env_files, global, host, storage, systemd, services, textfile, scrape, "
-      "rule_files, alerting, recovery, remote_write and baselines; see "
+      "rule_files, alerting, recovery, remote_write, baselines and reports; see "
       "docs/configuration.md)");
   return result;
 }

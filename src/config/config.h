@@ -413,6 +413,20 @@ struct BaselineOptions {
   friend bool operator==(const BaselineOptions&, const BaselineOptions&) = default;
 };
 
+// reports.digest: the weekly digest (docs/reports.md), sent through the
+// alerting routes as an alert named VigilWeeklyDigest with this severity.
+struct DigestOptions {
+  std::string schedule = "Mon 09:00";  // as written
+  int weekday = 1;                     // parsed: 0 = Sunday
+  int minute_of_day = 9 * 60;
+  std::string timezone = "UTC";
+  std::string severity = "P3";
+};
+
+struct ReportsOptions {
+  std::optional<DigestOptions> digest;  // absent: no digest is sent on a schedule
+};
+
 struct Config {
   std::string source;  // the file it came from, or "<built-in>"
   std::vector<std::string> env_files;
@@ -434,6 +448,7 @@ struct Config {
   RecoveryOptions recovery;
   std::vector<RemoteWriteTarget> remote_write;  // in file order; names are unique
   std::vector<BaselineOptions> baselines;       // in file order; names are unique
+  ReportsOptions reports;
 };
 
 struct Problem {

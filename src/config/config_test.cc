@@ -77,7 +77,7 @@ TEST(Config, UnknownTopLevelSectionNamesWhatIsSupported) {
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_NE(r.problems[0].message.find("unknown key \"remote_read\""), std::string::npos);
   EXPECT_NE(r.problems[0].message.find(
-                "services, textfile, scrape, rule_files, alerting, recovery, remote_write and baselines"),
+                "services, textfile, scrape, rule_files, alerting, recovery, remote_write, baselines and reports"),
             std::string::npos);
 }
 
@@ -1391,6 +1391,42 @@ TEST(SlaConfig, BadSettingsSayWhereAndWhy) {
   EXPECT_NE(weekly.find("r.yml:5:9: services.a.maintenance_windows[0].weekdays"), std::string::npos) << weekly;
   EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, maintenance_windows: {start: x}}\n"),
             "r.yml:2:45: services.a.maintenance_windows: expected a list, got a mapping");
+}
+
+}  // namespace
+}  // namespace vigil::config
+
+namespace vigil::config {
+namespace {
+
+TEST(Config, ReportsDigest) {
+  LoadResult ok = LoadString("reports:\n  digest: {schedule: 'fri 17:30', timezone: '+05:30', severity: info}\n",
+                             "vigil.yml", MapEnv({}));
+  ASSERT_TRUE(ok.ok()) << ok.problems[0].ToString();
+  ASSERT_TRUE(ok.config.reports.digest.has_value());
+  EXPECT_EQ(ok.config.reports.digest->weekday, 5);
+  EXPECT_EQ(ok.config.reports.digest->minute_of_day, 17 * 60 + 30);
+  EXPECT_EQ(ok.config.reports.digest->timezone, "+05:30");
+  EXPECT_EQ(ok.config.reports.digest->severity, "info");
+  LoadResult defaults = LoadString("reports: {digest: {}}\n", "vigil.yml", MapEnv({}));
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.config.reports.digest->schedule, "Mon 09:00");
+  EXPECT_FALSE(LoadString("", "vigil.yml", MapEnv({})).config.reports.digest.has_value());
+
+  LoadResult bad = LoadString(
+      "reports:\n  digest:\n    schedule: 'Monday 9am'\n    timezone: Mars/Olympus\n    severity: ''\n    when: x\n",
+      "vigil.yml", MapEnv({}));
+  ASSERT_EQ(bad.problems.size(), 4u);
+  EXPECT_NE(bad.problems[0].ToString().find("vigil.yml:3:"), std::string::npos) << bad.problems[0].ToString();
+  EXPECT_NE(bad.problems[0].message.find("reports.digest.schedule: expected a weekday and a 24-hour time like "
+                                         "\"Mon 09:00\", got \"Monday 9am\""),
+            std::string::npos)
+      << bad.problems[0].message;
+  EXPECT_NE(bad.problems[1].ToString().find("vigil.yml:4:"), std::string::npos) << bad.problems[1].ToString();
+  EXPECT_NE(bad.problems[1].message.find("reports.digest.timezone"), std::string::npos) << bad.problems[1].message;
+  EXPECT_NE(bad.problems[2].message.find("reports.digest.severity: must not be empty"), std::string::npos)
+      << bad.problems[2].message;
+  EXPECT_NE(bad.problems[3].message.find("unknown key \"when\""), std::string::npos) << bad.problems[3].message;
 }
 
 }  // namespace

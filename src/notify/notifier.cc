@@ -1,5 +1,6 @@
 #include "notify/notifier.h"
 
+#include <algorithm>
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -92,6 +93,30 @@ Status Notifier::Reload(config::AlertingOptions alerting, std::map<std::string, 
   }
   cv_.notify_all();
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> Notifier::AnnouncementReceivers(const Labels& labels) const {
+  auto route = alert::Route::Build(o_.alerting.route);
+  if (!route.ok()) return route.status();
+  std::vector<std::string> out;
+  for (const alert::Route* r : (*route)->Match(labels)) {
+    if (std::find(out.begin(), out.end(), r->receiver()) == out.end()) out.push_back(r->receiver());
+  }
+  return out;
+}
+
+Result<std::vector<std::string>> Notifier::Announce(AlertUpdate announcement) {
+  Result<std::vector<std::string>> receivers = [&] {
+    std::lock_guard dispatch_lock(dispatch_mu_);  // o_.alerting changes under it on a reload
+    return AnnouncementReceivers(announcement.labels);
+  }();
+  if (!receivers.ok()) return receivers.status();
+  {
+    std::lock_guard lock(mu_);
+    announcements_.push_back(std::move(announcement));
+  }
+  cv_.notify_all();
+  return receivers;
 }
 
 void Notifier::SetHoldReleased(const std::string& service, bool released) {
@@ -244,6 +269,7 @@ void Notifier::Loop() {
   while (!stopping_) {
     std::vector<AlertUpdate> updates;
     updates.swap(pending_);
+    std::vector<AlertUpdate> announcements = std::exchange(announcements_, {});
     bool reload_silences = std::exchange(silences_changed_, false);
     std::optional<Reloaded> reloaded = std::exchange(reload_, std::nullopt);
     std::vector<std::pair<std::string, bool>> hold_changes = std::exchange(hold_changes_, {});
@@ -286,8 +312,30 @@ void Notifier::Loop() {
     dispatch_lock.lock();
     std::vector<alert::Notification> flushed = dispatcher_->Flush();
     auto sent_changes = dispatcher_->TakeSentChanges();
-    dispatch_lock.unlock();
     std::vector<OutboxMessage> queued;
+    for (auto& u : announcements) {
+      TimestampMs now = o_.clock->NowMs();
+      if (std::any_of(silences_.begin(), silences_.end(), [&](const auto& s) { return s.Mutes(u.labels, now); })) {
+        LogInfo("announcement silenced", {{"alertname", std::string(u.labels.Get("alertname"))}});
+        continue;
+      }
+      auto receivers = AnnouncementReceivers(u.labels);
+      if (!receivers.ok()) continue;  // Announce() checked the same routes
+      alert::Notification n;
+      n.group_key = "announcement:" + std::string(u.labels.Get("alertname"));
+      n.time_ms = now;
+      alert::Alert a;
+      a.labels = u.labels;
+      a.annotations = u.annotations;
+      a.starts_at = u.starts_at;
+      a.generator_url = u.generator_url.empty() ? o_.context.external_url : u.generator_url;
+      n.alerts.push_back(std::move(a));
+      for (const auto& receiver : *receivers) {
+        n.receiver = receiver;
+        Render(n, queued);
+      }
+    }
+    dispatch_lock.unlock();
     for (const auto& n : flushed) Render(n, queued);
     if (Status st = outbox_->EnqueueAll(queued, o_.clock->NowMs()); !st.ok()) {
       // The disk is full or the database broken: say so loudly. Nor is the
@@ -304,9 +352,9 @@ void Notifier::Loop() {
     if (auto f = dispatcher_->NextFlush()) next = std::min(next, *f);
     if (auto a = outbox_->NextAttempt(); a.ok() && *a) next = std::min(next, **a);
     lock.lock();
-    if (stopping_ || !pending_.empty() || !hold_changes_.empty()) continue;
-    cv_.wait_for(lock, std::chrono::milliseconds(std::max<TimestampMs>(1, next - now)),
-                 [&] { return stopping_ || !pending_.empty() || !hold_changes_.empty(); });
+    auto work = [&] { return stopping_ || !pending_.empty() || !announcements_.empty() || !hold_changes_.empty(); };
+    if (work()) continue;
+    cv_.wait_for(lock, std::chrono::milliseconds(std::max<TimestampMs>(1, next - now)), work);
   }
 }
 

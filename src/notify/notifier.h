@@ -66,6 +66,12 @@ class Notifier {
   Status Reload(config::AlertingOptions alerting, std::map<std::string, std::vector<std::string>> depends_on,
                 std::map<std::string, Duration> page_holds = {});
 
+  // A one-off notification outside alert state (the weekly digest): routed by
+  // the tree like an alert with these labels and queued at once to each
+  // matched route's receiver; no grouping, no repeat, no resolve; a silence
+  // matching it drops it. Returns the receivers it goes to.
+  Result<std::vector<std::string>> Announce(AlertUpdate announcement);
+
   // Recovery of `service` will not fix its fault (released: its held page goes
   // out now), or it recovered (not released: hold its next fault again).
   void SetHoldReleased(const std::string& service, bool released);
@@ -100,6 +106,8 @@ class Notifier {
   void ApplyReload(Reloaded r);
   // Appends what each of the notification's integrations is sent.
   void Render(const alert::Notification& n, std::vector<OutboxMessage>& out) const;
+  // The receivers of the routes that take `labels`; the caller holds dispatch_mu_.
+  Result<std::vector<std::string>> AnnouncementReceivers(const Labels& labels) const;
   const config::ReceiverOptions* Receiver(const std::string& name) const;
   void DeliverDue();
   void DeliverTo(const std::vector<OutboxMessage*>& messages, std::vector<Outbox::Outcome>& out);
@@ -115,6 +123,7 @@ class Notifier {
   mutable std::mutex dispatch_mu_;
   std::condition_variable cv_;
   std::vector<AlertUpdate> pending_;
+  std::vector<AlertUpdate> announcements_;
   std::vector<std::pair<std::string, bool>> hold_changes_;  // service, released
   bool stopping_ = false;
   bool silences_changed_ = true;  // the loop hands the stored silences to the dispatcher

@@ -275,7 +275,9 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
     if (std::string_view d = a.annotations.Get("description"); !d.empty()) text += "\n" + std::string(d);
     if (n.flapping.count(fp)) text += "\n_flapping: further changes held back until stable_";
     attachments.push_back({{"color", is_resolved ? "#2eb886" : colour(a.labels.Get("severity"))},
-                           {"blocks", json::array({{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", text}}}}})}});
+                           {"blocks", json::array({{{"type", "section"},
+                                                    // Slack refuses a section over 3000 characters.
+                                                    {"text", {{"type", "mrkdwn"}, {"text", Cut(text, 3000)}}}}})}});
   };
   for (const auto* a : firing) add(*a, false);
   for (const auto* a : resolved) add(*a, true);
@@ -376,7 +378,8 @@ std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx
       html += "<li>" + HtmlEscape(line);
       if (std::string_view d = a->annotations.Get("description"); !d.empty()) {
         text += "  " + std::string(d) + "\n";
-        html += "<br><small>" + HtmlEscape(d) + "</small>";
+        // pre-wrap: a multi-line description (the weekly digest) keeps its lines.
+        html += "<br><small style=\"white-space:pre-wrap\">" + HtmlEscape(d) + "</small>";
       }
       html += "</li>";
     }
