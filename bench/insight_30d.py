@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What vigil's insight costs on 30 days of a validator host's history
 (issue 15's benchmark): uptime/SLA, capacity forecasts, alert quality,
-incidents and the weekly report, computed by a running agent that keeps
+incidents, degradation baselines and the report, computed by a running agent that keeps
 collecting host metrics at 1 s meanwhile.
 
     bench/insight_30d.py [--vigil build/vigil] [--days 30] [--interval 60] [--rounds 20]
@@ -217,6 +217,9 @@ global: {{scrape_interval: 15s}}
 host: {{interval: 1s}}
 systemd: {{bus: user}}
 rule_files: [builtin:host]
+baselines:
+  - {{name: rpc_latency, expr: vigil_probe_duration_seconds, min_width: 0.05}}
+  - {{name: titan_lag, expr: vigil_titan_height_lag_blocks, min_width: 3}}
 services:
 {services}"""
         # The first run creates state.db's tables; the history is written into them while it is stopped.
@@ -241,6 +244,9 @@ services:
         requests = {
             "sla (rolling windows + a month)": f"/api/v1/sla?month={time.strftime('%Y-%m', time.gmtime(now))}",
             "capacity (30 d, 1 h history)": "/api/v1/capacity",
+            "incidents (30 d list)": "/api/v1/incidents?since=30d",
+            "report (30 d, JSON)": f"/api/v1/report?from={now - a.days * 86400}&to={now}",
+            "report (7 d, Markdown)": "/api/v1/report?format=md",
         }
         times = {name: [] for name in requests}
         first = {}
@@ -270,6 +276,11 @@ services:
         fired = json.loads(r.stdout)["fired"]
         capacity_compute = next((float(line.split()[-1]) for line in v.metrics().splitlines()
                                  if line.startswith("vigil_capacity_compute_seconds ")), float("nan"))
+        # Learning the baselines (28 days of each series) happens inside a run of their collector.
+        learn = vt.api(v.url, "/api/v1/query",
+                       query=f'max_over_time(vigil_collector_duration_seconds{{collector="baselines"}}[{busy + 600}s])')
+        learn_s = float(learn["result"][0]["value"][1]) if learn["result"] else float("nan")
+        incidents = len(json.loads(timed_get(v.url + "/api/v1/incidents?since=30d")[2])["data"])
 
         print(f"\n{rounds} rounds over {a.days} days of history (the first request computes; the API may"
               " then answer from its cache):")
@@ -279,6 +290,10 @@ services:
         print(f"{'alerts quality (CLI, ' + str(fired) + ' episodes)':40} {quality[0] * 1000:10.1f} "
               f"{statistics.median(quality) * 1000:10.1f} "
               f"{max(quality) * 1000:10.1f}")
+        print(f"incidents filed from the 30 days of episodes: {incidents}; the first pass (30 days) ran in the "
+              f"self collection at start")
+        print(f"baselines: the longest run of their collector (learning 28 days of each series included) took "
+              f"{learn_s * 1000:.1f} ms")
         print(f"capacity: the forecast itself (read 30 d of history, forecast every resource) took "
               f"{capacity_compute * 1000:.1f} ms (vigil_capacity_compute_seconds); the API reuses it for 5 minutes")
         print(f"\nagent RSS: {rss_before / 1024:.1f} MiB before, peak {peak / 1024:.1f} MiB, "

@@ -1314,7 +1314,11 @@ class Agent {
     // /metrics scrapes collect too: one caller per 5 s wins the pass.
     TimestampMs last = last_incident_pass_ms_.load();
     if (now - last < 5000 || !last_incident_pass_ms_.compare_exchange_strong(last, now)) return;
-    auto filed = incidents_->Pass(now);
+    // The first pass after a start files the last 30 days (episodes from
+    // before an upgrade, or from while incidents could not be filed); the
+    // later ones only what may have changed.
+    const Duration lookback = last == 0 ? Duration(30LL * 86'400'000) : Duration(86'400'000);
+    auto filed = incidents_->Pass(now, lookback);
     if (!filed.ok()) LogError("filing incidents failed", {{"err", filed.status().message()}});
   }
 
