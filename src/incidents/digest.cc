@@ -335,16 +335,10 @@ TimestampMs NextDigestDue(const DigestSchedule& s, TimestampMs last_sent_ms, Tim
 }
 
 Result<std::unique_ptr<DigestLog>> DigestLog::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Status::Error("open digest log " + path + ": " + msg);
-  }
+  auto opened = SqliteOpen(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, "digest log");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   std::unique_ptr<DigestLog> log(new DigestLog(db));
-  sqlite3_busy_timeout(db, 5000);
   Status s = SqliteExec(db,
                         "CREATE TABLE IF NOT EXISTS report_digest (id INTEGER PRIMARY KEY CHECK (id = 1),"
                         " last_sent_ms INTEGER NOT NULL)");

@@ -61,12 +61,9 @@ Result<std::unique_ptr<IncidentTracker>> IncidentTracker::Open(const std::string
   t->read_only_ = read_only;
   t->config_ = std::move(config);
   int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &t->db_, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = t->db_ != nullptr ? sqlite3_errmsg(t->db_) : sqlite3_errstr(rc);
-    return Status::Error("open incidents " + path + ": " + msg);
-  }
-  sqlite3_busy_timeout(t->db_, 5000);
+  auto opened = SqliteOpen(path, flags | SQLITE_OPEN_FULLMUTEX, "incidents");
+  if (!opened.ok()) return opened.status();
+  t->db_ = *opened;
   if (!read_only) {
     for (const char* sql : {
              "PRAGMA journal_mode=WAL",

@@ -14,16 +14,11 @@ using Stmt = SqliteStmt;
 }  // namespace
 
 Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, bool read_only) {
-  sqlite3* db = nullptr;
   int flags = read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Status::Error("open SLA ledger " + path + ": " + msg);
-  }
+  auto opened = SqliteOpen(path, flags | SQLITE_OPEN_FULLMUTEX, "SLA ledger");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   std::unique_ptr<Ledger> ledger(new Ledger(db));
-  sqlite3_busy_timeout(db, 5000);
   if (read_only) return ledger;
   for (const char* sql : {
            "PRAGMA journal_mode=WAL",

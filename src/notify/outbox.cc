@@ -33,17 +33,11 @@ std::vector<std::string> JsonStrings(const unsigned char* text) {
 }  // namespace
 
 Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Status::Error("open outbox " + path + ": " + msg);
-  }
   // FULLMUTEX: the delivery thread, /metrics and the API share the connection.
+  auto opened = SqliteOpen(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, "outbox");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   std::unique_ptr<Outbox> o(new Outbox(db));
-  sqlite3_busy_timeout(db, 5000);
   for (const char* sql : {
            "PRAGMA journal_mode=WAL",
            // FULL: a notification acknowledged as queued survives a power cut.

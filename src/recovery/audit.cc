@@ -15,16 +15,10 @@ constexpr const char* kColumns =
 }  // namespace
 
 Result<std::unique_ptr<AuditLog>> AuditLog::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Status::Error("open recovery audit " + path + ": " + msg);
-  }
+  auto opened = SqliteOpen(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, "recovery audit");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   std::unique_ptr<AuditLog> log(new AuditLog(db));
-  sqlite3_busy_timeout(db, 5000);
   for (const char* sql : {
            "PRAGMA journal_mode=WAL",
            // An action's "started" row must be on disk before the action runs.

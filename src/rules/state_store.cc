@@ -34,16 +34,10 @@ using Stmt = SqliteStmt;
 }  // namespace
 
 Result<std::unique_ptr<AlertStateStore>> AlertStateStore::Open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc =
-      sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close(db);
-    return Status::Error("open alert state " + path + ": " + msg);
-  }
+  auto opened = SqliteOpen(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, "alert state");
+  if (!opened.ok()) return opened.status();
+  sqlite3* db = *opened;
   std::unique_ptr<AlertStateStore> store(new AlertStateStore(db));
-  sqlite3_busy_timeout(db, 5000);
   for (const char* sql : {
            "PRAGMA journal_mode=WAL",
            "PRAGMA synchronous=NORMAL",
