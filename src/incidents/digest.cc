@@ -45,11 +45,12 @@ std::string Short(int64_t ms) {
   return full;
 }
 
-// MTTD/MTTR and mean firing times: tenths under a minute (the targets are 2 and 5 minutes).
+// MTTD/MTTR and mean firing times: milliseconds under 10 s (vigil detects in
+// tens of them), tenths under a minute (the targets are 2 and 5 minutes).
 std::string Seconds(double s) {
   if (s >= 60) return Short(std::llround(s * 1000));
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1fs", s);
+  std::snprintf(buf, sizeof buf, s < 10 ? "%.3fs" : "%.1fs", s);
   return buf;
 }
 

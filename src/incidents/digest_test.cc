@@ -117,6 +117,11 @@ TEST(DigestTest, MarkdownHasEverySection) {
             std::string::npos)
       << md;
   EXPECT_NE(md.find("Mean MTTD 45.5s (target < 2m), mean MTTR 4m (target < 5m)"), std::string::npos) << md;
+  // vigil detects in milliseconds: under 10 s they are shown, not rounded to 0.0s.
+  DigestInput fast = Sample();
+  fast.incidents[0].mttd_seconds = 0.0123;
+  fast.incidents[0].mttr_seconds = 2.0341;
+  EXPECT_NE(DigestMarkdown(fast).find("MTTD 0.012s, MTTR 2.034s"), std::string::npos) << DigestMarkdown(fast);
   // The filesystem that fills first comes first.
   size_t chain = md.find("- /mnt/chain fills in 23 days"), memory = md.find("- host memory:");
   ASSERT_NE(chain, std::string::npos) << md;
