@@ -394,9 +394,9 @@ Result<TimeRange> ParseIncidentRange(const std::string& since, const std::string
 Result<int64_t> ParseIncidentId(const std::string& text) {
   std::string digits = text.starts_with("#") ? text.substr(1) : text;
   int64_t id = 0;
-  bool ok = !digits.empty() && digits.size() <= 18;
+  bool ok = !digits.empty() && digits.size() <= 18;  // 18 digits cannot overflow int64_t
   for (char c : digits) {
-    if (c < '0' || c > '9') {
+    if (!ok || c < '0' || c > '9') {
       ok = false;
       break;
     }
