@@ -75,8 +75,7 @@ alerting:
 
 
 def cli(*args):
-    r = subprocess.run([a.vigil, *args], capture_output=True, text=True, timeout=30)
-    return r.returncode, r.stdout, r.stderr
+    return vt.cli(a.vigil, *args)
 
 
 v = None

@@ -91,8 +91,7 @@ alerting:
 
 
 def cli(*args):
-    r = subprocess.run([a.vigil, *args], capture_output=True, text=True, timeout=30)
-    return r.returncode, r.stdout, r.stderr
+    return vt.cli(a.vigil, *args)
 
 
 def api_incidents(v, path="", **params):

@@ -224,6 +224,12 @@ def webhook_alerts(hooks_url, alertname, service=None, status=None):
     return out
 
 
+def cli(binary, *args, timeout=30):
+    """Runs `vigil ARGS`; returns (exit code, stdout, stderr)."""
+    r = subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
+
+
 class UserSystemd:
     """A private `systemd --user` with its own runtime dir, bus and unit files
     (recipe: ../shared/design/TESTING.md). Sets XDG_RUNTIME_DIR,
