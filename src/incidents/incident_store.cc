@@ -121,10 +121,10 @@ Result<IncidentInput> IncidentTracker::ReadInput(TimestampMs from_ms, TimestampM
   auto deliveries = outbox_->FirstDeliveries(earliest);
   if (!deliveries.ok()) return deliveries.status().WithContext(path_);
   for (const auto& d : *deliveries) in.notifications.push_back({d.fingerprint, d.starts_at, d.delivered_at});
-  auto rows = audit_->Recent(INT_MAX);
+  // Every 5 s: only the stretch the episodes cover, not the whole audit.
+  auto rows = audit_->Since(earliest);
   if (!rows.ok()) return rows.status().WithContext(path_ + " recovery audit");
   for (const auto& r : *rows) {
-    if (r.time_ms < earliest) continue;
     in.recovery.push_back({r.service, r.time_ms, r.kind, r.action, r.target, r.outcome, r.duration_ms});
   }
   std::set<std::string> services;

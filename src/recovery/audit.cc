@@ -169,6 +169,11 @@ Result<std::vector<AuditEntry>> AuditLog::Recent(int limit, const std::string& s
   return Query(sql, args);
 }
 
+Result<std::vector<AuditEntry>> AuditLog::Since(TimestampMs since_ms) {
+  return Query(std::string("SELECT ") + kColumns + " FROM recovery_audit WHERE time_ms >= ? ORDER BY time_ms, id",
+               {std::to_string(since_ms)});
+}
+
 Status AuditLog::Trim(int64_t keep) {
   Stmt st;
   if (sqlite3_prepare_v2(db_,

@@ -57,6 +57,9 @@ class AuditLog {
   // The newest entries first; `service` empty: all.
   Result<std::vector<AuditEntry>> Recent(int limit, const std::string& service = "");
 
+  // Entries at or after `since_ms`, oldest first (the by-time index bounds the read).
+  Result<std::vector<AuditEntry>> Since(TimestampMs since_ms);
+
   // Keeps the newest `keep` rows (the audit must not grow without bound).
   Status Trim(int64_t keep);
 

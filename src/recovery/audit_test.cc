@@ -88,6 +88,15 @@ TEST_F(AuditLogTest, TrimKeepsTheNewestRows) {
   EXPECT_EQ(all->back().time_ms, 40);
 }
 
+TEST_F(AuditLogTest, SinceReadsFromATimeOnOldestFirst) {
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(log_->Record(Restart(i, "app", 1)).ok());
+  auto rows = log_->Since(Restart(7, "app", 1).time_ms);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].time_ms, Restart(7, "app", 1).time_ms);
+  EXPECT_EQ((*rows)[2].time_ms, Restart(9, "app", 1).time_ms);
+}
+
 TEST_F(AuditLogTest, PausesSurviveAReopen) {
   ASSERT_TRUE(log_->SetPause("*", 0).ok());
   ASSERT_TRUE(log_->SetPause("app", 99000).ok());
