@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "base/log.h"
+#include "collect/datadir/datadir_collector.h"
 #include "probe/probe.h"
 
 namespace vigil::cli {
@@ -193,6 +194,10 @@ ServiceCollectors BuildServiceCollectors(const config::Config& c, const Clock& c
       o.timeout = s.updates->timeout;
       // A failed release lookup says nothing about the service's health.
       add(s.name, "updates", probe::NewUpdateChecker(std::move(o)), s.updates->interval, s.updates->timeout, false);
+    }
+    for (const auto& dir : s.data_dirs) {
+      // The size of the service's data says nothing about its health.
+      add(s.name, "data_dir", collect::NewDataDirCollector({s.name, dir.path}), dir.interval, dir.timeout, false);
     }
   }
   for (const auto& t : c.scrape) {

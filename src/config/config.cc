@@ -1567,6 +1567,32 @@ void DecodeUpdates(Decoder& d, const YAML::Node& node, const std::string& path, 
   r.Finish();
 }
 
+// A path, or {path, interval, timeout}: collected every 5 minutes by default
+// (a walk of a chain's data is not free and the forecast reads hours).
+void DecodeDataDir(Decoder& d, const YAML::Node& node, const std::string& field, const GlobalOptions& g,
+                   DataDirOptions* out) {
+  auto path = [&](const YAML::Node& n, const std::string& f) {
+    if (d.String(n, f, &out->path) && (out->path.empty() || out->path[0] != '/')) {
+      d.Report(n, f, "must be an absolute path, got \"" + out->path + "\"");
+    }
+  };
+  if (!node.IsMap()) {
+    path(node, field);
+    return;
+  }
+  MapReader r(d, node, field);
+  // (yaml-cpp: assigning one Node to another overwrites the first's content, so each gets its own.)
+  if (const YAML::Node p = r.Take("path"); p.IsDefined()) {
+    path(p, r.Field("path"));
+  } else {
+    d.Report(node, field, "missing path");
+  }
+  const bool has_timeout = r.Take("timeout").IsDefined();
+  DecodeTiming(d, r, field, g, &out->interval, &out->timeout, out->interval);
+  if (!has_timeout) out->timeout = std::min(out->interval, Duration(60 * 1000));
+  r.Finish();
+}
+
 // A share of a filesystem: "10%" or 0.1.
 void Ratio(Decoder& d, const YAML::Node& node, const std::string& field, double* out) {
   std::string text;
@@ -1899,6 +1925,19 @@ void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, 
     }
   }
   if (auto n = r.Take("updates"); n.IsDefined()) DecodeUpdates(d, n, r.Field("updates"), g, &s->updates.emplace());
+  if (auto n = r.Take("data_dirs"); n.IsDefined()) {
+    if (!n.IsSequence()) {
+      d.Report(n, r.Field("data_dirs"), std::string("expected a list, got ") + Decoder::KindName(n));
+    } else {
+      std::set<std::string> paths;
+      for (size_t i = 0; i < n.size(); ++i) {
+        std::string field = r.Field("data_dirs") + "[" + std::to_string(i) + "]";
+        DecodeDataDir(d, n[i], field, g, &s->data_dirs.emplace_back());
+        const std::string& p = s->data_dirs.back().path;
+        if (!p.empty() && !paths.insert(p).second) d.Report(n[i], field, "duplicate data_dir \"" + p + "\"");
+      }
+    }
+  }
   if (auto n = r.Take("slo"); n.IsDefined()) {
     DecodeSlo(d, n, r.Field("slo"), &s->slo.emplace());
     if (s->unit.empty()) d.Report(n, r.Field("slo"), "needs the service's unit (availability is its unit's state)");

@@ -220,6 +220,14 @@ struct ServiceMaintenanceWindow {
   std::optional<alert::MaintenanceWindowSpec> weekly;
 };
 
+// A directory of the service's data (the chain data), measured like `du`
+// for the capacity forecast (docs/capacity.md).
+struct DataDirOptions {
+  std::string path;  // absolute
+  Duration interval{5LL * 60 * 1000};
+  Duration timeout{60 * 1000};
+};
+
 struct ServiceOptions {
   std::string name;
   std::string unit;  // a unit name or a glob (`arch-*@ops.service`); ".service" is added when no suffix is given
@@ -234,6 +242,7 @@ struct ServiceOptions {
   std::optional<ServiceRecoveryOptions> recovery;
   std::optional<SloOptions> slo;
   std::vector<ServiceMaintenanceWindow> maintenance_windows;
+  std::vector<DataDirOptions> data_dirs;
 };
 
 // Another Prometheus endpoint whose samples vigil stores (Prometheus's scrape_configs, one target each).

@@ -1359,6 +1359,40 @@ TEST(SlaConfig, ObjectiveWindowAndMaintenanceWindows) {
   EXPECT_EQ(b.slo->window, Duration(30LL * 24 * 3600 * 1000));  // the default
 }
 
+TEST(DataDirsConfig, PathsOrMapsWithTheirTiming) {
+  LoadResult r = LoadString(R"(services:
+  bitcoind:
+    unit: bitcoind.service
+    data_dirs: [/mnt/chain/bitcoin, {path: /mnt/chain/index, interval: 15m, timeout: 2m}]
+)",
+                            "c.yml", NoEnv());
+  ASSERT_TRUE(r.ok()) << AllProblems(r);
+  const auto& d = r.config.services[0].data_dirs;
+  ASSERT_EQ(d.size(), 2u);
+  EXPECT_EQ(d[0].path, "/mnt/chain/bitcoin");
+  EXPECT_EQ(d[0].interval, Duration(5 * 60 * 1000));  // the defaults
+  EXPECT_EQ(d[0].timeout, Duration(60 * 1000));
+  EXPECT_EQ(d[1].path, "/mnt/chain/index");
+  EXPECT_EQ(d[1].interval, Duration(15 * 60 * 1000));
+  EXPECT_EQ(d[1].timeout, Duration(2 * 60 * 1000));
+}
+
+// One test per kind of bad data_dirs entry, each placed at file:line:col and field.
+TEST(DataDirsConfig, BadEntriesSayWhereAndWhy) {
+  EXPECT_EQ(OnlyProblem("services:\n  a: {data_dirs: [chain]}\n"),
+            "r.yml:2:19: services.a.data_dirs[0]: must be an absolute path, got \"chain\"");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {data_dirs: /chain}\n"),
+            "r.yml:2:18: services.a.data_dirs: expected a list, got a scalar");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {data_dirs: [/c, /c]}\n"),
+            "r.yml:2:23: services.a.data_dirs[1]: duplicate data_dir \"/c\"");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {data_dirs: [{interval: 1m}]}\n"),
+            "r.yml:2:19: services.a.data_dirs[0]: missing path");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {data_dirs: [{path: /c, pth: /d}]}\n"),
+            "r.yml:2:30: services.a.data_dirs[0]: unknown key \"pth\" (known keys: interval, path, timeout)");
+  EXPECT_EQ(OnlyProblem("services:\n  a: {data_dirs: [{path: /c, interval: 1m, timeout: 2m}]}\n"),
+            "r.yml:2:53: services.a.data_dirs[0].timeout: must not be longer than services.a.data_dirs[0].interval");
+}
+
 // One test per kind of bad SLA setting, each placed at file:line:col and field.
 TEST(SlaConfig, BadSettingsSayWhereAndWhy) {
   EXPECT_EQ(OnlyProblem("services:\n  a: {unit: a.service, slo: {objective: 100%}}\n"),

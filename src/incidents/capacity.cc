@@ -63,11 +63,26 @@ json OptionalDays(const std::optional<double>& seconds) { return seconds ? json(
 std::string Recommend(const ResourceForecast& r, double now_seconds) {
   const std::string who = r.resource == "filesystem" ? "`" + r.name + "`"
                           : r.resource == "memory"   ? "host memory"
+                          : r.resource == "data_dir" ? r.service + "'s data `" + r.name + "`"
                                                      : r.name;
   if (!r.forecast) return who + ": no forecast (" + r.error + ")";
   const Forecast& f = *r.forecast;
   const double headroom = r.capacity_bytes - f.used;
   const std::string band = "(" + Days(f.seconds_to_full_low) + "–" + Days(f.seconds_to_full_high) + ")";
+  if (r.resource == "data_dir") {
+    // Its room is what it holds plus what its filesystem has left.
+    const std::string fs = "`" + r.mountpoint + "`";
+    if (!f.seconds_to_full) {
+      return who + " is " + Bytes(r.used_bytes) + ", not growing (" + PerDay(f.rate) + " over " +
+             HorizonName(f.estimate_horizon_seconds) + "): " + Bytes(headroom) + " left on " + fs;
+    }
+    double need = std::max(0.0, f.rate_high * kGrowForSeconds - headroom);
+    need = std::ceil(need / (10 * kGiB)) * 10 * kGiB;
+    double deadline = now_seconds + f.seconds_to_full_low.value_or(*f.seconds_to_full);
+    return who + " (" + Bytes(r.used_bytes) + ") grows " + PerDay(f.rate) + " and fills the " + Bytes(headroom) +
+           " left on " + fs + " in " + Days(f.seconds_to_full) + " days " + band + ": grow " + fs + " by " +
+           Bytes(need) + " or enable pruning before " + Date(deadline);
+  }
   if (r.resource == "filesystem") {
     if (!f.seconds_to_full) {
       return who + " is not filling (" + PerDay(f.rate) + " over " + HorizonName(f.estimate_horizon_seconds) +
@@ -103,6 +118,8 @@ CapacityReport BuildReport(const std::vector<ResourceHistory>& histories, double
     r.name = h.name;
     r.capacity_source = h.capacity_source;
     r.capacity_bytes = h.capacity_bytes;
+    r.service = h.service;
+    r.mountpoint = h.mountpoint;
     r.used_bytes = h.used.empty() ? 0 : h.used.back().used;
     auto f = ForecastUsage(h.used, h.capacity_bytes, options);
     if (f.ok()) {
@@ -125,6 +142,8 @@ std::string ToResponseJson(const CapacityReport& report) {
               {"capacityBytes", r.capacity_bytes},
               {"capacitySource", r.capacity_source},
               {"recommendation", r.recommendation}};
+    if (!r.service.empty()) j["service"] = r.service;
+    if (!r.mountpoint.empty()) j["mountpoint"] = r.mountpoint;
     if (!r.forecast) {
       j["error"] = r.error;
     } else {
@@ -162,6 +181,7 @@ void AppendMetrics(const CapacityReport& report, MetricBatch& out) {
     if (!r.forecast) continue;
     const Forecast& f = *r.forecast;
     Labels base{{"resource", r.resource}, {"name", r.name}};
+    base.Set("service", r.service);  // data_dir only: whose data (Set skips an empty value)
     for (const HorizonGrowth& g : f.horizons) {
       if (g.covered_seconds < g.horizon_seconds / 2) continue;  // too little of it seen to say
       Labels l = base;
@@ -211,14 +231,15 @@ struct CapacityReporter::Impl {
     return std::move(r.value.matrix);
   }
 
-  // By `label`'s value: the 30-day read at 1 h, or the 2-day read at 5 m
-  // where the long one has less than a day of points (a young store).
-  std::map<std::string, std::vector<UsagePoint>> Read(const std::string& q, const std::string& label,
+  // By the values of `labels` (joined by '\n'): the 30-day read at 1 h, or
+  // the 2-day read at 5 m where the long one has less than a day of points (a young store).
+  std::map<std::string, std::vector<UsagePoint>> Read(const std::string& q, const std::vector<std::string>& labels,
                                                       TimestampMs now) const {
     std::map<std::string, std::vector<UsagePoint>> out;
     auto take = [&](const std::vector<promql::SeriesPoints>& m, size_t min_points) {
       for (const auto& s : m) {
-        std::string key(s.labels.Get(label));
+        std::string key;
+        for (size_t i = 0; i < labels.size(); ++i) key += (i ? "\n" : "") + std::string(s.labels.Get(labels[i]));
         if (out.count(key) && out[key].size() >= min_points) continue;
         std::vector<UsagePoint> p;
         for (const auto& pt : s.points) p.push_back({static_cast<double>(pt.t) / 1000, pt.v});
@@ -240,19 +261,40 @@ struct CapacityReporter::Impl {
   CapacityReport Compute(TimestampMs now) const {
     std::vector<ResourceHistory> histories;
     const std::string fs = "{fstype!~\"tmpfs|ramfs|squashfs|overlay|nsfs\"}";
-    auto fs_used = Read("node_filesystem_size_bytes" + fs + " - node_filesystem_avail_bytes" + fs, "mountpoint", now);
-    auto fs_size = Read("node_filesystem_size_bytes" + fs, "mountpoint", now);
+    auto fs_used =
+        Read("node_filesystem_size_bytes" + fs + " - node_filesystem_avail_bytes" + fs, {"mountpoint"}, now);
+    auto fs_size = Read("node_filesystem_size_bytes" + fs, {"mountpoint"}, now);
     for (auto& [mount, points] : fs_used) {
       histories.push_back({"filesystem", mount, std::move(points), Last(fs_size, mount), "filesystem size"});
     }
-    auto mem_used = Read("sum(node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)", "", now);
-    auto mem_total = Read("sum(node_memory_MemTotal_bytes)", "", now);
+    auto mem_used = Read("sum(node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)", {}, now);
+    auto mem_total = Read("sum(node_memory_MemTotal_bytes)", {}, now);
     const double total = Last(mem_total, "");
     if (!mem_used.empty()) histories.push_back({"memory", "host", std::move(mem_used[""]), total, "MemTotal"});
-    // No unit exports its MemoryMax yet: a service's ceiling is the host's memory.
-    auto services = Read("sum by (service) (vigil_systemd_unit_memory_bytes{service!=\"\"})", "service", now);
+    // A service's ceiling is the sum of its units' MemoryMax when every unit
+    // with memory has one; otherwise (unlimited) the host's memory.
+    const std::string unit_memory = "vigil_systemd_unit_memory_bytes{service!=\"\"}";
+    const std::string unit_limit = "vigil_systemd_unit_memory_max_bytes{service!=\"\"}";
+    auto services = Read("sum by (service) (" + unit_memory + ")", {"service"}, now);
+    auto limits = Read("sum by (service) (" + unit_limit + ") and on (service) (count by (service) (" + unit_limit +
+                           ") >= count by (service) (" + unit_memory + "))",
+                       {"service"}, now);
     for (auto& [service, points] : services) {
-      histories.push_back({"service_memory", service, std::move(points), total, "host memory; no limit exported"});
+      const double limit = Last(limits, service);
+      histories.push_back({"service_memory", service, std::move(points), limit > 0 ? limit : total,
+                           limit > 0 ? "MemoryMax" : "host memory; no MemoryMax"});
+    }
+    // The chain data: each service's data directory against the room left on its filesystem.
+    auto dir_used = Read("vigil_service_data_dir_bytes", {"service", "path", "mountpoint"}, now);
+    auto dir_room = Read("vigil_service_data_dir_bytes + vigil_service_data_dir_filesystem_avail_bytes",
+                         {"service", "path", "mountpoint"}, now);
+    for (auto& [key, points] : dir_used) {
+      const size_t a = key.find('\n'), b = key.find('\n', a + 1);
+      ResourceHistory h{"data_dir", key.substr(a + 1, b - a - 1), std::move(points), Last(dir_room, key),
+                        "data and free space of its filesystem"};
+      h.service = key.substr(0, a);
+      h.mountpoint = key.substr(b + 1);
+      histories.push_back(std::move(h));
     }
     return BuildReport(histories, static_cast<double>(now) / 1000, o.forecast);
   }

@@ -20,15 +20,17 @@ namespace vigil::incidents {
 
 // One resource's history, as read from the store.
 struct ResourceHistory {
-  std::string resource;  // "filesystem", "memory" (the host's), "service_memory"
-  std::string name;      // the mountpoint, "host", the service
+  std::string resource;  // "filesystem", "memory" (the host's), "service_memory", "data_dir"
+  std::string name;      // the mountpoint, "host", the service, the data directory
   std::vector<UsagePoint> used;
   double capacity_bytes = 0;
-  std::string capacity_source;  // what the capacity is ("filesystem size", "MemTotal", …)
+  std::string capacity_source;  // what the capacity is ("filesystem size", "MemTotal", "MemoryMax", …)
+  std::string service;          // data_dir: whose data it is
+  std::string mountpoint;       // data_dir: the filesystem it fills
 };
 
 struct ResourceForecast {
-  std::string resource, name, capacity_source;
+  std::string resource, name, capacity_source, service, mountpoint;
   double used_bytes = 0, capacity_bytes = 0;
   std::optional<Forecast> forecast;  // nullopt: see `error`
   std::string error;                 // why there is no forecast (too little history, …)

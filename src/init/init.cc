@@ -507,7 +507,8 @@ class Renderer {
     return std::pair{m->second, why};
   }
 
-  void Bitcoind(std::string& out, const UnitView& v);
+  // Writes the bitcoind: block; `chain_dir` gets the chain's data directory and why it is that.
+  void Bitcoind(std::string& out, const UnitView& v, Value& chain_dir);
   void Titan(std::string& out, const UnitView& v);
   void Validator(std::string& out, const UnitView& v);
 
@@ -630,7 +631,7 @@ UnitView Renderer::Inspect(const UnitFacts& u) {
   return v;
 }
 
-void Renderer::Bitcoind(std::string& out, const UnitView& v) {
+void Renderer::Bitcoind(std::string& out, const UnitView& v, Value& chain_dir) {
   const auto& argv = v.cmd.argv;
   bool is_bitcoind = v.program == "bitcoind";
   std::string cmdline_src = "ExecStart= of " + v.unit->name;
@@ -696,6 +697,7 @@ void Renderer::Bitcoind(std::string& out, const UnitView& v) {
     chain_it = kChains.find("main");
   }
   std::string netdir = datadir + (chain_it->second.first.empty() ? "" : "/" + chain_it->second.first);
+  chain_dir = {"[" + Quote(netdir) + "]", "the chain's data (datadir: " + datadir_why + "; chain " + chain + ")", true};
 
   // A value from the command line, else the chain's section, else (main only, as bitcoind) the top of bitcoin.conf.
   auto conf_value = [&](const std::string& key) -> std::optional<std::pair<std::string, std::string>> {
@@ -912,7 +914,9 @@ Output Renderer::Run() {
     }
     if (std::string(role.name) == "bitcoind") {
       services += "    bitcoind:\n";
-      Bitcoind(services, v);
+      Value chain_dir;
+      Bitcoind(services, v, chain_dir);
+      Line(services, 4, "data_dirs", chain_dir);  // `vigil capacity` names the chain
       services += "    processes: {expect: 1}\n";
     } else if (std::string(role.name) == "titan") {
       services += "    titan:\n";

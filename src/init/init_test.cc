@@ -157,6 +157,10 @@ TEST(InitRender, FindsPortsCookieAndLogs) {
                    "arch-bitcoind@alice.service; $BTC_DIR from /home/alice/bitcoind.env"),
             std::string::npos)
       << y;
+  EXPECT_NE(y.find("    data_dirs: ['/data/btc']   # the chain's data (datadir: -datadir in ExecStart= of "
+                   "arch-bitcoind@alice.service; $BTC_DIR from /home/alice/bitcoind.env; chain main)"),
+            std::string::npos)
+      << y;
   EXPECT_NE(y.find("depends_on: [bitcoind]"), std::string::npos) << y;
   EXPECT_NE(y.find("url: 'http://127.0.0.1:9100/'   # --rpc-bind-port in ExecStart= of arch-validator@alice.service; "
                    "$RPC_PORT from /home/alice/.envrc"),

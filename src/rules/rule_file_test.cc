@@ -236,7 +236,8 @@ TEST(RuleFileTest, LoadsBuiltinPacks) {
     for (const auto& rule : g.rules) alerts.insert(rule.alert);
   }
   EXPECT_THAT(alerts, ::testing::IsSupersetOf({"DiskAlmostFull", "DiskWillFillIn24h", "MemoryLow", "CpuSaturated",
-                                               "LoadHigh", "Watchdog", "DiskFullWithin7Days"}));
+                                               "LoadHigh", "Watchdog", "DiskFullWithin7Days",
+                                               "ServiceMemoryLimitWithin7Days"}));
   EXPECT_THAT(BuiltinPackRefs(), ::testing::Contains("builtin:validator"));
 
   LoadResult unknown = LoadRuleFiles({"builtin:nope"});

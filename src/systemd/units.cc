@@ -53,6 +53,8 @@ void ApplyUint(UnitState& s, std::string_view p, uint64_t v) {
     s.main_pid = static_cast<uint32_t>(v);
   } else if (p == "MemoryCurrent") {
     s.memory_bytes = known;
+  } else if (p == "MemoryMax") {
+    s.memory_max_bytes = known;
   } else if (p == "CPUUsageNSec") {
     s.cpu_nsec = known;
   } else if (p == "TasksCurrent") {
@@ -66,8 +68,8 @@ void ApplyUint(UnitState& s, std::string_view p, uint64_t v) {
 
 bool IsTrackedProperty(std::string_view p) {
   for (std::string_view k : {"Id", "LoadState", "ActiveState", "SubState", "Result", "Type", "ActiveEnterTimestamp",
-                             "InactiveEnterTimestamp", "NRestarts", "MainPID", "MemoryCurrent", "CPUUsageNSec",
-                             "TasksCurrent", "Restart", "RestartUSec", "Job"}) {
+                             "InactiveEnterTimestamp", "NRestarts", "MainPID", "MemoryCurrent", "MemoryMax",
+                             "CPUUsageNSec", "TasksCurrent", "Restart", "RestartUSec", "Job"}) {
     if (p == k) return true;
   }
   return false;
@@ -133,6 +135,13 @@ void RenderUnits(const std::vector<UnitState>& units, const std::vector<UnitSpec
     if (u.memory_bytes) {
       out.AddGauge("vigil_systemd_unit_memory_bytes", "Memory of the unit's cgroup in bytes (MemoryCurrent).",
                    UnitLabels(u), static_cast<double>(*u.memory_bytes));
+    }
+  }
+  for (const auto& u : units) {
+    if (u.memory_max_bytes) {
+      out.AddGauge("vigil_systemd_unit_memory_max_bytes",
+                   "The unit's memory limit in bytes (MemoryMax=); absent when unlimited.", UnitLabels(u),
+                   static_cast<double>(*u.memory_max_bytes));
     }
   }
   for (const auto& u : units) {

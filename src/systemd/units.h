@@ -44,6 +44,7 @@ struct UnitState {
   std::optional<uint32_t> n_restarts;
   uint32_t main_pid = 0;
   std::optional<uint64_t> memory_bytes;
+  std::optional<uint64_t> memory_max_bytes;  // services' MemoryMax=; absent when unlimited ("infinity")
   std::optional<uint64_t> cpu_nsec;
   std::optional<uint64_t> tasks;
 };

@@ -60,6 +60,20 @@ TEST(Units, UntrackedCountersAreAbsent) {
   EXPECT_FALSE(IsTrackedProperty("Description"));
 }
 
+TEST(Units, AMemoryLimitIsExportedOnlyWhenSet) {
+  UnitState limited = Unit("bitcoind.service", "bitcoind", "active");
+  ApplyUint(limited, "MemoryMax", 8ULL << 30);
+  UnitState unlimited = Unit("titan.service", "titan", "active");
+  ApplyUint(unlimited, "MemoryMax", std::numeric_limits<uint64_t>::max());  // MemoryMax=infinity
+  EXPECT_TRUE(IsTrackedProperty("MemoryMax"));
+  MetricBatch b;
+  RenderUnits({limited, unlimited}, {{"bitcoind.service", "bitcoind"}, {"titan.service", "titan"}}, nullptr, b);
+  ASSERT_NE(b.Find("vigil_systemd_unit_memory_max_bytes"), nullptr);
+  EXPECT_EQ(b.Find("vigil_systemd_unit_memory_max_bytes")->samples.size(), 1u);
+  EXPECT_EQ(Value(b, "vigil_systemd_unit_memory_max_bytes", Labels{{"name", "bitcoind.service"}, {"service", "bitcoind"}}),
+            8.0 * (1ULL << 30));
+}
+
 TEST(Units, OneSeriesPerStateWithNodeExporterLabels) {
   UnitState u = Unit("demo.service", "demo", "failed");
   u.n_restarts = 2;

@@ -24,7 +24,7 @@ sleeper = os.path.join(sleeper_dir, "vt-sleeper")
 shutil.copy("/bin/sleep", sleeper)
 UNITS = {
     "vt-restart.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=on-failure\nRestartSec=300ms\n",
-    "vt-plain.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
+    "vt-plain.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\nMemoryMax=300M\n",
     "vt-fail.service": "[Service]\nExecStart=/bin/false\nRestart=no\n",
     "vt-guarded.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-demo@.service": "[Service]\nExecStart=/bin/sleep 1000\n",
@@ -107,6 +107,12 @@ services:
             == int(show("vt-plain.service", "MainPID")))
     c.check("start time exposed", abs(sample(f, "node_systemd_unit_start_time_seconds", name="vt-plain.service")
                                       - time.time()) < 60)
+    c.check("MemoryMax exposed as systemd shows it",
+            sample(f, "vigil_systemd_unit_memory_max_bytes", name="vt-plain.service")
+            == int(show("vt-plain.service", "MemoryMax")) == 300 * 1024 * 1024)
+    c.check("no MemoryMax (infinity): no limit series",
+            show("vt-restart.service", "MemoryMax") == "infinity" and
+            sample(f, "vigil_systemd_unit_memory_max_bytes", name="vt-restart.service") is None)
     c.check("NRestarts starts at 0", sample(f, "node_systemd_service_restart_total", name="vt-restart.service") == 0)
     c.check("a unit that does not exist is not-found and counted as an error",
             sample(f, "vigil_systemd_unit_info", name="vt-missing.service", load_state="not-found") == 1 and
