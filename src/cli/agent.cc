@@ -1159,9 +1159,12 @@ class Agent {
     systemd_ = std::move(wiring.systemd);
     health_ = std::move(wiring.health);
     sla_services_.clear();
+    std::map<std::string, std::vector<std::string>> depends_on;
     for (const auto& svc : c.services) {
       if (!svc.unit.empty()) sla_services_.push_back(svc.name);
+      depends_on[svc.name] = svc.depends_on;
     }
+    dependency_stops_ = std::make_shared<DependencyStops>(std::move(depends_on));
     if (sla_) sla_->SetServices(SlaOptionsFor(c));
     if (incidents_) incidents_->SetConfig(IncidentConfigFor(c));
   }
@@ -1328,25 +1331,32 @@ class Agent {
     std::shared_ptr<systemd::Monitor> monitor;
     std::shared_ptr<ServiceHealth> health;
     std::vector<std::string> services;
+    std::shared_ptr<DependencyStops> dependency_stops;
     {
       std::lock_guard lock(mu_);
       monitor = systemd_;
       health = health_;
       services = sla_services_;
+      dependency_stops = dependency_stops_;
     }
     if (!sla_ || !monitor) return;
     // One observer at a time: a later reading of the units is never overwritten by an earlier one.
     std::lock_guard observing(sla_observe_mu_);
     std::vector<systemd::UnitState> units = monitor->Units();
     if (units.empty()) return;  // not connected to the bus yet: nothing is known
+    std::map<std::string, incidents::ServiceState> states;
+    std::map<std::string, bool> probes_ok;
     for (const auto& service : services) {
-      bool probes_ok = !health || health->ProbesOk(service);
-      std::optional<incidents::ServiceState> state = SlaStateOf(service, units, probes_ok);
-      if (!state) continue;
+      probes_ok[service] = !health || health->ProbesOk(service);
+      std::optional<incidents::ServiceState> state = SlaStateOf(service, units, probes_ok[service]);
+      if (state) states[service] = *state;
+    }
+    if (dependency_stops) dependency_stops->Attribute(states);
+    for (const auto& [service, state] : states) {
       // systemd's time of the change when it has one, within what this run
       // watched (before it, vigil was not looking: that time stays unknown).
-      TimestampMs since = SlaStateSince(service, units, *state, probes_ok);
-      sla_->Observe(service, *state, since > 0 ? std::clamp(since, sla_watch_start_ms_, t) : t);
+      TimestampMs since = SlaStateSince(service, units, state, probes_ok[service]);
+      sla_->Observe(service, state, since > 0 ? std::clamp(since, sla_watch_start_ms_, t) : t);
     }
   }
 
@@ -1461,7 +1471,7 @@ class Agent {
   http::AccessOptions access_;  // the web configuration in force
   std::shared_ptr<promql::RangeCache> range_cache_;
   SystemClock clock_;
-  std::mutex mu_;  // guards scheduler_, reload_, http_server_ and status_config_
+  std::mutex mu_;  // guards scheduler_, reload_, http_server_, status_config_ and the sla_ settings
   http::Server* http_server_ = nullptr;
   std::shared_ptr<collect::Scheduler> scheduler_;
   std::mutex capacity_mu_;
@@ -1472,6 +1482,7 @@ class Agent {
   std::shared_ptr<recovery::Controller> recovery_;       // null when no service has a recovery policy
   std::shared_ptr<recovery::HostActions> host_actions_;  // null without cleanup, failover or exec
   std::vector<std::string> sla_services_;                // services whose state the ledger records
+  std::shared_ptr<DependencyStops> dependency_stops_;    // used under sla_observe_mu_
   std::mutex sla_observe_mu_;
   TimestampMs sla_watch_start_ms_ = 0;       // when the ledger opened: transitions are never dated before it
   std::unique_ptr<incidents::Tracker> sla_;  // null when state.db could not be opened; before events_

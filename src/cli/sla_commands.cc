@@ -114,6 +114,36 @@ std::optional<incidents::ServiceState> SlaStateOf(const std::string& service,
   return all_clean ? incidents::ServiceState::kDownPlanned : incidents::ServiceState::kDownUnplanned;
 }
 
+bool DependencyStops::DependsOnUnplanned(const std::string& service,
+                                         const std::map<std::string, incidents::ServiceState>& states,
+                                         std::set<std::string>& seen) const {
+  auto deps = depends_on_.find(service);
+  if (deps == depends_on_.end()) return false;
+  for (const auto& dep : deps->second) {
+    if (!seen.insert(dep).second) continue;  // a cycle, or already looked at
+    auto it = states.find(dep);
+    if (it != states.end() && it->second == incidents::ServiceState::kDownUnplanned) return true;
+    if (DependsOnUnplanned(dep, states, seen)) return true;
+  }
+  return false;
+}
+
+void DependencyStops::Attribute(std::map<std::string, incidents::ServiceState>& states) {
+  using incidents::ServiceState;
+  // The stops already attributed first, so a dependent of theirs sees them unplanned whatever the order.
+  for (auto& [service, state] : states) {
+    if (state == ServiceState::kUp) taken_down_.erase(service);
+    if (state == ServiceState::kDownPlanned && taken_down_.count(service)) state = ServiceState::kDownUnplanned;
+  }
+  for (auto& [service, state] : states) {
+    std::set<std::string> seen{service};
+    if (state == ServiceState::kDownPlanned && DependsOnUnplanned(service, states, seen)) {
+      taken_down_.insert(service);
+      state = ServiceState::kDownUnplanned;
+    }
+  }
+}
+
 TimestampMs SlaStateSince(const std::string& service, const std::vector<systemd::UnitState>& units,
                           incidents::ServiceState state, bool probes_ok) {
   constexpr uint64_t kUsPerMs = 1000;

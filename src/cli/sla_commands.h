@@ -2,7 +2,9 @@
 // the configuration (SLOs, maintenance windows).
 #pragma once
 
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -31,6 +33,26 @@ std::optional<incidents::ServiceState> SlaStateOf(const std::string& service,
 // not say (probes failing, a stop still in progress, a unit never active).
 TimestampMs SlaStateSince(const std::string& service, const std::vector<systemd::UnitState>& units,
                           incidents::ServiceState state, bool probes_ok);
+
+// systemd stops a BindsTo=/Requires= dependent cleanly when what it needs
+// fails, so SlaStateOf calls that stop planned. This turns such a stop
+// unplanned: a service down "planned" while a service it depends on
+// (depends_on, through others too) is down unplanned was taken down by that
+// failure, and stays unplanned until it is up again, even once the
+// dependency is back. Keeps that memory between calls; not thread-safe.
+class DependencyStops {
+ public:
+  explicit DependencyStops(std::map<std::string, std::vector<std::string>> depends_on)
+      : depends_on_(std::move(depends_on)) {}
+  // Rewrites `states` (service -> state, as SlaStateOf gave them) in place.
+  void Attribute(std::map<std::string, incidents::ServiceState>& states);
+
+ private:
+  bool DependsOnUnplanned(const std::string& service, const std::map<std::string, incidents::ServiceState>& states,
+                          std::set<std::string>& seen) const;
+  std::map<std::string, std::vector<std::string>> depends_on_;
+  std::set<std::string> taken_down_;  // planned-looking stops a dependency's failure caused
+};
 
 struct SlaCommandOptions {
   std::string config_path;  // empty: the built-in configuration

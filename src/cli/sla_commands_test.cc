@@ -68,6 +68,61 @@ TEST(SlaStateOf, AMissingUnitIsUnplannedDowntime) {
   EXPECT_EQ(SlaStateOf("a", {Unit("b.service", "b", "active", "success")}, true), std::nullopt);
 }
 
+// bitcoind <- titan <- validator, as the validator stack's depends_on say.
+DependencyStops Stack() {
+  return DependencyStops({{"bitcoind", {}}, {"titan", {"bitcoind"}}, {"validator", {"titan"}}});
+}
+
+TEST(DependencyStops, ACleanStopCausedByADependencysFailureIsUnplanned) {
+  DependencyStops d = Stack();
+  // bitcoind crashed; systemd stopped titan and the validator cleanly (BindsTo=).
+  std::map<std::string, S> states{{"bitcoind", S::kDownUnplanned},
+                                  {"titan", S::kDownPlanned},
+                                  {"validator", S::kDownPlanned}};
+  d.Attribute(states);
+  EXPECT_EQ(states["titan"], S::kDownUnplanned);
+  EXPECT_EQ(states["validator"], S::kDownUnplanned);  // through titan
+  EXPECT_EQ(states["bitcoind"], S::kDownUnplanned);
+}
+
+TEST(DependencyStops, StaysUnplannedUntilUpAgainEvenOnceTheDependencyIsBack) {
+  DependencyStops d = Stack();
+  std::map<std::string, S> states{{"bitcoind", S::kDownUnplanned}, {"titan", S::kDownPlanned}};
+  d.Attribute(states);
+  // bitcoind restarted; titan (BindsTo= does not start it again) is still stopped: still the outage's.
+  states = {{"bitcoind", S::kUp}, {"titan", S::kDownPlanned}, {"validator", S::kDownPlanned}};
+  d.Attribute(states);
+  EXPECT_EQ(states["titan"], S::kDownUnplanned);
+  EXPECT_EQ(states["validator"], S::kDownUnplanned);  // depends on titan, now unplanned, whatever the order
+  // Up again: a later clean stop is the operator's.
+  states = {{"bitcoind", S::kUp}, {"titan", S::kUp}, {"validator", S::kUp}};
+  d.Attribute(states);
+  states = {{"bitcoind", S::kUp}, {"titan", S::kDownPlanned}, {"validator", S::kDownPlanned}};
+  d.Attribute(states);
+  EXPECT_EQ(states["titan"], S::kDownPlanned);
+  EXPECT_EQ(states["validator"], S::kDownPlanned);
+}
+
+TEST(DependencyStops, AnOperatorsStopOfTheWholeStackStaysPlanned) {
+  DependencyStops d = Stack();
+  std::map<std::string, S> states{{"bitcoind", S::kDownPlanned},
+                                  {"titan", S::kDownPlanned},
+                                  {"validator", S::kDownPlanned}};
+  d.Attribute(states);
+  EXPECT_EQ(states["bitcoind"], S::kDownPlanned);
+  EXPECT_EQ(states["titan"], S::kDownPlanned);
+  EXPECT_EQ(states["validator"], S::kDownPlanned);
+}
+
+TEST(DependencyStops, ACycleInDependsOnEnds) {
+  DependencyStops d({{"a", {"b"}}, {"b", {"a"}}, {"c", {"c"}}});
+  std::map<std::string, S> states{{"a", S::kDownPlanned}, {"b", S::kDownPlanned}, {"c", S::kDownPlanned}};
+  d.Attribute(states);
+  EXPECT_EQ(states["a"], S::kDownPlanned);
+  EXPECT_EQ(states["b"], S::kDownPlanned);
+  EXPECT_EQ(states["c"], S::kDownPlanned);
+}
+
 TEST(SlaOptions, SloAndMaintenanceFromTheConfiguration) {
   config::LoadResult r =
       config::LoadString(R"(services:

@@ -183,6 +183,14 @@ with vt.running(lambda: v, lambda: server.shutdown(), lambda: sd.cleanup(),
     c.check("the dependents' down transitions from the ledger",
             first("service_down", "mid") is not None and first("service_down", "leaf") is not None, kinds)
 
+    # systemd stopped mid and leaf cleanly (BindsTo=): the root's failure took them down, so their
+    # downtime is unplanned in the SLA, not an operator's clean stop.
+    body = json.loads(vt.get(v.url + f"/api/v1/sla?from={killed_at - 1:.3f}&to={time.time():.3f}")[2])
+    ranges = {r["service"]: next(w for w in r["windows"] if w["window"] == "range") for r in body["data"]}
+    c.check("the dependents' BindsTo= stops count as unplanned downtime",
+            all(ranges[s]["planned_downtime_seconds"] == 0 and ranges[s]["unplanned_downtime_seconds"] >= 1.5 for s in ("mid", "leaf")),
+            {s: ranges[s] for s in ("root", "mid", "leaf")})
+
     mttd, mttr = shown["mttd_seconds"], shown["mttr_seconds"]
     print(f"MTTD: vigil {mttd:.3f}s, stopwatch (kill -> webhook receipt) {stopwatch_mttd:.3f}s, "
           f"difference {abs(mttd - stopwatch_mttd) * 1000:.1f} ms")
