@@ -22,6 +22,11 @@ std::string AlertName(const rules::AlertEpisode& e) {
   return name.empty() ? e.rule : std::string(name);
 }
 
+// How much earlier than its dependency's alert a dependent's may begin and
+// still be what the dependency took down (the dependent noticed first: its
+// probe failed before the dependency's alert became pending).
+constexpr Duration kCauseSlack{5 * 60 * 1000};
+
 // service -> every service it needs, directly or through others.
 std::map<std::string, std::set<std::string>> DependencyClosure(
     const std::map<std::string, std::vector<std::string>>& depends_on) {
@@ -57,9 +62,17 @@ struct Linker {
   const IncidentInput& in;
   std::map<std::string, std::set<std::string>> closure = DependencyClosure(in.depends_on);
 
+  // `a` began no later than `b`. A dependency's failure takes its dependents
+  // down, not the other way round: an alert on a dependent that began well
+  // before its dependency's (a validator lagging for hours before bitcoind
+  // died) is its own problem, not part of what the dependency took down.
+  // kCauseSlack allows for the dependent being noticed first.
   bool Linked(const rules::AlertEpisode& a, const rules::AlertEpisode& b) const {
     std::string sa(a.labels.Get("service")), sb(b.labels.Get("service"));
-    if (!sa.empty() && !sb.empty() && (sa == sb || Needs(closure, sa, sb) || Needs(closure, sb, sa))) return true;
+    if (!sa.empty() && !sb.empty()) {
+      if (sa == sb || Needs(closure, sb, sa)) return true;
+      if (Needs(closure, sa, sb) && b.active_at - a.active_at <= kCauseSlack.count()) return true;
+    }
     for (const auto& r : in.inhibit_rules) {
       if (Inhibits(r, a.labels, b.labels) || Inhibits(r, b.labels, a.labels)) return true;
     }

@@ -92,6 +92,24 @@ TEST(IncidentGroupingTest, RootIsFoundWhateverOrderTheAlertsFire) {
   EXPECT_EQ(got[0].start_ms, T0);
 }
 
+TEST(IncidentGroupingTest, ADependentsAlertFromLongBeforeTheRootFailedIsItsOwnIncident) {
+  IncidentInput in = Chain();
+  // The leaf was already alerting an hour before the root died, and still is.
+  in.episodes[2].active_at = in.episodes[2].fired_at = T0 - 3600 * S;
+  std::vector<Incident> got = GroupIncidents(in);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].root_service, "leaf");
+  EXPECT_EQ(got[0].services, std::vector<std::string>{"leaf"});
+  EXPECT_EQ(got[1].root_service, "root");
+  EXPECT_EQ(got[1].services, (std::vector<std::string>{"root", "mid"}));
+  EXPECT_EQ(got[1].start_ms, T0);
+  // Noticed on the dependent up to 5 minutes first: still what the root took down.
+  in.episodes[2].active_at = in.episodes[2].fired_at = T0 + 2 * S - 5 * 60 * S;
+  got = GroupIncidents(in);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].root_service, "root");
+}
+
 TEST(IncidentGroupingTest, UnrelatedAlertsAreSeparateIncidents) {
   IncidentInput in;
   in.depends_on = {{"a", {}}, {"b", {}}};
