@@ -167,7 +167,8 @@ services:
     time.sleep(1.5)
     v = vt.Vigil(a.vigil, CONFIG, data_dir=data_dir)
     v.wait_ready()
-    vt.wait_until(lambda: sla(v)["app"]["state"] == "up", timeout=10, what="app up after vigil's restart")
+    # Generous: on a loaded machine the restarted vigil takes a while to read the units again.
+    vt.wait_until(lambda: sla(v)["app"]["state"] == "up", timeout=30, what="app up after vigil's restart")
     back_at = time.time()
     since = window(sla(v, **{"from": f"{w_from:.3f}", "to": f"{back_at:.3f}"})["app"], "range")
     print(f"vigil stopped for {back_at - gone_at:.3f}s (until the restarted vigil saw app up); "
