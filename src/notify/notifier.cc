@@ -21,8 +21,8 @@ namespace {
 // of a start or reload (its rule is gone, its route changed) is forgotten.
 constexpr Duration kSentLogRetention{5LL * 24 * 3600 * 1000};
 constexpr Duration kClaimWithin{15 * 60 * 1000};
-// Targets (receiver integrations) a delivery pass sends to at once.
-constexpr size_t kMaxConcurrentTargets = 8;
+// Sends a delivery pass makes at once (to different targets, or different groups to one target).
+constexpr size_t kMaxConcurrentSends = 8;
 
 // The routing tree, inhibition (declared and from depends_on) and
 // maintenance windows of one alerting configuration; errors name the part.
@@ -172,6 +172,7 @@ void Notifier::Render(const alert::Notification& n, std::vector<OutboxMessage>& 
     OutboxMessage q;
     q.alerts = firing;
     q.receiver = rc->name;
+    q.group_key = n.group_key;
     q.integration = std::move(m.integration);
     q.index = m.index;
     q.payload = std::move(m.payload);
@@ -186,15 +187,16 @@ const config::ReceiverOptions* Notifier::Receiver(const std::string& name) const
   return nullptr;
 }
 
-// One target's due messages, in queue order. A target that fails is not
-// tried again in this pass: its other messages wait as long as the failed
-// one, so a dead receiver costs one timeout per pass, not one per message.
-void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, std::vector<Outbox::Outcome>& out) {
+// One group's due messages to one target, in queue order. A target that
+// fails is not tried again in this pass, by this group or another: its other
+// messages wait as long as the failed one, so a dead receiver costs about one
+// timeout per pass (one per group already sending), not one per message.
+void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, FailingTargets& failing_targets,
+                         std::vector<Outbox::Outcome>& out) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::optional<TimestampMs> failing;  // the failed message's next attempt
   for (OutboxMessage* mp : messages) {
     OutboxMessage& m = *mp;
-    if (failing) {
+    if (std::optional<TimestampMs> failing = failing_targets.Get(m)) {
       out.push_back({Outbox::Outcome::kRetry, &m, "waiting: an earlier message to this target failed", *failing});
       continue;
     }
@@ -222,7 +224,7 @@ void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, std::vecto
       std::uniform_int_distribution<int64_t> jitter(backoff / 2, backoff);
       int64_t wait = o.after ? o.after->count() : jitter(rng);
       out.push_back({Outbox::Outcome::kRetry, &m, o.detail, now + wait});
-      failing = now + wait;
+      failing_targets.Set(m, now + wait);
       LogWarn("notification not delivered; will retry", {{"receiver", m.receiver},
                                                          {"integration", m.integration},
                                                          {"reason", o.detail},
@@ -241,19 +243,21 @@ void Notifier::DeliverDue() {
     LogError("cannot read the outbox", {{"err", due.status().message()}});
     return;
   }
-  // Different targets are sent to at the same time, so a slow mail server
-  // never holds up a page; one target's messages stay in order.
-  std::map<std::tuple<std::string, std::string, int>, std::vector<OutboxMessage*>> by_target;
-  for (auto& m : *due) by_target[{m.receiver, m.integration, m.index}].push_back(&m);
-  std::vector<const std::vector<OutboxMessage*>*> targets;
-  for (const auto& [target, messages] : by_target) targets.push_back(&messages);
-  std::vector<std::vector<Outbox::Outcome>> outcomes(targets.size());
+  // Different targets and different groups are sent to at the same time, so
+  // a slow mail server never holds up a page and a thousand groups do not
+  // queue behind each other; one group's messages to a target stay in order.
+  std::map<std::tuple<std::string, std::string, int, std::string>, std::vector<OutboxMessage*>> by_group;
+  for (auto& m : *due) by_group[{m.receiver, m.integration, m.index, m.group_key}].push_back(&m);
+  std::vector<const std::vector<OutboxMessage*>*> groups;
+  for (const auto& [group, messages] : by_group) groups.push_back(&messages);
+  std::vector<std::vector<Outbox::Outcome>> outcomes(groups.size());
+  FailingTargets failing;
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t i = next++; i < targets.size(); i = next++) DeliverTo(*targets[i], outcomes[i]);
+    for (size_t i = next++; i < groups.size(); i = next++) DeliverTo(*groups[i], failing, outcomes[i]);
   };
   std::vector<std::thread> helpers;
-  for (size_t i = 1; i < std::min(targets.size(), kMaxConcurrentTargets); ++i) helpers.emplace_back(worker);
+  for (size_t i = 1; i < std::min(groups.size(), kMaxConcurrentSends); ++i) helpers.emplace_back(worker);
   worker();
   for (auto& t : helpers) t.join();
   std::vector<Outbox::Outcome> all;

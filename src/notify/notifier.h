@@ -11,8 +11,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "alert/dispatch.h"
@@ -110,7 +112,25 @@ class Notifier {
   Result<std::vector<std::string>> AnnouncementReceivers(const Labels& labels) const;
   const config::ReceiverOptions* Receiver(const std::string& name) const;
   void DeliverDue();
-  void DeliverTo(const std::vector<OutboxMessage*>& messages, std::vector<Outbox::Outcome>& out);
+  // The targets that failed in this delivery pass, and when each may be tried again; shared by its senders.
+  class FailingTargets {
+   public:
+    std::optional<TimestampMs> Get(const OutboxMessage& m) {
+      std::lock_guard lock(mu_);
+      auto it = next_attempt_.find({m.receiver, m.integration, m.index});
+      return it == next_attempt_.end() ? std::nullopt : std::optional<TimestampMs>(it->second);
+    }
+    void Set(const OutboxMessage& m, TimestampMs next_attempt) {
+      std::lock_guard lock(mu_);
+      next_attempt_.try_emplace({m.receiver, m.integration, m.index}, next_attempt);
+    }
+
+   private:
+    std::mutex mu_;
+    std::map<std::tuple<std::string, std::string, int>, TimestampMs> next_attempt_;
+  };
+  void DeliverTo(const std::vector<OutboxMessage*>& messages, FailingTargets& failing,
+                 std::vector<Outbox::Outcome>& out);
   // Alertmanager forwarding: every firing alert, and resolved ones for a
   // while, re-sent each resend_interval so a restarted Alertmanager relearns them.
   void Forward(const std::vector<alert::Alert>& changed);

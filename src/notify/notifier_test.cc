@@ -1,11 +1,21 @@
-// The notifier's loop as the watchdog sees it.
+// The notifier's loop as the watchdog sees it, and how it sends.
 #include "notify/notifier.h"
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "base/testing/temp_dir.h"
 
@@ -86,6 +96,150 @@ TEST(Notifier, AnnounceRoutesQueuesOnceAndHonoursSilences) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   EXPECT_EQ(queued(), 1) << "the silenced announcement is not queued";
   (*n)->Stop();
+}
+
+// A webhook sink on loopback that holds each request until `release_at`
+// requests are in flight at once (or 5 s pass), then answers 200: it shows
+// what was sent concurrently without timing anything.
+class HoldingSink {
+ public:
+  explicit HoldingSink(int release_at) : release_at_(release_at) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(fd_, 64);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    accept_ = std::thread([this] { Accept(); });
+  }
+  ~HoldingSink() {
+    ::shutdown(fd_, SHUT_RDWR);
+    ::close(fd_);
+    accept_.join();
+    {
+      std::lock_guard lock(mu_);
+      for (int c : open_) ::shutdown(c, SHUT_RDWR);  // kept-alive connections waiting for a next request
+    }
+    for (auto& t : connections_) t.join();
+  }
+  std::string Url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/hook"; }
+  int MaxInFlight() {
+    std::lock_guard lock(mu_);
+    return max_in_flight_;
+  }
+  // Bodies in the order their requests were answered.
+  std::vector<std::string> Answered() {
+    std::lock_guard lock(mu_);
+    return answered_;
+  }
+
+ private:
+  void Accept() {
+    for (int n = 0; n < 64; ++n) {
+      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (c < 0) return;
+      {
+        std::lock_guard lock(mu_);
+        open_.push_back(c);
+      }
+      connections_.emplace_back([this, c] { Serve(c); });
+    }
+  }
+  void Close(int c) {
+    std::lock_guard lock(mu_);
+    std::erase(open_, c);
+    ::close(c);
+  }
+  void Serve(int c) {
+    timeval tv{5, 0};
+    ::setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string in;
+    char buf[4096];
+    for (;;) {  // requests on this connection, kept alive
+      size_t end;
+      while ((end = in.find("\r\n\r\n")) == std::string::npos) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) return Close(c);
+        in.append(buf, static_cast<size_t>(n));
+      }
+      size_t length = 0;
+      if (size_t at = in.find("Content-Length: "); at != std::string::npos && at < end) {
+        length = std::stoul(in.substr(at + 16));
+      }
+      while (in.size() < end + 4 + length) {
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) return Close(c);
+        in.append(buf, static_cast<size_t>(n));
+      }
+      std::string body = in.substr(end + 4, length);
+      in.erase(0, end + 4 + length);
+      {
+        std::unique_lock lock(mu_);
+        max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
+        if (in_flight_ >= release_at_) released_ = true;
+        cv_.notify_all();
+        cv_.wait_for(lock, std::chrono::seconds(5), [&] { return released_; });
+        --in_flight_;
+        answered_.push_back(body);
+      }
+      const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+      if (::send(c, kOk, sizeof kOk - 1, MSG_NOSIGNAL) < 0) return Close(c);
+    }
+  }
+
+  const int release_at_;
+  int fd_ = -1, port_ = 0;
+  std::thread accept_;
+  std::vector<std::thread> connections_;
+  std::mutex mu_;
+  std::vector<int> open_;  // accepted connections (closed by their thread; shut down at the end)
+  std::condition_variable cv_;
+  int in_flight_ = 0, max_in_flight_ = 0;
+  bool released_ = false;
+  std::vector<std::string> answered_;
+};
+
+// Alertmanager sends each aggregation group on its own: a thousand groups
+// to one webhook do not queue behind each other. One group's messages stay
+// in order.
+TEST(Notifier, GroupsToOneTargetAreSentAtTheSameTimeEachInOrder) {
+  testing::TempDir dir;
+  HoldingSink sink(/*release_at=*/4);
+  {
+    auto outbox = Outbox::Open(dir.path() + "/state.db");
+    ASSERT_TRUE(outbox.ok());
+    std::vector<OutboxMessage> queued;
+    for (const char* body : {"a1", "b1", "c1", "d1", "a2"}) {
+      OutboxMessage m;
+      m.receiver = "ops";
+      m.integration = "webhook";
+      m.payload = body;
+      m.group_key = std::string("{}:{service=\"") + body[0] + "\"}";
+      queued.push_back(m);
+    }
+    ASSERT_TRUE((*outbox)->EnqueueAll(queued, 1000).ok());
+  }
+  SystemClock clock;
+  NotifierOptions o;
+  o.outbox_path = dir.path() + "/state.db";
+  o.clock = &clock;
+  o.alerting.route.receiver = "ops";
+  config::ReceiverOptions ops;
+  ops.name = "ops";
+  ops.webhook_configs.push_back({sink.Url(), true, 0});
+  o.alerting.receivers.push_back(ops);
+  auto n = Notifier::Start(std::move(o));
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  for (int i = 0; i < 300 && sink.Answered().size() < 5; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  (*n)->Stop();
+  std::vector<std::string> answered = sink.Answered();
+  ASSERT_EQ(answered.size(), 5u);
+  EXPECT_EQ(sink.MaxInFlight(), 4) << "the four groups were in flight together; a2 waited for a1";
+  auto at = [&](const std::string& body) { return std::find(answered.begin(), answered.end(), body); };
+  EXPECT_LT(at("a1"), at("a2"));
 }
 
 }  // namespace

@@ -55,7 +55,7 @@ TEST(Outbox, SurvivesReopenAndMovesFinishedToHistory) {
 
 // Alert quality's time to first notification: only a delivery counts, the
 // first one per (fingerprint, startsAt), and an outbox from before the log
-// gets its column added.
+// gets its columns added (alerts, group_key).
 TEST(Outbox, FirstDeliveryOfEachFiringAlertIsLogged) {
   testing::TempDir dir;
   std::string path = dir.path() + "/state.db";
@@ -80,6 +80,7 @@ TEST(Outbox, FirstDeliveryOfEachFiringAlertIsLogged) {
   m.integration = "webhook";
   m.payload = "{}";
   m.alerts = "aaaa@1000\nbbbb@2000\n";
+  m.group_key = "{}:{alertname=\"A\"}";
   OutboxMessage n = m;
   n.receiver = "pager";
   n.alerts = "aaaa@1000\ncccc@3000\n";
@@ -87,7 +88,9 @@ TEST(Outbox, FirstDeliveryOfEachFiringAlertIsLogged) {
   auto due = (*o)->Due(4000, 10);
   ASSERT_THAT(*due, SizeIs(3));  // the old row, read with no alerts
   EXPECT_EQ((*due)[0].alerts, "");
+  EXPECT_EQ((*due)[0].group_key, "");  // the old row has no group: sent in order with the other old ones
   EXPECT_EQ((*due)[1].alerts, m.alerts);
+  EXPECT_EQ((*due)[1].group_key, m.group_key);
   ASSERT_TRUE((*o)->Record({{Outbox::Outcome::kDelivered, &(*due)[0], "", 4100},
                             {Outbox::Outcome::kDelivered, &(*due)[1], "", 4200},
                             {Outbox::Outcome::kRetry, &(*due)[2], "HTTP 503", 9000}})

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "base/sqlite.h"
@@ -59,19 +60,22 @@ Result<std::unique_ptr<Outbox>> Outbox::Open(const std::string& path) {
        }) {
     if (Status s = o->Exec(sql); !s.ok()) return s.WithContext("outbox " + path);
   }
-  // Outboxes written before the first-delivery log lack the column.
-  bool has_alerts = false;
+  // Outboxes written by older versions lack the columns added since: the
+  // first-delivery log's alerts, the groups sent to in parallel.
+  std::set<std::string> columns;
   {
     Stmt cols;
     sqlite3_prepare_v2(db, "PRAGMA table_info(outbox)", -1, &cols.s, nullptr);
     while (sqlite3_step(cols.s) == SQLITE_ROW) {
       const unsigned char* name = sqlite3_column_text(cols.s, 1);
-      if (name != nullptr && std::string(reinterpret_cast<const char*>(name)) == "alerts") has_alerts = true;
+      if (name != nullptr) columns.insert(reinterpret_cast<const char*>(name));
     }
   }
-  if (!has_alerts) {
-    if (Status s = o->Exec("ALTER TABLE outbox ADD COLUMN alerts TEXT NOT NULL DEFAULT ''"); !s.ok()) {
-      return s.WithContext("outbox " + path + ": add column alerts");
+  for (const char* column : {"alerts", "group_key"}) {
+    if (columns.count(column)) continue;
+    std::string sql = std::string("ALTER TABLE outbox ADD COLUMN ") + column + " TEXT NOT NULL DEFAULT ''";
+    if (Status s = o->Exec(sql.c_str()); !s.ok()) {
+      return s.WithContext("outbox " + path + ": add column " + column);
     }
   }
   return o;
@@ -111,8 +115,8 @@ Status Outbox::EnqueueAll(const std::vector<OutboxMessage>& messages, TimestampM
   return Transaction([&]() -> Status {
     Stmt st;
     sqlite3_prepare_v2(db_,
-                       "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms, alerts)"
-                       " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       "INSERT INTO outbox (receiver, integration, idx, payload, created_ms, next_attempt_ms, alerts,"
+                       " group_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        -1, &st.s, nullptr);
     for (const auto& m : messages) {
       sqlite3_reset(st.s);
@@ -123,6 +127,7 @@ Status Outbox::EnqueueAll(const std::vector<OutboxMessage>& messages, TimestampM
       sqlite3_bind_int64(st.s, 5, now);
       sqlite3_bind_int64(st.s, 6, now);
       sqlite3_bind_text(st.s, 7, m.alerts.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(st.s, 8, m.group_key.c_str(), -1, SQLITE_TRANSIENT);
       if (sqlite3_step(st.s) != SQLITE_DONE) return Status::Error(std::string("outbox insert: ") + sqlite3_errmsg(db_));
     }
     return Status::Ok();
@@ -134,7 +139,7 @@ Result<std::vector<OutboxMessage>> Outbox::Due(TimestampMs now, int limit) {
   sqlite3_prepare_v2(
       db_,
       "SELECT id, receiver, integration, idx, payload, created_ms, next_attempt_ms, attempts, last_error,"
-      " alerts FROM outbox WHERE next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
+      " alerts, group_key FROM outbox WHERE next_attempt_ms <= ? ORDER BY next_attempt_ms, id LIMIT ?",
       -1, &st.s, nullptr);
   sqlite3_bind_int64(st.s, 1, now);
   sqlite3_bind_int(st.s, 2, limit);
@@ -152,6 +157,7 @@ Result<std::vector<OutboxMessage>> Outbox::Due(TimestampMs now, int limit) {
     m.attempts = sqlite3_column_int(st.s, 7);
     m.last_error = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 8));
     m.alerts = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 9));
+    m.group_key = reinterpret_cast<const char*>(sqlite3_column_text(st.s, 10));
     out.push_back(std::move(m));
   }
   if (rc != SQLITE_DONE) return Status::Error(std::string("outbox read: ") + sqlite3_errmsg(db_));

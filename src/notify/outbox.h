@@ -33,6 +33,9 @@ struct OutboxMessage {
   // The firing alerts it announces, one "fingerprint@startsAt_ms" per line:
   // when it is delivered, each one's first delivery is logged.
   std::string alerts;
+  // The notification's aggregation group: one group's messages to a target
+  // go out in order, different groups' at the same time (as Alertmanager does).
+  std::string group_key;
 };
 
 struct OutboxCounts {
