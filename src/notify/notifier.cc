@@ -22,7 +22,7 @@ namespace {
 constexpr Duration kSentLogRetention{5LL * 24 * 3600 * 1000};
 constexpr Duration kClaimWithin{15 * 60 * 1000};
 // Sends a delivery pass makes at once (to different targets, or different groups to one target).
-constexpr size_t kMaxConcurrentSends = 8;
+constexpr size_t kMaxConcurrentSends = 4;
 
 // The routing tree, inhibition (declared and from depends_on) and
 // maintenance windows of one alerting configuration; errors name the part.
@@ -238,7 +238,7 @@ void Notifier::DeliverTo(const std::vector<OutboxMessage*>& messages, FailingTar
 }
 
 void Notifier::DeliverDue() {
-  auto due = outbox_->Due(o_.clock->NowMs(), 64);
+  auto due = outbox_->Due(o_.clock->NowMs(), 256);
   if (!due.ok()) {
     LogError("cannot read the outbox", {{"err", due.status().message()}});
     return;
