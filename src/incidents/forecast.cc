@@ -205,6 +205,13 @@ Result<Forecast> ForecastUsage(const std::vector<UsagePoint>& points, double cap
     }
   }
 
+  if (const double span = points.back().t_seconds - points.front().t_seconds; span < options.min_history_seconds) {
+    char text[96];
+    std::snprintf(text, sizeof text, "capacity forecast: %.1f h of history, at least %.1f h are needed",
+                  span / 3600, options.min_history_seconds / 3600);
+    return Status::Error(text);
+  }
+
   Estimator est(points, capacity, options);
   Forecast f;
   f.capacity = capacity;

@@ -31,6 +31,9 @@ struct ForecastOptions {
   double min_regime_seconds = 86400;
   // Longer than this is "not in any useful time": reported as never full.
   double max_seconds_to_full = 5 * 365 * 86400.0;
+  // Less history than this is refused: minutes of an install's writes or a
+  // burst of memory say nothing about days (and must not page).
+  double min_history_seconds = 6 * 3600.0;
 };
 
 struct HorizonGrowth {

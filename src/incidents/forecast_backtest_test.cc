@@ -185,7 +185,14 @@ TEST(ForecastBacktest, RecordedNodeExporter) {
     const double rate = (used.back().used - first.back().used) / minute;
     Row r{name};
     r.truth = rate > 0 ? (capacity - first.back().used) / rate / kDay : kNeverDays;
-    auto f = ForecastUsage(first, capacity);
+    // A minute of history is refused as a forecast of days (what `vigil capacity` says)...
+    auto refused = ForecastUsage(first, capacity);
+    EXPECT_FALSE(refused.ok()) << name;
+    EXPECT_EQ(refused.status().message(), "capacity forecast: 0.0 h of history, at least 6.0 h are needed") << name;
+    // ...and forecast here anyway, to compare with predict_linear on real data's shape.
+    ForecastOptions anyway;
+    anyway.min_history_seconds = 0;
+    auto f = ForecastUsage(first, capacity, anyway);
     EXPECT_TRUE(f.ok()) << name << ": " << f.status().message();
     if (f.ok()) {
       r.vigil = ToDays(f->seconds_to_full);
