@@ -405,24 +405,29 @@ void DecodeStorage(Decoder& d, const YAML::Node& node, StorageOptions* s) {
   r.Finish();
 }
 
-// Visits each mapping of the list under `key` in `r` with its own MapReader
-// and path ("key[i]"); a missing key is fine, a non-list or non-mapping item
-// is reported. The visitor's keys are checked when it returns.
-void ForEachMapping(Decoder& d, MapReader& r, const char* key,
-                    const std::function<void(MapReader&, const YAML::Node&, const std::string&)>& visit) {
+// Visits each item of the list under `key` in `r` with its path ("key[i]");
+// a missing key is fine, a value that is not a list is reported.
+void ForEachItem(Decoder& d, MapReader& r, const char* key,
+                 const std::function<void(const YAML::Node&, const std::string&)>& visit) {
   YAML::Node list = r.Take(key);
   if (!list.IsDefined()) return;
   if (!list.IsSequence()) {
     d.Report(list, r.Field(key), std::string("expected a list, got ") + Decoder::KindName(list));
     return;
   }
-  for (size_t i = 0; i < list.size(); ++i) {
-    std::string path = r.Field(key) + "[" + std::to_string(i) + "]";
-    MapReader item(d, list[i], path);
-    if (!list[i].IsMap()) continue;
-    visit(item, list[i], path);
+  for (size_t i = 0; i < list.size(); ++i) visit(list[i], r.Field(key) + "[" + std::to_string(i) + "]");
+}
+
+// ForEachItem for lists of mappings: each with its own MapReader, a
+// non-mapping item reported; the visitor's keys are checked when it returns.
+void ForEachMapping(Decoder& d, MapReader& r, const char* key,
+                    const std::function<void(MapReader&, const YAML::Node&, const std::string&)>& visit) {
+  ForEachItem(d, r, key, [&](const YAML::Node& node, const std::string& path) {
+    MapReader item(d, node, path);
+    if (!node.IsMap()) return;
+    visit(item, node, path);
     item.Finish();
-  }
+  });
 }
 
 void DecodeTextfile(Decoder& d, const YAML::Node& node, TextfileOptions* t) {
@@ -1888,70 +1893,43 @@ void DecodeService(Decoder& d, const YAML::Node& node, const std::string& name, 
     }
     s->processes = std::move(p);
   }
-  if (auto n = r.Take("probes"); n.IsDefined()) {
-    if (!n.IsSequence()) {
-      d.Report(n, r.Field("probes"), std::string("expected a list, got ") + Decoder::KindName(n));
-    } else {
-      std::set<std::string> names;
-      for (size_t i = 0; i < n.size(); ++i) {
-        ProbeOptions p;
-        DecodeProbe(d, n[i], r.Field("probes") + "[" + std::to_string(i) + "]", g, &p);
-        if (!p.name.empty() && !names.insert(p.name).second) {
-          d.Report(n[i], r.Field("probes") + "[" + std::to_string(i) + "]", "duplicate probe name \"" + p.name + "\"");
-        }
-        s->probes.push_back(std::move(p));
-      }
+  std::set<std::string> probe_names;
+  ForEachItem(d, r, "probes", [&](const YAML::Node& n, const std::string& field) {
+    ProbeOptions& p = s->probes.emplace_back();
+    DecodeProbe(d, n, field, g, &p);
+    if (!p.name.empty() && !probe_names.insert(p.name).second) {
+      d.Report(n, field, "duplicate probe name \"" + p.name + "\"");
     }
-  }
+  });
   if (auto n = r.Take("bitcoind"); n.IsDefined()) DecodeBitcoind(d, n, r.Field("bitcoind"), g, &s->bitcoind.emplace());
   if (auto n = r.Take("titan"); n.IsDefined()) DecodeTitan(d, n, r.Field("titan"), g, &s->titan.emplace());
   if (auto n = r.Take("validator"); n.IsDefined())
     DecodeValidator(d, n, r.Field("validator"), g, &s->validator.emplace());
-  if (auto n = r.Take("logs"); n.IsDefined()) {
-    if (!n.IsSequence()) {
-      d.Report(n, r.Field("logs"), std::string("expected a list, got ") + Decoder::KindName(n));
-    } else {
-      std::set<std::string> sources;
-      for (size_t i = 0; i < n.size(); ++i) {
-        std::string field = r.Field("logs") + "[" + std::to_string(i) + "]";
-        s->logs.emplace_back();
-        DecodeLog(d, n[i], field, g, &s->logs.back());
-        const LogOptions& l = s->logs.back();
-        std::string source = l.path.empty() ? "journal_unit " + l.journal_unit : "path " + l.path;
-        if ((!l.path.empty() || !l.journal_unit.empty()) && !sources.insert(source).second) {
-          d.Report(n[i], field, "duplicate log (" + source + ")");
-        }
-      }
+  std::set<std::string> log_sources;
+  ForEachItem(d, r, "logs", [&](const YAML::Node& n, const std::string& field) {
+    LogOptions& l = s->logs.emplace_back();
+    DecodeLog(d, n, field, g, &l);
+    std::string source = l.path.empty() ? "journal_unit " + l.journal_unit : "path " + l.path;
+    if ((!l.path.empty() || !l.journal_unit.empty()) && !log_sources.insert(source).second) {
+      d.Report(n, field, "duplicate log (" + source + ")");
     }
-  }
+  });
   if (auto n = r.Take("updates"); n.IsDefined()) DecodeUpdates(d, n, r.Field("updates"), g, &s->updates.emplace());
-  if (auto n = r.Take("data_dirs"); n.IsDefined()) {
-    if (!n.IsSequence()) {
-      d.Report(n, r.Field("data_dirs"), std::string("expected a list, got ") + Decoder::KindName(n));
-    } else {
-      std::set<std::string> paths;
-      for (size_t i = 0; i < n.size(); ++i) {
-        std::string field = r.Field("data_dirs") + "[" + std::to_string(i) + "]";
-        DecodeDataDir(d, n[i], field, g, &s->data_dirs.emplace_back());
-        const std::string& p = s->data_dirs.back().path;
-        if (!p.empty() && !paths.insert(p).second) d.Report(n[i], field, "duplicate data_dir \"" + p + "\"");
-      }
+  std::set<std::string> data_dir_paths;
+  ForEachItem(d, r, "data_dirs", [&](const YAML::Node& n, const std::string& field) {
+    DataDirOptions& dir = s->data_dirs.emplace_back();
+    DecodeDataDir(d, n, field, g, &dir);
+    if (!dir.path.empty() && !data_dir_paths.insert(dir.path).second) {
+      d.Report(n, field, "duplicate data_dir \"" + dir.path + "\"");
     }
-  }
+  });
   if (auto n = r.Take("slo"); n.IsDefined()) {
     DecodeSlo(d, n, r.Field("slo"), &s->slo.emplace());
     if (s->unit.empty()) d.Report(n, r.Field("slo"), "needs the service's unit (availability is its unit's state)");
   }
-  if (auto n = r.Take("maintenance_windows"); n.IsDefined()) {
-    if (!n.IsSequence()) {
-      d.Report(n, r.Field("maintenance_windows"), std::string("expected a list, got ") + Decoder::KindName(n));
-    } else {
-      for (size_t i = 0; i < n.size(); ++i) {
-        DecodeServiceMaintenanceWindow(d, n[i], r.Field("maintenance_windows") + "[" + std::to_string(i) + "]",
-                                       &s->maintenance_windows.emplace_back());
-      }
-    }
-  }
+  ForEachItem(d, r, "maintenance_windows", [&](const YAML::Node& n, const std::string& field) {
+    DecodeServiceMaintenanceWindow(d, n, field, &s->maintenance_windows.emplace_back());
+  });
   if (auto n = r.Take("recovery"); n.IsDefined()) {
     DecodeServiceRecovery(d, n, r.Field("recovery"), &s->recovery.emplace());
     if (s->recovery->restart && s->unit.empty()) {
