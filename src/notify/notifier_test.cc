@@ -22,15 +22,21 @@
 namespace vigil::notify {
 namespace {
 
+// A notifier keeping its outbox in `dir`, on `clock`.
+NotifierOptions InDir(const testing::TempDir& dir, const Clock& clock) {
+  NotifierOptions o;
+  o.outbox_path = dir.path() + "/state.db";
+  o.clock = &clock;
+  return o;
+}
+
 // Idle (no alerts, no receivers) the loop still passes at least once a
 // second, so a watchdog can tell "idle" from "stuck".
 TEST(Notifier, IdleLoopReportsProgressEverySecond) {
   testing::TempDir dir;
   SystemClock clock;
   std::atomic<int> beats{0};
-  NotifierOptions o;
-  o.outbox_path = dir.path() + "/state.db";
-  o.clock = &clock;
+  NotifierOptions o = InDir(dir, clock);
   o.progress = [&] { ++beats; };
   auto n = Notifier::Start(std::move(o));
   ASSERT_TRUE(n.ok()) << n.status().message();
@@ -47,9 +53,7 @@ TEST(Notifier, IdleLoopReportsProgressEverySecond) {
 TEST(Notifier, AnnounceRoutesQueuesOnceAndHonoursSilences) {
   testing::TempDir dir;
   SystemClock clock;
-  NotifierOptions o;
-  o.outbox_path = dir.path() + "/state.db";
-  o.clock = &clock;
+  NotifierOptions o = InDir(dir, clock);
   o.alerting.route.receiver = "nobody";
   alert::RouteSpec p3;
   p3.matchers = {"severity=\"P3\""};
@@ -223,9 +227,7 @@ TEST(Notifier, GroupsToOneTargetAreSentAtTheSameTimeEachInOrder) {
     ASSERT_TRUE((*outbox)->EnqueueAll(queued, 1000).ok());
   }
   SystemClock clock;
-  NotifierOptions o;
-  o.outbox_path = dir.path() + "/state.db";
-  o.clock = &clock;
+  NotifierOptions o = InDir(dir, clock);
   o.alerting.route.receiver = "ops";
   config::ReceiverOptions ops;
   ops.name = "ops";
