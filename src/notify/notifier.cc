@@ -21,8 +21,52 @@ namespace {
 // of a start or reload (its rule is gone, its route changed) is forgotten.
 constexpr Duration kSentLogRetention{5LL * 24 * 3600 * 1000};
 constexpr Duration kClaimWithin{15 * 60 * 1000};
-// Sends a delivery pass makes at once (to different targets, or different groups to one target).
+// Sends a delivery pass makes at once (to different targets, or different groups to one target)...
 constexpr size_t kMaxConcurrentSends = 4;
+// ...and to one target: one sender is always left for the others, so a hung
+// mail server never holds up a page.
+constexpr int kMaxSendsPerTarget = 3;
+
+using Target = std::tuple<std::string, std::string, int>;  // receiver, integration, index
+Target TargetOf(const OutboxMessage& m) { return {m.receiver, m.integration, m.index}; }
+
+// Hands a pass's groups to its senders, in order, at most kMaxSendsPerTarget
+// to one target at a time.
+class GroupQueue {
+ public:
+  explicit GroupQueue(std::vector<const std::vector<OutboxMessage*>*> groups) : groups_(std::move(groups)) {
+    taken_.assign(groups_.size(), false);
+  }
+  // The next group whose target has room, or -1: none is left that this
+  // sender may take (the rest belong to targets that are busy, and their
+  // senders go on with them).
+  int Take() {
+    std::lock_guard lock(mu_);
+    for (size_t i = first_; i < groups_.size(); ++i) {
+      if (taken_[i]) continue;
+      int& busy = in_flight_[TargetOf(*groups_[i]->front())];
+      if (busy >= kMaxSendsPerTarget) continue;
+      ++busy;
+      taken_[i] = true;
+      while (first_ < groups_.size() && taken_[first_]) ++first_;
+      return static_cast<int>(i);
+    }
+    return -1;
+  }
+  void Done(int i) {
+    std::lock_guard lock(mu_);
+    --in_flight_[TargetOf(*groups_[static_cast<size_t>(i)]->front())];
+  }
+  const std::vector<OutboxMessage*>& operator[](int i) const { return *groups_[static_cast<size_t>(i)]; }
+  size_t size() const { return groups_.size(); }
+
+ private:
+  std::mutex mu_;
+  std::vector<const std::vector<OutboxMessage*>*> groups_;
+  std::vector<bool> taken_;
+  size_t first_ = 0;  // groups before it are all taken
+  std::map<Target, int> in_flight_;
+};
 
 // The routing tree, inhibition (declared and from depends_on) and
 // maintenance windows of one alerting configuration; errors name the part.
@@ -248,13 +292,27 @@ void Notifier::DeliverDue() {
   // queue behind each other; one group's messages to a target stay in order.
   std::map<std::tuple<std::string, std::string, int, std::string>, std::vector<OutboxMessage*>> by_group;
   for (auto& m : *due) by_group[{m.receiver, m.integration, m.index, m.group_key}].push_back(&m);
-  std::vector<const std::vector<OutboxMessage*>*> groups;
-  for (const auto& [group, messages] : by_group) groups.push_back(&messages);
+  // Targets taken in turn, so each progresses and none is left alone (at its cap) at the end.
+  std::map<Target, std::vector<const std::vector<OutboxMessage*>*>> by_target;
+  for (const auto& [group, messages] : by_group) by_target[TargetOf(*messages.front())].push_back(&messages);
+  std::vector<const std::vector<OutboxMessage*>*> list;
+  for (size_t round = 0; list.size() < by_group.size(); ++round) {
+    for (const auto& [target, groups] : by_target) {
+      if (round < groups.size()) list.push_back(groups[round]);
+    }
+  }
+  GroupQueue groups(std::move(list));
   std::vector<std::vector<Outbox::Outcome>> outcomes(groups.size());
   FailingTargets failing;
-  std::atomic<size_t> next{0};
+  auto stopping = [this] {
+    std::lock_guard lock(mu_);
+    return stopping_;
+  };
   auto worker = [&] {
-    for (size_t i = next++; i < groups.size(); i = next++) DeliverTo(*groups[i], failing, outcomes[i]);
+    for (int i = groups.Take(); i >= 0 && !stopping(); i = groups.Take()) {
+      DeliverTo(groups[i], failing, outcomes[static_cast<size_t>(i)]);
+      groups.Done(i);
+    }
   };
   std::vector<std::thread> helpers;
   for (size_t i = 1; i < std::min(groups.size(), kMaxConcurrentSends); ++i) helpers.emplace_back(worker);
