@@ -39,6 +39,9 @@ struct Notification {
   // For a dependency's P0: fingerprint -> the dependent services it holds back.
   std::map<std::string, std::vector<std::string>> downstream;
   TimestampMs time_ms = 0;
+  // A one-off message (the weekly digest), not an alert: said without
+  // "firing"/"resolved" by the receivers that word one (Slack, email).
+  bool announcement = false;
 };
 
 // What a group's last notification said, Alertmanager's notification log:

@@ -386,6 +386,7 @@ void Notifier::Loop() {
       alert::Notification n;
       n.group_key = "announcement:" + std::string(u.labels.Get("alertname"));
       n.time_ms = now;
+      n.announcement = true;
       alert::Alert a;
       a.labels = u.labels;
       a.annotations = u.annotations;

@@ -227,6 +227,32 @@ TEST(Payload, SlackColoursAndLists) {
               HasSubstr("also takes down: titan validator"));
 }
 
+// The weekly digest is an announcement, not an alert: Slack and email say
+// its summary and its description, without "firing" or "resolved".
+TEST(Payload, AnAnnouncementIsSaidWithoutFiringOrResolved) {
+  alert::Notification n;
+  n.receiver = "digest";
+  n.announcement = true;
+  alert::Alert a;
+  a.labels = Labels{{"alertname", "VigilWeeklyDigest"}, {"severity", "P3"}};
+  a.annotations = Labels{{"summary", "vigil digest for node1, 2026-11-30 to 2026-12-07"},
+                         {"description", "*Uptime per service*\napp 99.9%"}};
+  a.starts_at = 1'800'000'000'000;
+  n.alerts.push_back(a);
+  json slack = json::parse(SlackMessage(n, {"", "node1"}, "", true));
+  EXPECT_EQ(slack["text"], "vigil digest for node1, 2026-11-30 to 2026-12-07");
+  ASSERT_EQ(slack["attachments"].size(), 1u);
+  EXPECT_EQ(slack["attachments"][0]["blocks"][0]["text"]["text"], "*Uptime per service*\napp 99.9%");
+  json email = json::parse(EmailMessage(n, {"", "node1"}, true));
+  EXPECT_EQ(email["subject"], "vigil digest for node1, 2026-11-30 to 2026-12-07");
+  EXPECT_EQ(email["text"], "*Uptime per service*\napp 99.9%\n\n");
+  EXPECT_THAT(email["html"].get<std::string>(), HasSubstr("*Uptime per service*\napp 99.9%</pre>"));
+  // An alert with the same text is still an alert.
+  n.announcement = false;
+  EXPECT_EQ(json::parse(SlackMessage(n, {"", "node1"}, "", true))["text"], "1 firing, 0 resolved on node1");
+  EXPECT_THAT(json::parse(EmailMessage(n, {"", "node1"}, true))["text"].get<std::string>(), HasSubstr("Firing:\n"));
+}
+
 // Public rule packs' severities reach each integration through the severity map.
 TEST(Payload, SeveritiesGoThroughTheMap) {
   auto with = [](std::vector<std::string> severities) {

@@ -279,8 +279,19 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
                                                     // Slack refuses a section over 3000 characters.
                                                     {"text", {{"type", "mrkdwn"}, {"text", Cut(text, 3000)}}}}})}});
   };
-  for (const auto* a : firing) add(*a, false);
-  for (const auto* a : resolved) add(*a, true);
+  if (n.announcement && firing.size() == 1) {
+    // Its summary is the title and its description the message.
+    const alert::Alert& a = *firing[0];
+    title = Summary(a, nullptr);
+    std::string_view d = a.annotations.Get("description");
+    attachments.push_back({{"color", colour(a.labels.Get("severity"))},
+                           {"blocks", json::array({{{"type", "section"},
+                                                    {"text", {{"type", "mrkdwn"},
+                                                              {"text", Cut(std::string(d.empty() ? title : d), 3000)}}}}})}});
+  } else {
+    for (const auto* a : firing) add(*a, false);
+    for (const auto* a : resolved) add(*a, true);
+  }
   auto data = [&] { return TemplateData(n, ctx, Shown(n, send_resolved)); };
   title = texts.Render("title", data, std::move(title));
   if (auto text = texts.Try("text", data)) {
@@ -386,8 +397,16 @@ std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx
     text += "\n";
     html += "</ul>";
   };
-  section("Firing", firing);
-  section("Resolved", resolved);
+  if (n.announcement && firing.size() == 1) {
+    // Its summary is the subject and its description the message.
+    subject = Summary(*firing[0], nullptr);
+    std::string_view d = firing[0]->annotations.Get("description");
+    text = std::string(d.empty() ? subject : d) + "\n\n";
+    html += "<pre style=\"white-space:pre-wrap;font-family:inherit\">" + HtmlEscape(d.empty() ? subject : d) + "</pre>";
+  } else {
+    section("Firing", firing);
+    section("Resolved", resolved);
+  }
   if (!ctx.external_url.empty()) {
     text += "Alerts: " + ctx.external_url + "/api/v1/alerts\n";
     html += "<p><a href=\"" + HtmlEscape(ctx.external_url) + "/api/v1/alerts\">vigil alerts</a></p>";

@@ -208,8 +208,11 @@ with vt.running(lambda: v, lambda: chat.stop(), lambda: smtp.stop(), lambda: vt.
         c.check(f"{name}: the incidents section lists the outage with MTTD and MTTR",
                 "*Incidents*\n- #1 app (ReportAppDown, warning) at " in text and "; MTTD " in text
                 and "Mean MTTD " in text and "(target < 2m), mean MTTR " in text, text)
-    c.check("email: the subject is the headline", "vigil digest" in str(mail["Subject"]) and
+    c.check("email: the subject is the headline", str(mail["Subject"]).startswith("vigil digest") and
             "1 alert fired" in str(mail["Subject"]), mail["Subject"])
+    c.check("said as a digest, not as an alert firing",
+            slack.startswith("vigil digest for ") and "*Firing*" not in slack and " firing, 0 resolved" not in slack
+            and not body.startswith("Firing:"), (slack[:200], body[:200]))
     c.check("no secret in what was sent", "mail-secret" not in body and "slack-secret-token" not in slack)
 
     # The digest is no alert: not held as firing, not in alert quality.
