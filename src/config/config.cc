@@ -1177,6 +1177,38 @@ void DecodeRemoteWrite(Decoder& d, const YAML::Node& node, std::vector<RemoteWri
         }
       }
     }
+    if (auto n = r.Take("resolution"); n.IsDefined()) {
+      // Steps must tile a day, so every step starts at the same clock times as the store's.
+      if (n.IsScalar() && n.Scalar() == "raw") {
+        t.resolution = Duration(0);
+      } else if (d.Duration(n, r.Field("resolution"), &t.resolution, false);
+                 t.resolution.count() > 0 && (t.resolution.count() < 1000 || 86400000 % t.resolution.count() != 0)) {
+        d.Report(n, r.Field("resolution"), "expected raw or a step that divides a day (e.g. 5m, 1h), got " +
+                                               FormatDuration(t.resolution));
+        t.resolution = Duration(0);
+      }
+    }
+    if (auto n = r.Take("resolution_delay"); n.IsDefined()) {
+      d.Duration(n, r.Field("resolution_delay"), &t.resolution_delay, true);
+    }
+    if (auto n = r.Take("aggregates"); n.IsDefined()) {
+      std::vector<std::string> names;
+      d.StringList(n, r.Field("aggregates"), &names);
+      static const std::set<std::string> kKnown = {"last", "min", "max", "sum", "count"};
+      std::set<std::string> seen;
+      for (const std::string& a : names) {
+        if (!kKnown.contains(a)) {
+          d.Report(n, r.Field("aggregates"), "unknown aggregate \"" + a + "\" (last, min, max, sum or count)");
+        } else if (!seen.insert(a).second) {
+          d.Report(n, r.Field("aggregates"), "\"" + a + "\" is listed twice");
+        }
+      }
+      if (names.empty()) d.Report(n, r.Field("aggregates"), "must name at least one aggregate");
+      if (t.resolution.count() == 0) {
+        d.Report(n, r.Field("aggregates"), "applies only with a resolution (e.g. resolution: 5m); raw samples have none");
+      }
+      t.aggregates = std::move(names);
+    }
     r.Finish();
     out->push_back(std::move(t));
   }

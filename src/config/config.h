@@ -405,6 +405,14 @@ struct RemoteWriteTarget {
   // Prometheus's write_relabel_configs: applied to each series after the
   // external labels are added; a dropped series is not sent.
   std::vector<relabel::Rule> write_relabel_configs;
+  // Export resolution: 0 sends raw samples; otherwise one point per series
+  // per step of this length (the store's downsampling: 5m as its own 5 m
+  // series), once the WAL is `resolution_delay` past the step's end.
+  Duration resolution{0};
+  Duration resolution_delay{60000};
+  // Which of the step's aggregates are sent: "last" under the series' own
+  // labels; "min", "max", "sum", "count" with an `aggregate` label.
+  std::vector<std::string> aggregates{"last"};
   friend bool operator==(const RemoteWriteTarget&, const RemoteWriteTarget&) = default;
 };
 

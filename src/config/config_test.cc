@@ -157,7 +157,8 @@ TEST(Config, RemoteWriteTargets) {
           "    queue_config: {max_shards: 4, batch_send_deadline: 1s}\n"
           "    max_backlog: 1GiB\n"
           "  - {name: second, url: 'https://vm:8480/insert/0/prometheus/api/v1/write',\n"
-          "     authorization: {credentials: '${TOKEN}'}, tls_config: {insecure_skip_verify: true}}\n",
+          "     authorization: {credentials: '${TOKEN}'}, tls_config: {insecure_skip_verify: true},\n"
+          "     resolution: 5m, resolution_delay: 2m, aggregates: [last, max]}\n",
       "vigil.yml", MapEnv({{"ORG", "validators"}, {"TOKEN", "t0k"}}));
   ASSERT_TRUE(r.ok()) << Problems(r);
   ASSERT_EQ(r.config.remote_write.size(), 2u);
@@ -173,6 +174,29 @@ TEST(Config, RemoteWriteTargets) {
   EXPECT_EQ(b.name, "second");
   EXPECT_EQ(b.bearer_token, "t0k");
   EXPECT_TRUE(b.tls_insecure_skip_verify);
+  EXPECT_EQ(a.resolution, Duration(0));  // raw unless asked
+  EXPECT_EQ(b.resolution, Duration(300000));
+  EXPECT_EQ(b.resolution_delay, Duration(120000));
+  EXPECT_EQ(b.aggregates, (std::vector<std::string>{"last", "max"}));
+}
+
+TEST(Config, BadExportResolutionsSayWhereAndWhy) {
+  LoadResult r = LoadString(
+      "remote_write:\n"
+      "  - {url: 'http://a:1/w', resolution: 7m}\n"
+      "  - {url: 'http://b:1/w', resolution: 5m, aggregates: [last, median, last]}\n"
+      "  - {url: 'http://c:1/w', aggregates: [max]}\n"
+      "  - {url: 'http://d:1/w', resolution: soon}\n",
+      "vigil.yml", MapEnv({}));
+  std::string all = Problems(r);
+  EXPECT_NE(all.find("vigil.yml:2:39: remote_write[0].resolution: expected raw or a step that divides a day (e.g. "
+                     "5m, 1h), got 7m"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("remote_write[1].aggregates: unknown aggregate \"median\""), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[1].aggregates: \"last\" is listed twice"), std::string::npos) << all;
+  EXPECT_NE(all.find("remote_write[2].aggregates: applies only with a resolution"), std::string::npos) << all;
+  EXPECT_NE(all.find("vigil.yml:5:39: remote_write[3].resolution: "), std::string::npos) << all;
 }
 
 TEST(Config, BadRemoteWriteTargetsSayWhereAndNeverQuoteSecrets) {

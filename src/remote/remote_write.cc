@@ -20,6 +20,7 @@
 #include "http/outbound.h"
 #include "relabel/relabel.h"
 #include "remote/codec.h"
+#include "remote/step_export.h"
 #include "remote/wal_follower.h"
 
 namespace vigil::remote {
@@ -33,6 +34,8 @@ constexpr auto kPollInterval = std::chrono::milliseconds(100);
 // The acknowledged position is saved at most this often while running (and
 // on Stop): a crash sends at most this much again, never less.
 constexpr auto kSaveInterval = std::chrono::seconds(1);
+// With an export resolution, raw samples read from the WAL at a time.
+constexpr size_t kExportReadSamples = 20000;
 // The backlog is measured (directory listing, stats) at most this often.
 constexpr auto kBacklogCheckInterval = std::chrono::seconds(5);
 
@@ -42,15 +45,11 @@ std::string PositionFileName(const std::string& name) {
   return out + ".position";
 }
 
-// "segment offset\n"; anything else is unreadable.
-std::optional<WalPosition> ParsePosition(const std::string& text) {
-  std::vector<std::string_view> parts = SplitFields(Trim(text));
-  if (parts.size() != 2) return std::nullopt;
-  auto seg = ParseUint64(parts[0]);
-  auto off = ParseUint64(parts[1]);
-  if (!seg || !off || *seg > INT_MAX) return std::nullopt;
-  return WalPosition{static_cast<int>(*seg), *off};
-}
+// With an export resolution, a sample's ref carries which aggregate of the
+// series' step it is: ref * kAggregateSlots + index into kExported.
+constexpr uint64_t kAggregateSlots = 8;
+constexpr tsdb::Aggregate kExported[] = {tsdb::Aggregate::kLast, tsdb::Aggregate::kMin, tsdb::Aggregate::kMax,
+                                         tsdb::Aggregate::kSum, tsdb::Aggregate::kCount};
 
 // Retry-After as delta-seconds (what Prometheus-compatible receivers send);
 // an HTTP date or garbage falls back to the backoff.
@@ -62,7 +61,8 @@ std::optional<Duration> ParseRetryAfter(const std::string& v) {
 
 struct Counters {
   std::atomic<uint64_t> samples_sent{0}, samples_failed{0}, samples_retried{0}, bytes_sent{0};
-  std::atomic<uint64_t> dropped_unknown_series{0}, dropped_backlog{0}, dropped_relabel{0}, requests_failed{0};
+  std::atomic<uint64_t> dropped_unknown_series{0}, dropped_backlog{0}, dropped_relabel{0}, dropped_late{0};
+  std::atomic<uint64_t> requests_failed{0};
   std::atomic<int64_t> highest_sent_ms{0}, highest_read_ms{0};
   std::atomic<uint64_t> pending{0}, backlog_bytes{0};
   std::atomic<int> shards{1};
@@ -76,16 +76,24 @@ class Writer final : public RemoteWriter {
     position_path_ = o_.state_dir + "/" + PositionFileName(o_.target.name);
     Result<std::string> text = ReadFile(position_path_, 4096);
     if (text.ok()) {
-      saved_ = ParsePosition(*text);
+      saved_ = ParseSavedPosition(*text);
       if (!saved_) {
         // Unreadable: start from the oldest WAL left; the receiver may see duplicates, never a gap.
         LogWarn("remote write: unreadable saved position; sending again from the oldest WAL segment",
                 {{"remote_name", o_.target.name}, {"file", position_path_}});
-        saved_ = WalPosition{0, 0};
+        saved_ = SavedPosition{};
       }
-      held_from_ = std::max(saved_->segment, 0);
+      held_from_ = std::max(saved_->wal.segment, 0);
     }
     counters_.shards = o_.target.min_shards;
+    if (o_.target.resolution.count() > 0) {
+      export_.emplace(o_.target.resolution, std::min(o_.target.resolution_delay, o_.target.resolution),
+                      saved_ ? saved_->closed_before : 0);
+      for (size_t i = 0; i < std::size(kExported); ++i) {
+        exported_[i] = std::find(o_.target.aggregates.begin(), o_.target.aggregates.end(),
+                                 tsdb::AggregateName(kExported[i])) != o_.target.aggregates.end();
+      }
+    }
   }
 
   ~Writer() override { Stop(); }
@@ -122,16 +130,18 @@ class Writer final : public RemoteWriter {
             l);
     counter("vigil_remote_storage_samples_retried_total", "Samples sent again after a 5xx, 429 or transport failure.",
             counters_.samples_retried, l);
-    Labels unknown = l, backlog = l, relabeled = l;
-    unknown.Set("reason", "unknown_series");
-    backlog.Set("reason", "backlog");
-    relabeled.Set("reason", "relabel");
     const char* dropped_help =
-        "Samples not sent: dropped by write_relabel_configs, WAL records of an unknown series, or WAL past the backlog "
-        "budget.";
-    counter("vigil_remote_storage_samples_dropped_total", dropped_help, counters_.dropped_relabel, relabeled);
-    counter("vigil_remote_storage_samples_dropped_total", dropped_help, counters_.dropped_unknown_series, unknown);
-    counter("vigil_remote_storage_samples_dropped_total", dropped_help, counters_.dropped_backlog, backlog);
+        "Samples not sent: dropped by write_relabel_configs, WAL records of an unknown series, WAL past the backlog "
+        "budget, or (export resolution) written after their step was sent.";
+    auto dropped = [&](const char* reason, uint64_t v) {
+      Labels with_reason = l;
+      with_reason.Set("reason", reason);
+      counter("vigil_remote_storage_samples_dropped_total", dropped_help, v, std::move(with_reason));
+    };
+    dropped("relabel", counters_.dropped_relabel);
+    dropped("unknown_series", counters_.dropped_unknown_series);
+    dropped("backlog", counters_.dropped_backlog);
+    if (export_) dropped("late", counters_.dropped_late);
     counter("vigil_remote_storage_sent_bytes_total", "Compressed request bytes the receiver acknowledged.",
             counters_.bytes_sent, l);
     counter("vigil_remote_storage_requests_failed_total", "Requests that failed (any reason, retried or not).",
@@ -163,11 +173,11 @@ class Writer final : public RemoteWriter {
   }
 
   void Run() {
-    Status s = saved_ ? follower_.Seek(*saved_) : follower_.SeekToEnd();
+    Status s = saved_ ? follower_.Seek(saved_->wal) : follower_.SeekToEnd();
     if (!s.ok()) LogError("remote write: cannot read the WAL", {{"remote_name", o_.target.name}, {"err", s.message()}});
-    if (saved_ && saved_->segment > 0 && follower_.position().segment > saved_->segment) {
+    if (saved_ && saved_->wal.segment > 0 && follower_.position().segment > saved_->wal.segment) {
       LogWarn("remote write: WAL segments were released before they were sent",
-              {{"remote_name", o_.target.name}, {"from_segment", std::to_string(saved_->segment)}});
+              {{"remote_name", o_.target.name}, {"from_segment", std::to_string(saved_->wal.segment)}});
     }
     Acknowledge(/*force=*/true);
     LogInfo("remote write started", {{"remote_name", o_.target.name},
@@ -182,7 +192,7 @@ class Writer final : public RemoteWriter {
       bool at_end = false;
       size_t before = batch.size();
       if (batch.size() < cap) {
-        if (Status rs = follower_.Read(cap - batch.size(), &batch, &at_end); !rs.ok()) {
+        if (Status rs = ReadInto(cap - batch.size(), &batch, &at_end); !rs.ok()) {
           LogError("remote write: cannot read the WAL", {{"remote_name", o_.target.name}, {"err", rs.message()}});
           if (!Sleep(std::chrono::seconds(1))) break;
           continue;
@@ -196,7 +206,7 @@ class Writer final : public RemoteWriter {
       }
       if (batch.empty()) {
         Acknowledge(false);  // records without samples (series) still move the position
-        if (!Sleep(kPollInterval)) break;
+        if (at_end && !Sleep(kPollInterval)) break;
         continue;
       }
       const bool full = batch.size() >= static_cast<size_t>(o_.target.max_samples_per_send);
@@ -212,6 +222,38 @@ class Writer final : public RemoteWriter {
       AdaptShards(at_end);
     }
     Acknowledge(/*force=*/true);
+  }
+
+  // Raw: the WAL's samples as they are. With an export resolution: the WAL's
+  // samples go into their steps, and the points of closed steps come out.
+  Status ReadInto(size_t max_samples, std::vector<tsdb::WalSample>* batch, bool* at_end) {
+    if (!export_) return follower_.Read(max_samples, batch, at_end);
+    WalPosition read_from = follower_.position();
+    raw_.clear();
+    // Raw samples become far fewer points: read in larger bites than a request holds.
+    if (Status s = follower_.Read(std::max<size_t>(max_samples, kExportReadSamples), &raw_, at_end); !s.ok()) {
+      return s;
+    }
+    int64_t newest = counters_.highest_read_ms.load();
+    for (const tsdb::WalSample& r : raw_) newest = std::max<int64_t>(newest, r.t);
+    counters_.highest_read_ms = newest;
+    uint64_t late_before = export_->late_samples();
+    export_->Add(raw_, read_from, SystemClock().NowMs());
+    if (uint64_t late = export_->late_samples() - late_before; late > 0) {
+      counters_.dropped_late += late;
+      LogWarn("remote write: samples written after their step was sent are not exported",
+              {{"remote_name", o_.target.name},
+               {"samples", std::to_string(late)},
+               {"resolution_delay", FormatDuration(o_.target.resolution_delay)}});
+    }
+    points_.clear();
+    export_->TakeClosed(&points_);
+    for (const StepPoint& p : points_) {
+      for (size_t i = 0; i < std::size(kExported); ++i) {
+        if (exported_[i]) batch->push_back({p.ref * kAggregateSlots + i, p.point.t, p.point.Value(kExported[i])});
+      }
+    }
+    return Status::Ok();
   }
 
   // Still behind the WAL after a round: twice the requests in flight (up to
@@ -235,6 +277,7 @@ class Writer final : public RemoteWriter {
     uint64_t dropped = batch->size();
     batch->clear();
     counters_.pending = 0;
+    if (export_) dropped += export_->DropOpen();
     while (follower_.BytesBehind() > o_.target.max_backlog_bytes) {
       WalPosition at = follower_.position();
       dropped += follower_.SamplesLeftInSegment();
@@ -252,13 +295,14 @@ class Writer final : public RemoteWriter {
   // Saves the follower's position (what every sample before it was
   // acknowledged up to) and lets the store release older segments.
   void Acknowledge(bool force) {
-    WalPosition p = follower_.position();
+    SavedPosition p{follower_.position(), 0};
+    if (export_) p = {export_->RestartFrom(p.wal), export_->closed_before()};
     if (saved_ && *saved_ == p) return;
     if (!force && Clock::now() - last_save_ < kSaveInterval) return;
     std::error_code ec;
     std::filesystem::create_directories(o_.state_dir, ec);
     std::string tmp = position_path_ + ".tmp";
-    Status s = WriteFileSynced(tmp, std::to_string(p.segment) + " " + std::to_string(p.offset) + "\n");
+    Status s = WriteFileSynced(tmp, FormatSavedPosition(p));
     if (s.ok() && std::rename(tmp.c_str(), position_path_.c_str()) != 0)
       s = Status::Error("rename " + tmp + ": " + std::strerror(errno));
     if (!s.ok()) {
@@ -269,7 +313,7 @@ class Writer final : public RemoteWriter {
     }
     saved_ = p;
     last_save_ = Clock::now();
-    held_from_ = p.segment;
+    held_from_ = p.wal.segment;
     counters_.backlog_bytes = follower_.BytesBehind();
   }
 
@@ -286,14 +330,14 @@ class Writer final : public RemoteWriter {
     std::unordered_map<tsdb::SeriesRef, Labels> sent_labels;
     int64_t newest = counters_.highest_read_ms.load();
     for (const tsdb::WalSample& s : batch) {
-      newest = std::max<int64_t>(newest, s.t);
-      const Labels* stored = follower_.LabelsOf(s.ref);
+      if (!export_) newest = std::max<int64_t>(newest, s.t);
+      const Labels* stored = follower_.LabelsOf(export_ ? s.ref / kAggregateSlots : s.ref);
       if (stored == nullptr) {
         ++counters_.dropped_unknown_series;
         continue;
       }
       auto [it, fresh] = sent_labels.try_emplace(s.ref);
-      if (fresh) it->second = LabelsToSend(*stored);
+      if (fresh) it->second = LabelsToSend(*stored, export_ ? s.ref % kAggregateSlots : 0);
       if (it->second.empty()) {
         ++counters_.dropped_relabel;
         continue;
@@ -354,8 +398,10 @@ class Writer final : public RemoteWriter {
 
   // External labels fill in what a series lacks, then write_relabel_configs
   // apply, as in Prometheus. Empty when relabeling drops the series.
-  Labels LabelsToSend(const Labels& stored) const {
+  Labels LabelsToSend(const Labels& stored, size_t exported_aggregate) const {
     Labels out = stored;
+    // The step's last value stands for the series itself; the others say which they are.
+    if (exported_aggregate > 0) out.Set("aggregate", tsdb::AggregateName(kExported[exported_aggregate]));
     for (const Label& l : o_.external_labels) {
       if (stored.Get(l.name).empty()) out.Set(l.name, l.value);
     }
@@ -458,7 +504,12 @@ class Writer final : public RemoteWriter {
   std::string redacted_;
   std::string position_path_;
   WalFollower follower_;
-  std::optional<WalPosition> saved_;
+  std::optional<SavedPosition> saved_;
+  // Set with an export resolution; which of kExported are sent.
+  std::optional<StepExport> export_;
+  bool exported_[std::size(kExported)] = {};
+  std::vector<tsdb::WalSample> raw_;  // reused between reads
+  std::vector<StepPoint> points_;
   Clock::time_point last_save_{};
   std::atomic<int> held_from_{INT_MAX};
   std::atomic<bool> failing_{false};

@@ -326,5 +326,82 @@ TEST(RemoteWriter, AnUnreadableSavedPositionSendsTheWholeWalAgain) {
   EXPECT_EQ(rx.samples(), 6u);
 }
 
+// Export resolution: one point per series per 5 m step (the last value, and
+// the max under aggregate="max"), equal to the store's own 5 m series, each
+// step sent once across a restart.
+TEST(RemoteWriter, ExportResolutionSendsTheStoresOwnFiveMinutePointsOnceEach) {
+  constexpr int64_t kMinute = 60000;
+  const TimestampMs start = AlignDown(SystemClock().NowMs(), 2 * 3600000) - 4 * 3600000;
+  TempDir dir;
+  Receiver rx;
+  std::unique_ptr<RemoteWriter> w;
+  tsdb::Options so;
+  so.dir = dir.path();
+  so.downsample_5m_after = Duration(0);
+  so.wal_held_from = [&] { return w ? w->HeldFrom() : INT_MAX; };
+  auto opened = tsdb::DB::Open(so);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<tsdb::DB> db = std::move(*opened);
+  // A counter that resets at 7 m, a gauge, and a series written every 30 s.
+  auto append_minutes = [&](int from, int to) {
+    for (TimestampMs t = start + from * kMinute; t < start + to * kMinute; t += 1000) {
+      auto app = db->NewAppender();
+      int64_t s = (t - start) / 1000;
+      ASSERT_TRUE(app->Append(0, Labels{{"__name__", "c_total"}}, t, static_cast<double>(s % 420)).ok());
+      ASSERT_TRUE(app->Append(0, Labels{{"__name__", "g"}}, t, static_cast<double>((s * 37) % 101)).ok());
+      if (s % 30 == 0) {
+        ASSERT_TRUE(app->Append(0, Labels{{"__name__", "slow"}}, t, static_cast<double>(s)).ok());
+      }
+      ASSERT_TRUE(app->Commit().ok());
+    }
+  };
+  auto o = Options(dir.path(), rx.url());
+  o.external_labels = Labels();
+  o.target.resolution = Duration(5 * kMinute);
+  o.target.resolution_delay = Duration(kMinute);
+  o.target.aggregates = {"last", "max"};
+  w = RemoteWriter::Create(o);
+  w->Start();
+  WaitForPositionFile(dir.path());
+  append_minutes(0, 17);  // read through 16:59: steps 0–15 m closed
+  ASSERT_TRUE(rx.WaitFor(3 * 3 * 2)) << rx.samples();
+  w->Stop();
+  append_minutes(17, 31);  // written while the writer is away; through 30:59: steps to 25 m closed
+  w = RemoteWriter::Create(o);
+  w->Start();
+  ASSERT_TRUE(rx.WaitFor(3 * 5 * 2)) << rx.samples();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(rx.samples(), 3u * 5 * 2);  // each step once, though the first run had read into step 3
+  EXPECT_EQ(MetricValue(*w, "vigil_remote_storage_samples_dropped_total", "late"), 0);
+  w->Stop();
+  w.reset();
+
+  // The store's own 5 m series over the same raw samples.
+  ASSERT_TRUE(db->FlushHead().ok());
+  ASSERT_TRUE(db->Maintain(start + 6 * 3600000LL).ok());
+  auto got = rx.got();
+  for (const char* name : {"c_total", "g", "slow"}) {
+    for (auto [use, label] : {std::pair{tsdb::ReadHints::Use::kLast, ""}, {tsdb::ReadHints::Use::kMax, "max"}}) {
+      tsdb::ReadHints hints;
+      hints.max_resolution = Duration(5 * kMinute);
+      hints.use = use;
+      auto q = db->NewQuerier(start, start + 25 * kMinute - 1, hints);
+      auto series = q->Select({*tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "__name__", name)});
+      ASSERT_TRUE(series.ok());
+      ASSERT_EQ(series->size(), 1u);
+      std::vector<TimestampMs> t;
+      std::vector<double> v;
+      ASSERT_TRUE((*series)[0]->AppendSamples(&t, &v).ok());
+      ASSERT_EQ(t.size(), 5u) << name;  // one point per step: read from the 5 m block
+      std::string key = std::string("__name__=") + name + "," + (*label ? std::string("aggregate=") + label + "," : "");
+      ASSERT_EQ(got[key].size(), 5u) << key;
+      for (size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(got[key][i].first, t[i]) << key << " step " << i;
+        EXPECT_EQ(got[key][i].second, v[i]) << key << " step " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace vigil::remote

@@ -29,93 +29,107 @@ const std::vector<double>& DownsampledSeries::Values(Aggregate a) const {
   return last;
 }
 
-namespace {
-
-
-// Accumulates one step; `Flush` appends it to the output.
-struct StepAccumulator {
-  bool any = false;
-  TimestampMs t = 0;
-  double min = 0, max = 0, sum = 0, count = 0, last = 0, counter = 0;
-  void Flush(DownsampledSeries& out) {
-    if (!any) return;
-    out.t.push_back(t);
-    out.min.push_back(min);
-    out.max.push_back(max);
-    out.sum.push_back(sum);
-    out.count.push_back(count);
-    out.last.push_back(last);
-    out.counter.push_back(counter);
-    any = false;
+double DownsampledPoint::Value(Aggregate a) const {
+  switch (a) {
+    case Aggregate::kMin: return min;
+    case Aggregate::kMax: return max;
+    case Aggregate::kSum: return sum;
+    case Aggregate::kCount: return count;
+    case Aggregate::kLast: return last;
+    case Aggregate::kCounter: return counter;
   }
-};
+  return last;
+}
 
-}  // namespace
+void DownsampledSeries::Append(const DownsampledPoint& p) {
+  t.push_back(p.t);
+  min.push_back(p.min);
+  max.push_back(p.max);
+  sum.push_back(p.sum);
+  count.push_back(p.count);
+  last.push_back(p.last);
+  counter.push_back(p.counter);
+}
+
+StepDownsampler::StepDownsampler(Duration resolution, const std::optional<CounterCarry>& carry)
+    : resolution_ms_(resolution.count()),
+      have_prev_(carry.has_value()),
+      prev_(carry ? carry->last_raw : 0),
+      total_(carry ? carry->total : 0) {}
+
+std::optional<DownsampledPoint> StepDownsampler::Add(TimestampMs t, double v) {
+  if (IsStaleNaN(v) || std::isnan(v)) return std::nullopt;
+  std::optional<DownsampledPoint> done;
+  int64_t s = StepIndex(t, resolution_ms_);
+  if (open_ && s != step_) done = Finish();
+  if (!open_) {
+    point_ = DownsampledPoint{};
+    point_.min = point_.max = v;
+    step_ = s;
+    open_ = true;
+  }
+  if (!have_prev_) {
+    total_ = v;
+  } else if (v < prev_) {
+    total_ += v;  // a reset: the counter started again from 0
+  } else {
+    total_ += v - prev_;
+  }
+  prev_ = v;
+  have_prev_ = true;
+  point_.t = t;
+  point_.min = std::min(point_.min, v);
+  point_.max = std::max(point_.max, v);
+  point_.sum += v;
+  point_.count += 1;
+  point_.last = v;
+  point_.counter = total_;
+  return done;
+}
+
+std::optional<DownsampledPoint> StepDownsampler::Finish() {
+  if (!open_) return std::nullopt;
+  open_ = false;
+  return point_;
+}
 
 DownsampledSeries Downsample(const std::vector<TimestampMs>& t, const std::vector<double>& v, Duration resolution,
                              const std::optional<CounterCarry>& carry) {
   DownsampledSeries out;
-  const int64_t res = resolution.count();
-  StepAccumulator acc;
-  int64_t step = 0;
-  bool have_prev = carry.has_value();
-  double prev = carry ? carry->last_raw : 0;  // previous raw counter value
-  double total = carry ? carry->total : 0;    // reset-adjusted running total
+  StepDownsampler steps(resolution, carry);
   for (size_t i = 0; i < t.size(); ++i) {
-    if (IsStaleNaN(v[i]) || std::isnan(v[i])) continue;
-    int64_t s = StepIndex(t[i], res);
-    if (acc.any && s != step) acc.Flush(out);
-    if (!acc.any) {
-      acc = StepAccumulator{};
-      acc.any = true;
-      acc.min = acc.max = v[i];
-      step = s;
-    }
-    if (!have_prev) {
-      total = v[i];
-    } else if (v[i] < prev) {
-      total += v[i];  // a reset: the counter started again from 0
-    } else {
-      total += v[i] - prev;
-    }
-    prev = v[i];
-    have_prev = true;
-    acc.t = t[i];
-    acc.min = std::min(acc.min, v[i]);
-    acc.max = std::max(acc.max, v[i]);
-    acc.sum += v[i];
-    acc.count += 1;
-    acc.last = v[i];
-    acc.counter = total;
+    if (auto p = steps.Add(t[i], v[i])) out.Append(*p);
   }
-  acc.Flush(out);
+  if (auto p = steps.Finish()) out.Append(*p);
   return out;
 }
 
 DownsampledSeries Downsample(const DownsampledSeries& in, Duration resolution) {
   DownsampledSeries out;
   const int64_t res = resolution.count();
-  StepAccumulator acc;
+  std::optional<DownsampledPoint> acc;
   int64_t step = 0;
   for (size_t i = 0; i < in.t.size(); ++i) {
     int64_t s = StepIndex(in.t[i], res);
-    if (acc.any && s != step) acc.Flush(out);
-    if (!acc.any) {
-      acc = StepAccumulator{};
-      acc.any = true;
-      acc.min = in.min[i];
-      acc.max = in.max[i];
+    if (acc && s != step) {
+      out.Append(*acc);
+      acc.reset();
+    }
+    if (!acc) {
+      acc = DownsampledPoint{};
+      acc->min = in.min[i];
+      acc->max = in.max[i];
       step = s;
     }
-    acc.t = in.t[i];
-    acc.min = std::min(acc.min, in.min[i]);
-    acc.max = std::max(acc.max, in.max[i]);
-    acc.sum += in.sum[i];
-    acc.count += in.count[i];
-    acc.last = in.last[i];
-    acc.counter = in.counter[i];  // already reset-adjusted and monotonic
+    acc->t = in.t[i];
+    acc->min = std::min(acc->min, in.min[i]);
+    acc->max = std::max(acc->max, in.max[i]);
+    acc->sum += in.sum[i];
+    acc->count += in.count[i];
+    acc->last = in.last[i];
+    acc->counter = in.counter[i];  // already reset-adjusted and monotonic
   }
-  acc.Flush(out);
+  if (acc) out.Append(*acc);
   return out;
 }
 

@@ -6,7 +6,12 @@ and a real VictoriaMetrics, in one run:
    VictoriaMetrics: /api/v1/export);
 2. no loss: Prometheus is stopped while vigil collects at 1 s, vigil is
    SIGKILLed and restarted during the outage, Prometheus comes back, and then
-   it holds every sample vigil stored over the whole window.
+   it holds every sample vigil stored over the whole window;
+3. export resolution: a third target sends VictoriaMetrics one point per
+   series per 10 s step (the step's last value, and its max under
+   aggregate="max"), equal to vigil's own samples downsampled the way its store
+   does (the store's 5 m series are checked against the same code in
+   RemoteWriter.ExportResolutionSendsTheStoresOwnFiveMinutePointsOnceEach).
 
 The outage lasts VIGIL_RW_OUTAGE_SECONDS (default 20; the acceptance run uses 600)."""
 import json
@@ -116,6 +121,23 @@ def compare(name, want, got, exact=True):
             example or str(missing_series[:3]))
 
 
+def downsampled(raw, step_ms, start_ms, end_ms):
+    """{labels: [(t, v)]} of the last value per step, and {labels + aggregate=max: ...}:
+    each point stamped with the step's last raw timestamp, as vigil's store does."""
+    out = {}
+    for k, pts in raw.items():
+        steps = {}
+        for t, val in pts:
+            if start_ms <= t < end_ms:
+                steps.setdefault(t // step_ms, []).append((t, val))
+        for _, in_step in sorted(steps.items()):
+            t_last, v_last = in_step[-1]
+            out.setdefault(k, []).append((t_last, v_last))
+            out.setdefault(tuple(sorted(k + (("aggregate", "max"),))), []).append(
+                (t_last, max(val for _, val in in_step)))
+    return out
+
+
 def metric(v, name, remote_name, reason=None):
     fam = vt.parse_exposition(v.metrics()).get(name, {"samples": {}})
     for labels, value in fam["samples"].items():
@@ -145,10 +167,20 @@ remote_write:
   - name: victoria
     url: {vm_url}/api/v1/write
     queue_config: {{batch_send_deadline: 200ms}}
+  - name: victoria-10s
+    url: {vm_url}/api/v1/write
+    resolution: 10s
+    resolution_delay: 2s
+    aggregates: [last, max]
+    queue_config: {{batch_send_deadline: 200ms}}
+    write_relabel_configs:
+      - {{target_label: export, replacement: 10s}}
 """
     v = vt.Vigil(a.vigil, config)
     with vt.running(lambda: v):
         v.wait_ready()
+        # The two whole 10 s steps after the one the export target began in.
+        export_from = (int(time.time() * 1000) // 10000 + 2) * 10000
         time.sleep(6)
         t_end = time.time() * 1000 - 1500
         # Every collector commits within a second of its samples' time: once
@@ -162,6 +194,22 @@ remote_write:
         compare("Prometheus 2.42 (remote-write receiver)", want, samples_by_series(query(prom_url, sel, t_end / 1000)))
         compare("VictoriaMetrics (/api/v1/write, compared via /api/v1/export)", want,
                 vm_export(vm_url, t_end - window, t_end), exact=False)
+
+        # --- Export resolution: 10 s steps, last and max ---
+        vt.wait_until(lambda: sent_up_to(v, "victoria-10s") >= export_from + 19000, timeout=60,
+                      what="the export target sent its second whole step")
+        raw = samples_by_series(query(v.url, '{__name__=~".+"}[20s]', (export_from + 19999) / 1000))
+        want = downsampled(raw, 10000, export_from, export_from + 20000)
+        exported = {tuple(kv for kv in k if kv[0] != "export"): pts
+                    for k, pts in vm_export(vm_url, export_from - 1, export_from + 19999).items()
+                    if ("export", "10s") in k}
+        compare(f"export resolution 10s: {len(raw)} series' last and max per step at VictoriaMetrics "
+                "equal vigil's samples downsampled", want, exported, exact=False)
+        extra = sum(len(pts) for pts in exported.values()) - sum(len(pts) for pts in want.values())
+        c.check("one point per series, aggregate and step: nothing else exported", extra == 0, str(extra))
+        late = metric(v, "vigil_remote_storage_samples_dropped_total", "victoria-10s", "late")
+        print(f"export resolution: samples written after their step was sent: {late}")
+
         hdr = vt.get(v.url + "/metrics")[2]
         c.check("vigil_remote_storage_* metrics exported per target",
                 'vigil_remote_storage_samples_total{remote_name="prometheus"' in hdr and
