@@ -1,6 +1,7 @@
 // Fuzzes what remote write reads and builds: snappy-compressed protobuf
 // WriteRequests (a receiver's view of vigil's bodies), remote read's streamed
-// frames, and the WAL record payloads the remote-write follower decodes. The
+// frames, the WAL record payloads the remote-write follower decodes, and the
+// position file each target saves (which a torn disk can garble). The
 // first byte picks the decoder; none may crash, over-read or allocate past
 // the limits, and whatever decodes re-encodes to something that decodes the same.
 #include <cstdint>
@@ -10,12 +11,13 @@
 #include <vector>
 
 #include "remote/codec.h"
+#include "remote/step_export.h"
 #include "tsdb/wal.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0: {
       vigil::prompb::WriteRequest w;
       if (!vigil::remote::DecodeSnappyProto(in, &w, "write request").ok()) return 0;
@@ -37,13 +39,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       return 0;
     }
-    default: {
+    case 2: {
       std::vector<vigil::tsdb::WalSample> samples;
       vigil::tsdb::DecodeWalSamples(in, &samples);
       if (samples.size() > in.size()) std::abort();  // each sample takes at least 10 bytes
       vigil::tsdb::DecodeWalSeries(in, [&](vigil::tsdb::SeriesRef, vigil::Labels l) {
         if (l.size() > in.size()) std::abort();
       });
+      return 0;
+    }
+    default: {
+      std::optional<vigil::remote::SavedPosition> p = vigil::remote::ParseSavedPosition(in);
+      if (p && vigil::remote::ParseSavedPosition(vigil::remote::FormatSavedPosition(*p)) != p) std::abort();
       return 0;
     }
   }
