@@ -1164,7 +1164,12 @@ class Agent {
       if (!svc.unit.empty()) sla_services_.push_back(svc.name);
       depends_on[svc.name] = svc.depends_on;
     }
-    dependency_stops_ = std::make_shared<DependencyStops>(std::move(depends_on));
+    if (dependency_stops_) {
+      std::lock_guard observing(sla_observe_mu_);  // ObserveSla never takes mu_ under it
+      dependency_stops_->SetDependsOn(std::move(depends_on));
+    } else {
+      dependency_stops_ = std::make_shared<DependencyStops>(std::move(depends_on));
+    }
     if (sla_) sla_->SetServices(SlaOptionsFor(c));
     if (incidents_) incidents_->SetConfig(IncidentConfigFor(c));
   }

@@ -128,6 +128,11 @@ bool DependencyStops::DependsOnUnplanned(const std::string& service,
   return false;
 }
 
+void DependencyStops::SetDependsOn(std::map<std::string, std::vector<std::string>> depends_on) {
+  depends_on_ = std::move(depends_on);
+  std::erase_if(taken_down_, [&](const std::string& service) { return !depends_on_.contains(service); });
+}
+
 void DependencyStops::Attribute(std::map<std::string, incidents::ServiceState>& states) {
   using incidents::ServiceState;
   // The stops already attributed first, so a dependent of theirs sees them unplanned whatever the order.

@@ -46,6 +46,9 @@ class DependencyStops {
       : depends_on_(std::move(depends_on)) {}
   // Rewrites `states` (service -> state, as SlaStateOf gave them) in place.
   void Attribute(std::map<std::string, incidents::ServiceState>& states);
+  // A reloaded configuration: the stops already attributed stay so (a
+  // SIGHUP mid-outage must not turn them planned) for services still named.
+  void SetDependsOn(std::map<std::string, std::vector<std::string>> depends_on);
 
  private:
   bool DependsOnUnplanned(const std::string& service, const std::map<std::string, incidents::ServiceState>& states,

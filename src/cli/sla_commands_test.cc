@@ -103,6 +103,23 @@ TEST(DependencyStops, StaysUnplannedUntilUpAgainEvenOnceTheDependencyIsBack) {
   EXPECT_EQ(states["validator"], S::kDownPlanned);
 }
 
+TEST(DependencyStops, AReloadKeepsTheStopsAlreadyAttributed) {
+  DependencyStops d = Stack();
+  std::map<std::string, S> states{{"bitcoind", S::kDownUnplanned}, {"titan", S::kDownPlanned}};
+  d.Attribute(states);
+  // A SIGHUP while titan is still down, bitcoind already back.
+  d.SetDependsOn({{"bitcoind", {}}, {"titan", {"bitcoind"}}, {"validator", {"titan"}}});
+  states = {{"bitcoind", S::kUp}, {"titan", S::kDownPlanned}};
+  d.Attribute(states);
+  EXPECT_EQ(states["titan"], S::kDownUnplanned);
+  // A service the new configuration no longer names is forgotten.
+  d.SetDependsOn({{"bitcoind", {}}});
+  d.SetDependsOn({{"bitcoind", {}}, {"titan", {"bitcoind"}}});
+  states = {{"bitcoind", S::kUp}, {"titan", S::kDownPlanned}};
+  d.Attribute(states);
+  EXPECT_EQ(states["titan"], S::kDownPlanned);
+}
+
 TEST(DependencyStops, AnOperatorsStopOfTheWholeStackStaysPlanned) {
   DependencyStops d = Stack();
   std::map<std::string, S> states{{"bitcoind", S::kDownPlanned},

@@ -231,15 +231,18 @@ struct CapacityReporter::Impl {
     return std::move(r.value.matrix);
   }
 
-  // By the values of `labels` (joined by '\n'): the 30-day read at 1 h, or
-  // the 2-day read at 5 m where the long one has less than a day of points (a young store).
-  std::map<std::string, std::vector<UsagePoint>> Read(const std::string& q, const std::vector<std::string>& labels,
-                                                      TimestampMs now) const {
-    std::map<std::string, std::vector<UsagePoint>> out;
+  // A series by the values of the labels it was read by, in their order.
+  using SeriesKey = std::vector<std::string>;
+
+  // By the values of `labels`: the 30-day read at 1 h, or the 2-day read at
+  // 5 m where the long one has less than a day of points (a young store).
+  std::map<SeriesKey, std::vector<UsagePoint>> Read(const std::string& q, const std::vector<std::string>& labels,
+                                                    TimestampMs now) const {
+    std::map<SeriesKey, std::vector<UsagePoint>> out;
     auto take = [&](const std::vector<promql::SeriesPoints>& m, size_t min_points) {
       for (const auto& s : m) {
-        std::string key;
-        for (size_t i = 0; i < labels.size(); ++i) key += (i ? "\n" : "") + std::string(s.labels.Get(labels[i]));
+        SeriesKey key;
+        for (const std::string& l : labels) key.emplace_back(s.labels.Get(l));
         if (out.count(key) && out[key].size() >= min_points) continue;
         std::vector<UsagePoint> p;
         for (const auto& pt : s.points) p.push_back({static_cast<double>(pt.t) / 1000, pt.v});
@@ -253,7 +256,7 @@ struct CapacityReporter::Impl {
     return out;
   }
 
-  static double Last(const std::map<std::string, std::vector<UsagePoint>>& m, const std::string& key) {
+  static double Last(const std::map<SeriesKey, std::vector<UsagePoint>>& m, const SeriesKey& key) {
     auto it = m.find(key);
     return it == m.end() || it->second.empty() ? 0 : it->second.back().used;
   }
@@ -265,12 +268,12 @@ struct CapacityReporter::Impl {
         Read("node_filesystem_size_bytes" + fs + " - node_filesystem_avail_bytes" + fs, {"mountpoint"}, now);
     auto fs_size = Read("node_filesystem_size_bytes" + fs, {"mountpoint"}, now);
     for (auto& [mount, points] : fs_used) {
-      histories.push_back({"filesystem", mount, std::move(points), Last(fs_size, mount), "filesystem size"});
+      histories.push_back({"filesystem", mount[0], std::move(points), Last(fs_size, mount), "filesystem size"});
     }
     auto mem_used = Read("sum(node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes)", {}, now);
     auto mem_total = Read("sum(node_memory_MemTotal_bytes)", {}, now);
-    const double total = Last(mem_total, "");
-    if (!mem_used.empty()) histories.push_back({"memory", "host", std::move(mem_used[""]), total, "MemTotal"});
+    const double total = Last(mem_total, {});
+    if (!mem_used.empty()) histories.push_back({"memory", "host", std::move(mem_used[{}]), total, "MemTotal"});
     // A service's ceiling is the sum of its units' MemoryMax when every unit
     // with memory has one; otherwise (unlimited) the host's memory.
     const std::string unit_memory = "vigil_systemd_unit_memory_bytes{service!=\"\"}";
@@ -281,7 +284,7 @@ struct CapacityReporter::Impl {
                        {"service"}, now);
     for (auto& [service, points] : services) {
       const double limit = Last(limits, service);
-      histories.push_back({"service_memory", service, std::move(points), limit > 0 ? limit : total,
+      histories.push_back({"service_memory", service[0], std::move(points), limit > 0 ? limit : total,
                            limit > 0 ? "MemoryMax" : "host memory; no MemoryMax"});
     }
     // The chain data: each service's data directory against the room left on its filesystem.
@@ -289,11 +292,10 @@ struct CapacityReporter::Impl {
     auto dir_room = Read("vigil_service_data_dir_bytes + vigil_service_data_dir_filesystem_avail_bytes",
                          {"service", "path", "mountpoint"}, now);
     for (auto& [key, points] : dir_used) {
-      const size_t a = key.find('\n'), b = key.find('\n', a + 1);
-      ResourceHistory h{"data_dir", key.substr(a + 1, b - a - 1), std::move(points), Last(dir_room, key),
+      ResourceHistory h{"data_dir", key[1], std::move(points), Last(dir_room, key),
                         "data and free space of its filesystem"};
-      h.service = key.substr(0, a);
-      h.mountpoint = key.substr(b + 1);
+      h.service = key[0];
+      h.mountpoint = key[2];
       histories.push_back(std::move(h));
     }
     return BuildReport(histories, static_cast<double>(now) / 1000, o.forecast);

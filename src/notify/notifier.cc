@@ -27,9 +27,6 @@ constexpr size_t kMaxConcurrentSends = 4;
 // mail server never holds up a page.
 constexpr int kMaxSendsPerTarget = 3;
 
-using Target = std::tuple<std::string, std::string, int>;  // receiver, integration, index
-Target TargetOf(const OutboxMessage& m) { return {m.receiver, m.integration, m.index}; }
-
 // Hands a pass's groups to its senders, in order, at most kMaxSendsPerTarget
 // to one target at a time.
 class GroupQueue {
@@ -65,7 +62,7 @@ class GroupQueue {
   std::vector<const std::vector<OutboxMessage*>*> groups_;
   std::vector<bool> taken_;
   size_t first_ = 0;  // groups before it are all taken
-  std::map<Target, int> in_flight_;
+  std::map<DeliveryTarget, int> in_flight_;
 };
 
 // The routing tree, inhibition (declared and from depends_on) and
@@ -231,6 +228,23 @@ const config::ReceiverOptions* Notifier::Receiver(const std::string& name) const
   return nullptr;
 }
 
+class Notifier::FailingTargets {
+ public:
+  std::optional<TimestampMs> Get(const OutboxMessage& m) {
+    std::lock_guard lock(mu_);
+    auto it = next_attempt_.find(TargetOf(m));
+    return it == next_attempt_.end() ? std::nullopt : std::optional<TimestampMs>(it->second);
+  }
+  void Set(const OutboxMessage& m, TimestampMs next_attempt) {
+    std::lock_guard lock(mu_);
+    next_attempt_.try_emplace(TargetOf(m), next_attempt);
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<DeliveryTarget, TimestampMs> next_attempt_;
+};
+
 // One group's due messages to one target, in queue order. A target that
 // fails is not tried again in this pass, by this group or another: its other
 // messages wait as long as the failed one, so a dead receiver costs about one
@@ -293,7 +307,7 @@ void Notifier::DeliverDue() {
   std::map<std::tuple<std::string, std::string, int, std::string>, std::vector<OutboxMessage*>> by_group;
   for (auto& m : *due) by_group[{m.receiver, m.integration, m.index, m.group_key}].push_back(&m);
   // Targets taken in turn, so each progresses and none is left alone (at its cap) at the end.
-  std::map<Target, std::vector<const std::vector<OutboxMessage*>*>> by_target;
+  std::map<DeliveryTarget, std::vector<const std::vector<OutboxMessage*>*>> by_target;
   for (const auto& [group, messages] : by_group) by_target[TargetOf(*messages.front())].push_back(&messages);
   std::vector<const std::vector<OutboxMessage*>*> list;
   for (size_t round = 0; list.size() < by_group.size(); ++round) {

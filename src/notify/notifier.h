@@ -113,22 +113,7 @@ class Notifier {
   const config::ReceiverOptions* Receiver(const std::string& name) const;
   void DeliverDue();
   // The targets that failed in this delivery pass, and when each may be tried again; shared by its senders.
-  class FailingTargets {
-   public:
-    std::optional<TimestampMs> Get(const OutboxMessage& m) {
-      std::lock_guard lock(mu_);
-      auto it = next_attempt_.find({m.receiver, m.integration, m.index});
-      return it == next_attempt_.end() ? std::nullopt : std::optional<TimestampMs>(it->second);
-    }
-    void Set(const OutboxMessage& m, TimestampMs next_attempt) {
-      std::lock_guard lock(mu_);
-      next_attempt_.try_emplace({m.receiver, m.integration, m.index}, next_attempt);
-    }
-
-   private:
-    std::mutex mu_;
-    std::map<std::tuple<std::string, std::string, int>, TimestampMs> next_attempt_;
-  };
+  class FailingTargets;
   void DeliverTo(const std::vector<OutboxMessage*>& messages, FailingTargets& failing,
                  std::vector<Outbox::Outcome>& out);
   // Alertmanager forwarding: every firing alert, and resolved ones for a

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "alert/dispatch.h"
@@ -37,6 +38,11 @@ struct OutboxMessage {
   // go out in order, different groups' at the same time (as Alertmanager does).
   std::string group_key;
 };
+
+// Where a message goes: the receiver, the integration, and which of the
+// receiver's integrations of that kind.
+using DeliveryTarget = std::tuple<std::string, std::string, int>;
+inline DeliveryTarget TargetOf(const OutboxMessage& m) { return {m.receiver, m.integration, m.index}; }
 
 struct OutboxCounts {
   int64_t pending = 0;
