@@ -227,8 +227,8 @@ TEST(Payload, SlackColoursAndLists) {
               HasSubstr("also takes down: titan validator"));
 }
 
-// The weekly digest is an announcement, not an alert: Slack and email say
-// its summary and its description, without "firing" or "resolved".
+// The weekly digest is an announcement, not an alert: Slack, email, Telegram
+// and Discord say its summary and its description, without "firing" or "resolved".
 TEST(Payload, AnAnnouncementIsSaidWithoutFiringOrResolved) {
   alert::Notification n;
   n.receiver = "digest";
@@ -247,10 +247,20 @@ TEST(Payload, AnAnnouncementIsSaidWithoutFiringOrResolved) {
   EXPECT_EQ(email["subject"], "vigil digest for node1, 2026-11-30 to 2026-12-07");
   EXPECT_EQ(email["text"], "*Uptime per service*\napp 99.9%\n\n");
   EXPECT_THAT(email["html"].get<std::string>(), HasSubstr("*Uptime per service*\napp 99.9%</pre>"));
+  json telegram = json::parse(TelegramMessage(n, {"", "node1"}, "42", true));
+  EXPECT_EQ(telegram["text"],
+            "<i>node1</i>\n<b>vigil digest for node1, 2026-11-30 to 2026-12-07</b>\n*Uptime per service*\napp 99.9%\n");
+  json discord = json::parse(DiscordMessage(n, {"", "node1"}, true));
+  EXPECT_EQ(discord["content"], "vigil digest for node1, 2026-11-30 to 2026-12-07");
+  ASSERT_EQ(discord["embeds"].size(), 1u);
+  EXPECT_EQ(discord["embeds"][0]["description"], "*Uptime per service*\napp 99.9%");
   // An alert with the same text is still an alert.
   n.announcement = false;
   EXPECT_EQ(json::parse(SlackMessage(n, {"", "node1"}, "", true))["text"], "1 firing, 0 resolved on node1");
   EXPECT_THAT(json::parse(EmailMessage(n, {"", "node1"}, true))["text"].get<std::string>(), HasSubstr("Firing:\n"));
+  EXPECT_THAT(json::parse(TelegramMessage(n, {"", "node1"}, "42", true))["text"].get<std::string>(),
+              HasSubstr("🔥 <b>P3</b>"));
+  EXPECT_EQ(json::parse(DiscordMessage(n, {"", "node1"}, true))["content"], "1 firing, 0 resolved on node1");
 }
 
 // Public rule packs' severities reach each integration through the severity map.

@@ -66,6 +66,13 @@ std::string HtmlEscape(std::string_view in) {
   return out;
 }
 
+// The one firing alert an announcement (the weekly digest) carries; null
+// for an ordinary notification.
+const alert::Alert* Announced(const alert::Notification& n) {
+  if (!n.announcement || n.alerts.size() != 1 || n.alerts[0].resolved()) return nullptr;
+  return &n.alerts[0];
+}
+
 int DiscordColour(Priority p, bool resolved) {
   if (resolved) return 0x2eb886;
   static constexpr int kColours[] = {0xd00000, 0xff8c00, 0xf2c744, 0x439fe0};
@@ -279,9 +286,9 @@ std::string SlackMessage(const alert::Notification& n, const PayloadContext& ctx
                                                     // Slack refuses a section over 3000 characters.
                                                     {"text", {{"type", "mrkdwn"}, {"text", Cut(text, 3000)}}}}})}});
   };
-  if (n.announcement && firing.size() == 1) {
+  if (const alert::Alert* announced = Announced(n)) {
     // Its summary is the title and its description the message.
-    const alert::Alert& a = *firing[0];
+    const alert::Alert& a = *announced;
     title = Summary(a, nullptr);
     std::string_view d = a.annotations.Get("description");
     attachments.push_back({{"color", colour(a.labels.Get("severity"))},
@@ -311,12 +318,19 @@ std::string TelegramMessage(const alert::Notification& n, const PayloadContext& 
                             bool send_resolved, const Texts& texts) {
   std::string text;
   int shown = 0;
-  for (const auto& a : n.alerts) {
-    if (a.resolved() && !send_resolved) continue;
-    ++shown;
-    text += std::string(a.resolved() ? "✅ <b>RESOLVED</b> " : "🔥 <b>") +
-            (a.resolved() ? "" : std::string(a.labels.Get("severity")) + "</b> ") +
-            HtmlEscape(Summary(a, DownstreamOf(n, a))) + "\nsince " + Rfc3339(a.starts_at) + "\n";
+  if (const alert::Alert* a = Announced(n)) {
+    // Its summary in bold and its description as the message.
+    shown = 1;
+    std::string_view d = a->annotations.Get("description");
+    text = "<b>" + HtmlEscape(Summary(*a, nullptr)) + "</b>\n" + (d.empty() ? "" : HtmlEscape(d) + "\n");
+  } else {
+    for (const auto& a : n.alerts) {
+      if (a.resolved() && !send_resolved) continue;
+      ++shown;
+      text += std::string(a.resolved() ? "✅ <b>RESOLVED</b> " : "🔥 <b>") +
+              (a.resolved() ? "" : std::string(a.labels.Get("severity")) + "</b> ") +
+              HtmlEscape(Summary(a, DownstreamOf(n, a))) + "\nsince " + Rfc3339(a.starts_at) + "\n";
+    }
   }
   if (shown == 0) return "";
   if (!ctx.host.empty()) text = "<i>" + HtmlEscape(ctx.host) + "</i>\n" + text;
@@ -331,19 +345,32 @@ std::string DiscordMessage(const alert::Notification& n, const PayloadContext& c
                            const Texts& texts) {
   json embeds = json::array();
   int firing = 0, resolved = 0;
-  for (const auto& a : n.alerts) {
-    if (a.resolved() && !send_resolved) continue;
-    (a.resolved() ? resolved : firing)++;
-    if (embeds.size() >= 10) continue;  // Discord's limit; the content line counts them all
-    std::string description = "since " + Rfc3339(a.starts_at);
-    if (std::string_view d = a.annotations.Get("description"); !d.empty()) description += "\n" + std::string(d);
-    embeds.push_back({{"title", Cut((a.resolved() ? "Resolved: " : "Firing: ") + Summary(a, DownstreamOf(n, a)), 256)},
-                      {"description", Cut(description, 4096)},
-                      {"color", DiscordColour(ctx.severities.Of(a.labels.Get("severity")), a.resolved())}});
+  std::string content;
+  if (const alert::Alert* a = Announced(n)) {
+    // Its summary is the message line and its description the embed.
+    content = Summary(*a, nullptr);
+    std::string_view d = a->annotations.Get("description");
+    embeds.push_back({{"title", Cut(content, 256)},
+                      {"description", Cut(std::string(d.empty() ? content : d), 4096)},
+                      {"color", DiscordColour(ctx.severities.Of(a->labels.Get("severity")), false)}});
+  } else {
+    for (const auto& a : n.alerts) {
+      if (a.resolved() && !send_resolved) continue;
+      (a.resolved() ? resolved : firing)++;
+      if (embeds.size() >= 10) continue;  // Discord's limit; the content line counts them all
+      std::string description = "since " + Rfc3339(a.starts_at);
+      if (std::string_view d = a.annotations.Get("description"); !d.empty()) description += "\n" + std::string(d);
+      embeds.push_back(
+          {{"title", Cut((a.resolved() ? "Resolved: " : "Firing: ") + Summary(a, DownstreamOf(n, a)), 256)},
+           {"description", Cut(description, 4096)},
+           {"color", DiscordColour(ctx.severities.Of(a.labels.Get("severity")), a.resolved())}});
+    }
   }
   if (embeds.empty()) return "";
-  std::string content = std::to_string(firing) + " firing, " + std::to_string(resolved) + " resolved";
-  if (!ctx.host.empty()) content += " on " + ctx.host;
+  if (content.empty()) {
+    content = std::to_string(firing) + " firing, " + std::to_string(resolved) + " resolved";
+    if (!ctx.host.empty()) content += " on " + ctx.host;
+  }
   auto data = [&] { return TemplateData(n, ctx, Shown(n, send_resolved)); };
   content = texts.Render("title", data, std::move(content));
   if (auto message = texts.Try("message", data)) {
@@ -397,10 +424,10 @@ std::string EmailMessage(const alert::Notification& n, const PayloadContext& ctx
     text += "\n";
     html += "</ul>";
   };
-  if (n.announcement && firing.size() == 1) {
+  if (const alert::Alert* announced = Announced(n)) {
     // Its summary is the subject and its description the message.
-    subject = Summary(*firing[0], nullptr);
-    std::string_view d = firing[0]->annotations.Get("description");
+    subject = Summary(*announced, nullptr);
+    std::string_view d = announced->annotations.Get("description");
     text = std::string(d.empty() ? subject : d) + "\n\n";
     html += "<pre style=\"white-space:pre-wrap;font-family:inherit\">" + HtmlEscape(d.empty() ? subject : d) + "</pre>";
   } else {

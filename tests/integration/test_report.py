@@ -176,8 +176,9 @@ with vt.running(lambda: v, lambda: chat.stop(), lambda: smtp.stop(), lambda: vt.
                   timeout=15, what="ReportAppDown firing")
     time.sleep(3)
     sd.systemctl("start", "vt-report-app.service")
+    # Generous: on a loaded machine the restart, the next collection and the rule's round all queue.
     vt.wait_until(lambda: not vt.api(v.url, "/api/v1/query", query='ALERTS{alertname="ReportAppDown"}')["result"],
-                  timeout=15, what="ReportAppDown resolved")
+                  timeout=40, what="ReportAppDown resolved")
     time.sleep(5)
     # The probe and the update check have run.
     vt.wait_until(lambda: vt.api(v.url, "/api/v1/query", query="vigil_update_available")["result"] and
