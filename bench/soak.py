@@ -57,11 +57,7 @@ emulators = os.path.join(source_dir, "tests", "emulators")
 extra = {"bitcoind": f" --cookie-file {cookie}", "titan": "", "validator": ""}
 units = {f"sk-{s}.service": f"[Service]\nExecStart={sys.executable} {emulators}/{s}.py --port {ports[s]}{extra[s]}\n"
                             "Restart=no\n" for s in SERVICES}
-try:
-    sd = vt.UserSystemd(units)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(units, work)
 hooks = vt.Emulator(a.source_dir, "webhooks")
 
 rules = os.path.join(work, "soak-rules.yml")

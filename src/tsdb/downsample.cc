@@ -17,29 +17,27 @@ std::string_view AggregateName(Aggregate a) {
   return "last";
 }
 
-const std::vector<double>& DownsampledSeries::Values(Aggregate a) const {
+namespace {
+
+// The member of a point or a series (they name their aggregates alike) that holds `a`.
+template <typename PointOrSeries>
+auto& Member(PointOrSeries& s, Aggregate a) {
   switch (a) {
-    case Aggregate::kMin: return min;
-    case Aggregate::kMax: return max;
-    case Aggregate::kSum: return sum;
-    case Aggregate::kCount: return count;
-    case Aggregate::kLast: return last;
-    case Aggregate::kCounter: return counter;
+    case Aggregate::kMin: return s.min;
+    case Aggregate::kMax: return s.max;
+    case Aggregate::kSum: return s.sum;
+    case Aggregate::kCount: return s.count;
+    case Aggregate::kLast: return s.last;
+    case Aggregate::kCounter: return s.counter;
   }
-  return last;
+  return s.last;
 }
 
-double DownsampledPoint::Value(Aggregate a) const {
-  switch (a) {
-    case Aggregate::kMin: return min;
-    case Aggregate::kMax: return max;
-    case Aggregate::kSum: return sum;
-    case Aggregate::kCount: return count;
-    case Aggregate::kLast: return last;
-    case Aggregate::kCounter: return counter;
-  }
-  return last;
-}
+}  // namespace
+
+const std::vector<double>& DownsampledSeries::Values(Aggregate a) const { return Member(*this, a); }
+
+double DownsampledPoint::Value(Aggregate a) const { return Member(*this, a); }
 
 void DownsampledSeries::Append(const DownsampledPoint& p) {
   t.push_back(p.t);

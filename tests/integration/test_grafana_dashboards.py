@@ -134,15 +134,11 @@ def unit(name, *args):
             "Restart=no\n")
 
 
-try:
-    sd = vt.UserSystemd({
-        "vg-bitcoind.service": unit("bitcoind", "--user", "vigil", "--password", "secret"),
-        "vg-titan.service": unit("titan"),
-        "vg-validator.service": unit("validator"),
-    })
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip({
+    "vg-bitcoind.service": unit("bitcoind", "--user", "vigil", "--password", "secret"),
+    "vg-titan.service": unit("titan"),
+    "vg-validator.service": unit("validator"),
+}, work)
 reference = hooks = v = None
 
 

@@ -36,11 +36,7 @@ UNITS = {
     "vt-inc-leaf.service": f"[Unit]\nBindsTo=vt-inc-mid.service\nAfter=vt-inc-mid.service\n"
                            f"[Service]\nExecStart={sleeper} 1000\nRestart=no\n",
 }
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, work)
 systemctl = sd.systemctl
 
 received = []  # (time the test's receiver got it, payload)

@@ -82,11 +82,7 @@ UNITS = {
     "arch-titan@vtbad.service": "[Service]\nExecStart=bin/titan\n",
 }
 STACK = [u for u in UNITS if u.endswith(f"@{USER}.service") and "electrs" not in u]
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, work)
 
 
 def vigil(*args, timeout=30):

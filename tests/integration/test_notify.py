@@ -23,10 +23,7 @@ c = vt.Checks()
 
 
 UNIT = "[Service]\nExecStart=/bin/sleep 100000\nRestart=no\n"
-try:
-    sd = vt.UserSystemd({"vn-bitcoind.service": UNIT, "vn-titan.service": UNIT, "vn-validator.service": UNIT})
-except RuntimeError as e:
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip({"vn-bitcoind.service": UNIT, "vn-titan.service": UNIT, "vn-validator.service": UNIT})
 
 work = tempfile.mkdtemp(prefix="vigil-notify.")
 rules = os.path.join(work, "rules.yml")

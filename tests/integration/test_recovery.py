@@ -50,11 +50,7 @@ UNITS = {
     "vt-mid.service": rpc_unit("mid"),
     "vt-leaf.service": rpc_unit("leaf"),
 }
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, work)
 systemctl = sd.systemctl
 hooks = vt.Emulator(a.source_dir, "webhooks")
 

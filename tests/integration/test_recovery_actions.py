@@ -60,12 +60,8 @@ with open(script, "w") as f:
     f.write(f"#!/bin/sh\necho \"$VIGIL_ALERTNAME $VIGIL_LABEL_SERVICE $1\" > {marker}\n")
 os.chmod(script, 0o755)
 
-try:
-    sd = vt.UserSystemd({"vt-consumer.service": f"[Service]\nExecStart={sys.executable} {server_py} {consumer_port}\n"
-                                                "Restart=no\n"})
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip({"vt-consumer.service": f"[Service]\nExecStart={sys.executable} {server_py} {consumer_port}\n"
+                                                     "Restart=no\n"}, work)
 hooks = vt.Emulator(a.source_dir, "webhooks")
 
 # Cleanup: a root with old and new logs, a symlink to a file outside it and a symlinked directory.

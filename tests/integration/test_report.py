@@ -29,11 +29,7 @@ work = tempfile.mkdtemp(prefix="vigil-report.")
 sleeper = os.path.join(work, "vt-report-sleeper")
 shutil.copy("/bin/sleep", sleeper)
 UNITS = {"vt-report-app.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=no\n"}
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, work)
 
 # A certificate that expires tomorrow: the SMTP server's, and the TLS probe's file.
 subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",

@@ -18,10 +18,7 @@ c = vt.Checks()
 
 
 
-try:
-    sd = vt.UserSystemd({"vr-node.service": "[Service]\nExecStart=/bin/sleep 100000\nRestart=no\n"})
-except RuntimeError as e:
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip({"vr-node.service": "[Service]\nExecStart=/bin/sleep 100000\nRestart=no\n"})
 
 work = tempfile.mkdtemp(prefix="vigil-rules-agent.")
 rules = os.path.join(work, "rules.yml")

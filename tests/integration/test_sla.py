@@ -25,11 +25,7 @@ sleeper = os.path.join(work, "vt-sla-sleeper")
 shutil.copy("/bin/sleep", sleeper)
 UNITS = {f"vt-sla-{name}.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=no\n"
          for name in ("app", "maint", "stopped")}
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, work)
 systemctl = sd.systemctl
 
 

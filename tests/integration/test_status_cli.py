@@ -23,12 +23,8 @@ work = tempfile.mkdtemp(prefix="vigil-status.")
 sleeper = os.path.join(work, "vt-status-sleeper")  # its own name: no other test counts it
 shutil.copy("/bin/sleep", sleeper)
 UNIT, APP_UNIT, HEALER_UNIT = "vt-status-node.service", "vt-status-app.service", "vt-status-healer.service"
-try:
-    sd = vt.UserSystemd({u: f"[Service]\nExecStart={sleeper} 100000\nRestart=no\n"
-                         for u in (UNIT, APP_UNIT, HEALER_UNIT)})
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip({u: f"[Service]\nExecStart={sleeper} 100000\nRestart=no\n"
+                              for u in (UNIT, APP_UNIT, HEALER_UNIT)}, work)
 cookie = os.path.join(work, "cookie")
 bitcoind = vt.Emulator(a.source_dir, "bitcoind", "--cookie-file", cookie)
 

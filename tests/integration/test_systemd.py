@@ -29,11 +29,7 @@ UNITS = {
     "vt-guarded.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-demo@.service": "[Service]\nExecStart=/bin/sleep 1000\n",
 }
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(sleeper_dir, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, sleeper_dir)
 systemctl = sd.systemctl
 
 

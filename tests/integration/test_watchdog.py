@@ -45,11 +45,7 @@ StandardOutput=append:{log_path}
 StandardError=append:{log_path}
 """,
 }
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, work)
 
 
 def show(*props):

@@ -27,11 +27,7 @@ sleeper = os.path.join(work, "vt-ui-sleeper")
 shutil.copy("/bin/sleep", sleeper)
 UNITS = {f"vt-ui-{name}.service": f"[Service]\nExecStart={sleeper} 1000\nRestart=no\n"
          for name in ("bitcoind", "titan", "validator")}
-try:
-    sd = vt.UserSystemd(UNITS)
-except RuntimeError as e:
-    shutil.rmtree(work, ignore_errors=True)
-    vt.skip(str(e))
+sd = vt.user_systemd_or_skip(UNITS, work)
 for unit in UNITS:
     sd.systemctl("start", unit)
 

@@ -298,6 +298,17 @@ class UserSystemd:
         shutil.rmtree(self.runtime, ignore_errors=True)
 
 
+def user_systemd_or_skip(units, scratch=None):
+    """A UserSystemd running `units`, or the test skips (removing `scratch`, a
+    temporary directory it made) when systemd cannot run here."""
+    try:
+        return UserSystemd(units)
+    except RuntimeError as e:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+        skip(str(e))
+
+
 class Emulator:
     """An emulated peer from tests/emulators on a free loopback port."""
 
