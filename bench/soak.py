@@ -57,7 +57,8 @@ emulators = os.path.join(source_dir, "tests", "emulators")
 extra = {"bitcoind": f" --cookie-file {cookie}", "titan": "", "validator": ""}
 units = {f"sk-{s}.service": f"[Service]\nExecStart={sys.executable} {emulators}/{s}.py --port {ports[s]}{extra[s]}\n"
                             "Restart=no\n" for s in SERVICES}
-sd = vt.user_systemd_or_skip(units, work)
+# In a cgroup of its own, so the soak runs beside the tests that start their own managers.
+sd = vt.user_systemd_or_skip(units, work, own_cgroup=True)
 hooks = vt.Emulator(a.source_dir, "webhooks")
 
 rules = os.path.join(work, "soak-rules.yml")
@@ -191,14 +192,13 @@ with vt.running(lambda: v, lambda: stop.set(), lambda: hooks.stop(), lambda: sd.
             kill = {"service": service, "paged_s": None, "restarted_s": None, "resolved_s": None}
             kills.append(kill)
             deadline = t_kill + 60
+            seen = {"paged_s": lambda: len(alerts(service, "firing")) > paged_before,
+                    "restarted_s": lambda: invocation(unit) not in (None, before),
+                    "resolved_s": lambda: len(alerts(service, "resolved")) > resolved_before}
             while time.time() < deadline and None in kill.values():
-                t = time.time() - t_kill
-                if kill["paged_s"] is None and len(alerts(service, "firing")) > paged_before:
-                    kill["paged_s"] = round(t, 3)
-                if kill["restarted_s"] is None and invocation(unit) not in (None, before):
-                    kill["restarted_s"] = round(t, 3)
-                if kill["resolved_s"] is None and len(alerts(service, "resolved")) > resolved_before:
-                    kill["resolved_s"] = round(t, 3)
+                for key, happened in seen.items():
+                    if kill[key] is None and happened():
+                        kill[key] = round(time.time() - t_kill, 3)  # when seen: within one check of it
                 time.sleep(0.05)
             print(f"kill {len(kills)} of {service} at +{t_kill - start:.0f} s: paged {kill['paged_s']} s, "
                   f"restarted {kill['restarted_s']} s, resolved {kill['resolved_s']} s", flush=True)

@@ -238,8 +238,14 @@ class UserSystemd:
     RuntimeError when systemd is missing or does not come up."""
 
     BINARY = "/lib/systemd/systemd"
+    # Where a manager can get a cgroup of its own: two managers in one cgroup
+    # fight over its subtree (hence ctest's systemd_user lock). The named
+    # systemd hierarchy and the unified one of a hybrid layout, or the one
+    # unified hierarchy.
+    CGROUP_ROOTS = ("/sys/fs/cgroup/systemd", "/sys/fs/cgroup/unified")
+    CGROUP_V2_ROOT = "/sys/fs/cgroup"
 
-    def __init__(self, units):
+    def __init__(self, units, own_cgroup=False):
         if not os.path.exists(self.BINARY) or not shutil.which("systemctl"):
             raise RuntimeError("systemd is not installed (scripts/setup.sh installs it)")
         try:
@@ -259,6 +265,11 @@ class UserSystemd:
         self.log_path = os.path.join(self.runtime, "systemd.log")
         self.log = open(self.log_path, "w")
         self.proc = None
+        self.cgroups = self._make_cgroups() if own_cgroup else []
+        if own_cgroup and not self.cgroups:
+            self.cleanup()
+            raise RuntimeError("cannot make a cgroup for a private systemd --user (needs root and a writable "
+                               "/sys/fs/cgroup)")
         self.start()
         try:
             wait_until(lambda: os.path.exists(f"{self.runtime}/systemd/private") and
@@ -269,8 +280,33 @@ class UserSystemd:
             self.cleanup()
             raise RuntimeError(f"systemd --user did not start: {e}\n{tail}")
 
+    def _make_cgroups(self):
+        if os.path.exists(os.path.join(self.CGROUP_V2_ROOT, "cgroup.procs")):
+            roots = [self.CGROUP_V2_ROOT]
+        else:
+            roots = [r for r in self.CGROUP_ROOTS if os.path.exists(os.path.join(r, "cgroup.procs"))]
+        made = []
+        for root in roots:
+            path = os.path.join(root, "vigil-test-" + os.path.basename(self.runtime))
+            try:
+                os.mkdir(path)
+            except OSError:
+                break
+            made.append(path)
+        if len(made) != len(roots) or not made:
+            for path in made:
+                os.rmdir(path)
+            return []
+        return made
+
+    def _enter_cgroups(self):
+        for path in self.cgroups:  # in the child, before exec: the manager starts in its own cgroup
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write("0")
+
     def start(self):
-        self.proc = subprocess.Popen([self.BINARY, "--user"], stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen([self.BINARY, "--user"], stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=self._enter_cgroups if self.cgroups else None)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:
@@ -296,13 +332,20 @@ class UserSystemd:
         self.stop()
         self.log.close()
         shutil.rmtree(self.runtime, ignore_errors=True)
+        for path in reversed(self.cgroups):
+            # Empty once the manager and its units are gone; the units' own cgroups go first.
+            for sub, _, _ in sorted(os.walk(path), key=lambda w: -len(w[0])):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
 
 
-def user_systemd_or_skip(units, scratch=None):
+def user_systemd_or_skip(units, scratch=None, own_cgroup=False):
     """A UserSystemd running `units`, or the test skips (removing `scratch`, a
     temporary directory it made) when systemd cannot run here."""
     try:
-        return UserSystemd(units)
+        return UserSystemd(units, own_cgroup)
     except RuntimeError as e:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
