@@ -227,16 +227,19 @@ class Writer final : public RemoteWriter {
   // Raw: the WAL's samples as they are. With an export resolution: the WAL's
   // samples go into their steps, and the points of closed steps come out.
   Status ReadInto(size_t max_samples, std::vector<tsdb::WalSample>* batch, bool* at_end) {
-    if (!export_) return follower_.Read(max_samples, batch, at_end);
+    if (!export_) {
+      const size_t before = batch->size();
+      Status s = follower_.Read(max_samples, batch, at_end);
+      NoteRead(batch->begin() + static_cast<std::ptrdiff_t>(before), batch->end());
+      return s;
+    }
     WalPosition read_from = follower_.position();
     raw_.clear();
     // Raw samples become far fewer points: read in larger bites than a request holds.
     if (Status s = follower_.Read(std::max<size_t>(max_samples, kExportReadSamples), &raw_, at_end); !s.ok()) {
       return s;
     }
-    int64_t newest = counters_.highest_read_ms.load();
-    for (const tsdb::WalSample& r : raw_) newest = std::max<int64_t>(newest, r.t);
-    counters_.highest_read_ms = newest;
+    NoteRead(raw_.begin(), raw_.end());
     uint64_t late_before = export_->late_samples();
     export_->Add(raw_, read_from, SystemClock().NowMs());
     if (uint64_t late = export_->late_samples() - late_before; late > 0) {
@@ -254,6 +257,13 @@ class Writer final : public RemoteWriter {
       }
     }
     return Status::Ok();
+  }
+
+  // The newest timestamp read from the WAL, for the target's lag.
+  void NoteRead(std::vector<tsdb::WalSample>::const_iterator begin, std::vector<tsdb::WalSample>::const_iterator end) {
+    int64_t newest = counters_.highest_read_ms.load();
+    for (auto it = begin; it != end; ++it) newest = std::max<int64_t>(newest, it->t);
+    counters_.highest_read_ms = newest;
   }
 
   // Still behind the WAL after a round: twice the requests in flight (up to
@@ -328,9 +338,7 @@ class Writer final : public RemoteWriter {
     // The labels each series is sent with (external labels, then
     // write_relabel_configs), once per round; empty: relabeling dropped it.
     std::unordered_map<tsdb::SeriesRef, Labels> sent_labels;
-    int64_t newest = counters_.highest_read_ms.load();
     for (const tsdb::WalSample& s : batch) {
-      if (!export_) newest = std::max<int64_t>(newest, s.t);
       const Labels* stored = follower_.LabelsOf(export_ ? s.ref / kAggregateSlots : s.ref);
       if (stored == nullptr) {
         ++counters_.dropped_unknown_series;
@@ -347,7 +355,6 @@ class Writer final : public RemoteWriter {
       if (list.empty()) order[shard].push_back(s.ref);
       list.push_back(&s);
     }
-    counters_.highest_read_ms = newest;
     for (int i = 0; i < shards; ++i) {
       prompb::WriteRequest* req = nullptr;
       int in_request = 0;

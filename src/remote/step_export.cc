@@ -13,10 +13,6 @@ namespace {
 // close (a clock jump must not close every step and make the rest late).
 constexpr int64_t kFutureSlackMs = 60000;
 
-bool Before(const WalPosition& a, const WalPosition& b) {
-  return a.segment != b.segment ? a.segment < b.segment : a.offset < b.offset;
-}
-
 }  // namespace
 
 StepExport::StepExport(Duration resolution, Duration grace, TimestampMs closed_before)
@@ -72,7 +68,7 @@ void StepExport::TakeClosed(std::vector<StepPoint>* out) {
 WalPosition StepExport::RestartFrom(WalPosition current) const {
   WalPosition from = current;
   for (const auto& [step, at] : first_read_) {
-    if (Before(at, from)) from = at;
+    from = std::min(from, at);
   }
   return from;
 }

@@ -52,9 +52,11 @@ TEST(StepExport, StepsCloseAGracePeriodAfterTheirEndAndEqualTheStoresDownsamplin
   tsdb::DownsampledSeries want_counter = tsdb::Downsample(t, cv, Duration(5 * kMinute));
   ASSERT_EQ(closed.size(), 4u);
   for (size_t step = 0; step < 2; ++step) {
+    int matched = 0;  // each step has a point of both series
     for (const StepPoint& p : closed) {
       const tsdb::DownsampledSeries& want = p.ref == 1 ? want_gauge : want_counter;
       if (p.point.t != want.t[step]) continue;
+      ++matched;
       EXPECT_EQ(p.point.t, (static_cast<TimestampMs>(step) + 1) * 5 * kMinute - 1000);
       EXPECT_EQ(p.point.last, want.last[step]);
       EXPECT_EQ(p.point.min, want.min[step]);
@@ -62,6 +64,7 @@ TEST(StepExport, StepsCloseAGracePeriodAfterTheirEndAndEqualTheStoresDownsamplin
       EXPECT_EQ(p.point.sum, want.sum[step]);
       EXPECT_EQ(p.point.count, 300);
     }
+    EXPECT_EQ(matched, 2) << "step " << step;
   }
   // Points come out in step order.
   EXPECT_LE(closed[0].point.t, closed[2].point.t);

@@ -3,6 +3,7 @@
 // after a position that survives restarts.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
@@ -17,7 +18,8 @@ namespace vigil::remote {
 struct WalPosition {
   int segment = 0;
   uint64_t offset = 0;  // bytes into the segment: the start of the next record to read
-  friend bool operator==(const WalPosition&, const WalPosition&) = default;
+  // WAL order: by segment, then offset.
+  friend auto operator<=>(const WalPosition&, const WalPosition&) = default;
 };
 
 class WalFollower {
