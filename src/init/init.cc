@@ -641,13 +641,18 @@ void Renderer::Bitcoind(std::string& out, const UnitView& v, Value& chain_dir) {
   }
 
   // Where bitcoind keeps its data and reads bitcoin.conf.
-  std::string datadir, datadir_why;
+  // An empty -datadir= or datadir= is no setting at all to bitcoind: it uses its default.
+  std::string datadir = host_.home + "/.bitcoin";
+  std::string datadir_why = "bitcoind's default (no -datadir in " + cmdline_src + ")";
+  bool datadir_flag = false;
   if (auto d = Flag(v, {"-datadir"})) {
-    datadir = Abs(d->first, v.workdir);
-    datadir_why = d->second;
-  } else {
-    datadir = host_.home + "/.bitcoin";
-    datadir_why = "bitcoind's default (no -datadir in " + cmdline_src + ")";
+    if (d->first.empty()) {
+      datadir_why = "bitcoind's default (-datadir is empty in " + cmdline_src + ")";
+    } else {
+      datadir = Abs(d->first, v.workdir);
+      datadir_why = d->second;
+      datadir_flag = true;
+    }
   }
   std::string conf_path = datadir + "/bitcoin.conf";
   bool conf_explicit = false;
@@ -661,7 +666,7 @@ void Renderer::Bitcoind(std::string& out, const UnitView& v, Value& chain_dir) {
     conf = ParseBitcoinConf(conf_path, *text);
     conf_read = true;
     for (const auto& p : conf.problems) Note(p);
-    if (auto it = conf.top.find("datadir"); it != conf.top.end() && !FlagValue(argv, {"-datadir"})) {
+    if (auto it = conf.top.find("datadir"); it != conf.top.end() && !it->second.empty() && !datadir_flag) {
       datadir = Abs(it->second, "/");
       datadir_why = "datadir= in " + conf_path;
     }

@@ -271,6 +271,20 @@ TEST(InitRender, DollarsFromFilesAreNotVariablesForVigil) {
   EXPECT_TRUE(loaded.ok()) << (loaded.problems.empty() ? "" : loaded.problems[0].ToString()) << "\n" << out.yaml;
 }
 
+// Found by init_fuzz: an empty -datadir= wrote data_dirs: [''], which the config refuses.
+TEST(InitRender, EmptyDatadirIsBitcoindsDefault) {
+  Host h = Alice();
+  h.units[0].exec_start = {"/usr/local/bin/bitcoind", "-datadir=", "-testnet"};
+  Files conf = {{"/home/alice/.bitcoin/bitcoin.conf", "datadir=\n"}};
+  Output out = RenderArchValidator(h, Reader(conf));
+  EXPECT_NE(out.yaml.find("data_dirs: ['/home/alice/.bitcoin/testnet3']   # the chain's data (datadir: bitcoind's "
+                          "default (-datadir is empty in ExecStart= of arch-bitcoind@alice.service)"),
+            std::string::npos)
+      << out.yaml;
+  config::LoadResult loaded = config::LoadString(out.yaml, "init.yml", [](std::string_view) { return std::nullopt; });
+  EXPECT_TRUE(loaded.ok()) << (loaded.problems.empty() ? "" : loaded.problems[0].ToString()) << "\n" << out.yaml;
+}
+
 TEST(InitRender, UserBusAndOtherUnits) {
   Host h = Alice();
   h.user_bus = true;
