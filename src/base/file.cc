@@ -1,10 +1,14 @@
 #include "base/file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace vigil {
 
@@ -61,6 +65,52 @@ Status SyncDir(const std::string& dir) {
   ::close(fd);
   if (rc != 0) return Status::Error("fsync " + dir + ": " + std::strerror(err));
   return Status::Ok();
+}
+
+Result<MappedFile> MappedFile::Open(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::Error("open " + path + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return Status::Error("stat " + path + ": " + std::strerror(err));
+  }
+  MappedFile f;
+  f.size_ = static_cast<size_t>(st.st_size);
+  if (f.size_ > 0) {
+    void* m = ::mmap(nullptr, f.size_, PROT_READ, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) {
+      int err = errno;
+      ::close(fd);
+      return Status::Error("mmap " + path + ": " + std::strerror(err));
+    }
+    f.data_ = static_cast<const char*>(m);
+  }
+  ::close(fd);
+  return f;
+}
+
+MappedFile::MappedFile(MappedFile&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
+  if (this != &other) {
+    if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+MappedFile::~MappedFile() {
+  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
+}
+
+void MappedFile::ReleaseBefore(size_t offset) {
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  size_t end = std::min(offset, size_) / page * page;
+  if (data_ != nullptr && end > 0) ::madvise(const_cast<char*>(data_), end, MADV_DONTNEED);
 }
 
 }  // namespace vigil

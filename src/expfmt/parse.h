@@ -84,6 +84,8 @@ class TextParser {
   const Status& status() const { return status_; }
   // The 1-based line the current entry (or error) is on.
   size_t line() const { return line_; }
+  // Bytes of the input consumed so far (for progress and releasing read input).
+  size_t offset() const { return static_cast<size_t>(p_ - begin_); }
   Format format() const { return open_metrics_ ? Format::kOpenMetrics100 : Format::kText004; }
 
  private:

@@ -1,8 +1,6 @@
 #include "tsdb/block.h"
 
 #include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -323,9 +321,7 @@ Status ParseBlockFile(std::string_view file, std::vector<BlockSeries>* out) {
   return Status::Ok();
 }
 
-Block::~Block() {
-  if (data_ != nullptr) ::munmap(const_cast<char*>(data_), size_);
-}
+Block::~Block() = default;
 
 Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
   std::shared_ptr<Block> b(new Block());
@@ -343,20 +339,12 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
   } catch (const std::exception& e) {
     return Status::Error(dir + "/meta.json: " + e.what());
   }
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::Error("open " + path + ": " + std::strerror(errno));
-  struct stat st {};
-  ::fstat(fd, &st);
-  size_t size = static_cast<size_t>(st.st_size);
-  if (size < 4 + kFooterBytes) {
-    ::close(fd);
-    return Status::Error(path + ": too short to be a block");
-  }
-  void* m = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) return Status::Error("mmap " + path + ": " + std::strerror(errno));
-  b->data_ = static_cast<const char*>(m);
-  b->size_ = size;
+  Result<MappedFile> file = MappedFile::Open(path);
+  if (!file.ok()) return file.status();
+  b->file_ = std::move(*file);
+  b->data_ = b->file_.view().data();
+  size_t size = b->file_.view().size();
+  if (size < 4 + kFooterBytes) return Status::Error(path + ": too short to be a block");
   Status parsed = ParseBlockFile(std::string_view(b->data_, size), &b->series_);
   if (!parsed.ok()) return parsed.WithContext(path);
   b->series_region_size_ = GetFixed64(b->data_ + size - kFooterBytes);  // the index offset, checked by the parse

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/file.h"
 #include "tsdb/postings.h"
 #include "tsdb/tsdb.h"
 
@@ -41,8 +42,8 @@ class Block {
   BlockInfo info_;
   std::vector<BlockSeries> series_;
   PostingsIndex postings_;
-  const char* data_ = nullptr;
-  size_t size_ = 0;
+  MappedFile file_;
+  const char* data_ = nullptr;     // file_'s bytes
   size_t series_region_size_ = 0;  // bytes before the index: where shared timestamps may live
 };
 

@@ -21,6 +21,7 @@
 #include "tsdb/downsample.h"
 #include "tsdb/encoding.h"
 #include "tsdb/head.h"
+#include "tsdb/import.h"
 #include "tsdb/tsdb.h"
 #include "tsdb/wal.h"
 
@@ -64,24 +65,6 @@ std::string EncodeSeriesRecord(const std::vector<std::shared_ptr<MemSeries>>& se
 
 // Puts samples gathered from overlapping sources in time order; of equal
 // timestamps the first gathered wins. Stable, so sources keep their priority.
-void SortByTime(std::vector<TimestampMs>& t, std::vector<double>& v) {
-  if (std::is_sorted(t.begin(), t.end(), std::less_equal<>())) return;
-  std::vector<size_t> order(t.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return t[a] < t[b]; });
-  std::vector<TimestampMs> st;
-  std::vector<double> sv;
-  st.reserve(t.size());
-  sv.reserve(v.size());
-  for (size_t i : order) {
-    if (!st.empty() && t[i] == st.back()) continue;
-    st.push_back(t[i]);
-    sv.push_back(v[i]);
-  }
-  t.swap(st);
-  v.swap(sv);
-}
-
 class VectorIterator final : public SampleIterator {
  public:
   VectorIterator(std::vector<TimestampMs> t, std::vector<double> v, Status err)
@@ -434,48 +417,43 @@ class DBImpl final : public DB {
     return info;
   }
 
-  Result<std::vector<BlockInfo>> ImportSeries(std::vector<SeriesSamples> series,
-                                              const std::function<void(double)>& progress) override {
-    if (options_.read_only) return Status::Error("storage is open read-only");
+  Result<std::unique_ptr<Import>> NewImport() override;
+
+  // The window imports write in: the widest compaction window, so nothing is
+  // written twice.
+  std::pair<int64_t, int> ImportWindow() const {
+    std::vector<int64_t> windows = CompactionWindows();
+    return {windows.back(), static_cast<int>(windows.size()) + 1};
+  }
+
+  // Writes each window of `spill` as one block, then compacts.
+  Result<ImportSummary> FinishImport(ImportSpill& spill, const std::vector<Labels>& labels,
+                                     const std::function<void(double)>& progress) {
     std::lock_guard maintain(maintain_mu_);
-    int64_t range = options_.block_range.count();
-    TimestampMs mint = kMaxTime, maxt = kMinTime;
-    for (const auto& s : series) {
-      if (s.t.empty()) continue;
-      if (Status st = ValidateLabels(s.labels); !st.ok()) return st.WithContext("series " + s.labels.ToString());
-      mint = std::min(mint, s.t.front());
-      maxt = std::max(maxt, s.t.back());
-    }
-    std::vector<BlockInfo> written;
-    if (mint > maxt) return written;
-    std::vector<size_t> cursor(series.size(), 0);
-    TimestampMs first = AlignDown(mint, range);
-    for (TimestampMs start = first; start <= maxt; start += range) {
-      std::vector<SeriesSamples> window;
-      for (size_t i = 0; i < series.size(); ++i) {
-        SeriesSamples part;
-        size_t& j = cursor[i];
-        while (j < series[i].t.size() && series[i].t[j] < start + range) {
-          part.t.push_back(series[i].t[j]);
-          part.v.push_back(series[i].v[j]);
-          ++j;
-        }
-        if (part.t.empty()) continue;
-        part.labels = series[i].labels;
-        window.push_back(std::move(part));
+    auto [window, level] = ImportWindow();
+    ImportSummary summary;
+    const double total = static_cast<double>(std::max<uint64_t>(1, spill.samples()));
+    uint64_t done = 0;
+    for (TimestampMs start : spill.Windows()) {
+      Result<std::vector<SeriesSamples>> series = spill.TakeWindow(start, labels, &summary.repeats);
+      if (!series.ok()) return series.status();
+      // The block ends at its last sample, not at the end of its window: the
+      // head goes on accepting what comes after it (live data after an
+      // import of recent history), also after a restart.
+      TimestampMs last = kMinTime;
+      uint64_t samples = 0;
+      for (const auto& s : *series) {
+        last = std::max(last, s.t.back());
+        samples += s.t.size();
       }
-      if (!window.empty()) {
-        // The block ends at its last sample, not at the end of its range: the
-        // head goes on accepting what comes after it (live data after an
-        // import of recent history), also after a restart.
-        TimestampMs last = kMinTime;
-        for (const auto& w : window) last = std::max(last, w.t.back());
-        Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(window), start, last, 1);
-        if (!info.ok()) return info.status();
-        if (Status s = AddBlock(info->id, {}); !s.ok()) return s;
-        written.push_back(*info);
-      }
-      if (progress) progress(static_cast<double>(start + range - first) / static_cast<double>(maxt - first + 1));
+      if (samples == 0) continue;
+      Result<BlockInfo> info = WriteBlock(BlocksDir(), std::move(*series), start, last, level);
+      if (!info.ok()) return info.status();
+      if (Status s = AddBlock(info->id, {}); !s.ok()) return s;
+      summary.blocks.push_back(*info);
+      summary.samples += samples;
+      done += info->num_samples;
+      if (progress) progress(static_cast<double>(done + summary.repeats) / total);
     }
     TimestampMs max_block = kMinTime;
     {
@@ -484,7 +462,7 @@ class DBImpl final : public DB {
     }
     if (min_valid_time_.load() <= max_block) min_valid_time_ = max_block + 1;
     if (Status s = Compact(); !s.ok()) return s;
-    return written;
+    return summary;
   }
 
   uint64_t Generation() const override { return generation_.load(); }
@@ -826,11 +804,22 @@ class DBImpl final : public DB {
     return s;
   }
 
-  // Merges level-N blocks that share an aligned window of 3x their range.
-  Status Compact() {
+  // The windows Compact merges blocks into, narrowest first: 3, 12 and 36
+  // block ranges, the wider ones only while they stay within a fifth of the
+  // retention (so retention can still drop old data in small steps).
+  std::vector<int64_t> CompactionWindows() const {
     int64_t range = options_.block_range.count();
+    std::vector<int64_t> out;
     for (int64_t window : {range * 3, range * 12, range * 36}) {
       if (window > options_.retention.count() / 5 && window > range * 3) break;
+      out.push_back(window);
+    }
+    return out;
+  }
+
+  // Merges level-N blocks that share an aligned window of 3x their range.
+  Status Compact() {
+    for (int64_t window : CompactionWindows()) {
       std::map<std::pair<int64_t, TimestampMs>, std::vector<std::shared_ptr<Block>>> groups;
       {
         std::lock_guard lock(blocks_mu_);
@@ -1126,6 +1115,65 @@ class HeadAppender final : public Appender {
 std::unique_ptr<Appender> DBImpl::NewAppender() { return std::make_unique<HeadAppender>(this); }
 
 }  // namespace
+
+// Series numbers for the spill; the blocks are written by the DB.
+class DBImport final : public Import {
+ public:
+  DBImport(DBImpl* db, std::string spill_dir, int64_t window) : db_(db), spill_(std::move(spill_dir), window) {}
+
+  Result<uint32_t> AddSeries(const Labels& labels) override {
+    auto [it, added] = numbers_.try_emplace(labels, static_cast<uint32_t>(labels_.size()));
+    if (added) {
+      if (Status st = ValidateLabels(labels); !st.ok()) {
+        numbers_.erase(it);
+        return st.WithContext("series " + labels.ToString());
+      }
+      labels_.push_back(labels);
+    }
+    return it->second;
+  }
+
+  Status Add(uint32_t series, TimestampMs t, double v) override {
+    if (series >= labels_.size()) return Status::Error("import: unknown series number " + std::to_string(series));
+    return spill_.Add(series, t, v);
+  }
+
+  Result<ImportSummary> Finish(const std::function<void(double)>& progress) override {
+    return db_->FinishImport(spill_, labels_, progress);
+  }
+
+ private:
+  DBImpl* const db_;
+  ImportSpill spill_;
+  std::map<Labels, uint32_t> numbers_;
+  std::vector<Labels> labels_;  // by number
+};
+
+Result<std::unique_ptr<Import>> DBImpl::NewImport() {
+  if (options_.read_only) return Status::Error("storage is open read-only");
+  // Under blocks/ with the ".tmp" suffix: a crash leaves nothing the next Open keeps.
+  static std::atomic<int> sequence{0};
+  std::string dir = BlocksDir() + "/import-" + std::to_string(::getpid()) + "-" + std::to_string(sequence++) + ".tmp";
+  return std::unique_ptr<Import>(std::make_unique<DBImport>(this, dir, ImportWindow().first));
+}
+
+Result<std::vector<BlockInfo>> DB::ImportSeries(std::vector<SeriesSamples> series,
+                                                const std::function<void(double)>& progress) {
+  Result<std::unique_ptr<Import>> import = NewImport();
+  if (!import.ok()) return import.status();
+  for (SeriesSamples& s : series) {
+    if (s.t.empty()) continue;
+    Result<uint32_t> number = (*import)->AddSeries(s.labels);
+    if (!number.ok()) return number.status();
+    for (size_t i = 0; i < s.t.size(); ++i) {
+      if (Status st = (*import)->Add(*number, s.t[i], s.v[i]); !st.ok()) return st;
+    }
+    s = SeriesSamples{};  // what is spilled need not stay in memory twice
+  }
+  Result<ImportSummary> summary = (*import)->Finish(progress);
+  if (!summary.ok()) return summary.status();
+  return summary->blocks;
+}
 
 Result<std::unique_ptr<DB>> DB::Open(const Options& options) {
   auto db = std::make_unique<DBImpl>(options);

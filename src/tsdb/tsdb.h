@@ -148,6 +148,23 @@ struct SnapshotInfo {
   TimestampMs max_time = 0;  // newest sample in the snapshot (0: empty)
 };
 
+struct ImportSummary {
+  std::vector<BlockInfo> blocks;
+  uint64_t samples = 0;  // written
+  uint64_t repeats = 0;  // dropped: a series' repeated timestamp keeps its first value, as promtool's backfill does
+};
+
+class Import {
+ public:
+  virtual ~Import() = default;
+  // The number to Add the samples of `labels` (with __name__) under; the
+  // same labels get the same number. Invalid labels are an error.
+  virtual Result<uint32_t> AddSeries(const Labels& labels) = 0;
+  virtual Status Add(uint32_t series, TimestampMs t, double v) = 0;
+  // Writes the blocks, then compacts. `progress` (may be null) gets 0..1.
+  virtual Result<ImportSummary> Finish(const std::function<void(double)>& progress) = 0;
+};
+
 class DB {
  public:
   virtual ~DB() = default;
@@ -165,10 +182,14 @@ class DB {
   virtual Status Maintain(TimestampMs now) = 0;
   // Persists everything in the head into blocks (for import and shutdown of tools).
   virtual Status FlushHead() = 0;
-  // Backfill: writes the series straight into blocks aligned to the block
-  // range, bypassing head and WAL. `progress` (may be null) gets 0..1.
-  virtual Result<std::vector<BlockInfo>> ImportSeries(std::vector<SeriesSamples> series,
-                                                      const std::function<void(double)>& progress) = 0;
+  // Backfill, streaming: samples go through the returned Import in any
+  // order, spilled to disk per window, and Finish writes each window
+  // straight into one block of the final compaction range, bypassing head
+  // and WAL. Memory follows the number of series and one window's samples.
+  virtual Result<std::unique_ptr<Import>> NewImport() = 0;
+  // The same for series already in memory. `progress` (may be null) gets 0..1.
+  Result<std::vector<BlockInfo>> ImportSeries(std::vector<SeriesSamples> series,
+                                              const std::function<void(double)>& progress);
   // A consistent copy of the store under `target` (created; it becomes a
   // store dir of its own): every block hard-linked (copied across file
   // systems) and, with `with_head`, the head's samples written as blocks, as

@@ -237,6 +237,54 @@ TEST(Tsdb, LiveDataAfterAnImportOfRecentHistoryIsKept) {
   EXPECT_EQ(merged, got);
 }
 
+// The import spills per window and writes each window once, as one block of
+// the widest compaction window, so compaction has nothing left to rewrite.
+TEST(Tsdb, ImportWritesEachWindowOnceInTheWidestCompactionRange) {
+  TempDir dir;
+  Options o;  // 2 h ranges, 30 d retention: windows of 6 h, 24 h and 72 h
+  auto db = OpenDB(dir.path(), o);
+  const int64_t window = 72 * 3600000LL;
+  const TimestampMs start = 1700000000000LL / window * window + 60 * 3600000LL;  // 12 h before a window ends
+  auto import = db->NewImport();
+  ASSERT_TRUE(import.ok()) << import.status().message();
+  auto a = (*import)->AddSeries(L({{"__name__", "a"}}));
+  auto b = (*import)->AddSeries(L({{"__name__", "b"}, {"x", "1"}}));
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*(*import)->AddSeries(L({{"__name__", "a"}})), *a);
+  EXPECT_FALSE((*import)->AddSeries(L({{"__name__", "c"}, {"bad-name", "1"}})).ok());
+  const int n = 20 * 60;  // 20 h at 1 m, newest first
+  for (int i = n - 1; i >= 0; --i) {
+    ASSERT_TRUE((*import)->Add(*a, start + i * 60000LL, i).ok());
+    ASSERT_TRUE((*import)->Add(*b, start + i * 60000LL, -i).ok());
+  }
+  ASSERT_TRUE((*import)->Add(*a, start, 999).ok());  // a repeat: the first value stays
+  std::vector<double> fractions;
+  auto summary = (*import)->Finish([&](double f) { fractions.push_back(f); });
+  ASSERT_TRUE(summary.ok()) << summary.status().message();
+  EXPECT_EQ(summary->samples, 2u * n);
+  EXPECT_EQ(summary->repeats, 1u);
+  ASSERT_EQ(summary->blocks.size(), 2u);
+  EXPECT_EQ(summary->blocks[0].min_time, start - 60 * 3600000LL);  // the window's start
+  EXPECT_EQ(summary->blocks[0].level, 4);
+  EXPECT_EQ(summary->blocks[1].min_time, start + 12 * 3600000LL);
+  EXPECT_EQ(summary->blocks[1].max_time, start + (n - 1) * 60000LL);  // its last sample
+  ASSERT_FALSE(fractions.empty());
+  EXPECT_DOUBLE_EQ(fractions.back(), 1.0);
+  import->reset();
+  for (const auto& e : std::filesystem::directory_iterator(dir.path() + "/blocks")) {
+    EXPECT_EQ(e.path().filename().string().find("import-"), std::string::npos) << e.path();
+  }
+
+  auto got = Samples(*db->NewQuerier(start, start + n * 60000LL), {M(Matcher::Type::kEqual, "__name__", "a")});
+  ASSERT_EQ(got.size(), static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], (std::pair<TimestampMs, double>{start + i * 60000LL, i})) << i;
+  ASSERT_TRUE(db->Maintain(start + n * 60000LL + 3600000).ok());
+  std::vector<std::string> ids;
+  for (const auto& blk : db->GetStats().blocks) ids.push_back(blk.id);
+  std::sort(ids.begin(), ids.end());  // ids begin with the min time
+  EXPECT_EQ(ids, (std::vector<std::string>{summary->blocks[0].id, summary->blocks[1].id}));
+}
+
 TEST(Tsdb, DownsamplingWritesCoarseBlocksThatLongReadsUse) {
   TempDir dir;
   Options o;
