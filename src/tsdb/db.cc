@@ -63,8 +63,6 @@ std::string EncodeSeriesRecord(const std::vector<std::shared_ptr<MemSeries>>& se
   return out;
 }
 
-// Puts samples gathered from overlapping sources in time order; of equal
-// timestamps the first gathered wins. Stable, so sources keep their priority.
 class VectorIterator final : public SampleIterator {
  public:
   VectorIterator(std::vector<TimestampMs> t, std::vector<double> v, Status err)

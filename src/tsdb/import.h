@@ -14,8 +14,9 @@
 
 namespace vigil::tsdb {
 
-// Sorts by time, stably, and keeps the first of samples with the same
-// timestamp (as promtool's backfill does). Returns how many it dropped.
+// Puts samples gathered from overlapping sources (or an import file) in time
+// order; of equal timestamps the first gathered wins, as in promtool's
+// backfill. Stable, so sources keep their priority. Returns how many it dropped.
 size_t SortByTime(std::vector<TimestampMs>& t, std::vector<double>& v);
 
 class ImportSpill {

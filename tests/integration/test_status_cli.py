@@ -96,6 +96,12 @@ def wait_screen(pred, what, timeout=5):
     return vt.wait_until(check, timeout=timeout, interval=0.1, what=what)
 
 
+def clear_screen():
+    """Clears the pane and waits until it is: a later wait must not match what was there before."""
+    tmux_cmd("send-keys", "-t", "t", "clear", "Enter")
+    wait_screen(lambda s: "-rc=" not in s and "vigil" not in s, "the pane cleared")
+
+
 def cleanup():
     tmux_cmd("kill-server")
     bitcoind.stop()
@@ -183,7 +189,7 @@ with vt.running(lambda: vigil, cleanup):
     tmux_cmd("send-keys", "-t", "t", f"{a.vigil} status --url {vigil.url}; echo status-rc=$?", "Enter")
     wait_screen(lambda s: "status-rc=0" in s, "vigil status in tmux")
     c.check("on a TTY, vigil status uses colour", "\x1b[" in screen(escapes=True))
-    tmux_cmd("send-keys", "-t", "t", "clear", "Enter")
+    clear_screen()
     tmux_cmd("send-keys", "-t", "t", f"NO_COLOR=1 {a.vigil} status --url {vigil.url}; echo status-rc=$?", "Enter")
     wait_screen(lambda s: "status-rc=0" in s, "vigil status with NO_COLOR in tmux")
     coloured = [l for l in screen(escapes=True).splitlines() if "\x1b[" in l]
@@ -236,7 +242,7 @@ with vt.running(lambda: vigil, cleanup):
             f"127.0.0.1:{port}".encode() in r.stderr, f"{r.returncode} {r.stderr!r}")
 
     # vigil top
-    tmux_cmd("send-keys", "-t", "t", "clear", "Enter")
+    clear_screen()
     tmux_cmd("send-keys", "-t", "t", f"{a.vigil} top --url {vigil.url}; echo top-rc=$?", "Enter")
     s = wait_screen(lambda s: "[1 Services]" in s and "node" in s and "app" in s, "vigil top's services pane")
     lines = s.splitlines()
@@ -310,7 +316,7 @@ with vt.running(lambda: vigil, cleanup):
     cur = tmux_cmd("display-message", "-p", "-t", "t", "#{cursor_flag}").stdout.strip()
     c.check("the cursor is visible again", cur == "1", cur)
 
-    tmux_cmd("send-keys", "-t", "t", "clear", "Enter")
+    clear_screen()
     tmux_cmd("send-keys", "-t", "t", f"NO_COLOR=1 {a.vigil} top --url {vigil.url}; echo top-rc=$?", "Enter")
     wait_screen(lambda s: "[1 Services]" in s and "node" in s, "top with NO_COLOR")
     tmux_cmd("send-keys", "-t", "t", "2")
