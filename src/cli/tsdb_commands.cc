@@ -82,6 +82,58 @@ void SeriesKey(const expfmt::TextParser& parser, std::string* key) {
   }
 }
 
+// Finds the import's number for each parsed sample's series. A dump lists its
+// series in the same order at every timestamp, so the series that followed
+// the previous one last time is tried first: a comparison, no key, no hash.
+class SeriesNumbers {
+ public:
+  explicit SeriesNumbers(tsdb::Import& import) : import_(import) {}
+
+  Result<uint32_t> Of(const expfmt::TextParser& parser) {
+    size_t guess = current_ < seen_.size() ? seen_[current_].next : kNone;
+    if (guess != kNone && seen_[guess].Is(parser)) {
+      current_ = guess;
+      return seen_[current_].number;
+    }
+    SeriesKey(parser, &key_);
+    auto it = index_.find(key_);
+    if (it == index_.end()) {
+      Labels labels = parser.labels();
+      labels.Set("__name__", parser.name());
+      Result<uint32_t> number = import_.AddSeries(labels);
+      if (!number.ok()) return number.status();
+      Seen& added = seen_.emplace_back();
+      added.name = parser.name();
+      added.labels.assign(parser.label_list().begin(), parser.label_list().end());
+      added.number = *number;
+      it = index_.emplace(key_, seen_.size() - 1).first;
+    }
+    if (current_ < seen_.size()) seen_[current_].next = it->second;
+    current_ = it->second;
+    return seen_[current_].number;
+  }
+
+  size_t size() const { return seen_.size(); }
+
+ private:
+  static constexpr size_t kNone = SIZE_MAX;
+  struct Seen {
+    std::string name;
+    std::vector<Label> labels;
+    uint32_t number = 0;
+    size_t next = kNone;  // the series that came after this one last time
+    bool Is(const expfmt::TextParser& parser) const {
+      auto list = parser.label_list();
+      return parser.name() == name && std::equal(list.begin(), list.end(), labels.begin(), labels.end());
+    }
+  };
+  tsdb::Import& import_;
+  std::vector<Seen> seen_;
+  std::unordered_map<std::string, size_t> index_;
+  std::string key_;
+  size_t current_ = kNone;
+};
+
 }  // namespace
 
 // One pass over the file, mapped and released as it is read: each sample is
@@ -112,9 +164,7 @@ int TsdbImport(const std::string& data_dir, const std::string& file) {
   std::string_view trimmed = Trim(text);
   bool open_metrics = trimmed.size() >= 5 && trimmed.substr(trimmed.size() - 5) == "# EOF";
   expfmt::TextParser parser(text, open_metrics ? expfmt::Format::kOpenMetrics100 : expfmt::Format::kText004);
-  std::unordered_map<std::string, uint32_t> numbers;
-  std::string key, last_key;
-  uint32_t last_number = 0;
+  SeriesNumbers numbers(**import);
   uint64_t samples = 0, next_report = 0;
   size_t released = 0;
   ProgressLine parsing("parsing");
@@ -129,23 +179,12 @@ int TsdbImport(const std::string& data_dir, const std::string& file) {
                    file.c_str(), parser.line());
       return 1;
     }
-    SeriesKey(parser, &key);
-    if (samples == 0 || key != last_key) {
-      auto it = numbers.find(key);
-      if (it == numbers.end()) {
-        Labels labels = parser.labels();
-        labels.Set("__name__", parser.name());
-        Result<uint32_t> number = (*import)->AddSeries(labels);
-        if (!number.ok()) {
-          std::fprintf(stderr, "%s: line %zu: %s\n", file.c_str(), parser.line(), number.status().message().c_str());
-          return 1;
-        }
-        it = numbers.emplace(key, *number).first;
-      }
-      last_number = it->second;
-      last_key.swap(key);
+    Result<uint32_t> number = numbers.Of(parser);
+    if (!number.ok()) {
+      std::fprintf(stderr, "%s: line %zu: %s\n", file.c_str(), parser.line(), number.status().message().c_str());
+      return 1;
     }
-    if (Status s = (*import)->Add(last_number, *parser.timestamp_ms(), parser.value()); !s.ok()) {
+    if (Status s = (*import)->Add(*number, *parser.timestamp_ms(), parser.value()); !s.ok()) {
       std::fprintf(stderr, "import failed: %s\n", s.message().c_str());
       return 1;
     }

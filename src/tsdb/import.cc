@@ -50,7 +50,13 @@ ImportSpill::~ImportSpill() {
 std::string ImportSpill::PathOf(TimestampMs start) const { return dir_ + "/" + std::to_string(start) + ".spill"; }
 
 Status ImportSpill::Add(uint32_t series, TimestampMs t, double v) {
-  std::string& buf = buffers_[AlignDown(t, window_)];
+  // Samples come in runs of one window: look the buffer up only when it changes.
+  const TimestampMs start = AlignDown(t, window_);
+  if (last_buffer_ == nullptr || start != last_start_) {
+    last_buffer_ = &buffers_[start];
+    last_start_ = start;
+  }
+  std::string& buf = *last_buffer_;
   char rec[kRecordBytes];
   std::memcpy(rec, &series, sizeof series);
   std::memcpy(rec + sizeof series, &t, sizeof t);
@@ -115,6 +121,7 @@ Result<std::vector<SeriesSamples>> ImportSpill::TakeWindow(TimestampMs start, co
   const std::string buffer = std::move(it->second);
   buffered_bytes_ -= buffer.size();
   buffers_.erase(it);
+  last_buffer_ = nullptr;
   auto for_each_record = [&](auto&& fn) {
     for (std::string_view records : {spilled.view(), std::string_view(buffer)}) {
       const bool mapped = records.data() == spilled.view().data();

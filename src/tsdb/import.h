@@ -24,7 +24,7 @@ class ImportSpill {
   // Spill files go under `dir` (created; removed with the object). Samples
   // are grouped by windows of `window` ms aligned to multiples of it, and
   // buffered in memory up to `buffer_bytes` in all.
-  ImportSpill(std::string dir, int64_t window, size_t buffer_bytes = 32 << 20);
+  ImportSpill(std::string dir, int64_t window, size_t buffer_bytes = 64 << 20);
   ~ImportSpill();
   ImportSpill(const ImportSpill&) = delete;
   ImportSpill& operator=(const ImportSpill&) = delete;
@@ -52,6 +52,8 @@ class ImportSpill {
   const size_t buffer_budget_;
   bool created_ = false;
   std::map<TimestampMs, std::string> buffers_;  // every window start -> its records not yet in its file
+  std::string* last_buffer_ = nullptr;          // the buffer of the window last added to (map nodes stay put)
+  TimestampMs last_start_ = 0;
   size_t buffered_bytes_ = 0;
   uint64_t samples_ = 0;
 };

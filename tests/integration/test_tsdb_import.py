@@ -47,12 +47,14 @@ try:
     expected = []
     for i in reversed(range(360)):
         t = START + i * 60
+        if i % 2 == 0:  # a second series on every other line: the order of series changes
+            lines.append(f'imp{{job="c"}} {-i} {t}')
         lines.append(f'imp{{job="a"}} {i} {t}')
         expected.append((t * 1000, i))
     lines.insert(5, f'imp{{job="a"}} 12345 {START + 359 * 60}')  # a repeat of the newest: dropped
     lines.append("# EOF")
     code, out, err = vt.cli(a.vigil, "tsdb", "import", write("a.om", "\n".join(lines) + "\n"), "--data-dir", data)
-    c.check("the import succeeds and says what it wrote", code == 0 and "imported 360 samples of 1 series into 2 blocks" in out
+    c.check("the import succeeds and says what it wrote", code == 0 and "imported 540 samples of 2 series into 2 blocks" in out
             and "1 samples with a repeated timestamp dropped" in out, out + err)
     got = dump(data, 'imp{job="a"}')
     want = sorted(expected)
@@ -64,6 +66,9 @@ try:
                             "--data-dir", data)
     c.check("a second import adds its series beside the first", code == 0 and len(dump(data, 'imp{job="b"}')) == 2
             and len(dump(data, 'imp{job="a"}')) == 360, out + err)
+    c.check("the interleaved series holds its own samples",
+            [line.rsplit(" ", 2)[1:] for line in dump(data, 'imp{job="c"}')] ==
+            [[str(-i), str((START + i * 60) * 1000)] for i in range(0, 360, 2)])
     c.check("no spill files are left", not any("import-" in f for f in store_files(data)), str(store_files(data)))
 
     # On a terminal the progress line shows the rate and the time left.
@@ -99,7 +104,7 @@ try:
         c.check(f"{what}: exit 1 and the error names where", code == 1 and message in err, out + err)
     c.check("after the bad inputs the store is as it was, no spill files behind", store_files(data) == before,
             str(store_files(data)))
-    c.check("and every sample is still there", len(dump(data, "imp")) == 362)
+    c.check("and every sample is still there", len(dump(data, "imp")) == 542)
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 

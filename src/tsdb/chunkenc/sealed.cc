@@ -179,6 +179,7 @@ class FastBitWriter {
   ~FastBitWriter() { Flush(); }
   // Writes out the last partial byte, zero-padded.
   void Flush() {
+    Drain();
     if (pending_ > 0) out_->push_back(static_cast<char>(acc_ << (8 - pending_)));
     acc_ = 0;
     pending_ = 0;
@@ -188,24 +189,32 @@ class FastBitWriter {
 
   // Appends the low `nbits` (0..64) of `value`.
   void Write(uint64_t value, int nbits) {
-    while (nbits > 0) {
-      int take = std::min(nbits, 56 - pending_);
-      nbits -= take;
-      uint64_t chunk = (value >> nbits) & (take == 64 ? ~0ULL : (uint64_t{1} << take) - 1);
-      acc_ = (acc_ << take) | chunk;
-      pending_ += take;
-      while (pending_ >= 8) {
-        pending_ -= 8;
-        out_->push_back(static_cast<char>(acc_ >> pending_));
-      }
-      acc_ &= (uint64_t{1} << pending_) - 1;
+    if (nbits > 32) {
+      Write(value >> 32, nbits - 32);
+      nbits = 32;
     }
+    // Bits gather in the accumulator and leave it several bytes at a time.
+    if (pending_ + nbits > 64) Drain();
+    acc_ = nbits == 0 ? acc_ : (acc_ << nbits) | (value & ((uint64_t{1} << nbits) - 1));
+    pending_ += nbits;
   }
 
  private:
+  // Appends the accumulator's whole bytes, most significant first; fewer than 8 bits stay.
+  void Drain() {
+    const int bytes = pending_ / 8;
+    if (bytes == 0) return;
+    pending_ %= 8;
+    const uint64_t whole = acc_ >> pending_;
+    char buf[8];
+    for (int i = 0; i < bytes; ++i) buf[i] = static_cast<char>(whole >> (8 * (bytes - 1 - i)));
+    out_->append(buf, static_cast<size_t>(bytes));
+    acc_ &= (uint64_t{1} << pending_) - 1;
+  }
+
   std::string* out_;
   uint64_t acc_ = 0;
-  int pending_ = 0;  // bits in acc_ not yet written, < 8 between calls
+  int pending_ = 0;  // bits in acc_ not yet written (at most 64)
 };
 
 // Adaptive binary range coding as in LZMA (32-bit range, carry propagation),
@@ -1318,7 +1327,8 @@ namespace {
 // samples: what the one-part and the split form share. On an error the
 // vectors are left as they were.
 Status DecodeSections(std::string_view ts_section, uint8_t ts_header, std::string_view value_section,
-                      uint8_t value_header, size_t n, std::vector<int64_t>* timestamps_ms, std::vector<double>* values) {
+                      uint8_t value_header, size_t n, std::vector<int64_t>* timestamps_ms,
+                      std::vector<double>* values) {
   std::string ts_buf, value_buf;
   if (ts_header & kTsZstdBit) {
     Status s = Decompress(ts_section, MaxSectionBytes(n), &ts_buf);
