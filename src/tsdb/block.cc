@@ -342,12 +342,12 @@ Result<std::shared_ptr<Block>> Block::Open(const std::string& dir) {
   Result<MappedFile> file = MappedFile::Open(path);
   if (!file.ok()) return file.status();
   b->file_ = std::move(*file);
-  b->data_ = b->file_.view().data();
+  const char* data = b->file_.view().data();
   size_t size = b->file_.view().size();
   if (size < 4 + kFooterBytes) return Status::Error(path + ": too short to be a block");
-  Status parsed = ParseBlockFile(std::string_view(b->data_, size), &b->series_);
+  Status parsed = ParseBlockFile(std::string_view(data, size), &b->series_);
   if (!parsed.ok()) return parsed.WithContext(path);
-  b->series_region_size_ = GetFixed64(b->data_ + size - kFooterBytes);  // the index offset, checked by the parse
+  b->series_region_size_ = GetFixed64(data + size - kFooterBytes);  // the index offset, checked by the parse
   for (size_t i = 0; i < b->series_.size(); ++i) {
     b->info_.num_samples += b->series_[i].num_samples;
     b->postings_.Add(b->series_[i].labels, i);
@@ -379,8 +379,8 @@ std::vector<std::string> Block::LabelValues(const std::string& name) const { ret
 Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const {
   if (i >= series_.size()) return Status::Error("series index out of range");
   const BlockSeries& s = series_[i];
-  Status st = DecodeSeriesData(std::string_view(data_ + s.offset, s.length), t, v,
-                               std::string_view(data_, series_region_size_));
+  std::string_view file = file_.view();
+  Status st = DecodeSeriesData(file.substr(s.offset, s.length), t, v, file.substr(0, series_region_size_));
   return st.WithContext(dir_ + "/block");
 }
 

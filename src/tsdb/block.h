@@ -43,7 +43,6 @@ class Block {
   std::vector<BlockSeries> series_;
   PostingsIndex postings_;
   MappedFile file_;
-  const char* data_ = nullptr;     // file_'s bytes
   size_t series_region_size_ = 0;  // bytes before the index: where shared timestamps may live
 };
 

@@ -431,7 +431,6 @@ class DBImpl final : public DB {
     auto [window, level] = ImportWindow();
     ImportSummary summary;
     const double total = static_cast<double>(std::max<uint64_t>(1, spill.samples()));
-    uint64_t done = 0;
     for (TimestampMs start : spill.Windows()) {
       Result<std::vector<SeriesSamples>> series = spill.TakeWindow(start, labels, &summary.repeats);
       if (!series.ok()) return series.status();
@@ -450,8 +449,7 @@ class DBImpl final : public DB {
       if (Status s = AddBlock(info->id, {}); !s.ok()) return s;
       summary.blocks.push_back(*info);
       summary.samples += samples;
-      done += info->num_samples;
-      if (progress) progress(static_cast<double>(done + summary.repeats) / total);
+      if (progress) progress(static_cast<double>(summary.samples + summary.repeats) / total);
     }
     TimestampMs max_block = kMinTime;
     {

@@ -123,8 +123,8 @@ Result<std::vector<SeriesSamples>> ImportSpill::TakeWindow(TimestampMs start, co
   buffers_.erase(it);
   last_buffer_ = nullptr;
   auto for_each_record = [&](auto&& fn) {
-    for (std::string_view records : {spilled.view(), std::string_view(buffer)}) {
-      const bool mapped = records.data() == spilled.view().data();
+    for (const bool mapped : {true, false}) {
+      const std::string_view records = mapped ? spilled.view() : std::string_view(buffer);
       size_t release_at = 16 << 20;
       for (size_t at = 0; at + kRecordBytes <= records.size(); at += kRecordBytes) {
         uint32_t series;
