@@ -1,12 +1,17 @@
 // Fuzzes the exposition parser (expfmt/parse.h). The first input byte picks
 // the format: even is text 0.0.4, odd is OpenMetrics 1.0 (so seed files start
 // with 't' or 'o'). The rest is parsed to the end; every entry is checked
-// against the parser's contract.
+// against the parser's contract. A second parser, told to expect each sample's
+// series again (TextParser::Expect, as the import does), must return the same.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/labels.h"
 #include "expfmt/parse.h"
@@ -29,12 +34,31 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (char c : text) lines += c == '\n';
 
   TextParser p(text, format);
+  TextParser hinted(text, format);
+  std::string expected_name, expected_text;
+  std::vector<vigil::Label> expected_labels;
   // Every entry but the last consumes at least one byte.
   size_t budget = text.size() + 2;
   bool saw_eof = false;
   for (;;) {
     Check(budget-- > 0);
     TextParser::Entry e = p.Next();
+    Check(hinted.Next() == e);
+    Check(hinted.status().message() == p.status().message());
+    if (e == TextParser::kSample) {
+      Check(hinted.name() == p.name());
+      Check(std::equal(p.label_list().begin(), p.label_list().end(), hinted.label_list().begin(),
+                       hinted.label_list().end()));
+      const double a = p.value(), b = hinted.value();
+      Check(std::memcmp(&a, &b, sizeof a) == 0);
+      Check(hinted.timestamp_ms() == p.timestamp_ms());
+      Check(hinted.label_text() == p.label_text());
+      std::vector<vigil::Label> labels(hinted.label_list().begin(), hinted.label_list().end());
+      expected_labels.swap(labels);
+      expected_name = hinted.name();
+      expected_text = hinted.label_text();
+      hinted.Expect(expected_name, expected_text, expected_labels);
+    }
     Check(p.line() <= lines + 1);
     if (e == TextParser::kEnd) {
       Check(p.status().ok());

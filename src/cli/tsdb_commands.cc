@@ -84,15 +84,17 @@ void SeriesKey(const expfmt::TextParser& parser, std::string* key) {
 
 // Finds the import's number for each parsed sample's series. A dump lists its
 // series in the same order at every timestamp, so the series that followed
-// the previous one last time is tried first: a comparison, no key, no hash.
+// the previous one last time is expected next: the parser compares its label
+// text and skips parsing it when it is the same (no key, no hash).
 class SeriesNumbers {
  public:
   explicit SeriesNumbers(tsdb::Import& import) : import_(import) {}
 
-  Result<uint32_t> Of(const expfmt::TextParser& parser) {
+  Result<uint32_t> Of(expfmt::TextParser& parser) {
     size_t guess = current_ < seen_.size() ? seen_[current_].next : kNone;
-    if (guess != kNone && seen_[guess].Is(parser)) {
+    if (guess != kNone && (parser.as_expected() || seen_[guess].Is(parser))) {
       current_ = guess;
+      ExpectNext(parser);
       return seen_[current_].number;
     }
     SeriesKey(parser, &key_);
@@ -105,11 +107,13 @@ class SeriesNumbers {
       Seen& added = seen_.emplace_back();
       added.name = parser.name();
       added.labels.assign(parser.label_list().begin(), parser.label_list().end());
+      added.label_text = parser.label_text();
       added.number = *number;
       it = index_.emplace(key_, seen_.size() - 1).first;
     }
     if (current_ < seen_.size()) seen_[current_].next = it->second;
     current_ = it->second;
+    ExpectNext(parser);
     return seen_[current_].number;
   }
 
@@ -120,6 +124,7 @@ class SeriesNumbers {
   struct Seen {
     std::string name;
     std::vector<Label> labels;
+    std::string label_text;  // as first written
     uint32_t number = 0;
     size_t next = kNone;  // the series that came after this one last time
     bool Is(const expfmt::TextParser& parser) const {
@@ -127,6 +132,15 @@ class SeriesNumbers {
       return parser.name() == name && std::equal(list.begin(), list.end(), labels.begin(), labels.end());
     }
   };
+  void ExpectNext(expfmt::TextParser& parser) const {
+    const size_t next = seen_[current_].next;
+    if (next == kNone) {
+      parser.Expect({}, {}, {});  // nothing to expect: an old hint would name another series
+      return;
+    }
+    parser.Expect(seen_[next].name, seen_[next].label_text, seen_[next].labels);
+  }
+
   tsdb::Import& import_;
   std::vector<Seen> seen_;
   std::unordered_map<std::string, size_t> index_;

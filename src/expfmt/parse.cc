@@ -79,6 +79,35 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view lower) {
 
 enum class FloatResult { kOk, kInvalid, kOutOfRange };
 
+// The common case of a sample value or timestamp, digits with an optional
+// fraction and no exponent, parsed without from_chars: a mantissa below 2^53
+// divided by a power of ten up to 10^22 (both exact in a double) is the
+// correctly rounded value, as IEEE division rounds once (Clinger's fast path).
+// False when the text is not of that shape; the caller then parses it fully.
+bool ParsePlainDecimal(const char* q, const char* e, double* out) {
+  static constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                            1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  uint64_t mantissa = 0;
+  int digits = 0;
+  int fraction_digits = -1;  // -1 until the '.'
+  for (; q < e; ++q) {
+    const char c = *q;
+    if (c >= '0' && c <= '9') {
+      if (++digits > 15) return false;  // 10^15 < 2^53: no overflow, exact
+      mantissa = mantissa * 10 + static_cast<uint64_t>(c - '0');
+      if (fraction_digits >= 0) ++fraction_digits;
+    } else if (c == '.' && fraction_digits < 0) {
+      fraction_digits = 0;
+    } else {
+      return false;
+    }
+  }
+  if (digits == 0) return false;
+  const double m = static_cast<double>(mantissa);
+  *out = fraction_digits > 0 ? m / kPowersOfTen[fraction_digits] : m;
+  return true;
+}
+
 // Parses a float the way Prometheus does (Go's strconv.ParseFloat without hex
 // or '_'): optional sign, decimal digits with optional fraction and exponent,
 // Inf/Infinity in any case with optional sign, NaN in any case without sign.
@@ -108,6 +137,10 @@ FloatResult ParseGoFloat(std::string_view s, double* out) {
   }
   if (!((c >= '0' && c <= '9') || c == '.')) return FloatResult::kInvalid;
   double v = 0;
+  if (ParsePlainDecimal(q, e, &v)) {
+    *out = negative ? -v : v;
+    return FloatResult::kOk;
+  }
   auto [ptr, ec] = std::from_chars(q, e, v, std::chars_format::general);
   if (ptr != e) return FloatResult::kInvalid;
   if (ec == std::errc::result_out_of_range) {
@@ -235,7 +268,8 @@ TextParser::TextParser(std::string_view input, Format format)
 
 const Labels& TextParser::labels() const {
   if (!labels_cached_) {
-    labels_cache_ = Labels::FromUnsorted(std::vector<Label>(labels_.begin(), labels_.begin() + label_count_));
+    const std::span<const Label> list = label_list();
+    labels_cache_ = Labels::FromUnsorted(std::vector<Label>(list.begin(), list.end()));
     labels_cached_ = true;
   }
   return labels_cache_;
@@ -274,6 +308,8 @@ TextParser::Entry TextParser::Next() {
   if (state_ == State::kFailed) return kError;
   if (state_ == State::kDone) return kEnd;
   label_count_ = 0;
+  label_text_ = {};
+  as_expected_ = false;
   labels_cached_ = false;
   has_timestamp_ = false;
   for (;;) {
@@ -319,9 +355,19 @@ TextParser::Entry TextParser::ParseSample() {
   if (!open_metrics_) SkipBlanks();  // text 0.0.4 allows "name {labels}"
   int c = Peek();
   if (c == '{') {
-    ++p_;
-    if (!ParseLabels(false)) return kError;
-    FinishLabels();
+    const char* open = p_;
+    const size_t expected = expected_label_text_.size();
+    if (expected != 0 && name_ == expected_name_ && static_cast<size_t>(end_ - p_) >= expected &&
+        std::memcmp(p_, expected_label_text_.data(), expected) == 0) {
+      // The same bytes parsed before give the same labels: skip them.
+      p_ += expected;
+      as_expected_ = true;
+    } else {
+      ++p_;
+      if (!ParseLabels(false)) return kError;
+      FinishLabels();
+    }
+    label_text_ = std::string_view(open, static_cast<size_t>(p_ - open));
     if (open_metrics_) {
       if (Peek() != ' ') return Expected(p_, "expected ' ' before value");
       ++p_;

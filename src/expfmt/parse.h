@@ -68,7 +68,24 @@ class TextParser {
   // The labels of the current sample, sorted by name, without __name__ and
   // without labels whose value is empty (Prometheus treats those as absent).
   // The strings are reused across Next() calls, so reading them costs nothing.
-  std::span<const Label> label_list() const { return {labels_.data(), label_count_}; }
+  std::span<const Label> label_list() const {
+    return as_expected_ ? expected_labels_ : std::span<const Label>(labels_.data(), label_count_);
+  }
+  // The current sample's label block as written, from '{' to '}' (empty without one).
+  std::string_view label_text() const { return label_text_; }
+
+  // A hint for input that repeats its series in a fixed order (a dump):
+  // when the next sample's name is `name` and its label block is byte for
+  // byte `label_text` (an earlier sample's label_text()), the block is not
+  // parsed again, label_list() is `labels` (that sample's label_list(),
+  // which the caller keeps alive until Next() is called again) and
+  // as_expected() is true. Text that differs in any byte is parsed as usual.
+  void Expect(std::string_view name, std::string_view label_text, std::span<const Label> labels) {
+    expected_name_ = name;
+    expected_label_text_ = label_text;
+    expected_labels_ = labels;
+  }
+  bool as_expected() const { return as_expected_; }
   // The same labels as a Labels value, built on first use for each sample.
   const Labels& labels() const;
   double value() const { return value_; }
@@ -134,6 +151,11 @@ class TextParser {
   std::vector<Label> labels_;  // the first label_count_ are the current sample's
   size_t label_count_ = 0;
   bool labels_sorted_ = true;
+  std::string_view label_text_;
+  std::string_view expected_name_;
+  std::string_view expected_label_text_;
+  std::span<const Label> expected_labels_;
+  bool as_expected_ = false;
   mutable Labels labels_cache_;
   mutable bool labels_cached_ = false;
   double value_ = 0;

@@ -4,8 +4,10 @@
 
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -265,6 +267,80 @@ TEST(TextParser, ValuesFollowGoParseFloat) {
   }
   EXPECT_EQ(ErrorOf("m 1e400\n", kText), "line 1:3: value out of range \"1e400\"");
   EXPECT_EQ(ErrorOf("m -1e400 1\n# EOF\n", kOM), "line 1:3: value out of range \"-1e400\"");
+}
+
+// Plain decimals take a fast path (a mantissa over a power of ten); it must
+// round exactly as a full decimal-to-binary conversion does, every digit count.
+TEST(TextParser, PlainDecimalsRoundAsStrtod) {
+  std::mt19937_64 rng(20261207);
+  std::string input;
+  std::vector<std::string> texts;
+  std::vector<bool> as_timestamp;
+  for (int i = 0; i < 20000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 17);
+    std::string t;
+    for (int d = 0; d < digits; ++d) t.push_back(static_cast<char>('0' + rng() % 10));
+    const int point = static_cast<int>(rng() % (digits + 2));
+    if (point <= digits) t.insert(static_cast<size_t>(point), ".");
+    if (rng() % 4 == 0) t.insert(0, "-");
+    texts.push_back(t);
+    as_timestamp.push_back(digits <= 15);  // seconds * 1000 must fit in an int64
+    input += "m " + t + " " + (as_timestamp.back() ? t : "0") + "\n";
+  }
+  input += "# EOF\n";
+  Parsed r = Parse(input, kOM);
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.samples.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const double want = std::strtod(texts[i].c_str(), nullptr);
+    ASSERT_EQ(std::bit_cast<uint64_t>(r.samples[i].value), std::bit_cast<uint64_t>(want)) << texts[i];
+    if (as_timestamp[i]) {
+      ASSERT_EQ(r.samples[i].timestamp_ms, static_cast<int64_t>(want * 1000.0)) << texts[i];
+    }
+  }
+}
+
+// A series expected next is recognised by its name and label text alone; any
+// other byte, name or spelling is parsed (and checked) as usual.
+TEST(TextParser, ExpectedSeriesSkipsItsLabelBlock) {
+  const std::string input =
+      "m{b=\"2\",a=\"1\"} 1 10\n"   // parsed: the text of series 1
+      "m{b=\"2\",a=\"1\"} 2 11\n"   // as expected
+      "n{b=\"2\",a=\"1\"} 3 12\n"   // another name
+      "m{a=\"1\",b=\"2\"} 4 13\n"   // the same series spelled otherwise
+      "m{b=\"2\",a=\"1\",} 5 14\n"  // one byte more
+      "m{b=\"2\",a=\"1\"} 6 15\n"
+      "m{b=\"2\",a=\"1\",a=\"3\"} 7 16\n";
+  TextParser p(input, kText);
+  ASSERT_EQ(p.Next(), TextParser::kSample);
+  EXPECT_FALSE(p.as_expected());
+  const std::string text(p.label_text());
+  EXPECT_EQ(text, "{b=\"2\",a=\"1\"}");
+  const std::vector<Label> labels(p.label_list().begin(), p.label_list().end());
+  ASSERT_EQ(labels.size(), 2u);
+  EXPECT_EQ(labels[0].name, "a");  // sorted
+  p.Expect("m", text, labels);
+
+  ASSERT_EQ(p.Next(), TextParser::kSample);
+  EXPECT_TRUE(p.as_expected());
+  EXPECT_EQ(p.label_list().data(), labels.data()) << "the caller's labels, not parsed again";
+  EXPECT_EQ(p.labels().Get("b"), "2");
+  EXPECT_EQ(p.value(), 2);
+  EXPECT_EQ(p.timestamp_ms(), 11);
+
+  for (double value : {3.0, 4.0, 5.0}) {
+    ASSERT_EQ(p.Next(), TextParser::kSample) << value;
+    EXPECT_FALSE(p.as_expected()) << value;
+    EXPECT_EQ(p.value(), value);
+    ASSERT_EQ(p.label_list().size(), 2u) << value;
+    EXPECT_EQ(p.label_list()[0].name, "a") << value;
+    EXPECT_EQ(p.label_list()[1].value, "2") << value;
+  }
+  ASSERT_EQ(p.Next(), TextParser::kSample);
+  EXPECT_TRUE(p.as_expected());
+  // A duplicate label is still an error though the block starts as expected.
+  EXPECT_EQ(p.Next(), TextParser::kError);
+  EXPECT_NE(p.status().message().find("duplicate label"), std::string::npos) << p.status().message();
 }
 
 // ---------------------------------------------------------------- errors

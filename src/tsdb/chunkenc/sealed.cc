@@ -51,6 +51,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <numeric>
 #include <optional>
@@ -105,6 +106,10 @@ int64_t Sub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint
 int64_t Mul(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b)); }
 
 void PutUvarint(std::string* out, uint64_t v) {
+  if (v < 0x80) {
+    out->push_back(static_cast<char>(v));
+    return;
+  }
   char buf[10];
   size_t n = 0;
   while (v >= 0x80) {
@@ -119,6 +124,15 @@ void PutFixed64(std::string* out, uint64_t v) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
 }
 int UvarintLen(uint64_t v) { return v == 0 ? 1 : (std::bit_width(v) + 6) / 7; }
+// Writes v's varint at p, which has room for it; returns the end.
+char* PutUvarintAt(char* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<char>((v & 0x7f) | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<char>(v);
+  return p;
+}
 
 class Reader {
  public:
@@ -172,17 +186,50 @@ Status Corrupt(const char* what) { return Status::Error(std::string("sealed chun
 
 // --- Bit-level coders ---------------------------------------------------------
 
+// Bytes gathered in a small buffer and appended to a string a few dozen at a
+// time: a string append per byte or per word costs more than the coding.
+class ByteSink {
+ public:
+  explicit ByteSink(std::string* out) : out_(out) {}
+  ~ByteSink() { Flush(); }
+  ByteSink(const ByteSink&) = delete;
+  ByteSink& operator=(const ByteSink&) = delete;
+
+  void Push(char c) {
+    if (used_ == sizeof(buf_)) Flush();
+    buf_[used_++] = c;
+  }
+  // Appends the low `bytes` (1..8) bytes of `v`, most significant first.
+  void PushBigEndian(uint64_t v, int bytes) {
+    if (used_ + 8 > sizeof(buf_)) Flush();
+    const uint64_t be = __builtin_bswap64(v << (64 - 8 * bytes));
+    std::memcpy(buf_ + used_, &be, 8);
+    used_ += static_cast<size_t>(bytes);
+  }
+  void Flush() {
+    out_->append(buf_, used_);
+    used_ = 0;
+  }
+  std::string* out() { return out_; }
+
+ private:
+  std::string* out_;
+  char buf_[64];
+  size_t used_ = 0;
+};
+
 // An MSB-first bit writer with a 64-bit accumulator: the encoder's hot loop.
 class FastBitWriter {
  public:
-  explicit FastBitWriter(std::string* out) : out_(out) {}
+  explicit FastBitWriter(std::string* out) : sink_(out) {}
   ~FastBitWriter() { Flush(); }
   // Writes out the last partial byte, zero-padded.
   void Flush() {
     Drain();
-    if (pending_ > 0) out_->push_back(static_cast<char>(acc_ << (8 - pending_)));
+    if (pending_ > 0) sink_.Push(static_cast<char>(acc_ << (8 - pending_)));
     acc_ = 0;
     pending_ = 0;
+    sink_.Flush();
   }
   FastBitWriter(const FastBitWriter&) = delete;
   FastBitWriter& operator=(const FastBitWriter&) = delete;
@@ -205,14 +252,11 @@ class FastBitWriter {
     const int bytes = pending_ / 8;
     if (bytes == 0) return;
     pending_ %= 8;
-    const uint64_t whole = acc_ >> pending_;
-    char buf[8];
-    for (int i = 0; i < bytes; ++i) buf[i] = static_cast<char>(whole >> (8 * (bytes - 1 - i)));
-    out_->append(buf, static_cast<size_t>(bytes));
+    sink_.PushBigEndian(acc_ >> pending_, bytes);
     acc_ &= (uint64_t{1} << pending_) - 1;
   }
 
-  std::string* out_;
+  ByteSink sink_;
   uint64_t acc_ = 0;
   int pending_ = 0;  // bits in acc_ not yet written (at most 64)
 };
@@ -244,7 +288,7 @@ class AdaptiveBit {
 
 class RangeEncoder {
  public:
-  RangeEncoder(std::string* out, int shift) : out_(out), shift_(shift) {}
+  RangeEncoder(std::string* out, int shift) : sink_(out), shift_(shift) {}
 
   void Bit(AdaptiveBit& prob, uint32_t bit) {
     const uint32_t bound = (range_ >> kProbBits) * prob.p0();
@@ -278,8 +322,10 @@ class RangeEncoder {
       }
     }
     for (int i = 0; i < kRangeFlushBytes; ++i) ShiftLow();
+    sink_.Flush();
     // The decoder reads exactly the untrimmed length; it tolerates only this many zeros past the end.
-    for (int i = 0; i < kRangeFlushBytes && !out_->empty() && out_->back() == '\0'; ++i) out_->pop_back();
+    std::string* out = sink_.out();
+    for (int i = 0; i < kRangeFlushBytes && !out->empty() && out->back() == '\0'; ++i) out->pop_back();
   }
 
  private:
@@ -295,7 +341,7 @@ class RangeEncoder {
       uint8_t pending = cache_;
       do {
         // The first byte is always 0 (the coded value is below 1): leave it out.
-        if (started_) out_->push_back(static_cast<char>(pending + carry));
+        if (started_) sink_.Push(static_cast<char>(pending + carry));
         started_ = true;
         pending = 0xFF;
       } while (--cache_size_ != 0);
@@ -305,7 +351,7 @@ class RangeEncoder {
     low_ = (low_ & 0x00FFFFFFu) << 8;
   }
 
-  std::string* out_;
+  ByteSink sink_;
   int shift_;
   uint64_t low_ = 0;
   uint32_t range_ = 0xFFFFFFFFu;
@@ -491,18 +537,32 @@ void PutIntsHeader(std::string* out, uint8_t tag, uint8_t gcd_tag, int64_t base,
 
 void PutIntsVarint(std::string* out, const IntStats& st) {
   PutIntsHeader(out, kIntsVarint, kIntsVarintGcd, st.median, st.divisor);
-  for (uint64_t u : st.residuals) PutUvarint(out, u);
+  size_t bytes = 0;
+  for (uint64_t u : st.residuals) bytes += static_cast<size_t>(UvarintLen(u));
+  const size_t at = out->size();
+  out->resize(at + bytes);
+  char* p = out->data() + at;
+  for (uint64_t u : st.residuals) p = PutUvarintAt(p, u);
 }
 
 void PutIntsSparse(std::string* out, const IntStats& st) {
   PutIntsHeader(out, kIntsSparse, kIntsSparseGcd, st.median, st.divisor);
-  PutUvarint(
-      out, static_cast<uint64_t>(std::count_if(st.xs.begin(), st.xs.end(), [&](int64_t x) { return x != st.median; })));
-  size_t next = 0;
-  for (size_t i = 0; i < st.xs.size(); ++i) {
+  uint64_t nonzero = 0;
+  size_t bytes = 0;
+  for (size_t i = 0, next = 0; i < st.xs.size(); ++i) {
     if (st.xs[i] == st.median) continue;
-    PutUvarint(out, i - next);
-    PutUvarint(out, st.residuals[i]);
+    ++nonzero;
+    bytes += static_cast<size_t>(UvarintLen(i - next) + UvarintLen(st.residuals[i]));
+    next = i + 1;
+  }
+  PutUvarint(out, nonzero);
+  const size_t at = out->size();
+  out->resize(at + bytes);
+  char* p = out->data() + at;
+  for (size_t i = 0, next = 0; i < st.xs.size(); ++i) {
+    if (st.xs[i] == st.median) continue;
+    p = PutUvarintAt(p, i - next);
+    p = PutUvarintAt(p, st.residuals[i]);
     next = i + 1;
   }
 }
