@@ -87,22 +87,19 @@ enum class FloatResult { kOk, kInvalid, kOutOfRange };
 bool ParsePlainDecimal(const char* q, const char* e, double* out) {
   static constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
                                             1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  // Unsigned arithmetic: a mantissa of too many digits wraps, and is refused below.
   uint64_t mantissa = 0;
-  int digits = 0;
-  int fraction_digits = -1;  // -1 until the '.'
-  for (; q < e; ++q) {
-    const char c = *q;
-    if (c >= '0' && c <= '9') {
-      if (++digits > 15) return false;  // 10^15 < 2^53: no overflow, exact
-      mantissa = mantissa * 10 + static_cast<uint64_t>(c - '0');
-      if (fraction_digits >= 0) ++fraction_digits;
-    } else if (c == '.' && fraction_digits < 0) {
-      fraction_digits = 0;
-    } else {
-      return false;
-    }
+  const char* p = q;
+  for (; p < e && static_cast<unsigned char>(*p - '0') < 10; ++p) mantissa = mantissa * 10 + (*p - '0');
+  const char* point = p;
+  int fraction_digits = 0;
+  if (p < e && *p == '.') {
+    for (++p; p < e && static_cast<unsigned char>(*p - '0') < 10; ++p) mantissa = mantissa * 10 + (*p - '0');
+    fraction_digits = static_cast<int>(p - point - 1);
   }
-  if (digits == 0) return false;
+  const long digits = (point - q) + fraction_digits;
+  // 10^15 < 2^53: every mantissa of up to 15 digits is exact in a double.
+  if (p != e || digits == 0 || digits > 15) return false;
   const double m = static_cast<double>(mantissa);
   *out = fraction_digits > 0 ? m / kPowersOfTen[fraction_digits] : m;
   return true;

@@ -303,9 +303,14 @@ class RangeEncoder {
   }
   // Writes the low `nbits` of `value` at probability 1/2, most significant first.
   void Direct(uint64_t value, int nbits) {
-    while (nbits-- > 0) {
-      range_ >>= 1;
-      if ((value >> nbits) & 1) low_ += range_;
+    while (nbits > 0) {
+      // While the range stays at or above kRangeTop no normalization is due:
+      // that many bits go without the check (the same bytes as one at a time).
+      const int batch = std::min(nbits, static_cast<int>(std::bit_width(range_)) - 24);
+      for (int i = 0; i < batch; ++i) {
+        range_ >>= 1;
+        low_ += range_ & (0 - static_cast<uint32_t>((value >> --nbits) & 1));
+      }
       Normalize();
     }
   }
@@ -382,11 +387,15 @@ class RangeDecoder {
   }
   uint64_t Direct(int nbits) {
     uint64_t value = 0;
-    while (nbits-- > 0) {
-      range_ >>= 1;
-      uint32_t bit = code_ >= range_ ? 1 : 0;
-      if (bit) code_ -= range_;
-      value = (value << 1) | bit;
+    while (nbits > 0) {
+      const int batch = std::min(nbits, static_cast<int>(std::bit_width(range_)) - 24);  // as the encoder's
+      nbits -= batch;
+      for (int i = 0; i < batch; ++i) {
+        range_ >>= 1;
+        const uint32_t bit = code_ >= range_ ? 1 : 0;
+        code_ -= range_ & (0 - bit);
+        value = (value << 1) | bit;
+      }
       Normalize();
     }
     return value;
