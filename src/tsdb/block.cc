@@ -376,12 +376,47 @@ std::vector<size_t> Block::Select(const std::vector<Matcher>& matchers) const {
 std::vector<std::string> Block::LabelNames() const { return postings_.Names(); }
 std::vector<std::string> Block::LabelValues(const std::string& name) const { return postings_.Values(name); }
 
-Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const {
+std::shared_ptr<const std::vector<TimestampMs>> SharedTimestamps::Find(const Block* block, uint64_t offset) const {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find({block, offset});
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+void SharedTimestamps::Put(const Block* block, uint64_t offset,
+                           std::shared_ptr<const std::vector<TimestampMs>> timestamps) {
+  std::lock_guard lock(mu_);
+  entries_.emplace(std::make_pair(block, offset), std::move(timestamps));
+}
+
+Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v, SharedTimestamps* shared) const {
   if (i >= series_.size()) return Status::Error("series index out of range");
   const BlockSeries& s = series_[i];
   std::string_view file = file_.view();
-  Status st = DecodeSeriesData(file.substr(s.offset, s.length), t, v, file.substr(0, series_region_size_));
-  return st.WithContext(dir_ + "/block");
+  std::string_view data = file.substr(s.offset, s.length);
+  const std::string_view region = file.substr(0, series_region_size_);
+  if (shared == nullptr || data.size() < 5 || static_cast<uint8_t>(data[0]) != kEncSealedSharedTs) {
+    return DecodeSeriesData(data, t, v, region).WithContext(dir_ + "/block");
+  }
+  Decoder d(data.substr(5));
+  const uint64_t ts_offset = d.Uvarint();
+  (void)d.Uvarint();  // the entry's length: checked when it is decoded
+  if (!d.ok()) return DecodeSeriesData(data, t, v, region).WithContext(dir_ + "/block");  // names the error
+  if (auto cached = shared->Find(this, ts_offset)) {
+    if (Crc32({data.substr(5)}) != GetFixed32(data.data() + 1)) {
+      return Status::Error(dir_ + "/block: series data: checksum mismatch");
+    }
+    Status st = chunkenc::DecodeSealedValues(data.substr(data.size() - d.remaining()), cached->size(), v);
+    if (!st.ok()) return st.WithContext(dir_ + "/block");
+    t->insert(t->end(), cached->begin(), cached->end());
+    return Status::Ok();
+  }
+  const size_t before = t->size();
+  Status st = DecodeSeriesData(data, t, v, region);
+  if (!st.ok()) return st.WithContext(dir_ + "/block");
+  shared->Put(
+      this, ts_offset,
+      std::make_shared<const std::vector<TimestampMs>>(t->begin() + static_cast<std::ptrdiff_t>(before), t->end()));
+  return Status::Ok();
 }
 
 }  // namespace vigil::tsdb

@@ -2,8 +2,11 @@
 // read, merged (compaction) or deleted (retention). Format: docs/format/block.md.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/file.h"
@@ -17,6 +20,21 @@ struct BlockSeries {
   TimestampMs min_time = 0, max_time = 0;
   uint64_t num_samples = 0;
   uint64_t offset = 0, length = 0;  // of the series' data in the block file
+};
+
+class Block;
+
+// Decoded shared timestamps, for the reads of one query: series scraped
+// together share one timestamps entry, which is then decoded and checked once
+// instead of once per series. Safe to use from several threads.
+class SharedTimestamps {
+ public:
+  std::shared_ptr<const std::vector<TimestampMs>> Find(const Block* block, uint64_t offset) const;
+  void Put(const Block* block, uint64_t offset, std::shared_ptr<const std::vector<TimestampMs>> timestamps);
+
+ private:
+  mutable std::mutex mu_;
+  std::map<std::pair<const Block*, uint64_t>, std::shared_ptr<const std::vector<TimestampMs>>> entries_;
 };
 
 class Block {
@@ -33,7 +51,9 @@ class Block {
   // Appends the samples of series `i` to the vectors.
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(const std::string& name) const;
-  Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v) const;
+  // With `shared`, timestamps shared between series are taken from it (and
+  // put there the first time): what one query's reads have in common.
+  Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v, SharedTimestamps* shared = nullptr) const;
   bool Overlaps(TimestampMs mint, TimestampMs maxt) const { return info_.max_time >= mint && info_.min_time <= maxt; }
 
  private:

@@ -113,13 +113,25 @@ class MergedSeries final : public Series {
     std::vector<TimestampMs>& t = *t_out;
     std::vector<double>& v = *v_out;
     Status err;
+    // Appends the samples of `st` (strictly increasing: a block's data is
+    // checked to be) within [from, maxt_], found by binary search.
+    auto append_window = [this](const std::vector<TimestampMs>& st, const std::vector<double>& sv,
+                                std::vector<TimestampMs>& to_t, std::vector<double>& to_v, TimestampMs from,
+                                bool after_last) {
+      auto lo =
+          after_last ? std::upper_bound(st.begin(), st.end(), from) : std::lower_bound(st.begin(), st.end(), from);
+      auto hi = std::upper_bound(lo, st.end(), maxt_);
+      if (lo >= hi) return;
+      to_t.insert(to_t.end(), lo, hi);
+      to_v.insert(to_v.end(), sv.begin() + (lo - st.begin()), sv.begin() + (hi - st.begin()));
+    };
     // Downsampled points first; raw samples only after the last of them.
     auto take = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
-      for (size_t i = 0; i < st.size(); ++i) {
-        if (st[i] < mint_ || st[i] > maxt_) continue;
-        if (!t.empty() && st[i] <= t.back()) continue;  // overlap between sources: keep the first
-        t.push_back(st[i]);
-        v.push_back(sv[i]);
+      // Overlap between sources: keep the first.
+      if (!t.empty() && t.back() >= mint_) {
+        append_window(st, sv, t, v, t.back(), true);
+      } else {
+        append_window(st, sv, t, v, mint_, false);
       }
     };
     // Raw blocks may overlap (an imported block and the head's block of the
@@ -127,6 +139,10 @@ class MergedSeries final : public Series {
     std::vector<TimestampMs> rt;
     std::vector<double> rv;
     auto gather = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
+      append_window(st, sv, rt, rv, mint_, false);
+    };
+    // The head's chunks are gathered sample by sample (no order assumed).
+    auto gather_unsorted = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
       for (size_t i = 0; i < st.size(); ++i) {
         if (st[i] < mint_ || st[i] > maxt_) continue;
         rt.push_back(st[i]);
@@ -138,11 +154,11 @@ class MergedSeries final : public Series {
     for (const BlockSource& b : blocks) {
       st.clear();
       sv.clear();
-      Status s = b.block->Read(b.index, &st, &sv);
+      Status s = b.block->Read(b.index, &st, &sv, shared.get());
       if (s.ok() && b.count_index) {
         std::vector<TimestampMs> ct;
         std::vector<double> cv;
-        s = b.block->Read(*b.count_index, &ct, &cv);
+        s = b.block->Read(*b.count_index, &ct, &cv, shared.get());
         if (s.ok() && ct != st) s = Status::Error("sum and count aggregates disagree");
         for (size_t i = 0; s.ok() && i < sv.size(); ++i) sv[i] = cv[i] > 0 ? sv[i] / cv[i] : std::nan("");
       }
@@ -165,15 +181,22 @@ class MergedSeries final : public Series {
         st.push_back(d.t());
         sv.push_back(d.v());
       }
-      gather(st, sv);
+      gather_unsorted(st, sv);
     }
-    SortByTime(rt, rv);
-    take(rt, rv);
+    SortByTime(rt, rv);  // strictly increasing after it
+    if (t.empty()) {
+      t.swap(rt);
+      v.swap(rv);
+    } else {
+      take(rt, rv);
+    }
     return err;
   }
 
   std::vector<BlockSource> blocks;
   ChunkSnapshot head;
+  // Decoded timestamps common to the series of one Select.
+  std::shared_ptr<SharedTimestamps> shared;
 
  private:
   Labels labels_;
@@ -208,9 +231,13 @@ class DBQuerier final : public Querier {
 
   Result<std::vector<std::shared_ptr<Series>>> Select(const std::vector<Matcher>& matchers) override {
     std::map<Labels, std::shared_ptr<MergedSeries>> merged;
+    auto shared = std::make_shared<SharedTimestamps>();
     auto get = [&](const Labels& l) -> MergedSeries& {
       auto& slot = merged[l];
-      if (!slot) slot = std::make_shared<MergedSeries>(l, mint_, maxt_);
+      if (!slot) {
+        slot = std::make_shared<MergedSeries>(l, mint_, maxt_);
+        slot->shared = shared;
+      }
       return *slot;
     };
     for (const QueryBlock& qb : blocks_) {

@@ -1442,6 +1442,28 @@ Status DecodeSealedSplit(std::string_view ts_part, std::string_view value_part, 
   return DecodeSections(ts_section, th.byte, value_section, vh.byte, n, timestamps_ms, values);
 }
 
+Status DecodeSealedValues(std::string_view value_part, size_t count, std::vector<double>* values) {
+  Reader vr(value_part);
+  Header vh;
+  Status s = ReadHeader(vr, &vh);
+  if (!s.ok()) return s.WithContext("values");
+  if ((vh.byte & ~((3 << 2) | kValZstdBit)) != 0) return Corrupt("timestamp bits set in a values part");
+  if (vh.count == 0 || vh.count != count) return Corrupt("timestamp and value counts differ");
+  std::string_view section;
+  (void)vr.Bytes(vr.remaining(), &section);
+  std::string buf;
+  if (vh.byte & kValZstdBit) {
+    s = Decompress(section, MaxSectionBytes(count), &buf);
+    if (!s.ok()) return s.WithContext("values");
+    section = buf;
+  }
+  const size_t old_size = values->size();
+  values->resize(old_size + count);
+  s = DecodeValues((vh.byte >> 2) & 3, section, count, values->data() + old_size);
+  if (!s.ok()) values->resize(old_size);
+  return s;
+}
+
 Result<size_t> SealedSampleCount(std::string_view data) {
   Reader r(data);
   Header h;

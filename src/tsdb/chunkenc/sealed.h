@@ -58,6 +58,10 @@ std::string EncodeSealedValues(std::span<const double> values, const SealedEncod
 Status DecodeSealedSplit(std::string_view ts_part, std::string_view value_part, std::vector<int64_t>* timestamps_ms,
                          std::vector<double>* values);
 
+// Decodes only a values part of `count` samples, appending to *values
+// (nothing on error): for a reader that already holds the timestamps.
+Status DecodeSealedValues(std::string_view value_part, size_t count, std::vector<double>* values);
+
 // Returns the number of samples in a sealed chunk without decoding it.
 Result<size_t> SealedSampleCount(std::string_view data);
 
