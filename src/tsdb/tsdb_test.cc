@@ -11,6 +11,7 @@
 
 #include "base/testing/temp_dir.h"
 #include "tsdb/block.h"
+#include "tsdb/encoding.h"
 #include "tsdb/wal.h"
 
 namespace vigil::tsdb {
@@ -532,6 +533,82 @@ TEST(Block, CorruptSharedTimestampsAreAnErrorForTheirUsers) {
   std::vector<TimestampMs> t;
   std::vector<double> v;
   EXPECT_FALSE(DecodeSeriesData(std::string_view(file).substr(index[0].offset, index[0].length), &t, &v).ok());
+}
+
+// One query's reads share the decoded timestamps: the same samples as reading
+// each series alone, one cached sequence per timestamps entry, and a damaged
+// values entry is still refused when its timestamps come from the cache.
+TEST(Block, ReadsSharingTimestampsGiveTheSameSamplesAndStillCheckEachEntry) {
+  TempDir dir;
+  const auto series = SharedTimestampSeries();
+  auto info = WriteBlock(dir.path(), series, 0, 10'000'000, 1);
+  ASSERT_TRUE(info.ok());
+  const std::string block_dir = dir.path() + "/" + info->id;
+  {
+    auto b = Block::Open(block_dir);
+    ASSERT_TRUE(b.ok());
+    SharedTimestamps shared;
+    std::set<uint64_t> entries;
+    const std::string file = ReadAll(block_dir + "/block");
+    for (size_t i = 0; i < (*b)->series().size(); ++i) {
+      std::vector<TimestampMs> t_alone, t_shared;
+      std::vector<double> v_alone, v_shared;
+      ASSERT_TRUE((*b)->Read(i, &t_alone, &v_alone).ok());
+      ASSERT_TRUE((*b)->Read(i, &t_shared, &v_shared, &shared).ok());
+      ASSERT_EQ(t_shared, t_alone) << i;
+      ASSERT_EQ(v_shared.size(), v_alone.size());
+      for (size_t k = 0; k < v_alone.size(); ++k) {
+        ASSERT_EQ(std::bit_cast<uint64_t>(v_shared[k]), std::bit_cast<uint64_t>(v_alone[k]));
+      }
+      const BlockSeries& s = (*b)->series()[i];
+      if (file[s.offset] == 4) {
+        Decoder d(std::string_view(file).substr(s.offset + 5));
+        const uint64_t offset = d.Uvarint();
+        entries.insert(offset);
+        auto cached = shared.Find(b->get(), offset);
+        ASSERT_NE(cached, nullptr);
+        EXPECT_EQ(*cached, t_alone);
+      }
+    }
+    EXPECT_EQ(entries.size(), 2u);  // the node scrape's and the "other" timestamps
+  }
+  // Damage the second user of the first timestamps entry: its values fail
+  // their checksum though its timestamps are already cached.
+  std::string file = ReadAll(block_dir + "/block");
+  std::vector<BlockSeries> index;
+  ASSERT_TRUE(ParseBlockFile(file, &index).ok());
+  // Users of the first entry read (so the victim's timestamps are a cache hit).
+  std::vector<size_t> users;
+  uint64_t first_offset = 0;
+  for (size_t i = 0; i < index.size(); ++i) {
+    if (file[index[i].offset] != 4) continue;
+    Decoder d(std::string_view(file).substr(index[i].offset + 5));
+    const uint64_t offset = d.Uvarint();
+    if (users.empty()) first_offset = offset;
+    if (offset == first_offset) users.push_back(i);
+  }
+  ASSERT_GE(users.size(), 2u);
+  const BlockSeries& victim = index[users[1]];
+  file[victim.offset + victim.length - 1] ^= 0x01;
+  std::ofstream(block_dir + "/block", std::ios::binary | std::ios::trunc) << file;
+  auto b = Block::Open(block_dir);
+  ASSERT_TRUE(b.ok());
+  SharedTimestamps shared;
+  std::vector<TimestampMs> t;
+  std::vector<double> v;
+  size_t failed = 0;
+  for (size_t i : users) {
+    t.clear();
+    v.clear();
+    Status st = (*b)->Read(i, &t, &v, &shared);
+    if (!st.ok()) {
+      ++failed;
+      EXPECT_NE(st.message().find("checksum"), std::string::npos) << st.message();
+      EXPECT_NE(st.message().find(block_dir), std::string::npos) << st.message();
+      EXPECT_TRUE(t.empty() && v.empty());
+    }
+  }
+  EXPECT_EQ(failed, 1u);
 }
 
 TEST(Block, UnreadableBlockIsSkippedNotFatal) {
