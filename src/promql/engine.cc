@@ -9,6 +9,7 @@
 #include <climits>
 #include <cmath>
 #include <ctime>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <unordered_map>
@@ -369,13 +370,13 @@ class Evaluator {
       for (auto& h : helpers) h.join();
       for (size_t k = 0; k < n; ++k) {
         if (!errors[k].ok()) Fail(errors[k].message());
+        // The samples come in time order: the window is found by binary search.
         const auto& t = ts[k];
-        std::vector<Point> points;
-        points.reserve(static_cast<size_t>(
-            std::count_if(t.begin(), t.end(), [&](TimestampMs x) { return x >= mint && x <= maxt; })));
-        for (size_t i = 0; i < t.size(); ++i) {
-          if (t[i] >= mint && t[i] <= maxt) points.push_back({t[i], values[k][i]});
-        }
+        const auto lo = std::lower_bound(t.begin(), t.end(), mint);
+        const auto hi = std::upper_bound(lo, t.end(), maxt);
+        const size_t first = static_cast<size_t>(lo - t.begin());
+        std::vector<Point> points(static_cast<size_t>(hi - lo));
+        for (size_t i = 0; i < points.size(); ++i) points[i] = {t[first + i], values[k][first + i]};
         if (count) q_.Account(static_cast<int64_t>(points.size()));
         q_.CheckDeadline();
         if (!points.empty()) fn(Loaded{series[begin + k]->labels(), std::move(points)});
@@ -437,8 +438,18 @@ class Evaluator {
   }
 
   RangeSource LoadRange(const Expr& arg, std::string_view function = {}) {
-    const Expr* e = Unparen(&arg);
     RangeSource src;
+    LoadRangeInto(arg, function, &src);
+    return src;
+  }
+
+  // With `each`, a matrix selector's series go to it one at a time as they
+  // are loaded instead of into src->series, so only a batch of raw samples
+  // is held at once; a subquery's series are still kept in src->series.
+  void LoadRangeInto(const Expr& arg, std::string_view function, RangeSource* out,
+                     const std::function<void(Series&&)>& each = {}) {
+    const Expr* e = Unparen(&arg);
+    RangeSource& src = *out;
     if (e->kind == Expr::Kind::kMatrixSelector) {
       const auto& ms = static_cast<const MatrixSelector&>(*e);
       const auto& vs = static_cast<const VectorSelector&>(*ms.selector);
@@ -455,7 +466,13 @@ class Evaluator {
       }
       Load(vs, first - ms.range.count() + 1, last, true, hints, [&](Loaded&& l) {
         std::erase_if(l.points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
-        if (!l.points.empty()) src.series.push_back(Series{std::move(l.labels), std::move(l.points), false});
+        if (l.points.empty()) return;
+        Series series{std::move(l.labels), std::move(l.points), false};
+        if (each) {
+          each(std::move(series));
+        } else {
+          src.series.push_back(std::move(series));
+        }
       });
     } else if (e->kind == Expr::Kind::kSubquery) {
       const auto& sq = static_cast<const SubqueryExpr&>(*e);
@@ -467,7 +484,6 @@ class Evaluator {
     } else {
       Fail("expected a range vector");
     }
-    return src;
   }
 
   Matrix EvalSubquery(const SubqueryExpr& sq) {
@@ -488,28 +504,31 @@ class Evaluator {
   // the one before (a counter reset), counted once per series.
   template <typename Fn>
   void ForEachWindow(const RangeSource& src, Fn&& fn, bool mark_drops = false) {
-    std::vector<uint32_t> drops_before;  // drops_before[i]: drops among points [0, i]
-    for (size_t si = 0; si < src.series.size(); ++si) {
-      const auto& pts = src.series[si].points;
-      if (mark_drops) {
-        drops_before.resize(pts.size());
-        uint32_t drops = 0;
-        for (size_t k = 0; k < pts.size(); ++k) {
-          if (k > 0 && pts[k].v < pts[k - 1].v) ++drops;
-          drops_before[k] = drops;
-        }
+    for (size_t si = 0; si < src.series.size(); ++si) ForEachWindowOf(src, si, src.series[si].points, fn, mark_drops);
+  }
+
+  // The same for one series' points (`si` is passed on to `fn`).
+  template <typename Fn>
+  void ForEachWindowOf(const RangeSource& src, size_t si, const std::vector<Point>& pts, Fn&& fn, bool mark_drops) {
+    std::vector<uint32_t>& drops_before = drops_scratch_;  // drops_before[i]: drops among points [0, i]
+    if (mark_drops) {
+      drops_before.resize(pts.size());
+      uint32_t drops = 0;
+      for (size_t k = 0; k < pts.size(); ++k) {
+        if (k > 0 && pts[k].v < pts[k - 1].v) ++drops;
+        drops_before[k] = drops;
       }
-      size_t lo = 0, hi = 0;
-      for (size_t i = 0; i < Steps(); ++i) {
-        TimestampMs ref = RefTime(src.at, src.at_ms, src.offset, T(i));
-        TimestampMs from = ref - src.range.count();
-        while (hi < pts.size() && pts[hi].t <= ref) ++hi;
-        while (lo < hi && pts[lo].t <= from) ++lo;
-        Window w{std::span<const Point>(pts.data() + lo, hi - lo), from, ref, T(i), src.range};
-        if (mark_drops && hi > lo) w.may_have_drops = drops_before[hi - 1] != drops_before[lo];
-        fn(si, i, w);
-        q_.CheckDeadline();
-      }
+    }
+    size_t lo = 0, hi = 0;
+    for (size_t i = 0; i < Steps(); ++i) {
+      TimestampMs ref = RefTime(src.at, src.at_ms, src.offset, T(i));
+      TimestampMs from = ref - src.range.count();
+      while (hi < pts.size() && pts[hi].t <= ref) ++hi;
+      while (lo < hi && pts[lo].t <= from) ++lo;
+      Window w{std::span<const Point>(pts.data() + lo, hi - lo), from, ref, T(i), src.range};
+      if (mark_drops && hi > lo) w.may_have_drops = drops_before[hi - 1] != drops_before[lo];
+      fn(si, i, w);
+      q_.CheckDeadline();
     }
   }
 
@@ -667,6 +686,8 @@ class Evaluator {
   }
 
   Val EvalAggregate(const AggregateExpr& a);
+  bool AggregateSeriesBySeries(const AggregateExpr& a, const Val& in, const std::vector<size_t>& group_of,
+                               LabelSetIndex& groups_index, const std::vector<bool>& group_drops_name, Val* out);
   Val EvalTime();
   Val EvalCall(const Call& c);
   Val EvalRangeCall(const Call& c, size_t matrix_arg);
@@ -678,9 +699,88 @@ class Evaluator {
   QueryState& q_;
   const TimestampMs start_, end_;
   const int64_t step_;
+  std::vector<uint32_t> drops_scratch_;  // ForEachWindowOf's, kept between series
 };
 
 // ---- aggregation ----
+
+// sum, min, max, count and group of a range query, series by series: each
+// input series' points are read in order (one step at a time across every
+// series touches a cache line per series and step), into a cell per group and
+// step. Each cell sees the same values in the same order (input series
+// ascending) as the step-by-step loop, so the results are bit for bit the same,
+// and so is the order of the output. False when it does not apply.
+bool Evaluator::AggregateSeriesBySeries(const AggregateExpr& a, const Val& in, const std::vector<size_t>& group_of,
+                                        LabelSetIndex& groups_index, const std::vector<bool>& group_drops_name,
+                                        Val* result) {
+  const AggregateOp op = a.op;
+  if (op != AggregateOp::kSum && op != AggregateOp::kMin && op != AggregateOp::kMax && op != AggregateOp::kCount &&
+      op != AggregateOp::kGroup) {
+    return false;
+  }
+  // Bounded: a cell per group and step (32 bytes each).
+  constexpr size_t kMaxCells = size_t{1} << 18;
+  const size_t steps = Steps(), groups = groups_index.size();
+  if (steps < 2 || groups == 0 || groups > kMaxCells / steps) return false;
+  struct Cell {
+    double value = 0, c = 0, count = 0;
+    size_t first = SIZE_MAX;  // the first input series with a point here
+  };
+  std::vector<Cell> cells(groups * steps);
+  for (size_t si = 0; si < in.m.size(); ++si) {
+    Cell* row = &cells[group_of[si] * steps];
+    size_t last = SIZE_MAX;
+    for (const Point& pt : in.m[si].points) {
+      if (pt.t < start_ || pt.t > end_) continue;
+      const size_t step = StepOf(pt.t);
+      if (T(step) != pt.t || step == last) continue;  // as the step loop: the first point at a step time
+      last = step;
+      Cell& cell = row[step];
+      const double f = pt.v;
+      if (cell.first == SIZE_MAX) {
+        cell.first = si;
+        cell.value = f;
+        cell.count = 1;
+        continue;
+      }
+      cell.count++;
+      switch (op) {
+        case AggregateOp::kSum: KahanAdd(f, cell.value, cell.c); break;
+        case AggregateOp::kMax:
+          if (cell.value < f || std::isnan(cell.value)) cell.value = f;
+          break;
+        case AggregateOp::kMin:
+          if (cell.value > f || std::isnan(cell.value)) cell.value = f;
+          break;
+        default: break;
+      }
+    }
+    q_.CheckDeadline();
+  }
+  SeriesBuilder out;
+  std::vector<size_t> present;
+  for (size_t step = 0; step < steps; ++step) {
+    present.clear();
+    for (size_t g = 0; g < groups; ++g) {
+      if (cells[g * steps + step].first != SIZE_MAX) present.push_back(g);
+    }
+    // Groups in order of their first input series at this step, as the step loop adds them.
+    std::sort(present.begin(), present.end(),
+              [&](size_t x, size_t y) { return cells[x * steps + step].first < cells[y * steps + step].first; });
+    for (size_t g : present) {
+      const Cell& cell = cells[g * steps + step];
+      double v = cell.value;
+      if (op == AggregateOp::kSum) v = std::isinf(cell.value) ? cell.value : cell.value + cell.c;
+      if (op == AggregateOp::kCount) v = cell.count;
+      if (op == AggregateOp::kGroup) v = 1;
+      out.Add(groups_index.labels(g), group_drops_name[g], {T(step), v});
+    }
+    q_.CheckDeadline();
+  }
+  result->type = ValueType::kVector;
+  result->m = out.Take();
+  return true;
+}
 
 Val Evaluator::EvalAggregate(const AggregateExpr& a) {
   std::vector<double> param;
@@ -712,6 +812,8 @@ Val Evaluator::EvalAggregate(const AggregateExpr& a) {
     group_drops_name.resize(groups_index.size(), false);
     if (in.m[i].drop_name && !g.Get("__name__").empty()) group_drops_name[group_of[i]] = true;
   }
+
+  if (Val fast; AggregateSeriesBySeries(a, in, group_of, groups_index, group_drops_name, &fast)) return fast;
 
   struct Group {
     bool seen = false;
@@ -1022,29 +1124,33 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   for (size_t i = 0; i < c.args.size(); ++i) {
     if (i != matrix_arg) params.push_back(ScalarSteps(*c.args[i]));
   }
-  RangeSource src = LoadRange(*c.args[matrix_arg], name);
   const bool keep_name = KeepsMetricName(name);
+  const bool mark_drops = MarksCounterResets(name);
   Val out;
   out.type = ValueType::kVector;
-  out.m.resize(src.series.size());
   std::vector<double> step_params(params.size());
-  ForEachWindow(
-      src,
-      [&](size_t si, size_t i, const Window& w) {
-        if (w.points.empty()) return;
-        for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
-        auto v = fn(w, step_params, q_.notes);
-        if (v) {
-          out.m[si].points.push_back({T(i), *v});
-          q_.Tick();
-        }
-      },
-      MarksCounterResets(name));
-  for (size_t si = 0; si < src.series.size(); ++si) {
-    out.m[si].labels = std::move(src.series[si].labels);
-    out.m[si].drop_name = !keep_name || src.series[si].drop_name;
-  }
-  std::erase_if(out.m, [](const Series& s) { return s.points.empty(); });
+  RangeSource src;
+  // Each series' windows are evaluated as soon as it is loaded: its raw
+  // samples need not wait for the other series'.
+  auto evaluate = [&](Series&& in) {
+    Series result{std::move(in.labels), {}, !keep_name || in.drop_name};
+    result.points.reserve(Steps());
+    ForEachWindowOf(
+        src, 0, in.points,
+        [&](size_t, size_t i, const Window& w) {
+          if (w.points.empty()) return;
+          for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
+          auto v = fn(w, step_params, q_.notes);
+          if (v) {
+            result.points.push_back({T(i), *v});
+            q_.Tick();
+          }
+        },
+        mark_drops);
+    if (!result.points.empty()) out.m.push_back(std::move(result));
+  };
+  LoadRangeInto(*c.args[matrix_arg], name, &src, evaluate);
+  for (Series& s : src.series) evaluate(std::move(s));  // a subquery's
   return out;
 }
 

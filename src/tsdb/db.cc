@@ -112,45 +112,41 @@ class MergedSeries final : public Series {
   Status AppendSamples(std::vector<TimestampMs>* t_out, std::vector<double>* v_out) const override {
     std::vector<TimestampMs>& t = *t_out;
     std::vector<double>& v = *v_out;
-    Status err;
-    // Appends the samples of `st` (strictly increasing: a block's data is
-    // checked to be) within [from, maxt_], found by binary search.
-    auto append_window = [this](const std::vector<TimestampMs>& st, const std::vector<double>& sv,
-                                std::vector<TimestampMs>& to_t, std::vector<double>& to_v, TimestampMs from,
-                                bool after_last) {
-      auto lo =
-          after_last ? std::upper_bound(st.begin(), st.end(), from) : std::lower_bound(st.begin(), st.end(), from);
+    std::vector<TimestampMs> st;
+    std::vector<double> sv;
+    // Appends the samples of st/sv (strictly increasing: a block's data is
+    // checked to be) within [from, maxt_], found by binary search; with
+    // `after`, only those after `from`.
+    auto append_window = [&](std::vector<TimestampMs>& to_t, std::vector<double>& to_v, TimestampMs from, bool after) {
+      auto lo = after ? std::upper_bound(st.begin(), st.end(), from) : std::lower_bound(st.begin(), st.end(), from);
       auto hi = std::upper_bound(lo, st.end(), maxt_);
       if (lo >= hi) return;
       to_t.insert(to_t.end(), lo, hi);
       to_v.insert(to_v.end(), sv.begin() + (lo - st.begin()), sv.begin() + (hi - st.begin()));
     };
-    // Downsampled points first; raw samples only after the last of them.
-    auto take = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
-      // Overlap between sources: keep the first.
+    // Into the caller's buffers, after what they hold (sources that overlap: the first is kept).
+    auto take = [&] {
       if (!t.empty() && t.back() >= mint_) {
-        append_window(st, sv, t, v, t.back(), true);
+        append_window(t, v, t.back(), true);
       } else {
-        append_window(st, sv, t, v, mint_, false);
+        append_window(t, v, mint_, false);
       }
     };
+    // The common case, one raw block and nothing in the head: its window
+    // goes straight to the caller's buffers.
+    if (blocks.size() == 1 && head.chunks.empty() && head.error.ok() &&
+        blocks[0].block->info().resolution.count() == 0) {
+      Status s = blocks[0].block->Read(blocks[0].index, &st, &sv, shared.get());
+      if (!s.ok()) return s;
+      take();
+      return Status::Ok();
+    }
+    Status err;
     // Raw blocks may overlap (an imported block and the head's block of the
-    // same range): gathered, then put in time order.
+    // same range): gathered, then put in time order. Downsampled points come
+    // first; raw samples only after the last of them.
     std::vector<TimestampMs> rt;
     std::vector<double> rv;
-    auto gather = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
-      append_window(st, sv, rt, rv, mint_, false);
-    };
-    // The head's chunks are gathered sample by sample (no order assumed).
-    auto gather_unsorted = [&](const std::vector<TimestampMs>& st, const std::vector<double>& sv) {
-      for (size_t i = 0; i < st.size(); ++i) {
-        if (st[i] < mint_ || st[i] > maxt_) continue;
-        rt.push_back(st[i]);
-        rv.push_back(sv[i]);
-      }
-    };
-    std::vector<TimestampMs> st;
-    std::vector<double> sv;
     for (const BlockSource& b : blocks) {
       st.clear();
       sv.clear();
@@ -167,29 +163,25 @@ class MergedSeries final : public Series {
         continue;
       }
       if (b.block->info().resolution.count() > 0) {
-        take(st, sv);
+        take();
       } else {
-        gather(st, sv);
+        append_window(rt, rv, mint_, false);
       }
     }
     if (!head.error.ok()) err = head.error;
+    // The head's chunks are gathered sample by sample (no order assumed).
     for (const auto& chunk : head.chunks) {
-      st.clear();
-      sv.clear();
       chunkenc::DecimalDecoder d(*chunk);
       while (d.Next()) {
-        st.push_back(d.t());
-        sv.push_back(d.v());
+        if (d.t() < mint_ || d.t() > maxt_) continue;
+        rt.push_back(d.t());
+        rv.push_back(d.v());
       }
-      gather_unsorted(st, sv);
     }
     SortByTime(rt, rv);  // strictly increasing after it
-    if (t.empty()) {
-      t.swap(rt);
-      v.swap(rv);
-    } else {
-      take(rt, rv);
-    }
+    st.swap(rt);
+    sv.swap(rv);
+    take();
     return err;
   }
 

@@ -12,7 +12,6 @@
 namespace vigil::tsdb {
 
 double StaleNaN() { return std::bit_cast<double>(kStaleNaNBits); }
-bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
 
 namespace {
 

@@ -2,6 +2,7 @@
 // everything else uses, and the DB that owns head, WAL and blocks.
 #pragma once
 
+#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -21,7 +22,8 @@ using SeriesRef = uint64_t;
 // Prometheus's staleness marker: a NaN with this exact bit pattern.
 inline constexpr uint64_t kStaleNaNBits = 0x7ff0000000000002ULL;
 double StaleNaN();
-bool IsStaleNaN(double v);
+// Inline: queries test every sample they load.
+inline bool IsStaleNaN(double v) { return std::bit_cast<uint64_t>(v) == kStaleNaNBits; }
 
 struct Options {
   std::string dir;  // the store lives in dir/ (wal/, blocks/, head_chunks/, lock)
