@@ -510,7 +510,18 @@ class Evaluator {
   // The same for one series' points (`si` is passed on to `fn`).
   template <typename Fn>
   void ForEachWindowOf(const RangeSource& src, size_t si, const std::vector<Point>& pts, Fn&& fn, bool mark_drops) {
-    std::vector<uint32_t>& drops_before = drops_scratch_;  // drops_before[i]: drops among points [0, i]
+    WindowsOf(src, pts, mark_drops, drops_scratch_, [&](size_t i, const Window& w) {
+      fn(si, i, w);
+      q_.CheckDeadline();
+    });
+  }
+
+  // Calls fn(step, window) for each step over `pts`; touches no query
+  // state, so helper threads may call it (each with its own `drops_before`).
+  template <typename Fn>
+  void WindowsOf(const RangeSource& src, const std::vector<Point>& pts, bool mark_drops,
+                 std::vector<uint32_t>& drops_before,  // drops_before[i]: drops among points [0, i]
+                 Fn&& fn) const {
     if (mark_drops) {
       drops_before.resize(pts.size());
       uint32_t drops = 0;
@@ -527,8 +538,7 @@ class Evaluator {
       while (lo < hi && pts[lo].t <= from) ++lo;
       Window w{std::span<const Point>(pts.data() + lo, hi - lo), from, ref, T(i), src.range};
       if (mark_drops && hi > lo) w.may_have_drops = drops_before[hi - 1] != drops_before[lo];
-      fn(si, i, w);
-      q_.CheckDeadline();
+      fn(i, w);
     }
   }
 
@@ -1128,29 +1138,61 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   const bool mark_drops = MarksCounterResets(name);
   Val out;
   out.type = ValueType::kVector;
-  std::vector<double> step_params(params.size());
   RangeSource src;
-  // Each series' windows are evaluated as soon as it is loaded: its raw
-  // samples need not wait for the other series'.
+  // Series are evaluated as they are loaded, a batch at a time (only a batch
+  // of raw samples is held), on several threads when the batch has enough
+  // windows: a range function reads only its window and the step's
+  // parameters. Results keep the series order. Buffers are reserved on this
+  // thread: what helpers allocated would stay in their malloc arenas.
+  constexpr size_t kBatch = 64;
+  constexpr size_t kMinWindowsPerThread = 16384;
+  const size_t max_threads = static_cast<size_t>(std::max(1, q_.options.max_decode_threads));
+  std::vector<Series> pending;
+  auto evaluate_pending = [&] {
+    const size_t n = pending.size();
+    if (n == 0) return;
+    std::vector<Series> results(n);
+    for (size_t k = 0; k < n; ++k) {
+      results[k] = Series{std::move(pending[k].labels), {}, !keep_name || pending[k].drop_name};
+      results[k].points.reserve(Steps());
+    }
+    const size_t threads = std::min({max_threads, n, std::max<size_t>(1, n * Steps() / kMinWindowsPerThread)});
+    std::vector<Annotations> notes(threads);
+    std::vector<std::vector<uint32_t>> drops(threads);
+    std::vector<std::vector<double>> step_params(threads, std::vector<double>(params.size()));
+    auto work = [&](size_t w, size_t from, size_t to) {
+      for (size_t k = from; k < to; ++k) {
+        std::vector<Point>& result = results[k].points;
+        WindowsOf(src, pending[k].points, mark_drops, drops[w], [&](size_t i, const Window& win) {
+          if (win.points.empty()) return;
+          for (size_t p = 0; p < params.size(); ++p) step_params[w][p] = params[p][i];
+          if (auto v = fn(win, step_params[w], notes[w])) result.push_back({T(i), *v});
+        });
+      }
+    };
+    std::vector<std::thread> helpers;
+    for (size_t w = 1; w < threads; ++w) helpers.emplace_back(work, w, n * w / threads, n * (w + 1) / threads);
+    work(0, 0, n / threads);
+    for (auto& h : helpers) h.join();
+    for (const Annotations& a : notes) {  // in series order, as one thread would have noted them
+      for (const auto& w : a.warnings) q_.notes.Warn(w);
+      for (const auto& i : a.infos) q_.notes.Info(i);
+    }
+    for (Series& r : results) {
+      if (r.points.empty()) continue;
+      q_.Account(static_cast<int64_t>(r.points.size()));
+      out.m.push_back(std::move(r));
+    }
+    q_.CheckDeadline();
+    pending.clear();
+  };
   auto evaluate = [&](Series&& in) {
-    Series result{std::move(in.labels), {}, !keep_name || in.drop_name};
-    result.points.reserve(Steps());
-    ForEachWindowOf(
-        src, 0, in.points,
-        [&](size_t, size_t i, const Window& w) {
-          if (w.points.empty()) return;
-          for (size_t p = 0; p < params.size(); ++p) step_params[p] = params[p][i];
-          auto v = fn(w, step_params, q_.notes);
-          if (v) {
-            result.points.push_back({T(i), *v});
-            q_.Tick();
-          }
-        },
-        mark_drops);
-    if (!result.points.empty()) out.m.push_back(std::move(result));
+    pending.push_back(std::move(in));
+    if (pending.size() >= kBatch) evaluate_pending();
   };
   LoadRangeInto(*c.args[matrix_arg], name, &src, evaluate);
   for (Series& s : src.series) evaluate(std::move(s));  // a subquery's
+  evaluate_pending();
   return out;
 }
 

@@ -173,6 +173,49 @@ TEST(EngineAggregate, RangeEqualsInstantAtEveryStep) {
   }
 }
 
+// Windows of a large range query are evaluated on several threads: the
+// answer, its order and its annotations are those of one thread.
+TEST(EngineWindows, ThreadsGiveTheOneThreadAnswer) {
+  tsdb::MemoryStorage storage;
+  for (int s = 0; s < 150; ++s) {
+    Labels c{{"__name__", "c_total"}, {"i", std::to_string(s)}};
+    Labels g{{"__name__", "g"}, {"i", std::to_string(s)}};
+    for (int k = 0; k <= 720; ++k) {
+      storage.Add(c, k * 10'000, (k % 97) * 1.5 + s);  // resets every 97 samples
+      storage.Add(g, k * 10'000, std::sin(k + s));
+    }
+  }
+  QuerierFactory f = [&](TimestampMs mint, TimestampMs maxt, const tsdb::ReadHints&) {
+    return storage.NewQuerier(mint, maxt);
+  };
+  for (const char* q : {"rate(c_total[1m])", "sum by (i) (increase(c_total[2m]))", "deriv(g[1m])",
+                        "quantile_over_time(0.9, g[5m])", "quantile_over_time(2, g[1m])"}) {
+    auto expr = ParseExpr(q);
+    ASSERT_TRUE(expr.ok()) << q;
+    EngineOptions one, four;
+    one.max_decode_threads = 1;
+    four.max_decode_threads = 4;
+    auto a = Engine(one).Range(f, **expr, 60'000, 7'200'000, Duration(10'000));
+    auto b = Engine(four).Range(f, **expr, 60'000, 7'200'000, Duration(10'000));
+    ASSERT_TRUE(a.ok && b.ok) << q;
+    EXPECT_EQ(a.warnings, b.warnings) << q;
+    EXPECT_EQ(a.infos, b.infos) << q;
+    ASSERT_EQ(a.value.matrix.size(), b.value.matrix.size()) << q;
+    for (size_t i = 0; i < a.value.matrix.size(); ++i) {
+      ASSERT_EQ(a.value.matrix[i].labels, b.value.matrix[i].labels) << q;
+      ASSERT_EQ(a.value.matrix[i].points.size(), b.value.matrix[i].points.size()) << q;
+      for (size_t k = 0; k < a.value.matrix[i].points.size(); ++k) {
+        ASSERT_EQ(a.value.matrix[i].points[k].t, b.value.matrix[i].points[k].t);
+        ASSERT_EQ(std::bit_cast<uint64_t>(a.value.matrix[i].points[k].v),
+                  std::bit_cast<uint64_t>(b.value.matrix[i].points[k].v));
+      }
+    }
+    if (std::string(q) == "quantile_over_time(2, g[1m])") {
+      EXPECT_FALSE(a.warnings.empty()) << q;
+    }
+  }
+}
+
 TEST_F(EngineTest, RangeQueryHasOnePointPerStep) {
   auto expr = ParseExpr("c{i=\"3\"}");
   ASSERT_TRUE(expr.ok());
