@@ -131,6 +131,22 @@ class BitReader {
   }
   bool overrun() const { return overrun_; }
 
+  // The next bits, most significant first, in *w: its top 57 bits at least
+  // are the stream's (the rest are zeros). False when fewer than 8 bytes
+  // remain; Skip then moves on by up to 57 bits.
+  bool Peek(uint64_t* w) const {
+    if (data_.size() - byte_ < 8) return false;
+    std::memcpy(w, data_.data() + byte_, 8);
+    if constexpr (std::endian::native == std::endian::little) *w = __builtin_bswap64(*w);
+    *w <<= bit_;
+    return true;
+  }
+  void Skip(int nbits) {
+    const int pos = bit_ + nbits;
+    byte_ += static_cast<size_t>(pos >> 3);
+    bit_ = pos & 7;
+  }
+
  private:
   std::string_view data_;
   size_t byte_ = 0;

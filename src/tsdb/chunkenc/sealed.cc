@@ -733,6 +733,16 @@ Status GetInts(Reader& r, std::span<int64_t> out) {
     if (stream.size() * 8 < count) return Corrupt("truncated integer block");  // at least a bit each
     BitReader bits(stream);
     for (int64_t& x : out) {
+      // Most codes fit in the next 8 bytes: one load, the zeros counted in it.
+      if (uint64_t w; bits.Peek(&w) && w != 0) {
+        const int zeros = std::countl_zero(w);
+        const int length = 2 * zeros + k + 1;  // zeros, the 1, zeros + k bits
+        if (zeros <= 63 - k && length <= 57) {
+          bits.Skip(length);
+          x = value(static_cast<uint64_t>(UnZigZag((w >> (64 - length)) - (uint64_t{1} << k))));
+          continue;
+        }
+      }
       const int zeros = bits.ReadZerosThenOne(63 - k);
       if (zeros < 0) return Corrupt("bad Exp-Golomb code");
       int rest = zeros + k;
