@@ -1,6 +1,9 @@
 #include "api/api.h"
 
+#include <malloc.h>
+
 #include <algorithm>
+#include <atomic>
 #include <exception>
 #include <limits>
 #include <map>
@@ -22,6 +25,29 @@ namespace {
 constexpr TimestampMs kMinTime = std::numeric_limits<int64_t>::min() / 4;
 constexpr TimestampMs kMaxTime = std::numeric_limits<int64_t>::max() / 4;
 constexpr int64_t kMaxPointsPerSeries = 11000;
+
+// Around each query: when the last query in flight ends and those since the
+// last time decoded many samples (16 bytes each, freed again by now), the
+// freed memory goes back to the system. glibc keeps it in its heap otherwise,
+// and RSS would stay at the peak of the busiest burst. A few ms, only then.
+class QueryMemory {
+ public:
+  QueryMemory() { in_flight_.fetch_add(1); }
+  ~QueryMemory() {
+    if (in_flight_.fetch_sub(1) == 1 && decoded_.load() >= kReturnAfterSamples) {
+      decoded_.store(0);
+      malloc_trim(0);
+    }
+  }
+  QueryMemory(const QueryMemory&) = delete;
+  QueryMemory& operator=(const QueryMemory&) = delete;
+  static void Decoded(int64_t samples) { decoded_.fetch_add(samples); }
+
+ private:
+  static constexpr int64_t kReturnAfterSamples = 2'000'000;
+  static inline std::atomic<int> in_flight_{0};
+  static inline std::atomic<int64_t> decoded_{0};
+};
 constexpr std::string_view kPrefix = "/api/v1/";
 constexpr std::string_view kFederatePath = "/federate";
 
@@ -276,6 +302,7 @@ class RequestHandler {
   }
 
   http::Response QueryAnswer(promql::QueryResult result, size_t limit) const {
+    QueryMemory::Decoded(result.samples_decoded);
     if (!result.ok) {
       return ErrorResponse(HttpStatus(result.error.kind), ErrorTypeName(result.error.kind), result.error.message);
     }
@@ -307,6 +334,7 @@ class RequestHandler {
     Result<promql::ExprPtr> expr = promql::ParseExpr(r.Param("query"));
     if (!expr.ok()) return InvalidParam("query", expr.status().message());
     promql::Engine engine(*eo);
+    QueryMemory memory;
     return QueryAnswer(engine.Instant(o_.storage, **expr, *t), *limit);
   }
 
@@ -353,6 +381,7 @@ class RequestHandler {
     if (!nocache.empty() && nocache != "0" && nocache != "1") {
       return InvalidParam("nocache", "expected 0 or 1, got \"" + nocache + "\"");
     }
+    QueryMemory memory;
     promql::QueryResult result =
         o_.range_cache && nocache != "1"
             ? o_.range_cache->Range(engine, o_.storage, **expr, *start, *end, *step, clock_.NowMs())

@@ -39,6 +39,7 @@ struct QueryState {
   std::chrono::steady_clock::time_point deadline;
   bool range_query = false;
   int64_t samples = 0;
+  int64_t samples_decoded = 0;
   uint32_t ticks = 0;
   Annotations notes;
 
@@ -362,6 +363,7 @@ class Evaluator {
         values[k].reserve(bound);
         samples += bound;
       }
+      q_.samples_decoded += static_cast<int64_t>(samples);
       const size_t threads = std::min({max_threads, std::max<size_t>(1, n / kMinSeriesPerThread),
                                        std::max<size_t>(1, samples / kMinSamplesPerThread)});
       std::vector<std::thread> helpers;
@@ -1524,6 +1526,7 @@ QueryResult Run(const EngineOptions& options, const QuerierFactory& storage, con
   result.warnings = std::move(q.notes.warnings);
   result.infos = std::move(q.notes.infos);
   result.samples_loaded = q.samples;
+  result.samples_decoded = q.samples_decoded;
   return result;
 }
 

@@ -79,6 +79,7 @@ struct QueryResult {
   std::vector<std::string> warnings;
   std::vector<std::string> infos;
   int64_t samples_loaded = 0;
+  int64_t samples_decoded = 0;  // read from storage, including those outside the query's windows
 };
 
 // Opens a querier for the time range a query needs; the engine passes the
