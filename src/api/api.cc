@@ -4,11 +4,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include "api/federate.h"
@@ -27,26 +31,67 @@ constexpr TimestampMs kMaxTime = std::numeric_limits<int64_t>::max() / 4;
 constexpr int64_t kMaxPointsPerSeries = 11000;
 
 // Around each query: when the last query in flight ends and those since the
-// last time decoded many samples (16 bytes each, freed again by now), the
-// freed memory goes back to the system. glibc keeps it in its heap otherwise,
-// and RSS would stay at the peak of the busiest burst. A few ms, only then.
+// last time decoded many samples (16 bytes each, freed by now), the freed
+// memory goes back to the system half a second later, once the answers are
+// written. glibc keeps it in its heap otherwise, and RSS would stay at the
+// peak of the busiest burst. A few ms on a helper thread, only then.
 class QueryMemory {
  public:
-  QueryMemory() { in_flight_.fetch_add(1); }
-  ~QueryMemory() {
-    if (in_flight_.fetch_sub(1) == 1 && decoded_.load() >= kReturnAfterSamples) {
-      decoded_.store(0);
-      malloc_trim(0);
-    }
-  }
+  QueryMemory() { Returner::Get().in_flight.fetch_add(1); }
+  ~QueryMemory() { Returner::Get().Ended(); }
   QueryMemory(const QueryMemory&) = delete;
   QueryMemory& operator=(const QueryMemory&) = delete;
-  static void Decoded(int64_t samples) { decoded_.fetch_add(samples); }
+  static void Decoded(int64_t samples) { Returner::Get().decoded.fetch_add(samples); }
 
  private:
-  static constexpr int64_t kReturnAfterSamples = 2'000'000;
-  static inline std::atomic<int> in_flight_{0};
-  static inline std::atomic<int64_t> decoded_{0};
+  class Returner {
+   public:
+    static Returner& Get() {
+      static Returner r;
+      return r;
+    }
+    ~Returner() {
+      {
+        std::lock_guard lock(mu_);
+        stop_ = true;
+      }
+      cv_.notify_one();
+      thread_.join();
+    }
+    void Ended() {
+      if (in_flight.fetch_sub(1) != 1 || decoded.load() < kReturnAfterSamples) return;
+      {
+        std::lock_guard lock(mu_);
+        due_ = true;
+      }
+      cv_.notify_one();
+    }
+
+    std::atomic<int> in_flight{0};
+    std::atomic<int64_t> decoded{0};
+
+   private:
+    static constexpr int64_t kReturnAfterSamples = 2'000'000;
+    Returner() : thread_([this] { Run(); }) {}
+    void Run() {
+      std::unique_lock lock(mu_);
+      for (;;) {
+        cv_.wait(lock, [&] { return stop_ || due_; });
+        if (stop_) return;
+        due_ = false;
+        if (cv_.wait_for(lock, std::chrono::milliseconds(500), [&] { return stop_; })) return;
+        if (in_flight.load() != 0) continue;  // the query now running will ask again when it ends
+        decoded.store(0);
+        lock.unlock();
+        malloc_trim(0);
+        lock.lock();
+      }
+    }
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool due_ = false, stop_ = false;
+    std::thread thread_;
+  };
 };
 constexpr std::string_view kPrefix = "/api/v1/";
 constexpr std::string_view kFederatePath = "/federate";
