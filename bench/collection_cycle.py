@@ -49,14 +49,6 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def write_logs(paths, stop, counts):
     """Appends LINES_PER_SECOND lines per second to each file, in 10 ms batches."""
     files = [open(p, "a", buffering=1 << 16) for p in paths]
@@ -149,7 +141,7 @@ scrape_configs:
         cpu0, t0 = sum(cpu_seconds(p.pid) for p in procs), time.monotonic()
         time.sleep(seconds)
         cpu1, t1 = sum(cpu_seconds(p.pid) for p in procs), time.monotonic()
-        rss = sum(rss_mib(p.pid) for p in procs)
+        rss = sum(vt.rss_mib(p.pid) for p in procs)
         import json
         import urllib.parse
         q = urllib.parse.urlencode({"query": "sum(up)"})
@@ -242,7 +234,7 @@ services:
         cpu0, t0 = cpu_seconds(pid), time.monotonic()
         time.sleep(a.seconds)
         cpu1, t1 = cpu_seconds(pid), time.monotonic()
-        rss = rss_mib(pid)
+        rss = vt.rss_mib(pid)
         fams = vt.parse_exposition(v.metrics())
         stop.set()
         writer.join(timeout=5)

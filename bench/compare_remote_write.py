@@ -18,7 +18,6 @@ timestamp passes that moment, with the samples sent meanwhile. Loopback only; pr
 """
 import argparse
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -38,16 +37,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
-
-
 def measure(pid, warmup, seconds):
     time.sleep(warmup)
     c0, t0 = cpu_seconds(pid), time.monotonic()
     time.sleep(seconds)
-    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0) * 100, rss_mib(pid)
+    return (cpu_seconds(pid) - c0) / (time.monotonic() - t0) * 100, vt.rss_mib(pid)
 
 
 def start_vm(tmp, port):

@@ -26,14 +26,6 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import vigiltest as vt  # noqa: E402
 
 
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--vigil", default="build/vigil")
@@ -83,7 +75,7 @@ def main():
         ]
         urls = [f"{base}/api/v1/{path}?" + urllib.parse.urlencode(dict(params, nocache=1)) for path, params in queries]
         time.sleep(2)
-        idle = rss_mib(proc.pid)
+        idle = vt.rss_mib(proc.pid)
         peak = idle
         errors = []
 
@@ -101,13 +93,13 @@ def main():
         for t in threads:
             t.start()
         while any(t.is_alive() for t in threads):
-            peak = max(peak, rss_mib(proc.pid))
+            peak = max(peak, vt.rss_mib(proc.pid))
             time.sleep(0.05)
         wall = time.monotonic() - begin
         time.sleep(2)
-        after_2 = rss_mib(proc.pid)
+        after_2 = vt.rss_mib(proc.pid)
         time.sleep(8)
-        after_10 = rss_mib(proc.pid)
+        after_10 = vt.rss_mib(proc.pid)
         print(f"{args.clients} clients x {args.rounds} rounds x {len(urls)} large queries (nocache=1) in {wall:.1f} s, "
               f"errors {len(errors)}")
         print(f"{'RSS MiB':>8} {'idle':>7} {'peak':>7} {'after 2 s':>10} {'after 10 s':>11}")

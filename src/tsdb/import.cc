@@ -53,7 +53,12 @@ Status ImportSpill::Add(uint32_t series, TimestampMs t, double v) {
   // Samples come in runs of one window: look the buffer up only when it changes.
   const TimestampMs start = AlignDown(t, window_);
   if (last_buffer_ == nullptr || start != last_start_) {
-    last_buffer_ = &buffers_[start];
+    std::string& buf = buffers_[start];
+    // The whole budget reserved as address space: pages are only touched as
+    // records arrive, and the buffer never moves (growing by doubling copied
+    // each buffer about once more).
+    if (buf.capacity() < buffer_budget_) buf.reserve(buffer_budget_ + kRecordBytes);
+    last_buffer_ = &buf;
     last_start_ = start;
   }
   std::string& buf = *last_buffer_;

@@ -224,6 +224,15 @@ def webhook_alerts(hooks_url, alertname, service=None, status=None):
     return out
 
 
+def rss_mib(pid):
+    """The process's resident set (VmRSS) in MiB; 0 if it has none."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def cli(binary, *args, timeout=30):
     """Runs `vigil ARGS`; returns (exit code, stdout, stderr)."""
     r = subprocess.run([binary, *args], capture_output=True, text=True, timeout=timeout)
