@@ -716,6 +716,21 @@ class Evaluator {
 
 // ---- aggregation ----
 
+// A value after the first into a sum (compensated, as Prometheus), a
+// maximum or a minimum (NaN is replaced by any value); other ops: nothing.
+void AddToSumMinMax(AggregateOp op, double f, double& value, double& c) {
+  switch (op) {
+    case AggregateOp::kSum: KahanAdd(f, value, c); break;
+    case AggregateOp::kMax:
+      if (value < f || std::isnan(value)) value = f;
+      break;
+    case AggregateOp::kMin:
+      if (value > f || std::isnan(value)) value = f;
+      break;
+    default: break;
+  }
+}
+
 // sum, min, max, count and group of a range query, series by series: each
 // input series' points are read in order (one step at a time across every
 // series touches a cache line per series and step), into a cell per group and
@@ -756,16 +771,7 @@ bool Evaluator::AggregateSeriesBySeries(const AggregateExpr& a, const Val& in, c
         continue;
       }
       cell.count++;
-      switch (op) {
-        case AggregateOp::kSum: KahanAdd(f, cell.value, cell.c); break;
-        case AggregateOp::kMax:
-          if (cell.value < f || std::isnan(cell.value)) cell.value = f;
-          break;
-        case AggregateOp::kMin:
-          if (cell.value > f || std::isnan(cell.value)) cell.value = f;
-          break;
-        default: break;
-      }
+      AddToSumMinMax(op, f, cell.value, cell.c);
     }
     q_.CheckDeadline();
   }
@@ -889,14 +895,10 @@ Val Evaluator::EvalAggregate(const AggregateExpr& a) {
       }
       g.count++;
       switch (a.op) {
-        case AggregateOp::kSum: KahanAdd(f, g.value, g.c); break;
-        case AggregateOp::kAvg: g.avg.Add(f); break;
+        case AggregateOp::kSum:
         case AggregateOp::kMax:
-          if (g.value < f || std::isnan(g.value)) g.value = f;
-          break;
-        case AggregateOp::kMin:
-          if (g.value > f || std::isnan(g.value)) g.value = f;
-          break;
+        case AggregateOp::kMin: AddToSumMinMax(a.op, f, g.value, g.c); break;
+        case AggregateOp::kAvg: g.avg.Add(f); break;
         case AggregateOp::kStddev:
         case AggregateOp::kStdvar: {
           double delta = f - g.mean;
