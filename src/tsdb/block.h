@@ -48,11 +48,11 @@ class Block {
   const std::vector<BlockSeries>& series() const { return series_; }
   // Indexes into series() passing every matcher (in label order).
   std::vector<size_t> Select(const std::vector<Matcher>& matchers) const;
-  // Appends the samples of series `i` to the vectors.
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(const std::string& name) const;
-  // With `shared`, timestamps shared between series are taken from it (and
-  // put there the first time): what one query's reads have in common.
+  // Appends the samples of series `i` to the vectors (nothing on error). With
+  // `shared`, timestamps shared between series are taken from it (and put
+  // there the first time): what one query's reads have in common.
   Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v, SharedTimestamps* shared = nullptr) const;
   bool Overlaps(TimestampMs mint, TimestampMs maxt) const { return info_.max_time >= mint && info_.min_time <= maxt; }
 
