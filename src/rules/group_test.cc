@@ -60,6 +60,12 @@ class Harness {
 };
 
 const Labels kUp{{"__name__", "up"}, {"instance", "a"}};
+constexpr std::string_view kDownWhenUpIsZero = R"(groups:
+- name: g
+  rules:
+  - alert: Down
+    expr: up == 0
+)";
 
 TEST(GroupTest, PendingFiringResolved) {
   Harness h(R"(groups:
@@ -140,12 +146,7 @@ TEST(GroupTest, ZeroForFiresAtOnceAndNaNDoesNotMatch) {
 }
 
 TEST(GroupTest, SeriesDisappearingResolves) {
-  Harness h(R"(groups:
-- name: g
-  rules:
-  - alert: Down
-    expr: up == 0
-)");
+  Harness h(kDownWhenUpIsZero);
   h.Set(kUp, 0, 0);
   h.Eval(0);
   EXPECT_EQ(h.State(), "firing");
@@ -158,12 +159,7 @@ TEST(GroupTest, SeriesDisappearingResolves) {
 // it is evaluated 1 ms later, so a resolved alert's stale marker does not
 // share its timestamp with the firing sample (the store keeps the first).
 TEST(GroupTest, ASecondRoundInTheSameMillisecondIsOneMillisecondLater) {
-  Harness h(R"(groups:
-- name: g
-  rules:
-  - alert: Down
-    expr: up == 0
-)");
+  Harness h(kDownWhenUpIsZero);
   h.Set(kUp, 999, 0);
   h.Eval(1000);
   EXPECT_EQ(h.State(), "firing");
