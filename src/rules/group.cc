@@ -278,11 +278,6 @@ bool Group::Reads(const std::set<std::string>& metric_names) const {
 }
 
 int Group::Eval(TimestampMs t, const EvalContext& ctx, const AppenderFactory& appender) {
-  // A change can trigger a second round within the same millisecond: its
-  // samples (a resolved alert's stale markers among them) would share their
-  // timestamps with the round before, and the store keeps the first sample
-  // at a timestamp. Each round is therefore at least 1 ms after the last.
-  if (evaluations_ > 0 && t <= last_evaluation_) t = last_evaluation_ + 1;
   double group_start = SteadySeconds();
   int failed = 0;
   const TimestampMs out_t = t - spec_.query_offset.count();

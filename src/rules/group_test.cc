@@ -155,24 +155,6 @@ TEST(GroupTest, SeriesDisappearingResolves) {
   EXPECT_EQ(h.State(), "inactive");
 }
 
-// An event can trigger a second round in the same millisecond as the last:
-// it is evaluated 1 ms later, so a resolved alert's stale marker does not
-// share its timestamp with the firing sample (the store keeps the first).
-TEST(GroupTest, ASecondRoundInTheSameMillisecondIsOneMillisecondLater) {
-  Harness h(kDownWhenUpIsZero);
-  h.Set(kUp, 999, 0);
-  h.Eval(1000);
-  EXPECT_EQ(h.State(), "firing");
-  const Labels firing{{"__name__", "ALERTS"}, {"alertname", "Down"}, {"alertstate", "firing"}, {"instance", "a"}};
-  EXPECT_EQ(h.At(firing, 1000), 1);
-  h.Set(kUp, 1000, 1);  // the unit is back within the same millisecond
-  h.Eval(1000);
-  EXPECT_EQ(h.State(), "inactive");
-  EXPECT_EQ(h.group().last_evaluation(), 1001);
-  EXPECT_EQ(h.At(firing, 1000), 1);
-  EXPECT_TRUE(tsdb::IsStaleNaN(h.At(firing, 1001)));
-}
-
 TEST(GroupTest, KeepFiringFor) {
   Harness h(R"(groups:
 - name: g
