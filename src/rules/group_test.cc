@@ -60,12 +60,6 @@ class Harness {
 };
 
 const Labels kUp{{"__name__", "up"}, {"instance", "a"}};
-constexpr std::string_view kDownWhenUpIsZero = R"(groups:
-- name: g
-  rules:
-  - alert: Down
-    expr: up == 0
-)";
 
 TEST(GroupTest, PendingFiringResolved) {
   Harness h(R"(groups:
@@ -146,7 +140,12 @@ TEST(GroupTest, ZeroForFiresAtOnceAndNaNDoesNotMatch) {
 }
 
 TEST(GroupTest, SeriesDisappearingResolves) {
-  Harness h(kDownWhenUpIsZero);
+  Harness h(R"(groups:
+- name: g
+  rules:
+  - alert: Down
+    expr: up == 0
+)");
   h.Set(kUp, 0, 0);
   h.Eval(0);
   EXPECT_EQ(h.State(), "firing");

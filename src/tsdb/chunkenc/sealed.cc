@@ -1439,25 +1439,37 @@ namespace {
 // Decompresses the two sections as their header bytes say and appends the n
 // samples: what the one-part and the split form share. On an error the
 // vectors are left as they were.
+// Points *section at its inflated bytes (kept in *buf) when it is zstd-compressed.
+Status InflateIf(bool zstd, size_t n, const char* what, std::string_view* section, std::string* buf) {
+  if (!zstd) return Status::Ok();
+  Status s = Decompress(*section, MaxSectionBytes(n), buf);
+  if (!s.ok()) return s.WithContext(what);
+  *section = *buf;
+  return Status::Ok();
+}
+
+// Reads a values part's header (which must hold no timestamp bits) and the section after it.
+Status ReadValuesPart(std::string_view part, Header* h, std::string_view* section) {
+  Reader r(part);
+  Status s = ReadHeader(r, h);
+  if (!s.ok()) return s.WithContext("values");
+  if ((h->byte & ~((3 << 2) | kValZstdBit)) != 0) return Corrupt("timestamp bits set in a values part");
+  (void)r.Bytes(r.remaining(), section);
+  return Status::Ok();
+}
+
 Status DecodeSections(std::string_view ts_section, uint8_t ts_header, std::string_view value_section,
                       uint8_t value_header, size_t n, std::vector<int64_t>* timestamps_ms,
                       std::vector<double>* values) {
   std::string ts_buf, value_buf;
-  if (ts_header & kTsZstdBit) {
-    Status s = Decompress(ts_section, MaxSectionBytes(n), &ts_buf);
-    if (!s.ok()) return s.WithContext("timestamps");
-    ts_section = ts_buf;
-  }
-  if (value_header & kValZstdBit) {
-    Status s = Decompress(value_section, MaxSectionBytes(n), &value_buf);
-    if (!s.ok()) return s.WithContext("values");
-    value_section = value_buf;
-  }
+  Status s = InflateIf(ts_header & kTsZstdBit, n, "timestamps", &ts_section, &ts_buf);
+  if (s.ok()) s = InflateIf(value_header & kValZstdBit, n, "values", &value_section, &value_buf);
+  if (!s.ok()) return s;
   const size_t old_ts = timestamps_ms->size();
   const size_t old_values = values->size();
   timestamps_ms->resize(old_ts + n);
   values->resize(old_values + n);
-  Status s = DecodeTimestamps(ts_header & 3, ts_section, n, timestamps_ms->data() + old_ts);
+  s = DecodeTimestamps(ts_header & 3, ts_section, n, timestamps_ms->data() + old_ts);
   if (s.ok()) s = DecodeValues((value_header >> 2) & 3, value_section, n, values->data() + old_values);
   if (!s.ok()) {
     timestamps_ms->resize(old_ts);
@@ -1470,37 +1482,28 @@ Status DecodeSections(std::string_view ts_section, uint8_t ts_header, std::strin
 
 Status DecodeSealedSplit(std::string_view ts_part, std::string_view value_part, std::vector<int64_t>* timestamps_ms,
                          std::vector<double>* values) {
-  Reader tr(ts_part), vr(value_part);
+  Reader tr(ts_part);
   Header th, vh;
   Status s = ReadHeader(tr, &th);
   if (!s.ok()) return s.WithContext("timestamps");
-  s = ReadHeader(vr, &vh);
-  if (!s.ok()) return s.WithContext("values");
-  if ((th.byte & ~(3 | kTsZstdBit)) != 0) return Corrupt("value bits set in a timestamps part");
-  if ((vh.byte & ~((3 << 2) | kValZstdBit)) != 0) return Corrupt("timestamp bits set in a values part");
-  if (th.count == 0 || th.count != vh.count) return Corrupt("timestamp and value counts differ");
-  const size_t n = th.count;
   std::string_view ts_section, value_section;
+  s = ReadValuesPart(value_part, &vh, &value_section);
+  if (!s.ok()) return s;
+  if ((th.byte & ~(3 | kTsZstdBit)) != 0) return Corrupt("value bits set in a timestamps part");
+  if (th.count == 0 || th.count != vh.count) return Corrupt("timestamp and value counts differ");
   (void)tr.Bytes(tr.remaining(), &ts_section);
-  (void)vr.Bytes(vr.remaining(), &value_section);
-  return DecodeSections(ts_section, th.byte, value_section, vh.byte, n, timestamps_ms, values);
+  return DecodeSections(ts_section, th.byte, value_section, vh.byte, th.count, timestamps_ms, values);
 }
 
 Status DecodeSealedValues(std::string_view value_part, size_t count, std::vector<double>* values) {
-  Reader vr(value_part);
   Header vh;
-  Status s = ReadHeader(vr, &vh);
-  if (!s.ok()) return s.WithContext("values");
-  if ((vh.byte & ~((3 << 2) | kValZstdBit)) != 0) return Corrupt("timestamp bits set in a values part");
-  if (vh.count == 0 || vh.count != count) return Corrupt("timestamp and value counts differ");
   std::string_view section;
-  (void)vr.Bytes(vr.remaining(), &section);
+  Status s = ReadValuesPart(value_part, &vh, &section);
+  if (!s.ok()) return s;
+  if (vh.count == 0 || vh.count != count) return Corrupt("timestamp and value counts differ");
   std::string buf;
-  if (vh.byte & kValZstdBit) {
-    s = Decompress(section, MaxSectionBytes(count), &buf);
-    if (!s.ok()) return s.WithContext("values");
-    section = buf;
-  }
+  s = InflateIf(vh.byte & kValZstdBit, count, "values", &section, &buf);
+  if (!s.ok()) return s;
   const size_t old_size = values->size();
   values->resize(old_size + count);
   s = DecodeValues((vh.byte >> 2) & 3, section, count, values->data() + old_size);
