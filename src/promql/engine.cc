@@ -6,6 +6,7 @@
 #include <re2/re2.h>
 
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cmath>
 #include <ctime>
@@ -1166,11 +1167,19 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     std::vector<Annotations> notes(threads);
     std::vector<std::vector<uint32_t>> drops(threads);
     std::vector<std::vector<double>> step_params(threads, std::vector<double>(params.size()));
+    // Each thread reads the clock every few hundred windows: a batch can hold
+    // seconds of work (a quantile over long windows at a 1 s step). Past the
+    // deadline the rest is skipped and the check below fails the query.
+    std::atomic<bool> expired{false};
     auto work = [&](size_t w, size_t from, size_t to) {
-      for (size_t k = from; k < to; ++k) {
+      uint32_t windows = 0;
+      for (size_t k = from; k < to && !expired.load(std::memory_order_relaxed); ++k) {
         std::vector<Point>& result = results[k].points;
         WindowsOf(src, pending[k].points, mark_drops, drops[w], [&](size_t i, const Window& win) {
-          if (win.points.empty()) return;
+          if ((++windows & 255) == 0 && std::chrono::steady_clock::now() > q_.deadline) {
+            expired.store(true, std::memory_order_relaxed);
+          }
+          if (win.points.empty() || expired.load(std::memory_order_relaxed)) return;
           for (size_t p = 0; p < params.size(); ++p) step_params[w][p] = params[p][i];
           if (auto v = fn(win, step_params[w], notes[w])) result.push_back({T(i), *v});
         });
@@ -1180,6 +1189,7 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     for (size_t w = 1; w < threads; ++w) helpers.emplace_back(work, w, n * w / threads, n * (w + 1) / threads);
     work(0, 0, n / threads);
     for (auto& h : helpers) h.join();
+    if (expired) q_.CheckDeadlineNow();
     for (const Annotations& a : notes) {  // in series order, as one thread would have noted them
       for (const auto& w : a.warnings) q_.notes.Warn(w);
       for (const auto& i : a.infos) q_.notes.Info(i);
