@@ -321,6 +321,8 @@ int Group::Eval(TimestampMs t, const EvalContext& ctx, const AppenderFactory& ap
 }
 
 void Group::CopyStateFrom(const Group& old) {
+  // As Prometheus does; the manager reads it so as never to evaluate twice at one time.
+  last_evaluation_ = old.last_evaluation_;
   for (auto& rule : rules_) {
     if (!rule->is_alert()) continue;
     for (const auto& o : old.rules_) {

@@ -136,26 +136,39 @@ void Manager::SaveStateLocked(const Group& g, TimestampMs t) {
 
 void Manager::Loop() {
   std::unique_lock lock(mu_);
+  // Groups triggered again in the millisecond of their last round. A second
+  // round at the same time would write its samples (a resolved alert's stale
+  // marker) where the first's already are, and the store keeps the first: the
+  // alert would stay in ALERTS for the lookback. They run once the clock moves.
+  std::set<std::string> deferred;
   while (!stopping_) {
     TimestampMs now = options_.clock->NowMs();
     // Event-triggered groups first: they are why sub-second detection works.
     std::set<std::string> triggered;
     triggered.swap(triggered_);
+    triggered.merge(deferred);
+    deferred.clear();
     for (auto& g : groups_) {
-      if (triggered.count(g->key()) != 0) EvalLocked(*g, now);
+      if (triggered.count(g->key()) == 0) continue;
+      if (g->last_evaluation() >= now) {
+        deferred.insert(g->key());
+      } else {
+        EvalLocked(*g, now);
+      }
     }
     TimestampMs earliest = now + 60 * 60 * 1000;
     for (auto& g : groups_) {
       TimestampMs& due = next_eval_[g->key()];
       const int64_t iv = g->interval().count();
       if (due <= now) {
-        // A group an event just evaluated at this very time is not evaluated twice.
-        if (triggered.count(g->key()) == 0) EvalLocked(*g, now);
+        // A group already evaluated at this very time (by an event) is not evaluated twice.
+        if (g->last_evaluation() < now) EvalLocked(*g, now);
         // Skip missed slots rather than catching up with a burst.
         due = AlignDown(now, iv) + iv;
       }
       earliest = std::min(earliest, due);
     }
+    if (!deferred.empty()) earliest = std::min(earliest, now + 1);
     if (stopping_ || !triggered_.empty()) continue;
     TimestampMs wait_ms = std::max<TimestampMs>(1, earliest - options_.clock->NowMs());
     cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return stopping_ || !triggered_.empty(); });

@@ -136,6 +136,47 @@ TEST_F(ManagerTest, EventTriggersEvaluationAtOnce) {
   }
 }
 
+// An event in the millisecond of the group's last round waits for the clock
+// to move: a second round at the same time would put the resolved alert's
+// stale marker where the firing sample is, and the store keeps the first.
+TEST_F(ManagerTest, SecondEventInOneMillisecondWaitsForTheClock) {
+  std::string file = dir_.Write("rules.yml", kRules);
+  ASSERT_TRUE(manager_->Load({file}).ok());
+  const TimestampMs t = clock_.NowMs();
+  const Labels titan{{"__name__", "unit_active"}, {"unit", "titan"}};
+  Set(titan, t - 1000, 0);
+  manager_->Start();
+  manager_->NotifyMetricsChanged({"unit_active"});
+  auto wait_until = [](auto&& done) {
+    auto start = std::chrono::steady_clock::now();
+    while (!done() && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  };
+  wait_until([&] { return !manager_->Alerts().empty(); });
+  ASSERT_EQ(manager_->Alerts().size(), 1u);
+
+  Set(titan, t - 500, 1);  // titan is back, still within this millisecond
+  manager_->NotifyMetricsChanged({"unit_active"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(manager_->Alerts().size(), 1u) << "evaluated twice at one time";
+
+  clock_.Advance(Duration(1));
+  wait_until([&] { return manager_->Alerts().empty(); });
+  manager_->Stop();
+  EXPECT_TRUE(manager_->Alerts().empty());
+  std::lock_guard lock(storage_mu_);
+  auto q = storage_.NewQuerier(t - 10'000, t + 10'000);
+  auto series = q->Select({*tsdb::Matcher::Make(tsdb::Matcher::Type::kEqual, "__name__", "ALERTS")});
+  ASSERT_TRUE(series.ok());
+  std::vector<std::pair<TimestampMs, bool>> written;  // (time, stale)
+  for (const auto& s : *series) {
+    auto it = s->Iterator();
+    while (it->Next()) written.push_back({it->t(), tsdb::IsStaleNaN(it->v())});
+  }
+  EXPECT_EQ(written, (std::vector<std::pair<TimestampMs, bool>>{{t, false}, {t + 1, true}}));
+}
+
 TEST_F(ManagerTest, ScheduledEvaluation) {
   ManagerOptions o;
   o.engine = &engine_;
