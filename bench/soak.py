@@ -190,6 +190,7 @@ with vt.running(lambda: v, lambda: stop.set(), lambda: hooks.stop(), lambda: sd.
             sd.systemctl("kill", "-s", "KILL", unit)
             t_kill = time.time()
             kill = {"service": service, "paged_s": None, "restarted_s": None, "resolved_s": None}
+            kill["at"] = time.strftime("%H:%M:%S", time.gmtime(t_kill)) + f".{int(t_kill * 1000) % 1000:03d}Z"
             kills.append(kill)
             deadline = t_kill + 60
             seen = {"paged_s": lambda: len(alerts(service, "firing")) > paged_before,
@@ -252,7 +253,10 @@ with vt.running(lambda: v, lambda: stop.set(), lambda: hooks.stop(), lambda: sd.
             print(f"{key}: median {got[len(got) // 2]:.2f} s, worst {got[-1]:.2f} s")
     for s in SERVICES:
         n = sum(1 for k in kills if k["service"] == s)
-        firing, resolved = len(alerts(s, "firing")), len(alerts(s, "resolved"))
-        c.check(f"{s}: {n} kills, {firing} pages, {resolved} resolves (one each)", firing == n and resolved == n)
+        firing, resolved = alerts(s, "firing"), alerts(s, "resolved")
+        episodes = "; ".join(f'{al["status"]} {al["startsAt"]} .. {al["endsAt"]}' for al in firing + resolved)
+        c.check(f"{s}: {n} kills, {len(firing)} pages, {len(resolved)} resolves (one each)",
+                len(firing) == n and len(resolved) == n, f"kills at {[k['at'] for k in kills if k['service'] == s]}: "
+                f"{episodes}")
     v.cleanup()
 c.finish()

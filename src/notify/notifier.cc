@@ -4,6 +4,7 @@
 #include <atomic>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "base/failpoint.h"
 #include "base/log.h"
@@ -372,7 +373,19 @@ void Notifier::Loop() {
       dispatcher_->SetSilences(std::move(active));
     }
     std::vector<alert::Alert> changed;
+    // An alert that fired and resolved between two passes (the loop was
+    // busy delivering) is flushed firing before its resolve is applied, as
+    // it would have been a pass earlier: a route without group_wait pages
+    // every firing the rules saw, not a resolve of a page never sent.
+    std::vector<alert::Notification> flushed;
+    std::set<std::string> fired_this_pass;
     for (auto& u : updates) {
+      if (u.ends_at == 0) {
+        fired_this_pass.insert(alert::Fingerprint(u.labels));
+      } else if (!fired_this_pass.empty() && fired_this_pass.count(alert::Fingerprint(u.labels))) {
+        for (auto& n : dispatcher_->Flush()) flushed.push_back(std::move(n));
+        fired_this_pass.clear();
+      }
       alert::Alert a;
       a.labels = std::move(u.labels);
       a.annotations = std::move(u.annotations);
@@ -386,7 +399,7 @@ void Notifier::Loop() {
     dispatch_lock.unlock();  // forwarding waits on the network
     if (!o_.alerting.alertmanagers.empty()) Forward(changed);
     dispatch_lock.lock();
-    std::vector<alert::Notification> flushed = dispatcher_->Flush();
+    for (auto& n : dispatcher_->Flush()) flushed.push_back(std::move(n));
     auto sent_changes = dispatcher_->TakeSentChanges();
     std::vector<OutboxMessage> queued;
     for (auto& u : announcements) {

@@ -244,6 +244,60 @@ TEST(Notifier, GroupsToOneTargetAreSentAtTheSameTimeEachInOrder) {
   EXPECT_LT(at("a1"), at("a2"));
 }
 
+// The loop was busy (here: held in its progress report) while an alert fired
+// and resolved: the page still goes out, then its resolve, as if the loop had
+// passed in between. Sending the resolve alone would tell of a page never sent.
+TEST(Notifier, AnAlertThatFiredAndResolvedBetweenTwoPassesIsPagedThenResolved) {
+  testing::TempDir dir;
+  HoldingSink sink(/*release_at=*/1);
+  SystemClock clock;
+  NotifierOptions o = InDir(dir, clock);
+  std::mutex gate_mu;
+  std::condition_variable gate_cv;
+  bool hold = false, held = false;
+  o.progress = [&] {
+    std::unique_lock lock(gate_mu);
+    held = hold;
+    gate_cv.notify_all();
+    gate_cv.wait_for(lock, std::chrono::seconds(10), [&] { return !hold; });
+    held = false;
+  };
+  o.alerting.route.receiver = "ops";
+  o.alerting.route.group_wait = Duration(0);
+  o.alerting.route.group_interval = Duration(100);
+  config::ReceiverOptions ops;
+  ops.name = "ops";
+  ops.webhook_configs.push_back({sink.Url(), true, 0});
+  o.alerting.receivers.push_back(ops);
+  auto n = Notifier::Start(std::move(o));
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  {
+    std::unique_lock lock(gate_mu);
+    hold = true;
+    ASSERT_TRUE(gate_cv.wait_for(lock, std::chrono::seconds(5), [&] { return held; })) << "the loop passes each second";
+  }
+  AlertUpdate down;
+  down.labels = Labels{{"alertname", "ServiceDown"}, {"service", "titan"}, {"severity", "critical"}};
+  down.starts_at = clock.NowMs();
+  (*n)->Update({down});
+  AlertUpdate up = down;
+  up.ends_at = down.starts_at + 20;
+  (*n)->Update({up});
+  {
+    std::lock_guard lock(gate_mu);
+    hold = false;
+    gate_cv.notify_all();
+  }
+  for (int i = 0; i < 250 && sink.Answered().size() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  (*n)->Stop();
+  std::vector<std::string> answered = sink.Answered();
+  ASSERT_EQ(answered.size(), 2u);
+  EXPECT_NE(answered[0].find(R"("status":"firing")"), std::string::npos) << answered[0];
+  EXPECT_NE(answered[1].find(R"("status":"resolved")"), std::string::npos) << answered[1];
+}
+
 // A target that hangs (a mail server that never answers) takes at most three
 // of the four senders: a page to another target still goes out meanwhile.
 TEST(Notifier, AHungTargetNeverHoldsEverySender) {
