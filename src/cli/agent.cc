@@ -248,9 +248,14 @@ std::vector<collect::ScheduledCollector> BuildCollectors(const config::Config& c
     mo.events = events;
     mo.storage = storage;
     // vigil_service_up = unit active AND the service's probes pass.
-    mo.probes_ok = [health = services.health](std::string_view service) { return health->ProbesOk(service); };
+    mo.probes_ok = [health = services.health](std::string_view service, TimestampMs since_ms) {
+      return health->ProbesOk(service, since_ms);
+    };
     events->Declare("systemd");
     wiring->systemd = systemd::Monitor::Start(std::move(mo));
+    services.health->SetOnCheck([monitor = std::weak_ptr<systemd::Monitor>(wiring->systemd)] {
+      if (auto m = monitor.lock()) m->HealthChanged();
+    });
     // Unit states are recorded on every change by the monitor itself; the
     // scheduled run re-records them and feeds the collector's own metrics.
     collect::ScheduledCollector sc{wiring->systemd, c.global.scrape_interval,
@@ -1352,7 +1357,7 @@ class Agent {
     std::map<std::string, incidents::ServiceState> states;
     std::map<std::string, bool> probes_ok;
     for (const auto& service : services) {
-      probes_ok[service] = !health || health->ProbesOk(service);
+      probes_ok[service] = !health || health->ProbesOk(service, systemd::ServiceStartedMs(units, service));
       std::optional<incidents::ServiceState> state = SlaStateOf(service, units, probes_ok[service]);
       if (state) states[service] = *state;
     }

@@ -10,31 +10,39 @@
 
 namespace vigil::cli {
 
-void ServiceHealth::Record(const std::string& service, const std::string& collector, bool ok) {
+void ServiceHealth::Record(const std::string& service, const std::string& collector, bool ok, TimestampMs started_ms) {
   bool before = false, after = false;
+  std::function<void()> on_check;
   {
     std::lock_guard lock(mu_);
     auto& by_collector = verdicts_[service];
     before = true;
     for (const auto& [name, v] : by_collector) before = before && v.ok;
-    by_collector[collector] = {ok, clock_.NowMs()};
+    by_collector[collector] = {ok, started_ms != 0 ? started_ms : clock_.NowMs()};
     after = true;
     for (const auto& [name, v] : by_collector) after = after && v.ok;
+    on_check = on_check_;
   }
+  if (on_check) on_check();
   if (before == after || events_ == nullptr) return;
   LogInfo(after ? "service probes pass again" : "service probes failing",
           {{"service", service}, {"collector", collector}});
   events_->Publish({"probe", {"vigil_probe_success", "vigil_service_up"}, clock_.NowMs()});
 }
 
-bool ServiceHealth::ProbesOk(std::string_view service) const {
+bool ServiceHealth::ProbesOk(std::string_view service, TimestampMs since_ms) const {
   std::lock_guard lock(mu_);
   auto it = verdicts_.find(service);
   if (it == verdicts_.end()) return true;
   for (const auto& [name, v] : it->second) {
-    if (!v.ok) return false;
+    if (!v.ok || v.at_ms < since_ms) return false;
   }
   return true;
+}
+
+void ServiceHealth::SetOnCheck(std::function<void()> on_check) {
+  std::lock_guard lock(mu_);
+  on_check_ = std::move(on_check);
 }
 
 TimestampMs ServiceHealth::AllCheckedSince(std::string_view service, size_t expected) const {
@@ -60,7 +68,7 @@ class HealthReporting final : public collect::Collector {
 
   Status Collect(const collect::CollectContext& ctx, MetricBatch& out) override {
     Status s = inner_->Collect(ctx, out);
-    health_->Record(service_, std::string(inner_->name()), s.ok() && out.errors().empty());
+    health_->Record(service_, std::string(inner_->name()), s.ok() && out.errors().empty(), ctx.now_ms);
     return s;
   }
 

@@ -28,8 +28,14 @@ class ServiceHealth {
   // `events` (may be null) hears of every change of a service's verdict.
   ServiceHealth(const Clock& clock, collect::EventSink* events) : clock_(clock), events_(events) {}
 
-  void Record(const std::string& service, const std::string& collector, bool ok);
-  bool ProbesOk(std::string_view service) const;
+  // A check of `service` by `collector`, begun at `started_ms`, passed or not.
+  void Record(const std::string& service, const std::string& collector, bool ok, TimestampMs started_ms);
+  // Every check of the service passes, each begun at or after `since_ms`
+  // (the service's start: checks of the process before count for nothing).
+  // True before any check has reported.
+  bool ProbesOk(std::string_view service, TimestampMs since_ms = 0) const;
+  // Called after every check (the systemd monitor re-records vigil_service_up).
+  void SetOnCheck(std::function<void()> on_check);
   // The time by which each of the service's `expected` checks has reported at
   // least once (the oldest latest verdict); 0 while one has never reported.
   TimestampMs AllCheckedSince(std::string_view service, size_t expected) const;
@@ -43,6 +49,7 @@ class ServiceHealth {
     TimestampMs at_ms = 0;
   };
   std::map<std::string, std::map<std::string, Verdict>, std::less<>> verdicts_;  // service -> collector -> verdict
+  std::function<void()> on_check_;
 };
 
 struct ServiceCollectors {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -211,12 +212,36 @@ class MonitorImpl final : public Monitor {
       Render(batch);
       o_.storage->Consume("systemd", batch, t);
     }
-    if (event != nullptr && o_.events != nullptr) {
-      collect::Event e = *event;
+    // A service's up changes without a unit change too (a health check of a
+    // restarted service passes): rules and observers hear of that as well.
+    std::map<std::string, bool> up = ServicesUp(Units(), o_.units, o_.probes_ok);
+    const bool up_changed = recorded_up_.has_value() && *recorded_up_ != up;
+    recorded_up_ = std::move(up);
+    if (o_.events != nullptr && (event != nullptr || up_changed)) {
+      collect::Event e = event != nullptr ? *event : collect::Event{"systemd", {"vigil_service_up"}, t};
       e.time_ms = t;
       o_.events->Publish(e);
     }
     return t;
+  }
+
+  void HealthChanged() override {
+    health_changed_ = true;
+    uint64_t one = 1;
+    if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof one);
+  }
+
+  // On the watcher thread after HealthChanged(): records if up changed.
+  void RecordIfUpChanged() {
+    uint64_t drained;
+    (void)!::read(wake_fd_, &drained, sizeof drained);  // non-blocking
+    std::map<std::string, bool> up = ServicesUp(Units(), o_.units, o_.probes_ok);
+    bool changed;
+    {
+      std::lock_guard lock(record_mu_);
+      changed = recorded_up_.has_value() && *recorded_up_ != up;
+    }
+    if (changed) Record(nullptr);
   }
 
   // --- the watcher thread; only it touches bus_ ---
@@ -258,6 +283,10 @@ class MonitorImpl final : public Monitor {
         continue;
       }
       if (r > 0) continue;  // the bound above was hit: more is queued
+      if (health_changed_.exchange(false)) {
+        RecordIfUpChanged();
+        continue;
+      }
       PollOnce();
     }
     if (bus_ != nullptr) {
@@ -290,6 +319,9 @@ class MonitorImpl final : public Monitor {
   void Wait(Duration d) {
     struct pollfd p = {wake_fd_, POLLIN, 0};
     (void)::poll(&p, 1, static_cast<int>(d.count()));
+    // A health change while disconnected must not end every later wait early.
+    uint64_t drained;
+    if (!stopping_ && (p.revents & POLLIN)) (void)!::read(wake_fd_, &drained, sizeof drained);
   }
 
   bool Connect() {
@@ -667,6 +699,8 @@ class MonitorImpl final : public Monitor {
 
   std::mutex record_mu_;  // orders Record() calls
   TimestampMs last_recorded_ms_ = 0;
+  std::optional<std::map<std::string, bool>> recorded_up_;  // vigil_service_up as last recorded
+  std::atomic<bool> health_changed_{false};
 };
 
 }  // namespace

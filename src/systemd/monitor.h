@@ -25,8 +25,8 @@ struct MonitorOptions {
   const Clock* clock = nullptr;           // required
   collect::EventSink* events = nullptr;   // told about every state change; may be null
   collect::BatchSink* storage = nullptr;  // receives a fresh batch on every change; may be null
-  // ANDed into vigil_service_up; null: no probes yet.
-  std::function<bool(std::string_view service)> probes_ok;
+  // ANDed into vigil_service_up (see ServicesUp); null: no health checks.
+  HealthCheck probes_ok;
 };
 
 struct MainProcess {
@@ -52,6 +52,9 @@ class Monitor : public collect::Collector {
   virtual std::vector<MainProcess> MainProcesses() const = 0;
   // The cached state of every watched unit; no D-Bus call.
   virtual std::vector<UnitState> Units() const = 0;
+  // A health check of a service reported: vigil_service_up is recorded again,
+  // with an event, if that changed it. Returns at once (the watcher records).
+  virtual void HealthChanged() = 0;
 };
 
 }  // namespace vigil::systemd

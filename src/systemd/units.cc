@@ -2,8 +2,8 @@
 
 #include <fnmatch.h>
 
+#include <algorithm>
 #include <limits>
-#include <set>
 #include <string>
 
 namespace vigil::systemd {
@@ -91,8 +91,36 @@ bool IsService(const UnitState& u) {
 
 }  // namespace
 
-void RenderUnits(const std::vector<UnitState>& units, const std::vector<UnitSpec>& specs,
-                 const std::function<bool(std::string_view)>& probes_ok, MetricBatch& out) {
+TimestampMs ServiceStartedMs(const std::vector<UnitState>& units, std::string_view service) {
+  TimestampMs started = 0;
+  for (const auto& u : units) {
+    if (u.service == service) started = std::max(started, static_cast<TimestampMs>(u.active_enter_us / 1000));
+  }
+  return started;
+}
+
+std::map<std::string, bool> ServicesUp(const std::vector<UnitState>& units, const std::vector<UnitSpec>& specs,
+                                       const HealthCheck& probes_ok) {
+  std::map<std::string, bool> up;
+  for (const auto& spec : specs) {
+    if (spec.service.empty() || up.count(spec.service)) continue;
+    // Up when the service has at least one unit and every one of them is active.
+    bool any = false, all_up = true;
+    for (const auto& u : units) {
+      if (u.service != spec.service || u.load_state == "not-found") continue;
+      any = true;
+      all_up = all_up && IsUp(u);
+    }
+    bool is_up = any && all_up;
+    // A service whose health checks fail is not up.
+    if (is_up && probes_ok) is_up = probes_ok(spec.service, ServiceStartedMs(units, spec.service));
+    up[spec.service] = is_up;
+  }
+  return up;
+}
+
+void RenderUnits(const std::vector<UnitState>& units, const std::vector<UnitSpec>& specs, const HealthCheck& probes_ok,
+                 MetricBatch& out) {
   for (const auto& u : units) {
     for (const char* state : kUnitStates) {
       Labels l = UnitLabels(u);
@@ -156,21 +184,9 @@ void RenderUnits(const std::vector<UnitState>& units, const std::vector<UnitSpec
                    static_cast<double>(*u.tasks));
     }
   }
-  std::set<std::string> services;
-  for (const auto& spec : specs) {
-    if (spec.service.empty() || !services.insert(spec.service).second) continue;
-    // Up when the service has at least one unit and every one of them is active.
-    bool any = false, all_up = true;
-    for (const auto& u : units) {
-      if (u.service != spec.service || u.load_state == "not-found") continue;
-      any = true;
-      all_up = all_up && IsUp(u);
-    }
-    bool up = any && all_up;
-    // Hook for the probes collector: a service whose probes fail is not up.
-    if (up && probes_ok) up = probes_ok(spec.service);
+  for (const auto& [service, up] : ServicesUp(units, specs, probes_ok)) {
     out.AddGauge("vigil_service_up", "1 when the service's systemd units are active and its probes pass.",
-                 Labels{{"service", spec.service}}, up ? 1 : 0);
+                 Labels{{"service", service}}, up ? 1 : 0);
   }
 }
 

@@ -4,12 +4,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/metrics.h"
+#include "base/time.h"
 
 namespace vigil::systemd {
 
@@ -69,10 +71,22 @@ inline constexpr const char* kUnitStates[] = {"active", "activating", "deactivat
 // Whether a unit counts as up for vigil_service_up ("reloading" is still serving).
 bool IsUp(const UnitState& state);
 
+// Whether a service's health checks pass, counting only checks begun at or
+// after `since_ms` (when its units last became active): a restarted service is
+// not up again until a check of the new process has passed. Null: no checks.
+using HealthCheck = std::function<bool(std::string_view service, TimestampMs since_ms)>;
+
+// When the service's units last became active (the latest ActiveEnterTimestamp), ms.
+TimestampMs ServiceStartedMs(const std::vector<UnitState>& units, std::string_view service);
+
+// vigil_service_up for every service named in `specs`: it has units, every one
+// is up, and `probes_ok` (when set) passes since they started.
+std::map<std::string, bool> ServicesUp(const std::vector<UnitState>& units, const std::vector<UnitSpec>& specs,
+                                       const HealthCheck& probes_ok);
+
 // Renders node_systemd_* and vigil_systemd_* families for `units` and
-// vigil_service_up for every service named in `specs`. `probes_ok`, when set,
-// is ANDed into vigil_service_up (the probes collector plugs in there).
-void RenderUnits(const std::vector<UnitState>& units, const std::vector<UnitSpec>& specs,
-                 const std::function<bool(std::string_view service)>& probes_ok, MetricBatch& out);
+// vigil_service_up (ServicesUp) for every service named in `specs`.
+void RenderUnits(const std::vector<UnitState>& units, const std::vector<UnitSpec>& specs, const HealthCheck& probes_ok,
+                 MetricBatch& out);
 
 }  // namespace vigil::systemd

@@ -70,8 +70,9 @@ TEST(Units, AMemoryLimitIsExportedOnlyWhenSet) {
   RenderUnits({limited, unlimited}, {{"bitcoind.service", "bitcoind"}, {"titan.service", "titan"}}, nullptr, b);
   ASSERT_NE(b.Find("vigil_systemd_unit_memory_max_bytes"), nullptr);
   EXPECT_EQ(b.Find("vigil_systemd_unit_memory_max_bytes")->samples.size(), 1u);
-  EXPECT_EQ(Value(b, "vigil_systemd_unit_memory_max_bytes", Labels{{"name", "bitcoind.service"}, {"service", "bitcoind"}}),
-            8.0 * (1ULL << 30));
+  EXPECT_EQ(
+      Value(b, "vigil_systemd_unit_memory_max_bytes", Labels{{"name", "bitcoind.service"}, {"service", "bitcoind"}}),
+      8.0 * (1ULL << 30));
 }
 
 TEST(Units, OneSeriesPerStateWithNodeExporterLabels) {
@@ -130,9 +131,26 @@ TEST(Units, ServiceUpNeedsEveryUnitActiveAndProbesPassing) {
 
   MetricBatch probes_fail;
   RenderUnits(
-      units, specs, [](std::string_view s) { return s != "demo"; }, probes_fail);
+      units, specs, [](std::string_view s, TimestampMs) { return s != "demo"; }, probes_fail);
   EXPECT_EQ(Value(probes_fail, "vigil_service_up", Labels{{"service", "demo"}}), 0);
   EXPECT_EQ(Value(probes_fail, "vigil_service_up", Labels{{"service", "solo"}}), 1);
+}
+
+// Health checks are asked about the time the service's units last became
+// active (the latest of them): checks of the process before a restart do not
+// count for the new one.
+TEST(Units, ServiceUpAsksForChecksSinceTheLatestStart) {
+  std::vector<UnitSpec> specs = {{"demo@*.service", "demo"}};
+  std::vector<UnitState> units = {Unit("demo@a.service", "demo", "active"), Unit("demo@b.service", "demo", "active")};
+  units[0].active_enter_us = 1'700'000'000'000'000;
+  units[1].active_enter_us = 1'700'000'100'250'999;  // restarted later
+  EXPECT_EQ(ServiceStartedMs(units, "demo"), 1'700'000'100'250);
+  EXPECT_EQ(ServiceStartedMs(units, "other"), 0);
+  TimestampMs last_check = 1'700'000'100'000;  // begun before b's restart
+  auto checks = [&](std::string_view, TimestampMs since_ms) { return last_check >= since_ms; };
+  EXPECT_FALSE(ServicesUp(units, specs, checks).at("demo"));
+  last_check = 1'700'000'100'250;
+  EXPECT_TRUE(ServicesUp(units, specs, checks).at("demo"));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -29,6 +30,21 @@ UNITS = {
     "vt-guarded.service": "[Service]\nExecStart=/bin/sleep 1000\nRestart=no\n",
     "vt-demo@.service": "[Service]\nExecStart=/bin/sleep 1000\n",
 }
+# vt-slow listens only 1.5 s after it starts (as bitcoind answers RPC only
+# after its warm-up); systemd restarts it 100 ms after a kill.
+slow_port = vt.free_port()
+slow_server = os.path.join(sleeper_dir, "slow_server.py")
+with open(slow_server, "w") as f:
+    f.write(f"""import socket, time
+time.sleep(1.5)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", {slow_port}))
+s.listen(16)
+while True:
+    s.accept()[0].close()
+""")
+UNITS["vt-slow.service"] = f"[Service]\nExecStart={sys.executable} {slow_server}\nRestart=always\nRestartSec=100ms\n"
 sd = vt.user_systemd_or_skip(UNITS, sleeper_dir)
 systemctl = sd.systemctl
 
@@ -40,7 +56,7 @@ def show(unit, prop):
 v = None
 with vt.running(lambda: v, lambda: sd.cleanup(),
                 lambda: shutil.rmtree(sleeper_dir, ignore_errors=True)):
-    systemctl("start", "vt-restart.service", "vt-plain.service", "vt-guarded.service")
+    systemctl("start", "vt-restart.service", "vt-plain.service", "vt-guarded.service", "vt-slow.service")
     # The port the `guarded` service's probe checks; closing it fails the probe.
     guard = socket.socket()
     guard.bind(("127.0.0.1", 0))
@@ -61,7 +77,10 @@ services:
   guarded:
     unit: vt-guarded.service
     probes: [{name: port, type: tcp, target: '127.0.0.1:GUARD_PORT', interval: 1s, timeout: 500ms}]
-""".replace("GUARD_PORT", str(guard_port))
+  slow:
+    unit: vt-slow.service
+    probes: [{name: port, type: tcp, target: '127.0.0.1:SLOW_PORT', interval: 1s, timeout: 500ms}]
+""".replace("GUARD_PORT", str(guard_port)).replace("SLOW_PORT", str(slow_port))
     v = vt.Vigil(a.vigil, CONFIG)
     v.wait_ready()
 
@@ -133,6 +152,28 @@ services:
             state(f, "vt-guarded.service") == "active" and sample(f, "vigil_probe_success", service="guarded") == 0)
     c.check("the probe verdict change reached the event sink",
             (sample(f, "vigil_events_total", source="probe") or 0) > probe_events)
+
+    # A restarted service is down until its checks pass against the new
+    # process: one 1 -> 0 -> 1 in the store, never up in between. The unit is
+    # active 100 ms after the kill, its port answers 1.5 s later, and the
+    # probe (each second) most often has not run in those 100 ms: the last
+    # verdict, of the old process, passed.
+    vt.wait_until(lambda: sample(fams(), "vigil_service_up", service="slow") == 1, timeout=10,
+                  what="slow service up")
+    t_kill = time.time()
+    systemctl("kill", "-s", "KILL", "vt-slow.service")
+    vt.wait_until(lambda: sample(fams(), "vigil_service_up", service="slow") == 0, timeout=5, what="slow down")
+    vt.wait_until(lambda: sample(fams(), "vigil_service_up", service="slow") == 1, timeout=10,
+                  what="slow up again")
+    t_up = time.time()
+    time.sleep(0.3)
+    raw = vt.api(v.url, "/api/v1/query", query=f'vigil_service_up{{service="slow"}}[{int(time.time() - t_kill) + 3}s]')
+    after_kill = [(float(t), v_) for t, v_ in raw["result"][0]["values"] if float(t) >= t_kill] if raw["result"] else []
+    runs = [(t, v_) for i, (t, v_) in enumerate(after_kill) if i == 0 or v_ != after_kill[i - 1][1]]
+    c.check("a restarted service is down until its checks pass: down once, then up, no flap in between",
+            [v_ for _, v_ in runs] in (["1", "0", "1"], ["0", "1"]) and runs[-1][0] - t_kill >= 1.5, str(runs))
+    c.check("and up within a probe interval of its port answering", t_up - t_kill < 0.1 + 1.5 + 1 + 0.5,
+            f"{t_up - t_kill:.2f} s")
     vt.wait_until(lambda: sample(fams(), "vigil_process_threads", unit="vt-plain.service") is not None, timeout=5,
                   what="process metrics of the main PID")
     f = fams()
