@@ -206,6 +206,15 @@ class HoldingSink {
   std::vector<std::string> answered_;
 };
 
+// Routes every alert to one webhook receiver, "ops".
+void RouteAllTo(NotifierOptions& o, const std::string& url) {
+  o.alerting.route.receiver = "ops";
+  config::ReceiverOptions ops;
+  ops.name = "ops";
+  ops.webhook_configs.push_back({url, true, 0});
+  o.alerting.receivers.push_back(ops);
+}
+
 // Alertmanager sends each aggregation group on its own: a thousand groups
 // to one webhook do not queue behind each other. One group's messages stay
 // in order.
@@ -228,11 +237,7 @@ TEST(Notifier, GroupsToOneTargetAreSentAtTheSameTimeEachInOrder) {
   }
   SystemClock clock;
   NotifierOptions o = InDir(dir, clock);
-  o.alerting.route.receiver = "ops";
-  config::ReceiverOptions ops;
-  ops.name = "ops";
-  ops.webhook_configs.push_back({sink.Url(), true, 0});
-  o.alerting.receivers.push_back(ops);
+  RouteAllTo(o, sink.Url());
   auto n = Notifier::Start(std::move(o));
   ASSERT_TRUE(n.ok()) << n.status().message();
   for (int i = 0; i < 300 && sink.Answered().size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -262,13 +267,9 @@ TEST(Notifier, AnAlertThatFiredAndResolvedBetweenTwoPassesIsPagedThenResolved) {
     gate_cv.wait_for(lock, std::chrono::seconds(10), [&] { return !hold; });
     held = false;
   };
-  o.alerting.route.receiver = "ops";
+  RouteAllTo(o, sink.Url());
   o.alerting.route.group_wait = Duration(0);
   o.alerting.route.group_interval = Duration(100);
-  config::ReceiverOptions ops;
-  ops.name = "ops";
-  ops.webhook_configs.push_back({sink.Url(), true, 0});
-  o.alerting.receivers.push_back(ops);
   auto n = Notifier::Start(std::move(o));
   ASSERT_TRUE(n.ok()) << n.status().message();
   {
