@@ -1,9 +1,8 @@
 // The notifier's loop as the watchdog sees it, and how it sends.
 #include "notify/notifier.h"
 
-#include <gtest/gtest.h>
-
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -240,7 +239,8 @@ TEST(Notifier, GroupsToOneTargetAreSentAtTheSameTimeEachInOrder) {
   RouteAllTo(o, sink.Url());
   auto n = Notifier::Start(std::move(o));
   ASSERT_TRUE(n.ok()) << n.status().message();
-  for (int i = 0; i < 300 && sink.Answered().size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 300 && sink.Answered().size() < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   (*n)->Stop();
   std::vector<std::string> answered = sink.Answered();
   ASSERT_EQ(answered.size(), 4u);
