@@ -233,8 +233,6 @@ class MonitorImpl final : public Monitor {
 
   // On the watcher thread after HealthChanged(): records if up changed.
   void RecordIfUpChanged() {
-    uint64_t drained;
-    (void)!::read(wake_fd_, &drained, sizeof drained);  // non-blocking
     std::map<std::string, bool> up = ServicesUp(Units(), o_.units, o_.probes_ok);
     bool changed;
     {
@@ -314,14 +312,21 @@ class MonitorImpl final : public Monitor {
     }
     struct pollfd fds[2] = {{fd, static_cast<short>(events < 0 ? POLLIN : events), 0}, {wake_fd_, POLLIN, 0}};
     (void)::poll(fds, 2, static_cast<int>(ms));
+    DrainWake(fds[1].revents);
+  }
+
+  // Empties the eventfd once a poll saw it: a wake-up left in it (a
+  // HealthChanged() whose flag was taken before its write landed) would end
+  // every later poll at once. The flags it woke for are read after this.
+  void DrainWake(short revents) {
+    uint64_t drained;
+    if (!stopping_ && (revents & POLLIN)) (void)!::read(wake_fd_, &drained, sizeof drained);
   }
 
   void Wait(Duration d) {
     struct pollfd p = {wake_fd_, POLLIN, 0};
     (void)::poll(&p, 1, static_cast<int>(d.count()));
-    // A health change while disconnected must not end every later wait early.
-    uint64_t drained;
-    if (!stopping_ && (p.revents & POLLIN)) (void)!::read(wake_fd_, &drained, sizeof drained);
+    DrainWake(p.revents);
   }
 
   bool Connect() {
