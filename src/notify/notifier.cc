@@ -379,8 +379,10 @@ void Notifier::Loop() {
     // every firing the rules saw, not a resolve of a page never sent.
     std::vector<alert::Notification> flushed;
     std::set<std::string> fired_this_pass;
+    // Only a batch with a resolve in it pays for the fingerprints.
+    const bool any_resolve = std::any_of(updates.begin(), updates.end(), [](const auto& u) { return u.ends_at != 0; });
     for (auto& u : updates) {
-      if (u.ends_at == 0) {
+      if (any_resolve && u.ends_at == 0) {
         fired_this_pass.insert(alert::Fingerprint(u.labels));
       } else if (!fired_this_pass.empty() && fired_this_pass.count(alert::Fingerprint(u.labels))) {
         for (auto& n : dispatcher_->Flush()) flushed.push_back(std::move(n));
