@@ -60,8 +60,10 @@ struct QueryState {
   }
   // Reads the clock every time: after a batch of work done elsewhere.
   void CheckDeadlineNow() {
-    if (std::chrono::steady_clock::now() > deadline) Fail("query timed out in query execution", ErrorKind::kTimeout);
+    if (PastDeadline()) Fail("query timed out in query execution", ErrorKind::kTimeout);
   }
+  // Only reads the clock: helper threads may call it.
+  bool PastDeadline() const { return std::chrono::steady_clock::now() > deadline; }
 };
 
 // Gives each distinct label set a dense id, in order of first appearance.
@@ -1176,7 +1178,7 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
       for (size_t k = from; k < to && !expired.load(std::memory_order_relaxed); ++k) {
         std::vector<Point>& result = results[k].points;
         WindowsOf(src, pending[k].points, mark_drops, drops[w], [&](size_t i, const Window& win) {
-          if ((++windows & 255) == 0 && std::chrono::steady_clock::now() > q_.deadline) {
+          if ((++windows & 255) == 0 && q_.PastDeadline()) {
             expired.store(true, std::memory_order_relaxed);
           }
           if (win.points.empty() || expired.load(std::memory_order_relaxed)) return;

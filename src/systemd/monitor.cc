@@ -215,7 +215,7 @@ class MonitorImpl final : public Monitor {
     // A service's up changes without a unit change too (a health check of a
     // restarted service passes): rules and observers hear of that as well.
     std::map<std::string, bool> up = ServicesUp(Units(), o_.units, o_.probes_ok);
-    const bool up_changed = recorded_up_.has_value() && *recorded_up_ != up;
+    const bool up_changed = DiffersFromRecordedLocked(up);
     recorded_up_ = std::move(up);
     if (o_.events != nullptr && (event != nullptr || up_changed)) {
       collect::Event e = event != nullptr ? *event : collect::Event{"systemd", {"vigil_service_up"}, t};
@@ -237,9 +237,14 @@ class MonitorImpl final : public Monitor {
     bool changed;
     {
       std::lock_guard lock(record_mu_);
-      changed = recorded_up_.has_value() && *recorded_up_ != up;
+      changed = DiffersFromRecordedLocked(up);
     }
     if (changed) Record(nullptr);
+  }
+
+  // Under record_mu_. The first recording has nothing to differ from.
+  bool DiffersFromRecordedLocked(const std::map<std::string, bool>& up) const {
+    return recorded_up_.has_value() && *recorded_up_ != up;
   }
 
   // --- the watcher thread; only it touches bus_ ---
