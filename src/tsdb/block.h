@@ -2,9 +2,11 @@
 // read, merged (compaction) or deleted (retention). Format: docs/format/block.md.
 #pragma once
 
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,14 +52,20 @@ class Block {
   std::vector<size_t> Select(const std::vector<Matcher>& matchers) const;
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(const std::string& name) const;
-  // Appends the samples of series `i` to the vectors (nothing on error). With
+  // Appends the samples of series `i` to the vectors (nothing on error): those
+  // of the parts that overlap [mint, maxt], so a superset of that window. With
   // `shared`, timestamps shared between series are taken from it (and put
   // there the first time): what one query's reads have in common.
-  Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v, SharedTimestamps* shared = nullptr) const;
+  Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v, SharedTimestamps* shared = nullptr,
+              TimestampMs mint = std::numeric_limits<TimestampMs>::min(),
+              TimestampMs maxt = std::numeric_limits<TimestampMs>::max()) const;
   bool Overlaps(TimestampMs mint, TimestampMs maxt) const { return info_.max_time >= mint && info_.min_time <= maxt; }
 
  private:
   Block() = default;
+  // Reads one data entry (not a part table), without the file's name in errors.
+  Status ReadEntry(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v,
+                   SharedTimestamps* shared) const;
   std::string dir_;
   BlockInfo info_;
   std::vector<BlockSeries> series_;
@@ -70,7 +78,8 @@ class Block {
 // `parent`/<id>, atomically (written to a temp dir, then renamed).
 // `resolution` 0 is raw data; otherwise the step of a downsampled block whose
 // series carry an __aggr__ label. `share_timestamps` false writes the version 1
-// layout (every series with its own timestamps; kept for tests of old blocks).
+// layout (every series whole, with its own timestamps; kept for tests of old
+// blocks); true writes version 3 (shared timestamps, time-bounded parts).
 Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSamples> series, TimestampMs min_time,
                              TimestampMs max_time, int level, Duration resolution = Duration(0),
                              bool share_timestamps = true);
@@ -79,7 +88,7 @@ Result<BlockInfo> WriteBlock(const std::string& parent, std::vector<SeriesSample
 Status ParseBlockFile(std::string_view file, std::vector<BlockSeries>* series);
 
 // Series data encoding used inside blocks (exposed for tests and fuzzing).
-std::string EncodeSeriesData(const std::vector<TimestampMs>& t, const std::vector<double>& v);
+std::string EncodeSeriesData(std::span<const TimestampMs> t, std::span<const double> v);
 // `series_region` is the block file before its index (offsets are from its
 // start): needed for encoding 4, whose timestamps are an entry there.
 Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v,

@@ -136,7 +136,7 @@ class MergedSeries final : public Series {
     // goes straight to the caller's buffers.
     if (blocks.size() == 1 && head.chunks.empty() && head.error.ok() &&
         blocks[0].block->info().resolution.count() == 0) {
-      Status s = blocks[0].block->Read(blocks[0].index, &st, &sv, shared.get());
+      Status s = blocks[0].block->Read(blocks[0].index, &st, &sv, shared.get(), mint_, maxt_);
       if (!s.ok()) return s;
       take();
       return Status::Ok();
@@ -150,11 +150,11 @@ class MergedSeries final : public Series {
     for (const BlockSource& b : blocks) {
       st.clear();
       sv.clear();
-      Status s = b.block->Read(b.index, &st, &sv, shared.get());
+      Status s = b.block->Read(b.index, &st, &sv, shared.get(), mint_, maxt_);
       if (s.ok() && b.count_index) {
         std::vector<TimestampMs> ct;
         std::vector<double> cv;
-        s = b.block->Read(*b.count_index, &ct, &cv, shared.get());
+        s = b.block->Read(*b.count_index, &ct, &cv, shared.get(), mint_, maxt_);
         if (s.ok() && ct != st) s = Status::Error("sum and count aggregates disagree");
         for (size_t i = 0; s.ok() && i < sv.size(); ++i) sv[i] = cv[i] > 0 ? sv[i] / cv[i] : std::nan("");
       }

@@ -279,6 +279,11 @@ TEST(Tsdb, ImportWritesEachWindowOnceInTheWidestCompactionRange) {
   auto got = Samples(*db->NewQuerier(start, start + n * 60000LL), {M(Matcher::Type::kEqual, "__name__", "a")});
   ASSERT_EQ(got.size(), static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) ASSERT_EQ(got[i], (std::pair<TimestampMs, double>{start + i * 60000LL, i})) << i;
+  // A short window of the imported series reads only the parts it overlaps, and exactly its samples.
+  got = Samples(*db->NewQuerier(start + 5 * 3600000LL, start + 6 * 3600000LL),
+                {M(Matcher::Type::kEqual, "__name__", "a")});
+  ASSERT_EQ(got.size(), 61u);
+  EXPECT_EQ(got.front(), (std::pair<TimestampMs, double>{start + 5 * 3600000LL, 300}));
   ASSERT_TRUE(db->Maintain(start + n * 60000LL + 3600000).ok());
   std::vector<std::string> ids;
   for (const auto& blk : db->GetStats().blocks) ids.push_back(blk.id);
@@ -481,17 +486,17 @@ std::string ReadAll(const std::string& path) {
 TEST(Block, SharedTimestampsRoundTripAndOldBlocksStillRead) {
   TempDir dir;
   const auto series = SharedTimestampSeries();
-  auto v2 = WriteBlock(dir.path(), series, 0, 10'000'000, 1);
+  auto v3 = WriteBlock(dir.path(), series, 0, 10'000'000, 1);
   auto v1 = WriteBlock(dir.path(), series, 0, 10'000'000, 1, Duration(0), /*share_timestamps=*/false);
-  ASSERT_TRUE(v2.ok() && v1.ok());
-  ExpectBlockHolds(dir.path() + "/" + v2->id, series);
+  ASSERT_TRUE(v3.ok() && v1.ok());
+  ExpectBlockHolds(dir.path() + "/" + v3->id, series);
   ExpectBlockHolds(dir.path() + "/" + v1->id, series);
-  EXPECT_NE(ReadAll(dir.path() + "/" + v2->id + "/meta.json").find("\"version\": 2"), std::string::npos);
+  EXPECT_NE(ReadAll(dir.path() + "/" + v3->id + "/meta.json").find("\"version\": 3"), std::string::npos);
   EXPECT_NE(ReadAll(dir.path() + "/" + v1->id + "/meta.json").find("\"version\": 1"), std::string::npos);
   // The old layout has only encoding 3 entries; the new one references shared timestamps.
   std::vector<BlockSeries> old_index, new_index;
   std::string old_file = ReadAll(dir.path() + "/" + v1->id + "/block");
-  std::string new_file = ReadAll(dir.path() + "/" + v2->id + "/block");
+  std::string new_file = ReadAll(dir.path() + "/" + v3->id + "/block");
   ASSERT_TRUE(ParseBlockFile(old_file, &old_index).ok());
   ASSERT_TRUE(ParseBlockFile(new_file, &new_index).ok());
   size_t shared = 0;
@@ -609,6 +614,168 @@ TEST(Block, ReadsSharingTimestampsGiveTheSameSamplesAndStillCheckEachEntry) {
     }
   }
   EXPECT_EQ(failed, 1u);
+}
+
+// A day of two series scraped together at 15 s and one at 60 s with gaps,
+// starting off any part boundary.
+std::vector<SeriesSamples> DaySeries(TimestampMs start) {
+  std::vector<SeriesSamples> out;
+  for (int s = 0; s < 3; ++s) {
+    SeriesSamples x;
+    x.labels = L({{"__name__", "m"}, {"i", std::to_string(s)}});
+    const TimestampMs step = s < 2 ? 15'000 : 60'000;
+    for (TimestampMs at = start; at < start + 24 * 3'600'000; at += step) {
+      if (s == 2 && (at / step) % 7 == 0) continue;
+      x.t.push_back(at);
+      x.v.push_back(s == 0 ? static_cast<double>(at / 1000 % 977) : std::sin(static_cast<double>(at)));
+    }
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
+// The part table of a series: the offsets and lengths of its parts' entries.
+std::vector<std::pair<uint64_t, uint64_t>> PartEntries(std::string_view file, const BlockSeries& s) {
+  EXPECT_EQ(file[s.offset], 6);
+  Decoder d(file.substr(s.offset + 5, s.length - 5));
+  (void)d.Varint();
+  std::vector<std::pair<uint64_t, uint64_t>> out(d.Uvarint());
+  for (auto& [offset, length] : out) {
+    (void)d.Uvarint();
+    (void)d.Uvarint();
+    offset = d.Uvarint();
+    length = d.Uvarint();
+  }
+  EXPECT_TRUE(d.ok() && d.remaining() == 0);
+  return out;
+}
+
+// Version 3: a long series is written as time-bounded parts, and a read of a
+// window decodes only the parts it overlaps, with every sample of the window.
+TEST(Block, LongSeriesAreReadPartByPart) {
+  TempDir dir;
+  const TimestampMs start = 1'700'000'012'345;
+  const auto series = DaySeries(start);
+  auto info = WriteBlock(dir.path(), series, start, start + 24 * 3'600'000 - 1, 3);
+  ASSERT_TRUE(info.ok()) << info.status().message();
+  const std::string block_dir = dir.path() + "/" + info->id;
+  ExpectBlockHolds(block_dir, series);
+  const std::string file = ReadAll(block_dir + "/block");
+  std::vector<BlockSeries> index;
+  ASSERT_TRUE(ParseBlockFile(file, &index).ok());
+  // 512 samples a part at least: 4 h parts at 15 s, 16 h at 60 s; the first and last are partial.
+  EXPECT_EQ(PartEntries(file, index[0]).size(), 7u);
+  EXPECT_EQ(PartEntries(file, index[2]).size(), 3u);
+  auto b = Block::Open(block_dir);
+  ASSERT_TRUE(b.ok());
+  const TimestampMs hour = 3'600'000;
+  const TimestampMs boundary = (start / (2 * hour) + 3) * 2 * hour;
+  const std::vector<std::pair<TimestampMs, TimestampMs>> windows = {{start + 10 * hour, start + 11 * hour},
+                                                                    {start, start},
+                                                                    {start - hour, start + 1},
+                                                                    {start + 23 * hour, start + 25 * hour},
+                                                                    {boundary - 1, boundary},
+                                                                    {boundary, boundary + 14'999},
+                                                                    {start - 2 * hour, start - hour},
+                                                                    {start + 25 * hour, start + 26 * hour}};
+  SharedTimestamps shared;
+  for (size_t i = 0; i < series.size(); ++i) {
+    std::vector<TimestampMs> all_t;
+    std::vector<double> all_v;
+    ASSERT_TRUE((*b)->Read(i, &all_t, &all_v).ok());
+    for (const auto& [from, to] : windows) {
+      for (SharedTimestamps* with : {static_cast<SharedTimestamps*>(nullptr), &shared}) {
+        std::vector<TimestampMs> t;
+        std::vector<double> v;
+        ASSERT_TRUE((*b)->Read(i, &t, &v, with, from, to).ok());
+        ASSERT_EQ(t.size(), v.size());
+        // A contiguous run of the series that holds the whole window.
+        auto first = std::lower_bound(all_t.begin(), all_t.end(), from);
+        auto last = std::upper_bound(all_t.begin(), all_t.end(), to);
+        if (first == last) continue;
+        ASSERT_FALSE(t.empty()) << i << " " << from - start;
+        auto at = std::find(all_t.begin(), all_t.end(), t.front());
+        ASSERT_NE(at, all_t.end());
+        ASSERT_LE(at, first);
+        ASSERT_GE(at + static_cast<std::ptrdiff_t>(t.size()), last);
+        ASSERT_TRUE(std::equal(t.begin(), t.end(), at));
+        for (size_t k = 0; k < v.size(); ++k) {
+          ASSERT_EQ(std::bit_cast<uint64_t>(v[k]), std::bit_cast<uint64_t>(all_v[(at - all_t.begin()) + k]));
+        }
+        // At most two parts for windows up to 2 h: 1 920 samples of the day's 5 760.
+        EXPECT_LE(t.size(), 1920u) << i << " " << from - start;
+      }
+    }
+  }
+}
+
+// A damaged part fails only the reads that need it; a damaged or lying part
+// table fails every read of its series. Nothing is appended on an error.
+TEST(Block, DamagedPartsAreAnErrorOnlyForReadsThatNeedThem) {
+  TempDir dir;
+  const TimestampMs start = 1'700'000'012'345;
+  auto series = DaySeries(start);
+  series.resize(1);
+  auto info = WriteBlock(dir.path(), series, start, start + 24 * 3'600'000 - 1, 3);
+  ASSERT_TRUE(info.ok());
+  const std::string block_dir = dir.path() + "/" + info->id;
+  const std::string good = ReadAll(block_dir + "/block");
+  std::vector<BlockSeries> index;
+  ASSERT_TRUE(ParseBlockFile(good, &index).ok());
+  const auto parts = PartEntries(good, index[0]);
+  const TimestampMs hour = 3'600'000;
+  auto read = [&](const std::string& file, TimestampMs from, TimestampMs to) {
+    std::ofstream(block_dir + "/block", std::ios::binary | std::ios::trunc) << file;
+    auto b = Block::Open(block_dir);
+    EXPECT_TRUE(b.ok());
+    std::vector<TimestampMs> t = {1};
+    std::vector<double> v = {1};
+    Status s = (*b)->Read(0, &t, &v, nullptr, from, to);
+    if (!s.ok()) {
+      EXPECT_EQ(t.size(), 1u);
+    }
+    EXPECT_EQ(v.size(), t.size());
+    return s;
+  };
+  std::string damaged = good;
+  // Part 0 is 1 h 46.5 min long (the start is 2 h 13.5 min into a 4 h span): part 3 is hours 9.8-13.8.
+  damaged[parts[3].first + parts[3].second - 1] ^= 0x01;
+  EXPECT_TRUE(read(damaged, start, start + hour).ok());
+  EXPECT_TRUE(read(damaged, start + 9 * hour, start + 9 * hour + 60'000).ok());
+  Status s = read(damaged, start + 12 * hour, start + 12 * hour + 60'000);
+  EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(block_dir + "/block"), std::string::npos) << s.message();
+  EXPECT_FALSE(read(damaged, std::numeric_limits<TimestampMs>::min(), std::numeric_limits<TimestampMs>::max()).ok());
+  std::vector<TimestampMs> t;
+  std::vector<double> v;
+  EXPECT_FALSE(DecodeSeriesData(std::string_view(damaged).substr(index[0].offset, index[0].length), &t, &v,
+                                std::string_view(damaged).substr(0, index[0].offset))
+                   .ok());
+  EXPECT_TRUE(t.empty());
+  // The table's own checksum.
+  damaged = good;
+  damaged[index[0].offset + index[0].length - 1] ^= 0x01;
+  s = read(damaged, start, start + hour);
+  EXPECT_NE(s.message().find("checksum"), std::string::npos) << s.message();
+  // A table whose first part claims one sample more, with a valid checksum.
+  Decoder d(std::string_view(good).substr(index[0].offset + 5, index[0].length - 5));
+  std::string table;
+  PutVarint(&table, d.Varint());
+  const uint64_t n = d.Uvarint();
+  PutUvarint(&table, n);
+  for (uint64_t k = 0; k < n; ++k) {
+    PutUvarint(&table, d.Uvarint());
+    PutUvarint(&table, d.Uvarint() + (k == 0 ? 1 : 0));
+    PutUvarint(&table, d.Uvarint());
+    PutUvarint(&table, d.Uvarint());
+  }
+  std::string lying = good.substr(0, index[0].offset) + static_cast<char>(6);
+  PutFixed32(&lying, Crc32({table}));
+  lying += table;
+  ASSERT_EQ(lying.size(), index[0].offset + index[0].length);  // same varint widths
+  lying += good.substr(lying.size());
+  s = read(lying, start, start + hour);
+  EXPECT_NE(s.message().find("a part holds 426 samples, its table 427"), std::string::npos) << s.message();
 }
 
 TEST(Block, UnreadableBlockIsSkippedNotFatal) {
