@@ -329,10 +329,11 @@ class Evaluator {
   };
 
   // Calls `fn(Loaded&&)` for each selected series with its samples in
-  // [mint, maxt], a batch of series in memory at a time. `count` charges the
-  // raw samples to the query's limit (range selectors keep them all).
+  // [mint, maxt], a batch of series in memory at a time. For a `range`
+  // selector the raw samples are charged to the query's limit (it keeps them
+  // all) and stale markers are left out (range functions never see them).
   template <typename Fn>
-  void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool count, const tsdb::ReadHints& hints,
+  void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool range, const tsdb::ReadHints& hints,
             Fn&& fn) {
     auto querier = q_.storage(mint, maxt, hints);
     if (!querier) Fail("storage unavailable");
@@ -381,10 +382,17 @@ class Evaluator {
         const auto& t = ts[k];
         const auto lo = std::lower_bound(t.begin(), t.end(), mint);
         const auto hi = std::upper_bound(lo, t.end(), maxt);
-        const size_t first = static_cast<size_t>(lo - t.begin());
-        std::vector<Point> points(static_cast<size_t>(hi - lo));
-        for (size_t i = 0; i < points.size(); ++i) points[i] = {t[first + i], values[k][first + i]};
-        if (count) q_.Account(static_cast<int64_t>(points.size()));
+        const size_t first = static_cast<size_t>(lo - t.begin()), end = static_cast<size_t>(hi - t.begin());
+        const std::vector<double>& v = values[k];
+        // Every sample is written and the count moves past the kept ones (no branch).
+        std::vector<Point> points(end - first);
+        size_t kept = 0;
+        for (size_t i = first; i < end; ++i) {
+          points[kept] = {t[i], v[i]};
+          kept += !range || !tsdb::IsStaleNaN(v[i]);
+        }
+        points.resize(kept);
+        if (range) q_.Account(static_cast<int64_t>(end - first));
         q_.CheckDeadline();
         if (!points.empty()) fn(Loaded{series[begin + k]->labels(), std::move(points)});
       }
@@ -472,8 +480,6 @@ class Evaluator {
         hints.use = *use;
       }
       Load(vs, first - ms.range.count() + 1, last, true, hints, [&](Loaded&& l) {
-        std::erase_if(l.points, [](const Point& p) { return tsdb::IsStaleNaN(p.v); });
-        if (l.points.empty()) return;
         Series series{std::move(l.labels), std::move(l.points), false};
         if (each) {
           each(std::move(series));
@@ -1176,15 +1182,19 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     auto work = [&](size_t w, size_t from, size_t to) {
       uint32_t windows = 0;
       for (size_t k = from; k < to && !expired.load(std::memory_order_relaxed); ++k) {
+        // Sized (within what was reserved) and cut to what was written: no capacity check per step.
         std::vector<Point>& result = results[k].points;
+        result.resize(Steps());
+        size_t written = 0;
         WindowsOf(src, pending[k].points, mark_drops, drops[w], [&](size_t i, const Window& win) {
           if ((++windows & 255) == 0 && q_.PastDeadline()) {
             expired.store(true, std::memory_order_relaxed);
           }
           if (win.points.empty() || expired.load(std::memory_order_relaxed)) return;
           for (size_t p = 0; p < params.size(); ++p) step_params[w][p] = params[p][i];
-          if (auto v = fn(win, step_params[w], notes[w])) result.push_back({T(i), *v});
+          if (auto v = fn(win, step_params[w], notes[w])) result[written++] = {T(i), *v};
         });
+        result.resize(written);
       }
     };
     std::vector<std::thread> helpers;

@@ -132,13 +132,24 @@ class MergedSeries final : public Series {
         append_window(t, v, mint_, false);
       }
     };
-    // The common case, one raw block and nothing in the head: its window
-    // goes straight to the caller's buffers.
+    // The common case, one raw block and nothing in the head: its parts are
+    // read into the caller's buffers, and what lies around the window (or
+    // before the end of what the caller held, as in `take`) is cut off in place.
     if (blocks.size() == 1 && head.chunks.empty() && head.error.ok() &&
         blocks[0].block->info().resolution.count() == 0) {
-      Status s = blocks[0].block->Read(blocks[0].index, &st, &sv, shared.get(), mint_, maxt_);
+      const size_t before = t.size();
+      const bool after = before > 0 && t.back() >= mint_;
+      const TimestampMs from = after ? t.back() : mint_;
+      Status s = blocks[0].block->Read(blocks[0].index, &t, &v, shared.get(), mint_, maxt_);
       if (!s.ok()) return s;
-      take();
+      const auto first = t.begin() + static_cast<std::ptrdiff_t>(before);
+      const auto lo = after ? std::upper_bound(first, t.end(), from) : std::lower_bound(first, t.end(), from);
+      const size_t cut = static_cast<size_t>(lo - first);
+      const size_t hi = static_cast<size_t>(std::upper_bound(lo, t.end(), maxt_) - t.begin());
+      t.resize(hi);
+      v.resize(hi);
+      t.erase(t.begin() + static_cast<std::ptrdiff_t>(before), t.begin() + static_cast<std::ptrdiff_t>(before + cut));
+      v.erase(v.begin() + static_cast<std::ptrdiff_t>(before), v.begin() + static_cast<std::ptrdiff_t>(before + cut));
       return Status::Ok();
     }
     Status err;
