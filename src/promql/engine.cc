@@ -1182,19 +1182,15 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     auto work = [&](size_t w, size_t from, size_t to) {
       uint32_t windows = 0;
       for (size_t k = from; k < to && !expired.load(std::memory_order_relaxed); ++k) {
-        // Sized (within what was reserved) and cut to what was written: no capacity check per step.
         std::vector<Point>& result = results[k].points;
-        result.resize(Steps());
-        size_t written = 0;
         WindowsOf(src, pending[k].points, mark_drops, drops[w], [&](size_t i, const Window& win) {
           if ((++windows & 255) == 0 && q_.PastDeadline()) {
             expired.store(true, std::memory_order_relaxed);
           }
           if (win.points.empty() || expired.load(std::memory_order_relaxed)) return;
           for (size_t p = 0; p < params.size(); ++p) step_params[w][p] = params[p][i];
-          if (auto v = fn(win, step_params[w], notes[w])) result[written++] = {T(i), *v};
+          if (auto v = fn(win, step_params[w], notes[w])) result.push_back({T(i), *v});
         });
-        result.resize(written);
       }
     };
     std::vector<std::thread> helpers;
