@@ -1175,19 +1175,21 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
     std::vector<Annotations> notes(threads);
     std::vector<std::vector<uint32_t>> drops(threads);
     std::vector<std::vector<double>> step_params(threads, std::vector<double>(params.size()));
-    // Each thread reads the clock every few hundred windows: a batch can hold
-    // seconds of work (a quantile over long windows at a 1 s step). Past the
-    // deadline the rest is skipped and the check below fails the query.
+    // Each thread reads the clock before each series: a batch can hold seconds
+    // of work (a quantile over long windows at a 1 s step). Past the deadline
+    // the rest is skipped and the check below fails the query. Not per window:
+    // a counter and a flag read in the window loop made the 24 h rate query
+    // 25 % slower.
     std::atomic<bool> expired{false};
     auto work = [&](size_t w, size_t from, size_t to) {
-      uint32_t windows = 0;
-      for (size_t k = from; k < to && !expired.load(std::memory_order_relaxed); ++k) {
+      for (size_t k = from; k < to; ++k) {
+        if (expired.load(std::memory_order_relaxed) || q_.PastDeadline()) {
+          expired.store(true, std::memory_order_relaxed);
+          return;
+        }
         std::vector<Point>& result = results[k].points;
         WindowsOf(src, pending[k].points, mark_drops, drops[w], [&](size_t i, const Window& win) {
-          if ((++windows & 255) == 0 && q_.PastDeadline()) {
-            expired.store(true, std::memory_order_relaxed);
-          }
-          if (win.points.empty() || expired.load(std::memory_order_relaxed)) return;
+          if (win.points.empty()) return;
           for (size_t p = 0; p < params.size(); ++p) step_params[w][p] = params[p][i];
           if (auto v = fn(win, step_params[w], notes[w])) result.push_back({T(i), *v});
         });
