@@ -136,6 +136,25 @@ Status CheckPart(const std::vector<TimestampMs>& t, size_t before, const PartRef
   return Status::Ok();
 }
 
+// Appends the samples of the parts listed by an encoding 6 payload that may
+// hold samples in [mint, maxt], each decoded by `decode_entry(entry)` and
+// checked against its table row; nothing on error.
+template <typename DecodeEntry>
+Status ReadParts(std::string_view payload, std::string_view region, TimestampMs mint, TimestampMs maxt,
+                 std::vector<TimestampMs>* t, std::vector<double>* v, DecodeEntry decode_entry) {
+  const size_t before = t->size();
+  Status s = ForEachPart(payload, region, mint, maxt, [&](const PartRef& p) {
+    const size_t at = t->size();
+    Status decoded = decode_entry(p.entry);
+    return decoded.ok() ? CheckPart(*t, at, p) : decoded;
+  });
+  if (!s.ok()) {
+    t->resize(before);
+    v->resize(before);
+  }
+  return s;
+}
+
 // The parts of a series in a version 3 block, as [begin, end) index ranges:
 // runs of samples within one aligned span, the smallest power-of-two multiple
 // of 2 h that holds kMinPartSamples at the series' mean rate.
@@ -242,20 +261,10 @@ Status DecodeSeriesData(std::string_view data, std::vector<TimestampMs>* t, std:
       return CheckIncreasing(*t, before);
     }
     case kEncTimestamps: return Status::Error("series data: a timestamps entry is not a series");
-    case kEncParts: {
-      const size_t before = t->size();
-      Status s = ForEachPart(payload, series_region, std::numeric_limits<TimestampMs>::min(),
-                             std::numeric_limits<TimestampMs>::max(), [&](const PartRef& p) {
-                               const size_t at = t->size();
-                               Status st = DecodeSeriesData(p.entry, t, v, series_region);
-                               return st.ok() ? CheckPart(*t, at, p) : st;
-                             });
-      if (!s.ok()) {
-        t->resize(before);
-        v->resize(before);
-      }
-      return s;
-    }
+    case kEncParts:
+      return ReadParts(payload, series_region, std::numeric_limits<TimestampMs>::min(),
+                       std::numeric_limits<TimestampMs>::max(), t, v,
+                       [&](std::string_view entry) { return DecodeSeriesData(entry, t, v, series_region); });
     default: return Status::Error("series data: unknown encoding " + std::to_string(enc));
   }
 }
@@ -542,17 +551,9 @@ Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v
   if (Crc32({table}) != GetFixed32(data.data() + 1)) {
     return Status::Error(dir_ + "/block: series data: checksum mismatch");
   }
-  const size_t before = t->size();
-  Status st = ForEachPart(table, file_.view().substr(0, series_region_size_), mint, maxt, [&](const PartRef& p) {
-    const size_t at = t->size();
-    Status read = ReadEntry(p.entry, t, v, shared);
-    return read.ok() ? CheckPart(*t, at, p) : read;
-  });
-  if (!st.ok()) {
-    t->resize(before);
-    v->resize(before);
-  }
-  return st.WithContext(dir_ + "/block");
+  return ReadParts(table, file_.view().substr(0, series_region_size_), mint, maxt, t, v,
+                   [&](std::string_view entry) { return ReadEntry(entry, t, v, shared); })
+      .WithContext(dir_ + "/block");
 }
 
 Status Block::ReadEntry(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v,
