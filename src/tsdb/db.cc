@@ -124,22 +124,24 @@ class MergedSeries final : public Series {
       to_t.insert(to_t.end(), lo, hi);
       to_v.insert(to_v.end(), sv.begin() + (lo - st.begin()), sv.begin() + (hi - st.begin()));
     };
-    // Into the caller's buffers, after what they hold (sources that overlap: the first is kept).
+    // Where what goes into the caller's buffers starts, and whether `from`
+    // itself is left out: after what they hold when that reaches into the
+    // window (sources that overlap: the first is kept).
+    auto start = [&] {
+      const bool after = !t.empty() && t.back() >= mint_;
+      return std::make_pair(after ? t.back() : mint_, after);
+    };
     auto take = [&] {
-      if (!t.empty() && t.back() >= mint_) {
-        append_window(t, v, t.back(), true);
-      } else {
-        append_window(t, v, mint_, false);
-      }
+      const auto [from, after] = start();
+      append_window(t, v, from, after);
     };
     // The common case, one raw block and nothing in the head: its parts are
-    // read into the caller's buffers, and what lies around the window (or
-    // before the end of what the caller held, as in `take`) is cut off in place.
+    // read into the caller's buffers, and what lies outside [from, maxt_] is
+    // cut off in place.
     if (blocks.size() == 1 && head.chunks.empty() && head.error.ok() &&
         blocks[0].block->info().resolution.count() == 0) {
       const size_t before = t.size();
-      const bool after = before > 0 && t.back() >= mint_;
-      const TimestampMs from = after ? t.back() : mint_;
+      const auto [from, after] = start();
       Status s = blocks[0].block->Read(blocks[0].index, &t, &v, shared.get(), mint_, maxt_);
       if (!s.ok()) return s;
       const auto first = t.begin() + static_cast<std::ptrdiff_t>(before);
