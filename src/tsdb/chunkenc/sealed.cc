@@ -655,20 +655,32 @@ void PutIntsAdaptive(std::string* out, const IntStats& st) {
   out->append(best);
 }
 
+// c * log2(c), from a table for the small counts the estimates below mostly see.
+double CountTimesLog2(size_t c) {
+  constexpr size_t kTableSize = 4096;
+  static const std::array<double, kTableSize> table = [] {
+    std::array<double, kTableSize> t{};
+    for (size_t i = 1; i < kTableSize; ++i) t[i] = static_cast<double>(i) * std::log2(static_cast<double>(i));
+    return t;
+  }();
+  if (c < kTableSize) return table[c];
+  return static_cast<double>(c) * std::log2(static_cast<double>(c));
+}
+
 // About the smallest a range-coded block of these residuals can be: the
 // empirical entropy of their widths, the bits below the modelled ones, and
 // half of the modelled bits.
 size_t AdaptiveEstimate(const IntStats& st) {
   std::array<uint32_t, 65> per_width{};
   for (uint64_t u : st.residuals) ++per_width[static_cast<size_t>(std::bit_width(u))];
-  const double n = static_cast<double>(st.residuals.size());
-  double bits = 0;
+  // sum c * log2(n / c) = n * log2(n) - sum c * log2(c)
+  double bits = CountTimesLog2(st.residuals.size());
   for (int w = 0; w <= 64; ++w) {
-    const double c = per_width[static_cast<size_t>(w)];
+    const uint32_t c = per_width[static_cast<size_t>(w)];
     if (c == 0) continue;
     const int below = std::max(w - 1, 0);
     const int modelled = std::min(below, kModelledBits);
-    bits += c * (std::log2(n / c) + (below - modelled) + 0.5 * modelled);
+    bits += static_cast<double>(c) * ((below - modelled) + 0.5 * modelled) - CountTimesLog2(c);
   }
   return static_cast<size_t>(bits / 8) + 4;
 }
@@ -802,10 +814,20 @@ Status GetInts(Reader& r, std::span<int64_t> out) {
 
 // --- zstd ------------------------------------------------------------------------
 
+// One compression context per thread, reused: a fresh context allocates and
+// zeroes its tables on first use, which cost more than compressing the small
+// sections of a block's parts.
+ZSTD_CCtx* ThreadCompressionContext() {
+  struct CCtxDeleter {
+    void operator()(ZSTD_CCtx* c) const { ZSTD_freeCCtx(c); }
+  };
+  thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> ctx(ZSTD_createCCtx());
+  return ctx.get();
+}
+
 class ZstdCompressor {
  public:
-  explicit ZstdCompressor(int level) : level_(level), ctx_(level > 0 ? ZSTD_createCCtx() : nullptr) {}
-  ~ZstdCompressor() { ZSTD_freeCCtx(ctx_); }
+  explicit ZstdCompressor(int level) : level_(level), ctx_(level > 0 ? ThreadCompressionContext() : nullptr) {}
   ZstdCompressor(const ZstdCompressor&) = delete;
   ZstdCompressor& operator=(const ZstdCompressor&) = delete;
 
@@ -862,16 +884,28 @@ struct Section {
 // An estimate of what zstd makes of `raw` when it finds no repeats: an order-0
 // entropy coder plus its table. Repeats only make zstd do better.
 size_t EstimateZstdBytes(std::string_view raw) {
-  std::array<uint32_t, 256> counts{};
-  for (char c : raw) ++counts[static_cast<uint8_t>(c)];
-  double bits = 0;
+  // Four histograms, summed after: runs of one byte value do not serialise the
+  // increments on one counter.
+  std::array<std::array<uint32_t, 256>, 4> counts{};
+  const auto* p = reinterpret_cast<const uint8_t*>(raw.data());
+  size_t i = 0;
+  for (; i + 4 <= raw.size(); i += 4) {
+    ++counts[0][p[i]];
+    ++counts[1][p[i + 1]];
+    ++counts[2][p[i + 2]];
+    ++counts[3][p[i + 3]];
+  }
+  for (; i < raw.size(); ++i) ++counts[0][p[i]];
+  // sum c * log2(total / c) = total * log2(total) - sum c * log2(c)
+  double sum_c_log2_c = 0;
   size_t symbols = 0;
-  const double total = static_cast<double>(raw.size());
-  for (uint32_t c : counts) {
+  for (size_t b = 0; b < 256; ++b) {
+    const uint32_t c = counts[0][b] + counts[1][b] + counts[2][b] + counts[3][b];
     if (c == 0) continue;
     ++symbols;
-    bits += c * std::log2(total / c);
+    sum_c_log2_c += CountTimesLog2(c);
   }
+  const double bits = CountTimesLog2(raw.size()) - sum_c_log2_c;
   return static_cast<size_t>(bits / 8) + symbols / 2 + 12;
 }
 
