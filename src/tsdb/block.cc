@@ -136,9 +136,22 @@ Status CheckPart(const std::vector<TimestampMs>& t, size_t before, const PartRef
   return Status::Ok();
 }
 
-// Appends the samples of the parts listed by an encoding 6 payload that may
-// hold samples in [mint, maxt], each decoded by `decode_entry(entry)` and
-// checked against its table row; nothing on error.
+// Leaves out of what was appended from `from` on the samples before mint and
+// after maxt (the samples are in time order).
+void KeepWindow(std::vector<TimestampMs>* t, std::vector<double>* v, size_t from, TimestampMs mint, TimestampMs maxt) {
+  const auto first = t->begin() + static_cast<std::ptrdiff_t>(from);
+  const auto lo = std::lower_bound(first, t->end(), mint);
+  const size_t end = static_cast<size_t>(std::upper_bound(lo, t->end(), maxt) - t->begin());
+  t->resize(end);
+  v->resize(end);
+  const auto cut = lo - first;
+  t->erase(first, first + cut);
+  v->erase(v->begin() + static_cast<std::ptrdiff_t>(from), v->begin() + static_cast<std::ptrdiff_t>(from) + cut);
+}
+
+// Appends the samples in [mint, maxt] of the parts listed by an encoding 6
+// payload, each part decoded by `decode_entry(entry)` and checked against its
+// table row; nothing on error.
 template <typename DecodeEntry>
 Status ReadParts(std::string_view payload, std::string_view region, TimestampMs mint, TimestampMs maxt,
                  std::vector<TimestampMs>* t, std::vector<double>* v, DecodeEntry decode_entry) {
@@ -146,12 +159,18 @@ Status ReadParts(std::string_view payload, std::string_view region, TimestampMs 
   Status s = ForEachPart(payload, region, mint, maxt, [&](const PartRef& p) {
     const size_t at = t->size();
     Status decoded = decode_entry(p.entry);
-    return decoded.ok() ? CheckPart(*t, at, p) : decoded;
+    if (decoded.ok()) decoded = CheckPart(*t, at, p);
+    // The first part's samples before the window are cut before later parts
+    // are appended, so that only they move.
+    if (decoded.ok() && at == before) KeepWindow(t, v, at, mint, std::numeric_limits<TimestampMs>::max());
+    return decoded;
   });
   if (!s.ok()) {
     t->resize(before);
     v->resize(before);
+    return s;
   }
+  KeepWindow(t, v, before, mint, maxt);
   return s;
 }
 
@@ -545,7 +564,11 @@ Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v
   const BlockSeries& s = series_[i];
   const std::string_view data = file_.view().substr(s.offset, s.length);
   if (data.size() < 5 || static_cast<uint8_t>(data[0]) != kEncParts) {
-    return ReadEntry(data, t, v, shared).WithContext(dir_ + "/block");
+    const size_t before = t->size();
+    Status s = ReadEntry(data, t, v, shared);
+    if (!s.ok()) return s.WithContext(dir_ + "/block");
+    KeepWindow(t, v, before, mint, maxt);
+    return s;
   }
   const std::string_view table = data.substr(5);
   if (Crc32({table}) != GetFixed32(data.data() + 1)) {

@@ -52,8 +52,8 @@ class Block {
   std::vector<size_t> Select(const std::vector<Matcher>& matchers) const;
   std::vector<std::string> LabelNames() const;
   std::vector<std::string> LabelValues(const std::string& name) const;
-  // Appends the samples of series `i` to the vectors (nothing on error): those
-  // of the parts that overlap [mint, maxt], so a superset of that window. With
+  // Appends the samples of series `i` in [mint, maxt] to the vectors (nothing
+  // on error), decoding only the parts that overlap the window. With
   // `shared`, timestamps shared between series are taken from it (and put
   // there the first time): what one query's reads have in common.
   Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v, SharedTimestamps* shared = nullptr,

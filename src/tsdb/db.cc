@@ -135,24 +135,13 @@ class MergedSeries final : public Series {
       const auto [from, after] = start();
       append_window(t, v, from, after);
     };
-    // The common case, one raw block and nothing in the head: its parts are
-    // read into the caller's buffers, and what lies outside [from, maxt_] is
-    // cut off in place.
+    // The common case, one raw block and nothing in the head: the window is
+    // read into the caller's buffers directly.
     if (blocks.size() == 1 && head.chunks.empty() && head.error.ok() &&
         blocks[0].block->info().resolution.count() == 0) {
-      const size_t before = t.size();
       const auto [from, after] = start();
-      Status s = blocks[0].block->Read(blocks[0].index, &t, &v, shared.get(), mint_, maxt_);
-      if (!s.ok()) return s;
-      const auto first = t.begin() + static_cast<std::ptrdiff_t>(before);
-      const auto lo = after ? std::upper_bound(first, t.end(), from) : std::lower_bound(first, t.end(), from);
-      const size_t cut = static_cast<size_t>(lo - first);
-      const size_t hi = static_cast<size_t>(std::upper_bound(lo, t.end(), maxt_) - t.begin());
-      t.resize(hi);
-      v.resize(hi);
-      t.erase(t.begin() + static_cast<std::ptrdiff_t>(before), t.begin() + static_cast<std::ptrdiff_t>(before + cut));
-      v.erase(v.begin() + static_cast<std::ptrdiff_t>(before), v.begin() + static_cast<std::ptrdiff_t>(before + cut));
-      return Status::Ok();
+      if (after && from == std::numeric_limits<TimestampMs>::max()) return Status::Ok();
+      return blocks[0].block->Read(blocks[0].index, &t, &v, shared.get(), after ? from + 1 : from, maxt_);
     }
     Status err;
     // Raw blocks may overlap (an imported block and the head's block of the
