@@ -329,13 +329,31 @@ class Evaluator {
     std::vector<Point> points;
   };
 
+  // Range function windows a thread must have to pay for starting it.
+  static constexpr size_t kMinWindowsPerThread = 16384;
+
+  // Work done on each loaded series' points by the threads that decoded them,
+  // so that a range function's windows are evaluated where the series was
+  // decoded, with no hand-over in between.
+  struct SeriesStage {
+    // Points reserved for each series' output (on the calling thread), and
+    // how many windows a series costs when choosing the number of threads.
+    size_t output_points = 0;
+    // On thread `worker` (0: the caller): writes the stage's output for `in`
+    // to *out, within its reserved capacity.
+    std::function<void(size_t worker, const std::vector<Point>& in, std::vector<Point>* out)> run;
+    // On the caller after each batch, before its series are passed on.
+    std::function<void()> after_batch;
+  };
+
   // Calls `fn(Loaded&&)` for each selected series with its samples in
-  // [mint, maxt], a batch of series in memory at a time. For a `range`
-  // selector the raw samples are charged to the query's limit (it keeps them
-  // all) and stale markers are left out (range functions never see them).
+  // [mint, maxt] (or, with `stage`, what the stage made of them), a batch of
+  // series in memory at a time. For a `range` selector the raw samples are
+  // charged to the query's limit (it keeps them all) and stale markers are
+  // left out (range functions never see them).
   template <typename Fn>
   void Load(const VectorSelector& vs, TimestampMs mint, TimestampMs maxt, bool range, const tsdb::ReadHints& hints,
-            Fn&& fn) {
+            Fn&& fn, const SeriesStage* stage = nullptr) {
     auto querier = q_.storage(mint, maxt, hints);
     if (!querier) Fail("storage unavailable");
     auto selected = querier->Select(vs.matchers);
@@ -368,13 +386,15 @@ class Evaluator {
       }
     };
     std::vector<std::vector<Point>> points(slots);
-    auto build = [&](size_t from, size_t to) {
+    std::vector<std::vector<Point>> outputs(stage != nullptr ? slots : 0);
+    auto build = [&](size_t worker, size_t from, size_t to) {
       for (size_t k = from; k < to; ++k) {
         if (!errors[k].ok()) continue;
         for (size_t i = window[k].first; i < window[k].second; ++i) {
           if (range && tsdb::IsStaleNaN(values[k][i])) continue;
           points[k].push_back({ts[k][i], values[k][i]});
         }
+        if (stage != nullptr) stage->run(worker, points[k], &outputs[k]);
       }
     };
     for (size_t begin = 0; begin < series.size(); begin += kBatch) {
@@ -389,8 +409,10 @@ class Evaluator {
         samples += bound;
       }
       q_.samples_decoded += static_cast<int64_t>(samples);
-      const size_t threads = std::min({max_threads, std::max<size_t>(1, n / kMinSeriesPerThread),
-                                       std::max<size_t>(1, samples / kMinSamplesPerThread)});
+      const size_t windows = stage != nullptr ? n * stage->output_points : 0;
+      const size_t threads =
+          std::min({max_threads, std::max<size_t>(1, n / kMinSeriesPerThread),
+                    std::max<size_t>({1, samples / kMinSamplesPerThread, windows / kMinWindowsPerThread})});
       // Each thread decodes its share, waits while this one sizes every
       // series' points, then builds its share's points (building them all
       // here was an eighth of a long range query's CPU, with helpers idle).
@@ -400,11 +422,11 @@ class Evaluator {
         std::vector<std::jthread> helpers;
         for (size_t w = 1; w < threads; ++w) {
           const size_t from = n * w / threads, to = n * (w + 1) / threads;
-          helpers.emplace_back([&, from, to] {
+          helpers.emplace_back([&, w, from, to] {
             decode(begin, from, to);
             decoded.count_down();
             sized.wait();
-            build(from, to);
+            build(w, from, to);
           });
         }
         // The helpers are let go even if this thread throws, then joined on the way out.
@@ -421,15 +443,21 @@ class Evaluator {
         for (size_t k = 0; k < n; ++k) {
           points[k] = {};
           points[k].reserve(window[k].second - window[k].first);
+          if (stage != nullptr) {
+            outputs[k] = {};
+            outputs[k].reserve(stage->output_points);
+          }
         }
         release();
-        build(0, n / threads);
+        build(0, 0, n / threads);
       }
+      if (stage != nullptr) stage->after_batch();
       for (size_t k = 0; k < n; ++k) {
         if (!errors[k].ok()) Fail(errors[k].message());
         if (range) q_.Account(static_cast<int64_t>(window[k].second - window[k].first));
         q_.CheckDeadline();
-        if (!points[k].empty()) fn(Loaded{series[begin + k]->labels(), std::move(points[k])});
+        std::vector<Point>& result = stage != nullptr ? outputs[k] : points[k];
+        if (!result.empty()) fn(Loaded{series[begin + k]->labels(), std::move(result)});
       }
     }
   }
@@ -497,7 +525,7 @@ class Evaluator {
   // are loaded instead of into src->series, so only a batch of raw samples
   // is held at once; a subquery's series are still kept in src->series.
   void LoadRangeInto(const Expr& arg, std::string_view function, RangeSource* out,
-                     const std::function<void(Series&&)>& each = {}) {
+                     const std::function<void(Series&&)>& each = {}, const SeriesStage* stage = nullptr) {
     const Expr* e = Unparen(&arg);
     RangeSource& src = *out;
     if (e->kind == Expr::Kind::kMatrixSelector) {
@@ -514,14 +542,17 @@ class Evaluator {
         hints.max_resolution = q_.options.max_read_resolution;
         hints.use = *use;
       }
-      Load(vs, first - ms.range.count() + 1, last, true, hints, [&](Loaded&& l) {
-        Series series{std::move(l.labels), std::move(l.points), false};
-        if (each) {
-          each(std::move(series));
-        } else {
-          src.series.push_back(std::move(series));
-        }
-      });
+      Load(
+          vs, first - ms.range.count() + 1, last, true, hints,
+          [&](Loaded&& l) {
+            Series series{std::move(l.labels), std::move(l.points), false};
+            if (each) {
+              each(std::move(series));
+            } else {
+              src.series.push_back(std::move(series));
+            }
+          },
+          stage);
     } else if (e->kind == Expr::Kind::kSubquery) {
       const auto& sq = static_cast<const SubqueryExpr&>(*e);
       src.range = sq.range;
@@ -1189,71 +1220,67 @@ Val Evaluator::EvalRangeCall(const Call& c, size_t matrix_arg) {
   Val out;
   out.type = ValueType::kVector;
   RangeSource src;
-  // Series are evaluated as they are loaded, a batch at a time (only a batch
-  // of raw samples is held), on several threads when the batch has enough
-  // windows: a range function reads only its window and the step's
-  // parameters. Results keep the series order. Buffers are reserved on this
-  // thread: what helpers allocated would stay in their malloc arenas.
-  constexpr size_t kBatch = 64;
-  constexpr size_t kMinWindowsPerThread = 16384;
+  // Each series' windows are evaluated on the thread that decoded it (see
+  // Load), a batch at a time (only a batch of raw samples is held): a range
+  // function reads only its window and the step's parameters. Results keep
+  // the series order. Each thread has its own scratch and annotations.
   const size_t max_threads = static_cast<size_t>(std::max(1, q_.options.max_decode_threads));
-  std::vector<Series> pending;
-  auto evaluate_pending = [&] {
-    const size_t n = pending.size();
-    if (n == 0) return;
-    std::vector<Series> results(n);
-    for (size_t k = 0; k < n; ++k) {
-      results[k] = Series{std::move(pending[k].labels), {}, !keep_name || pending[k].drop_name};
-      results[k].points.reserve(Steps());
+  std::vector<Annotations> notes(max_threads);
+  std::vector<std::vector<uint32_t>> drops(max_threads);
+  std::vector<std::vector<double>> step_params(max_threads, std::vector<double>(params.size()));
+  // Each thread reads the clock before each series: a batch can hold seconds
+  // of work (a quantile over long windows at a 1 s step). Past the deadline
+  // the rest is skipped and the check after the batch fails the query. Not
+  // per window: a counter and a flag read in the window loop made the 24 h
+  // rate query 25 % slower.
+  std::atomic<bool> expired{false};
+  SeriesStage stage;
+  stage.output_points = Steps();
+  stage.run = [&](size_t w, const std::vector<Point>& points, std::vector<Point>* result) {
+    if (expired.load(std::memory_order_relaxed) || q_.PastDeadline()) {
+      expired.store(true, std::memory_order_relaxed);
+      return;
     }
-    const size_t threads = std::min({max_threads, n, std::max<size_t>(1, n * Steps() / kMinWindowsPerThread)});
-    std::vector<Annotations> notes(threads);
-    std::vector<std::vector<uint32_t>> drops(threads);
-    std::vector<std::vector<double>> step_params(threads, std::vector<double>(params.size()));
-    // Each thread reads the clock before each series: a batch can hold seconds
-    // of work (a quantile over long windows at a 1 s step). Past the deadline
-    // the rest is skipped and the check below fails the query. Not per window:
-    // a counter and a flag read in the window loop made the 24 h rate query
-    // 25 % slower.
-    std::atomic<bool> expired{false};
-    auto work = [&](size_t w, size_t from, size_t to) {
-      for (size_t k = from; k < to; ++k) {
-        if (expired.load(std::memory_order_relaxed) || q_.PastDeadline()) {
-          expired.store(true, std::memory_order_relaxed);
-          return;
-        }
-        std::vector<Point>& result = results[k].points;
-        WindowsOf(src, pending[k].points, mark_drops, drops[w], [&](size_t i, const Window& win) {
-          if (win.points.empty()) return;
-          for (size_t p = 0; p < params.size(); ++p) step_params[w][p] = params[p][i];
-          if (auto v = fn(win, step_params[w], notes[w])) result.push_back({T(i), *v});
-        });
-      }
-    };
-    std::vector<std::thread> helpers;
-    for (size_t w = 1; w < threads; ++w) helpers.emplace_back(work, w, n * w / threads, n * (w + 1) / threads);
-    work(0, 0, n / threads);
-    for (auto& h : helpers) h.join();
+    WindowsOf(src, points, mark_drops, drops[w], [&](size_t i, const Window& win) {
+      if (win.points.empty()) return;
+      for (size_t p = 0; p < params.size(); ++p) step_params[w][p] = params[p][i];
+      if (auto v = fn(win, step_params[w], notes[w])) result->push_back({T(i), *v});
+    });
+  };
+  stage.after_batch = [&] {
     if (expired) q_.CheckDeadlineNow();
-    for (const Annotations& a : notes) {  // in series order, as one thread would have noted them
-      for (const auto& w : a.warnings) q_.notes.Warn(w);
-      for (const auto& i : a.infos) q_.notes.Info(i);
-    }
-    for (Series& r : results) {
-      if (r.points.empty()) continue;
-      q_.Account(static_cast<int64_t>(r.points.size()));
-      out.m.push_back(std::move(r));
+    for (Annotations& a : notes) {  // in series order: each thread had a contiguous share
+      for (auto& w : a.warnings) q_.notes.Warn(std::move(w));
+      for (auto& i : a.infos) q_.notes.Info(std::move(i));
+      a = Annotations{};
     }
     q_.CheckDeadlineNow();  // the windows were counted by no tick
-    pending.clear();
   };
-  auto evaluate = [&](Series&& in) {
-    pending.push_back(std::move(in));
-    if (pending.size() >= kBatch) evaluate_pending();
+  auto emit = [&](Labels labels, bool drop_name, std::vector<Point> points) {
+    if (points.empty()) return;
+    q_.Account(static_cast<int64_t>(points.size()));
+    out.m.push_back(Series{std::move(labels), std::move(points), !keep_name || drop_name});
   };
-  LoadRangeInto(*c.args[matrix_arg], name, &src, evaluate);
-  for (Series& s : src.series) evaluate(std::move(s));  // a subquery's
-  evaluate_pending();
+  LoadRangeInto(
+      *c.args[matrix_arg], name, &src, [&](Series&& s) { emit(std::move(s.labels), s.drop_name, std::move(s.points)); },
+      &stage);
+  // A subquery's series are already in memory: evaluated in one batch, on
+  // several threads when there are enough windows.
+  const size_t n = src.series.size();
+  std::vector<std::vector<Point>> results(n);
+  for (auto& r : results) r.reserve(Steps());
+  const size_t threads =
+      std::min({max_threads, std::max<size_t>(1, n), std::max<size_t>(1, n * Steps() / kMinWindowsPerThread)});
+  {
+    auto share = [&](size_t w) {
+      for (size_t k = n * w / threads; k < n * (w + 1) / threads; ++k) stage.run(w, src.series[k].points, &results[k]);
+    };
+    std::vector<std::jthread> helpers;
+    for (size_t w = 1; w < threads; ++w) helpers.emplace_back(share, w);
+    share(0);
+  }
+  stage.after_batch();
+  for (size_t k = 0; k < n; ++k) emit(std::move(src.series[k].labels), src.series[k].drop_name, std::move(results[k]));
   return out;
 }
 
