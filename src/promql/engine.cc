@@ -836,8 +836,12 @@ bool Evaluator::AggregateSeriesBySeries(const AggregateExpr& a, const Val& in, c
     size_t last = SIZE_MAX;
     for (const Point& pt : in.m[si].points) {
       if (pt.t < start_ || pt.t > end_) continue;
-      const size_t step = StepOf(pt.t);
-      if (T(step) != pt.t || step == last) continue;  // as the step loop: the first point at a step time
+      // Points mostly sit at consecutive steps: the division only when not.
+      size_t step = last + 1;
+      if (step >= steps || T(step) != pt.t) {
+        step = StepOf(pt.t);
+        if (T(step) != pt.t || step == last) continue;  // as the step loop: the first point at a step time
+      }
       last = step;
       Cell& cell = row[step];
       const double f = pt.v;
