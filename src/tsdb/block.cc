@@ -579,6 +579,22 @@ Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v
       .WithContext(dir_ + "/block");
 }
 
+size_t Block::SamplesToRead(size_t i, TimestampMs mint, TimestampMs maxt) const {
+  if (i >= series_.size()) return 0;
+  const BlockSeries& s = series_[i];
+  const std::string_view data = file_.view().substr(s.offset, s.length);
+  if (data.size() < 5 || static_cast<uint8_t>(data[0]) != kEncParts) return s.num_samples;
+  // The table's checksum is left to Read: a bound needs only its counts, and
+  // a read whose parts disagree with them fails.
+  uint64_t n = 0;
+  Status st =
+      ForEachPart(data.substr(5), file_.view().substr(0, series_region_size_), mint, maxt, [&](const PartRef& p) {
+        n = std::min(n + std::min(p.count, s.num_samples), s.num_samples);
+        return Status::Ok();
+      });
+  return st.ok() ? n : s.num_samples;
+}
+
 Status Block::ReadEntry(std::string_view data, std::vector<TimestampMs>* t, std::vector<double>* v,
                         SharedTimestamps* shared) const {
   const std::string_view region = file_.view().substr(0, series_region_size_);

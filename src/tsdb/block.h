@@ -59,6 +59,9 @@ class Block {
   Status Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v, SharedTimestamps* shared = nullptr,
               TimestampMs mint = std::numeric_limits<TimestampMs>::min(),
               TimestampMs maxt = std::numeric_limits<TimestampMs>::max()) const;
+  // At least as many samples as Read(i, …, mint, maxt) decodes: those of the
+  // parts overlapping the window, or the whole series.
+  size_t SamplesToRead(size_t i, TimestampMs mint, TimestampMs maxt) const;
   bool Overlaps(TimestampMs mint, TimestampMs maxt) const { return info_.max_time >= mint && info_.min_time <= maxt; }
 
  private:

@@ -101,7 +101,7 @@ class MergedSeries final : public Series {
 
   size_t SampleCountBound() const override {
     size_t n = 0;
-    for (const BlockSource& b : blocks) n += b.block->series()[b.index].num_samples;
+    for (const BlockSource& b : blocks) n += b.block->SamplesToRead(b.index, mint_, maxt_);
     for (const auto& chunk : head.chunks) {  // an XOR chunk starts with its u16 big-endian count
       if (chunk->size() >= 2)
         n += static_cast<size_t>(static_cast<uint8_t>((*chunk)[0]) << 8 | static_cast<uint8_t>((*chunk)[1]));

@@ -679,11 +679,11 @@ TEST(Block, LongSeriesAreReadPartByPart) {
                                                                     {boundary, boundary + 14'999},
                                                                     {start - 2 * hour, start - hour},
                                                                     {start + 25 * hour, start + 26 * hour}};
-  // A version 2 block holds each series as one entry, read whole and then cut to the window.
-  TempDir v2_dir;
-  auto v2_info = WriteBlock(v2_dir.path(), series, start, start + 24 * 3'600'000 - 1, 2);
-  ASSERT_TRUE(v2_info.ok()) << v2_info.status().message();
-  auto whole = Block::Open(v2_dir.path() + "/" + v2_info->id);
+  // A version 1 block holds each series as one entry, read whole and then cut to the window.
+  TempDir v1_dir;
+  auto v1_info = WriteBlock(v1_dir.path(), series, start, start + 24 * 3'600'000 - 1, 3, Duration(0), false);
+  ASSERT_TRUE(v1_info.ok()) << v1_info.status().message();
+  auto whole = Block::Open(v1_dir.path() + "/" + v1_info->id);
   ASSERT_TRUE(whole.ok());
   for (const std::shared_ptr<Block>& block : {*b, *whole}) {
     SharedTimestamps shared;
@@ -708,6 +708,15 @@ TEST(Block, LongSeriesAreReadPartByPart) {
           auto first = std::lower_bound(all_t.begin(), all_t.end(), from);
           auto last = std::upper_bound(all_t.begin(), all_t.end(), to);
           ASSERT_EQ(t.size(), static_cast<size_t>(last - first)) << i << " " << from - start;
+          // What a read reserves for: the overlapping parts, at most two for
+          // windows up to 2 h (1 920 samples of the day's 5 760), or the whole series.
+          const size_t bound = block->SamplesToRead(i, from, to);
+          EXPECT_GE(bound, t.size());
+          if (block == *b) {
+            EXPECT_LE(bound, 1920u) << i << " " << from - start;
+          } else {
+            EXPECT_EQ(bound, all_t.size());
+          }
           ASSERT_TRUE(std::equal(t.begin(), t.end(), first));
           for (size_t k = 0; k < v.size(); ++k) {
             ASSERT_EQ(std::bit_cast<uint64_t>(v[k]), std::bit_cast<uint64_t>(all_v[(first - all_t.begin()) + k]));
