@@ -565,10 +565,10 @@ Status Block::Read(size_t i, std::vector<TimestampMs>* t, std::vector<double>* v
   const std::string_view data = file_.view().substr(s.offset, s.length);
   if (data.size() < 5 || static_cast<uint8_t>(data[0]) != kEncParts) {
     const size_t before = t->size();
-    Status s = ReadEntry(data, t, v, shared);
-    if (!s.ok()) return s.WithContext(dir_ + "/block");
+    Status read = ReadEntry(data, t, v, shared);
+    if (!read.ok()) return read.WithContext(dir_ + "/block");
     KeepWindow(t, v, before, mint, maxt);
-    return s;
+    return read;
   }
   const std::string_view table = data.substr(5);
   if (Crc32({table}) != GetFixed32(data.data() + 1)) {
