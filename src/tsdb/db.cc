@@ -115,33 +115,32 @@ class MergedSeries final : public Series {
     std::vector<TimestampMs> st;
     std::vector<double> sv;
     // Appends the samples of st/sv (strictly increasing: a block's data is
-    // checked to be) within [from, maxt_], found by binary search; with
-    // `after`, only those after `from`.
-    auto append_window = [&](std::vector<TimestampMs>& to_t, std::vector<double>& to_v, TimestampMs from, bool after) {
-      auto lo = after ? std::upper_bound(st.begin(), st.end(), from) : std::lower_bound(st.begin(), st.end(), from);
+    // checked to be) within [from, maxt_], found by binary search.
+    auto append_window = [&](std::vector<TimestampMs>& to_t, std::vector<double>& to_v, TimestampMs from) {
+      auto lo = std::lower_bound(st.begin(), st.end(), from);
       auto hi = std::upper_bound(lo, st.end(), maxt_);
       if (lo >= hi) return;
       to_t.insert(to_t.end(), lo, hi);
       to_v.insert(to_v.end(), sv.begin() + (lo - st.begin()), sv.begin() + (hi - st.begin()));
     };
-    // Where what goes into the caller's buffers starts, and whether `from`
-    // itself is left out: after what they hold when that reaches into the
-    // window (sources that overlap: the first is kept).
-    auto start = [&] {
-      const bool after = !t.empty() && t.back() >= mint_;
-      return std::make_pair(after ? t.back() : mint_, after);
+    // The first time that goes into the caller's buffers: after what they
+    // hold when that reaches into the window (sources that overlap: the first
+    // is kept); none when they already end at the last representable time.
+    auto first_wanted = [&]() -> std::optional<TimestampMs> {
+      if (t.empty() || t.back() < mint_) return mint_;
+      if (t.back() == std::numeric_limits<TimestampMs>::max()) return std::nullopt;
+      return t.back() + 1;
     };
     auto take = [&] {
-      const auto [from, after] = start();
-      append_window(t, v, from, after);
+      if (const auto from = first_wanted()) append_window(t, v, *from);
     };
     // The common case, one raw block and nothing in the head: the window is
     // read into the caller's buffers directly.
     if (blocks.size() == 1 && head.chunks.empty() && head.error.ok() &&
         blocks[0].block->info().resolution.count() == 0) {
-      const auto [from, after] = start();
-      if (after && from == std::numeric_limits<TimestampMs>::max()) return Status::Ok();
-      return blocks[0].block->Read(blocks[0].index, &t, &v, shared.get(), after ? from + 1 : from, maxt_);
+      const auto from = first_wanted();
+      if (!from) return Status::Ok();
+      return blocks[0].block->Read(blocks[0].index, &t, &v, shared.get(), *from, maxt_);
     }
     Status err;
     // Raw blocks may overlap (an imported block and the head's block of the
@@ -167,7 +166,7 @@ class MergedSeries final : public Series {
       if (b.block->info().resolution.count() > 0) {
         take();
       } else {
-        append_window(rt, rv, mint_, false);
+        append_window(rt, rv, mint_);
       }
     }
     if (!head.error.ok()) err = head.error;
